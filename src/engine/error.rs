@@ -1,0 +1,61 @@
+//! The engine's one error type: what was attempted and the errno or message the kernel gave.
+
+use nix::errno::Errno;
+
+#[derive(Debug, thiserror::Error)]
+#[error("{op}: {cause}")]
+pub struct EngineError {
+    /// What was attempted, in words ("create namespace netns1").
+    pub op: String,
+    pub cause: Cause,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Cause {
+    #[error("{}", errno_text(*.0))]
+    Errno(Errno),
+    #[error("{0}")]
+    Message(String),
+}
+
+/// The C library's words for an errno ("File exists"), which users recognise from `ip`.
+pub fn errno_text(errno: Errno) -> String {
+    errno.desc().to_string()
+}
+
+impl EngineError {
+    pub fn errno(op: impl Into<String>, errno: Errno) -> Self {
+        EngineError { op: op.into(), cause: Cause::Errno(errno) }
+    }
+
+    pub fn message(op: impl Into<String>, msg: impl Into<String>) -> Self {
+        EngineError { op: op.into(), cause: Cause::Message(msg.into()) }
+    }
+
+    pub fn io(op: impl Into<String>, err: std::io::Error) -> Self {
+        match err.raw_os_error() {
+            Some(code) => Self::errno(op, Errno::from_raw(code)),
+            None => Self::message(op, err.to_string()),
+        }
+    }
+
+    /// The kernel's errno, when the failure came from a system call or netlink.
+    pub fn code(&self) -> Option<Errno> {
+        match self.cause {
+            Cause::Errno(e) => Some(e),
+            Cause::Message(_) => None,
+        }
+    }
+
+    pub fn from_netlink(op: impl Into<String>, err: rtnetlink::Error) -> Self {
+        match &err {
+            rtnetlink::Error::NetlinkError(msg) => match msg.code {
+                Some(code) => Self::errno(op, Errno::from_raw(-code.get())),
+                None => Self::message(op, err.to_string()),
+            },
+            _ => Self::message(op, err.to_string()),
+        }
+    }
+}
+
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;

@@ -1,0 +1,121 @@
+//! Running programs inside a namespace the way `ip netns exec` does: the network namespace, a
+//! private mount namespace with a fresh `/sys`, and `/etc/netns/NAME/*` bound over `/etc/*`.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use super::error::{EngineError, Result};
+
+/// Where and how a program runs.
+pub struct Placement<'a> {
+    /// The namespace to enter (None: stay where nslab is).
+    pub ns: Option<&'a File>,
+    /// The namespace's name, for the sysfs mount and `/etc/netns/NAME`.
+    pub ns_name: Option<&'a str>,
+}
+
+/// Everything the child needs, prepared before fork: after fork only raw syscalls are allowed.
+struct ChildSetup {
+    ns_fd: RawFd,
+    sysfs_source: CString,
+    etc_binds: Vec<(CString, CString)>,
+}
+
+fn cstr(s: &str) -> CString {
+    CString::new(s).expect("paths have no NUL bytes")
+}
+
+impl ChildSetup {
+    fn new(placement: &Placement) -> Option<ChildSetup> {
+        let ns = placement.ns?;
+        let name = placement.ns_name.unwrap_or("none");
+        let mut etc_binds = Vec::new();
+        if let Ok(dir) = std::fs::read_dir(format!("/etc/netns/{name}")) {
+            for entry in dir.flatten() {
+                let file = entry.file_name().to_string_lossy().into_owned();
+                etc_binds.push((cstr(&format!("/etc/netns/{name}/{file}")), cstr(&format!("/etc/{file}"))));
+            }
+        }
+        Some(ChildSetup { ns_fd: ns.as_raw_fd(), sysfs_source: cstr(name), etc_binds })
+    }
+
+    /// Runs in the child between fork and exec.
+    fn apply(&self) -> std::io::Result<()> {
+        let check = |rc: libc::c_int| if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) };
+        unsafe {
+            check(libc::setns(self.ns_fd, libc::CLONE_NEWNET))?;
+            check(libc::unshare(libc::CLONE_NEWNS))?;
+            let root = c"/";
+            check(libc::mount(c"".as_ptr(), root.as_ptr(), std::ptr::null(), libc::MS_SLAVE | libc::MS_REC, std::ptr::null()))?;
+            // A fresh sysfs shows this namespace's links under /sys/class/net; without it the child
+            // would see the parent's. Failure is tolerated, as iproute2 does.
+            let sys = c"/sys";
+            if libc::umount2(sys.as_ptr(), libc::MNT_DETACH) == 0 {
+                libc::mount(self.sysfs_source.as_ptr(), sys.as_ptr(), c"sysfs".as_ptr(), 0, std::ptr::null());
+            }
+            for (src, dst) in &self.etc_binds {
+                libc::mount(src.as_ptr(), dst.as_ptr(), c"none".as_ptr(), libc::MS_BIND, std::ptr::null());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Builds the command for `argv`, placed in the namespace and in its own process group
+/// (so that it, and everything it starts, can be ended together).
+pub fn command(argv: &[String], placement: &Placement) -> Result<Command> {
+    let Some((program, args)) = argv.split_first() else {
+        return Err(EngineError::message("run a command", "the command is empty"));
+    };
+    let mut cmd = Command::new(program);
+    cmd.args(args).process_group(0);
+    if let Some(setup) = ChildSetup::new(placement) {
+        unsafe {
+            cmd.pre_exec(move || setup.apply());
+        }
+    }
+    Ok(cmd)
+}
+
+pub fn spawn(argv: &[String], placement: &Placement, capture: bool) -> Result<Child> {
+    let mut cmd = command(argv, placement)?;
+    cmd.stdin(Stdio::null());
+    if capture {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    }
+    cmd.spawn().map_err(|e| EngineError::io(format!("run {}", argv[0]), e))
+}
+
+/// Runs to completion and captures output. `cancelled` is polled; when it turns true the
+/// process group is killed and what was gathered so far is returned.
+pub fn run(argv: &[String], placement: &Placement, cancelled: &dyn Fn() -> bool) -> Result<Output> {
+    let child = spawn(argv, placement, true)?;
+    let pgid = child.id() as i32;
+    let (tx, rx) = mpsc::channel();
+    // A thread drains both pipes; the caller's thread stays free to notice Ctrl-C.
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    loop {
+        match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(out) => return out.map_err(|e| EngineError::io(format!("run {}", argv[0]), e)),
+            Err(mpsc::RecvTimeoutError::Timeout) if cancelled() => kill_group(pgid),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(EngineError::message(format!("run {}", argv[0]), "lost track of the process"))
+            }
+        }
+    }
+}
+
+/// Ends a process group nslab started. Only ever called with groups of our own children.
+pub fn kill_group(pgid: i32) {
+    unsafe {
+        libc::kill(-pgid, libc::SIGKILL);
+    }
+}

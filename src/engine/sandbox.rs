@@ -1,0 +1,40 @@
+//! The sandbox: a private user, mount and network namespace for the whole process, with its own
+//! `/run` (so `/run/netns` and `/run/nslab` are private). Everything made inside vanishes with
+//! the process. It must be entered before any thread starts: the kernel refuses
+//! `unshare(CLONE_NEWUSER | CLONE_NEWNS)` to multithreaded processes.
+
+use nix::mount::{mount, MsFlags};
+use nix::sched::{unshare, CloneFlags};
+use nix::unistd::{getegid, geteuid};
+
+use super::error::{EngineError, Result};
+
+pub fn enter() -> Result<()> {
+    let op = "enter the sandbox";
+    let (uid, gid) = (geteuid(), getegid());
+    let base = CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWNET;
+    match unshare(base | CloneFlags::CLONE_NEWUSER) {
+        Ok(()) => map_ids(uid.as_raw(), gid.as_raw()).map_err(|e| EngineError::io(op, e))?,
+        // Root without user namespaces (some hardened kernels) can still have the rest.
+        Err(e) if uid.is_root() => {
+            let _ = e;
+            unshare(base).map_err(|e| EngineError::errno(op, e))?
+        }
+        Err(e) => return Err(EngineError::errno(op, e)),
+    }
+    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
+        .map_err(|e| EngineError::errno(op, e))?;
+    mount(Some("tmpfs"), "/run", Some("tmpfs"), MsFlags::empty(), Some("mode=755"))
+        .map_err(|e| EngineError::errno(format!("{op}: mount a private /run"), e))?;
+    for dir in ["/run/netns", "/run/nslab"] {
+        std::fs::create_dir_all(dir).map_err(|e| EngineError::io(op, e))?;
+    }
+    Ok(())
+}
+
+/// Maps root inside to the caller outside, so programs run with `exec_in` keep their capabilities.
+fn map_ids(uid: u32, gid: u32) -> std::io::Result<()> {
+    std::fs::write("/proc/self/setgroups", "deny")?;
+    std::fs::write("/proc/self/uid_map", format!("0 {uid} 1"))?;
+    std::fs::write("/proc/self/gid_map", format!("0 {gid} 1"))
+}

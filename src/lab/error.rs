@@ -1,0 +1,78 @@
+//! The lab's error type: what went wrong in the user's terms, with a hint where one helps.
+
+use nix::errno::Errno;
+
+use crate::engine::EngineError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    #[error("invalid {what} {value:?}: {reason}")]
+    Invalid { what: &'static str, value: String, reason: String },
+
+    #[error("namespace {0:?} does not exist")]
+    NoSuchNetns(String),
+
+    #[error("link {link:?} does not exist in {ns}")]
+    NoSuchLink { ns: String, link: String },
+
+    #[error("{what} {name:?} already exists{owner}")]
+    Exists { what: &'static str, name: String, owner: String },
+
+    #[error("permission denied: cannot {op}")]
+    PermissionDenied { op: String },
+
+    #[error("cannot {op}: the running kernel has no {feature} support")]
+    Unsupported { op: String, feature: String },
+
+    #[error("cannot {op}: {detail}")]
+    Failed { op: String, detail: String, errno: Option<Errno> },
+
+    #[error("interrupted")]
+    Interrupted,
+}
+
+impl LabError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            LabError::PermissionDenied { .. } => Some(
+                "changing network namespaces needs CAP_NET_ADMIN: run as root, or run with --sandbox \
+                 to work in a private namespace"
+                    .into(),
+            ),
+            LabError::NoSuchNetns(name) => {
+                Some(format!("create it first with netns_add({name:?}); netns_list() shows the ones that exist"))
+            }
+            LabError::NoSuchLink { .. } => {
+                Some("links(ns) lists the links a namespace has; a link moved with move_to is found in its new namespace".into())
+            }
+            LabError::Exists { what: "namespace", .. } => {
+                Some("pick another name, or use netns(name) to work with the existing one".into())
+            }
+            LabError::Unsupported { .. } => Some("this kernel was built without that feature and cannot load modules".into()),
+            _ => None,
+        }
+    }
+
+    /// Wraps an engine failure with the operation in the user's words. Errnos with a well-known
+    /// meaning become specific errors.
+    pub fn from_engine(op: impl Into<String>, err: EngineError) -> LabError {
+        let op = op.into();
+        match err.code() {
+            Some(Errno::EPERM) | Some(Errno::EACCES) => LabError::PermissionDenied { op },
+            Some(Errno::EOPNOTSUPP) => {
+                let feature = op.split_whitespace().nth(1).unwrap_or("this").to_string();
+                LabError::Unsupported { op, feature }
+            }
+            code => LabError::Failed { op, detail: err.cause.to_string(), errno: code },
+        }
+    }
+
+    pub fn errno(&self) -> Option<Errno> {
+        match self {
+            LabError::Failed { errno, .. } => *errno,
+            _ => None,
+        }
+    }
+}
+
+pub type Result<T, E = LabError> = std::result::Result<T, E>;

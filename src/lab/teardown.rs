@@ -1,0 +1,204 @@
+//! Removing what a ledger lists, and nothing else. Used at the end of a run and by
+//! `nslab down` / `nslab clean` for labs whose process is gone.
+
+use std::fs::File;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+
+use super::ledger::{process_start, Object};
+use crate::engine::netlink::Conn;
+use crate::engine::{netns, EngineError};
+
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct TeardownReport {
+    pub namespaces: usize,
+    pub links: usize,
+    pub addrs: usize,
+    pub routes: usize,
+    pub processes: usize,
+    /// Objects that could not be removed, each with the reason.
+    pub failures: Vec<String>,
+}
+
+impl std::fmt::Display for TeardownReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let mut parts = Vec::new();
+        for (n, one, many) in [
+            (self.namespaces, "namespace", "namespaces"),
+            (self.links, "link", "links"),
+            (self.addrs, "address", "addresses"),
+            (self.routes, "route", "routes"),
+            (self.processes, "process", "processes"),
+        ] {
+            if n > 0 {
+                parts.push(plural(n, one, many));
+            }
+        }
+        if parts.is_empty() {
+            write!(f, "torn down: nothing to remove")?;
+        } else {
+            write!(f, "torn down: {}", parts.join(", "))?;
+        }
+        if !self.failures.is_empty() {
+            write!(f, "; {} could not be removed: {}", self.failures.len(), self.failures.join("; "))?;
+        }
+        Ok(())
+    }
+}
+
+/// How often and how long to retry a namespace whose unmount races the kernel.
+const NETNS_RETRIES: u32 = 20;
+const NETNS_RETRY_PAUSE: Duration = Duration::from_millis(25);
+
+/// Removes `objects` (in creation order), processes first, then namespaces, then what remains,
+/// each group newest first. Deleting a namespace takes the links inside it and the veth pairs
+/// that cross into it with it, far cheaper than deleting links one at a time.
+/// `home` is the namespace nslab runs in.
+pub fn remove(objects: &[Object], home: &File) -> TeardownReport {
+    let mut report = TeardownReport::default();
+    for obj in objects.iter().rev() {
+        if let Object::Process { pid, start } = obj {
+            if end_process(*pid, *start) {
+                report.processes += 1;
+            }
+        }
+    }
+    for obj in objects.iter().rev() {
+        if let Object::Netns { name, inode } = obj {
+            match remove_netns(name, *inode) {
+                Ok(true) => report.namespaces += 1,
+                Ok(false) => {}
+                Err(e) => report.failures.push(format!("namespace {name}: {}", e.cause)),
+            }
+        }
+    }
+    let rest: Vec<&Object> =
+        objects.iter().filter(|o| matches!(o, Object::Link { .. } | Object::Addr { .. } | Object::Route { .. })).collect();
+    if rest.is_empty() {
+        return report;
+    }
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
+    let _guard = rt.enter();
+    for obj in rest.into_iter().rev() {
+        let ns = match obj {
+            Object::Link { ns, .. } | Object::Addr { ns, .. } | Object::Route { ns, .. } => ns,
+            _ => continue,
+        };
+        let file = match ns {
+            Some(name) => match netns::open_named(name) {
+                Ok(f) => Some(f),
+                Err(_) => continue, // the namespace is gone, and everything in it
+            },
+            None => None,
+        };
+        let conn = match Conn::open(file.as_ref(), home) {
+            Ok(c) => c,
+            Err(e) => {
+                report.failures.push(format!("{obj:?}: {}", e.cause));
+                continue;
+            }
+        };
+        match rt.block_on(remove_in(&conn, obj)) {
+            Ok(true) => match obj {
+                Object::Link { .. } => report.links += 1,
+                Object::Addr { .. } => report.addrs += 1,
+                _ => report.routes += 1,
+            },
+            Ok(false) => {}
+            Err(e) => report.failures.push(format!("{}: {}", describe(obj), e.cause)),
+        }
+    }
+    report
+}
+
+fn describe(obj: &Object) -> String {
+    match obj {
+        Object::Link { name, .. } => format!("link {name}"),
+        Object::Addr { link, cidr, .. } => format!("address {cidr} on {link}"),
+        Object::Route { dst, .. } => format!("route {dst}"),
+        Object::Netns { name, .. } => format!("namespace {name}"),
+        Object::Process { pid, .. } => format!("process {pid}"),
+    }
+}
+
+/// Ok(false): already gone (or never made), nothing to do.
+async fn remove_in(conn: &Conn, obj: &Object) -> Result<bool, EngineError> {
+    match obj {
+        Object::Link { name, index, .. } => {
+            let Ok(link) = conn.link_by_name(name).await else { return Ok(false) };
+            // A different index means another link took the name: not ours.
+            if index.is_some_and(|i| i != link.index) {
+                return Ok(false);
+            }
+            conn.del_link(link.index).await.map(|_| true)
+        }
+        Object::Addr { link, cidr, .. } => {
+            let Ok(link) = conn.link_by_name(link).await else { return Ok(false) };
+            let Some((ip, prefix)) = cidr.split_once('/').and_then(|(ip, p)| Some((ip.parse().ok()?, p.parse().ok()?))) else {
+                return Ok(false);
+            };
+            match conn.del_addr(link.index, ip, prefix).await {
+                Ok(()) => Ok(true),
+                Err(e) if e.code() == Some(Errno::EADDRNOTAVAIL) => Ok(false),
+                Err(e) => Err(e),
+            }
+        }
+        Object::Route { dst, via, .. } => {
+            let Ok(spec) = super::route_spec(dst, via) else { return Ok(false) };
+            match conn.del_route(&spec).await {
+                Ok(()) => Ok(true),
+                Err(e) if e.code() == Some(Errno::ESRCH) => Ok(false),
+                Err(e) => Err(e),
+            }
+        }
+        _ => Ok(false),
+    }
+}
+
+/// Ok(true) when a namespace was removed, Ok(false) when there was nothing (of ours) to remove.
+fn remove_netns(name: &str, inode: Option<u64>) -> Result<bool, EngineError> {
+    let path = netns::netns_path(name);
+    if !path.exists() {
+        return Ok(false);
+    }
+    if let Some(expected) = inode {
+        // Someone else's namespace now carries the name: leave it alone.
+        match netns::open_named(name).and_then(|f| netns::inode_of(&f)) {
+            Ok(found) if found != expected => return Ok(false),
+            _ => {}
+        }
+    }
+    let mut last = None;
+    for _ in 0..NETNS_RETRIES {
+        match netns::delete(name) {
+            Ok(()) => {}
+            Err(e) if e.code() == Some(Errno::ENOENT) => return Ok(false),
+            Err(e) => last = Some(e),
+        }
+        if !path.exists() {
+            return Ok(true);
+        }
+        std::thread::sleep(NETNS_RETRY_PAUSE);
+    }
+    Err(last.unwrap_or_else(|| EngineError::message(format!("delete namespace {name}"), "it is still there after retrying")))
+}
+
+/// Ends a background process group the lab started, if the pid still names that process.
+fn end_process(pid: i32, start: u64) -> bool {
+    if process_start(pid) != Some(start) {
+        return false;
+    }
+    crate::engine::exec::kill_group(pid);
+    // Reap it if it is our child; otherwise wait until the kernel has removed it.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline {
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), Some(nix::sys::wait::WaitPidFlag::WNOHANG));
+        if process_start(pid) != Some(start) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    true
+}

@@ -1,0 +1,128 @@
+//! Checks made before the kernel is asked, so bad input fails at its own line with a clear reason.
+
+use std::net::IpAddr;
+
+use super::error::LabError;
+
+/// IFNAMSIZ is 16 including the terminating NUL.
+pub const MAX_IFNAME: usize = 15;
+
+pub fn link_name(name: &str) -> Result<(), LabError> {
+    let bad = |reason: String| Err(LabError::Invalid { what: "interface name", value: name.into(), reason });
+    if name.is_empty() {
+        return bad("it is empty".into());
+    }
+    if name.len() > MAX_IFNAME {
+        return bad(format!("it is {} bytes long; the kernel allows at most {MAX_IFNAME}", name.len()));
+    }
+    if name == "." || name == ".." {
+        return bad("the kernel reserves \".\" and \"..\"".into());
+    }
+    if let Some(c) = name.chars().find(|c| *c == '/' || *c == ':' || c.is_whitespace() || c.is_control()) {
+        return bad(format!("it contains {c:?}, which the kernel refuses in interface names"));
+    }
+    Ok(())
+}
+
+pub fn netns_name(name: &str) -> Result<(), LabError> {
+    let bad = |reason: String| Err(LabError::Invalid { what: "namespace name", value: name.into(), reason });
+    if name.is_empty() {
+        return bad("it is empty".into());
+    }
+    if name == "." || name == ".." {
+        return bad("it must be a plain file name, not \".\" or \"..\"".into());
+    }
+    if name.len() > 255 {
+        return bad(format!("it is {} bytes long; a file name may have at most 255", name.len()));
+    }
+    if let Some(c) = name.chars().find(|c| *c == '/' || c.is_whitespace() || c.is_control()) {
+        return bad(format!("it contains {c:?}; a namespace name must be a plain file name under /run/netns"));
+    }
+    Ok(())
+}
+
+/// An address with its prefix length, as `ip addr add` takes it ("10.1.1.1/24", "fd00::1/64").
+/// Without a prefix it is a host address (/32 or /128), as with `ip`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    pub ip: IpAddr,
+    pub prefix: u8,
+}
+
+impl std::fmt::Display for Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.ip, self.prefix)
+    }
+}
+
+pub fn cidr(text: &str) -> Result<Cidr, LabError> {
+    let bad = |reason: String| Err(LabError::Invalid { what: "address", value: text.into(), reason });
+    let (ip_text, prefix_text) = match text.split_once('/') {
+        Some((ip, prefix)) => (ip, Some(prefix)),
+        None => (text, None),
+    };
+    let Ok(ip) = ip_text.parse::<IpAddr>() else {
+        return bad(format!("{ip_text:?} is not an IPv4 or IPv6 address (expected e.g. \"10.1.1.1/24\")"));
+    };
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    let prefix = match prefix_text {
+        None => max,
+        Some(p) => match p.parse::<u8>() {
+            Ok(n) if n <= max => n,
+            _ => return bad(format!("the prefix length {p:?} is not a number from 0 to {max}")),
+        },
+    };
+    Ok(Cidr { ip, prefix })
+}
+
+pub fn ip(text: &str) -> Result<IpAddr, LabError> {
+    text.parse::<IpAddr>().map_err(|_| LabError::Invalid {
+        what: "address",
+        value: text.into(),
+        reason: "it is not an IPv4 or IPv6 address".into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_names() {
+        assert!(link_name("veth0").is_ok());
+        assert!(link_name("abcdefghijklmno").is_ok());
+        let long = link_name("abcdefghijklmnop").unwrap_err().to_string();
+        assert_eq!(long, "invalid interface name \"abcdefghijklmnop\": it is 16 bytes long; the kernel allows at most 15");
+        assert!(link_name("a/b").is_err());
+        assert!(link_name("a b").is_err());
+        assert!(link_name("a:b").is_err());
+        assert!(link_name("").is_err());
+        assert!(link_name("..").is_err());
+    }
+
+    #[test]
+    fn netns_names() {
+        assert!(netns_name("netns1").is_ok());
+        assert!(netns_name("a-b_c.d").is_ok());
+        assert!(netns_name("a/b").is_err());
+        assert!(netns_name("..").is_err());
+        assert!(netns_name("").is_err());
+        assert!(netns_name(&"x".repeat(256)).is_err());
+    }
+
+    #[test]
+    fn cidrs() {
+        assert_eq!(cidr("10.1.1.1/24").unwrap().to_string(), "10.1.1.1/24");
+        assert_eq!(cidr("10.1.1.1").unwrap().prefix, 32);
+        assert_eq!(cidr("fd00::1/64").unwrap().prefix, 64);
+        assert_eq!(cidr("fd00::1").unwrap().prefix, 128);
+        assert!(cidr("10.1.1.1/33").is_err());
+        assert!(cidr("10.1.1/24").is_err());
+        assert!(cidr("10.1.1.1/x").is_err());
+        assert!(cidr("fd00::1/129").is_err());
+        assert_eq!(
+            cidr("10.1.1.300/24").unwrap_err().to_string(),
+            "invalid address \"10.1.1.300/24\": \"10.1.1.300\" is not an IPv4 or IPv6 address (expected e.g. \"10.1.1.1/24\")"
+        );
+    }
+}
