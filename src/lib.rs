@@ -3,5 +3,7 @@
 //! Layers, each depending only on the ones below it:
 //! command line / REPL / runner (`cli`) → script bindings (`script`) → lab (`lab`) → engine (`engine`).
 
+pub mod cli;
 pub mod engine;
 pub mod lab;
+pub mod script;

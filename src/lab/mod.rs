@@ -13,7 +13,6 @@ use std::fs::File;
 use std::future::Future;
 use std::net::IpAddr;
 use std::os::fd::AsRawFd;
-use std::path::Path;
 use std::process::Output;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -91,7 +90,9 @@ pub struct Lab {
     indexes: HashMap<(Option<String>, String), u32>,
     /// Veth peers the lab knows of, both directions: (ns, name) -> (ns, name).
     peers: HashMap<(Option<String>, String), (Option<String>, String)>,
+    /// Created with the first object, so labs that create nothing leave no trace.
     ledger: Option<Ledger>,
+    opts: LabOptions,
     netns_dir_ready: bool,
     cancel: Arc<AtomicBool>,
 }
@@ -110,7 +111,6 @@ impl Lab {
             errno: None,
         })?;
         let home = netns::current().map_err(|e| LabError::from_engine("find the current namespace", e))?;
-        let ledger = Ledger::create(&opts.ledger_dir, &opts.name)?;
         Ok(Lab {
             rt,
             home: Rc::new(home),
@@ -120,26 +120,33 @@ impl Lab {
             made_links: HashSet::new(),
             indexes: HashMap::new(),
             peers: HashMap::new(),
-            ledger: Some(ledger),
+            ledger: None,
+            opts,
             netns_dir_ready: false,
             cancel: Arc::new(AtomicBool::new(false)),
         })
     }
 
     pub fn name(&self) -> &str {
-        &self.ledger().header.name
+        &self.opts.name
     }
 
-    pub fn id(&self) -> &str {
-        &self.ledger().header.id
+    /// The lab's id, once it has created something.
+    pub fn id(&self) -> Option<&str> {
+        self.ledger.as_ref().map(|l| l.header.id.as_str())
     }
 
-    fn ledger(&self) -> &Ledger {
-        self.ledger.as_ref().expect("the ledger lives as long as the lab")
-    }
-
-    fn ledger_mut(&mut self) -> &mut Ledger {
-        self.ledger.as_mut().expect("the ledger lives as long as the lab")
+    fn ledger_mut(&mut self) -> Result<&mut Ledger> {
+        if self.ledger.is_none() {
+            let ledger = Ledger::create(&self.opts.ledger_dir, &self.opts.name).map_err(|e| match e.errno() {
+                Some(Errno::EACCES) | Some(Errno::EPERM) | Some(Errno::EROFS) => {
+                    LabError::PermissionDenied { op: format!("record the lab in {}", self.opts.ledger_dir.display()) }
+                }
+                _ => e,
+            })?;
+            self.ledger = Some(ledger);
+        }
+        Ok(self.ledger.as_mut().expect("just created"))
     }
 
     /// Set by Ctrl-C / SIGTERM; long operations stop when they see it.
@@ -199,8 +206,8 @@ impl Lab {
 
     /// Who holds a namespace name: another live lab, a dead one, or the host.
     fn owner_of_netns(&self, name: &str) -> String {
-        for rec in ledger::read_all(&self.ledger().path().parent().unwrap_or(Path::new(ledger::LEDGER_DIR)).to_path_buf()) {
-            if rec.header.id == self.id() {
+        for rec in ledger::read_all(&self.opts.ledger_dir) {
+            if Some(rec.header.id.as_str()) == self.id() {
                 if rec.objects.iter().any(|o| matches!(o, Object::Netns { name: n, .. } if n == name)) {
                     return " (this lab created it earlier)".into();
                 }
@@ -221,17 +228,17 @@ impl Lab {
             self.netns_dir_ready = true;
         }
         let intent = Object::Netns { name: name.into(), inode: None };
-        self.ledger_mut().intent(&intent)?;
+        self.ledger_mut()?.intent(&intent)?;
         match netns::create(name, &*self.home) {
             Ok(file) => {
                 let inode = netns::inode_of(&file).ok();
-                self.ledger_mut().made(&Object::Netns { name: name.into(), inode })?;
+                self.ledger_mut()?.made(&Object::Netns { name: name.into(), inode })?;
                 self.owned.insert(name.into());
                 self.spaces.insert(name.into(), Space { file: Rc::new(file), conn: None });
                 Ok(())
             }
             Err(e) => {
-                self.ledger_mut().gone(&intent)?;
+                self.ledger_mut()?.gone(&intent)?;
                 if e.code() == Some(Errno::EEXIST) {
                     return Err(LabError::Exists { what: "namespace", name: name.into(), owner: self.owner_of_netns(name) });
                 }
@@ -254,7 +261,7 @@ impl Lab {
         self.forget_ns(name);
         netns::delete(name).map_err(|e| LabError::from_engine(format!("delete namespace {name:?}"), e))?;
         if self.owned.remove(name) {
-            self.ledger_mut().gone(&Object::Netns { name: name.into(), inode: None })?;
+            self.ledger_mut()?.gone(&Object::Netns { name: name.into(), inode: None })?;
         }
         Ok(())
     }
@@ -341,19 +348,19 @@ impl Lab {
             .map(|(n, l)| Object::Link { ns: n.key(), name: l.to_string(), index: None })
             .collect();
         for r in &records {
-            self.ledger_mut().intent(r)?;
+            self.ledger_mut()?.intent(r)?;
         }
         let made = self.block_on(conn.add_veth(name, peer, peer_file.as_deref(), opts));
         if let Err(e) = made {
             for r in &records {
-                self.ledger_mut().gone(r)?;
+                self.ledger_mut()?.gone(r)?;
             }
             return Err(self.veth_error(ns, name, peer_ns, peer, e));
         }
         for (n, l) in ends {
             if !self.owns(n) {
                 let index = self.index(n, l).ok();
-                self.ledger_mut().made(&Object::Link { ns: n.key(), name: l.into(), index })?;
+                self.ledger_mut()?.made(&Object::Link { ns: n.key(), name: l.into(), index })?;
                 self.made_links.insert((n.key(), l.into()));
             }
         }
@@ -388,11 +395,11 @@ impl Lab {
         let old_key = (from.key(), link.to_string());
         self.indexes.remove(&old_key);
         if self.made_links.remove(&old_key) {
-            self.ledger_mut().gone(&Object::Link { ns: from.key(), name: link.into(), index: None })?;
+            self.forget(&Object::Link { ns: from.key(), name: link.into(), index: None })?;
         }
         if !self.owns(to) {
             let index = self.index(to, link).ok();
-            self.ledger_mut().made(&Object::Link { ns: to.key(), name: link.into(), index })?;
+            self.ledger_mut()?.made(&Object::Link { ns: to.key(), name: link.into(), index })?;
             self.made_links.insert((to.key(), link.into()));
         }
         if let Some(peer) = self.peers.remove(&old_key) {
@@ -416,7 +423,7 @@ impl Lab {
         });
         self.index(ns, link)?;
         if let Some(r) = &record {
-            self.ledger_mut().intent(r)?;
+            self.ledger_mut()?.intent(r)?;
         }
         let done =
             self.on_link(
@@ -426,8 +433,8 @@ impl Lab {
                 |conn, index| async move { conn.add_addr(index, cidr.ip, cidr.prefix).await },
             );
         match (&done, &record) {
-            (Ok(()), Some(r)) => self.ledger_mut().made(r)?,
-            (Err(_), Some(r)) => self.ledger_mut().gone(r)?,
+            (Ok(()), Some(r)) => self.ledger_mut()?.made(r)?,
+            (Err(_), Some(r)) => self.ledger_mut()?.gone(r)?,
             _ => {}
         }
         done.map_err(|e| match e {
@@ -443,14 +450,22 @@ impl Lab {
         self.on_link(ns, link, "remove an address from", |conn, index| async move {
             conn.del_addr(index, cidr.ip, cidr.prefix).await
         })?;
-        let record = Object::Addr { ns: ns.key(), link: link.into(), cidr: cidr.to_string() };
-        self.ledger_mut().gone(&record)
+        self.forget(&Object::Addr { ns: ns.key(), link: link.into(), cidr: cidr.to_string() })
     }
 
+    /// Notes in the ledger that an object is gone, if the ledger could have listed it.
+    fn forget(&mut self, obj: &Object) -> Result<()> {
+        match self.ledger.as_mut() {
+            Some(l) => l.gone(obj),
+            None => Ok(()),
+        }
+    }
+
+    // Dumps run one after another: the kernel allows one dump at a time per socket (EBUSY).
     pub fn links(&mut self, ns: &Ns) -> Result<Vec<LinkView>> {
         let conn = self.conn(ns)?;
         let (links, addrs) = self
-            .block_on(async { futures::try_join!(conn.links(), conn.addrs()) })
+            .block_on(async { Ok::<_, EngineError>((conn.links().await?, conn.addrs().await?)) })
             .map_err(|e| LabError::from_engine(format!("list links in {ns}"), e))?;
         let name_of = |i: u32| links.iter().find(|l| l.index == i).map(|l| l.name.clone()).unwrap_or_default();
         let views = links
@@ -496,7 +511,7 @@ impl Lab {
     pub fn addrs(&mut self, ns: &Ns) -> Result<Vec<AddrView>> {
         let conn = self.conn(ns)?;
         let (links, addrs) = self
-            .block_on(async { futures::try_join!(conn.links(), conn.addrs()) })
+            .block_on(async { Ok::<_, EngineError>((conn.links().await?, conn.addrs().await?)) })
             .map_err(|e| LabError::from_engine(format!("list addresses in {ns}"), e))?;
         Ok(addrs
             .iter()
@@ -518,13 +533,13 @@ impl Lab {
         let spec = self.route_spec(ns, dst, via, dev, metric)?;
         let record = (!self.owns(ns)).then(|| Object::Route { ns: ns.key(), dst: dst.into(), via: via.unwrap_or("").into() });
         if let Some(r) = &record {
-            self.ledger_mut().intent(r)?;
+            self.ledger_mut()?.intent(r)?;
         }
         let conn = self.conn(ns)?;
         let done = self.block_on(conn.add_route(&spec));
         match (&done, &record) {
-            (Ok(()), Some(r)) => self.ledger_mut().made(r)?,
-            (Err(_), Some(r)) => self.ledger_mut().gone(r)?,
+            (Ok(()), Some(r)) => self.ledger_mut()?.made(r)?,
+            (Err(_), Some(r)) => self.ledger_mut()?.gone(r)?,
             _ => {}
         }
         done.map_err(|e| match e.code() {
@@ -549,7 +564,7 @@ impl Lab {
             },
             _ => LabError::from_engine(format!("delete route {dst} in {ns}"), e),
         })?;
-        self.ledger_mut().gone(&Object::Route { ns: ns.key(), dst: dst.into(), via: via.unwrap_or("").into() })
+        self.forget(&Object::Route { ns: ns.key(), dst: dst.into(), via: via.unwrap_or("").into() })
     }
 
     fn route_spec(&mut self, ns: &Ns, dst: &str, via: Option<&str>, dev: Option<&str>, metric: Option<u32>) -> Result<RouteSpec> {
@@ -571,7 +586,7 @@ impl Lab {
     pub fn routes(&mut self, ns: &Ns) -> Result<Vec<RouteView>> {
         let conn = self.conn(ns)?;
         let (links, routes) = self
-            .block_on(async { futures::try_join!(conn.links(), conn.routes()) })
+            .block_on(async { Ok::<_, EngineError>((conn.links().await?, conn.routes().await?)) })
             .map_err(|e| LabError::from_engine(format!("list routes in {ns}"), e))?;
         Ok(routes
             .iter()
@@ -660,9 +675,9 @@ impl Lab {
     }
 
     /// Leaves the lab standing; its ledger stays so `nslab down` can remove it later.
-    pub fn keep(mut self) -> (String, String) {
-        let ledger = self.ledger.take().expect("the ledger lives as long as the lab");
-        (ledger.header.name.clone(), ledger.header.id.clone())
+    /// Returns the lab's id, or None when it created nothing.
+    pub fn keep(mut self) -> Option<String> {
+        self.ledger.take().map(|l| l.header.id.clone())
     }
 
     /// Waits this long before checking again, in loops that wait for the kernel.

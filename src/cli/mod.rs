@@ -1,0 +1,69 @@
+//! The command line: parses arguments, sets up the sandbox and signals, prints, sets exit codes.
+
+pub mod labs;
+pub mod report;
+pub mod run;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "nslab", version, about = "Network-namespace labs as Rhai scripts, carried out natively through netlink")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a lab script; the lab is torn down when it ends unless --keep.
+    Run(RunArgs),
+    /// Compile a script and report syntax errors, unknown functions and wrong argument
+    /// counts, without touching the kernel.
+    Check {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// List labs still standing.
+    Ls,
+    /// Tear down a lab that is still standing (by name or id).
+    Down { lab: String },
+    /// Tear down every lab whose process is gone (after kill -9, a crash, an OOM kill).
+    Clean,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// Run in a private user + mount + network namespace: nothing is visible on, or left on, the host.
+    #[arg(long)]
+    pub sandbox: bool,
+    /// Leave the lab standing when the script ends; `nslab down` removes it later.
+    #[arg(long)]
+    pub keep: bool,
+    /// The lab's name (default: the script's file name without .rhai).
+    #[arg(long)]
+    pub name: Option<String>,
+    pub file: PathBuf,
+    /// Passed to the script as the string array ARGS.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}
+
+/// Runs the command line; returns the process exit status.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    report::install_hook();
+    match cli.command {
+        Some(Command::Run(args)) => run::run(args),
+        Some(Command::Check { files }) => run::check(&files),
+        Some(Command::Ls) => labs::ls(),
+        Some(Command::Down { lab }) => labs::down(&lab),
+        Some(Command::Clean) => labs::clean(),
+        None => {
+            use clap::CommandFactory;
+            let _ = Cli::command().print_help();
+            2
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! `nslab run` and `nslab check`.
+
+use std::path::Path;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use super::report;
+use super::RunArgs;
+use crate::engine::sandbox;
+use crate::lab::{Lab, LabOptions, Ns};
+use crate::script::{ErrorKind, ScriptError, Session, Source};
+
+pub const EXIT_FAILED: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+
+fn read_source(path: &Path) -> Result<Source, i32> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Source { name: path.display().to_string(), text }),
+        Err(e) => {
+            report::plain(format!("cannot read {}: {e}", path.display()), None);
+            Err(EXIT_USAGE)
+        }
+    }
+}
+
+fn print_errors(errors: Vec<ScriptError>) {
+    for e in errors {
+        report::print(e);
+    }
+}
+
+pub fn stdout_printer() -> Rc<dyn Fn(&str)> {
+    Rc::new(|s: &str| println!("{s}"))
+}
+
+pub fn check(files: &[std::path::PathBuf]) -> i32 {
+    let mut status = 0;
+    for file in files {
+        let source = match read_source(file) {
+            Ok(s) => s,
+            Err(code) => return code,
+        };
+        let mut session = Session::new(None, &crate::script::script_dir(&source.name), stdout_printer());
+        session.set_args(&[]);
+        match session.compile(&source) {
+            Ok(_) => {}
+            Err(errors) => {
+                print_errors(errors);
+                status = EXIT_FAILED;
+            }
+        }
+    }
+    if status == 0 {
+        eprintln!("ok: {} checked, no problems found", plural(files.len(), "script"));
+    }
+    status
+}
+
+fn plural(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
+/// Which signal asked us to stop (0: none).
+fn watch_signals(lab: &Lab) -> Arc<AtomicUsize> {
+    let which = Arc::new(AtomicUsize::new(0));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
+        let _ = signal_hook::flag::register(sig, lab.cancel_flag());
+        let _ = signal_hook::flag::register_usize(sig, which.clone(), sig as usize);
+    }
+    which
+}
+
+pub fn lab_name(args: &RunArgs) -> String {
+    args.name
+        .clone()
+        .unwrap_or_else(|| args.file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "lab".into()))
+}
+
+pub fn run(args: RunArgs) -> i32 {
+    // Before anything else: the kernel refuses a new user/mount namespace once threads exist.
+    if args.sandbox {
+        if let Err(e) = sandbox::enter() {
+            report::plain(
+                format!("cannot start the sandbox: {e}"),
+                Some(
+                    "the sandbox needs user namespaces (kernel.unprivileged_userns_clone / user.max_user_namespaces) or root"
+                        .into(),
+                ),
+            );
+            return EXIT_FAILED;
+        }
+    }
+    let source = match read_source(&args.file) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let name = lab_name(&args);
+    if crate::lab::validate::netns_name(&name).is_err() {
+        report::plain(format!("invalid lab name {name:?}"), Some("a lab name must be a plain file name".into()));
+        return EXIT_USAGE;
+    }
+    let lab = match Lab::new(LabOptions::new(&name)) {
+        Ok(l) => l,
+        Err(e) => {
+            report::plain(e.to_string(), e.hint());
+            return EXIT_FAILED;
+        }
+    };
+    let signal = watch_signals(&lab);
+    let mut session = Session::new(Some(lab), &crate::script::script_dir(&source.name), stdout_printer());
+    if args.sandbox {
+        // The sandbox stands in for a host, whose loopback is up.
+        let _ = session.lab.borrow_mut().set_up(&Ns::Root, "lo", true);
+    }
+    session.set_args(&args.args);
+    let outcome = session.run(&source);
+    let lab = session.lab.take().expect("the session owns the lab");
+    drop(session);
+
+    let interrupted = outcome.as_ref().err().is_some_and(|errs| errs.iter().any(|e| e.kind == ErrorKind::Interrupted));
+    let status = match outcome {
+        Ok(()) => 0,
+        Err(errors) => {
+            if !interrupted {
+                print_errors(errors);
+            }
+            EXIT_FAILED
+        }
+    };
+    let sig = signal.load(Ordering::Relaxed);
+    if sig != 0 {
+        eprintln!("interrupted by {}", signal_name(sig as i32));
+    }
+    finish(lab, args.keep && !args.sandbox, args.sandbox && args.keep);
+    if sig != 0 {
+        return 128 + sig as i32;
+    }
+    status
+}
+
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        signal_hook::consts::SIGINT => "SIGINT (Ctrl-C)",
+        signal_hook::consts::SIGTERM => "SIGTERM",
+        signal_hook::consts::SIGHUP => "SIGHUP",
+        _ => "a signal",
+    }
+}
+
+/// Tears the lab down (or keeps it) and says so on the last line.
+pub fn finish(lab: Lab, keep: bool, keep_in_sandbox: bool) {
+    if keep_in_sandbox {
+        eprintln!("note: --keep has no effect with --sandbox: the sandbox ends with nslab");
+    }
+    if keep {
+        let name = lab.name().to_string();
+        match lab.keep() {
+            Some(id) => eprintln!("kept: lab {name} (id {id}); remove it with `nslab down {id}`"),
+            None => eprintln!("kept: lab {name} created nothing"),
+        }
+        return;
+    }
+    let report = lab.teardown();
+    eprintln!("{report}");
+}

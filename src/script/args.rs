@@ -1,0 +1,106 @@
+//! Reading native-call arguments, with errors that name the function and the argument.
+
+use rhai::{Array, Dynamic, Map, NativeCallContext};
+
+use super::failure::{argument_error, Res};
+use super::values::{type_name, Netns};
+use crate::lab::Ns;
+
+pub fn ordinal(n: usize) -> &'static str {
+    ["first", "second", "third", "fourth", "fifth", "sixth"].get(n).copied().unwrap_or("next")
+}
+
+/// A namespace: a name, a `Netns` handle, or `()` for nslab's own namespace.
+pub fn ns(ctx: &NativeCallContext, v: &Dynamic, n: usize) -> Res<Ns> {
+    if let Some(h) = v.read_lock::<Netns>() {
+        return Ok(h.ns());
+    }
+    if v.is_string() {
+        return Ok(Ns::Named(v.clone().into_string().expect("checked")));
+    }
+    if v.is_unit() {
+        return Ok(Ns::Root);
+    }
+    Err(argument_error(
+        ctx,
+        format!(
+            "the {} argument of {} must be a namespace (a name or a Netns handle), not {}",
+            ordinal(n),
+            ctx.fn_name(),
+            type_name(v)
+        ),
+    ))
+}
+
+pub fn string(ctx: &NativeCallContext, v: &Dynamic, n: usize, what: &str) -> Res<String> {
+    if v.is_string() {
+        return Ok(v.clone().into_string().expect("checked"));
+    }
+    Err(argument_error(
+        ctx,
+        format!("the {} argument of {} must be {what} (a string), not {}", ordinal(n), ctx.fn_name(), type_name(v)),
+    ))
+}
+
+pub fn is_map(v: &Dynamic) -> bool {
+    v.is_map()
+}
+
+pub fn map(ctx: &NativeCallContext, v: &Dynamic, n: usize, allowed: &[&str]) -> Res<Map> {
+    let Some(m) = v.clone().try_cast::<Map>() else {
+        return Err(argument_error(
+            ctx,
+            format!("the {} argument of {} must be an options map, not {}", ordinal(n), ctx.fn_name(), type_name(v)),
+        ));
+    };
+    if let Some(bad) = m.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(argument_error(
+            ctx,
+            format!("{} has no option {bad:?}; the options are: {}", ctx.fn_name(), allowed.join(", ")),
+        ));
+    }
+    Ok(m)
+}
+
+/// A number given as an integer or a float.
+pub fn number(ctx: &NativeCallContext, v: &Dynamic, what: &str) -> Res<f64> {
+    if let Ok(i) = v.as_int() {
+        return Ok(i as f64);
+    }
+    if let Ok(f) = v.as_float() {
+        return Ok(f);
+    }
+    Err(argument_error(ctx, format!("{what} of {} must be a number, not {}", ctx.fn_name(), type_name(v))))
+}
+
+pub fn integer(ctx: &NativeCallContext, v: &Dynamic, what: &str) -> Res<i64> {
+    v.as_int().map_err(|_| argument_error(ctx, format!("{what} of {} must be an integer, not {}", ctx.fn_name(), type_name(v))))
+}
+
+/// A command: an array of arguments, or a string split into words like a shell would.
+pub fn command(ctx: &NativeCallContext, v: &Dynamic, n: usize) -> Res<Vec<String>> {
+    let argv = if v.is_string() {
+        let text = v.clone().into_string().expect("checked");
+        shlex::split(&text)
+            .ok_or_else(|| argument_error(ctx, format!("cannot split the command {text:?} into words: a quote is not closed")))?
+    } else if let Some(items) = v.clone().try_cast::<Array>() {
+        items
+            .iter()
+            .map(|i| if i.is_string() { Ok(i.clone().into_string().expect("checked")) } else { Ok(i.to_string()) })
+            .collect::<Res<Vec<String>>>()?
+    } else {
+        return Err(argument_error(
+            ctx,
+            format!(
+                "the {} argument of {} must be a command (a string or an array of strings), not {}",
+                ordinal(n),
+                ctx.fn_name(),
+                type_name(v)
+            ),
+        ));
+    };
+    if argv.is_empty() {
+        return Err(argument_error(ctx, format!("the command given to {} is empty", ctx.fn_name())));
+    }
+    Ok(argv)
+}

@@ -1,0 +1,253 @@
+//! Script errors as miette diagnostics: the file, the line and column, the failing call
+//! underlined, the cause in words, and a hint where one helps.
+
+use miette::{LabeledSpan, NamedSource, SourceSpan};
+use rhai::{EvalAltResult, ParseError, Position};
+
+use super::failure::{CallFailure, FailureKind};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    Syntax,
+    /// Found by the pre-flight check (unknown function, wrong argument count).
+    Check,
+    /// Failed while running.
+    Runtime,
+    Assertion,
+    Interrupted,
+}
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("{message}")]
+pub struct ScriptError {
+    pub message: String,
+    #[source_code]
+    pub src: NamedSource<String>,
+    #[label(collection)]
+    pub labels: Vec<LabeledSpan>,
+    #[help]
+    pub help: Option<String>,
+    pub kind: ErrorKind,
+    /// 1-based line and column of the primary label, for programs that read errors.
+    pub line: usize,
+    pub column: usize,
+}
+
+/// A script's name and text, to point into.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub name: String,
+    pub text: String,
+}
+
+impl Source {
+    /// Byte offset of a Rhai position (1-based line, 1-based column in characters).
+    pub fn offset(&self, pos: Position) -> Option<usize> {
+        let (line, col) = (pos.line()?, pos.position().unwrap_or(1));
+        let mut offset = 0;
+        for (i, l) in self.text.split_inclusive('\n').enumerate() {
+            if i + 1 == line {
+                let within: usize = l.chars().take(col.saturating_sub(1)).map(char::len_utf8).sum();
+                return Some(offset + within);
+            }
+            offset += l.len();
+        }
+        Some(self.text.len())
+    }
+
+    /// The extent of the call starting at `offset`: the name and its balanced argument list.
+    pub fn call_span(&self, offset: usize) -> SourceSpan {
+        let bytes = self.text.as_bytes();
+        let mut end = offset;
+        while end < bytes.len() && (bytes[end].is_ascii_alphanumeric() || bytes[end] == b'_') {
+            end += 1;
+        }
+        let mut i = end;
+        while i < bytes.len() && (bytes[i] == b' ' || bytes[i] == b'\t') {
+            i += 1;
+        }
+        if i < bytes.len() && bytes[i] == b'(' {
+            if let Some(close) = matching_paren(&self.text, i) {
+                end = close + 1;
+            }
+        }
+        (offset, end.max(offset + 1).min(bytes.len().max(offset)) - offset).into()
+    }
+
+    /// The source text of a call's arguments, for "assertion failed: <condition>".
+    pub fn call_arguments(&self, offset: usize) -> Option<String> {
+        let span = self.call_span(offset);
+        let text = &self.text[span.offset()..span.offset() + span.len()];
+        let open = text.find('(')?;
+        Some(text[open + 1..text.len().checked_sub(1)?].trim().to_string())
+    }
+
+    fn named(&self) -> NamedSource<String> {
+        NamedSource::new(&self.name, self.text.clone()).with_language("Rust")
+    }
+
+    fn error(&self, message: String, pos: Position, label: &str, help: Option<String>, kind: ErrorKind) -> ScriptError {
+        let offset = self.offset(pos);
+        let labels = offset
+            .map(|o| vec![LabeledSpan::new_primary_with_span(Some(label.to_string()), self.call_span(o))])
+            .unwrap_or_default();
+        ScriptError {
+            message,
+            src: self.named(),
+            labels,
+            help,
+            kind,
+            line: pos.line().unwrap_or(0),
+            column: pos.position().unwrap_or(0),
+        }
+    }
+
+    pub fn check_error(&self, message: String, pos: Position, help: Option<String>) -> ScriptError {
+        self.error(message, pos, "here", help, ErrorKind::Check)
+    }
+
+    pub fn from_parse(&self, err: &ParseError) -> ScriptError {
+        let pos = err.position();
+        let mut e = self.error(format!("syntax error: {}", err.err_type()), pos, "here", None, ErrorKind::Syntax);
+        // A syntax error points at a token, not a call.
+        if let (Some(o), Some(l)) = (self.offset(pos), e.labels.first_mut()) {
+            *l = LabeledSpan::new_primary_with_span(
+                Some("here".into()),
+                SourceSpan::from((o, 1usize.min(self.text.len().saturating_sub(o)))),
+            );
+        }
+        e
+    }
+
+    /// Converts a runtime error. `load` reads the text of another file (an imported module)
+    /// by the source name Rhai reports for it.
+    pub fn from_eval(&self, err: &EvalAltResult, load: &dyn Fn(&str) -> Option<Source>) -> ScriptError {
+        // Unwrap calls into script functions down to the failing call; remember where each was called.
+        let mut frames: Vec<(String, Position)> = Vec::new();
+        let mut inner = err;
+        let mut source: Option<Source> = None;
+        while let EvalAltResult::ErrorInFunctionCall(name, src, next, pos) = inner {
+            frames.push((name.clone(), *pos));
+            if !src.is_empty() && src != &self.name {
+                source = load(src).or(source);
+            }
+            inner = next;
+        }
+        let here = source.as_ref().unwrap_or(self);
+        let pos = inner.position();
+        let mut e = match inner {
+            EvalAltResult::ErrorRuntime(payload, _) if payload.is::<CallFailure>() => {
+                let f = payload.clone().cast::<CallFailure>();
+                match f.kind {
+                    FailureKind::Assertion { custom } => {
+                        let what = if custom {
+                            f.message
+                        } else {
+                            here.offset(pos).and_then(|o| here.call_arguments(o)).unwrap_or_default()
+                        };
+                        let msg =
+                            if what.is_empty() { "assertion failed".to_string() } else { format!("assertion failed: {what}") };
+                        here.error(msg, pos, "this assertion", None, ErrorKind::Assertion)
+                    }
+                    FailureKind::Interrupted => {
+                        here.error("interrupted".into(), pos, "stopped here", None, ErrorKind::Interrupted)
+                    }
+                    FailureKind::Lab | FailureKind::Argument => {
+                        here.error(f.message, pos, "this call failed", f.hint, ErrorKind::Runtime)
+                    }
+                }
+            }
+            EvalAltResult::ErrorTerminated(..) => {
+                here.error("interrupted".into(), pos, "stopped here", None, ErrorKind::Interrupted)
+            }
+            EvalAltResult::ErrorRuntime(payload, _) => {
+                here.error(format!("script error: {payload}"), pos, "thrown here", None, ErrorKind::Runtime)
+            }
+            EvalAltResult::ErrorFunctionNotFound(sig, _) => here.error(
+                format!("no function {sig}"),
+                pos,
+                "not found",
+                Some("check the name and the argument types; `nslab check` lists the functions".into()),
+                ErrorKind::Runtime,
+            ),
+            other => {
+                // Rhai appends " (line L, position C)": the report shows that graphically.
+                let text = other.to_string();
+                let text = text.strip_suffix(&format!(" ({pos})")).unwrap_or(&text).to_string();
+                here.error(text, pos, "here", None, ErrorKind::Runtime)
+            }
+        };
+        // Point at where the failing function was called, too, when that is in this file.
+        if source.is_none() {
+            for (name, call) in frames.iter().filter(|(_, p)| !p.is_none()) {
+                if let Some(o) = self.offset(*call) {
+                    e.labels.push(LabeledSpan::new_with_span(Some(format!("in {name}(), called here")), self.call_span(o)));
+                }
+            }
+        }
+        e
+    }
+}
+
+fn matching_paren(text: &str, open: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = open;
+    let mut quote: Option<u8> = None;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match quote {
+            Some(q) => {
+                if b == b'\\' {
+                    i += 1;
+                } else if b == q {
+                    quote = None;
+                }
+            }
+            None => match b {
+                b'"' | b'`' | b'\'' => quote = Some(b),
+                b'(' => depth += 1,
+                b')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(i);
+                    }
+                }
+                _ => {}
+            },
+        }
+        i += 1;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn src(text: &str) -> Source {
+        Source { name: "t.rhai".into(), text: text.into() }
+    }
+
+    #[test]
+    fn offsets_count_characters_per_line() {
+        let s = src("let a = 1;\n// ü\nup(\"x\");\n");
+        assert_eq!(s.offset(Position::new(3, 1)), Some(17));
+        assert_eq!(&s.text[17..19], "up");
+    }
+
+    #[test]
+    fn call_span_covers_balanced_arguments_and_strings() {
+        let s = src(r#"x; addr("n", "a)b", f(1)); y"#);
+        let span = s.call_span(3);
+        assert_eq!(&s.text[span.offset()..span.offset() + span.len()], r#"addr("n", "a)b", f(1))"#);
+        assert_eq!(s.call_arguments(3).unwrap(), r#""n", "a)b", f(1)"#);
+    }
+
+    #[test]
+    fn call_span_of_a_name_without_arguments() {
+        let s = src("foo + 1");
+        let span = s.call_span(0);
+        assert_eq!(span.len(), 3);
+    }
+}

@@ -1,0 +1,40 @@
+//! How a failing native call travels through Rhai to the diagnostics: a payload of
+//! `EvalAltResult::ErrorRuntime` at the call's position.
+
+use rhai::{Dynamic, EvalAltResult, NativeCallContext};
+
+use crate::lab::LabError;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FailureKind {
+    /// The lab refused or the kernel failed.
+    Lab,
+    /// A wrong argument: type, count or value the script layer checks itself.
+    Argument,
+    /// `assert` failed; `custom` when the script gave its own message.
+    Assertion { custom: bool },
+    /// Ctrl-C or SIGTERM stopped the call.
+    Interrupted,
+}
+
+#[derive(Debug, Clone)]
+pub struct CallFailure {
+    pub message: String,
+    pub hint: Option<String>,
+    pub kind: FailureKind,
+}
+
+pub type Res<T> = Result<T, Box<EvalAltResult>>;
+
+pub fn raise(ctx: &NativeCallContext, failure: CallFailure) -> Box<EvalAltResult> {
+    EvalAltResult::ErrorRuntime(Dynamic::from(failure), ctx.call_position()).into()
+}
+
+pub fn lab_error(ctx: &NativeCallContext, e: LabError) -> Box<EvalAltResult> {
+    let kind = if matches!(e, LabError::Interrupted) { FailureKind::Interrupted } else { FailureKind::Lab };
+    raise(ctx, CallFailure { hint: e.hint(), message: e.to_string(), kind })
+}
+
+pub fn argument_error(ctx: &NativeCallContext, message: impl Into<String>) -> Box<EvalAltResult> {
+    raise(ctx, CallFailure { message: message.into(), hint: None, kind: FailureKind::Argument })
+}

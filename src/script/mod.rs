@@ -1,0 +1,126 @@
+//! Script bindings: the Rhai engine with nslab's functions, running scripts against a lab.
+//! Nothing here prints: output goes to the printer the caller provides.
+
+pub mod args;
+pub mod bindings;
+pub mod catalog;
+pub mod check;
+pub mod diag;
+pub mod failure;
+pub mod values;
+
+use std::cell::{Ref, RefCell, RefMut};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use rhai::module_resolvers::FileModuleResolver;
+use rhai::{Array, Dynamic, Engine, Scope, AST};
+
+pub use diag::{ErrorKind, ScriptError, Source};
+
+use crate::lab::Lab;
+
+/// The lab the bindings act on. Empty while only checking a script: nothing may run then.
+#[derive(Clone, Default)]
+pub struct LabSlot(Rc<RefCell<Option<Lab>>>);
+
+impl LabSlot {
+    pub fn new(lab: Lab) -> LabSlot {
+        LabSlot(Rc::new(RefCell::new(Some(lab))))
+    }
+
+    pub fn borrow(&self) -> Ref<'_, Lab> {
+        Ref::map(self.0.borrow(), |l| l.as_ref().expect("a lab is present when scripts run"))
+    }
+
+    pub fn borrow_mut(&self) -> RefMut<'_, Lab> {
+        RefMut::map(self.0.borrow_mut(), |l| l.as_mut().expect("a lab is present when scripts run"))
+    }
+
+    pub fn take(&self) -> Option<Lab> {
+        self.0.borrow_mut().take()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.borrow().is_none()
+    }
+}
+
+pub type Printer = Rc<dyn Fn(&str)>;
+
+pub struct Session {
+    pub engine: Engine,
+    pub lab: LabSlot,
+    pub scope: Scope<'static>,
+    known: Option<check::Known>,
+    /// The functions nslab registered, as (name, arity).
+    pub registered: Vec<(&'static str, usize)>,
+}
+
+impl Session {
+    /// A session acting on `lab`; `None` gives one that can only compile and check.
+    pub fn new(lab: Option<Lab>, script_dir: &Path, printer: Printer) -> Session {
+        let cancel = lab.as_ref().map(|l| l.cancel_flag()).unwrap_or_else(|| Arc::new(AtomicBool::new(false)));
+        let slot = match lab {
+            Some(l) => LabSlot::new(l),
+            None => LabSlot::default(),
+        };
+        let mut engine = Engine::new();
+        engine.set_max_call_levels(128);
+        engine.set_max_expr_depths(256, 256);
+        engine.set_module_resolver(FileModuleResolver::new_with_path(script_dir));
+        let p = printer.clone();
+        engine.on_print(move |s| p(s));
+        let p = printer;
+        engine.on_debug(move |s, src, pos| p(&format!("{}{pos:?} {s}", src.map(|s| format!("{s} ")).unwrap_or_default())));
+        // Ctrl-C stops Rhai code between steps; blocking calls watch the same flag.
+        engine.on_progress(move |_| cancel.load(Ordering::Relaxed).then_some(Dynamic::UNIT));
+        let mut reg = bindings::Registrar::new(&mut engine);
+        bindings::register(&mut reg, &slot);
+        let registered = reg.registered;
+        Session { engine, lab: slot, scope: Scope::new(), known: None, registered }
+    }
+
+    pub fn set_args(&mut self, args: &[String]) {
+        let arr: Array = args.iter().cloned().map(Dynamic::from).collect();
+        self.scope.push_constant("ARGS", arr);
+    }
+
+    /// Compiles and checks a script: syntax, unknown functions, argument counts.
+    pub fn compile(&mut self, source: &Source) -> Result<AST, Vec<ScriptError>> {
+        let mut ast = self.engine.compile_with_scope(&self.scope, &source.text).map_err(|e| vec![source.from_parse(&e)])?;
+        ast.set_source(source.name.as_str());
+        let problems = check::check(&self.engine, &ast, source, &mut self.known);
+        if problems.is_empty() {
+            Ok(ast)
+        } else {
+            Err(problems)
+        }
+    }
+
+    pub fn eval(&mut self, ast: &AST, source: &Source) -> Result<Dynamic, Box<ScriptError>> {
+        let dir = script_dir(&source.name);
+        self.engine
+            .eval_ast_with_scope::<Dynamic>(&mut self.scope, ast)
+            .map_err(|e| Box::new(source.from_eval(&e, &|name| load_module(&dir, name))))
+    }
+
+    /// Compiles, checks and runs a whole script.
+    pub fn run(&mut self, source: &Source) -> Result<(), Vec<ScriptError>> {
+        let ast = self.compile(source)?;
+        self.eval(&ast, source).map(|_| ()).map_err(|e| vec![*e])
+    }
+}
+
+pub fn script_dir(path: &str) -> PathBuf {
+    Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()).map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn load_module(dir: &Path, name: &str) -> Option<Source> {
+    let candidates = [PathBuf::from(name), dir.join(name), dir.join(format!("{name}.rhai"))];
+    candidates
+        .into_iter()
+        .find_map(|p| std::fs::read_to_string(&p).ok().map(|text| Source { name: p.display().to_string(), text }))
+}
