@@ -1,1 +1,4 @@
-//! Integration tests: one binary (see DESIGN.md §5).
+//! Integration tests: one binary (see DESIGN.md §5), all kernel objects in private namespaces.
+
+mod support;
+mod walkthrough;

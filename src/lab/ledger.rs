@@ -50,8 +50,10 @@ enum Event {
     Intent(Object),
     /// Created, with its identity filled in.
     Made(Object),
-    /// Removed, or its creation failed.
+    /// Removed.
     Gone(Object),
+    /// The creation announced by the last `Intent` for this object failed: nothing was made.
+    Failed(Object),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -127,6 +129,10 @@ impl Ledger {
         self.append(&Event::Gone(obj.clone()))
     }
 
+    pub fn failed(&mut self, obj: &Object) -> Result<()> {
+        self.append(&Event::Failed(obj.clone()))
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -165,6 +171,7 @@ pub fn read(path: &Path) -> Result<Record> {
                 pending.retain(|p| p.key() != o.key());
                 objects.retain(|p| p.key() != o.key());
             }
+            Event::Failed(o) => pending.retain(|p| p.key() != o.key()),
         }
     }
     Ok(Record { header, path: path.to_path_buf(), objects, pending })
@@ -206,6 +213,9 @@ mod tests {
         ledger.made(&Object::Netns { name: "a".into(), inode: Some(7) }).unwrap();
         ledger.intent(&b).unwrap();
         ledger.gone(&b).unwrap();
+        // A failed second attempt at an existing name must not forget the first.
+        ledger.intent(&a).unwrap();
+        ledger.failed(&a).unwrap();
         ledger.intent(&c).unwrap();
         let rec = ledger.read().unwrap();
         assert_eq!(rec.objects, vec![Object::Netns { name: "a".into(), inode: Some(7) }]);

@@ -223,6 +223,9 @@ impl Lab {
 
     pub fn netns_add(&mut self, name: &str) -> Result<()> {
         validate::netns_name(name)?;
+        if self.owned.contains(name) {
+            return Err(LabError::Exists { what: "namespace", name: name.into(), owner: " (this lab created it earlier)".into() });
+        }
         if !self.netns_dir_ready {
             netns::prepare_dir().map_err(|e| LabError::from_engine("prepare /run/netns", e))?;
             self.netns_dir_ready = true;
@@ -238,7 +241,7 @@ impl Lab {
                 Ok(())
             }
             Err(e) => {
-                self.ledger_mut()?.gone(&intent)?;
+                self.ledger_mut()?.failed(&intent)?;
                 if e.code() == Some(Errno::EEXIST) {
                     return Err(LabError::Exists { what: "namespace", name: name.into(), owner: self.owner_of_netns(name) });
                 }
@@ -353,7 +356,7 @@ impl Lab {
         let made = self.block_on(conn.add_veth(name, peer, peer_file.as_deref(), opts));
         if let Err(e) = made {
             for r in &records {
-                self.ledger_mut()?.gone(r)?;
+                self.ledger_mut()?.failed(r)?;
             }
             return Err(self.veth_error(ns, name, peer_ns, peer, e));
         }
@@ -434,7 +437,7 @@ impl Lab {
             );
         match (&done, &record) {
             (Ok(()), Some(r)) => self.ledger_mut()?.made(r)?,
-            (Err(_), Some(r)) => self.ledger_mut()?.gone(r)?,
+            (Err(_), Some(r)) => self.ledger_mut()?.failed(r)?,
             _ => {}
         }
         done.map_err(|e| match e {
@@ -539,7 +542,7 @@ impl Lab {
         let done = self.block_on(conn.add_route(&spec));
         match (&done, &record) {
             (Ok(()), Some(r)) => self.ledger_mut()?.made(r)?,
-            (Err(_), Some(r)) => self.ledger_mut()?.gone(r)?,
+            (Err(_), Some(r)) => self.ledger_mut()?.failed(r)?,
             _ => {}
         }
         done.map_err(|e| match e.code() {

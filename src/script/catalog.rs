@@ -199,8 +199,8 @@ pub fn form_arity(form: &str) -> usize {
     let mut count = 1;
     for c in inside.chars() {
         match c {
-            '{' | '(' | '[' => depth += 1,
-            '}' | ')' | ']' => depth -= 1,
+            '{' | '(' | '[' | '<' => depth += 1,
+            '}' | ')' | ']' | '>' => depth -= 1,
             ',' if depth == 0 => count += 1,
             _ => {}
         }

@@ -86,7 +86,9 @@ pub fn check(engine: &Engine, ast: &AST, source: &Source, known: &mut Option<Kno
                     variables.insert(i.name.to_string());
                 }
             }
-            Some(ASTNode::Expr(Expr::FnCall(x, pos))) if x.op_token.is_none() && !x.is_qualified() => {
+            Some(ASTNode::Expr(Expr::FnCall(x, pos))) | Some(ASTNode::Stmt(Stmt::FnCall(x, pos)))
+                if x.op_token.is_none() && !x.is_qualified() =>
+            {
                 calls.push((x.name.to_string(), x.args.len(), *pos));
             }
             Some(ASTNode::Expr(Expr::MethodCall(x, pos))) if !x.is_qualified() => {
