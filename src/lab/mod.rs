@@ -224,7 +224,11 @@ impl Lab {
     pub fn netns_add(&mut self, name: &str) -> Result<()> {
         validate::netns_name(name)?;
         if self.owned.contains(name) {
-            return Err(LabError::Exists { what: "namespace", name: name.into(), owner: " (this lab created it earlier)".into() });
+            return Err(LabError::Exists {
+                what: "namespace",
+                name: name.into(),
+                owner: " (this lab created it earlier)".into(),
+            });
         }
         if !self.netns_dir_ready {
             netns::prepare_dir().map_err(|e| LabError::from_engine("prepare /run/netns", e))?;

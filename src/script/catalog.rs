@@ -13,7 +13,8 @@ pub struct FnDoc {
     pub ip: &'static str,
 }
 
-pub const CATALOG: &[FnDoc] = &[
+/// The core language: namespaces, veth pairs, addresses, routes, exec and ping.
+pub const CORE: &[FnDoc] = &[
     FnDoc {
         name: "netns_add",
         forms: &["netns_add(name) -> Netns"],
@@ -184,8 +185,15 @@ pub const CATALOG: &[FnDoc] = &[
     },
 ];
 
+/// Every group of documented functions; a feature adds its own slice here.
+const GROUPS: &[&[FnDoc]] = &[CORE];
+
+pub fn all() -> impl Iterator<Item = &'static FnDoc> {
+    GROUPS.iter().flat_map(|g| g.iter())
+}
+
 pub fn find(name: &str) -> Option<&'static FnDoc> {
-    CATALOG.iter().find(|d| d.name == name)
+    all().find(|d| d.name == name)
 }
 
 /// The argument counts a documented form accepts, counting `#{...}` as one argument.
@@ -206,4 +214,39 @@ pub fn form_arity(form: &str) -> usize {
         }
     }
     count
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    use super::*;
+    use crate::script::Session;
+
+    /// What is registered and what is documented must be the same set of (name, arity).
+    #[test]
+    fn catalog_matches_registrations() {
+        let session = Session::new(None, Path::new("."), std::rc::Rc::new(|_: &str| {}));
+        let registered: BTreeSet<(String, usize)> = session.registered.iter().map(|(n, a)| (n.to_string(), *a)).collect();
+        let documented: BTreeSet<(String, usize)> =
+            all().flat_map(|d| d.forms.iter().map(move |f| (d.name.to_string(), form_arity(f)))).collect();
+        assert_eq!(
+            registered.difference(&documented).collect::<Vec<_>>(),
+            Vec::<&(String, usize)>::new(),
+            "registered but undocumented"
+        );
+        assert_eq!(
+            documented.difference(&registered).collect::<Vec<_>>(),
+            Vec::<&(String, usize)>::new(),
+            "documented but not registered"
+        );
+    }
+
+    #[test]
+    fn arity_of_forms() {
+        assert_eq!(form_arity("netns_list() -> array"), 0);
+        assert_eq!(form_arity("veth(ns, name, peer, #{mtu})"), 4);
+        assert_eq!(form_arity("ping(ns, dst, #{count, timeout, interval}) -> Ping"), 3);
+    }
 }
