@@ -25,6 +25,9 @@ pub struct LinkInfo {
     /// Administrative state (IFF_UP): `lo` reports operstate UNKNOWN even when up.
     pub up: bool,
     pub lower_up: bool,
+    /// RFC 2863 operational state as the kernel's link watcher last set it ("up", "down",
+    /// "unknown", ...). It lags the carrier briefly; packets sent before it turns "up" are dropped.
+    pub operstate: String,
     pub mtu: u32,
     pub mac: String,
     /// For a veth: the peer's ifindex (in `peer_netnsid`'s namespace when that is set).
@@ -202,6 +205,7 @@ fn link_info(msg: &LinkMessage) -> LinkInfo {
         kind: String::new(),
         up: msg.header.flags.contains(LinkFlags::Up),
         lower_up: msg.header.flags.contains(LinkFlags::LowerUp),
+        operstate: String::new(),
         mtu: 0,
         mac: String::new(),
         peer_index: None,
@@ -212,6 +216,7 @@ fn link_info(msg: &LinkMessage) -> LinkInfo {
         match attr {
             LinkAttribute::IfName(n) => info.name = n.clone(),
             LinkAttribute::Mtu(m) => info.mtu = *m,
+            LinkAttribute::OperState(s) => info.operstate = format!("{s:?}").to_lowercase(),
             LinkAttribute::Address(a) => info.mac = format_mac(a),
             LinkAttribute::Link(i) => info.peer_index = Some(*i),
             LinkAttribute::LinkNetNsId(id) => info.peer_netnsid = Some(*id),
@@ -227,6 +232,13 @@ fn link_info(msg: &LinkMessage) -> LinkInfo {
         }
     }
     info
+}
+
+impl LinkInfo {
+    /// True while the carrier is on but the link watcher has not activated the link yet.
+    pub fn settling(&self) -> bool {
+        self.up && self.lower_up && self.operstate != "up" && self.operstate != "unknown"
+    }
 }
 
 pub fn format_mac(bytes: &[u8]) -> String {
