@@ -6,6 +6,7 @@ mod links;
 mod namespaces;
 mod probe;
 mod routes;
+mod veth;
 
 pub mod error;
 pub mod ledger;
@@ -91,6 +92,10 @@ pub struct Lab {
     indexes: HashMap<(Option<String>, String), u32>,
     /// Veth peers the lab knows of, both directions: (ns, name) -> (ns, name).
     peers: HashMap<(Option<String>, String), (Option<String>, String)>,
+    /// A veth pair held back until needed (see `veth.rs`).
+    pending: Option<veth::PendingVeth>,
+    /// The next ifindex nslab gives a link it creates in each of its namespaces.
+    next_index: HashMap<String, u32>,
     /// Created with the first object, so labs that create nothing leave no trace.
     ledger: Option<Ledger>,
     opts: LabOptions,
@@ -124,6 +129,8 @@ impl Lab {
             indexes: HashMap::new(),
             peers: HashMap::new(),
             ledger: None,
+            pending: None,
+            next_index: HashMap::new(),
             opts,
             netns_dir_ready: false,
             unsettled: HashSet::new(),
@@ -181,6 +188,7 @@ impl Lab {
     }
 
     fn ns_file(&mut self, ns: &Ns) -> Result<Rc<File>> {
+        self.flush()?;
         match ns {
             Ns::Root => Ok(self.home.clone()),
             Ns::Named(name) => Ok(self.space(name)?.file.clone()),
@@ -188,6 +196,7 @@ impl Lab {
     }
 
     fn conn(&mut self, ns: &Ns) -> Result<Conn> {
+        self.flush()?;
         let _guard = self.rt.enter();
         let open_err = |e: EngineError| LabError::from_engine(format!("talk to {ns}"), e);
         match ns {
@@ -267,6 +276,8 @@ impl Lab {
 
     /// Removes everything the lab created and closes its ledger.
     pub fn teardown(mut self) -> TeardownReport {
+        // A veth pair still held back was never created: nothing to remove.
+        self.pending = None;
         let Some(ledger) = self.ledger.take() else { return TeardownReport::default() };
         let record = ledger.read();
         // Sockets and files keep namespaces alive: let go of all of them first.
@@ -290,6 +301,8 @@ impl Lab {
     /// Leaves the lab standing; its ledger stays so `nslab down` can remove it later.
     /// Returns the lab's id, or None when it created nothing.
     pub fn keep(mut self) -> Option<String> {
+        // Whatever was held back is part of the lab the user keeps.
+        let _ = self.flush();
         self.ledger.take().map(|l| l.header.id.clone())
     }
 

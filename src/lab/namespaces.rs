@@ -69,6 +69,7 @@ impl Lab {
         if !netns::netns_path(name).exists() {
             return Err(LabError::NoSuchNetns(name.into()));
         }
+        self.flush()?;
         // Our own socket would keep the namespace alive: drop it first.
         self.forget_ns(name);
         netns::delete(name).map_err(|e| LabError::from_engine(format!("delete namespace {name:?}"), e))?;

@@ -14,6 +14,7 @@ use crate::engine::netlink::LinkInfo;
 
 impl Lab {
     pub fn exec(&mut self, ns: &Ns, argv: &[String]) -> Result<ExecOutput> {
+        self.flush()?;
         if argv.is_empty() {
             return Err(LabError::Invalid { what: "command", value: String::new(), reason: "it is empty".into() });
         }
@@ -66,6 +67,7 @@ impl Lab {
 
     pub fn ping(&mut self, ns: &Ns, dst: &str, opts: &PingOptions) -> Result<PingReport> {
         let ip: IpAddr = validate::ip(dst)?;
+        self.flush()?;
         self.settle()?;
         let file = match ns {
             Ns::Root => None,
