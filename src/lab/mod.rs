@@ -2,10 +2,16 @@
 //! It speaks in names, checks input before the kernel sees it, records what it creates in the
 //! ledger, and turns engine failures into errors about the user's objects.
 
+mod bridges;
 pub mod error;
 pub mod ledger;
+pub mod link_kinds;
+mod settings;
+mod settle;
+mod sysctl;
 pub mod teardown;
 pub mod validate;
+pub mod validate_net;
 pub mod view;
 
 use std::collections::{HashMap, HashSet};
@@ -339,6 +345,9 @@ impl Lab {
     pub fn veth(&mut self, ns: &Ns, name: &str, peer_ns: &Ns, peer: &str, opts: &LinkOptions) -> Result<()> {
         validate::link_name(name)?;
         validate::link_name(peer)?;
+        if let Some(mtu) = opts.mtu {
+            validate_net::mtu(i64::from(mtu))?;
+        }
         if ns == peer_ns && name == peer {
             return Err(LabError::Invalid {
                 what: "veth pair",
@@ -418,7 +427,11 @@ impl Lab {
 
     pub fn set_up(&mut self, ns: &Ns, link: &str, up: bool) -> Result<()> {
         let verb = if up { "bring up" } else { "bring down" };
-        self.on_link(ns, link, verb, |conn, index| async move { conn.set_up(index, up).await })
+        self.on_link(ns, link, verb, |conn, index| async move { conn.set_up(index, up).await })?;
+        if up {
+            self.settle(ns, link);
+        }
+        Ok(())
     }
 
     pub fn addr(&mut self, ns: &Ns, link: &str, cidr: &str) -> Result<()> {
@@ -560,8 +573,13 @@ impl Lab {
         })
     }
 
-    pub fn route_del(&mut self, ns: &Ns, dst: &str, via: Option<&str>, dev: Option<&str>) -> Result<()> {
-        let spec = self.route_spec(ns, dst, via, dev, None)?;
+    /// Deletes a route; a gateway, device or metric given must match (`ip route del`).
+    pub fn route_del(&mut self, ns: &Ns, dst: &str, via: Option<&str>, dev: Option<&str>, metric: Option<u32>) -> Result<()> {
+        let mut spec = route_spec(dst, via.unwrap_or(""))?;
+        if let Some(dev) = dev {
+            spec.dev = Some(self.index(ns, dev)?);
+        }
+        spec.metric = metric;
         let conn = self.conn(ns)?;
         self.block_on(conn.del_route(&spec)).map_err(|e| match e.code() {
             Some(Errno::ESRCH) => LabError::Failed {

@@ -17,6 +17,8 @@ pub struct TeardownReport {
     pub addrs: usize,
     pub routes: usize,
     pub processes: usize,
+    /// Network sysctls set back to their values from before the lab.
+    pub sysctls: usize,
     /// Objects that could not be removed, each with the reason.
     pub failures: Vec<String>,
 }
@@ -31,6 +33,7 @@ impl std::fmt::Display for TeardownReport {
             (self.addrs, "address", "addresses"),
             (self.routes, "route", "routes"),
             (self.processes, "process", "processes"),
+            (self.sysctls, "sysctl restored", "sysctls restored"),
         ] {
             if n > 0 {
                 parts.push(plural(n, one, many));
@@ -71,6 +74,15 @@ pub fn remove(objects: &[Object], home: &File) -> TeardownReport {
                 Ok(true) => report.namespaces += 1,
                 Ok(false) => {}
                 Err(e) => report.failures.push(format!("namespace {name}: {}", e.cause)),
+            }
+        }
+    }
+    for obj in objects.iter().rev() {
+        if let Object::Sysctl { ns, key, old } = obj {
+            match restore_sysctl(ns.as_deref(), key, old, home) {
+                Ok(true) => report.sysctls += 1,
+                Ok(false) => {}
+                Err(e) => report.failures.push(format!("sysctl {key}: {}", e.cause)),
             }
         }
     }
@@ -120,6 +132,7 @@ fn describe(obj: &Object) -> String {
         Object::Route { dst, .. } => format!("route {dst}"),
         Object::Netns { name, .. } => format!("namespace {name}"),
         Object::Process { pid, .. } => format!("process {pid}"),
+        Object::Sysctl { key, .. } => format!("sysctl {key}"),
     }
 }
 
@@ -155,6 +168,23 @@ async fn remove_in(conn: &Conn, obj: &Object) -> Result<bool, EngineError> {
         }
         _ => Ok(false),
     }
+}
+
+/// Writes a sysctl's old value back; Ok(false) when its namespace is gone.
+fn restore_sysctl(ns: Option<&str>, key: &str, old: &str, home: &File) -> Result<bool, EngineError> {
+    let opened;
+    let file = match ns {
+        Some(name) => match netns::open_named(name) {
+            Ok(f) => {
+                opened = f;
+                &opened
+            }
+            Err(_) => return Ok(false),
+        },
+        None => home,
+    };
+    let components: Vec<String> = key.split('/').map(str::to_string).collect();
+    crate::engine::sysctl::write(file, &components, old).map(|_| true)
 }
 
 /// Ok(true) when a namespace was removed, Ok(false) when there was nothing (of ours) to remove.
