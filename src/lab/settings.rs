@@ -81,7 +81,7 @@ impl Lab {
                 return Err(LabError::Failed {
                     op,
                     detail: format!(
-                        "the link is up and the kernel renames only links that are down; take it down first (down({link:?}))"
+                        "the link is up and this kernel renames only links that are down; take it down first (down({link:?}))"
                     ),
                     errno: Some(Errno::EBUSY),
                 })

@@ -95,7 +95,7 @@ pub const CORE: &[FnDoc] = &[
     FnDoc {
         name: "up",
         forms: &["up(link)", "up(ns, link)"],
-        summary: "Bring a link up.",
+        summary: "Bring a link up; returns once the kernel has put it (and its veth peer) in service, so the next packet is not dropped.",
         example: r#"up("netns1", "lo");"#,
         ip: "ip link set LINK up",
     },

@@ -101,7 +101,7 @@ pub const NET: &[FnDoc] = &[
     FnDoc {
         name: "rename",
         forms: &["rename(link, new)", "rename(ns, link, new)"],
-        summary: "Rename a link (the kernel renames only links that are down).",
+        summary: "Rename a link; the lab (and its teardown) follows it under the new name. Kernels before 6.x rename only links that are down.",
         example: r#"rename("h1", "veth-h1", "eth0");"#,
         ip: "ip link set LINK name NEW",
     },
