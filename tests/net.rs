@@ -70,6 +70,8 @@ fn bridges_and_ports_match_the_bridge_tool() {
         assert(link(sw, "p2").master == "");
         sw.bridge("br1", #{stp: true});
         bridge("brroot");
+        try { bridge(sw, "br9", #{mtu: 65536}); assert(false); } catch {}
+        assert(!links(sw).some(|l| l.name == "br9"), "a bridge whose MTU is refused is not left behind");
         "#,
         r#"echo "=ports"; bridge -n sw -j link show
         echo "=br0"; ip -n sw -j -d link show br0
@@ -401,6 +403,11 @@ fn bad_input_gets_exact_messages() {
             r#"veth("a", "b"); mtu("a", 65536);"#,
             r#"cannot set the mtu of link "a" in the root namespace to 65536: the link accepts MTUs from 68 to 65535"#,
         ),
+        (
+            r#"bridge("br0", #{mtu: 65536});"#,
+            r#"cannot set the mtu of link "br0" in the root namespace to 65536: the link accepts MTUs from 68 to 65535"#,
+        ),
+        (r#"macvlan("m", "eth9", #{mode: 7});"#, r#"the mode option of macvlan must be a string, not integer"#),
         (
             r#"sysctl("kernel.hostname");"#,
             r#"invalid sysctl key "kernel.hostname": only network sysctls (net.*) belong to a network namespace; nslab reads and writes no others"#,

@@ -69,8 +69,14 @@ impl Call {
     }
 }
 
-fn opt_string(ctx: &NativeCallContext, m: &Map, key: &str, n: usize) -> Res<Option<String>> {
-    m.get(key).map(|v| args::string(ctx, v, n, &format!("the {key} option (a string)"))).transpose()
+fn opt_string(ctx: &NativeCallContext, m: &Map, key: &str) -> Res<Option<String>> {
+    m.get(key)
+        .map(|v| {
+            v.clone().into_string().map_err(|_| {
+                argument_error(ctx, format!("the {key} option of {} must be a string, not {}", ctx.fn_name(), type_name(v)))
+            })
+        })
+        .transpose()
 }
 
 fn opt_integer(ctx: &NativeCallContext, m: &Map, key: &str) -> Res<Option<i64>> {
@@ -156,7 +162,7 @@ fn register_kinds(reg: &mut Registrar, lab: &SharedLab) {
         let name = c.string(ctx, 0, "a link name")?;
         let parent = c.string(ctx, 1, "the parent link's name")?;
         let m = c.options(ctx, &["mode", "mtu"])?;
-        let mode = opt_string(ctx, &m, "mode", c.args.len())?.unwrap_or_else(|| "bridge".into());
+        let mode = opt_string(ctx, &m, "mode")?.unwrap_or_else(|| "bridge".into());
         let opts = link_opts(ctx, &m)?;
         done(l.borrow_mut().macvlan(&c.ns, &name, &parent, &mode, &opts), ctx)
     });
@@ -166,15 +172,14 @@ fn register_kinds(reg: &mut Registrar, lab: &SharedLab) {
         if c.opts.is_none() {
             return Err(argument_error(ctx, "vxlan needs an options map with at least the VNI: #{id: 42, remote: \"10.0.0.2\"}"));
         }
-        let n = c.opts.as_ref().map(|(i, _)| *i).unwrap_or(0);
         let m = c.options(ctx, &["id", "local", "remote", "dev", "port", "mtu"])?;
         let id = opt_integer(ctx, &m, "id")?
             .ok_or_else(|| argument_error(ctx, "vxlan needs the id option: the VNI, from 0 to 16777215"))?;
         let v = VxlanOptions {
             id,
-            local: opt_string(ctx, &m, "local", n)?,
-            remote: opt_string(ctx, &m, "remote", n)?,
-            dev: opt_string(ctx, &m, "dev", n)?,
+            local: opt_string(ctx, &m, "local")?,
+            remote: opt_string(ctx, &m, "remote")?,
+            dev: opt_string(ctx, &m, "dev")?,
             port: opt_integer(ctx, &m, "port")?,
         };
         let opts = link_opts(ctx, &m)?;
@@ -196,7 +201,7 @@ fn register_kinds(reg: &mut Registrar, lab: &SharedLab) {
         let c = Call::parse(ctx, all, 1, true)?;
         let name = c.string(ctx, 0, "a link name")?;
         let m = c.options(ctx, &["mode", "mtu"])?;
-        let mode = opt_string(ctx, &m, "mode", c.args.len())?;
+        let mode = opt_string(ctx, &m, "mode")?;
         let opts = link_opts(ctx, &m)?;
         done(l.borrow_mut().bond(&c.ns, &name, mode.as_deref(), &opts), ctx)
     });
