@@ -2,6 +2,7 @@
 //! It speaks in names, checks input before the kernel sees it, records what it creates in the
 //! ledger, and turns engine failures into errors about the user's objects.
 
+mod bridges;
 mod links;
 mod namespaces;
 mod probe;
@@ -10,8 +11,12 @@ mod veth;
 
 pub mod error;
 pub mod ledger;
+pub mod link_kinds;
+mod settings;
+mod sysctl;
 pub mod teardown;
 pub mod validate;
+pub mod validate_net;
 pub mod view;
 
 use std::collections::{HashMap, HashSet};

@@ -32,6 +32,9 @@ impl Lab {
     pub fn veth(&mut self, ns: &Ns, name: &str, peer_ns: &Ns, peer: &str, opts: &LinkOptions) -> Result<()> {
         validate::link_name(name)?;
         validate::link_name(peer)?;
+        if let Some(mtu) = opts.mtu {
+            super::validate_net::mtu(i64::from(mtu))?;
+        }
         if ns == peer_ns && name == peer {
             return Err(LabError::Invalid {
                 what: "veth pair",

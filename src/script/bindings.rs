@@ -97,6 +97,7 @@ pub fn register(reg: &mut Registrar, lab: &SharedLab) {
     register_exec(reg, lab);
     register_ping(reg, lab);
     register_checks(reg, lab);
+    super::bindings_net::register(reg, lab);
 }
 
 fn register_types(engine: &mut Engine) {
@@ -311,48 +312,52 @@ fn register_inspection(reg: &mut Registrar, lab: &SharedLab) {
 }
 
 fn register_routes(reg: &mut Registrar, lab: &SharedLab) {
-    fn add_route(l: &SharedLab, ctx: &NativeCallContext, ns: Ns, dst: &Dynamic, how: &Dynamic) -> Res<()> {
-        let dst = args::string(ctx, dst, 1, "a destination (a CIDR or \"default\")")?;
-        let (via, dev, metric) = if args::is_map(how) {
-            let m = args::map(ctx, how, 2, &["via", "dev", "metric"])?;
-            let text = |k: &str| -> Res<Option<String>> { m.get(k).map(|v| args::string(ctx, v, 2, k)).transpose() };
-            let metric = match m.get("metric") {
-                Some(v) => Some(
-                    u32::try_from(args::integer(ctx, v, "metric")?)
-                        .map_err(|_| argument_error(ctx, "metric must be from 0 to 4294967295"))?,
-                ),
-                None => None,
-            };
-            (text("via")?, text("dev")?, metric)
-        } else {
-            (Some(args::string(ctx, how, 2, "a gateway address")?), None, None)
+    /// The gateway, device and metric of a route: a gateway address, or #{via, dev, metric}.
+    /// `n` is the argument's position in the call.
+    fn route_how(ctx: &NativeCallContext, how: &Dynamic, n: usize) -> Res<(Option<String>, Option<String>, Option<u32>)> {
+        if !args::is_map(how) {
+            return Ok((Some(args::string(ctx, how, n, "a gateway address or #{via, dev, metric}")?), None, None));
+        }
+        let m = args::map(ctx, how, n, &["via", "dev", "metric"])?;
+        let text = |k: &str| -> Res<Option<String>> { m.get(k).map(|v| args::string(ctx, v, n, k)).transpose() };
+        let metric = match m.get("metric") {
+            Some(v) => Some(
+                u32::try_from(args::integer(ctx, v, "metric")?)
+                    .map_err(|_| argument_error(ctx, "metric must be from 0 to 4294967295"))?,
+            ),
+            None => None,
         };
+        Ok((text("via")?, text("dev")?, metric))
+    }
+    fn add_route(l: &SharedLab, ctx: &NativeCallContext, ns: Ns, dst: &Dynamic, how: &Dynamic, n: usize) -> Res<()> {
+        let dst = args::string(ctx, dst, n, "a destination (a CIDR or \"default\")")?;
+        let (via, dev, metric) = route_how(ctx, how, n + 1)?;
         l.borrow_mut().route(&ns, &dst, via.as_deref(), dev.as_deref(), metric).map_err(|e| lab_error(ctx, e))
     }
     let l = lab.clone();
-    reg.add("route", move |ctx: NativeCallContext, dst: Dynamic, via: Dynamic| add_route(&l, &ctx, Ns::Root, &dst, &via));
+    reg.add("route", move |ctx: NativeCallContext, dst: Dynamic, via: Dynamic| add_route(&l, &ctx, Ns::Root, &dst, &via, 0));
     let l = lab.clone();
     reg.add("route", move |ctx: NativeCallContext, ns: Dynamic, dst: Dynamic, via: Dynamic| {
         let ns = args::ns(&ctx, &ns, 0)?;
-        add_route(&l, &ctx, ns, &dst, &via)
+        add_route(&l, &ctx, ns, &dst, &via, 1)
     });
     let l = lab.clone();
     reg.add("route_del", move |ctx: NativeCallContext, dst: Dynamic| -> Res<()> {
         let dst = args::string(&ctx, &dst, 0, "a destination")?;
-        l.borrow_mut().route_del(&Ns::Root, &dst, None, None).map_err(|e| lab_error(&ctx, e))
+        l.borrow_mut().route_del(&Ns::Root, &dst, None, None, None).map_err(|e| lab_error(&ctx, e))
     });
     let l = lab.clone();
     reg.add("route_del", move |ctx: NativeCallContext, ns: Dynamic, dst: Dynamic| -> Res<()> {
         let ns = args::ns(&ctx, &ns, 0)?;
         let dst = args::string(&ctx, &dst, 1, "a destination")?;
-        l.borrow_mut().route_del(&ns, &dst, None, None).map_err(|e| lab_error(&ctx, e))
+        l.borrow_mut().route_del(&ns, &dst, None, None, None).map_err(|e| lab_error(&ctx, e))
     });
     let l = lab.clone();
-    reg.add("route_del", move |ctx: NativeCallContext, ns: Dynamic, dst: Dynamic, via: Dynamic| -> Res<()> {
+    reg.add("route_del", move |ctx: NativeCallContext, ns: Dynamic, dst: Dynamic, how: Dynamic| -> Res<()> {
         let ns = args::ns(&ctx, &ns, 0)?;
         let dst = args::string(&ctx, &dst, 1, "a destination")?;
-        let via = args::string(&ctx, &via, 2, "a gateway address")?;
-        l.borrow_mut().route_del(&ns, &dst, Some(&via), None).map_err(|e| lab_error(&ctx, e))
+        let (via, dev, metric) = route_how(&ctx, &how, 2)?;
+        l.borrow_mut().route_del(&ns, &dst, via.as_deref(), dev.as_deref(), metric).map_err(|e| lab_error(&ctx, e))
     });
     let list = |l: &SharedLab, ctx: &NativeCallContext, ns: Ns| -> Res<Array> {
         let routes = l.borrow_mut().routes(&ns).map_err(|e| lab_error(ctx, e))?;

@@ -95,7 +95,7 @@ pub const CORE: &[FnDoc] = &[
     FnDoc {
         name: "up",
         forms: &["up(link)", "up(ns, link)"],
-        summary: "Bring a link up.",
+        summary: "Bring a link up; returns once the kernel has put it (and its veth peer) in service, so the next packet is not dropped.",
         example: r#"up("netns1", "lo");"#,
         ip: "ip link set LINK up",
     },
@@ -150,17 +150,22 @@ pub const CORE: &[FnDoc] = &[
     },
     FnDoc {
         name: "route",
-        forms: &["route(dst, via)", "route(ns, dst, via)", "route(ns, dst, #{via, dev, metric})"],
-        summary: "Add a route (dst: a CIDR or \"default\"; IPv4 or IPv6).",
+        forms: &[
+            "route(dst, via)",
+            "route(dst, #{via, dev, metric})",
+            "route(ns, dst, via)",
+            "route(ns, dst, #{via, dev, metric})",
+        ],
+        summary: "Add a route (dst: a CIDR or \"default\"; IPv4 or IPv6: \"default\" takes the gateway's family, \"::/0\" is the IPv6 default without one). It needs a gateway (via) or a device (dev).",
         example: r#"route("h1", "default", "10.0.1.1");"#,
         ip: "ip route add DST via GW [dev LINK] [metric N]",
     },
     FnDoc {
         name: "route_del",
-        forms: &["route_del(dst)", "route_del(ns, dst)", "route_del(ns, dst, via)"],
-        summary: "Delete a route.",
+        forms: &["route_del(dst)", "route_del(ns, dst)", "route_del(ns, dst, via)", "route_del(ns, dst, #{via, dev, metric})"],
+        summary: "Delete a route, whatever its protocol (kernel-made connected routes too); a gateway, device or metric given must match.",
         example: r#"route_del("h1", "default");"#,
-        ip: "ip route del DST",
+        ip: "ip route del DST [via GW] [dev LINK] [metric N]",
     },
     FnDoc {
         name: "routes",
@@ -186,7 +191,7 @@ pub const CORE: &[FnDoc] = &[
 ];
 
 /// Every group of documented functions; a feature adds its own slice here.
-const GROUPS: &[&[FnDoc]] = &[CORE];
+const GROUPS: &[&[FnDoc]] = &[CORE, super::catalog_net::NET];
 
 pub fn all() -> impl Iterator<Item = &'static FnDoc> {
     GROUPS.iter().flat_map(|g| g.iter())

@@ -3,7 +3,9 @@
 
 pub mod args;
 pub mod bindings;
+pub mod bindings_net;
 pub mod catalog;
+pub mod catalog_net;
 pub mod check;
 pub mod diag;
 pub mod failure;
