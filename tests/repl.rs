@@ -24,14 +24,14 @@ struct Pty {
 const FRESH_PROMPT: &str = "\x1b[?2004h";
 
 impl Pty {
-    /// `nslab repl --sandbox` (plus `args`), waiting for the first prompt.
-    fn start(test: &str, args: &[&str]) -> Pty {
+    /// `nslab repl --sandbox`, its history in the test's scratch directory; waits for the prompt.
+    fn start(test: &str) -> Pty {
+        Pty::with_history(&scratch(test).join("history"))
+    }
+
+    fn with_history(history: &std::path::Path) -> Pty {
         let mut cmd = Command::new(nslab());
-        cmd.args(["repl", "--sandbox"])
-            .args(args)
-            .env("NO_COLOR", "1")
-            .env("TERM", "xterm")
-            .env("NSLAB_HISTORY", scratch(test).join("history"));
+        cmd.args(["repl", "--sandbox"]).env("NO_COLOR", "1").env("TERM", "xterm").env("NSLAB_HISTORY", history);
         let mut p = OsSession::spawn(cmd).expect("spawn nslab on a pty");
         p.set_expect_timeout(Some(Duration::from_secs(20)));
         let mut pty = Pty { p, transcript: String::new() };
@@ -101,7 +101,7 @@ impl Pty {
 
 #[test]
 fn multi_line_input_defines_a_function_for_later_lines() {
-    let mut r = Pty::start("multiline", &[]);
+    let mut r = Pty::start("multiline");
     r.line("fn double(x) {");
     r.line("  x * 2");
     let out = r.run("}");
@@ -125,7 +125,7 @@ fn scratch_file(test: &str, name: &str) -> std::path::PathBuf {
 
 #[test]
 fn tab_completes_namespace_and_link_names_from_the_kernel() {
-    let mut r = Pty::start("complete", &[]);
+    let mut r = Pty::start("complete");
     r.run(r#"netns_add("alpha"); veth("alpha", "left", "alpha", "right");"#);
     r.send("netns_exists(\"al\t");
     r.expect("alpha\"");
@@ -145,7 +145,8 @@ fn tab_completes_namespace_and_link_names_from_the_kernel() {
 
 #[test]
 fn help_on_a_function_shows_forms_example_and_ip_command() {
-    let mut r = Pty::start("help", &[]);
+    // A history that cannot be written changes nothing.
+    let mut r = Pty::with_history(std::path::Path::new("/proc/no-such-dir/history"));
     let out = r.run(":help ping");
     assert!(out.contains("ping(ns, dst, #{count, timeout, interval}) -> Ping"), "{out}");
     assert!(out.contains("example:  assert(ping("), "{out}");
@@ -157,7 +158,7 @@ fn help_on_a_function_shows_forms_example_and_ip_command() {
 
 #[test]
 fn ctrl_c_stops_a_long_ping_and_the_session_goes_on() {
-    let mut r = Pty::start("ctrlc", &[]);
+    let mut r = Pty::start("ctrlc");
     r.run(r#"let n = netns_add("p"); n.up("lo");"#);
     // "go" + "ing" is printed once the statement runs (the typed line does not contain it).
     r.line(r#"print("go" + "ing"); ping(n, "127.0.0.1", #{count: 1000})"#);
@@ -167,6 +168,12 @@ fn ctrl_c_stops_a_long_ping_and_the_session_goes_on() {
     assert!(out.contains("interrupted"), "{}", r.transcript);
     let out = r.run("6 * 7");
     assert!(out.contains("\r\n42\r\n"), "{}", r.transcript);
+    // A program that hangs is ended too.
+    r.line(r#"print("sle" + "eping"); n.exec("sleep 1000")"#);
+    r.expect("sleeping");
+    r.send(CTRL_C);
+    let out = r.prompt();
+    assert!(out.contains("interrupted"), "{}", r.transcript);
     // Ctrl-C at the prompt drops the line being typed.
     r.send("this is not run");
     r.send(CTRL_C);
@@ -178,7 +185,7 @@ fn ctrl_c_stops_a_long_ping_and_the_session_goes_on() {
 
 #[test]
 fn errors_point_into_the_entry_and_the_session_goes_on() {
-    let mut r = Pty::start("errors", &[]);
+    let mut r = Pty::start("errors");
     let out = r.run(r#"netns("nope")"#);
     assert!(out.contains(r#"namespace "nope" does not exist"#) && out.contains("[input 1:1:1]"), "{out}");
     r.line("fn bad() {");
@@ -192,6 +199,21 @@ fn errors_point_into_the_entry_and_the_session_goes_on() {
     let out = r.run("let x = 40; x + 2");
     assert!(out.contains("\r\n42\r\n"), "{}", r.transcript);
     assert_eq!(r.leave(), 0);
+}
+
+#[test]
+fn sigterm_at_the_prompt_tears_the_lab_down() {
+    let mut r = Pty::start("sigterm");
+    r.run(r#"netns_add("t")"#);
+    let pid = r.p.get_process().pid().as_raw();
+    // SAFETY: kill has no memory preconditions; pid is the nslab this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    r.expect("torn down: 1 namespace");
+    let _ = r.p.expect(Eof);
+    match r.p.get_process().wait() {
+        Ok(expectrl::process::unix::WaitStatus::Exited(_, code)) => assert_eq!(code, 128 + libc::SIGTERM),
+        other => panic!("nslab did not exit normally: {other:?}"),
+    }
 }
 
 /// Runs `nslab ARGS` with `input` on stdin (not a terminal).
@@ -293,7 +315,7 @@ wire(b, "10.0.0.2/24");
 netns("nope")
 a.up("lo"); netns("nope2")
 route(b, "10.9.0.0/16", "10.0.0.1");
-ping(a, "10.0.0.2").ok
+ping(a, "10.0.0.2", #{count: 3, interval: 0.1}).ok
 :save saved.rhai
 :keep
 "#;

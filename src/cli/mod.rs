@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 #[derive(Parser, Debug)]
 #[command(name = "nslab", version, about = "Network-namespace labs as Rhai scripts, carried out natively through netlink")]
 pub struct Cli {
-    /// With no command: open the REPL in the sandbox (like `nslab repl --sandbox`).
+    /// Work in the sandbox (as `run --sandbox`); without a command, open the REPL there.
     #[arg(long)]
     pub sandbox: bool,
     #[command(subcommand)]

@@ -31,7 +31,11 @@ fn print_errors(errors: Vec<ScriptError>) {
 }
 
 pub fn stdout_printer() -> Rc<dyn Fn(&str)> {
-    Rc::new(|s: &str| println!("{s}"))
+    // A closed stdout must not panic inside a script: the lab still has to be torn down.
+    Rc::new(|s: &str| {
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout(), "{s}");
+    })
 }
 
 pub fn check(files: &[std::path::PathBuf]) -> i32 {
@@ -175,5 +179,7 @@ pub fn finish(lab: Lab, keep: bool, keep_in_sandbox: bool) {
         return;
     }
     let report = lab.teardown();
-    eprintln!("{report}");
+    // The terminal may be gone (SIGHUP): do not panic over the last line.
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{report}");
 }

@@ -2,6 +2,21 @@
 //! same language as scripts; the lab lives as long as the session (torn down at the end unless
 //! `:keep`), like a `nslab run`.
 
+/// `println!` and `eprintln!` that do not panic when the terminal or the pipe is gone: the lab
+/// must still be torn down after that.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod commands;
 mod complete;
 mod cursor;
@@ -62,9 +77,9 @@ pub fn after_script(
     if let Err(errors) = &outcome {
         for e in errors {
             if e.kind == ErrorKind::Interrupted {
-                eprintln!("{}: interrupted", source.name);
+                note!("{}: interrupted", source.name);
             } else {
-                eprintln!("{}", super::report::render(e, color).trim_end());
+                note!("{}", super::report::render(e, color).trim_end());
             }
         }
     }
@@ -76,7 +91,7 @@ pub fn after_script(
     let recorded = match &outcome {
         Ok(()) => Some(source.text.as_str()),
         Err(_) => {
-            eprintln!("note: {} failed; :save will not include it", source.name);
+            note!("note: {} failed; :save will not include it", source.name);
             None
         }
     };
@@ -96,14 +111,12 @@ fn start(session: Session, recorded: Option<&str>, sandbox: bool, keep: bool) ->
         let name = shell.session.lab.borrow().name().to_string();
         let place = if sandbox { " in a sandbox" } else { "" };
         let end = if keep { "leaves it standing" } else { "tears it down" };
-        println!(
-            "nslab {} · lab {name}{place} · :help lists the functions, Tab completes, Ctrl-D {end}",
-            env!("CARGO_PKG_VERSION")
-        );
+        out!("nslab {} · lab {name}{place} · :help lists the functions, Tab completes, Ctrl-D {end}", env!("CARGO_PKG_VERSION"));
         terminal::run(&mut shell, history::path().as_deref());
     } else {
         piped::run(&mut shell);
     }
+    stop.done.store(true, Ordering::Relaxed);
     let lab = shell.session.lab.take().expect("the session owns the lab");
     let (keep, failures) = (shell.keep, shell.failures);
     drop(shell);

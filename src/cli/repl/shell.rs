@@ -108,16 +108,16 @@ impl Shell {
 
     fn echo(&self, value: &Dynamic) {
         if let Some(text) = show::show(&self.session.engine, value) {
-            println!("{text}");
+            out!("{text}");
         }
     }
 
     pub fn print_errors(&self, errors: &[ScriptError]) {
         for e in errors {
             if e.kind == ErrorKind::Interrupted {
-                eprintln!("interrupted");
+                note!("interrupted");
             } else {
-                eprintln!("{}", report::render(e, self.color).trim_end());
+                note!("{}", report::render(e, self.color).trim_end());
             }
         }
     }
@@ -125,23 +125,23 @@ impl Shell {
     fn fail(&mut self, msg: &str) {
         self.failures += 1;
         if self.color {
-            eprintln!("\x1b[31merror:\x1b[0m {msg}");
+            note!("\x1b[31merror:\x1b[0m {msg}");
         } else {
-            eprintln!("error: {msg}");
+            note!("error: {msg}");
         }
     }
 
     fn command(&mut self, command: Command) -> Flow {
         match command {
-            Command::Help(None) => println!("{}", help::overview()),
+            Command::Help(None) => out!("{}", help::overview()),
             Command::Help(Some(name)) => match help::topic(&name, &self.eval.signatures(&name), self.known.arities(&name)) {
-                Ok(text) => println!("{text}"),
+                Ok(text) => out!("{text}"),
                 Err(msg) => self.fail(&msg),
             },
             Command::Net => {
                 let gathered = net::gather(&mut self.session.lab.borrow_mut());
                 match gathered {
-                    Ok(spaces) => println!("{}", net::render(&spaces)),
+                    Ok(spaces) => out!("{}", net::render(&spaces)),
                     Err(e) => self.fail(&e.to_string()),
                 }
             }
@@ -149,16 +149,16 @@ impl Shell {
                 let name = self.session.lab.borrow().name().to_string();
                 let text = save::script(&self.eval.took_effect, &name);
                 match save::write(Path::new(&path), &text) {
-                    Ok(()) => eprintln!("saved {} entries to {path}", self.eval.took_effect.len()),
+                    Ok(()) => note!("saved {} entries to {path}", self.eval.took_effect.len()),
                     Err(e) => self.fail(&format!("cannot write {path}: {e}")),
                 }
             }
             Command::Keep => {
                 self.keep = true;
                 if self.sandbox {
-                    eprintln!("note: the sandbox ends with nslab, so its lab cannot outlive the REPL");
+                    note!("note: the sandbox ends with nslab, so its lab cannot outlive the REPL");
                 } else {
-                    eprintln!("the lab will be left standing when you leave; `nslab down` removes it");
+                    note!("the lab will be left standing when you leave; `nslab down` removes it");
                 }
             }
             Command::Quit => return Flow::Quit,

@@ -17,7 +17,7 @@ pub fn run(shell: &mut Shell, history: Option<&Path>) {
     let mut editor: Editor<ReplHelper, DefaultHistory> = match Editor::with_config(config) {
         Ok(e) => e,
         Err(e) => {
-            eprintln!("note: no line editing ({e}); reading plain lines");
+            note!("note: no line editing ({e}); reading plain lines");
             return super::piped::run(shell);
         }
     };
@@ -48,7 +48,7 @@ pub fn run(shell: &mut Shell, history: Option<&Path>) {
             Err(ReadlineError::Interrupted) => continue,
             Err(ReadlineError::Eof) => break,
             Err(e) => {
-                eprintln!("error reading input: {e}");
+                note!("error reading input: {e}");
                 break;
             }
         }
