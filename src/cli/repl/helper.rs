@@ -107,7 +107,19 @@ impl Hinter for ReplHelper {
     fn hint(&self, line: &str, pos: usize, _ctx: &Context<'_>) -> Option<Signature> {
         let names = self.world.names.clone();
         let defined = move |name: &str| names.borrow().signatures.get(name).cloned().unwrap_or_default();
-        super::hint::hint(line, pos, &defined).map(Signature)
+        super::hint::hint(line, pos, terminal_width(), &defined).map(Signature)
+    }
+}
+
+/// Columns of the terminal on stdout (80 when it does not say).
+fn terminal_width() -> usize {
+    let mut size = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
+    // SAFETY: TIOCGWINSZ writes a winsize into the struct it is given, which lives on this stack.
+    let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
+    if ok && size.ws_col > 0 {
+        usize::from(size.ws_col)
+    } else {
+        80
     }
 }
 

@@ -4,11 +4,12 @@ use super::complete::params;
 use super::cursor::analyze;
 use crate::script::catalog;
 
-/// At most this many characters of hint, so it stays on the line.
-const ROOM: usize = 90;
+/// The prompt's width, which the line shares with the hint.
+const PROMPT_WIDTH: usize = 7;
 
-/// `defined` gives the signatures of the session's own functions by name.
-pub fn hint(line: &str, pos: usize, defined: &dyn Fn(&str) -> Vec<String>) -> Option<String> {
+/// `defined` gives the signatures of the session's own functions by name; `width` is the
+/// terminal's, and the hint is cut to stay on the line.
+pub fn hint(line: &str, pos: usize, width: usize, defined: &dyn Fn(&str) -> Vec<String>) -> Option<String> {
     if pos < line.len() || line.trim_start().starts_with(':') {
         return None;
     }
@@ -34,7 +35,11 @@ pub fn hint(line: &str, pos: usize, defined: &dyn Fn(&str) -> Vec<String>) -> Op
         return None;
     }
     let last_line = line.rsplit('\n').next().unwrap_or(line);
-    let room = ROOM.saturating_sub(last_line.chars().count() + 8).max(20);
+    let prompt = if last_line.len() == line.len() { PROMPT_WIDTH } else { 0 };
+    let room = width.saturating_sub(prompt + last_line.chars().count() + 4 + 1);
+    if room < 12 {
+        return None;
+    }
     let mut text = compact(&forms);
     if text.chars().count() > room {
         text = text.chars().take(room - 1).collect::<String>() + "…";
@@ -83,23 +88,26 @@ mod tests {
     #[test]
     fn the_forms_that_take_the_argument_being_typed() {
         assert_eq!(
-            hint("ping(", 5, &none).unwrap().trim(),
+            hint("ping(", 5, 200, &none).unwrap().trim(),
             "ping(dst) | (ns, dst) | (ns, dst, #{count, timeout, interval}) -> Ping"
         );
         assert_eq!(
-            hint("ping(n, \"1.2.3.4\", ", 19, &none).unwrap().trim(),
+            hint("ping(n, \"1.2.3.4\", ", 19, 200, &none).unwrap().trim(),
             "ping(ns, dst, #{count, timeout, interval}) -> Ping"
         );
-        assert_eq!(hint("n.up(", 5, &none).unwrap().trim(), "up(ns, link)");
+        assert_eq!(hint("n.up(", 5, 200, &none).unwrap().trim(), "up(ns, link)");
     }
 
     #[test]
     fn session_functions_and_nothing_elsewhere() {
         assert_eq!(
-            hint("double(", 7, &|n| if n == "double" { vec!["double(x)".into()] } else { vec![] }).unwrap().trim(),
+            hint("double(", 7, 200, &|n| if n == "double" { vec!["double(x)".into()] } else { vec![] }).unwrap().trim(),
             "double(x)"
         );
-        assert_eq!(hint("ping(1)", 7, &none), None);
-        assert_eq!(hint("ping(", 3, &none), None, "only at the end of the line");
+        assert_eq!(hint("ping(1)", 7, 200, &none), None);
+        assert_eq!(hint("ping(", 3, 200, &none), None, "only at the end of the line");
+        let cut = hint("ping(", 5, 60, &none).unwrap();
+        assert_eq!(cut.chars().count() + 7 + 5, 59, "stays within the width: {cut}");
+        assert!(cut.ends_with('…'));
     }
 }

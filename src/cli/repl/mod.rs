@@ -98,7 +98,8 @@ pub fn after_script(
     start(session, recorded, args.sandbox, args.keep)
 }
 
-fn start(session: Session, recorded: Option<&str>, sandbox: bool, keep: bool) -> i32 {
+fn start(session: Session, recorded: Option<&str>, sandbox: bool, keep_flag: bool) -> i32 {
+    let keep = keep_flag;
     let cancel = session.lab.borrow().cancel_flag();
     let stop = signals::watch(&cancel);
     let terminal = std::io::stdin().is_terminal();
@@ -120,7 +121,8 @@ fn start(session: Session, recorded: Option<&str>, sandbox: bool, keep: bool) ->
     let lab = shell.session.lab.take().expect("the session owns the lab");
     let (keep, failures) = (shell.keep, shell.failures);
     drop(shell);
-    finish(lab, keep && !sandbox, sandbox && keep);
+    // `:keep` in the sandbox said already that it cannot keep anything.
+    finish(lab, keep && !sandbox, sandbox && keep_flag);
     let sig = stop.which.load(Ordering::Relaxed);
     if sig != 0 {
         return 128 + sig as i32;
