@@ -99,19 +99,18 @@ pub fn after_script(
 }
 
 fn start(session: Session, recorded: Option<&str>, sandbox: bool, keep_flag: bool) -> i32 {
-    let keep = keep_flag;
     let cancel = session.lab.borrow().cancel_flag();
     let stop = signals::watch(&cancel);
     let terminal = std::io::stdin().is_terminal();
     let color = terminal && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let mut shell = Shell::new(session, cancel, stop.flag.clone(), sandbox, keep, color);
+    let mut shell = Shell::new(session, cancel, stop.flag.clone(), sandbox, keep_flag, color);
     if let Some(text) = recorded {
         shell.eval.record(text);
     }
     if terminal {
         let name = shell.session.lab.borrow().name().to_string();
         let place = if sandbox { " in a sandbox" } else { "" };
-        let end = if keep { "leaves it standing" } else { "tears it down" };
+        let end = if keep_flag { "leaves it standing" } else { "tears it down" };
         out!("nslab {} · lab {name}{place} · :help lists the functions, Tab completes, Ctrl-D {end}", env!("CARGO_PKG_VERSION"));
         terminal::run(&mut shell, history::path().as_deref());
     } else {
