@@ -101,6 +101,13 @@ pub fn register(reg: &mut Registrar, lab: &SharedLab) {
 }
 
 fn register_types(engine: &mut Engine) {
+    // What `catch (e)` receives when an nslab call fails.
+    engine
+        .register_type_with_name::<CallFailure>("Error")
+        .register_get("message", |f: &mut CallFailure| f.message.clone())
+        .register_get("hint", |f: &mut CallFailure| f.hint.clone().unwrap_or_default())
+        .register_fn("to_string", |f: &mut CallFailure| f.message.clone())
+        .register_fn("to_debug", |f: &mut CallFailure| f.message.clone());
     engine
         .register_type_with_name::<Netns>("Netns")
         .register_get("name", |n: &mut Netns| n.name.clone().unwrap_or_default())
