@@ -3,4 +3,5 @@
 mod net;
 mod repl;
 mod support;
+mod veth;
 mod walkthrough;

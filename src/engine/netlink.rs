@@ -48,6 +48,11 @@ pub struct AddrInfo {
 #[derive(Debug, Clone, Default)]
 pub struct LinkOptions {
     pub mtu: Option<u32>,
+    /// Created up. For a veth only the first end can be: the kernel opens the peer before the
+    /// two are joined and refuses it (ENOTCONN), so the lab brings the peer up afterwards.
+    pub up: bool,
+    /// Enslaved to this bridge (by ifindex, in the link's namespace) as it is created.
+    pub master: Option<u32>,
 }
 
 /// A netlink connection that belongs to one namespace for its whole life.
@@ -115,6 +120,12 @@ impl Conn {
         }
         if let Some(i) = index {
             msg = msg.index(i);
+        }
+        if opts.up {
+            msg = msg.up();
+        }
+        if let Some(master) = opts.master {
+            msg = msg.controller(master);
         }
         self.handle
             .link()

@@ -47,12 +47,21 @@ fn netns_handle(name: String) -> Netns {
     Netns { name: Some(name) }
 }
 
-fn link_options(ctx: &NativeCallContext, v: &Dynamic, n: usize) -> Res<LinkOptions> {
-    let m = args::map(ctx, v, n, &["mtu"])?;
+/// A veth's options: `mtu` (both ends), `up` (both ends, at birth), `master` (a bridge in the
+/// first end's namespace, joined at birth).
+fn link_options(lab: &SharedLab, ctx: &NativeCallContext, ns: &Ns, v: &Dynamic, n: usize) -> Res<LinkOptions> {
+    let m = args::map(ctx, v, n, &["mtu", "up", "master"])?;
     let mut opts = LinkOptions::default();
     if let Some(mtu) = m.get("mtu") {
         let mtu = args::integer(ctx, mtu, "the mtu option")?;
         opts.mtu = Some(u32::try_from(mtu).map_err(|_| argument_error(ctx, format!("mtu {mtu} is out of range")))?);
+    }
+    if let Some(up) = m.get("up") {
+        opts.up = up.as_bool().map_err(|_| argument_error(ctx, "the up option must be true or false"))?;
+    }
+    if let Some(master) = m.get("master") {
+        let master = args::string(ctx, master, n, "the master option (a bridge name)")?;
+        opts.master = Some(lab.borrow_mut().master_index(ns, &master).map_err(|e| lab_error(ctx, e))?);
     }
     Ok(opts)
 }
@@ -186,7 +195,7 @@ fn register_links(reg: &mut Registrar, lab: &SharedLab) {
                 Ns::Root,
                 args::string(&ctx, &a, 0, "a link name")?,
                 args::string(&ctx, &b, 1, "a link name")?,
-                link_options(&ctx, &c, 2)?,
+                link_options(&l, &ctx, &Ns::Root, &c, 2)?,
             )
         } else {
             (
@@ -206,7 +215,7 @@ fn register_links(reg: &mut Registrar, lab: &SharedLab) {
         let ns = args::ns(&ctx, &a, 0)?;
         let name = args::string(&ctx, &b, 1, "a link name")?;
         let (peer_ns, peer, opts) = if args::is_map(&d) {
-            (ns.clone(), args::string(&ctx, &c, 2, "a link name")?, link_options(&ctx, &d, 3)?)
+            (ns.clone(), args::string(&ctx, &c, 2, "a link name")?, link_options(&l, &ctx, &ns, &d, 3)?)
         } else {
             (args::ns(&ctx, &c, 2)?, args::string(&ctx, &d, 3, "a link name")?, LinkOptions::default())
         };
@@ -220,7 +229,7 @@ fn register_links(reg: &mut Registrar, lab: &SharedLab) {
         let name = args::string(&ctx, &b, 1, "a link name")?;
         let peer_ns = args::ns(&ctx, &c, 2)?;
         let peer = args::string(&ctx, &d, 3, "a link name")?;
-        let opts = link_options(&ctx, &o, 4)?;
+        let opts = link_options(&l, &ctx, &ns, &o, 4)?;
         l.borrow_mut().veth(&ns, &name, &peer_ns, &peer, &opts).map_err(|e| lab_error(&ctx, e))?;
         note_held_back(&l, &ctx);
         Ok(())
