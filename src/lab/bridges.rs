@@ -11,7 +11,7 @@ impl Lab {
         let op = format!("attach link {link:?} to {master:?} in {ns}");
         let done = self.on_link(ns, link, "attach", |conn, index| async move { conn.set_master(index, Some(m)).await });
         match done {
-            Err(LabError::Unsupported { .. }) => {
+            Err(LabError::Failed { errno: Some(Errno::EOPNOTSUPP), .. }) => {
                 // The kernel says EOPNOTSUPP: "Device does not allow enslaving to it".
                 let conn = self.conn(ns)?;
                 let kind = self.block_on(conn.link_by_name(master)).map(|l| l.kind).unwrap_or_default();
