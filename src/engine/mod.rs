@@ -3,8 +3,10 @@
 pub mod error;
 pub mod exec;
 pub mod icmp;
+pub mod lookup;
 pub mod netlink;
 pub mod netns;
+pub mod probe;
 pub mod route;
 pub mod sandbox;
 

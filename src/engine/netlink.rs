@@ -8,7 +8,7 @@ use std::os::fd::{AsFd, AsRawFd, RawFd};
 use futures::TryStreamExt;
 use rtnetlink::packet_route::address::{AddressAttribute, AddressMessage, AddressScope};
 use rtnetlink::packet_route::link::{
-    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo as NlLinkInfo, LinkMessage,
+    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo as NlLinkInfo, LinkMessage, State,
 };
 use rtnetlink::{Handle, LinkMessageBuilder, LinkUnspec};
 
@@ -31,6 +31,10 @@ pub struct LinkInfo {
     pub peer_index: Option<u32>,
     pub peer_netnsid: Option<i32>,
     pub master: Option<u32>,
+    /// RFC 2863 operational state is "up" (set by the kernel's link watcher, after carrier).
+    pub oper_up: bool,
+    /// The root qdisc's kind; "noop" while an up link waits for the kernel to activate it.
+    pub qdisc: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -207,6 +211,8 @@ fn link_info(msg: &LinkMessage) -> LinkInfo {
         peer_index: None,
         peer_netnsid: None,
         master: None,
+        oper_up: false,
+        qdisc: String::new(),
     };
     for attr in &msg.attributes {
         match attr {
@@ -216,6 +222,8 @@ fn link_info(msg: &LinkMessage) -> LinkInfo {
             LinkAttribute::Link(i) => info.peer_index = Some(*i),
             LinkAttribute::LinkNetNsId(id) => info.peer_netnsid = Some(*id),
             LinkAttribute::Controller(i) => info.master = Some(*i),
+            LinkAttribute::OperState(state) => info.oper_up = *state == State::Up,
+            LinkAttribute::Qdisc(q) => info.qdisc = q.clone(),
             LinkAttribute::LinkInfo(infos) => {
                 for i in infos {
                     if let NlLinkInfo::Kind(k) = i {

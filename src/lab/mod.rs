@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod ledger;
+mod settle;
 pub mod teardown;
 pub mod validate;
 pub mod view;
@@ -418,7 +419,11 @@ impl Lab {
 
     pub fn set_up(&mut self, ns: &Ns, link: &str, up: bool) -> Result<()> {
         let verb = if up { "bring up" } else { "bring down" };
-        self.on_link(ns, link, verb, |conn, index| async move { conn.set_up(index, up).await })
+        self.on_link(ns, link, verb, |conn, index| async move { conn.set_up(index, up).await })?;
+        if up {
+            self.settle_after_up(ns, link);
+        }
+        Ok(())
     }
 
     pub fn addr(&mut self, ns: &Ns, link: &str, cidr: &str) -> Result<()> {
