@@ -3,6 +3,7 @@
 pub mod labs;
 pub mod report;
 pub mod run;
+pub mod test;
 
 use std::path::PathBuf;
 
@@ -31,6 +32,12 @@ pub enum Command {
     Down { lab: String },
     /// Tear down every lab whose process is gone (after kill -9, a crash, an OOM kill).
     Clean,
+    /// Run scenario scripts as tests, each in its own sandbox, and report PASS / FAIL / SKIP /
+    /// TIMEOUT for each (also as TAP, JUnit XML or JSON).
+    Test(test::TestArgs),
+    /// (internal) Run one scenario for `nslab test` and write its result as JSON.
+    #[command(hide = true)]
+    TestScenario(test::child::ChildArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -60,6 +67,8 @@ pub fn main() -> i32 {
         Some(Command::Ls) => labs::ls(),
         Some(Command::Down { lab }) => labs::down(&lab),
         Some(Command::Clean) => labs::clean(),
+        Some(Command::Test(args)) => test::run(args),
+        Some(Command::TestScenario(args)) => test::child::run(args),
         None => {
             use clap::CommandFactory;
             let _ = Cli::command().print_help();

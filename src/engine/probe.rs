@@ -101,3 +101,23 @@ fn judge(e: EngineError, missing: Errno) -> Result<Support> {
         None => Err(e),
     }
 }
+
+/// Whether the kernel has TUN/TAP devices: `/dev/net/tun` opens.
+pub fn tun() -> Result<Support> {
+    match std::fs::OpenOptions::new().read(true).write(true).open("/dev/net/tun") {
+        Ok(_) => Ok(Support::Yes),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::ENODEV) | Some(libc::ENXIO)) => {
+            Ok(Support::No(format!("/dev/net/tun: {e}")))
+        }
+        Err(e) => Err(EngineError::io("open /dev/net/tun", e)),
+    }
+}
+
+/// Whether the kernel has IPv6 (its sysctl tree exists).
+pub fn ipv6() -> Support {
+    if std::path::Path::new("/proc/sys/net/ipv6").exists() {
+        Support::Yes
+    } else {
+        Support::No("/proc/sys/net/ipv6 does not exist".into())
+    }
+}

@@ -2,8 +2,11 @@
 //! It speaks in names, checks input before the kernel sees it, records what it creates in the
 //! ledger, and turns engine failures into errors about the user's objects.
 
+pub mod diagnose;
 pub mod error;
+pub mod features;
 pub mod ledger;
+pub mod reach;
 mod settle;
 pub mod teardown;
 pub mod validate;

@@ -15,6 +15,8 @@ pub enum ErrorKind {
     Runtime,
     Assertion,
     Interrupted,
+    /// `skip(reason)` or an unmet `require(feature)` ended the script; the message is the reason.
+    Skipped,
 }
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -152,6 +154,8 @@ impl Source {
                     FailureKind::Interrupted => {
                         here.error("interrupted".into(), pos, "stopped here", None, ErrorKind::Interrupted)
                     }
+                    FailureKind::Expectation => here.error(f.message, pos, "this check failed", f.hint, ErrorKind::Assertion),
+                    FailureKind::Skip => here.error(f.message, pos, "skipped here", None, ErrorKind::Skipped),
                     FailureKind::Lab | FailureKind::Argument => {
                         here.error(f.message, pos, "this call failed", f.hint, ErrorKind::Runtime)
                     }
