@@ -258,14 +258,10 @@ struct Cell {
 
 fn matrix(lab: &SharedLab, ctx: &NativeCallContext, spec: &Dynamic, opts: Option<&Dynamic>) -> Res<()> {
     let want = expectation(ctx, spec)?;
-    let mut names: Vec<String> = want.keys().cloned().collect();
-    for dsts in want.values() {
-        for d in dsts {
-            if !names.contains(d) {
-                names.push(d.clone());
-            }
-        }
-    }
+    // Every namespace named, as keys or in the lists: the columns of the table, sorted.
+    let mut names: Vec<String> = want.keys().chain(want.values().flatten()).cloned().collect();
+    names.sort();
+    names.dedup();
     let mut addrs: BTreeMap<String, Vec<IpAddr>> = BTreeMap::new();
     for n in &names {
         let found = lab.borrow_mut().global_addrs(&Ns::Named(n.clone())).map_err(|e| lab_error(ctx, e))?;

@@ -10,7 +10,8 @@
 //! // timeout: 30
 //! ```
 //!
-//! (seconds, a whole or decimal number, optionally followed by `s`), which overrides `--timeout`.
+//! (lowercase `timeout`, then seconds: a whole or decimal number, optionally followed by `s`),
+//! which overrides `--timeout`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -76,7 +77,7 @@ pub fn timeout_header(text: &str) -> Result<Option<Duration>, String> {
         let Some(comment) = line.strip_prefix("//") else { break };
         let comment = comment.trim_start_matches(['/', '!']).trim();
         let Some((key, value)) = comment.split_once(':') else { continue };
-        if !key.trim().eq_ignore_ascii_case("timeout") {
+        if key.trim() != "timeout" {
             continue;
         }
         let value = value.trim();
@@ -112,7 +113,8 @@ mod tests {
     #[test]
     fn timeout_headers() {
         assert_eq!(timeout_header("// timeout: 30\nlet a = 1;"), Ok(Some(Duration::from_secs(30))));
-        assert_eq!(timeout_header("// A scenario.\n//\n// Timeout: 2.5s\n"), Ok(Some(Duration::from_millis(2500))));
+        assert_eq!(timeout_header("// A scenario.\n//\n// timeout: 2.5s\n"), Ok(Some(Duration::from_millis(2500))));
+        assert_eq!(timeout_header("// TIMEOUT: what this scenario shows\n// timeout: 3\n"), Ok(Some(Duration::from_secs(3))));
         assert_eq!(timeout_header("#!/usr/bin/env nslab\n//! timeout: 1\n"), Ok(Some(Duration::from_secs(1))));
         assert_eq!(timeout_header("let a = 1;\n// timeout: 30\n"), Ok(None), "only the first comment lines count");
         assert_eq!(timeout_header("// note: something\nlet x = 1;"), Ok(None));

@@ -29,7 +29,7 @@ fn yaml_block(out: &mut String, pad: &str, problem: &Problem, duration_ms: f64, 
     }
     let _ = writeln!(out, "{pad}  duration_ms: {:.1}", duration_ms);
     if !problem.report.trim().is_empty() {
-        let _ = writeln!(out, "{pad}  report: |-");
+        let _ = writeln!(out, "{pad}  report: |2-");
         for l in problem.report.trim_end().lines() {
             let _ = writeln!(out, "{pad}    {}", l.trim_end());
         }
