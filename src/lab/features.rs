@@ -141,7 +141,12 @@ impl Lab {
         };
         Ok(match support {
             Support::Yes => None,
-            Support::No(why) => Some(format!("the running kernel has no {} support ({why})", feature.describe())),
+            Support::No(why) => Some(match feature {
+                Feature::LinkKind(_) | Feature::Qdisc(_) => {
+                    format!("the running kernel has no {} (making one in a throwaway namespace failed: {why})", feature.describe())
+                }
+                _ => format!("the running kernel has no {} ({why})", feature.describe()),
+            }),
         })
     }
 }

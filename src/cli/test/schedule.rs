@@ -47,7 +47,7 @@ struct Scratch(PathBuf);
 impl Scratch {
     fn new() -> std::io::Result<Scratch> {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-        let dir = std::env::temp_dir().join(format!("nslab-test-{}-{nanos}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("nslab-scenarios-{}-{nanos}", std::process::id()));
         std::fs::create_dir(&dir)?;
         Ok(Scratch(dir))
     }
