@@ -143,7 +143,10 @@ impl Lab {
             Support::Yes => None,
             Support::No(why) => Some(match feature {
                 Feature::LinkKind(_) | Feature::Qdisc(_) => {
-                    format!("the running kernel has no {} (making one in a throwaway namespace failed: {why})", feature.describe())
+                    format!(
+                        "the running kernel has no {} (making one in a throwaway namespace failed: {why})",
+                        feature.describe()
+                    )
                 }
                 _ => format!("the running kernel has no {} ({why})", feature.describe()),
             }),

@@ -183,7 +183,8 @@ impl Source {
         };
         // Point at where the failing function was called, too, when that is in this file.
         if source.is_none() {
-            for (name, call) in frames.iter().filter(|(_, p)| !p.is_none()) {
+            // A closure (anon$...) is no name to show; the call that ran it is already labelled.
+            for (name, call) in frames.iter().filter(|(n, p)| !p.is_none() && !n.starts_with("anon$")) {
                 if let Some(o) = self.offset(*call) {
                     e.labels.push(LabeledSpan::new_with_span(Some(format!("in {name}(), called here")), self.call_span(o)));
                 }

@@ -111,13 +111,20 @@ pub fn run(args: ChildArgs) -> i32 {
         Ok(()) if sub_failed => (Status::Fail, None),
         Ok(()) => (Status::Pass, None),
         Err(errors) => {
-            // A script stops at its first error: there is one.
+            // A script stops at its first error; the pre-flight check may find several.
             let e = &errors[0];
             let status = match e.kind {
                 ErrorKind::Skipped if !sub_failed => Status::Skip,
                 _ => Status::Fail,
             };
-            (status, Some(Problem::from_script(e)))
+            let mut problem = Problem::from_script(e);
+            if errors.len() > 1 {
+                problem.message += &format!(" (and {} more problems)", errors.len() - 1);
+                for more in &errors[1..] {
+                    problem.report += &format!("\n{}", Problem::from_script(more).report);
+                }
+            }
+            (status, Some(problem))
         }
     };
     let teardown_line = teardown.to_string();

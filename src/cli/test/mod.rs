@@ -97,23 +97,24 @@ pub fn run(args: TestArgs) -> i32 {
     let scenarios = discover::scenarios(files, Duration::from_secs_f64(args.timeout));
     // With --tap or --json standard output is the machine's: people read standard error.
     let to_stderr = args.tap || args.json;
+    // A reader that went away (`| head`) is no reason to stop running scenarios.
     let show = |text: &str| {
-        if to_stderr {
-            eprint!("{text}");
+        let _ = if to_stderr {
+            std::io::stderr().write_all(text.as_bytes())
         } else {
-            print!("{text}");
-            let _ = std::io::stdout().flush();
-        }
+            let mut out = std::io::stdout();
+            out.write_all(text.as_bytes()).and_then(|_| out.flush())
+        };
     };
     let started = Instant::now();
     let (results, interrupted) = schedule::run(&scenarios, jobs, args.capture, |r| show(&human::scenario(r, args.capture)));
     let summary = Summary::of(&results, started.elapsed().as_secs_f64() * 1000.0, jobs, interrupted);
     show(&human::summary(&summary));
     if args.tap {
-        print!("{}", tap::render(&results));
+        let _ = std::io::stdout().write_all(tap::render(&results).as_bytes());
     }
     if args.json {
-        println!("{}", json::render(&results, &summary));
+        let _ = std::io::stdout().write_all(format!("{}\n", json::render(&results, &summary)).as_bytes());
     }
     let mut status = if interrupted {
         130
