@@ -123,7 +123,6 @@ fn testcase(out: &mut String, r: &ScenarioResult, c: &Case) {
 }
 
 pub fn render(results: &[ScenarioResult], summary: &Summary) -> String {
-    let mut all = Vec::new();
     let mut out = String::new();
     let mut totals = [0usize; 4]; // tests, failures, errors, skipped
     for r in results {
@@ -154,7 +153,6 @@ pub fn render(results: &[ScenarioResult], summary: &Summary) -> String {
             let _ = writeln!(out, "    <system-err>{}</system-err>", escape(&r.stderr));
         }
         let _ = writeln!(out, "  </testsuite>");
-        all.push(cs.len());
     }
     format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"nslab test\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{}\">\n{out}</testsuites>\n",
