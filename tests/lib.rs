@@ -2,6 +2,7 @@
 
 mod net;
 mod repl;
+mod scenario;
 mod support;
 mod veth;
 mod walkthrough;

@@ -4,6 +4,7 @@ pub mod labs;
 pub mod repl;
 pub mod report;
 pub mod run;
+pub mod test;
 
 use std::path::PathBuf;
 
@@ -37,6 +38,12 @@ pub enum Command {
     Down { lab: String },
     /// Tear down every lab whose process is gone (after kill -9, a crash, an OOM kill).
     Clean,
+    /// Run scenario scripts as tests, each in its own sandbox, and report PASS / FAIL / SKIP /
+    /// TIMEOUT for each (also as TAP, JUnit XML or JSON).
+    Test(test::TestArgs),
+    /// (internal) Run one scenario for `nslab test` and write its result as JSON.
+    #[command(hide = true)]
+    TestScenario(test::child::ChildArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -89,6 +96,8 @@ pub fn main() -> i32 {
         Some(Command::Ls) => labs::ls(),
         Some(Command::Down { lab }) => labs::down(&lab),
         Some(Command::Clean) => labs::clean(),
+        Some(Command::Test(args)) => test::run(args),
+        Some(Command::TestScenario(args)) => test::child::run(args),
         None => repl::repl(ReplArgs { sandbox: cli.sandbox, ..ReplArgs::default() }),
     }
 }

@@ -9,6 +9,7 @@ use super::report;
 use super::RunArgs;
 use crate::engine::sandbox;
 use crate::lab::{Lab, LabOptions, Ns};
+use crate::script::harness::{Subtest, SubtestOutcome};
 use crate::script::{ErrorKind, ScriptError, Session, Source};
 
 pub const EXIT_FAILED: i32 = 1;
@@ -66,7 +67,7 @@ fn plural(n: usize, what: &str) -> String {
 }
 
 /// Which signal asked us to stop (0: none).
-fn watch_signals(lab: &Lab) -> Arc<AtomicUsize> {
+pub fn watch_signals(lab: &Lab) -> Arc<AtomicUsize> {
     let which = Arc::new(AtomicUsize::new(0));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
         let _ = signal_hook::flag::register(sig, lab.cancel_flag());
@@ -132,12 +133,25 @@ pub fn run(args: RunArgs) -> i32 {
     if args.interactive {
         return super::repl::after_script(session, &source, outcome, &args, signal.load(Ordering::Relaxed));
     }
+    let subtests = session.take_subtests(&source);
     let lab = session.lab.take().expect("the session owns the lab");
     drop(session);
 
     let interrupted = outcome.as_ref().err().is_some_and(|errs| errs.iter().any(|e| e.kind == ErrorKind::Interrupted));
+    let subtests_failed = print_subtests(subtests);
     let status = match outcome {
+        Ok(()) if subtests_failed => EXIT_FAILED,
         Ok(()) => 0,
+        Err(errors) if errors.iter().all(|e| e.kind == ErrorKind::Skipped) => {
+            for e in errors {
+                eprintln!("skipped: {} (line {})", e.message, e.line);
+            }
+            if subtests_failed {
+                EXIT_FAILED
+            } else {
+                0
+            }
+        }
         Err(errors) => {
             if !interrupted {
                 print_errors(errors);
@@ -154,6 +168,23 @@ pub fn run(args: RunArgs) -> i32 {
         return 128 + sig as i32;
     }
     status
+}
+
+/// Reports sub-tests that did not pass (`test("name", || ...)`); true if any failed.
+fn print_subtests(subtests: Vec<Subtest>) -> bool {
+    let mut failed = false;
+    for t in subtests {
+        match t.outcome {
+            SubtestOutcome::Failed(e) => {
+                eprintln!("sub-test {:?} failed:", t.name);
+                report::print(e);
+                failed = true;
+            }
+            SubtestOutcome::Skipped(e) => eprintln!("sub-test {:?} skipped: {}", t.name, e.message),
+            SubtestOutcome::Passed | SubtestOutcome::Interrupted => {}
+        }
+    }
+    failed
 }
 
 fn signal_name(sig: i32) -> &'static str {

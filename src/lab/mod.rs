@@ -3,6 +3,7 @@
 //! ledger, and turns engine failures into errors about the user's objects.
 
 mod bridges;
+pub mod diagnose;
 mod links;
 mod namespaces;
 mod probe;
@@ -10,8 +11,10 @@ mod routes;
 mod veth;
 
 pub mod error;
+pub mod features;
 pub mod ledger;
 pub mod link_kinds;
+pub mod reach;
 mod settings;
 mod sysctl;
 pub mod teardown;

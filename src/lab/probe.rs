@@ -15,6 +15,8 @@ use crate::engine::netlink::LinkInfo;
 impl Lab {
     pub fn exec(&mut self, ns: &Ns, argv: &[String]) -> Result<ExecOutput> {
         self.flush()?;
+        // The program may send packets at once: links just brought up must be in service.
+        self.settle()?;
         if argv.is_empty() {
             return Err(LabError::Invalid { what: "command", value: String::new(), reason: "it is empty".into() });
         }
@@ -50,7 +52,7 @@ impl Lab {
     /// and a first ping right after `up` would fail for no reason the user could see.
     /// Both directions matter (the reply leaves through the peer), so every namespace touched
     /// since the last ping is checked.
-    fn settle(&mut self) -> Result<()> {
+    pub(super) fn settle(&mut self) -> Result<()> {
         let deadline = std::time::Instant::now() + Duration::from_secs(1);
         for ns in std::mem::take(&mut self.unsettled) {
             let Ok(conn) = self.conn(&ns) else { continue }; // deleted since: nothing to wait for
