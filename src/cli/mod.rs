@@ -38,6 +38,8 @@ pub enum Command {
     Down { lab: String },
     /// Tear down every lab whose process is gone (after kill -9, a crash, an OOM kill).
     Clean,
+    /// Print the language reference (Markdown), generated from the same catalog as `:help`.
+    Doc,
     /// Run scenario scripts as tests, each in its own sandbox, and report PASS / FAIL / SKIP /
     /// TIMEOUT for each (also as TAP, JUnit XML or JSON).
     Test(test::TestArgs),
@@ -96,6 +98,10 @@ pub fn main() -> i32 {
         Some(Command::Ls) => labs::ls(),
         Some(Command::Down { lab }) => labs::down(&lab),
         Some(Command::Clean) => labs::clean(),
+        Some(Command::Doc) => {
+            print!("{}", crate::script::reference::markdown());
+            0
+        }
         Some(Command::Test(args)) => test::run(args),
         Some(Command::TestScenario(args)) => test::child::run(args),
         None => repl::repl(ReplArgs { sandbox: cli.sandbox, ..ReplArgs::default() }),

@@ -12,6 +12,7 @@ pub mod check;
 pub mod diag;
 pub mod failure;
 pub mod harness;
+pub mod reference;
 pub mod values;
 
 use std::cell::{Ref, RefCell, RefMut};
