@@ -117,3 +117,30 @@ fn teardown_leaves_nothing_and_foreign_objects_stay() {
     assert_eq!(names, ["lo"], "v0/v1 are gone");
     assert_eq!(parts.next().unwrap().trim(), "0", "the ledger is removed after teardown");
 }
+
+/// The sandbox works for an unprivileged user (where the kernel allows user namespaces).
+#[test]
+fn sandbox_works_without_root() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root to switch to an unprivileged user");
+        return;
+    }
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/walkthrough.rhai");
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", crate::support::nslab(), "run", "--sandbox", path])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("setpriv runs");
+    let run = crate::support::Run::from(out);
+    if run.stderr.contains("cannot start the sandbox") {
+        eprintln!("skipped: this kernel refuses unprivileged user namespaces");
+        return;
+    }
+    if run.stderr.contains("failed to execute") || run.stderr.contains("cannot read") {
+        eprintln!("skipped: the checkout is not readable by an unprivileged user: {}", run.stderr);
+        return;
+    }
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("Network is unreachable"), "{run:?}");
+}
