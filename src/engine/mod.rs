@@ -7,5 +7,6 @@ pub mod netlink;
 pub mod netns;
 pub mod route;
 pub mod sandbox;
+pub mod spawn;
 
 pub use error::{EngineError, Result};

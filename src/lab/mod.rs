@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod ledger;
+pub mod processes;
 pub mod teardown;
 pub mod validate;
 pub mod view;
@@ -13,7 +14,6 @@ use std::fs::File;
 use std::future::Future;
 use std::net::IpAddr;
 use std::os::fd::AsRawFd;
-use std::process::Output;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -29,7 +29,7 @@ pub use view::{AddrView, LinkView, RouteView};
 use crate::engine::icmp::{PingOptions, PingReport};
 use crate::engine::netlink::{Conn, LinkInfo, LinkOptions};
 use crate::engine::route::RouteSpec;
-use crate::engine::{exec, netns, EngineError};
+use crate::engine::{netns, EngineError};
 
 /// Which namespace an operation acts in.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -95,6 +95,7 @@ pub struct Lab {
     opts: LabOptions,
     netns_dir_ready: bool,
     cancel: Arc<AtomicBool>,
+    procs: processes::Procs,
 }
 
 pub struct ExecOutput {
@@ -124,6 +125,7 @@ impl Lab {
             opts,
             netns_dir_ready: false,
             cancel: Arc::new(AtomicBool::new(false)),
+            procs: processes::Procs::default(),
         })
     }
 
@@ -611,35 +613,10 @@ impl Lab {
 
     // ---- processes and packets --------------------------------------------------------------
 
+    /// Runs a program in `ns` to the end and captures its output. It is recorded in the ledger
+    /// while it runs (see `processes.rs`), so even a `kill -9` of nslab leaves it to `clean`.
     pub fn exec(&mut self, ns: &Ns, argv: &[String]) -> Result<ExecOutput> {
-        if argv.is_empty() {
-            return Err(LabError::Invalid { what: "command", value: String::new(), reason: "it is empty".into() });
-        }
-        let file = match ns {
-            Ns::Root => None,
-            Ns::Named(_) => Some(self.ns_file(ns)?),
-        };
-        let ns_name = ns.key();
-        let placement = exec::Placement { ns: file.as_deref(), ns_name: ns_name.as_deref() };
-        let cancel = self.cancel.clone();
-        let out: Output = exec::run(argv, &placement, &|| cancel.load(Ordering::Relaxed)).map_err(|e| match e.code() {
-            Some(Errno::ENOENT) => LabError::Failed {
-                op: format!("run {:?} in {ns}", argv[0]),
-                detail: "no such program (is it installed and on PATH?)".into(),
-                errno: Some(Errno::ENOENT),
-            },
-            _ => LabError::from_engine(format!("run {:?} in {ns}", argv[0]), e),
-        })?;
-        if self.cancelled() {
-            return Err(LabError::Interrupted);
-        }
-        use std::os::unix::process::ExitStatusExt;
-        let code = out.status.code().unwrap_or_else(|| 128 + out.status.signal().unwrap_or(0));
-        Ok(ExecOutput {
-            code,
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        })
+        self.run_to_end(ns, argv)
     }
 
     pub fn ping(&mut self, ns: &Ns, dst: &str, opts: &PingOptions) -> Result<PingReport> {

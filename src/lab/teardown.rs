@@ -2,13 +2,13 @@
 //! `nslab down` / `nslab clean` for labs whose process is gone.
 
 use std::fs::File;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::errno::Errno;
 
 use super::ledger::{process_start, Object};
 use crate::engine::netlink::Conn;
-use crate::engine::{netns, EngineError};
+use crate::engine::{netns, spawn, EngineError};
 
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct TeardownReport {
@@ -60,8 +60,10 @@ pub fn remove(objects: &[Object], home: &File) -> TeardownReport {
     let mut report = TeardownReport::default();
     for obj in objects.iter().rev() {
         if let Object::Process { pid, start } = obj {
-            if end_process(*pid, *start) {
-                report.processes += 1;
+            match end_process(*pid, *start) {
+                Ok(true) => report.processes += 1,
+                Ok(false) => {}
+                Err(e) => report.failures.push(format!("process {pid}: {e}")),
             }
         }
     }
@@ -185,20 +187,15 @@ fn remove_netns(name: &str, inode: Option<u64>) -> Result<bool, EngineError> {
     Err(last.unwrap_or_else(|| EngineError::message(format!("delete namespace {name}"), "it is still there after retrying")))
 }
 
-/// Ends a background process group the lab started, if the pid still names that process.
-fn end_process(pid: i32, start: u64) -> bool {
+/// Ends a process group the lab started, if the pid still names that process (running, or a
+/// zombie the lab kept so that its group could be found). Ok(true) when something was running.
+fn end_process(pid: i32, start: u64) -> Result<bool, String> {
     if process_start(pid) != Some(start) {
-        return false;
+        return Ok(false);
     }
-    crate::engine::exec::kill_group(pid);
-    // Reap it if it is our child; otherwise wait until the kernel has removed it.
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < deadline {
-        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), Some(nix::sys::wait::WaitPidFlag::WNOHANG));
-        if process_start(pid) != Some(start) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(5));
+    let running = spawn::running(pid) || !spawn::group_members(pid).is_empty();
+    if !spawn::end_group(pid, Duration::from_secs(2)) {
+        return Err("its process group is still there 2 s after SIGKILL".into());
     }
-    true
+    Ok(running)
 }

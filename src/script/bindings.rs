@@ -25,6 +25,11 @@ impl<'e> Registrar<'e> {
         Registrar { engine, registered: Vec::new() }
     }
 
+    /// The engine, for registering types and property getters (not functions: use `add`).
+    pub fn engine(&mut self) -> &mut Engine {
+        self.engine
+    }
+
     pub fn add<A: 'static, const N: usize, const X: bool, R: Variant + Clone, const F: bool>(
         &mut self,
         name: &'static str,
@@ -91,6 +96,7 @@ pub fn register(reg: &mut Registrar, lab: &SharedLab) {
     register_exec(reg, lab);
     register_ping(reg, lab);
     register_checks(reg, lab);
+    super::processes::register(reg, lab);
 }
 
 fn register_types(engine: &mut Engine) {
@@ -411,12 +417,23 @@ fn register_checks(reg: &mut Registrar, lab: &SharedLab) {
         let message = if message.is_string() { message.into_string().expect("checked") } else { message.to_string() };
         check(&ctx, &cond, Some(message))
     });
-    let l = lab.clone();
-    reg.add("sleep", move |ctx: NativeCallContext, seconds: Dynamic| -> Res<()> {
-        let s = args::number(&ctx, &seconds, "the number of seconds")?;
+    let sleep = |l: &SharedLab, ctx: &NativeCallContext, seconds: &Dynamic| -> Res<()> {
+        let s = args::number(ctx, seconds, "the number of seconds")?;
         if !(0.0..1e6).contains(&s) {
-            return Err(argument_error(&ctx, format!("sleep needs a number of seconds from 0, not {s}")));
+            return Err(argument_error(ctx, format!("sleep needs a number of seconds from 0, not {s}")));
         }
-        l.borrow().pause(Duration::from_secs_f64(s)).map_err(|e| lab_error(&ctx, e))
-    });
+        l.borrow().pause(Duration::from_secs_f64(s)).map_err(|e| lab_error(ctx, e))
+    };
+    let l = lab.clone();
+    reg.add("sleep", move |ctx: NativeCallContext, seconds: Dynamic| sleep(&l, &ctx, &seconds));
+    // Rhai's own sleep(INT) and sleep(FLOAT) match those argument types exactly, so they win over
+    // the Dynamic form, and they cannot be interrupted: replace them too.
+    let l = lab.clone();
+    FuncRegistration::new("sleep")
+        .with_volatility(true)
+        .register_into_engine(reg.engine(), move |ctx: NativeCallContext, s: rhai::INT| sleep(&l, &ctx, &Dynamic::from(s)));
+    let l = lab.clone();
+    FuncRegistration::new("sleep")
+        .with_volatility(true)
+        .register_into_engine(reg.engine(), move |ctx: NativeCallContext, s: rhai::FLOAT| sleep(&l, &ctx, &Dynamic::from(s)));
 }

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod check;
 pub mod diag;
 pub mod failure;
+pub mod processes;
 pub mod values;
 
 use std::cell::{Ref, RefCell, RefMut};
