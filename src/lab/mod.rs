@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod ledger;
+mod owners;
 pub mod processes;
 pub mod teardown;
 pub mod validate;
@@ -383,7 +384,7 @@ impl Lab {
             // Say which end clashed: the kernel only says "File exists".
             for (n, l) in [(ns, name), (peer_ns, peer)] {
                 if self.index(n, l).is_ok() {
-                    return LabError::Exists { what: "link", name: l.into(), owner: format!(" in {n}") };
+                    return LabError::Exists { what: "link", name: l.into(), owner: self.link_owner(n, l) };
                 }
             }
         }

@@ -134,7 +134,12 @@ async fn remove_in(conn: &Conn, obj: &Object) -> Result<bool, EngineError> {
             if index.is_some_and(|i| i != link.index) {
                 return Ok(false);
             }
-            conn.del_link(link.index).await.map(|_| true)
+            match conn.del_link(link.index).await {
+                Ok(()) => Ok(true),
+                // Gone meanwhile: the kernel was still cleaning up a namespace it was paired with.
+                Err(e) if e.code() == Some(Errno::ENODEV) => Ok(false),
+                Err(e) => Err(e),
+            }
         }
         Object::Addr { link, cidr, .. } => {
             let Ok(link) = conn.link_by_name(link).await else { return Ok(false) };
