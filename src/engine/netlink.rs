@@ -25,6 +25,11 @@ pub struct LinkInfo {
     /// Administrative state (IFF_UP): `lo` reports operstate UNKNOWN even when up.
     pub up: bool,
     pub lower_up: bool,
+    /// RFC 2863 operational state as the kernel's link watcher last set it ("up", "down",
+    /// "unknown", ...). It lags the carrier briefly; packets sent before it turns "up" are dropped.
+    pub operstate: String,
+    /// The root qdisc's kind; "noop" until the link watcher has activated the device.
+    pub qdisc: String,
     pub mtu: u32,
     pub mac: String,
     /// For a veth: the peer's ifindex (in `peer_netnsid`'s namespace when that is set).
@@ -84,8 +89,20 @@ impl Conn {
 
     /// Creates a veth pair. With `peer_ns`, the peer is born directly in that namespace,
     /// which avoids the ~17 ms RCU cost of moving it later.
-    pub async fn add_veth(&self, name: &str, peer: &str, peer_ns: Option<&File>, opts: &LinkOptions) -> Result<()> {
+    /// Each end's ifindex may be chosen (`index`, `peer_index`), sparing a lookup afterwards.
+    pub async fn add_veth(
+        &self,
+        name: &str,
+        index: Option<u32>,
+        peer: &str,
+        peer_index: Option<u32>,
+        peer_ns: Option<&File>,
+        opts: &LinkOptions,
+    ) -> Result<()> {
         let mut peer_msg = LinkUnspec::new_with_name(peer);
+        if let Some(i) = peer_index {
+            peer_msg = peer_msg.index(i);
+        }
         if let Some(ns) = peer_ns {
             peer_msg = peer_msg.setns_by_fd(ns.as_fd().as_raw_fd());
         }
@@ -97,6 +114,9 @@ impl Conn {
             .set_info_data(InfoData::Veth(InfoVeth::Peer(peer_msg.build())));
         if let Some(mtu) = opts.mtu {
             msg = msg.mtu(mtu);
+        }
+        if let Some(i) = index {
+            msg = msg.index(i);
         }
         self.handle
             .link()
@@ -202,6 +222,8 @@ fn link_info(msg: &LinkMessage) -> LinkInfo {
         kind: String::new(),
         up: msg.header.flags.contains(LinkFlags::Up),
         lower_up: msg.header.flags.contains(LinkFlags::LowerUp),
+        operstate: String::new(),
+        qdisc: String::new(),
         mtu: 0,
         mac: String::new(),
         peer_index: None,
@@ -212,6 +234,8 @@ fn link_info(msg: &LinkMessage) -> LinkInfo {
         match attr {
             LinkAttribute::IfName(n) => info.name = n.clone(),
             LinkAttribute::Mtu(m) => info.mtu = *m,
+            LinkAttribute::OperState(s) => info.operstate = format!("{s:?}").to_lowercase(),
+            LinkAttribute::Qdisc(q) => info.qdisc = q.clone(),
             LinkAttribute::Address(a) => info.mac = format_mac(a),
             LinkAttribute::Link(i) => info.peer_index = Some(*i),
             LinkAttribute::LinkNetNsId(id) => info.peer_netnsid = Some(*id),
@@ -227,6 +251,14 @@ fn link_info(msg: &LinkMessage) -> LinkInfo {
         }
     }
     info
+}
+
+impl LinkInfo {
+    /// True while the carrier is on but the link watcher has not activated the link yet.
+    pub fn settling(&self) -> bool {
+        // The operstate is set just before the qdisc is attached: check both.
+        self.up && self.lower_up && ((self.operstate != "up" && self.operstate != "unknown") || self.qdisc == "noop")
+    }
 }
 
 pub fn format_mac(bytes: &[u8]) -> String {

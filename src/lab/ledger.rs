@@ -19,8 +19,15 @@ pub const LEDGER_DIR: &str = "/run/nslab";
 pub enum Object {
     /// A named namespace; `inode` identifies it once made, so a namesake is never touched.
     Netns { name: String, inode: Option<u64> },
-    /// A link in a namespace the lab did not create (`ns` None: where nslab runs).
-    Link { ns: Option<String>, name: String, index: Option<u32> },
+    /// A link in a namespace the lab did not create (`ns` None: where nslab runs). `peer_ns`:
+    /// a namespace of the lab's holding its veth peer, whose deletion removes this link too.
+    Link {
+        ns: Option<String>,
+        name: String,
+        index: Option<u32>,
+        #[serde(default)]
+        peer_ns: Option<String>,
+    },
     /// An address added to a link the lab did not create.
     Addr { ns: Option<String>, link: String, cidr: String },
     /// A route added in a namespace the lab did not create.

@@ -101,14 +101,14 @@ impl Lab {
         }
         let exit = entry.exit;
         if exit.is_some() {
-            self.settle(pid)?;
+            self.settle_proc(pid)?;
         }
         Ok(exit)
     }
 
     /// Once the process has ended: reap it and strike it from the ledger, unless it left
     /// processes running in its group (then teardown ends them, and reaps it).
-    fn settle(&mut self, pid: i32) -> Result<()> {
+    fn settle_proc(&mut self, pid: i32) -> Result<()> {
         let entry = self.entry(pid)?;
         if entry.settled || entry.exit.is_none() || !spawn::group_members(pid).is_empty() {
             return Ok(());
@@ -134,7 +134,7 @@ impl Lab {
         match waited {
             Waited::Exited(code) => {
                 self.entry(pid)?.exit = Some(code);
-                self.settle(pid)?;
+                self.settle_proc(pid)?;
                 Ok(Some(code))
             }
             Waited::TimedOut => Ok(None),

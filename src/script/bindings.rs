@@ -7,7 +7,7 @@ use std::time::Duration;
 use rhai::{Array, Dynamic, Engine, FuncRegistration, NativeCallContext, RhaiNativeFunc, Variant};
 
 use super::args;
-use super::failure::{argument_error, lab_error, raise, CallFailure, FailureKind, Res};
+use super::failure::{argument_error, held_back, lab_error, raise, CallFailure, FailureKind, Res};
 use super::values::{addr_map, link_map, route_map, Exec, Netns, Ping};
 use crate::engine::icmp::PingOptions;
 use crate::engine::netlink::LinkOptions;
@@ -39,6 +39,12 @@ impl<'e> Registrar<'e> {
         assert!(!self.registered.contains(&(name, N)), "{name}/{N} registered twice");
         self.registered.push((name, N));
         FuncRegistration::new(name).with_volatility(true).register_into_engine(self.engine, func);
+    }
+}
+
+fn note_held_back(lab: &SharedLab, ctx: &NativeCallContext) {
+    if lab.borrow().has_pending() {
+        held_back(ctx);
     }
 }
 
@@ -166,7 +172,9 @@ fn register_links(reg: &mut Registrar, lab: &SharedLab) {
     let l = lab.clone();
     reg.add("veth", move |ctx: NativeCallContext, name: Dynamic, peer: Dynamic| -> Res<()> {
         let (name, peer) = (args::string(&ctx, &name, 0, "a link name")?, args::string(&ctx, &peer, 1, "a link name")?);
-        l.borrow_mut().veth(&Ns::Root, &name, &Ns::Root, &peer, &LinkOptions::default()).map_err(|e| lab_error(&ctx, e))
+        l.borrow_mut().veth(&Ns::Root, &name, &Ns::Root, &peer, &LinkOptions::default()).map_err(|e| lab_error(&ctx, e))?;
+        note_held_back(&l, &ctx);
+        Ok(())
     });
     let l = lab.clone();
     reg.add("veth", move |ctx: NativeCallContext, a: Dynamic, b: Dynamic, c: Dynamic| -> Res<()> {
@@ -186,7 +194,9 @@ fn register_links(reg: &mut Registrar, lab: &SharedLab) {
                 LinkOptions::default(),
             )
         };
-        l.borrow_mut().veth(&ns, &name, &ns, &peer, &opts).map_err(|e| lab_error(&ctx, e))
+        l.borrow_mut().veth(&ns, &name, &ns, &peer, &opts).map_err(|e| lab_error(&ctx, e))?;
+        note_held_back(&l, &ctx);
+        Ok(())
     });
     let l = lab.clone();
     reg.add("veth", move |ctx: NativeCallContext, a: Dynamic, b: Dynamic, c: Dynamic, d: Dynamic| -> Res<()> {
@@ -198,7 +208,9 @@ fn register_links(reg: &mut Registrar, lab: &SharedLab) {
         } else {
             (args::ns(&ctx, &c, 2)?, args::string(&ctx, &d, 3, "a link name")?, LinkOptions::default())
         };
-        l.borrow_mut().veth(&ns, &name, &peer_ns, &peer, &opts).map_err(|e| lab_error(&ctx, e))
+        l.borrow_mut().veth(&ns, &name, &peer_ns, &peer, &opts).map_err(|e| lab_error(&ctx, e))?;
+        note_held_back(&l, &ctx);
+        Ok(())
     });
     let l = lab.clone();
     reg.add("veth", move |ctx: NativeCallContext, a: Dynamic, b: Dynamic, c: Dynamic, d: Dynamic, o: Dynamic| -> Res<()> {
@@ -207,7 +219,9 @@ fn register_links(reg: &mut Registrar, lab: &SharedLab) {
         let peer_ns = args::ns(&ctx, &c, 2)?;
         let peer = args::string(&ctx, &d, 3, "a link name")?;
         let opts = link_options(&ctx, &o, 4)?;
-        l.borrow_mut().veth(&ns, &name, &peer_ns, &peer, &opts).map_err(|e| lab_error(&ctx, e))
+        l.borrow_mut().veth(&ns, &name, &peer_ns, &peer, &opts).map_err(|e| lab_error(&ctx, e))?;
+        note_held_back(&l, &ctx);
+        Ok(())
     });
 
     let l = lab.clone();
