@@ -3,7 +3,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use futures::TryStreamExt;
-use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteMessage, RouteProtocol, RouteScope};
+use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteMessage, RouteProtocol, RouteScope, RouteType};
 use rtnetlink::packet_route::AddressFamily;
 use rtnetlink::RouteMessageBuilder;
 
@@ -97,9 +97,15 @@ impl Conn {
     }
 
     pub async fn del_route(&self, spec: &RouteSpec) -> Result<()> {
+        let mut msg = spec.message();
+        // As `ip route del` asks: any scope, protocol and type. The kernel matches the scope
+        // exactly otherwise, and a device route (scope link) was never found (ESRCH).
+        msg.header.scope = RouteScope::NoWhere;
+        msg.header.protocol = RouteProtocol::Unspec;
+        msg.header.kind = RouteType::Unspec;
         self.handle
             .route()
-            .del(spec.message())
+            .del(msg)
             .execute()
             .await
             .map_err(|e| EngineError::from_netlink(format!("delete route {}", spec.describe()), e))

@@ -45,6 +45,8 @@ impl Lab {
         if argv.is_empty() {
             return Err(LabError::Invalid { what: "command", value: String::new(), reason: "it is empty".into() });
         }
+        // A veth pair held back must exist before the program looks for it.
+        self.flush()?;
         let file = match ns {
             Ns::Root => None,
             Ns::Named(_) => Some(self.ns_file(ns)?),

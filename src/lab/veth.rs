@@ -47,7 +47,7 @@ impl Lab {
         self.conn(ns)?;
         for end in [name, peer] {
             if self.index(ns, end).is_ok() {
-                return Err(LabError::Exists { what: "link", name: end.into(), owner: format!(" in {ns}") });
+                return Err(LabError::Exists { what: "link", name: end.into(), owner: self.link_owner(ns, end) });
             }
         }
         let pending =
