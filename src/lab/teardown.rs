@@ -119,6 +119,11 @@ pub fn remove(objects: &[Object], home: &File) -> TeardownReport {
                 Object::Addr { .. } => report.addrs += 1,
                 _ => report.routes += 1,
             },
+            // Already gone because its peer's namespace was deleted just now: removed all the
+            // same (without this the count depended on how fast the kernel cleaned up).
+            Ok(false) if matches!(obj, Object::Link { peer_ns: Some(p), .. } if deleted.contains(p.as_str())) => {
+                report.links += 1
+            }
             Ok(false) => {}
             Err(e) => report.failures.push(format!("{}: {}", describe(obj), e.cause)),
         }
