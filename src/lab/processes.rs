@@ -42,6 +42,14 @@ impl Lab {
     /// Starts `argv` in `ns` in the background (in its own process group, placed as `exec`
     /// places it) and returns its pid. Its output is kept for `proc_output`.
     pub fn spawn(&mut self, ns: &Ns, argv: &[String]) -> Result<i32> {
+        self.start(ns, argv, false)
+    }
+
+    /// `foreground`: a program `exec` waits for. When the ledger cannot be written for lack of
+    /// permission (an unprivileged user without --sandbox), it still runs, unrecorded, as it did
+    /// before labs kept ledgers: it is ended on Ctrl-C all the same, and such a user cannot have
+    /// made anything for `clean` to remove. A background process needs the ledger.
+    fn start(&mut self, ns: &Ns, argv: &[String], foreground: bool) -> Result<i32> {
         if argv.is_empty() {
             return Err(LabError::Invalid { what: "command", value: String::new(), reason: "it is empty".into() });
         }
@@ -55,9 +63,16 @@ impl Lab {
         let placement = Placement { ns: file.as_deref(), ns_name: ns_name.as_deref() };
         // The ledger must exist before fork: creating it inside the gate would be fine too, but
         // an error then is clearer here.
-        self.ledger_mut()?;
-        let ledger = self.ledger.as_mut().expect("just made");
-        let started = spawn::spawn(argv, &placement, |pid, start| ledger.made(&Object::Process { pid, start }));
+        match self.ledger_mut() {
+            Ok(_) => {}
+            Err(LabError::PermissionDenied { .. }) if foreground => {}
+            Err(e) => return Err(e),
+        }
+        let mut ledger = self.ledger.as_mut();
+        let started = spawn::spawn(argv, &placement, |pid, start| match ledger.as_mut() {
+            Some(l) => l.made(&Object::Process { pid, start }),
+            None => Ok(()),
+        });
         match started {
             Ok(s) => {
                 let entry = Entry { start: s.start, stdout: s.stdout, stderr: s.stderr, exit: None, settled: false };
@@ -187,7 +202,7 @@ impl Lab {
 
     /// Runs a program to the end (what `exec` does); Ctrl-C ends it and everything it started.
     pub(super) fn run_to_end(&mut self, ns: &Ns, argv: &[String]) -> Result<ExecOutput> {
-        let pid = self.spawn(ns, argv)?;
+        let pid = self.start(ns, argv, true)?;
         let out = match self.proc_output(pid) {
             Err(LabError::Interrupted) => {
                 let _ = self.proc_kill(pid);
