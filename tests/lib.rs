@@ -2,5 +2,6 @@
 
 mod errors;
 mod lifecycle;
+mod processes;
 mod support;
 mod walkthrough;
