@@ -58,7 +58,8 @@ fn spawn_in_runs_in_the_namespace_in_its_own_group_and_its_handle_works() {
         let q = spawn(["sh", "-c", "sleep 5703 & echo started"]);
         assert(q.wait() == 0);
         assert(q.stdout == "started\n");
-        assert(exec(["pgrep", "-fcx", "sleep 5703"]).stdout == "1\n", "the child outlives its shell");
+        // The child outlives its shell (it may still be between fork and exec: wait for it).
+        while exec(["pgrep", "-fcx", "sleep 5703"]).stdout != "1\n" { sleep(0.01); }
 
         let bg = spawn_in("h", "sleep 5704");
         print(`${bg}`);
