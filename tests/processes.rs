@@ -106,3 +106,30 @@ fn kill_9_during_exec_in_then_clean_ends_the_program() {
     assert!(run.stdout.contains("torn down: 1 namespace, 1 process\n=after\n0\n[]\n"), "{run:?}");
     assert_eq!(processes(&["sleep", "5801"]), Vec::<i32>::new());
 }
+
+/// Many `exec` calls: each program is recorded while it runs and struck off once it has ended
+/// (in batches), so neither the ledger nor nslab's zombies grow with the number of calls.
+#[test]
+fn many_execs_leave_few_records_and_zombies() {
+    let path = script(
+        "exec-many",
+        "many.rhai",
+        r#"
+        let n = netns_add("m");
+        for i in 0..100 { exec_in(n, "true"); }
+        let ledger = exec(["sh", "-c", "cat /run/nslab/*.jsonl"]).stdout;
+        let made = ledger.split("\"made\":{\"process\"").len() - 1;
+        let gone = ledger.split("\"gone\":{\"process\"").len() - 1;
+        let zombies = exec(["sh", "-c", "ps -o stat= --ppid $PPID | grep -c Z"]).stdout;
+        zombies.trim();
+        print(`${made} ${made - gone} ${zombies}`);
+        "#,
+    );
+    let run = run_nslab(&["run", "--sandbox", path.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let numbers: Vec<i64> = run.stdout.split_whitespace().map(|n| n.parse().unwrap()).collect();
+    let [made, open, zombies] = numbers[..] else { panic!("{run:?}") };
+    assert_eq!(made, 101, "every program was recorded (the 100 and the cat): {run:?}");
+    assert!(open <= 33, "at most a batch of ended programs is still listed: {run:?}");
+    assert!(zombies <= 32, "{run:?}");
+}

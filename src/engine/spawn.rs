@@ -6,6 +6,7 @@
 //! start time (in the lab's ledger). If nslab dies before that, the child sees the gate close
 //! and exits without running the program: at no moment does an unrecorded program run.
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -229,17 +230,35 @@ pub fn reap(pid: i32) {
     let _ = waitpid(Pid::from_raw(pid), None);
 }
 
-/// Processes other than the leader still in process group `pgid` (started by it and not yet
-/// ended; zombies are left out, they are only waiting for their parent).
-pub fn group_members(pgid: i32) -> Vec<i32> {
-    let Ok(dir) = std::fs::read_dir("/proc") else { return vec![] };
-    dir.flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|&pid| pid != pgid)
-        .filter(|&pid| {
-            stat_fields(pid).is_some_and(|f| f.get(2).and_then(|g| g.parse::<i32>().ok()) == Some(pgid) && f[0] != "Z")
-        })
-        .collect()
+/// The process groups that have a running (not zombie) member, from one pass over /proc.
+/// A zombie has ended: it only waits for its parent (which may never come: the init of some
+/// containers does not collect orphans).
+pub fn live_groups() -> HashSet<i32> {
+    let mut groups = HashSet::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else { return groups };
+    let mut buf = [0u8; 1024];
+    for entry in dir.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+        if let Some((state, pgrp)) = state_and_group(pid, &mut buf) {
+            if state != b'Z' {
+                groups.insert(pgrp);
+            }
+        }
+    }
+    groups
+}
+
+/// State and process group from /proc/PID/stat, read with one system call into `buf`.
+fn state_and_group(pid: i32, buf: &mut [u8]) -> Option<(u8, i32)> {
+    let n = File::open(format!("/proc/{pid}/stat")).ok()?.read(buf).ok()?;
+    let text = &buf[..n];
+    // After the command name (which may contain anything) come: state, ppid, pgrp.
+    let rest = &text[text.iter().rposition(|&b| b == b')')? + 2..];
+    let mut fields = rest.split(|&b| b == b' ');
+    let state = *fields.next()?.first()?;
+    fields.next()?;
+    let pgrp = std::str::from_utf8(fields.next()?).ok()?.parse().ok()?;
+    Some((state, pgrp))
 }
 
 /// The fields of /proc/PID/stat after the command name (state first).
@@ -259,15 +278,14 @@ pub fn process_start(pid: i32) -> Option<u64> {
     stat_fields(pid)?.get(19)?.parse().ok()
 }
 
-/// Ends a process group (SIGKILL) and waits, up to `limit`, until no member of it is left
-/// running; reaps the leader if it is our child. Returns true when the group is gone.
+/// Ends a process group (SIGKILL) and waits, up to `limit`, until none of it is left running;
+/// reaps the leader if it is our child. Returns true when the group is gone.
 pub fn end_group(pgid: i32, limit: Duration) -> bool {
     exec::kill_group(pgid);
     let deadline = Instant::now() + limit;
     loop {
         let _ = waitpid(Pid::from_raw(pgid), Some(WaitPidFlag::WNOHANG));
-        let leader_running = stat_fields(pgid).is_some_and(|f| f[0] != "Z" && f[2] == pgid.to_string());
-        if !leader_running && group_members(pgid).is_empty() {
+        if !live_groups().contains(&pgid) {
             return true;
         }
         if Instant::now() >= deadline {

@@ -5,7 +5,9 @@
 //!
 //! An ended process is reaped (and struck from the ledger) only when nothing else is left in its
 //! process group; otherwise it stays a zombie, which keeps its pid (the group's id) from being
-//! reused, so teardown can still end what it left behind and be sure it is ours.
+//! reused, so teardown can still end what it left behind and be sure it is ours. Finding out
+//! takes a pass over /proc, so ended processes are settled in batches (see `SETTLE_BATCH`),
+//! not one `exec` at a time.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -22,20 +24,28 @@ use crate::engine::spawn::{self, SpawnError, Waited};
 /// How long `kill` waits for a process group to go after SIGKILL.
 const KILL_WAIT: Duration = Duration::from_secs(2);
 
+/// How many ended, unsettled processes may wait (as zombies) before one pass over /proc settles
+/// them all: a loop of `exec` calls stays cheap, and zombies stay few.
+const SETTLE_BATCH: usize = 32;
+
 /// The processes a lab started, by pid.
 #[derive(Default)]
 pub struct Procs {
     map: HashMap<i32, Entry>,
+    /// Ended but not settled yet.
+    unsettled: usize,
 }
 
 struct Entry {
     start: u64,
-    stdout: File,
-    stderr: File,
+    /// Its stdout and stderr; dropped once a foreground program's output has been read.
+    output: Option<(File, File)>,
     /// Exit code (or 128 + signal) once it has ended.
     exit: Option<i32>,
     /// Reaped and struck from the ledger.
     settled: bool,
+    /// Run by `exec`: forgotten once settled (nothing holds a handle to it).
+    foreground: bool,
 }
 
 impl Lab {
@@ -75,7 +85,7 @@ impl Lab {
         });
         match started {
             Ok(s) => {
-                let entry = Entry { start: s.start, stdout: s.stdout, stderr: s.stderr, exit: None, settled: false };
+                let entry = Entry { start: s.start, output: Some((s.stdout, s.stderr)), exit: None, settled: false, foreground };
                 self.procs.map.insert(s.pid, entry);
                 Ok(s.pid)
             }
@@ -107,36 +117,57 @@ impl Lab {
 
     /// Whether the process is still running (false once it has ended, even if not waited for).
     pub fn proc_running(&mut self, pid: i32) -> Result<bool> {
-        self.poll_exit(pid)?;
-        Ok(self.entry(pid)?.exit.is_none())
+        Ok(self.poll_exit(pid)?.is_none())
     }
 
     fn poll_exit(&mut self, pid: i32) -> Result<Option<i32>> {
-        let entry = self.entry(pid)?;
-        if entry.exit.is_none() {
-            entry.exit = spawn::exit_status(pid).map_err(|e| LabError::from_engine(format!("check process {pid}"), e))?;
+        if let Some(code) = self.entry(pid)?.exit {
+            return Ok(Some(code));
         }
-        let exit = entry.exit;
-        if exit.is_some() {
-            self.settle_proc(pid)?;
+        let exit = spawn::exit_status(pid).map_err(|e| LabError::from_engine(format!("check process {pid}"), e))?;
+        if let Some(code) = exit {
+            self.ended(pid, code)?;
         }
         Ok(exit)
     }
 
-    /// Once the process has ended: reap it and strike it from the ledger, unless it left
-    /// processes running in its group (then teardown ends them, and reaps it).
-    fn settle_proc(&mut self, pid: i32) -> Result<()> {
+    /// Notes that a process has ended; settles a batch when enough have.
+    fn ended(&mut self, pid: i32, code: i32) -> Result<()> {
         let entry = self.entry(pid)?;
-        if entry.settled || entry.exit.is_none() || !spawn::group_members(pid).is_empty() {
-            return Ok(());
+        if entry.exit.is_none() {
+            entry.exit = Some(code);
+            self.procs.unsettled += 1;
         }
-        entry.settled = true;
-        let start = entry.start;
-        spawn::reap(pid);
-        match self.ledger.as_mut() {
-            Some(l) => l.gone(&Object::Process { pid, start }),
-            None => Ok(()),
+        if self.procs.unsettled >= SETTLE_BATCH {
+            self.settle_ended()?;
         }
+        Ok(())
+    }
+
+    /// Reaps every ended process whose group has nothing left running and strikes it from the
+    /// ledger; the others stay zombies until teardown ends what they left behind.
+    fn settle_ended(&mut self) -> Result<()> {
+        let live = spawn::live_groups();
+        let ready: Vec<(i32, u64)> = self
+            .procs
+            .map
+            .iter()
+            .filter(|(pid, e)| e.exit.is_some() && !e.settled && !live.contains(pid))
+            .map(|(pid, e)| (*pid, e.start))
+            .collect();
+        for (pid, start) in ready {
+            spawn::reap(pid);
+            self.procs.unsettled -= 1;
+            let entry = self.procs.map.get_mut(&pid).expect("listed above");
+            entry.settled = true;
+            if entry.foreground && entry.output.is_none() {
+                self.procs.map.remove(&pid);
+            }
+            if let Some(l) = self.ledger.as_mut() {
+                l.gone(&Object::Process { pid, start })?;
+            }
+        }
+        Ok(())
     }
 
     /// Waits for the process to end, up to `timeout` (None: as long as it takes); Ctrl-C stops
@@ -150,8 +181,7 @@ impl Lab {
             .map_err(|e| LabError::from_engine(format!("wait for process {pid}"), e))?;
         match waited {
             Waited::Exited(code) => {
-                self.entry(pid)?.exit = Some(code);
-                self.settle_proc(pid)?;
+                self.ended(pid, code)?;
                 Ok(Some(code))
             }
             Waited::TimedOut => Ok(None),
@@ -162,12 +192,11 @@ impl Lab {
     /// Ends the process and everything in its process group (SIGKILL), and waits until they are
     /// gone. Returns its exit code (137 when the kill ended it).
     pub fn proc_kill(&mut self, pid: i32) -> Result<i32> {
-        if let Some(code) = self.poll_exit(pid)? {
-            if self.entry(pid)?.settled {
-                return Ok(code);
-            }
+        let entry = self.entry(pid)?;
+        if entry.settled {
+            return Ok(entry.exit.unwrap_or(128 + libc::SIGKILL));
         }
-        // The pid cannot have been reused: it is our unreaped child.
+        // The pid cannot have been reused: it is our child, not reaped yet.
         if !spawn::end_group(pid, KILL_WAIT) {
             return Err(LabError::Failed {
                 op: format!("end process {pid}"),
@@ -175,11 +204,15 @@ impl Lab {
                 errno: None,
             });
         }
-        // end_group reaped the leader: its status was read before, or it was the kill.
+        // end_group reaped it: its status was read before, or the kill ended it.
         let entry = self.entry(pid)?;
+        let ended_before = entry.exit.is_some();
         let code = *entry.exit.get_or_insert(128 + libc::SIGKILL);
         entry.settled = true;
         let start = entry.start;
+        if ended_before {
+            self.procs.unsettled -= 1;
+        }
         if let Some(l) = self.ledger.as_mut() {
             l.gone(&Object::Process { pid, start })?;
         }
@@ -190,7 +223,7 @@ impl Lab {
     pub fn proc_output_so_far(&mut self, pid: i32) -> Result<(String, String)> {
         let entry = self.entry(pid)?;
         let text = |f: &File| String::from_utf8_lossy(&spawn::read_output(f)).into_owned();
-        Ok((text(&entry.stdout), text(&entry.stderr)))
+        Ok(entry.output.as_ref().map(|(out, err)| (text(out), text(err))).unwrap_or_default())
     }
 
     /// Waits for the process to end and returns its exit code and all its output.
@@ -210,9 +243,12 @@ impl Lab {
             }
             other => other,
         };
-        // Foreground: nothing of it is kept once it has ended, unless it left processes behind.
-        if self.procs.map.get(&pid).is_some_and(|e| e.settled) {
-            self.procs.map.remove(&pid);
+        // Nothing holds a handle to it: its output is not needed any more.
+        if let Some(entry) = self.procs.map.get_mut(&pid) {
+            entry.output = None;
+            if entry.settled {
+                self.procs.map.remove(&pid);
+            }
         }
         out
     }

@@ -59,9 +59,11 @@ const NETNS_RETRY_PAUSE: Duration = Duration::from_millis(25);
 /// `home` is the namespace nslab runs in.
 pub fn remove(objects: &[Object], home: &File) -> TeardownReport {
     let mut report = TeardownReport::default();
+    // Which groups have something running, read once for all processes.
+    let live = if objects.iter().any(|o| matches!(o, Object::Process { .. })) { spawn::live_groups() } else { HashSet::new() };
     for obj in objects.iter().rev() {
         if let Object::Process { pid, start } = obj {
-            match end_process(*pid, *start) {
+            match end_process(*pid, *start, live.contains(pid)) {
                 Ok(true) => report.processes += 1,
                 Ok(false) => {}
                 Err(e) => report.failures.push(format!("process {pid}: {e}")),
@@ -224,12 +226,12 @@ fn remove_netns(name: &str, inode: Option<u64>) -> Result<bool, EngineError> {
 }
 
 /// Ends a process group the lab started, if the pid still names that process (running, or a
-/// zombie the lab kept so that its group could be found). Ok(true) when something was running.
-fn end_process(pid: i32, start: u64) -> Result<bool, String> {
+/// zombie the lab kept so that its group could be found). `running`: something in the group
+/// runs. Ok(true) when something was running.
+fn end_process(pid: i32, start: u64, running: bool) -> Result<bool, String> {
     if process_start(pid) != Some(start) {
         return Ok(false);
     }
-    let running = spawn::running(pid) || !spawn::group_members(pid).is_empty();
     if !spawn::end_group(pid, Duration::from_secs(2)) {
         return Err("its process group is still there 2 s after SIGKILL".into());
     }
