@@ -79,7 +79,7 @@ const SCRIPTS: &[(&str, &str)] = &[
     ("missing_program", "let n = netns_add(\"a\");\nlet p = spawn_in(n, \"no-such-program --flag\");\n"),
     ("assertion", "let ok = 1 + 1 == 3;\nassert(ok, \"arithmetic works\");\n"),
     ("syntax", "let n = netns_add(\"a\");\nlet x = ;\n"),
-    ("wrong_count_at_run", "let n = netns_add(\"a\");\nveth(n);\n"),
+    ("wrong_count_at_run", "let n = netns_add(\"a\");\nup(n, \"lo\", true);\n"),
     ("fine", "let n = netns_add(\"a\");\nup(n, \"lo\");\n"),
 ];
 
@@ -319,15 +319,14 @@ exit 1
     (
         "wrong_count_at_run",
         r#"
-  × veth takes 2, 3, 4 or 5 arguments, but 1 argument given here
+  × up takes 1 or 2 arguments, but 3 arguments given here
    ╭─[wrong_count_at_run.rhai:2:1]
  1 │ let n = netns_add("a");
- 2 │ veth(n);
-   · ───┬───
-   ·    ╰── here
+ 2 │ up(n, "lo", true);
+   · ────────┬────────
+   ·         ╰── here
    ╰────
-  help: forms: veth(name, peer); veth(name, peer, #{mtu}); veth(ns, name, peer); veth(ns, name,
-        peer, #{mtu}); veth(ns, name, peer_ns, peer); veth(ns, name, peer_ns, peer, #{mtu})
+  help: forms: up(link); up(ns, link)
 
 torn down: nothing to remove
 exit 1
@@ -386,7 +385,10 @@ exit 1
 fn check_reports_unknown_functions_and_argument_counts() {
     let dir = write_scripts(
         "errors-check",
-        &[("check", "let n = netns_ad(\"x\");\nveth(\"a\");\nn.upp(\"lo\");\n"), ("fine", "let n = netns_add(\"a\");\n")],
+        &[
+            ("check", "let n = netns_ad(\"x\");\nup(\"a\", \"b\", \"c\");\nn.upp(\"lo\");\n"),
+            ("fine", "let n = netns_add(\"a\");\n"),
+        ],
     );
     let run = check_in(&dir, &["check.rhai", "fine.rhai"]);
     let want = r#"
@@ -395,24 +397,23 @@ fn check_reports_unknown_functions_and_argument_counts() {
  1 │ let n = netns_ad("x");
    ·         ──────┬──────
    ·               ╰── here
- 2 │ veth("a");
+ 2 │ up("a", "b", "c");
    ╰────
   help: did you mean netns_add? (netns_add(name) -> Netns)
 
-  × veth takes 2, 3, 4 or 5 arguments, but 1 argument given here
+  × up takes 1 or 2 arguments, but 3 arguments given here
    ╭─[check.rhai:2:1]
  1 │ let n = netns_ad("x");
- 2 │ veth("a");
-   · ────┬────
-   ·     ╰── here
+ 2 │ up("a", "b", "c");
+   · ────────┬────────
+   ·         ╰── here
  3 │ n.upp("lo");
    ╰────
-  help: forms: veth(name, peer); veth(name, peer, #{mtu}); veth(ns, name, peer); veth(ns, name,
-        peer, #{mtu}); veth(ns, name, peer_ns, peer); veth(ns, name, peer_ns, peer, #{mtu})
+  help: forms: up(link); up(ns, link)
 
   × unknown function upp
    ╭─[check.rhai:3:3]
- 2 │ veth("a");
+ 2 │ up("a", "b", "c");
  3 │ n.upp("lo");
    ·   ────┬────
    ·       ╰── here

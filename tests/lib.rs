@@ -2,6 +2,10 @@
 
 mod errors;
 mod lifecycle;
+mod net;
 mod processes;
+mod repl;
+mod scenario;
 mod support;
+mod veth;
 mod walkthrough;

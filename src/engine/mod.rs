@@ -3,10 +3,16 @@
 pub mod error;
 pub mod exec;
 pub mod icmp;
+pub mod link_kinds;
+pub mod lookup;
 pub mod netlink;
 pub mod netns;
+pub mod nsthread;
+pub mod probe;
+pub mod procnet;
 pub mod route;
 pub mod sandbox;
 pub mod spawn;
+pub mod sysctl;
 
 pub use error::{EngineError, Result};

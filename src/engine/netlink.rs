@@ -28,8 +28,6 @@ pub struct LinkInfo {
     /// RFC 2863 operational state as the kernel's link watcher last set it ("up", "down",
     /// "unknown", ...). It lags the carrier briefly; packets sent before it turns "up" are dropped.
     pub operstate: String,
-    /// The root qdisc's kind; "noop" until the link watcher has activated the device.
-    pub qdisc: String,
     pub mtu: u32,
     pub mac: String,
     /// For a veth: the peer's ifindex (in `peer_netnsid`'s namespace when that is set).
@@ -50,6 +48,11 @@ pub struct AddrInfo {
 #[derive(Debug, Clone, Default)]
 pub struct LinkOptions {
     pub mtu: Option<u32>,
+    /// Created up. For a veth only the first end can be: the kernel opens the peer before the
+    /// two are joined and refuses it (ENOTCONN), so the lab brings the peer up afterwards.
+    pub up: bool,
+    /// Enslaved to this bridge (by ifindex, in the link's namespace) as it is created.
+    pub master: Option<u32>,
 }
 
 /// A netlink connection that belongs to one namespace for its whole life.
@@ -117,6 +120,12 @@ impl Conn {
         }
         if let Some(i) = index {
             msg = msg.index(i);
+        }
+        if opts.up {
+            msg = msg.up();
+        }
+        if let Some(master) = opts.master {
+            msg = msg.controller(master);
         }
         self.handle
             .link()
@@ -223,7 +232,6 @@ fn link_info(msg: &LinkMessage) -> LinkInfo {
         up: msg.header.flags.contains(LinkFlags::Up),
         lower_up: msg.header.flags.contains(LinkFlags::LowerUp),
         operstate: String::new(),
-        qdisc: String::new(),
         mtu: 0,
         mac: String::new(),
         peer_index: None,
@@ -235,7 +243,6 @@ fn link_info(msg: &LinkMessage) -> LinkInfo {
             LinkAttribute::IfName(n) => info.name = n.clone(),
             LinkAttribute::Mtu(m) => info.mtu = *m,
             LinkAttribute::OperState(s) => info.operstate = format!("{s:?}").to_lowercase(),
-            LinkAttribute::Qdisc(q) => info.qdisc = q.clone(),
             LinkAttribute::Address(a) => info.mac = format_mac(a),
             LinkAttribute::Link(i) => info.peer_index = Some(*i),
             LinkAttribute::LinkNetNsId(id) => info.peer_netnsid = Some(*id),
@@ -254,10 +261,13 @@ fn link_info(msg: &LinkMessage) -> LinkInfo {
 }
 
 impl LinkInfo {
-    /// True while the carrier is on but the link watcher has not activated the link yet.
+    /// True while a veth has its carrier but the kernel's link watcher has not put it in service
+    /// yet (until then it drops what it sends). The watcher sets the operstate when it is done;
+    /// before, a new veth still shows its initial "unknown" (and IFLA_QDISC already names the
+    /// qdisc, so that tells nothing). Other kinds may stay "unknown" for good (lo, vxlan), so only
+    /// veths are judged.
     pub fn settling(&self) -> bool {
-        // The operstate is set just before the qdisc is attached: check both.
-        self.up && self.lower_up && ((self.operstate != "up" && self.operstate != "unknown") || self.qdisc == "noop")
+        self.kind == "veth" && self.up && self.lower_up && self.operstate != "up"
     }
 }
 

@@ -65,8 +65,7 @@ impl LabError {
         match err.code() {
             Some(Errno::EPERM) | Some(Errno::EACCES) => LabError::PermissionDenied { op },
             Some(Errno::EOPNOTSUPP) => {
-                let feature = op.split_whitespace().nth(1).unwrap_or("this").to_string();
-                LabError::Unsupported { op, feature }
+                LabError::Failed { op, detail: "the running kernel does not support this".into(), errno: Some(Errno::EOPNOTSUPP) }
             }
             code => LabError::Failed { op, detail: err.cause.to_string(), errno: code },
         }

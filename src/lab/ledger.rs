@@ -32,6 +32,9 @@ pub enum Object {
     Addr { ns: Option<String>, link: String, cidr: String },
     /// A route added in a namespace the lab did not create.
     Route { ns: Option<String>, dst: String, via: String },
+    /// A network sysctl changed in a namespace the lab did not create: `key` is its path below
+    /// /proc/sys ("net/ipv4/ip_forward"), `old` the value before the lab's first change.
+    Sysctl { ns: Option<String>, key: String, old: String },
     /// A background process (group leader); `start` is its start time in clock ticks, which
     /// tells it from a later process that reuses the pid.
     Process { pid: i32, start: u64 },
@@ -46,6 +49,7 @@ impl Object {
             Object::Addr { ns, link, cidr } => format!("addr {ns:?} {link} {cidr}"),
             Object::Route { ns, dst, .. } => format!("route {ns:?} {dst}"),
             Object::Process { pid, .. } => format!("process {pid}"),
+            Object::Sysctl { ns, key, .. } => format!("sysctl {ns:?} {key}"),
         }
     }
 }

@@ -2,6 +2,8 @@
 //! It speaks in names, checks input before the kernel sees it, records what it creates in the
 //! ledger, and turns engine failures into errors about the user's objects.
 
+mod bridges;
+pub mod diagnose;
 mod links;
 mod namespaces;
 mod probe;
@@ -9,11 +11,17 @@ mod routes;
 mod veth;
 
 pub mod error;
+pub mod features;
 pub mod ledger;
+pub mod link_kinds;
 mod owners;
 pub mod processes;
+pub mod reach;
+mod settings;
+mod sysctl;
 pub mod teardown;
 pub mod validate;
+pub mod validate_net;
 pub mod view;
 
 use std::collections::{HashMap, HashSet};

@@ -11,8 +11,9 @@ use crate::engine::netlink::LinkInfo;
 impl Lab {
     /// Runs a program in `ns` to the end and captures its output. It is recorded in the ledger
     /// while it runs (see `processes.rs`), so even a `kill -9` of nslab leaves it to `clean`.
+    /// Like every start, it first carries out a held-back veth and lets links just brought up
+    /// come into service (the program may send packets at once).
     pub fn exec(&mut self, ns: &Ns, argv: &[String]) -> Result<ExecOutput> {
-        self.flush()?;
         self.run_to_end(ns, argv)
     }
 
@@ -21,7 +22,7 @@ impl Lab {
     /// and a first ping right after `up` would fail for no reason the user could see.
     /// Both directions matter (the reply leaves through the peer), so every namespace touched
     /// since the last ping is checked.
-    fn settle(&mut self) -> Result<()> {
+    pub(super) fn settle(&mut self) -> Result<()> {
         let deadline = std::time::Instant::now() + Duration::from_secs(1);
         for ns in std::mem::take(&mut self.unsettled) {
             let Ok(conn) = self.conn(&ns) else { continue }; // deleted since: nothing to wait for

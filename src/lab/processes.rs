@@ -63,8 +63,10 @@ impl Lab {
         if argv.is_empty() {
             return Err(LabError::Invalid { what: "command", value: String::new(), reason: "it is empty".into() });
         }
-        // A veth pair held back must exist before the program looks for it.
+        // A veth pair held back must exist before the program looks for it, and links just
+        // brought up must be in service (the program may send packets at once).
         self.flush()?;
+        self.settle()?;
         let file = match ns {
             Ns::Root => None,
             Ns::Named(_) => Some(self.ns_file(ns)?),

@@ -40,8 +40,13 @@ impl Lab {
         })
     }
 
-    pub fn route_del(&mut self, ns: &Ns, dst: &str, via: Option<&str>, dev: Option<&str>) -> Result<()> {
-        let spec = self.route_spec(ns, dst, via, dev, None)?;
+    /// Deletes a route; a gateway, device or metric given must match (`ip route del`).
+    pub fn route_del(&mut self, ns: &Ns, dst: &str, via: Option<&str>, dev: Option<&str>, metric: Option<u32>) -> Result<()> {
+        let mut spec = route_spec(dst, via.unwrap_or(""))?;
+        if let Some(dev) = dev {
+            spec.dev = Some(self.index(ns, dev)?);
+        }
+        spec.metric = metric;
         let conn = self.conn(ns)?;
         self.block_on(conn.del_route(&spec)).map_err(|e| match e.code() {
             Some(Errno::ESRCH) => LabError::Failed {

@@ -18,6 +18,8 @@ pub struct TeardownReport {
     pub addrs: usize,
     pub routes: usize,
     pub processes: usize,
+    /// Network sysctls set back to their values from before the lab.
+    pub sysctls: usize,
     /// Objects that could not be removed, each with the reason.
     pub failures: Vec<String>,
 }
@@ -32,6 +34,7 @@ impl std::fmt::Display for TeardownReport {
             (self.addrs, "address", "addresses"),
             (self.routes, "route", "routes"),
             (self.processes, "process", "processes"),
+            (self.sysctls, "sysctl restored", "sysctls restored"),
         ] {
             if n > 0 {
                 parts.push(plural(n, one, many));
@@ -80,6 +83,15 @@ pub fn remove(objects: &[Object], home: &File) -> TeardownReport {
                 }
                 Ok(false) => {}
                 Err(e) => report.failures.push(format!("namespace {name}: {}", e.cause)),
+            }
+        }
+    }
+    for obj in objects.iter().rev() {
+        if let Object::Sysctl { ns, key, old } = obj {
+            match restore_sysctl(ns.as_deref(), key, old, home) {
+                Ok(true) => report.sysctls += 1,
+                Ok(false) => {}
+                Err(e) => report.failures.push(format!("sysctl {key}: {}", e.cause)),
             }
         }
     }
@@ -140,6 +152,7 @@ fn describe(obj: &Object) -> String {
         Object::Route { dst, .. } => format!("route {dst}"),
         Object::Netns { name, .. } => format!("namespace {name}"),
         Object::Process { pid, .. } => format!("process {pid}"),
+        Object::Sysctl { key, .. } => format!("sysctl {key}"),
     }
 }
 
@@ -169,7 +182,8 @@ async fn remove_in(conn: &Conn, obj: &Object, vanishing: bool) -> Result<bool, E
             }
             match conn.del_link(link.index).await {
                 Ok(()) => Ok(true),
-                // Gone meanwhile: the kernel was still cleaning up a namespace it was paired with.
+                // Gone in the meantime: a namespace deleted just before takes its veth peers
+                // with it a moment later (the kernel frees namespaces asynchronously).
                 Err(e) if e.code() == Some(Errno::ENODEV) => Ok(false),
                 Err(e) => Err(e),
             }
@@ -195,6 +209,23 @@ async fn remove_in(conn: &Conn, obj: &Object, vanishing: bool) -> Result<bool, E
         }
         _ => Ok(false),
     }
+}
+
+/// Writes a sysctl's old value back; Ok(false) when its namespace is gone.
+fn restore_sysctl(ns: Option<&str>, key: &str, old: &str, home: &File) -> Result<bool, EngineError> {
+    let opened;
+    let file = match ns {
+        Some(name) => match netns::open_named(name) {
+            Ok(f) => {
+                opened = f;
+                &opened
+            }
+            Err(_) => return Ok(false),
+        },
+        None => home,
+    };
+    let components: Vec<String> = key.split('/').map(str::to_string).collect();
+    crate::engine::sysctl::write(file, &components, old).map(|_| true)
 }
 
 /// Ok(true) when a namespace was removed, Ok(false) when there was nothing (of ours) to remove.

@@ -32,6 +32,9 @@ impl Lab {
     pub fn veth(&mut self, ns: &Ns, name: &str, peer_ns: &Ns, peer: &str, opts: &LinkOptions) -> Result<()> {
         validate::link_name(name)?;
         validate::link_name(peer)?;
+        if let Some(mtu) = opts.mtu {
+            super::validate_net::mtu(i64::from(mtu))?;
+        }
         if ns == peer_ns && name == peer {
             return Err(LabError::Invalid {
                 what: "veth pair",
@@ -118,7 +121,16 @@ impl Lab {
         }
         self.peers.insert((ns.key(), name.into()), (peer_ns.key(), peer.into()));
         self.peers.insert((peer_ns.key(), peer.into()), (ns.key(), name.into()));
+        if opts.up {
+            self.set_up(peer_ns, peer, true)?;
+            self.unsettled.insert(ns.clone());
+        }
         Ok(())
+    }
+
+    /// The ifindex of a bridge to enslave a new link to (the `master` option).
+    pub fn master_index(&mut self, ns: &Ns, bridge: &str) -> Result<u32> {
+        self.index(ns, bridge)
     }
 
     fn veth_error(&mut self, ns: &Ns, name: &str, peer_ns: &Ns, peer: &str, e: EngineError) -> LabError {

@@ -2,12 +2,16 @@
 //! volatile (the optimizer must never run it at compile time) and keeps the list of
 //! (name, arity) pairs that `check` and the catalog test rely on.
 
-use std::time::Duration;
+use std::any::TypeId;
+use std::time::{Duration, Instant};
 
-use rhai::{Array, Dynamic, Engine, FuncRegistration, NativeCallContext, RhaiNativeFunc, Variant};
+use rhai::{
+    Array, Dynamic, Engine, EvalAltResult, FuncRegistration, Module, NativeCallContext, RhaiFunc, RhaiNativeFunc, Shared, Variant,
+};
 
 use super::args;
 use super::failure::{argument_error, held_back, lab_error, raise, CallFailure, FailureKind, Res};
+use super::harness::{self, Harness};
 use super::values::{addr_map, link_map, route_map, Exec, Netns, Ping};
 use crate::engine::icmp::PingOptions;
 use crate::engine::netlink::LinkOptions;
@@ -18,11 +22,18 @@ pub type SharedLab = super::LabSlot;
 pub struct Registrar<'e> {
     engine: &'e mut Engine,
     pub registered: Vec<(&'static str, usize)>,
+    /// Logs every call when capturing; the testing bindings record sub-tests in it too.
+    pub harness: Harness,
+    /// nslab's functions, handed to the engine as one global module by `finish`.
+    functions: Module,
 }
+
+/// A native function as Rhai stores it.
+type NativeFn = dyn Fn(Option<NativeCallContext>, &mut [&mut Dynamic]) -> Result<Dynamic, Box<EvalAltResult>>;
 
 impl<'e> Registrar<'e> {
     pub fn new(engine: &'e mut Engine) -> Self {
-        Registrar { engine, registered: Vec::new() }
+        Registrar { engine, registered: Vec::new(), harness: Harness::default(), functions: Module::new() }
     }
 
     /// The engine, for registering types and property getters (not functions: use `add`).
@@ -30,15 +41,96 @@ impl<'e> Registrar<'e> {
         self.engine
     }
 
-    pub fn add<A: 'static, const N: usize, const X: bool, R: Variant + Clone, const F: bool>(
+    /// Makes the added functions callable; returns the (name, arity) list and the harness.
+    pub fn finish(self) -> (Vec<(&'static str, usize)>, Harness) {
+        self.engine.register_global_module(Shared::new(self.functions));
+        (self.registered, self.harness)
+    }
+
+    pub fn add<A: 'static, const N: usize, const X: bool, R: Variant + Clone, const F: bool, FUNC>(
         &mut self,
         name: &'static str,
-        func: impl RhaiNativeFunc<A, N, X, R, F> + 'static,
-    ) {
+        func: FUNC,
+    ) where
+        FUNC: RhaiNativeFunc<A, N, X, R, F> + 'static,
+    {
         // Rhai silently replaces a function registered twice with the same arity.
         assert!(!self.registered.contains(&(name, N)), "{name}/{N} registered twice");
         self.registered.push((name, N));
-        FuncRegistration::new(name).with_volatility(true).register_into_engine(self.engine, func);
+        self.add_overload(name, func);
+    }
+
+    /// Another form of a function already added with the same arity, for argument types that
+    /// must not fall to one of Rhai's own functions (an exact type match wins over `Dynamic`).
+    pub fn add_overload<A: 'static, const N: usize, const X: bool, R: Variant + Clone, const F: bool, FUNC>(
+        &mut self,
+        name: &'static str,
+        func: FUNC,
+    ) where
+        FUNC: RhaiNativeFunc<A, N, X, R, F> + 'static,
+    {
+        // Every call goes through the harness, which logs it (arguments, result, duration) when
+        // capturing is on. Rhai passes a context to the wrapper always, so calls are placed in
+        // the script; a function that takes none ignores it.
+        let native = func.into_rhai_function(true, true);
+        let inner = native.get_native_fn().expect("a registered closure is a native function").clone();
+        let harness = self.harness.clone();
+        let logged: Shared<NativeFn> = Shared::new(move |ctx: Option<NativeCallContext>, args: &mut [&mut Dynamic]| {
+            if !harness.capturing() {
+                return inner(ctx, args);
+            }
+            let shown = args.iter().map(|a| harness::describe(a)).collect();
+            let line = ctx.as_ref().and_then(|c| c.call_position().line());
+            let index = harness.begin_call(name, shown, line);
+            let started = Instant::now();
+            let out = inner(ctx, args);
+            let result = match &out {
+                Ok(v) => Ok(harness::describe(v)),
+                Err(e) => Err(harness::describe_error(e)),
+            };
+            harness.end_call(index, started.elapsed(), result);
+            out
+        });
+        let native = match native {
+            RhaiFunc::Pure { is_pure, is_volatile, .. } => {
+                RhaiFunc::Pure { func: logged, has_context: true, is_pure, is_volatile }
+            }
+            RhaiFunc::Method { is_pure, is_volatile, .. } => {
+                RhaiFunc::Method { func: logged, has_context: true, is_pure, is_volatile }
+            }
+            other => other,
+        };
+        let mut info: Vec<String> = FUNC::param_names().iter().map(|t| format!("_: {}", short_type(t))).collect();
+        if FUNC::return_type() != TypeId::of::<()>() {
+            info.push(short_type(FUNC::return_type_name()));
+        }
+        FuncRegistration::new(name).in_global_namespace().with_params_info(info).set_into_module_raw(
+            &mut self.functions,
+            FUNC::param_types(),
+            native,
+        );
+    }
+}
+
+/// A Rust type name as signatures show it: paths dropped, `Result<T, Box<EvalAltResult>>` as T.
+fn short_type(name: &str) -> String {
+    let mut out = String::new();
+    let mut word = String::new();
+    for c in name.chars().chain(std::iter::once(' ')) {
+        if c.is_alphanumeric() || c == '_' || c == ':' {
+            word.push(c);
+        } else {
+            out += word.rsplit("::").next().unwrap_or("");
+            word.clear();
+            if c != ' ' || !out.is_empty() {
+                out.push(c);
+            }
+        }
+    }
+    let out = out.trim().to_string();
+    match out.strip_prefix("Result<").and_then(|r| r.strip_suffix(", Box<EvalAltResult>>")) {
+        Some(inner) => inner.to_string(),
+        None => out,
     }
 }
 
@@ -52,12 +144,21 @@ fn netns_handle(name: String) -> Netns {
     Netns { name: Some(name) }
 }
 
-fn link_options(ctx: &NativeCallContext, v: &Dynamic, n: usize) -> Res<LinkOptions> {
-    let m = args::map(ctx, v, n, &["mtu"])?;
+/// A veth's options: `mtu` (both ends), `up` (both ends, at birth), `master` (a bridge in the
+/// first end's namespace, joined at birth).
+fn link_options(lab: &SharedLab, ctx: &NativeCallContext, ns: &Ns, v: &Dynamic, n: usize) -> Res<LinkOptions> {
+    let m = args::map(ctx, v, n, &["mtu", "up", "master"])?;
     let mut opts = LinkOptions::default();
     if let Some(mtu) = m.get("mtu") {
         let mtu = args::integer(ctx, mtu, "the mtu option")?;
         opts.mtu = Some(u32::try_from(mtu).map_err(|_| argument_error(ctx, format!("mtu {mtu} is out of range")))?);
+    }
+    if let Some(up) = m.get("up") {
+        opts.up = up.as_bool().map_err(|_| argument_error(ctx, "the up option must be true or false"))?;
+    }
+    if let Some(master) = m.get("master") {
+        let master = args::string(ctx, master, n, "the master option (a bridge name)")?;
+        opts.master = Some(lab.borrow_mut().master_index(ns, &master).map_err(|e| lab_error(ctx, e))?);
     }
     Ok(opts)
 }
@@ -102,10 +203,19 @@ pub fn register(reg: &mut Registrar, lab: &SharedLab) {
     register_exec(reg, lab);
     register_ping(reg, lab);
     register_checks(reg, lab);
+    super::bindings_net::register(reg, lab);
+    super::bindings_testing::register(reg, lab);
     super::processes::register(reg, lab);
 }
 
 fn register_types(engine: &mut Engine) {
+    // What `catch (e)` receives when an nslab call fails.
+    engine
+        .register_type_with_name::<CallFailure>("Error")
+        .register_get("message", |f: &mut CallFailure| f.message.clone())
+        .register_get("hint", |f: &mut CallFailure| f.hint.clone().unwrap_or_default())
+        .register_fn("to_string", |f: &mut CallFailure| f.message.clone())
+        .register_fn("to_debug", |f: &mut CallFailure| f.message.clone());
     engine
         .register_type_with_name::<Netns>("Netns")
         .register_get("name", |n: &mut Netns| n.name.clone().unwrap_or_default())
@@ -184,7 +294,7 @@ fn register_links(reg: &mut Registrar, lab: &SharedLab) {
                 Ns::Root,
                 args::string(&ctx, &a, 0, "a link name")?,
                 args::string(&ctx, &b, 1, "a link name")?,
-                link_options(&ctx, &c, 2)?,
+                link_options(&l, &ctx, &Ns::Root, &c, 2)?,
             )
         } else {
             (
@@ -204,7 +314,7 @@ fn register_links(reg: &mut Registrar, lab: &SharedLab) {
         let ns = args::ns(&ctx, &a, 0)?;
         let name = args::string(&ctx, &b, 1, "a link name")?;
         let (peer_ns, peer, opts) = if args::is_map(&d) {
-            (ns.clone(), args::string(&ctx, &c, 2, "a link name")?, link_options(&ctx, &d, 3)?)
+            (ns.clone(), args::string(&ctx, &c, 2, "a link name")?, link_options(&l, &ctx, &ns, &d, 3)?)
         } else {
             (args::ns(&ctx, &c, 2)?, args::string(&ctx, &d, 3, "a link name")?, LinkOptions::default())
         };
@@ -218,7 +328,7 @@ fn register_links(reg: &mut Registrar, lab: &SharedLab) {
         let name = args::string(&ctx, &b, 1, "a link name")?;
         let peer_ns = args::ns(&ctx, &c, 2)?;
         let peer = args::string(&ctx, &d, 3, "a link name")?;
-        let opts = link_options(&ctx, &o, 4)?;
+        let opts = link_options(&l, &ctx, &ns, &o, 4)?;
         l.borrow_mut().veth(&ns, &name, &peer_ns, &peer, &opts).map_err(|e| lab_error(&ctx, e))?;
         note_held_back(&l, &ctx);
         Ok(())
@@ -317,48 +427,52 @@ fn register_inspection(reg: &mut Registrar, lab: &SharedLab) {
 }
 
 fn register_routes(reg: &mut Registrar, lab: &SharedLab) {
-    fn add_route(l: &SharedLab, ctx: &NativeCallContext, ns: Ns, dst: &Dynamic, how: &Dynamic) -> Res<()> {
-        let dst = args::string(ctx, dst, 1, "a destination (a CIDR or \"default\")")?;
-        let (via, dev, metric) = if args::is_map(how) {
-            let m = args::map(ctx, how, 2, &["via", "dev", "metric"])?;
-            let text = |k: &str| -> Res<Option<String>> { m.get(k).map(|v| args::string(ctx, v, 2, k)).transpose() };
-            let metric = match m.get("metric") {
-                Some(v) => Some(
-                    u32::try_from(args::integer(ctx, v, "metric")?)
-                        .map_err(|_| argument_error(ctx, "metric must be from 0 to 4294967295"))?,
-                ),
-                None => None,
-            };
-            (text("via")?, text("dev")?, metric)
-        } else {
-            (Some(args::string(ctx, how, 2, "a gateway address")?), None, None)
+    /// The gateway, device and metric of a route: a gateway address, or #{via, dev, metric}.
+    /// `n` is the argument's position in the call.
+    fn route_how(ctx: &NativeCallContext, how: &Dynamic, n: usize) -> Res<(Option<String>, Option<String>, Option<u32>)> {
+        if !args::is_map(how) {
+            return Ok((Some(args::string(ctx, how, n, "a gateway address or #{via, dev, metric}")?), None, None));
+        }
+        let m = args::map(ctx, how, n, &["via", "dev", "metric"])?;
+        let text = |k: &str| -> Res<Option<String>> { m.get(k).map(|v| args::string(ctx, v, n, k)).transpose() };
+        let metric = match m.get("metric") {
+            Some(v) => Some(
+                u32::try_from(args::integer(ctx, v, "metric")?)
+                    .map_err(|_| argument_error(ctx, "metric must be from 0 to 4294967295"))?,
+            ),
+            None => None,
         };
+        Ok((text("via")?, text("dev")?, metric))
+    }
+    fn add_route(l: &SharedLab, ctx: &NativeCallContext, ns: Ns, dst: &Dynamic, how: &Dynamic, n: usize) -> Res<()> {
+        let dst = args::string(ctx, dst, n, "a destination (a CIDR or \"default\")")?;
+        let (via, dev, metric) = route_how(ctx, how, n + 1)?;
         l.borrow_mut().route(&ns, &dst, via.as_deref(), dev.as_deref(), metric).map_err(|e| lab_error(ctx, e))
     }
     let l = lab.clone();
-    reg.add("route", move |ctx: NativeCallContext, dst: Dynamic, via: Dynamic| add_route(&l, &ctx, Ns::Root, &dst, &via));
+    reg.add("route", move |ctx: NativeCallContext, dst: Dynamic, via: Dynamic| add_route(&l, &ctx, Ns::Root, &dst, &via, 0));
     let l = lab.clone();
     reg.add("route", move |ctx: NativeCallContext, ns: Dynamic, dst: Dynamic, via: Dynamic| {
         let ns = args::ns(&ctx, &ns, 0)?;
-        add_route(&l, &ctx, ns, &dst, &via)
+        add_route(&l, &ctx, ns, &dst, &via, 1)
     });
     let l = lab.clone();
     reg.add("route_del", move |ctx: NativeCallContext, dst: Dynamic| -> Res<()> {
         let dst = args::string(&ctx, &dst, 0, "a destination")?;
-        l.borrow_mut().route_del(&Ns::Root, &dst, None, None).map_err(|e| lab_error(&ctx, e))
+        l.borrow_mut().route_del(&Ns::Root, &dst, None, None, None).map_err(|e| lab_error(&ctx, e))
     });
     let l = lab.clone();
     reg.add("route_del", move |ctx: NativeCallContext, ns: Dynamic, dst: Dynamic| -> Res<()> {
         let ns = args::ns(&ctx, &ns, 0)?;
         let dst = args::string(&ctx, &dst, 1, "a destination")?;
-        l.borrow_mut().route_del(&ns, &dst, None, None).map_err(|e| lab_error(&ctx, e))
+        l.borrow_mut().route_del(&ns, &dst, None, None, None).map_err(|e| lab_error(&ctx, e))
     });
     let l = lab.clone();
-    reg.add("route_del", move |ctx: NativeCallContext, ns: Dynamic, dst: Dynamic, via: Dynamic| -> Res<()> {
+    reg.add("route_del", move |ctx: NativeCallContext, ns: Dynamic, dst: Dynamic, how: Dynamic| -> Res<()> {
         let ns = args::ns(&ctx, &ns, 0)?;
         let dst = args::string(&ctx, &dst, 1, "a destination")?;
-        let via = args::string(&ctx, &via, 2, "a gateway address")?;
-        l.borrow_mut().route_del(&ns, &dst, Some(&via), None).map_err(|e| lab_error(&ctx, e))
+        let (via, dev, metric) = route_how(&ctx, &how, 2)?;
+        l.borrow_mut().route_del(&ns, &dst, via.as_deref(), dev.as_deref(), metric).map_err(|e| lab_error(&ctx, e))
     });
     let list = |l: &SharedLab, ctx: &NativeCallContext, ns: Ns| -> Res<Array> {
         let routes = l.borrow_mut().routes(&ns).map_err(|e| lab_error(ctx, e))?;
@@ -440,14 +554,10 @@ fn register_checks(reg: &mut Registrar, lab: &SharedLab) {
     };
     let l = lab.clone();
     reg.add("sleep", move |ctx: NativeCallContext, seconds: Dynamic| sleep(&l, &ctx, &seconds));
-    // Rhai's own sleep(INT) and sleep(FLOAT) match those argument types exactly, so they win over
-    // the Dynamic form, and they cannot be interrupted: replace them too.
+    // Rhai's own sleep(INT) and sleep(FLOAT) match those argument types exactly, so they would
+    // win over the Dynamic form, and they cannot be interrupted: replace them too.
     let l = lab.clone();
-    FuncRegistration::new("sleep")
-        .with_volatility(true)
-        .register_into_engine(reg.engine(), move |ctx: NativeCallContext, s: rhai::INT| sleep(&l, &ctx, &Dynamic::from(s)));
+    reg.add_overload("sleep", move |ctx: NativeCallContext, s: rhai::INT| sleep(&l, &ctx, &Dynamic::from(s)));
     let l = lab.clone();
-    FuncRegistration::new("sleep")
-        .with_volatility(true)
-        .register_into_engine(reg.engine(), move |ctx: NativeCallContext, s: rhai::FLOAT| sleep(&l, &ctx, &Dynamic::from(s)));
+    reg.add_overload("sleep", move |ctx: NativeCallContext, s: rhai::FLOAT| sleep(&l, &ctx, &Dynamic::from(s)));
 }

@@ -15,6 +15,8 @@ pub enum ErrorKind {
     Runtime,
     Assertion,
     Interrupted,
+    /// `skip(reason)` or an unmet `require(feature)` ended the script; the message is the reason.
+    Skipped,
 }
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -128,7 +130,10 @@ impl Source {
         let mut source: Option<Source> = None;
         while let EvalAltResult::ErrorInFunctionCall(name, src, next, pos) = inner {
             frames.push((name.clone(), *pos));
-            if !src.is_empty() && src != &self.name {
+            // The innermost frame says where the failing code is: this file, or another one.
+            if src == &self.name {
+                source = None;
+            } else if !src.is_empty() {
                 source = load(src).or(source);
             }
             inner = next;
@@ -152,6 +157,8 @@ impl Source {
                     FailureKind::Interrupted => {
                         here.error("interrupted".into(), pos, "stopped here", None, ErrorKind::Interrupted)
                     }
+                    FailureKind::Expectation => here.error(f.message, pos, "this check failed", f.hint, ErrorKind::Assertion),
+                    FailureKind::Skip => here.error(f.message, pos, "skipped here", None, ErrorKind::Skipped),
                     FailureKind::Lab | FailureKind::Argument => {
                         here.error(f.message, pos, "this call failed", f.hint, ErrorKind::Runtime)
                     }
@@ -179,7 +186,8 @@ impl Source {
         };
         // Point at where the failing function was called, too, when that is in this file.
         if source.is_none() {
-            for (name, call) in frames.iter().filter(|(_, p)| !p.is_none()) {
+            // A closure (anon$...) is no name to show; the call that ran it is already labelled.
+            for (name, call) in frames.iter().filter(|(n, p)| !p.is_none() && !n.starts_with("anon$")) {
                 if let Some(o) = self.offset(*call) {
                     e.labels.push(LabeledSpan::new_with_span(Some(format!("in {name}(), called here")), self.call_span(o)));
                 }

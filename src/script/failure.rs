@@ -17,6 +17,11 @@ pub enum FailureKind {
     Assertion { custom: bool },
     /// Ctrl-C or SIGTERM stopped the call.
     Interrupted,
+    /// A check of the testing functions failed (`expect_reach`, `assert_eq`, ...); the hint
+    /// says why in detail.
+    Expectation,
+    /// `skip(reason)` or an unmet `require`: the message is the reason.
+    Skip,
 }
 
 #[derive(Debug, Clone)]

@@ -3,10 +3,15 @@
 
 pub mod args;
 pub mod bindings;
+pub mod bindings_net;
+pub mod bindings_testing;
 pub mod catalog;
+pub mod catalog_net;
+pub mod catalog_testing;
 pub mod check;
 pub mod diag;
 pub mod failure;
+pub mod harness;
 pub mod processes;
 pub mod values;
 
@@ -58,6 +63,8 @@ pub struct Session {
     known: Option<check::Known>,
     /// The functions nslab registered, as (name, arity).
     pub registered: Vec<(&'static str, usize)>,
+    /// The call log (when capturing) and the sub-tests of the scripts run.
+    pub harness: harness::Harness,
 }
 
 impl Session {
@@ -80,8 +87,8 @@ impl Session {
         engine.on_progress(move |_| cancel.load(Ordering::Relaxed).then_some(Dynamic::UNIT));
         let mut reg = bindings::Registrar::new(&mut engine);
         bindings::register(&mut reg, &slot);
-        let registered = reg.registered;
-        Session { engine, lab: slot, scope: Scope::new(), known: None, registered }
+        let (registered, harness) = reg.finish();
+        Session { engine, lab: slot, scope: Scope::new(), known: None, registered, harness }
     }
 
     pub fn set_args(&mut self, args: &[String]) {

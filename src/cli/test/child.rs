@@ -1,0 +1,137 @@
+//! The hidden `nslab test-scenario` command: runs one scenario in its own sandbox, the way
+//! `nslab run --sandbox` would (teardown included), and writes a JSON `ChildReport` to the file
+//! the runner names. The script's output goes to standard output as usual.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+
+use super::outcome::{Call, ChildReport, Problem, Status, SubResult};
+use crate::cli::run::{stdout_printer, watch_signals};
+use crate::engine::sandbox;
+use crate::lab::{validate, Lab, LabOptions, Ns};
+use crate::script::harness::{CallRecord, SubtestOutcome};
+use crate::script::{ErrorKind, Session, Source};
+
+#[derive(clap::Args, Debug)]
+pub struct ChildArgs {
+    /// Where to write the JSON report.
+    #[arg(long)]
+    pub result: PathBuf,
+    /// Log every call.
+    #[arg(long)]
+    pub capture: bool,
+    pub file: PathBuf,
+}
+
+fn write(out: &mut std::fs::File, report: &ChildReport) {
+    let text = serde_json::to_string(report).expect("a report serializes");
+    // Nothing better can be done if this fails: the runner reports the missing result.
+    let _ = out.write_all(text.as_bytes());
+}
+
+fn failed(problem: Problem) -> ChildReport {
+    ChildReport { status: Status::Fail, problem: Some(problem), subtests: vec![], calls: None, teardown: String::new() }
+}
+
+fn call(c: CallRecord) -> Call {
+    let (ok, result) = match c.result {
+        Ok(v) => (true, v),
+        Err(e) => (false, e),
+    };
+    Call {
+        at_ms: c.start.as_secs_f64() * 1000.0,
+        duration_ms: c.duration.as_secs_f64() * 1000.0,
+        depth: c.depth,
+        line: c.line,
+        call: format!("{}({})", c.name, c.args.join(", ")),
+        ok,
+        result,
+    }
+}
+
+pub fn run(args: ChildArgs) -> i32 {
+    // Opened before the sandbox, which mounts a private /run over the runner's.
+    let mut out = match std::fs::File::create(&args.result) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("cannot write the result to {}: {e}", args.result.display());
+            return 2;
+        }
+    };
+    // Before anything else: the kernel refuses a new user/mount namespace once threads exist.
+    if let Err(e) = sandbox::enter() {
+        write(&mut out, &failed(Problem::plain("error", format!("cannot start the sandbox: {e}"))));
+        return 1;
+    }
+    let source = match std::fs::read_to_string(&args.file) {
+        Ok(text) => Source { name: args.file.display().to_string(), text },
+        Err(e) => {
+            write(&mut out, &failed(Problem::plain("error", format!("cannot read {}: {e}", args.file.display()))));
+            return 1;
+        }
+    };
+    let stem = args.file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = if validate::netns_name(&stem).is_ok() { stem } else { "scenario".into() };
+    let lab = match Lab::new(LabOptions::new(&name)) {
+        Ok(l) => l,
+        Err(e) => {
+            write(&mut out, &failed(Problem::plain("error", e.to_string())));
+            return 1;
+        }
+    };
+    let signal = watch_signals(&lab);
+    let mut session = Session::new(Some(lab), &crate::script::script_dir(&source.name), stdout_printer());
+    // The sandbox stands in for a host, whose loopback is up.
+    let _ = session.lab.borrow_mut().set_up(&Ns::Root, "lo", true);
+    session.harness.capture_calls(args.capture);
+    session.set_args(&[]);
+    let outcome = session.run(&source);
+    let subtests = session.take_subtests(&source);
+    let calls = args.capture.then(|| session.harness.take_calls().into_iter().map(call).collect());
+    let lab = session.lab.take().expect("the session owns the lab");
+    drop(session);
+    let teardown = lab.teardown();
+    eprintln!("{teardown}");
+
+    let subtests: Vec<SubResult> = subtests
+        .into_iter()
+        .map(|t| {
+            let (status, problem) = match &t.outcome {
+                SubtestOutcome::Passed => (Status::Pass, None),
+                SubtestOutcome::Failed(e) => (Status::Fail, Some(Problem::from_script(e))),
+                SubtestOutcome::Skipped(e) => (Status::Skip, Some(Problem::from_script(e))),
+                SubtestOutcome::Interrupted => (Status::Fail, Some(Problem::plain("interrupted", "interrupted"))),
+            };
+            SubResult { name: t.name, status, duration_ms: t.duration.as_secs_f64() * 1000.0, problem }
+        })
+        .collect();
+    let sub_failed = subtests.iter().any(|s| s.status.failed());
+    let (status, problem) = match outcome {
+        Ok(()) if sub_failed => (Status::Fail, None),
+        Ok(()) => (Status::Pass, None),
+        Err(errors) => {
+            // A script stops at its first error; the pre-flight check may find several.
+            let e = &errors[0];
+            let status = match e.kind {
+                ErrorKind::Skipped if !sub_failed => Status::Skip,
+                _ => Status::Fail,
+            };
+            let mut problem = Problem::from_script(e);
+            if errors.len() > 1 {
+                problem.message += &format!(" (and {} more problems)", errors.len() - 1);
+                for more in &errors[1..] {
+                    problem.report += &format!("\n{}", Problem::from_script(more).report);
+                }
+            }
+            (status, Some(problem))
+        }
+    };
+    let teardown_line = teardown.to_string();
+    write(&mut out, &ChildReport { status, problem, subtests, calls, teardown: teardown_line });
+    let sig = signal.load(Ordering::Relaxed);
+    if sig != 0 {
+        return 128 + sig as i32;
+    }
+    i32::from(status == Status::Fail)
+}

@@ -1,0 +1,133 @@
+//! `nslab test`: finds scenario scripts, runs each in its own sandbox (several at once, each under
+//! a time limit), and reports PASS / FAIL / SKIP / TIMEOUT per scenario, as text and optionally as
+//! TAP, JUnit XML or JSON.
+
+pub mod child;
+pub mod discover;
+pub mod human;
+pub mod json;
+pub mod junit;
+pub mod outcome;
+pub mod schedule;
+pub mod tap;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use miette::{GraphicalReportHandler, GraphicalTheme};
+
+use super::report;
+use super::run::{EXIT_FAILED, EXIT_USAGE};
+use outcome::Summary;
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Scenarios are *.rhai scripts; directories are searched recursively, skipping names that start with \
+'.' or '_' (helpers to import). Without PATH: tests/scenarios if it exists, else tests, else the \
+current directory.
+
+A scenario fails when it stops with an error or a failed check, or when one of its sub-tests \
+(test(\"name\", || ...)) fails; skip(reason) and an unmet require(feature) make it SKIP. A scenario \
+sets its own time limit with a line among its first comment lines:
+    // timeout: 30
+Exit status: 0 when nothing failed or timed out, 1 otherwise, 2 for bad usage, 130 when interrupted.")]
+pub struct TestArgs {
+    /// Scenario files, or directories to search for them.
+    pub paths: Vec<PathBuf>,
+    /// How many scenarios run at once [default: the number of CPUs].
+    #[arg(short = 'j', long = "jobs", value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Seconds a scenario may take before it is stopped and reported as TIMEOUT.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    pub timeout: f64,
+    /// Print TAP version 13 on standard output (the usual report goes to standard error).
+    #[arg(long, conflicts_with = "json")]
+    pub tap: bool,
+    /// Print one JSON document with every result on standard output (the usual report goes to
+    /// standard error).
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the results as JUnit XML to FILE (for GitLab / GitHub test reports).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Log every call each scenario makes (arguments, result, duration) and attach the log and
+    /// the scenario's output to its report.
+    #[arg(long)]
+    pub capture: bool,
+}
+
+/// A script diagnostic as text, without colour or line wrapping (tables in help stay whole).
+pub fn render(diag: &dyn miette::Diagnostic) -> String {
+    let mut out = String::new();
+    let handler = GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor())
+        .with_width(200)
+        .with_wrap_lines(false)
+        .with_links(false);
+    let _ = handler.render_report(&mut out, diag);
+    out
+}
+
+pub fn run(args: TestArgs) -> i32 {
+    if !(args.timeout > 0.0 && args.timeout < 1e6) {
+        report::plain(format!("--timeout must be a positive number of seconds, not {}", args.timeout), None);
+        return EXIT_USAGE;
+    }
+    if args.jobs == Some(0) {
+        report::plain("-j needs at least 1", None);
+        return EXIT_USAGE;
+    }
+    let paths = if args.paths.is_empty() { discover::default_paths() } else { args.paths.clone() };
+    let files = match discover::find(&paths) {
+        Ok(f) => f,
+        Err(e) => {
+            report::plain(format!("cannot read {e}"), None);
+            return EXIT_USAGE;
+        }
+    };
+    if files.is_empty() {
+        let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        report::plain(
+            format!("no scenarios found in {}", shown.join(", ")),
+            Some("scenarios are *.rhai files; names starting with '.' or '_' are skipped".into()),
+        );
+        return EXIT_USAGE;
+    }
+    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let scenarios = discover::scenarios(files, Duration::from_secs_f64(args.timeout));
+    // With --tap or --json standard output is the machine's: people read standard error.
+    let to_stderr = args.tap || args.json;
+    // A reader that went away (`| head`) is no reason to stop running scenarios.
+    let show = |text: &str| {
+        let _ = if to_stderr {
+            std::io::stderr().write_all(text.as_bytes())
+        } else {
+            let mut out = std::io::stdout();
+            out.write_all(text.as_bytes()).and_then(|_| out.flush())
+        };
+    };
+    let started = Instant::now();
+    let (results, interrupted) = schedule::run(&scenarios, jobs, args.capture, |r| show(&human::scenario(r, args.capture)));
+    let summary = Summary::of(&results, started.elapsed().as_secs_f64() * 1000.0, jobs, interrupted);
+    show(&human::summary(&summary));
+    if args.tap {
+        let _ = std::io::stdout().write_all(tap::render(&results).as_bytes());
+    }
+    if args.json {
+        let _ = std::io::stdout().write_all(format!("{}\n", json::render(&results, &summary)).as_bytes());
+    }
+    let mut status = if interrupted {
+        130
+    } else if summary.ok() {
+        0
+    } else {
+        EXIT_FAILED
+    };
+    if let Some(path) = &args.junit {
+        if let Err(e) = std::fs::write(path, junit::render(&results, &summary)) {
+            report::plain(format!("cannot write the JUnit report to {}: {e}", path.display()), None);
+            status = status.max(EXIT_USAGE);
+        }
+    }
+    status
+}

@@ -1,0 +1,421 @@
+//! The functions scenario tests are written with: checks that explain themselves when they fail
+//! (`assert_eq`, `expect_reach`, `expect_no_reach`, `expect_matrix`, `wait_until`), ways to stop
+//! early without failing (`skip`, `require`), and named sub-tests (`test`).
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use rhai::{Array, Dynamic, FnPtr, Map, NativeCallContext};
+
+use super::args;
+use super::bindings::{Registrar, SharedLab};
+use super::failure::{argument_error, lab_error, raise, CallFailure, FailureKind, Res};
+use super::harness::describe;
+use super::values::{type_name, Netns};
+use crate::lab::features::Feature;
+use crate::lab::reach::{Probe, ProbeOptions, ProbeOutcome};
+use crate::lab::Ns;
+
+/// How long `expect_reach` keeps trying: long enough for a first packet lost to neighbour
+/// resolution (the kernel retries after one second) to be sent again.
+const REACH_WINDOW: Duration = Duration::from_secs(3);
+/// How long `expect_no_reach` listens for a reply that must not come.
+const NO_REACH_WINDOW: Duration = Duration::from_secs(1);
+/// How long one echo request waits before the next try.
+const ATTEMPT: Duration = Duration::from_millis(250);
+/// How often `wait_until` asks again.
+const POLL: Duration = Duration::from_millis(50);
+
+pub fn register(reg: &mut Registrar, lab: &SharedLab) {
+    register_assert_eq(reg);
+    register_reach(reg, lab);
+    register_matrix(reg, lab);
+    register_flow(reg, lab);
+}
+
+fn fail(ctx: &NativeCallContext, message: String, hint: Option<String>) -> Box<rhai::EvalAltResult> {
+    raise(ctx, CallFailure { message, hint, kind: FailureKind::Expectation })
+}
+
+fn function(ctx: &NativeCallContext, v: &Dynamic, n: usize) -> Res<FnPtr> {
+    v.clone().try_cast::<FnPtr>().ok_or_else(|| {
+        argument_error(
+            ctx,
+            format!(
+                "the {} argument of {} must be a function (a closure like || {{ ... }}), not {}",
+                args::ordinal(n),
+                ctx.fn_name(),
+                type_name(v)
+            ),
+        )
+    })
+}
+
+fn seconds(ctx: &NativeCallContext, v: &Dynamic, what: &str) -> Res<Duration> {
+    let s = args::number(ctx, v, what)?;
+    if !(0.0..1e6).contains(&s) {
+        return Err(argument_error(ctx, format!("{what} of {} must be a number of seconds from 0, not {s}", ctx.fn_name())));
+    }
+    Ok(Duration::from_secs_f64(s))
+}
+
+fn short(ns: &Ns) -> String {
+    match ns {
+        Ns::Root => "root".into(),
+        Ns::Named(n) => n.clone(),
+    }
+}
+
+// ---- assert_eq ------------------------------------------------------------------------------
+
+fn number(v: &Dynamic) -> Option<f64> {
+    v.as_int().map(|i| i as f64).ok().or_else(|| v.as_float().ok())
+}
+
+/// Equality as Rhai's `==` sees it; an integer equals a float of the same value.
+fn equal(ctx: &NativeCallContext, a: &Dynamic, b: &Dynamic) -> bool {
+    if a.type_id() != b.type_id() {
+        return matches!((number(a), number(b)), (Some(x), Some(y)) if x == y);
+    }
+    match ctx.call_native_fn::<bool>("==", (a.clone(), b.clone())) {
+        Ok(same) => same,
+        Err(_) => a.to_string() == b.to_string(),
+    }
+}
+
+fn register_assert_eq(reg: &mut Registrar) {
+    fn check(ctx: &NativeCallContext, a: &Dynamic, b: &Dynamic, message: Option<String>) -> Res<()> {
+        if equal(ctx, a, b) {
+            return Ok(());
+        }
+        let detail = format!("left:  {}\nright: {}", describe(a), describe(b));
+        let message = match message {
+            Some(m) => format!("assert_eq failed: {m}"),
+            None => "assert_eq failed: the two values differ".into(),
+        };
+        Err(fail(ctx, message, Some(detail)))
+    }
+    reg.add("assert_eq", |ctx: NativeCallContext, a: Dynamic, b: Dynamic| check(&ctx, &a, &b, None));
+    reg.add("assert_eq", |ctx: NativeCallContext, a: Dynamic, b: Dynamic, message: Dynamic| {
+        let message = if message.is_string() { message.into_string().expect("checked") } else { message.to_string() };
+        check(&ctx, &a, &b, Some(message))
+    });
+}
+
+// ---- expect_reach / expect_no_reach ---------------------------------------------------------
+
+/// What a reachability check pings: an address, or every global address of a namespace.
+struct Target {
+    label: String,
+    addrs: Vec<IpAddr>,
+}
+
+fn target(lab: &SharedLab, ctx: &NativeCallContext, v: &Dynamic, n: usize) -> Res<Target> {
+    let ns = if let Some(h) = v.read_lock::<Netns>() {
+        h.ns()
+    } else if v.is_string() {
+        let text = v.clone().into_string().expect("checked");
+        if let Ok(ip) = text.parse::<IpAddr>() {
+            return Ok(Target { label: text, addrs: vec![ip] });
+        }
+        if !lab.borrow().netns_exists(&text) {
+            return Err(argument_error(
+                ctx,
+                format!(
+                    "{text:?} is neither an IP address nor a namespace (the {} argument of {})",
+                    args::ordinal(n),
+                    ctx.fn_name()
+                ),
+            ));
+        }
+        Ns::Named(text)
+    } else {
+        return Err(argument_error(
+            ctx,
+            format!(
+                "the {} argument of {} must be an address or a namespace, not {}",
+                args::ordinal(n),
+                ctx.fn_name(),
+                type_name(v)
+            ),
+        ));
+    };
+    let addrs = lab.borrow_mut().global_addrs(&ns).map_err(|e| lab_error(ctx, e))?;
+    let shown: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+    let label = if shown.is_empty() { short(&ns) } else { format!("{} ({})", short(&ns), shown.join(", ")) };
+    Ok(Target { label, addrs })
+}
+
+fn window_option(ctx: &NativeCallContext, v: Option<&Dynamic>, n: usize, default: Duration) -> Res<Duration> {
+    let Some(v) = v else { return Ok(default) };
+    let m = args::map(ctx, v, n, &["timeout"])?;
+    match m.get("timeout") {
+        Some(t) => seconds(ctx, t, "the timeout"),
+        None => Ok(default),
+    }
+}
+
+/// The diagnosis of every address of a target, each block under its address when there are several.
+fn explain(lab: &SharedLab, from: &Ns, addrs: &[IpAddr]) -> Vec<String> {
+    let mut lines = Vec::new();
+    for ip in addrs {
+        let found = lab.borrow_mut().diagnose(from, *ip);
+        if addrs.len() > 1 {
+            lines.push(format!("to {ip}:"));
+            lines.extend(found.into_iter().map(|l| format!("  {l}")));
+        } else {
+            lines.extend(found);
+        }
+    }
+    lines
+}
+
+fn expect(lab: &SharedLab, ctx: &NativeCallContext, ns: &Dynamic, dst: &Dynamic, opts: Option<&Dynamic>, want: bool) -> Res<()> {
+    let from = args::ns(ctx, ns, 0)?;
+    let dst = target(lab, ctx, dst, 1)?;
+    let default = if want { REACH_WINDOW } else { NO_REACH_WINDOW };
+    let window = window_option(ctx, opts, 2, default)?;
+    let probe = Probe { from: from.clone(), targets: dst.addrs.clone() };
+    let options = ProbeOptions { window, attempt: ATTEMPT, stop_on_error: !want };
+    let outcome: ProbeOutcome =
+        lab.borrow_mut().probe(&[probe], &options).map_err(|e| lab_error(ctx, e))?.pop().expect("one probe, one outcome");
+    if outcome.reached() == want {
+        return Ok(());
+    }
+    let (message, lines) = match outcome.reached {
+        None => {
+            let why = outcome.error.unwrap_or_else(|| "no reply".into());
+            let message = if dst.addrs.is_empty() {
+                format!("{} cannot reach {}: it has no global address to ping", short(&from), dst.label)
+            } else {
+                format!("{} cannot reach {}: {why} (tried for {:.1} s)", short(&from), dst.label, outcome.elapsed.as_secs_f64())
+            };
+            (message, explain(lab, &from, &dst.addrs))
+        }
+        Some(ip) => {
+            let message = format!("{} reaches {}, but must not: {ip} answered", short(&from), dst.label);
+            let mut lines = vec!["the path the packets take:".to_string()];
+            lines.extend(explain(lab, &from, &[ip]).into_iter().filter(|l| !l.starts_with("no fault visible")));
+            (message, lines)
+        }
+    };
+    Err(fail(ctx, message, Some(lines.join("\n"))))
+}
+
+fn register_reach(reg: &mut Registrar, lab: &SharedLab) {
+    for (name, want) in [("expect_reach", true), ("expect_no_reach", false)] {
+        let l = lab.clone();
+        reg.add(name, move |ctx: NativeCallContext, ns: Dynamic, dst: Dynamic| expect(&l, &ctx, &ns, &dst, None, want));
+        let l = lab.clone();
+        reg.add(name, move |ctx: NativeCallContext, ns: Dynamic, dst: Dynamic, opts: Dynamic| {
+            expect(&l, &ctx, &ns, &dst, Some(&opts), want)
+        });
+    }
+}
+
+// ---- expect_matrix --------------------------------------------------------------------------
+
+fn ns_name(ctx: &NativeCallContext, v: &Dynamic, what: &str) -> Res<String> {
+    if let Some(h) = v.read_lock::<Netns>() {
+        return Ok(short(&h.ns()));
+    }
+    if v.is_string() {
+        return Ok(v.clone().into_string().expect("checked"));
+    }
+    Err(argument_error(ctx, format!("{what} in expect_matrix must be a namespace name, not {}", type_name(v))))
+}
+
+/// The expectation: for each source namespace, the namespaces it must reach.
+fn expectation(ctx: &NativeCallContext, v: &Dynamic) -> Res<BTreeMap<String, Vec<String>>> {
+    let Some(m) = v.clone().try_cast::<Map>() else {
+        return Err(argument_error(
+            ctx,
+            format!("expect_matrix needs a map like #{{h1: [\"h2\"], h2: []}}, not {}", type_name(v)),
+        ));
+    };
+    let mut out = BTreeMap::new();
+    for (k, v) in m {
+        let Some(list) = v.clone().try_cast::<Array>() else {
+            return Err(argument_error(
+                ctx,
+                format!("the value for {k} in expect_matrix must be an array of namespace names, not {}", type_name(&v)),
+            ));
+        };
+        let names = list.iter().map(|d| ns_name(ctx, d, "each entry")).collect::<Res<Vec<String>>>()?;
+        out.insert(k.to_string(), names);
+    }
+    Ok(out)
+}
+
+/// One source → destination pair of the matrix.
+struct Cell {
+    from: String,
+    to: String,
+    expected: bool,
+    outcome: ProbeOutcome,
+}
+
+fn matrix(lab: &SharedLab, ctx: &NativeCallContext, spec: &Dynamic, opts: Option<&Dynamic>) -> Res<()> {
+    let want = expectation(ctx, spec)?;
+    // Every namespace named, as keys or in the lists: the columns of the table, sorted.
+    let mut names: Vec<String> = want.keys().chain(want.values().flatten()).cloned().collect();
+    names.sort();
+    names.dedup();
+    let mut addrs: BTreeMap<String, Vec<IpAddr>> = BTreeMap::new();
+    for n in &names {
+        let found = lab.borrow_mut().global_addrs(&Ns::Named(n.clone())).map_err(|e| lab_error(ctx, e))?;
+        addrs.insert(n.clone(), found);
+    }
+    let window = window_option(ctx, opts, 1, REACH_WINDOW)?;
+    let no_window = window.min(NO_REACH_WINDOW);
+    let mut cells: Vec<Cell> = Vec::new();
+    // Pairs that must connect first (they end at the first reply), then those that must not.
+    for expected in [true, false] {
+        let pairs: Vec<(String, String)> = want
+            .iter()
+            .flat_map(|(from, dsts)| {
+                names
+                    .iter()
+                    .filter(move |to| *to != from && dsts.contains(to) == expected)
+                    .map(move |to| (from.clone(), to.clone()))
+            })
+            .collect();
+        let probes: Vec<Probe> =
+            pairs.iter().map(|(f, t)| Probe { from: Ns::Named(f.clone()), targets: addrs[t].clone() }).collect();
+        let options = if expected {
+            ProbeOptions { window, attempt: ATTEMPT, stop_on_error: false }
+        } else {
+            ProbeOptions { window: no_window, attempt: ATTEMPT, stop_on_error: true }
+        };
+        let outcomes = lab.borrow_mut().probe(&probes, &options).map_err(|e| lab_error(ctx, e))?;
+        cells.extend(pairs.into_iter().zip(outcomes).map(|((from, to), outcome)| Cell { from, to, expected, outcome }));
+    }
+    let wrong: Vec<&Cell> = cells.iter().filter(|c| c.outcome.reached() != c.expected).collect();
+    if wrong.is_empty() {
+        return Ok(());
+    }
+    let mut lines = table(&want, &names, &cells);
+    for c in &wrong {
+        lines.push(String::new());
+        match &c.outcome.reached {
+            None if addrs[&c.to].is_empty() => {
+                lines.push(format!("{} → {}: must reach it, but {} has no global address", c.from, c.to, c.to))
+            }
+            None => {
+                let why = c.outcome.error.clone().unwrap_or_else(|| "no reply".into());
+                lines.push(format!("{} → {}: must reach it, but {why}", c.from, c.to));
+                let from = Ns::Named(c.from.clone());
+                lines.extend(explain(lab, &from, &addrs[&c.to]).into_iter().map(|l| format!("  {l}")));
+            }
+            Some(ip) => lines.push(format!("{} → {}: must not reach it, but {ip} answered", c.from, c.to)),
+        }
+    }
+    let message = format!("expect_matrix: {} of {} pairs differ from the expectation", wrong.len(), cells.len());
+    Err(fail(ctx, message, Some(lines.join("\n"))))
+}
+
+/// The expected-vs-actual table: a row per source, a column per namespace.
+fn table(want: &BTreeMap<String, Vec<String>>, names: &[String], cells: &[Cell]) -> Vec<String> {
+    let cell_text = |from: &str, to: &str| -> String {
+        if from == to {
+            return "·".into();
+        }
+        match cells.iter().find(|c| c.from == from && c.to == to) {
+            Some(c) => match (c.expected, c.outcome.reached()) {
+                (true, true) => "yes".into(),
+                (false, false) => "no".into(),
+                (true, false) => "NO!".into(),
+                (false, true) => "YES!".into(),
+            },
+            None => "".into(),
+        }
+    };
+    let first = want.keys().chain(["from \\ to".to_string()].iter()).map(|n| n.chars().count()).max().unwrap_or(0) + 2;
+    let widths: Vec<usize> = names.iter().map(|n| n.chars().count().max(4) + 2).collect();
+    let pad = |s: &str, w: usize| format!("{s}{}", " ".repeat(w.saturating_sub(s.chars().count())));
+    let mut lines = vec!["reachability, expected vs actual (each row pings the global addresses of each column):".to_string()];
+    let mut header = pad("from \\ to", first);
+    for (n, w) in names.iter().zip(&widths) {
+        header += &pad(n, *w);
+    }
+    lines.push(header.trim_end().to_string());
+    for from in want.keys() {
+        let mut row = pad(from, first);
+        for (to, w) in names.iter().zip(&widths) {
+            row += &pad(&cell_text(from, to), *w);
+        }
+        lines.push(row.trim_end().to_string());
+    }
+    lines.push("yes/no: as expected; NO!: must reach but does not; YES!: reaches but must not".into());
+    lines
+}
+
+fn register_matrix(reg: &mut Registrar, lab: &SharedLab) {
+    let l = lab.clone();
+    reg.add("expect_matrix", move |ctx: NativeCallContext, spec: Dynamic| matrix(&l, &ctx, &spec, None));
+    let l = lab.clone();
+    reg.add("expect_matrix", move |ctx: NativeCallContext, spec: Dynamic, opts: Dynamic| matrix(&l, &ctx, &spec, Some(&opts)));
+}
+
+// ---- wait_until, skip, require, test --------------------------------------------------------
+
+fn register_flow(reg: &mut Registrar, lab: &SharedLab) {
+    let l = lab.clone();
+    reg.add("wait_until", move |ctx: NativeCallContext, cond: Dynamic, timeout: Dynamic| -> Res<f64> {
+        let cond = function(&ctx, &cond, 0)?;
+        let limit = seconds(&ctx, &timeout, "the timeout")?;
+        let start = Instant::now();
+        loop {
+            let v = cond.call_within_context::<Dynamic>(&ctx, ())?;
+            let Ok(done) = v.as_bool() else {
+                return Err(argument_error(
+                    &ctx,
+                    format!("the condition given to wait_until must return true or false, not {}", type_name(&v)),
+                ));
+            };
+            if done {
+                return Ok(start.elapsed().as_secs_f64());
+            }
+            if start.elapsed() >= limit {
+                return Err(fail(
+                    &ctx,
+                    format!("wait_until: the condition was still false after {} s", limit.as_secs_f64()),
+                    None,
+                ));
+            }
+            l.borrow().pause(POLL).map_err(|e| lab_error(&ctx, e))?;
+        }
+    });
+
+    reg.add("skip", |ctx: NativeCallContext, reason: Dynamic| -> Res<()> {
+        let reason = if reason.is_string() { reason.into_string().expect("checked") } else { reason.to_string() };
+        Err(raise(&ctx, CallFailure { message: reason, hint: None, kind: FailureKind::Skip }))
+    });
+
+    let l = lab.clone();
+    reg.add("require", move |ctx: NativeCallContext, kind: Dynamic| -> Res<()> {
+        let name = args::string(&ctx, &kind, 0, "a kernel feature, like \"vlan\" or \"netem\"")?;
+        let Some(feature) = Feature::parse(&name) else {
+            return Err(argument_error(
+                &ctx,
+                format!(
+                    "require: no feature {name:?}; known: {}; any other link type or qdisc as \"link:KIND\" or \"qdisc:KIND\"",
+                    Feature::known().join(", ")
+                ),
+            ));
+        };
+        let missing = l.borrow_mut().missing_feature(&feature).map_err(|e| lab_error(&ctx, e))?;
+        match missing {
+            None => Ok(()),
+            Some(reason) => Err(raise(&ctx, CallFailure { message: reason, hint: None, kind: FailureKind::Skip })),
+        }
+    });
+
+    let harness = reg.harness.clone();
+    reg.add("test", move |ctx: NativeCallContext, name: Dynamic, body: Dynamic| -> Res<()> {
+        let name = args::string(&ctx, &name, 0, "the sub-test's name")?;
+        let body = function(&ctx, &body, 1)?;
+        harness.run_subtest(&name, || body.call_within_context::<Dynamic>(&ctx, ()))
+    });
+}

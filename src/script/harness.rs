@@ -1,0 +1,241 @@
+//! What a test run records while a script runs: a log of every call to nslab's functions (its
+//! arguments, result and duration), kept only when capturing is on, and the outcomes of named
+//! sub-tests (`test("name", || ...)`). The registrar logs calls; the testing bindings record
+//! sub-tests; the runner takes both when the script ends.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use rhai::{Dynamic, EvalAltResult, FnPtr};
+
+use super::diag::{ScriptError, Source};
+use super::failure::{CallFailure, FailureKind};
+use super::values::{Exec, Netns, Ping};
+use super::Session;
+
+/// One call to a native function.
+#[derive(Debug, Clone)]
+pub struct CallRecord {
+    pub name: &'static str,
+    pub args: Vec<String>,
+    /// Script line of the call, when known.
+    pub line: Option<usize>,
+    /// How many logged calls enclose this one (calls made from a closure that `test` runs).
+    pub depth: usize,
+    /// When the call started, from the first call of the run.
+    pub start: Duration,
+    pub duration: Duration,
+    /// The returned value, or the error message.
+    pub result: Result<String, String>,
+}
+
+/// How a sub-test ended.
+#[derive(Debug)]
+pub enum SubtestOutcome {
+    Passed,
+    Failed(ScriptError),
+    Skipped(ScriptError),
+    /// Ctrl-C, SIGTERM or a test runner's timeout stopped it (and the whole script).
+    Interrupted,
+}
+
+#[derive(Debug)]
+pub struct Subtest {
+    /// The name given to `test`; nested sub-tests are named "outer / inner".
+    pub name: String,
+    pub duration: Duration,
+    pub outcome: SubtestOutcome,
+}
+
+enum Ended {
+    Passed,
+    Failed(Box<EvalAltResult>),
+    Interrupted,
+}
+
+struct Record {
+    name: String,
+    duration: Duration,
+    ended: Ended,
+}
+
+#[derive(Default)]
+struct State {
+    capture: bool,
+    started: Option<Instant>,
+    depth: usize,
+    calls: Vec<CallRecord>,
+    subtests: Vec<Record>,
+    path: Vec<String>,
+}
+
+/// Shared by the registrar, the testing bindings and the session.
+#[derive(Clone, Default)]
+pub struct Harness(Rc<RefCell<State>>);
+
+impl Harness {
+    /// Turns the call log on or off.
+    pub fn capture_calls(&self, on: bool) {
+        self.0.borrow_mut().capture = on;
+    }
+
+    pub fn capturing(&self) -> bool {
+        self.0.borrow().capture
+    }
+
+    /// Notes the start of a call; returns its index for `end_call`.
+    pub(crate) fn begin_call(&self, name: &'static str, args: Vec<String>, line: Option<usize>) -> usize {
+        let mut s = self.0.borrow_mut();
+        let now = Instant::now();
+        let start = now - *s.started.get_or_insert(now);
+        let depth = s.depth;
+        s.depth += 1;
+        s.calls.push(CallRecord { name, args, line, depth, start, duration: Duration::ZERO, result: Ok(String::new()) });
+        s.calls.len() - 1
+    }
+
+    pub(crate) fn end_call(&self, index: usize, duration: Duration, result: Result<String, String>) {
+        let mut s = self.0.borrow_mut();
+        s.depth = s.depth.saturating_sub(1);
+        if let Some(c) = s.calls.get_mut(index) {
+            c.duration = duration;
+            c.result = result;
+        }
+    }
+
+    pub fn take_calls(&self) -> Vec<CallRecord> {
+        std::mem::take(&mut self.0.borrow_mut().calls)
+    }
+
+    /// Runs a sub-test's body and records how it ended. A failure is recorded, not returned: the
+    /// script goes on with the next statement. An interruption is returned, to stop everything.
+    pub(crate) fn run_subtest(
+        &self,
+        name: &str,
+        body: impl FnOnce() -> Result<Dynamic, Box<EvalAltResult>>,
+    ) -> Result<(), Box<EvalAltResult>> {
+        let full = {
+            let mut s = self.0.borrow_mut();
+            s.path.push(name.to_string());
+            s.path.join(" / ")
+        };
+        let start = Instant::now();
+        let result = body();
+        let duration = start.elapsed();
+        let mut s = self.0.borrow_mut();
+        s.path.pop();
+        match result {
+            Ok(_) => s.subtests.push(Record { name: full, duration, ended: Ended::Passed }),
+            Err(e) if is_interruption(&e) => {
+                s.subtests.push(Record { name: full, duration, ended: Ended::Interrupted });
+                return Err(e);
+            }
+            Err(e) => s.subtests.push(Record { name: full, duration, ended: Ended::Failed(e) }),
+        }
+        Ok(())
+    }
+}
+
+fn is_interruption(e: &EvalAltResult) -> bool {
+    match e {
+        EvalAltResult::ErrorTerminated(..) => true,
+        EvalAltResult::ErrorInFunctionCall(_, _, inner, _) => is_interruption(inner),
+        EvalAltResult::ErrorRuntime(payload, _) => {
+            payload.read_lock::<CallFailure>().is_some_and(|f| f.kind == FailureKind::Interrupted)
+        }
+        _ => false,
+    }
+}
+
+/// The error inside a closure's frame: the closure itself is no place to point at.
+fn without_closure_frame(e: EvalAltResult) -> Box<EvalAltResult> {
+    match e {
+        EvalAltResult::ErrorInFunctionCall(name, _, inner, _) if name.starts_with("anon$") => inner,
+        other => Box::new(other),
+    }
+}
+
+impl Session {
+    /// The sub-tests run so far, in the order they ended, with failures as diagnostics.
+    pub fn take_subtests(&mut self, source: &Source) -> Vec<Subtest> {
+        let records = std::mem::take(&mut self.harness.0.borrow_mut().subtests);
+        let dir = super::script_dir(&source.name);
+        records
+            .into_iter()
+            .map(|r| {
+                let outcome = match r.ended {
+                    Ended::Passed => SubtestOutcome::Passed,
+                    Ended::Interrupted => SubtestOutcome::Interrupted,
+                    Ended::Failed(e) => {
+                        let e = source.from_eval(&without_closure_frame(*e), &|name| super::load_module(&dir, name));
+                        if e.kind == super::ErrorKind::Skipped {
+                            SubtestOutcome::Skipped(e)
+                        } else {
+                            SubtestOutcome::Failed(e)
+                        }
+                    }
+                };
+                Subtest { name: r.name, duration: r.duration, outcome }
+            })
+            .collect()
+    }
+}
+
+/// Longest text kept for one argument or result in the call log.
+const MAX_SHOWN: usize = 160;
+
+/// A value as the call log shows it: strings quoted, handles and results as scripts print them.
+pub fn describe(v: &Dynamic) -> String {
+    let text = if let Some(n) = v.read_lock::<Netns>() {
+        n.to_string()
+    } else if let Some(p) = v.read_lock::<Ping>() {
+        p.to_string()
+    } else if let Some(e) = v.read_lock::<Exec>() {
+        format!("exit {}: {}", e.code, *e)
+    } else if let Some(f) = v.read_lock::<FnPtr>() {
+        if f.is_anonymous() {
+            "<closure>".into()
+        } else {
+            format!("Fn({:?})", f.fn_name())
+        }
+    } else if v.is_string() {
+        format!("{:?}", v.clone().into_string().unwrap_or_default())
+    } else {
+        format!("{v:?}")
+    };
+    let flat = text.trim_end().replace('\n', " ⏎ ");
+    if flat.chars().count() > MAX_SHOWN {
+        let cut: String = flat.chars().take(MAX_SHOWN).collect();
+        format!("{cut}…")
+    } else {
+        flat
+    }
+}
+
+/// An error as the call log shows it: the message a failed native call carries.
+pub fn describe_error(e: &EvalAltResult) -> String {
+    match e {
+        EvalAltResult::ErrorRuntime(payload, _) => match payload.read_lock::<CallFailure>() {
+            Some(f) => f.message.clone(),
+            None => payload.to_string(),
+        },
+        EvalAltResult::ErrorInFunctionCall(_, _, inner, _) => describe_error(inner),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_shown_short_and_on_one_line() {
+        assert_eq!(describe(&Dynamic::from("h1")), "\"h1\"");
+        assert_eq!(describe(&Dynamic::from(Netns { name: Some("h1".into()) })), "netns(\"h1\")");
+        assert_eq!(describe(&Dynamic::UNIT), "()");
+        let long = "x".repeat(500);
+        assert!(describe(&Dynamic::from(long)).ends_with('…'));
+        assert_eq!(describe(&Dynamic::from("a\nb".to_string())), "\"a\\nb\"");
+    }
+}
