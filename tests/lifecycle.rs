@@ -108,7 +108,9 @@ fn sigint_and_sigterm_interrupt_blocking_calls_and_tear_down() {
         ("exec", r#"exec_in(a, ["sleep", "5201"]);"#),
         ("wait", "p.wait();"),
         ("output", "p.output();"),
-        ("ping", r#"ping(a, "10.52.0.9", #{count: 1, timeout: 1000});"#),
+        // Its own address, which does not answer: no ARP request that would hold the namespace
+        // (and so the teardown) for seconds after the signal.
+        ("ping", r#"ping(a, "10.52.0.1", #{count: 1, timeout: 1000});"#),
         ("loop", "loop { let x = 1; }"),
     ];
     let mut snippet = String::from("snap > /run/before\n");
@@ -123,6 +125,8 @@ fn sigint_and_sigterm_interrupt_blocking_calls_and_tear_down() {
                 up(a, "e0");
                 addr(a, "e0", "10.52.0.1/24");
                 up("ra");
+                up(a, "lo");
+                exec_in(a, ["sh", "-c", "echo 1 > /proc/sys/net/ipv4/icmp_echo_ignore_all"]);
                 addr("lo", "10.99.0.1/32");
                 let p = spawn_in(a, ["sleep", "5202"]);
                 print("ready");
