@@ -1,6 +1,9 @@
 //! Integration tests: one binary (see DESIGN.md §5), all kernel objects in private namespaces.
 
+mod errors;
+mod lifecycle;
 mod net;
+mod processes;
 mod repl;
 mod scenario;
 mod support;

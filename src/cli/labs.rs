@@ -7,6 +7,9 @@ use crate::engine::netns;
 use crate::lab::ledger::{self, Object, Record};
 use crate::lab::teardown;
 
+/// How long `down` waits for a running lab to tear itself down.
+const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 fn ledger_dir() -> &'static Path {
     Path::new(ledger::LEDGER_DIR)
 }
@@ -83,7 +86,24 @@ pub fn down(which: &str) -> i32 {
                     "lab {} (id {}) is running as pid {}: asked it to stop",
                     rec.header.name, rec.header.id, rec.header.pid
                 );
-                return 0;
+                // Return once it is down, so that `nslab down x && ...` can rely on it.
+                let deadline = std::time::Instant::now() + STOP_WAIT;
+                while rec.alive() && std::time::Instant::now() < deadline {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                if rec.alive() {
+                    eprintln!("lab {} (id {}) is still stopping after {} s", rec.header.name, rec.header.id, STOP_WAIT.as_secs());
+                    return 1;
+                }
+                if !rec.path.exists() {
+                    eprintln!("lab {} (id {}) tore itself down", rec.header.name, rec.header.id);
+                    return 0;
+                }
+                // Its process is gone but left something (its teardown failed): finish the job.
+                let Ok(rec) = ledger::read(&rec.path) else { return 1 };
+                let report = remove(&rec);
+                eprintln!("lab {} (id {}) {report}", rec.header.name, rec.header.id);
+                return i32::from(!report.failures.is_empty());
             }
             let report = remove(rec);
             eprintln!("lab {} (id {}) {report}", rec.header.name, rec.header.id);

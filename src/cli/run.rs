@@ -163,9 +163,13 @@ pub fn run(args: RunArgs) -> i32 {
     if sig != 0 {
         eprintln!("interrupted by {}", signal_name(sig as i32));
     }
-    finish(lab, args.keep && !args.sandbox, args.sandbox && args.keep);
+    let complete = finish(lab, args.keep && !args.sandbox, args.sandbox && args.keep);
     if sig != 0 {
         return 128 + sig as i32;
+    }
+    // A lab left half standing is a failure even when the script succeeded.
+    if status == 0 && !complete {
+        return EXIT_FAILED;
     }
     status
 }
@@ -196,8 +200,9 @@ fn signal_name(sig: i32) -> &'static str {
     }
 }
 
-/// Tears the lab down (or keeps it) and says so on the last line.
-pub fn finish(lab: Lab, keep: bool, keep_in_sandbox: bool) {
+/// Tears the lab down (or keeps it) and says so on the last line. False when something could
+/// not be removed (the ledger stays, for `nslab clean`).
+pub fn finish(lab: Lab, keep: bool, keep_in_sandbox: bool) -> bool {
     if keep_in_sandbox {
         eprintln!("note: --keep has no effect with --sandbox: the sandbox ends with nslab");
     }
@@ -207,10 +212,11 @@ pub fn finish(lab: Lab, keep: bool, keep_in_sandbox: bool) {
             Some(id) => eprintln!("kept: lab {name} (id {id}); remove it with `nslab down {id}`"),
             None => eprintln!("kept: lab {name} created nothing"),
         }
-        return;
+        return true;
     }
     let report = lab.teardown();
     // The terminal may be gone (SIGHUP): do not panic over the last line.
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "{report}");
+    report.failures.is_empty()
 }

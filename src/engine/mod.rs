@@ -12,6 +12,7 @@ pub mod probe;
 pub mod procnet;
 pub mod route;
 pub mod sandbox;
+pub mod spawn;
 pub mod sysctl;
 
 pub use error::{EngineError, Result};

@@ -95,8 +95,9 @@ pub struct Record {
 }
 
 impl Record {
+    /// Its process still runs (a zombie, killed but not yet collected by its parent, does not).
     pub fn alive(&self) -> bool {
-        process_start(self.header.pid) == Some(self.header.pid_start)
+        process_start(self.header.pid) == Some(self.header.pid_start) && crate::engine::spawn::running(self.header.pid)
     }
 }
 

@@ -14,6 +14,8 @@ pub mod error;
 pub mod features;
 pub mod ledger;
 pub mod link_kinds;
+mod owners;
+pub mod processes;
 pub mod reach;
 mod settings;
 mod sysctl;
@@ -111,6 +113,7 @@ pub struct Lab {
     /// Namespaces where `up` was called since the last ping: links there may still be settling.
     unsettled: HashSet<Ns>,
     cancel: Arc<AtomicBool>,
+    procs: processes::Procs,
 }
 
 pub struct ExecOutput {
@@ -143,6 +146,7 @@ impl Lab {
             netns_dir_ready: false,
             unsettled: HashSet::new(),
             cancel: Arc::new(AtomicBool::new(false)),
+            procs: processes::Procs::default(),
         })
     }
 

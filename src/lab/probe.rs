@@ -1,50 +1,20 @@
 //! Running programs and sending pings inside namespaces.
 
 use std::net::IpAddr;
-use std::process::Output;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use nix::errno::Errno;
-
 use super::{validate, ExecOutput, Lab, LabError, Ns, Result};
-use crate::engine::exec;
 use crate::engine::icmp::{PingOptions, PingReport};
 use crate::engine::netlink::LinkInfo;
 
 impl Lab {
+    /// Runs a program in `ns` to the end and captures its output. It is recorded in the ledger
+    /// while it runs (see `processes.rs`), so even a `kill -9` of nslab leaves it to `clean`.
+    /// Like every start, it first carries out a held-back veth and lets links just brought up
+    /// come into service (the program may send packets at once).
     pub fn exec(&mut self, ns: &Ns, argv: &[String]) -> Result<ExecOutput> {
-        self.flush()?;
-        // The program may send packets at once: links just brought up must be in service.
-        self.settle()?;
-        if argv.is_empty() {
-            return Err(LabError::Invalid { what: "command", value: String::new(), reason: "it is empty".into() });
-        }
-        let file = match ns {
-            Ns::Root => None,
-            Ns::Named(_) => Some(self.ns_file(ns)?),
-        };
-        let ns_name = ns.key();
-        let placement = exec::Placement { ns: file.as_deref(), ns_name: ns_name.as_deref() };
-        let cancel = self.cancel.clone();
-        let out: Output = exec::run(argv, &placement, &|| cancel.load(Ordering::Relaxed)).map_err(|e| match e.code() {
-            Some(Errno::ENOENT) => LabError::Failed {
-                op: format!("run {:?} in {ns}", argv[0]),
-                detail: "no such program (is it installed and on PATH?)".into(),
-                errno: Some(Errno::ENOENT),
-            },
-            _ => LabError::from_engine(format!("run {:?} in {ns}", argv[0]), e),
-        })?;
-        if self.cancelled() {
-            return Err(LabError::Interrupted);
-        }
-        use std::os::unix::process::ExitStatusExt;
-        let code = out.status.code().unwrap_or_else(|| 128 + out.status.signal().unwrap_or(0));
-        Ok(ExecOutput {
-            code,
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        })
+        self.run_to_end(ns, argv)
     }
 
     /// Waits (at most a second) until links brought up have been activated by the kernel's link

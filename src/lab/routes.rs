@@ -9,6 +9,14 @@ use crate::engine::EngineError;
 
 impl Lab {
     pub fn route(&mut self, ns: &Ns, dst: &str, via: Option<&str>, dev: Option<&str>, metric: Option<u32>) -> Result<()> {
+        // Only adding needs one: deleting by destination alone is what `ip route del DST` does.
+        if via.is_none() && dev.is_none() {
+            return Err(LabError::Invalid {
+                what: "route",
+                value: dst.into(),
+                reason: "it needs a gateway (via) or a device (dev)".into(),
+            });
+        }
         let spec = self.route_spec(ns, dst, via, dev, metric)?;
         let record = (!self.owns(ns)).then(|| Object::Route { ns: ns.key(), dst: dst.into(), via: via.unwrap_or("").into() });
         if let Some(r) = &record {
@@ -55,13 +63,6 @@ impl Lab {
         let mut spec = route_spec(dst, via.unwrap_or(""))?;
         if let Some(dev) = dev {
             spec.dev = Some(self.index(ns, dev)?);
-        }
-        if via.is_none() && dev.is_none() {
-            return Err(LabError::Invalid {
-                what: "route",
-                value: dst.into(),
-                reason: "it needs a gateway (via) or a device (dev)".into(),
-            });
         }
         spec.metric = metric;
         Ok(spec)

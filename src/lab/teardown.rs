@@ -9,7 +9,7 @@ use nix::errno::Errno;
 
 use super::ledger::{process_start, Object};
 use crate::engine::netlink::Conn;
-use crate::engine::{netns, EngineError};
+use crate::engine::{netns, spawn, EngineError};
 
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct TeardownReport {
@@ -62,10 +62,14 @@ const NETNS_RETRY_PAUSE: Duration = Duration::from_millis(25);
 /// `home` is the namespace nslab runs in.
 pub fn remove(objects: &[Object], home: &File) -> TeardownReport {
     let mut report = TeardownReport::default();
+    // Which groups have something running, read once for all processes.
+    let live = if objects.iter().any(|o| matches!(o, Object::Process { .. })) { spawn::live_groups() } else { HashSet::new() };
     for obj in objects.iter().rev() {
         if let Object::Process { pid, start } = obj {
-            if end_process(*pid, *start) {
-                report.processes += 1;
+            match end_process(*pid, *start, live.contains(pid)) {
+                Ok(true) => report.processes += 1,
+                Ok(false) => {}
+                Err(e) => report.failures.push(format!("process {pid}: {e}")),
             }
         }
     }
@@ -129,6 +133,11 @@ pub fn remove(objects: &[Object], home: &File) -> TeardownReport {
                 Object::Addr { .. } => report.addrs += 1,
                 _ => report.routes += 1,
             },
+            // Already gone because its peer's namespace was deleted just now: removed all the
+            // same (without this the count depended on how fast the kernel cleaned up).
+            Ok(false) if matches!(obj, Object::Link { peer_ns: Some(p), .. } if deleted.contains(p.as_str())) => {
+                report.links += 1
+            }
             Ok(false) => {}
             Err(e) => report.failures.push(format!("{}: {}", describe(obj), e.cause)),
         }
@@ -247,20 +256,15 @@ fn remove_netns(name: &str, inode: Option<u64>) -> Result<bool, EngineError> {
     Err(last.unwrap_or_else(|| EngineError::message(format!("delete namespace {name}"), "it is still there after retrying")))
 }
 
-/// Ends a background process group the lab started, if the pid still names that process.
-fn end_process(pid: i32, start: u64) -> bool {
+/// Ends a process group the lab started, if the pid still names that process (running, or a
+/// zombie the lab kept so that its group could be found). `running`: something in the group
+/// runs. Ok(true) when something was running.
+fn end_process(pid: i32, start: u64, running: bool) -> Result<bool, String> {
     if process_start(pid) != Some(start) {
-        return false;
+        return Ok(false);
     }
-    crate::engine::exec::kill_group(pid);
-    // Reap it if it is our child; otherwise wait until the kernel has removed it.
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < deadline {
-        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), Some(nix::sys::wait::WaitPidFlag::WNOHANG));
-        if process_start(pid) != Some(start) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(5));
+    if !spawn::end_group(pid, Duration::from_secs(2)) {
+        return Err("its process group is still there 2 s after SIGKILL".into());
     }
-    true
+    Ok(running)
 }

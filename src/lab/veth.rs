@@ -50,7 +50,7 @@ impl Lab {
         self.conn(ns)?;
         for end in [name, peer] {
             if self.index(ns, end).is_ok() {
-                return Err(LabError::Exists { what: "link", name: end.into(), owner: format!(" in {ns}") });
+                return Err(LabError::Exists { what: "link", name: end.into(), owner: self.link_owner(ns, end) });
             }
         }
         let pending =
@@ -138,7 +138,7 @@ impl Lab {
             // Say which end clashed: the kernel only says "File exists".
             for (n, l) in [(ns, name), (peer_ns, peer)] {
                 if self.index(n, l).is_ok() {
-                    return LabError::Exists { what: "link", name: l.into(), owner: format!(" in {n}") };
+                    return LabError::Exists { what: "link", name: l.into(), owner: self.link_owner(n, l) };
                 }
             }
         }

@@ -36,6 +36,11 @@ impl<'e> Registrar<'e> {
         Registrar { engine, registered: Vec::new(), harness: Harness::default(), functions: Module::new() }
     }
 
+    /// The engine, for registering types and property getters (not functions: use `add`).
+    pub fn engine(&mut self) -> &mut Engine {
+        self.engine
+    }
+
     /// Makes the added functions callable; returns the (name, arity) list and the harness.
     pub fn finish(self) -> (Vec<(&'static str, usize)>, Harness) {
         self.engine.register_global_module(Shared::new(self.functions));
@@ -52,6 +57,18 @@ impl<'e> Registrar<'e> {
         // Rhai silently replaces a function registered twice with the same arity.
         assert!(!self.registered.contains(&(name, N)), "{name}/{N} registered twice");
         self.registered.push((name, N));
+        self.add_overload(name, func);
+    }
+
+    /// Another form of a function already added with the same arity, for argument types that
+    /// must not fall to one of Rhai's own functions (an exact type match wins over `Dynamic`).
+    pub fn add_overload<A: 'static, const N: usize, const X: bool, R: Variant + Clone, const F: bool, FUNC>(
+        &mut self,
+        name: &'static str,
+        func: FUNC,
+    ) where
+        FUNC: RhaiNativeFunc<A, N, X, R, F> + 'static,
+    {
         // Every call goes through the harness, which logs it (arguments, result, duration) when
         // capturing is on. Rhai passes a context to the wrapper always, so calls are placed in
         // the script; a function that takes none ignores it.
@@ -188,6 +205,7 @@ pub fn register(reg: &mut Registrar, lab: &SharedLab) {
     register_checks(reg, lab);
     super::bindings_net::register(reg, lab);
     super::bindings_testing::register(reg, lab);
+    super::processes::register(reg, lab);
 }
 
 fn register_types(engine: &mut Engine) {
@@ -527,12 +545,19 @@ fn register_checks(reg: &mut Registrar, lab: &SharedLab) {
         let message = if message.is_string() { message.into_string().expect("checked") } else { message.to_string() };
         check(&ctx, &cond, Some(message))
     });
-    let l = lab.clone();
-    reg.add("sleep", move |ctx: NativeCallContext, seconds: Dynamic| -> Res<()> {
-        let s = args::number(&ctx, &seconds, "the number of seconds")?;
+    let sleep = |l: &SharedLab, ctx: &NativeCallContext, seconds: &Dynamic| -> Res<()> {
+        let s = args::number(ctx, seconds, "the number of seconds")?;
         if !(0.0..1e6).contains(&s) {
-            return Err(argument_error(&ctx, format!("sleep needs a number of seconds from 0, not {s}")));
+            return Err(argument_error(ctx, format!("sleep needs a number of seconds from 0, not {s}")));
         }
-        l.borrow().pause(Duration::from_secs_f64(s)).map_err(|e| lab_error(&ctx, e))
-    });
+        l.borrow().pause(Duration::from_secs_f64(s)).map_err(|e| lab_error(ctx, e))
+    };
+    let l = lab.clone();
+    reg.add("sleep", move |ctx: NativeCallContext, seconds: Dynamic| sleep(&l, &ctx, &seconds));
+    // Rhai's own sleep(INT) and sleep(FLOAT) match those argument types exactly, so they would
+    // win over the Dynamic form, and they cannot be interrupted: replace them too.
+    let l = lab.clone();
+    reg.add_overload("sleep", move |ctx: NativeCallContext, s: rhai::INT| sleep(&l, &ctx, &Dynamic::from(s)));
+    let l = lab.clone();
+    reg.add_overload("sleep", move |ctx: NativeCallContext, s: rhai::FLOAT| sleep(&l, &ctx, &Dynamic::from(s)));
 }

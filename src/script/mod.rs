@@ -12,6 +12,7 @@ pub mod check;
 pub mod diag;
 pub mod failure;
 pub mod harness;
+pub mod processes;
 pub mod reference;
 pub mod values;
 

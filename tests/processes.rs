@@ -1,0 +1,135 @@
+//! Background processes: `spawn_in` places a program as `exec_in` does, in its own process
+//! group; the handle's `pid`, `running`, `stdout`, `wait`, `output` and `kill` work; and the lab
+//! ends what it started (and what that started) at teardown, and after `kill -9` via `clean`.
+
+use crate::support::{in_private_netns, run_nslab, script};
+
+/// Pids of the processes whose command line is exactly `argv`, read from /proc.
+fn processes(argv: &[&str]) -> Vec<i32> {
+    let want: Vec<u8> = argv.iter().flat_map(|a| a.bytes().chain([0])).collect();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+        if std::fs::read(entry.path().join("cmdline")).is_ok_and(|c| c == want) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+#[test]
+fn spawn_in_runs_in_the_namespace_in_its_own_group_and_its_handle_works() {
+    let path = script(
+        "spawn-handle",
+        "spawn.rhai",
+        r#"
+        let n = netns_add("h");
+        n.up("lo");
+
+        // Placed like exec_in: the same network namespace; its own process group.
+        let inside = exec_in(n, "readlink /proc/self/ns/net").stdout;
+        let p = spawn_in(n, ["sh", "-c", "readlink /proc/self/ns/net; cut -d' ' -f5 /proc/$$/stat; echo oops >&2; exit 3"]);
+        assert(p.pid > 0);
+        let r = p.output();
+        assert(r.code == 3, `exit status ${r.code}`);
+        assert(!r.ok);
+        let lines = r.stdout.split("\n");
+        assert(lines[0] + "\n" == inside, `${lines[0]} is not ${inside}`);
+        assert(lines[1] == `${p.pid}`, `process group ${lines[1]}, pid ${p.pid}`);
+        assert(r.stderr == "oops\n");
+        assert(!p.running);
+        assert(p.wait() == 3, "waiting again gives the same status");
+
+        // The method form, output so far, wait with a time limit, kill.
+        let s = n.spawn(["sh", "-c", "echo hello; exec sleep 5701"]);
+        while !s.stdout.contains("hello") { sleep(0.01); }
+        assert(s.running);
+        assert(s.wait(0.05) == (), "still running after the time limit");
+        assert(s.kill() == 137, "ended by SIGKILL");
+        assert(!s.running);
+
+        // kill ends the whole group: a shell and the two programs it started.
+        let g = spawn_in(n, ["sh", "-c", "sleep 5702 & sleep 5702 & wait"]);
+        while exec(["pgrep", "-fcx", "sleep 5702"]).stdout != "2\n" { sleep(0.01); }
+        g.kill();
+        assert(exec(["pgrep", "-fcx", "sleep 5702"]).stdout == "0\n", "the group is gone");
+
+        // In nslab's own namespace; a process whose leader ends leaves its children to teardown.
+        let q = spawn(["sh", "-c", "sleep 5703 & echo started"]);
+        assert(q.wait() == 0);
+        assert(q.stdout == "started\n");
+        // The child outlives its shell (it may still be between fork and exec: wait for it).
+        while exec(["pgrep", "-fcx", "sleep 5703"]).stdout != "1\n" { sleep(0.01); }
+
+        let bg = spawn_in("h", "sleep 5704");
+        print(`${bg}`);
+        print(`${bg.cmd}|${bg.pid > 0}`);
+        "#,
+    );
+    let run = run_nslab(&["run", "--sandbox", path.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let mut out = run.stdout.lines();
+    let shown = out.next().unwrap();
+    assert!(shown.starts_with("process ") && shown.ends_with(" (sleep 5704) in namespace \"h\""), "{run:?}");
+    assert_eq!(out.next(), Some("sleep 5704|true"), "{run:?}");
+    // Teardown ended the shell's orphan (its group) and the background sleep.
+    assert_eq!(run.stderr.trim_end().lines().last(), Some("torn down: 1 namespace, 2 processes"), "{run:?}");
+    for n in ["5701", "5702", "5703", "5704"] {
+        assert_eq!(processes(&["sleep", n]), Vec::<i32>::new(), "sleep {n} is gone");
+    }
+}
+
+/// A `kill -9` while `exec_in` waits for a program: the program was recorded in the ledger
+/// before it ran, so `clean` ends it.
+#[test]
+fn kill_9_during_exec_in_then_clean_ends_the_program() {
+    let path = script(
+        "exec-kill9",
+        "exec.rhai",
+        r#"
+        let n = netns_add("e");
+        print("ready");
+        exec_in(n, ["sh", "-c", "sleep 5801 & sleep 5801"]);
+        "#,
+    );
+    let run = in_private_netns(&format!(
+        r#"$NSLAB run {p} > /run/out 2>&1 & P=$!
+        until [ "$(pgrep -fcx 'sleep 5801')" = 2 ]; do sleep 0.01; done
+        kill -9 $P; wait $P
+        echo "=left"; pgrep -fcx 'sleep 5801'
+        echo "=clean"; $NSLAB clean 2>&1
+        echo "=after"; pgrep -fcx 'sleep 5801'; ip -j netns list"#,
+        p = path.display()
+    ));
+    let want = "=left\n2\n=clean\n";
+    assert!(run.stdout.starts_with(want), "{run:?}");
+    assert!(run.stdout.contains("torn down: 1 namespace, 1 process\n=after\n0\n[]\n"), "{run:?}");
+    assert_eq!(processes(&["sleep", "5801"]), Vec::<i32>::new());
+}
+
+/// Many `exec` calls: each program is recorded while it runs and struck off once it has ended
+/// (in batches), so neither the ledger nor nslab's zombies grow with the number of calls.
+#[test]
+fn many_execs_leave_few_records_and_zombies() {
+    let path = script(
+        "exec-many",
+        "many.rhai",
+        r#"
+        let n = netns_add("m");
+        for i in 0..100 { exec_in(n, "true"); }
+        let ledger = exec(["sh", "-c", "cat /run/nslab/*.jsonl"]).stdout;
+        let made = ledger.split("\"made\":{\"process\"").len() - 1;
+        let gone = ledger.split("\"gone\":{\"process\"").len() - 1;
+        let zombies = exec(["sh", "-c", "ps -o stat= --ppid $PPID | grep -c Z"]).stdout;
+        zombies.trim();
+        print(`${made} ${made - gone} ${zombies}`);
+        "#,
+    );
+    let run = run_nslab(&["run", "--sandbox", path.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let numbers: Vec<i64> = run.stdout.split_whitespace().map(|n| n.parse().unwrap()).collect();
+    let [made, open, zombies] = numbers[..] else { panic!("{run:?}") };
+    assert_eq!(made, 101, "every program was recorded (the 100 and the cat): {run:?}");
+    assert!(open <= 33, "at most a batch of ended programs is still listed: {run:?}");
+    assert!(zombies <= 32, "{run:?}");
+}
