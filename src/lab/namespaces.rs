@@ -39,6 +39,11 @@ impl Lab {
             netns::prepare_dir().map_err(|e| LabError::from_engine("prepare /run/netns", e))?;
             self.netns_dir_ready = true;
         }
+        // A name already taken must never be written down as this lab's, even for an instant:
+        // were nslab killed before noting the failure, `clean` would delete someone else's.
+        if netns::netns_path(name).exists() {
+            return Err(LabError::Exists { what: "namespace", name: name.into(), owner: self.owner_of_netns(name) });
+        }
         let intent = Object::Netns { name: name.into(), inode: None };
         self.ledger_mut()?.intent(&intent)?;
         match netns::create(name, &*self.home) {
