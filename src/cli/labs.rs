@@ -30,6 +30,7 @@ fn counts(rec: &Record) -> String {
         (n(|o| matches!(o, Object::Link { .. })), "links"),
         (n(|o| matches!(o, Object::Addr { .. })), "addrs"),
         (n(|o| matches!(o, Object::Route { .. })), "routes"),
+        (n(|o| matches!(o, Object::Qdisc { .. })), "qdiscs"),
         (n(|o| matches!(o, Object::Process { .. })), "procs"),
     ];
     parts.iter().map(|(n, what)| format!("{n} {what}")).collect::<Vec<_>>().join(", ")

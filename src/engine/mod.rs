@@ -7,5 +7,8 @@ pub mod netlink;
 pub mod netns;
 pub mod route;
 pub mod sandbox;
+pub mod tc;
+pub mod tc_options;
+pub mod tcp_bench;
 
 pub use error::{EngineError, Result};

@@ -25,6 +25,8 @@ pub enum Object {
     Addr { ns: Option<String>, link: String, cidr: String },
     /// A route added in a namespace the lab did not create.
     Route { ns: Option<String>, dst: String, via: String },
+    /// A root qdisc (shape/impair) set on a link the lab did not create, outside its namespaces.
+    Qdisc { ns: Option<String>, link: String },
     /// A background process (group leader); `start` is its start time in clock ticks, which
     /// tells it from a later process that reuses the pid.
     Process { pid: i32, start: u64 },
@@ -38,6 +40,7 @@ impl Object {
             Object::Link { ns, name, .. } => format!("link {ns:?} {name}"),
             Object::Addr { ns, link, cidr } => format!("addr {ns:?} {link} {cidr}"),
             Object::Route { ns, dst, .. } => format!("route {ns:?} {dst}"),
+            Object::Qdisc { ns, link } => format!("qdisc {ns:?} {link}"),
             Object::Process { pid, .. } => format!("process {pid}"),
         }
     }

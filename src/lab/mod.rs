@@ -4,7 +4,11 @@
 
 pub mod error;
 pub mod ledger;
+pub mod reach;
+pub mod shaping;
 pub mod teardown;
+pub mod throughput;
+pub mod units;
 pub mod validate;
 pub mod view;
 

@@ -16,6 +16,7 @@ pub struct TeardownReport {
     pub links: usize,
     pub addrs: usize,
     pub routes: usize,
+    pub qdiscs: usize,
     pub processes: usize,
     /// Objects that could not be removed, each with the reason.
     pub failures: Vec<String>,
@@ -30,6 +31,7 @@ impl std::fmt::Display for TeardownReport {
             (self.links, "link", "links"),
             (self.addrs, "address", "addresses"),
             (self.routes, "route", "routes"),
+            (self.qdiscs, "qdisc", "qdiscs"),
             (self.processes, "process", "processes"),
         ] {
             if n > 0 {
@@ -74,8 +76,10 @@ pub fn remove(objects: &[Object], home: &File) -> TeardownReport {
             }
         }
     }
-    let rest: Vec<&Object> =
-        objects.iter().filter(|o| matches!(o, Object::Link { .. } | Object::Addr { .. } | Object::Route { .. })).collect();
+    let rest: Vec<&Object> = objects
+        .iter()
+        .filter(|o| matches!(o, Object::Link { .. } | Object::Addr { .. } | Object::Route { .. } | Object::Qdisc { .. }))
+        .collect();
     if rest.is_empty() {
         return report;
     }
@@ -83,7 +87,7 @@ pub fn remove(objects: &[Object], home: &File) -> TeardownReport {
     let _guard = rt.enter();
     for obj in rest.into_iter().rev() {
         let ns = match obj {
-            Object::Link { ns, .. } | Object::Addr { ns, .. } | Object::Route { ns, .. } => ns,
+            Object::Link { ns, .. } | Object::Addr { ns, .. } | Object::Route { ns, .. } | Object::Qdisc { ns, .. } => ns,
             _ => continue,
         };
         let file = match ns {
@@ -104,6 +108,7 @@ pub fn remove(objects: &[Object], home: &File) -> TeardownReport {
             Ok(true) => match obj {
                 Object::Link { .. } => report.links += 1,
                 Object::Addr { .. } => report.addrs += 1,
+                Object::Qdisc { .. } => report.qdiscs += 1,
                 _ => report.routes += 1,
             },
             Ok(false) => {}
@@ -118,6 +123,7 @@ fn describe(obj: &Object) -> String {
         Object::Link { name, .. } => format!("link {name}"),
         Object::Addr { link, cidr, .. } => format!("address {cidr} on {link}"),
         Object::Route { dst, .. } => format!("route {dst}"),
+        Object::Qdisc { link, .. } => format!("qdisc on {link}"),
         Object::Netns { name, .. } => format!("namespace {name}"),
         Object::Process { pid, .. } => format!("process {pid}"),
     }
@@ -150,6 +156,14 @@ async fn remove_in(conn: &Conn, obj: &Object) -> Result<bool, EngineError> {
             match conn.del_route(&spec).await {
                 Ok(()) => Ok(true),
                 Err(e) if e.code() == Some(Errno::ESRCH) => Ok(false),
+                Err(e) => Err(e),
+            }
+        }
+        Object::Qdisc { link, .. } => {
+            let Ok(link) = conn.link_by_name(link).await else { return Ok(false) };
+            match conn.del_root_qdisc(link.index).await {
+                Ok(()) => Ok(true),
+                Err(e) if e.code() == Some(Errno::ENOENT) => Ok(false),
                 Err(e) => Err(e),
             }
         }

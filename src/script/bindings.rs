@@ -35,6 +35,11 @@ impl<'e> Registrar<'e> {
         self.registered.push((name, N));
         FuncRegistration::new(name).with_volatility(true).register_into_engine(self.engine, func);
     }
+
+    /// The engine, for registering types (their getters are not functions scripts call by name).
+    pub fn engine(&mut self) -> &mut Engine {
+        self.engine
+    }
 }
 
 fn netns_handle(name: String) -> Netns {
@@ -91,6 +96,7 @@ pub fn register(reg: &mut Registrar, lab: &SharedLab) {
     register_exec(reg, lab);
     register_ping(reg, lab);
     register_checks(reg, lab);
+    super::bindings_traffic::register(reg, lab);
 }
 
 fn register_types(engine: &mut Engine) {

@@ -186,7 +186,7 @@ pub const CORE: &[FnDoc] = &[
 ];
 
 /// Every group of documented functions; a feature adds its own slice here.
-const GROUPS: &[&[FnDoc]] = &[CORE];
+const GROUPS: &[&[FnDoc]] = &[CORE, super::catalog_traffic::TRAFFIC];
 
 pub fn all() -> impl Iterator<Item = &'static FnDoc> {
     GROUPS.iter().flat_map(|g| g.iter())

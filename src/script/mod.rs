@@ -3,11 +3,14 @@
 
 pub mod args;
 pub mod bindings;
+pub mod bindings_traffic;
 pub mod catalog;
+pub mod catalog_traffic;
 pub mod check;
 pub mod diag;
 pub mod failure;
 pub mod values;
+pub mod values_traffic;
 
 use std::cell::{Ref, RefCell, RefMut};
 use std::path::{Path, PathBuf};
