@@ -77,9 +77,6 @@ pub fn measure(
         }
     };
     let listener = in_ns(to, &|| listen(domain, opts))?;
-    let sender = in_ns(from, &|| {
-        Socket::new(domain, Type::STREAM, Some(Protocol::TCP)).map_err(|e| EngineError::io("open a TCP socket", e))
-    })?;
     let port = listener
         .local_addr()
         .ok()
@@ -87,9 +84,15 @@ pub fn measure(
         .map(|a| a.port())
         .ok_or_else(|| EngineError::message("listen for TCP", "the listening socket has no port"))?;
     let target = SocketAddr::new(opts.dst, port);
-
-    sender.set_tcp_notsent_lowat(UNSENT_LIMIT).map_err(|e| EngineError::io("set up the sending socket", e))?;
-    let Some(sender) = connect(sender, target, opts.connect_timeout, cancelled)? else { return Ok(None) };
+    let new_sender = || -> Result<Socket> {
+        let op = "open a TCP socket";
+        let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP)).map_err(|e| EngineError::io(op, e))?;
+        socket.set_tcp_notsent_lowat(UNSENT_LIMIT).map_err(|e| EngineError::io(op, e))?;
+        Ok(socket)
+    };
+    let Some(sender) = connect(&|| in_ns(from, &new_sender), target, opts.connect_timeout, cancelled)? else {
+        return Ok(None);
+    };
     let Some(receiver) = accept(&listener, target, cancelled)? else { return Ok(None) };
     drop(listener);
 
@@ -134,31 +137,51 @@ fn wait_for(fd: &impl AsFd, flags: PollFlags, wait: Duration) -> Result<bool> {
     }
 }
 
-fn connect(socket: Socket, target: SocketAddr, timeout: Duration, cancelled: &dyn Fn() -> bool) -> Result<Option<TcpStream>> {
+/// Connects a socket made by `new_socket`, waiting at most `timeout`. A source address that is
+/// not usable yet (an IPv6 address still in duplicate address detection: EADDRNOTAVAIL) is
+/// waited for, with a fresh socket per attempt.
+fn connect(
+    new_socket: &dyn Fn() -> Result<Socket>,
+    target: SocketAddr,
+    timeout: Duration,
+    cancelled: &dyn Fn() -> bool,
+) -> Result<Option<TcpStream>> {
     let op = format!("connect to {target}");
-    socket.set_nonblocking(true).map_err(|e| EngineError::io(&op, e))?;
-    match socket.connect(&SockAddr::from(target)) {
-        Ok(()) => {}
-        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
-        Err(e) => return Err(EngineError::io(op, e)),
-    }
     let deadline = Instant::now() + timeout;
-    loop {
-        if cancelled() {
-            return Ok(None);
+    'attempt: loop {
+        let socket = new_socket()?;
+        socket.set_nonblocking(true).map_err(|e| EngineError::io(&op, e))?;
+        match socket.connect(&SockAddr::from(target)) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) && Instant::now() < deadline => {
+                for _ in 0..2 {
+                    if cancelled() {
+                        return Ok(None);
+                    }
+                    std::thread::sleep(Duration::from_millis(25));
+                }
+                continue 'attempt;
+            }
+            Err(e) => return Err(EngineError::io(op, e)),
         }
-        let now = Instant::now();
-        if now >= deadline {
-            return Err(EngineError::errno(op, Errno::ETIMEDOUT));
+        loop {
+            if cancelled() {
+                return Ok(None);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(EngineError::errno(op, Errno::ETIMEDOUT));
+            }
+            if wait_for(&socket, PollFlags::POLLOUT, deadline - now)? {
+                break;
+            }
         }
-        if wait_for(&socket, PollFlags::POLLOUT, deadline - now)? {
-            break;
+        if let Some(e) = socket.take_error().map_err(|e| EngineError::io(&op, e))? {
+            return Err(EngineError::io(op, e));
         }
+        return Ok(Some(socket.into()));
     }
-    if let Some(e) = socket.take_error().map_err(|e| EngineError::io(&op, e))? {
-        return Err(EngineError::io(op, e));
-    }
-    Ok(Some(socket.into()))
 }
 
 fn accept(listener: &Socket, target: SocketAddr, cancelled: &dyn Fn() -> bool) -> Result<Option<TcpStream>> {

@@ -36,15 +36,19 @@ pub struct PingMatrix {
     pub namespaces: Vec<(String, Vec<IpAddr>)>,
     /// Every (from, to, address), in the order of `namespaces`.
     pub pairs: Vec<PingPair>,
+    /// Echo requests meant for each pair.
+    pub count: u32,
 }
 
 impl PingMatrix {
+    /// Requests meant to be sent: a request that could not even leave (no route) counts, and is
+    /// dropped, as in Mininet's totals.
     pub fn sent(&self) -> u32 {
-        self.pairs.iter().map(|p| p.report.sent).sum()
+        self.pairs.iter().map(|p| p.report.sent.max(self.count)).sum()
     }
 
     pub fn received(&self) -> u32 {
-        self.pairs.iter().map(|p| p.report.received.min(p.report.sent)).sum()
+        self.pairs.iter().map(|p| p.report.received.min(p.report.sent.max(self.count))).sum()
     }
 
     /// Every request was answered (and there was at least one pair to try).
@@ -108,7 +112,7 @@ impl Lab {
             let report = result.map_err(|e| LabError::from_engine(format!("ping {dst} from namespace {from:?}"), e))?;
             pairs.push(PingPair { from: from.clone(), to: to.clone(), dst: *dst, report });
         }
-        Ok(PingMatrix { namespaces, pairs })
+        Ok(PingMatrix { namespaces, pairs, count: opts.count })
     }
 }
 
@@ -161,12 +165,16 @@ mod tests {
 
     #[test]
     fn totals_and_dropped_share() {
-        let m = PingMatrix { namespaces: vec![], pairs: vec![pair("a", "b", 1, 1), pair("b", "a", 1, 0), pair("a", "c", 2, 2)] };
-        assert_eq!((m.sent(), m.received()), (4, 3));
-        assert_eq!(m.dropped_percent(), 25.0);
+        let pairs = vec![pair("a", "b", 2, 2), pair("b", "a", 2, 1), pair("a", "c", 2, 2)];
+        let m = PingMatrix { namespaces: vec![], pairs, count: 2 };
+        assert_eq!((m.sent(), m.received()), (6, 5));
         assert!(!m.ok());
         assert_eq!(m.between("a", "b").count(), 1);
-        let all = PingMatrix { namespaces: vec![], pairs: vec![pair("a", "b", 1, 1)] };
+        // A request that never left (sendto failed: no route) is still counted, as dropped.
+        let m = PingMatrix { namespaces: vec![], pairs: vec![pair("a", "b", 1, 1), pair("a", "c", 0, 0)], count: 1 };
+        assert_eq!((m.sent(), m.received()), (2, 1));
+        assert_eq!(m.dropped_percent(), 50.0);
+        let all = PingMatrix { namespaces: vec![], pairs: vec![pair("a", "b", 1, 1)], count: 1 };
         assert!(all.ok());
         assert!(!PingMatrix::default().ok(), "nothing tried is not success");
         assert_eq!(PingMatrix::default().dropped_percent(), 0.0);

@@ -161,6 +161,7 @@ mod tests {
                 pair("c", "bee", "10.0.0.2", 0, 0.0),
                 pair("c", "bee", "fd00::2", 0, 0.0),
             ],
+            count: 1,
         };
         let table = PingAll(m).to_string();
         assert_eq!(
@@ -178,6 +179,7 @@ mod tests {
         let m = PingMatrix {
             namespaces: vec![("a".into(), vec![]), ("b".into(), vec!["10.0.0.2".parse().unwrap()])],
             pairs: vec![pair("a", "b", "10.0.0.2", 1, 0.5)],
+            count: 1,
         };
         let all = PingAll(m);
         assert!(all.ok());
