@@ -416,3 +416,49 @@ fn rate_limited_script_passes_in_the_sandbox() {
     assert!(run.stdout.contains("*** Results: 0% dropped (2/2 received)"), "{run:?}");
     eprintln!("{}", run.stdout);
 }
+
+#[test]
+fn ctrl_c_stops_a_throughput_run() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    let path = script(
+        "ctrl-c",
+        "lab.rhai",
+        &format!("{PAIR}print(\"=started\");\nthroughput(a, b, #{{seconds: 60}});\nprint(\"=after\");\n"),
+    );
+    let mut child = Command::new(crate::support::nslab())
+        .args(["run", "--sandbox", path.to_str().unwrap()])
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line, "=started\n");
+    // Let the measurement get going, then press Ctrl-C (only the process this test started).
+    std::thread::sleep(Duration::from_millis(300));
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    // The run would take a minute; stopping must not wait for it.
+    let limit = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > limit {
+            child.kill().unwrap();
+            panic!("throughput ignored Ctrl-C");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let (mut rest, mut stderr) = (String::new(), String::new());
+    stdout.read_to_string(&mut rest).unwrap();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(!rest.contains("=after"), "the script stopped at the interrupted call");
+    assert!(stderr.contains("interrupted by SIGINT (Ctrl-C)"), "{stderr}");
+    assert!(stderr.trim_end().ends_with("torn down: 2 namespaces"), "{stderr}");
+}
