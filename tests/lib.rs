@@ -7,5 +7,6 @@ mod processes;
 mod repl;
 mod scenario;
 mod support;
+mod traffic;
 mod veth;
 mod walkthrough;

@@ -14,5 +14,8 @@ pub mod route;
 pub mod sandbox;
 pub mod spawn;
 pub mod sysctl;
+pub mod tc;
+pub mod tc_options;
+pub mod tcp_bench;
 
 pub use error::{EngineError, Result};

@@ -35,6 +35,8 @@ pub enum Object {
     /// A network sysctl changed in a namespace the lab did not create: `key` is its path below
     /// /proc/sys ("net/ipv4/ip_forward"), `old` the value before the lab's first change.
     Sysctl { ns: Option<String>, key: String, old: String },
+    /// A root qdisc (shape/impair) set on a link the lab did not create, outside its namespaces.
+    Qdisc { ns: Option<String>, link: String },
     /// A background process (group leader); `start` is its start time in clock ticks, which
     /// tells it from a later process that reuses the pid.
     Process { pid: i32, start: u64 },
@@ -48,6 +50,7 @@ impl Object {
             Object::Link { ns, name, .. } => format!("link {ns:?} {name}"),
             Object::Addr { ns, link, cidr } => format!("addr {ns:?} {link} {cidr}"),
             Object::Route { ns, dst, .. } => format!("route {ns:?} {dst}"),
+            Object::Qdisc { ns, link } => format!("qdisc {ns:?} {link}"),
             Object::Process { pid, .. } => format!("process {pid}"),
             Object::Sysctl { ns, key, .. } => format!("sysctl {ns:?} {key}"),
         }

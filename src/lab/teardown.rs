@@ -17,6 +17,7 @@ pub struct TeardownReport {
     pub links: usize,
     pub addrs: usize,
     pub routes: usize,
+    pub qdiscs: usize,
     pub processes: usize,
     /// Network sysctls set back to their values from before the lab.
     pub sysctls: usize,
@@ -33,6 +34,7 @@ impl std::fmt::Display for TeardownReport {
             (self.links, "link", "links"),
             (self.addrs, "address", "addresses"),
             (self.routes, "route", "routes"),
+            (self.qdiscs, "qdisc", "qdiscs"),
             (self.processes, "process", "processes"),
             (self.sysctls, "sysctl restored", "sysctls restored"),
         ] {
@@ -95,8 +97,10 @@ pub fn remove(objects: &[Object], home: &File) -> TeardownReport {
             }
         }
     }
-    let rest: Vec<&Object> =
-        objects.iter().filter(|o| matches!(o, Object::Link { .. } | Object::Addr { .. } | Object::Route { .. })).collect();
+    let rest: Vec<&Object> = objects
+        .iter()
+        .filter(|o| matches!(o, Object::Link { .. } | Object::Addr { .. } | Object::Route { .. } | Object::Qdisc { .. }))
+        .collect();
     if rest.is_empty() {
         return report;
     }
@@ -105,7 +109,7 @@ pub fn remove(objects: &[Object], home: &File) -> TeardownReport {
     let mut conns: HashMap<Option<String>, Conn> = HashMap::new();
     for obj in rest.into_iter().rev() {
         let ns = match obj {
-            Object::Link { ns, .. } | Object::Addr { ns, .. } | Object::Route { ns, .. } => ns,
+            Object::Link { ns, .. } | Object::Addr { ns, .. } | Object::Route { ns, .. } | Object::Qdisc { ns, .. } => ns,
             _ => continue,
         };
         if !conns.contains_key(ns) {
@@ -131,6 +135,7 @@ pub fn remove(objects: &[Object], home: &File) -> TeardownReport {
             Ok(true) => match obj {
                 Object::Link { .. } => report.links += 1,
                 Object::Addr { .. } => report.addrs += 1,
+                Object::Qdisc { .. } => report.qdiscs += 1,
                 _ => report.routes += 1,
             },
             // Already gone because its peer's namespace was deleted just now: removed all the
@@ -150,6 +155,7 @@ fn describe(obj: &Object) -> String {
         Object::Link { name, .. } => format!("link {name}"),
         Object::Addr { link, cidr, .. } => format!("address {cidr} on {link}"),
         Object::Route { dst, .. } => format!("route {dst}"),
+        Object::Qdisc { link, .. } => format!("qdisc on {link}"),
         Object::Netns { name, .. } => format!("namespace {name}"),
         Object::Process { pid, .. } => format!("process {pid}"),
         Object::Sysctl { key, .. } => format!("sysctl {key}"),
@@ -204,6 +210,14 @@ async fn remove_in(conn: &Conn, obj: &Object, vanishing: bool) -> Result<bool, E
             match conn.del_route(&spec).await {
                 Ok(()) => Ok(true),
                 Err(e) if e.code() == Some(Errno::ESRCH) => Ok(false),
+                Err(e) => Err(e),
+            }
+        }
+        Object::Qdisc { link, .. } => {
+            let Ok(link) = conn.link_by_name(link).await else { return Ok(false) };
+            match conn.del_root_qdisc(link.index).await {
+                Ok(()) => Ok(true),
+                Err(e) if e.code() == Some(Errno::ENOENT) => Ok(false),
                 Err(e) => Err(e),
             }
         }

@@ -206,6 +206,7 @@ pub fn register(reg: &mut Registrar, lab: &SharedLab) {
     super::bindings_net::register(reg, lab);
     super::bindings_testing::register(reg, lab);
     super::processes::register(reg, lab);
+    super::bindings_traffic::register(reg, lab);
 }
 
 fn register_types(engine: &mut Engine) {

@@ -191,7 +191,13 @@ pub const CORE: &[FnDoc] = &[
 ];
 
 /// Every group of documented functions; a feature adds its own slice here.
-const GROUPS: &[&[FnDoc]] = &[CORE, super::catalog_net::NET, super::catalog_testing::TESTING, super::processes::PROCESSES];
+const GROUPS: &[&[FnDoc]] = &[
+    CORE,
+    super::catalog_net::NET,
+    super::catalog_traffic::TRAFFIC,
+    super::catalog_testing::TESTING,
+    super::processes::PROCESSES,
+];
 
 pub fn all() -> impl Iterator<Item = &'static FnDoc> {
     GROUPS.iter().flat_map(|g| g.iter())

@@ -1,0 +1,184 @@
+//! `pingall`: every named namespace pings every global address of every other one, in parallel
+//! (Mininet's `pingall`, for any lab). nslab's own namespace takes no part: on a host it holds the
+//! machine's real addresses, and the lab's namespaces are what a lab is about.
+
+use std::fs::File;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use super::{Lab, LabError, Ns, Result};
+use crate::engine::icmp::{self, PingOptions, PingReport};
+use crate::engine::netns;
+
+/// At most this many pings are under way at once (each on its own thread).
+const MAX_WORKERS: usize = 32;
+
+/// One source namespace pinging one address of another namespace.
+#[derive(Debug, Clone)]
+pub struct PingPair {
+    pub from: String,
+    pub to: String,
+    pub dst: IpAddr,
+    pub report: PingReport,
+}
+
+impl PingPair {
+    pub fn ok(&self) -> bool {
+        self.report.received > 0
+    }
+}
+
+/// Who reached whom.
+#[derive(Debug, Clone, Default)]
+pub struct PingMatrix {
+    /// The namespaces that took part, sorted, each with the addresses it was pinged at.
+    pub namespaces: Vec<(String, Vec<IpAddr>)>,
+    /// Every (from, to, address), in the order of `namespaces`.
+    pub pairs: Vec<PingPair>,
+    /// Echo requests meant for each pair.
+    pub count: u32,
+}
+
+impl PingMatrix {
+    /// Requests meant to be sent: a request that could not even leave (no route) counts, and is
+    /// dropped, as in Mininet's totals.
+    pub fn sent(&self) -> u32 {
+        self.pairs.iter().map(|p| p.report.sent.max(self.count)).sum()
+    }
+
+    pub fn received(&self) -> u32 {
+        self.pairs.iter().map(|p| p.report.received.min(p.report.sent.max(self.count))).sum()
+    }
+
+    /// Every request was answered (and there was at least one pair to try).
+    pub fn ok(&self) -> bool {
+        !self.pairs.is_empty() && self.received() == self.sent()
+    }
+
+    /// The share of requests left unanswered, in percent (0 when nothing was sent).
+    pub fn dropped_percent(&self) -> f64 {
+        let sent = self.sent();
+        if sent == 0 {
+            0.0
+        } else {
+            100.0 * f64::from(sent - self.received()) / f64::from(sent)
+        }
+    }
+
+    /// The pairs from one namespace to another.
+    pub fn between<'a>(&'a self, from: &'a str, to: &'a str) -> impl Iterator<Item = &'a PingPair> + 'a {
+        self.pairs.iter().filter(move |p| p.from == from && p.to == to)
+    }
+}
+
+/// Addresses other namespaces can be pinged at: global scope, not loopback.
+fn reachable_at(addrs: &[crate::engine::netlink::AddrInfo]) -> Vec<IpAddr> {
+    addrs.iter().filter(|a| a.scope == "global" && !a.address.is_loopback()).map(|a| a.address).collect()
+}
+
+impl Lab {
+    /// Pings from every named namespace to every global address of every other one, all at
+    /// once (up to 32 at a time), each ping's socket created inside its source namespace.
+    pub fn pingall(&mut self, opts: &PingOptions) -> Result<PingMatrix> {
+        self.flush()?;
+        self.settle()?;
+        let names = self.netns_list()?;
+        let mut namespaces = Vec::with_capacity(names.len());
+        let mut files = Vec::with_capacity(names.len());
+        for name in &names {
+            let ns = Ns::named(name);
+            let conn = self.conn(&ns)?;
+            let addrs = self.block_on(conn.addrs()).map_err(|e| LabError::from_engine(format!("list addresses in {ns}"), e))?;
+            namespaces.push((name.clone(), reachable_at(&addrs)));
+            files.push(self.ns_file(&ns)?);
+        }
+        let mut jobs = Vec::new();
+        for (from, _) in namespaces.iter().enumerate() {
+            for (to, (_, addrs)) in namespaces.iter().enumerate() {
+                if from != to {
+                    jobs.extend(addrs.iter().map(|a| (from, to, *a)));
+                }
+            }
+        }
+        let file_refs: Vec<&File> = files.iter().map(|f| &**f).collect();
+        let cancel = self.cancel.clone();
+        let cancelled = move || cancel.load(Ordering::Relaxed);
+        let results = run_parallel(&jobs, &file_refs, opts, &cancelled);
+        if self.cancelled() {
+            return Err(LabError::Interrupted);
+        }
+        let mut pairs = Vec::with_capacity(jobs.len());
+        for ((from, to, dst), result) in jobs.iter().zip(results) {
+            let (from, to) = (&namespaces[*from].0, &namespaces[*to].0);
+            let report = result.map_err(|e| LabError::from_engine(format!("ping {dst} from namespace {from:?}"), e))?;
+            pairs.push(PingPair { from: from.clone(), to: to.clone(), dst: *dst, report });
+        }
+        Ok(PingMatrix { namespaces, pairs, count: opts.count })
+    }
+}
+
+type Job = (usize, usize, IpAddr);
+
+/// Runs the pings on up to MAX_WORKERS threads; results come back in job order.
+fn run_parallel(
+    jobs: &[Job],
+    files: &[&File],
+    opts: &PingOptions,
+    cancelled: &(dyn Fn() -> bool + Sync),
+) -> Vec<crate::engine::Result<PingReport>> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<crate::engine::Result<PingReport>>>> = Mutex::new((0..jobs.len()).map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..jobs.len().min(MAX_WORKERS) {
+            s.spawn(|| {
+                // A new thread starts in the namespace of the thread that made it: nslab's own.
+                // If it cannot even see where it is, its jobs stay unrun and say so below.
+                let Ok(home) = netns::current() else { return };
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&(from, _, dst)) = jobs.get(i) else { break };
+                    let report = icmp::ping(Some(files[from]), &home, dst, opts, cancelled);
+                    results.lock().expect("no worker panics holding the lock")[i] = Some(report);
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .expect("no worker panicked")
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(crate::engine::EngineError::message("ping", "the ping thread could not start"))))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(from: &str, to: &str, sent: u32, received: u32) -> PingPair {
+        PingPair {
+            from: from.into(),
+            to: to.into(),
+            dst: "10.0.0.1".parse().unwrap(),
+            report: PingReport { sent, received, rtts_ms: vec![0.1; received as usize], error: None },
+        }
+    }
+
+    #[test]
+    fn totals_and_dropped_share() {
+        let pairs = vec![pair("a", "b", 2, 2), pair("b", "a", 2, 1), pair("a", "c", 2, 2)];
+        let m = PingMatrix { namespaces: vec![], pairs, count: 2 };
+        assert_eq!((m.sent(), m.received()), (6, 5));
+        assert!(!m.ok());
+        assert_eq!(m.between("a", "b").count(), 1);
+        // A request that never left (sendto failed: no route) is still counted, as dropped.
+        let m = PingMatrix { namespaces: vec![], pairs: vec![pair("a", "b", 1, 1), pair("a", "c", 0, 0)], count: 1 };
+        assert_eq!((m.sent(), m.received()), (2, 1));
+        assert_eq!(m.dropped_percent(), 50.0);
+        let all = PingMatrix { namespaces: vec![], pairs: vec![pair("a", "b", 1, 1)], count: 1 };
+        assert!(all.ok());
+        assert!(!PingMatrix::default().ok(), "nothing tried is not success");
+        assert_eq!(PingMatrix::default().dropped_percent(), 0.0);
+    }
+}

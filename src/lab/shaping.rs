@@ -1,0 +1,265 @@
+//! Link shaping: a token bucket (tbf) or network emulation (netem) as a link's root qdisc,
+//! changeable while the lab runs, and removable (`tc qdisc replace/del dev LINK root`).
+
+use nix::errno::Errno;
+
+use super::ledger::Object;
+use super::units::{self, Amount};
+use super::{Lab, LabError, Ns, Result};
+use crate::engine::tc_options::{self, Clock, Netem, Tbf};
+
+/// What `shape` asks for; burst and latency have defaults (see `Tbf` below).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShapeSpec {
+    pub rate: Amount,
+    pub burst: Option<Amount>,
+    pub latency: Option<Amount>,
+}
+
+/// What `impair` asks for: every field is optional.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ImpairSpec {
+    pub delay: Option<Amount>,
+    pub jitter: Option<Amount>,
+    pub loss: Option<Amount>,
+    pub duplicate: Option<Amount>,
+    pub corrupt: Option<Amount>,
+    pub reorder: Option<Amount>,
+}
+
+/// How long a packet may wait in tbf's queue when no latency is given. Long enough that TCP
+/// keeps the link busy after backing off at the queue's end (measured: see tests/traffic.rs).
+pub const DEFAULT_LATENCY_NS: u64 = 50_000_000;
+/// The default bucket: 10 ms worth of the rate (fast links need it: with 16 KiB at 1 Gbit/s TCP
+/// got 55-75% of the rate), and at least four full frames (a large bucket on a slow link lets
+/// a burst through at line rate: 32 KiB at 1 Mbit/s measured 106% over 2 s).
+const DEFAULT_BURST_TIME_NS: u64 = 10_000_000;
+const DEFAULT_BURST_FRAMES: u32 = 4;
+/// Link-layer header tbf adds to the MTU when it checks a packet against the bucket (Ethernet).
+const ETH_HEADER: u32 = 14;
+
+/// The bucket used when `burst` is left out.
+pub fn default_burst(rate: u64, mtu: u32) -> u32 {
+    let by_time = (rate as u128 * u128::from(DEFAULT_BURST_TIME_NS) / 1_000_000_000) as u64;
+    let floor = DEFAULT_BURST_FRAMES * (mtu + ETH_HEADER);
+    u32::try_from(by_time).unwrap_or(u32::MAX).max(floor)
+}
+
+impl ShapeSpec {
+    /// The tbf parameters, checked; `mtu` is the link's (a bucket smaller than one packet would
+    /// pass nothing).
+    pub fn tbf(&self, mtu: u32, clock: &Clock) -> Result<Tbf> {
+        let rate = units::rate(&self.rate)?;
+        let burst = match &self.burst {
+            Some(b) => {
+                let burst = units::size("burst", b)?;
+                if burst < mtu + ETH_HEADER {
+                    return Err(LabError::Invalid {
+                        what: "burst",
+                        value: b.to_string(),
+                        reason: format!(
+                            "it is smaller than one full packet on this link ({} bytes: mtu {mtu} plus the link header), \
+                             so full-size packets could never pass",
+                            mtu + ETH_HEADER
+                        ),
+                    });
+                }
+                burst
+            }
+            None => default_burst(rate, mtu),
+        };
+        let latency_ns = match &self.latency {
+            Some(l) => units::time_ns("latency", l)?,
+            None => DEFAULT_LATENCY_NS,
+        };
+        let burst_usec = f64::from(burst) * 1e6 / rate as f64;
+        if burst_usec > clock.max_usec() {
+            return Err(LabError::Invalid {
+                what: "burst",
+                value: self.burst.as_ref().map(|b| b.to_string()).unwrap_or_else(|| burst.to_string()),
+                reason: format!(
+                    "at rate {} it lasts {:.0} s; the kernel's token bucket holds at most {:.0} s",
+                    self.rate,
+                    burst_usec / 1e6,
+                    clock.max_usec() / 1e6
+                ),
+            });
+        }
+        Ok(Tbf { rate, burst, latency_us: u32::try_from(latency_ns / 1000).unwrap_or(u32::MAX) })
+    }
+}
+
+impl ImpairSpec {
+    /// The netem parameters, checked (netem's own rules: jitter and reordering need a delay).
+    pub fn netem(&self) -> Result<Netem> {
+        let time = |what: &'static str, v: &Option<Amount>| v.as_ref().map(|v| units::time_ns(what, v)).transpose();
+        let prob = |what: &'static str, v: &Option<Amount>| -> Result<u32> {
+            Ok(v.as_ref().map(|v| units::percent(what, v)).transpose()?.map(tc_options::probability).unwrap_or(0))
+        };
+        let delay_ns = time("delay", &self.delay)?.unwrap_or(0);
+        let jitter_ns = time("jitter", &self.jitter)?.unwrap_or(0);
+        let netem = Netem {
+            delay_ns,
+            jitter_ns,
+            loss: prob("loss", &self.loss)?,
+            duplicate: prob("duplicate", &self.duplicate)?,
+            corrupt: prob("corrupt", &self.corrupt)?,
+            reorder: prob("reorder", &self.reorder)?,
+            limit: tc_options::NETEM_DEFAULT_LIMIT,
+        };
+        let needs_delay = |what: &'static str, value: &Option<Amount>, set: bool| -> Result<()> {
+            if set && delay_ns == 0 {
+                return Err(LabError::Invalid {
+                    what,
+                    value: value.as_ref().map(|v| v.to_string()).unwrap_or_default(),
+                    reason: format!("{what} needs a delay (netem varies or reorders delayed packets): add delay: \"10ms\""),
+                });
+            }
+            Ok(())
+        };
+        needs_delay("jitter", &self.jitter, jitter_ns > 0)?;
+        needs_delay("reorder", &self.reorder, netem.reorder > 0)?;
+        Ok(netem)
+    }
+}
+
+impl Lab {
+    /// Limits a link's egress rate with a token bucket (tbf) as its root qdisc, replacing any
+    /// root qdisc it had: calling it again changes the rate in place.
+    pub fn shape(&mut self, ns: &Ns, link: &str, spec: &ShapeSpec) -> Result<()> {
+        // Input errors first, before the kernel is asked anything.
+        units::rate(&spec.rate)?;
+        if let Some(b) = &spec.burst {
+            units::size("burst", b)?;
+        }
+        if let Some(l) = &spec.latency {
+            units::time_ns("latency", l)?;
+        }
+        let mtu = self.link_mtu(ns, link)?;
+        let clock = Clock::read();
+        let options = spec.tbf(mtu, &clock)?.options(&clock);
+        self.set_root_qdisc(ns, link, "tbf", options, "shape")
+    }
+
+    /// Emulates a worse network on a link's egress (netem as root qdisc): delay, jitter, loss,
+    /// duplication, corruption, reordering. Replaces any root qdisc the link had.
+    pub fn impair(&mut self, ns: &Ns, link: &str, spec: &ImpairSpec) -> Result<()> {
+        let options = spec.netem()?.options(&Clock::read());
+        self.set_root_qdisc(ns, link, "netem", options, "impair")
+    }
+
+    /// Removes a link's root qdisc (shaping or impairment), returning it to the default.
+    /// Returns false when there was none to remove; that is not an error.
+    pub fn unshape(&mut self, ns: &Ns, link: &str) -> Result<bool> {
+        let removed = match self.on_link(ns, link, "unshape", |conn, index| async move { conn.del_root_qdisc(index).await }) {
+            Ok(()) => true,
+            // The default root qdisc has handle 0: "Cannot delete qdisc with handle of zero".
+            Err(LabError::Failed { errno: Some(Errno::ENOENT), .. }) => false,
+            Err(e) => return Err(e),
+        };
+        self.forget(&Object::Qdisc { ns: ns.key(), link: link.into() })?;
+        Ok(removed)
+    }
+
+    fn link_mtu(&mut self, ns: &Ns, link: &str) -> Result<u32> {
+        super::validate::link_name(link)?;
+        let conn = self.conn(ns)?;
+        let info = self.block_on(conn.link_by_name(link)).map_err(|e| self.link_error(ns, link, "find", e))?;
+        Ok(info.mtu)
+    }
+
+    fn set_root_qdisc(&mut self, ns: &Ns, link: &str, kind: &'static str, options: Vec<u8>, verb: &str) -> Result<()> {
+        self.index(ns, link)?;
+        // A qdisc on a link the lab did not make, in a namespace it does not own, outlives the
+        // lab unless the ledger lists it.
+        let record = (!self.owns(ns) && !self.made_links.contains(&(ns.key(), link.to_string())))
+            .then(|| Object::Qdisc { ns: ns.key(), link: link.into() });
+        if let Some(r) = &record {
+            self.ledger_mut()?.intent(r)?;
+        }
+        let done = self.on_link(ns, link, verb, |conn, index| {
+            let options = options.clone();
+            async move { conn.replace_root_qdisc(index, kind, options).await }
+        });
+        match (&done, &record) {
+            (Ok(()), Some(r)) => self.ledger_mut()?.made(r)?,
+            (Err(_), Some(r)) => self.ledger_mut()?.failed(r)?,
+            _ => {}
+        }
+        done.map_err(|e| match e {
+            // The kernel says "Specified qdisc kind is unknown" with ENOENT; EOPNOTSUPP is the
+            // other answer a kernel without the scheduler may give.
+            LabError::Failed { errno: Some(Errno::ENOENT | Errno::EOPNOTSUPP), .. } | LabError::Unsupported { .. } => {
+                LabError::Unsupported { op: format!("{verb} link {link:?} in {ns}"), feature: format!("{kind} (sch_{kind})") }
+            }
+            other => other,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Option<Amount> {
+        Some(Amount::Text(s.into()))
+    }
+
+    #[test]
+    fn shape_defaults() {
+        let spec = ShapeSpec { rate: Amount::Text("20mbit".into()), burst: None, latency: None };
+        let tbf = spec.tbf(1500, &Clock::STANDARD).unwrap();
+        assert_eq!(tbf.rate, 2_500_000);
+        assert_eq!(tbf.burst, 25_000);
+        assert_eq!(tbf.latency_us, 50_000);
+        // Fast links get 10 ms of the rate.
+        assert_eq!(default_burst(125_000_000, 1500), 1_250_000);
+        // Slow links get four full frames.
+        assert_eq!(default_burst(125_000, 1500), 6056);
+        assert_eq!(default_burst(1000, 9000), 36_056);
+    }
+
+    #[test]
+    fn burst_must_hold_a_packet() {
+        let spec = ShapeSpec { rate: Amount::Text("1mbit".into()), burst: t("1000"), latency: None };
+        assert_eq!(
+            spec.tbf(1500, &Clock::STANDARD).unwrap_err().to_string(),
+            "invalid burst \"1000\": it is smaller than one full packet on this link (1514 bytes: mtu 1500 plus the link \
+             header), so full-size packets could never pass"
+        );
+    }
+
+    #[test]
+    fn burst_must_fit_the_tick_counter() {
+        let spec = ShapeSpec { rate: Amount::Text("8bit".into()), burst: t("1mb"), latency: None };
+        assert!(spec
+            .tbf(1500, &Clock::STANDARD)
+            .unwrap_err()
+            .to_string()
+            .contains("the kernel's token bucket holds at most 275 s"));
+    }
+
+    #[test]
+    fn impair_rules() {
+        let jitter_alone = ImpairSpec { jitter: t("10ms"), ..Default::default() };
+        assert_eq!(
+            jitter_alone.netem().unwrap_err().to_string(),
+            "invalid jitter \"10ms\": jitter needs a delay (netem varies or reorders delayed packets): add delay: \"10ms\""
+        );
+        assert!(ImpairSpec { reorder: t("25%"), ..Default::default() }.netem().is_err());
+        let full = ImpairSpec {
+            delay: t("100ms"),
+            jitter: t("10ms"),
+            loss: t("1%"),
+            duplicate: t("2%"),
+            corrupt: t("0.5%"),
+            reorder: t("25%"),
+        };
+        let netem = full.netem().unwrap();
+        assert_eq!((netem.delay_ns, netem.jitter_ns, netem.loss), (100_000_000, 10_000_000, 42_949_673));
+        assert_eq!(
+            ImpairSpec { loss: t("200%"), ..Default::default() }.netem().unwrap_err().to_string(),
+            "invalid loss \"200%\": a percentage must be from 0% to 100%"
+        );
+    }
+}

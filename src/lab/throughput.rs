@@ -1,0 +1,92 @@
+//! `throughput`: TCP bits per second from one namespace to another, measured at the receiver.
+
+use std::net::IpAddr;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use nix::errno::Errno;
+
+use super::{validate, Lab, LabError, Ns, Result};
+use crate::engine::tcp_bench::{self, BenchOptions, BenchReport};
+
+/// What `throughput` asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThroughputSpec {
+    pub duration: Duration,
+    /// 0: a free port the kernel picks.
+    pub port: u16,
+    /// Where to connect; by default the first global address of the receiving namespace.
+    pub dst: Option<String>,
+}
+
+impl Default for ThroughputSpec {
+    fn default() -> Self {
+        ThroughputSpec { duration: Duration::from_secs(2), port: 0, dst: None }
+    }
+}
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Lab {
+    /// Sends TCP from `from` to `to` for the spec's duration and reports what arrived.
+    pub fn throughput(&mut self, from: &Ns, to: &Ns, spec: &ThroughputSpec) -> Result<BenchReport> {
+        self.flush()?;
+        self.settle()?;
+        let op = format!("measure throughput from {from} to {to}");
+        let dst = match &spec.dst {
+            Some(text) => validate::ip(text)?,
+            None => self.first_global_address(to, &op)?,
+        };
+        let from_file = match from {
+            Ns::Root => None,
+            Ns::Named(_) => Some(self.ns_file(from)?),
+        };
+        let to_file = match to {
+            Ns::Root => None,
+            Ns::Named(_) => Some(self.ns_file(to)?),
+        };
+        let opts = BenchOptions { dst, port: spec.port, duration: spec.duration, connect_timeout: CONNECT_TIMEOUT };
+        let cancel = self.cancel.clone();
+        let cancelled = move || cancel.load(Ordering::Relaxed);
+        let measured = tcp_bench::measure(from_file.as_deref(), to_file.as_deref(), &self.home, &opts, &cancelled);
+        match measured {
+            Ok(Some(report)) if !self.cancelled() => Ok(report),
+            Ok(_) => Err(LabError::Interrupted),
+            Err(e) => Err(match e.code() {
+                Some(Errno::ETIMEDOUT) => LabError::Failed {
+                    op,
+                    detail: format!(
+                        "{}: no connection within {} s (is {dst} reachable from there?)",
+                        e.op,
+                        CONNECT_TIMEOUT.as_secs()
+                    ),
+                    errno: Some(Errno::ETIMEDOUT),
+                },
+                Some(Errno::EADDRINUSE) => LabError::Failed {
+                    op,
+                    detail: format!("port {} is already in use in {to}", spec.port),
+                    errno: Some(Errno::EADDRINUSE),
+                },
+                Some(Errno::EPERM | Errno::EACCES) => LabError::from_engine(op, e),
+                code => LabError::Failed { op, detail: e.to_string(), errno: code },
+            }),
+        }
+    }
+
+    /// The first global IPv4 address of a namespace, else its first global IPv6 address.
+    fn first_global_address(&mut self, ns: &Ns, op: &str) -> Result<IpAddr> {
+        let addrs = self.addrs(ns)?;
+        let global = |v4: bool| {
+            addrs
+                .iter()
+                .filter(|a| a.scope == "global")
+                .filter_map(|a| a.address.parse::<IpAddr>().ok())
+                .find(|ip| ip.is_ipv4() == v4)
+        };
+        global(true).or_else(|| global(false)).ok_or_else(|| LabError::Failed {
+            op: op.into(),
+            detail: format!("{ns} has no global address to connect to (add one, or give one with #{{dst: \"...\"}})"),
+            errno: None,
+        })
+    }
+}

@@ -1,0 +1,54 @@
+//! Documentation of the traffic functions: shaping, impairment, reachability, throughput.
+
+use super::catalog::FnDoc;
+
+pub const TRAFFIC: &[FnDoc] = &[
+    FnDoc {
+        name: "shape",
+        forms: &["shape(link, #{rate, burst, latency})", "shape(ns, link, #{rate, burst, latency})"],
+        summary: "Limit a link's egress rate with a token bucket (tbf root qdisc); calling it again changes the rate. \
+                  rate: \"10mbit\", \"500kbit\", \"1gbit\" (tc's units) or bits per second; burst: \"32kb\" or bytes \
+                  (default 10 ms of the rate, at least 32 KiB); latency: how long packets may queue, \"50ms\" or seconds \
+                  (default 50 ms).",
+        example: r#"shape("a", "eth0", #{rate: "20mbit"}); shape("a", "eth0", #{rate: "1mbit", burst: "64kb", latency: "20ms"});"#,
+        ip: "tc qdisc replace dev LINK root tbf rate RATE burst BURST latency LATENCY",
+    },
+    FnDoc {
+        name: "impair",
+        forms: &[
+            "impair(link, #{delay, jitter, loss, duplicate, corrupt, reorder})",
+            "impair(ns, link, #{delay, jitter, loss, duplicate, corrupt, reorder})",
+        ],
+        summary: "Emulate a worse network on a link's egress (netem root qdisc): delay and jitter (\"100ms\", \"10ms\" or \
+                  seconds), loss, duplicate, corrupt and reorder (\"1%\" or percent); jitter and reorder need a delay. \
+                  Needs a kernel with sch_netem.",
+        example: r#"impair("a", "eth0", #{delay: "100ms", jitter: "10ms", loss: "1%"});"#,
+        ip: "tc qdisc replace dev LINK root netem delay D J loss L duplicate P corrupt P reorder P",
+    },
+    FnDoc {
+        name: "unshape",
+        forms: &["unshape(link)", "unshape(ns, link)"],
+        summary: "Remove a link's shaping or impairment (its root qdisc); nothing happens when it has none.",
+        example: r#"unshape("a", "eth0");"#,
+        ip: "tc qdisc del dev LINK root",
+    },
+    FnDoc {
+        name: "pingall",
+        forms: &["pingall() -> PingAll", "pingall(#{count, timeout}) -> PingAll"],
+        summary: "Every named namespace (netns_list(); not nslab's own) pings every global address of every other, in \
+                  parallel. The result prints as a table with a summary line; .ok (all answered), .pairs (maps: from, \
+                  to, dst, ok, sent, received, loss, rtt, error), .sent, .received, .dropped (percent), .summary, \
+                  .namespaces. Defaults: 1 request per address, 1 s to answer.",
+        example: r#"let r = pingall(); print(r); assert(r.ok);"#,
+        ip: "mininet> pingall",
+    },
+    FnDoc {
+        name: "throughput",
+        forms: &["throughput(from_ns, to_ns) -> float", "throughput(from_ns, to_ns, #{seconds, port, dst}) -> float"],
+        summary: "TCP throughput from one namespace to another in bits per second, measured at the receiver (no iperf \
+                  needed). Sends for `seconds` (default 2); connects to dst (default: to_ns's first global address, IPv4 \
+                  first) on port (default: a free one). Ctrl-C stops it.",
+        example: r#"let bps = throughput("a", "b", #{seconds: 1}); print(`${bps / 1e6} Mbit/s`);"#,
+        ip: "iperf3 -s (in to_ns); iperf3 -c DST -t SECONDS (in from_ns)",
+    },
+];
