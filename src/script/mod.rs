@@ -3,6 +3,7 @@
 
 pub mod args;
 pub mod bindings;
+pub mod bindings_links;
 pub mod bindings_net;
 pub mod bindings_testing;
 pub mod bindings_traffic;
@@ -16,6 +17,7 @@ pub mod failure;
 pub mod harness;
 pub mod processes;
 pub mod reference;
+pub mod registrar;
 pub mod values;
 pub mod values_traffic;
 

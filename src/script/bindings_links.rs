@@ -1,0 +1,250 @@
+//! Links, addresses, inspection and routes as script functions.
+
+use rhai::{Array, Dynamic, NativeCallContext};
+
+use super::args;
+use super::bindings::{Registrar, SharedLab};
+use super::failure::{argument_error, held_back, lab_error, Res};
+use super::values::{addr_map, link_map, route_map};
+use crate::engine::netlink::LinkOptions;
+use crate::lab::Ns;
+
+pub fn register(reg: &mut Registrar, lab: &SharedLab) {
+    register_links(reg, lab);
+    register_inspection(reg, lab);
+    register_routes(reg, lab);
+}
+
+fn note_held_back(lab: &SharedLab, ctx: &NativeCallContext) {
+    if lab.borrow().has_pending() {
+        held_back(ctx);
+    }
+}
+
+/// A veth's options: `mtu` (both ends), `up` (both ends, at birth), `master` (a bridge in the
+/// first end's namespace, joined at birth).
+fn link_options(lab: &SharedLab, ctx: &NativeCallContext, ns: &Ns, v: &Dynamic, n: usize) -> Res<LinkOptions> {
+    let m = args::map(ctx, v, n, &["mtu", "up", "master"])?;
+    let mut opts = LinkOptions::default();
+    if let Some(mtu) = m.get("mtu") {
+        let mtu = args::integer(ctx, mtu, "the mtu option")?;
+        opts.mtu = Some(u32::try_from(mtu).map_err(|_| argument_error(ctx, format!("mtu {mtu} is out of range")))?);
+    }
+    if let Some(up) = m.get("up") {
+        opts.up = up.as_bool().map_err(|_| argument_error(ctx, "the up option must be true or false"))?;
+    }
+    if let Some(master) = m.get("master") {
+        let master = args::string(ctx, master, n, "the master option (a bridge name)")?;
+        opts.master = Some(lab.borrow_mut().master_index(ns, &master).map_err(|e| lab_error(ctx, e))?);
+    }
+    Ok(opts)
+}
+
+fn register_links(reg: &mut Registrar, lab: &SharedLab) {
+    let l = lab.clone();
+    reg.add("veth", move |ctx: NativeCallContext, name: Dynamic, peer: Dynamic| -> Res<()> {
+        let (name, peer) = (args::string(&ctx, &name, 0, "a link name")?, args::string(&ctx, &peer, 1, "a link name")?);
+        l.borrow_mut().veth(&Ns::Root, &name, &Ns::Root, &peer, &LinkOptions::default()).map_err(|e| lab_error(&ctx, e))?;
+        note_held_back(&l, &ctx);
+        Ok(())
+    });
+    let l = lab.clone();
+    reg.add("veth", move |ctx: NativeCallContext, a: Dynamic, b: Dynamic, c: Dynamic| -> Res<()> {
+        // veth(name, peer, #{opts}) or veth(ns, name, peer)
+        let (ns, name, peer, opts) = if args::is_map(&c) {
+            (
+                Ns::Root,
+                args::string(&ctx, &a, 0, "a link name")?,
+                args::string(&ctx, &b, 1, "a link name")?,
+                link_options(&l, &ctx, &Ns::Root, &c, 2)?,
+            )
+        } else {
+            (
+                args::ns(&ctx, &a, 0)?,
+                args::string(&ctx, &b, 1, "a link name")?,
+                args::string(&ctx, &c, 2, "a link name")?,
+                LinkOptions::default(),
+            )
+        };
+        l.borrow_mut().veth(&ns, &name, &ns, &peer, &opts).map_err(|e| lab_error(&ctx, e))?;
+        note_held_back(&l, &ctx);
+        Ok(())
+    });
+    let l = lab.clone();
+    reg.add("veth", move |ctx: NativeCallContext, a: Dynamic, b: Dynamic, c: Dynamic, d: Dynamic| -> Res<()> {
+        // veth(ns, name, peer, #{opts}) or veth(ns, name, peer_ns, peer)
+        let ns = args::ns(&ctx, &a, 0)?;
+        let name = args::string(&ctx, &b, 1, "a link name")?;
+        let (peer_ns, peer, opts) = if args::is_map(&d) {
+            (ns.clone(), args::string(&ctx, &c, 2, "a link name")?, link_options(&l, &ctx, &ns, &d, 3)?)
+        } else {
+            (args::ns(&ctx, &c, 2)?, args::string(&ctx, &d, 3, "a link name")?, LinkOptions::default())
+        };
+        l.borrow_mut().veth(&ns, &name, &peer_ns, &peer, &opts).map_err(|e| lab_error(&ctx, e))?;
+        note_held_back(&l, &ctx);
+        Ok(())
+    });
+    let l = lab.clone();
+    reg.add("veth", move |ctx: NativeCallContext, a: Dynamic, b: Dynamic, c: Dynamic, d: Dynamic, o: Dynamic| -> Res<()> {
+        let ns = args::ns(&ctx, &a, 0)?;
+        let name = args::string(&ctx, &b, 1, "a link name")?;
+        let peer_ns = args::ns(&ctx, &c, 2)?;
+        let peer = args::string(&ctx, &d, 3, "a link name")?;
+        let opts = link_options(&l, &ctx, &ns, &o, 4)?;
+        l.borrow_mut().veth(&ns, &name, &peer_ns, &peer, &opts).map_err(|e| lab_error(&ctx, e))?;
+        note_held_back(&l, &ctx);
+        Ok(())
+    });
+
+    let l = lab.clone();
+    reg.add("move_to", move |ctx: NativeCallContext, link: Dynamic, to: Dynamic| -> Res<()> {
+        let link = args::string(&ctx, &link, 0, "a link name")?;
+        let to = args::ns(&ctx, &to, 1)?;
+        l.borrow_mut().move_to(&Ns::Root, &link, &to).map_err(|e| lab_error(&ctx, e))
+    });
+    let l = lab.clone();
+    reg.add("move_to", move |ctx: NativeCallContext, from: Dynamic, link: Dynamic, to: Dynamic| -> Res<()> {
+        let from = args::ns(&ctx, &from, 0)?;
+        let link = args::string(&ctx, &link, 1, "a link name")?;
+        let to = args::ns(&ctx, &to, 2)?;
+        l.borrow_mut().move_to(&from, &link, &to).map_err(|e| lab_error(&ctx, e))
+    });
+
+    for (name, add) in [("addr", true), ("addr_del", false)] {
+        let l = lab.clone();
+        reg.add(name, move |ctx: NativeCallContext, link: Dynamic, cidr: Dynamic| -> Res<()> {
+            let link = args::string(&ctx, &link, 0, "a link name")?;
+            let cidr = args::string(&ctx, &cidr, 1, "an address with prefix length, like \"10.1.1.1/24\"")?;
+            let mut lab = l.borrow_mut();
+            let done = if add { lab.addr(&Ns::Root, &link, &cidr) } else { lab.addr_del(&Ns::Root, &link, &cidr) };
+            done.map_err(|e| lab_error(&ctx, e))
+        });
+        let l = lab.clone();
+        reg.add(name, move |ctx: NativeCallContext, ns: Dynamic, link: Dynamic, cidr: Dynamic| -> Res<()> {
+            let ns = args::ns(&ctx, &ns, 0)?;
+            let link = args::string(&ctx, &link, 1, "a link name")?;
+            let cidr = args::string(&ctx, &cidr, 2, "an address with prefix length, like \"10.1.1.1/24\"")?;
+            let mut lab = l.borrow_mut();
+            let done = if add { lab.addr(&ns, &link, &cidr) } else { lab.addr_del(&ns, &link, &cidr) };
+            done.map_err(|e| lab_error(&ctx, e))
+        });
+    }
+
+    for (name, up) in [("up", true), ("down", false)] {
+        let l = lab.clone();
+        reg.add(name, move |ctx: NativeCallContext, link: Dynamic| -> Res<()> {
+            let link = args::string(&ctx, &link, 0, "a link name")?;
+            l.borrow_mut().set_up(&Ns::Root, &link, up).map_err(|e| lab_error(&ctx, e))
+        });
+        let l = lab.clone();
+        reg.add(name, move |ctx: NativeCallContext, ns: Dynamic, link: Dynamic| -> Res<()> {
+            let ns = args::ns(&ctx, &ns, 0)?;
+            let link = args::string(&ctx, &link, 1, "a link name")?;
+            l.borrow_mut().set_up(&ns, &link, up).map_err(|e| lab_error(&ctx, e))
+        });
+    }
+}
+
+fn register_inspection(reg: &mut Registrar, lab: &SharedLab) {
+    let list_links = |l: &SharedLab, ctx: &NativeCallContext, ns: Ns| -> Res<Array> {
+        let links = l.borrow_mut().links(&ns).map_err(|e| lab_error(ctx, e))?;
+        Ok(links.into_iter().map(link_map).collect())
+    };
+    let l = lab.clone();
+    reg.add("links", move |ctx: NativeCallContext| list_links(&l, &ctx, Ns::Root));
+    let l = lab.clone();
+    reg.add("links", move |ctx: NativeCallContext, ns: Dynamic| {
+        let ns = args::ns(&ctx, &ns, 0)?;
+        list_links(&l, &ctx, ns)
+    });
+    let one_link = |l: &SharedLab, ctx: &NativeCallContext, ns: Ns, name: String| -> Res<Dynamic> {
+        let links = l.borrow_mut().links(&ns).map_err(|e| lab_error(ctx, e))?;
+        match links.into_iter().find(|x| x.name == name) {
+            Some(link) => Ok(link_map(link)),
+            None => Err(lab_error(ctx, crate::lab::LabError::NoSuchLink { ns: ns.to_string(), link: name })),
+        }
+    };
+    let l = lab.clone();
+    reg.add("link", move |ctx: NativeCallContext, name: Dynamic| {
+        let name = args::string(&ctx, &name, 0, "a link name")?;
+        one_link(&l, &ctx, Ns::Root, name)
+    });
+    let l = lab.clone();
+    reg.add("link", move |ctx: NativeCallContext, ns: Dynamic, name: Dynamic| {
+        let ns = args::ns(&ctx, &ns, 0)?;
+        let name = args::string(&ctx, &name, 1, "a link name")?;
+        one_link(&l, &ctx, ns, name)
+    });
+    let list_addrs = |l: &SharedLab, ctx: &NativeCallContext, ns: Ns| -> Res<Array> {
+        let addrs = l.borrow_mut().addrs(&ns).map_err(|e| lab_error(ctx, e))?;
+        Ok(addrs.into_iter().map(addr_map).collect())
+    };
+    let l = lab.clone();
+    reg.add("addrs", move |ctx: NativeCallContext| list_addrs(&l, &ctx, Ns::Root));
+    let l = lab.clone();
+    reg.add("addrs", move |ctx: NativeCallContext, ns: Dynamic| {
+        let ns = args::ns(&ctx, &ns, 0)?;
+        list_addrs(&l, &ctx, ns)
+    });
+}
+
+fn register_routes(reg: &mut Registrar, lab: &SharedLab) {
+    /// The gateway, device and metric of a route: a gateway address, or #{via, dev, metric}.
+    /// `n` is the argument's position in the call.
+    fn route_how(ctx: &NativeCallContext, how: &Dynamic, n: usize) -> Res<(Option<String>, Option<String>, Option<u32>)> {
+        if !args::is_map(how) {
+            return Ok((Some(args::string(ctx, how, n, "a gateway address or #{via, dev, metric}")?), None, None));
+        }
+        let m = args::map(ctx, how, n, &["via", "dev", "metric"])?;
+        let text = |k: &str| -> Res<Option<String>> { m.get(k).map(|v| args::string(ctx, v, n, k)).transpose() };
+        let metric = match m.get("metric") {
+            Some(v) => Some(
+                u32::try_from(args::integer(ctx, v, "metric")?)
+                    .map_err(|_| argument_error(ctx, "metric must be from 0 to 4294967295"))?,
+            ),
+            None => None,
+        };
+        Ok((text("via")?, text("dev")?, metric))
+    }
+    fn add_route(l: &SharedLab, ctx: &NativeCallContext, ns: Ns, dst: &Dynamic, how: &Dynamic, n: usize) -> Res<()> {
+        let dst = args::string(ctx, dst, n, "a destination (a CIDR or \"default\")")?;
+        let (via, dev, metric) = route_how(ctx, how, n + 1)?;
+        l.borrow_mut().route(&ns, &dst, via.as_deref(), dev.as_deref(), metric).map_err(|e| lab_error(ctx, e))
+    }
+    let l = lab.clone();
+    reg.add("route", move |ctx: NativeCallContext, dst: Dynamic, via: Dynamic| add_route(&l, &ctx, Ns::Root, &dst, &via, 0));
+    let l = lab.clone();
+    reg.add("route", move |ctx: NativeCallContext, ns: Dynamic, dst: Dynamic, via: Dynamic| {
+        let ns = args::ns(&ctx, &ns, 0)?;
+        add_route(&l, &ctx, ns, &dst, &via, 1)
+    });
+    let l = lab.clone();
+    reg.add("route_del", move |ctx: NativeCallContext, dst: Dynamic| -> Res<()> {
+        let dst = args::string(&ctx, &dst, 0, "a destination")?;
+        l.borrow_mut().route_del(&Ns::Root, &dst, None, None, None).map_err(|e| lab_error(&ctx, e))
+    });
+    let l = lab.clone();
+    reg.add("route_del", move |ctx: NativeCallContext, ns: Dynamic, dst: Dynamic| -> Res<()> {
+        let ns = args::ns(&ctx, &ns, 0)?;
+        let dst = args::string(&ctx, &dst, 1, "a destination")?;
+        l.borrow_mut().route_del(&ns, &dst, None, None, None).map_err(|e| lab_error(&ctx, e))
+    });
+    let l = lab.clone();
+    reg.add("route_del", move |ctx: NativeCallContext, ns: Dynamic, dst: Dynamic, how: Dynamic| -> Res<()> {
+        let ns = args::ns(&ctx, &ns, 0)?;
+        let dst = args::string(&ctx, &dst, 1, "a destination")?;
+        let (via, dev, metric) = route_how(&ctx, &how, 2)?;
+        l.borrow_mut().route_del(&ns, &dst, via.as_deref(), dev.as_deref(), metric).map_err(|e| lab_error(&ctx, e))
+    });
+    let list = |l: &SharedLab, ctx: &NativeCallContext, ns: Ns| -> Res<Array> {
+        let routes = l.borrow_mut().routes(&ns).map_err(|e| lab_error(ctx, e))?;
+        Ok(routes.into_iter().map(route_map).collect())
+    };
+    let l = lab.clone();
+    reg.add("routes", move |ctx: NativeCallContext| list(&l, &ctx, Ns::Root));
+    let l = lab.clone();
+    reg.add("routes", move |ctx: NativeCallContext, ns: Dynamic| {
+        let ns = args::ns(&ctx, &ns, 0)?;
+        list(&l, &ctx, ns)
+    });
+}
