@@ -396,8 +396,8 @@ fn teardown_reports_what_it_cannot_remove_and_clean_finishes() {
     let s = sections(&run.stdout);
     assert_eq!(
         s[""],
-        "torn down: 1 link; 2 could not be removed: namespace y: Read-only file system; \
-         namespace x: Read-only file system\nstatus 1\n",
+        "torn down: 1 link; 2 could not be removed: namespace x: Read-only file system; \
+         namespace y: Read-only file system\nstatus 1\n",
         "{run:?}"
     );
     assert_eq!(s["ls"], "stuck dead\n", "{run:?}");

@@ -113,14 +113,21 @@ pub fn create(name: &str, home: &impl AsFd) -> Result<File> {
 /// Removes a named namespace like `ip netns delete`. The kernel frees it once nothing
 /// (process, fd, socket) refers to it any more.
 pub fn delete(name: &str) -> Result<()> {
-    let op = format!("delete namespace {name}");
-    let path = netns_path(name);
-    match umount2(&path, MntFlags::MNT_DETACH) {
-        Ok(()) | Err(Errno::EINVAL) => {}
-        Err(Errno::ENOENT) => return Err(EngineError::errno(&op, Errno::ENOENT)),
-        Err(e) => return Err(EngineError::errno(&op, e)),
+    unmount(name)?;
+    unlink(name)
+}
+
+/// The first half of `delete`: detaches the namespace from its name.
+pub fn unmount(name: &str) -> Result<()> {
+    match umount2(&netns_path(name), MntFlags::MNT_DETACH) {
+        Ok(()) | Err(Errno::EINVAL) => Ok(()),
+        Err(e) => Err(EngineError::errno(format!("delete namespace {name}"), e)),
     }
-    std::fs::remove_file(&path).map_err(|e| EngineError::io(&op, e))
+}
+
+/// The second half of `delete`: removes the (now empty) file.
+pub fn unlink(name: &str) -> Result<()> {
+    std::fs::remove_file(netns_path(name)).map_err(|e| EngineError::io(format!("delete namespace {name}"), e))
 }
 
 pub fn raw(fd: &impl AsRawFd) -> i32 {

@@ -108,8 +108,8 @@ pub struct Lab {
     peers: HashMap<(Option<String>, String), (Option<String>, String)>,
     /// A veth pair held back until needed (see `veth.rs`).
     pending: Option<veth::PendingVeth>,
-    /// The next ifindex nslab gives a link it creates in each of its namespaces.
-    next_index: HashMap<String, u32>,
+    /// The next ifindex nslab gives a link it creates (see `veth.rs`).
+    next_index: u32,
     /// Created with the first object, so labs that create nothing leave no trace.
     ledger: Option<Ledger>,
     opts: LabOptions,
@@ -145,7 +145,7 @@ impl Lab {
             peers: HashMap::new(),
             ledger: None,
             pending: None,
-            next_index: HashMap::new(),
+            next_index: veth::FIRST_CHOSEN_INDEX,
             opts,
             netns_dir_ready: false,
             unsettled: HashSet::new(),

@@ -23,9 +23,11 @@ pub(super) struct PendingVeth {
     opts: LinkOptions,
 }
 
-/// Where nslab numbers the links it creates in its own namespaces, far above the kernel's own
-/// numbering (which starts at 2), so no lookup is needed afterwards.
-const FIRST_CHOSEN_INDEX: u32 = 4096;
+/// Where nslab numbers the links it creates, far above the kernel's own numbering (which starts
+/// at 2), so no lookup is needed afterwards.
+pub(super) const FIRST_CHOSEN_INDEX: u32 = 4096;
+/// How many pairs of numbers to try before letting the kernel choose.
+const INDEX_TRIES: usize = 4;
 
 impl Lab {
     /// Creates a veth pair: `name` in `ns`, `peer` in `peer_ns`.
@@ -70,14 +72,14 @@ impl Lab {
         self.create_veth(&p.ns, &p.name, &p.peer_ns, &p.peer, &p.opts).map_err(|e| LabError::Deferred(Box::new(e)))
     }
 
-    fn chosen_index(&mut self, ns: &Ns) -> Option<u32> {
-        let Ns::Named(name) = ns else { return None };
-        if !self.owned.contains(name) {
-            return None;
-        }
-        let next = self.next_index.entry(name.clone()).or_insert(FIRST_CHOSEN_INDEX);
-        *next += 1;
-        Some(*next - 1)
+    /// The next ifindex nslab gives a link it creates. One counter for the whole lab, so the two
+    /// ends of a veth never share a number: the kernel takes an end whose index equals its peer's
+    /// for a device without a peer and activates it only with its once-a-second link watch run
+    /// (a first ping then waits ~1 s). The kernel also ignores a chosen peer index unless the
+    /// first end's index is chosen too, so both always are.
+    fn chosen_index(&mut self) -> u32 {
+        self.next_index += 1;
+        self.next_index - 1
     }
 
     fn create_veth(&mut self, ns: &Ns, name: &str, peer_ns: &Ns, peer: &str, opts: &LinkOptions) -> Result<()> {
@@ -92,17 +94,22 @@ impl Lab {
         for r in &records {
             self.ledger_mut()?.intent(r)?;
         }
-        let indexes = (self.chosen_index(ns), self.chosen_index(peer_ns));
-        let mut made = self.block_on(conn.add_veth(name, indexes.0, peer, indexes.1, peer_file.as_deref(), opts));
-        if matches!(&made, Err(e) if e.code() == Some(Errno::EBUSY)) {
-            // An index we chose is taken (something else created links there): let the kernel choose.
-            made = self.block_on(conn.add_veth(name, None, peer, None, peer_file.as_deref(), opts));
-        } else if made.is_ok() {
-            for ((n, l), i) in ends.iter().zip([indexes.0, indexes.1]) {
-                if let Some(i) = i {
+        let mut made = Err(EngineError::errno("create veth pair", Errno::EBUSY));
+        for _ in 0..INDEX_TRIES {
+            let indexes = (self.chosen_index(), self.chosen_index());
+            made = self.block_on(conn.add_veth(name, Some(indexes.0), peer, Some(indexes.1), peer_file.as_deref(), opts));
+            if made.is_ok() {
+                for ((n, l), i) in ends.iter().zip([indexes.0, indexes.1]) {
                     self.indexes.insert((n.key(), l.to_string()), i);
                 }
             }
+            // EBUSY: a number is taken there (links made by something else): try the next ones.
+            if !matches!(&made, Err(e) if e.code() == Some(Errno::EBUSY)) {
+                break;
+            }
+        }
+        if matches!(&made, Err(e) if e.code() == Some(Errno::EBUSY)) {
+            made = self.block_on(conn.add_veth(name, None, peer, None, peer_file.as_deref(), opts));
         }
         if let Err(e) = made {
             for r in &records {
