@@ -123,7 +123,7 @@ fn run(spec: &Spec) -> Result<Outcome, String> {
             whole(spec, nslab_cmd(spec, &["run", &walkthrough.display().to_string()]), true)
         }
         (Workload::W3, _) => whole(spec, bash_cmd(dir, &plan.build), true),
-        (_, Tool::Nslab) => nslab_lab(spec, &path(dir, &plan.build), plan.namespaces),
+        (_, Tool::Nslab | Tool::NslabMove) => nslab_lab(spec, &path(dir, &plan.build), plan.namespaces),
         _ => peer_lab(spec, dir, &plan),
     }
 }

@@ -44,7 +44,8 @@ struct Args {
     /// Which parts to run: w1, w2, w3, startup (default: all).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
-    /// Which tools: nslab, bash, ip-batch, ip-batch-born (default: all).
+    /// Which tools: nslab, bash, ip-batch, ip-batch-born (the default set), and nslab-move
+    /// (nslab written the walkthrough's way, veth then move_to; slow until moves are coalesced).
     #[arg(long, value_delimiter = ',')]
     tools: Vec<String>,
     /// N = 10 and 100 only, 3 runs per cell.
@@ -243,11 +244,14 @@ fn bench(mut args: Args) -> Result<(), String> {
         return profile(&bench, p);
     }
 
-    let tools: Vec<Tool> =
-        Tool::ALL.into_iter().filter(|t| wanted(&args.tools, Tool::parse, *t).unwrap_or(false)).collect::<Vec<_>>();
     for t in &args.tools {
-        Tool::parse(t).ok_or(format!("unknown tool {t:?} (nslab, bash, ip-batch, ip-batch-born)"))?;
+        Tool::parse(t).ok_or(format!("unknown tool {t:?} (nslab, nslab-move, bash, ip-batch, ip-batch-born)"))?;
     }
+    let tools: Vec<Tool> = if args.tools.is_empty() {
+        Tool::DEFAULT.to_vec()
+    } else {
+        Tool::ALL.into_iter().filter(|t| args.tools.iter().any(|s| Tool::parse(s) == Some(*t))).collect()
+    };
     let parts = |p: &str| wanted(&args.only, part, part(p).expect("known part"));
     let started = Instant::now();
     eprintln!(
@@ -268,7 +272,7 @@ fn bench(mut args: Args) -> Result<(), String> {
         }
     }
     if parts("w3")? {
-        for &tool in tools.iter().filter(|t| **t != Tool::IpBatchBorn) {
+        for &tool in tools.iter().filter(|t| !matches!(t, Tool::IpBatchBorn | Tool::NslabMove)) {
             results.push(bench.measure(Workload::W3, tool, 1, args.reps_w3, args.budget));
         }
     }

@@ -250,7 +250,7 @@ pub fn targets(results: &[CellResult], bridge: BridgeMode) -> String {
     }
     let peak = results
         .iter()
-        .filter(|c| c.tool == Tool::Nslab)
+        .filter(|c| matches!(c.tool, Tool::Nslab | Tool::NslabMove))
         .filter_map(|c| c.maxrss_mb())
         .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
     match peak {

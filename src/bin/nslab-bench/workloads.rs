@@ -48,6 +48,9 @@ impl Workload {
 pub enum Tool {
     /// A generated .rhai script run with `nslab run` (fastest idioms: veths born in their namespaces).
     Nslab,
+    /// nslab written the walkthrough's way: `veth(a, b)` where nslab runs, then `move_to` each end
+    /// (only with `--tools nslab-move`: it measures how fast that idiom is made).
+    NslabMove,
     /// A bash script with one `ip` process per operation, written the walkthrough's way:
     /// create the veth pair, then move its ends (`ip link set X netns NS`).
     Bash,
@@ -60,11 +63,15 @@ pub enum Tool {
 }
 
 impl Tool {
-    pub const ALL: [Tool; 4] = [Tool::Nslab, Tool::Bash, Tool::IpBatch, Tool::IpBatchBorn];
+    /// The tools measured by default.
+    pub const DEFAULT: [Tool; 4] = [Tool::Nslab, Tool::Bash, Tool::IpBatch, Tool::IpBatchBorn];
+    /// Every tool, in the order the tables list them.
+    pub const ALL: [Tool; 5] = [Tool::Nslab, Tool::NslabMove, Tool::Bash, Tool::IpBatch, Tool::IpBatchBorn];
 
     pub fn label(self) -> &'static str {
         match self {
             Tool::Nslab => "nslab",
+            Tool::NslabMove => "nslab, veth + move_to",
             Tool::Bash => "bash + ip",
             Tool::IpBatch => "ip -batch",
             Tool::IpBatchBorn => "ip -batch, born in ns",
@@ -74,6 +81,7 @@ impl Tool {
     pub fn parse(s: &str) -> Option<Tool> {
         match s {
             "nslab" => Some(Tool::Nslab),
+            "nslab-move" => Some(Tool::NslabMove),
             "bash" => Some(Tool::Bash),
             "ip-batch" | "batch" => Some(Tool::IpBatch),
             "ip-batch-born" | "born" => Some(Tool::IpBatchBorn),
@@ -124,15 +132,19 @@ const BASH_HEAD: &str = "#!/bin/bash\nset -e\n";
 
 pub fn plan(workload: Workload, tool: Tool, n: usize, dir: &Path, bridge: BridgeMode) -> Plan {
     match (workload, tool) {
-        (Workload::W1, Tool::Nslab) => nslab_w1(n),
+        (Workload::W1, Tool::Nslab) => nslab_w1(n, false),
+        (Workload::W1, Tool::NslabMove) => nslab_w1(n, true),
         (Workload::W1, Tool::Bash) => bash_w1(n),
         (Workload::W1, Tool::IpBatch) => batch_w1(n, false, dir),
         (Workload::W1, Tool::IpBatchBorn) => batch_w1(n, true, dir),
-        (Workload::W2, Tool::Nslab) => nslab_w2(n, dir, bridge),
+        (Workload::W2, Tool::Nslab) => nslab_w2(n, dir, bridge, false),
+        (Workload::W2, Tool::NslabMove) => nslab_w2(n, dir, bridge, true),
         (Workload::W2, Tool::Bash) => bash_w2(n),
         (Workload::W2, Tool::IpBatch) => batch_w2(n, false, dir),
         (Workload::W2, Tool::IpBatchBorn) => batch_w2(n, true, dir),
-        (Workload::W3, Tool::Nslab) => Plan { files: vec![], build: String::new(), teardown: None, namespaces: 0 },
+        (Workload::W3, Tool::Nslab | Tool::NslabMove) => {
+            Plan { files: vec![], build: String::new(), teardown: None, namespaces: 0 }
+        }
         (Workload::W3, Tool::Bash) => bash_w3(),
         (Workload::W3, _) => batch_w3(dir),
         (Workload::Empty, _) => Plan {
@@ -145,10 +157,18 @@ pub fn plan(workload: Workload, tool: Tool, n: usize, dir: &Path, bridge: Bridge
     }
 }
 
-fn nslab_w1(n: usize) -> Plan {
+fn nslab_w1(n: usize, moved: bool) -> Plan {
+    let (how, make) = if moved {
+        (
+            "made where nslab runs, then each end moved",
+            "veth(`l${i}a`, `l${i}b`);\n    move_to(`l${i}a`, a);\n    move_to(`l${i}b`, b);",
+        )
+    } else {
+        ("each end born in its namespace", "veth(a, `l${i}a`, b, `l${i}b`);")
+    };
     let text = format!(
-        r#"// W1: a chain of {n} namespaces, a veth pair between neighbours (each end born in its
-// namespace), a /30 on each link, both ends up.
+        r#"// W1: a chain of {n} namespaces, a veth pair between neighbours ({how}),
+// a /30 on each link, both ends up.
 let n = {n};
 for i in 1..=n {{
     netns_add(`n${{i}}`);
@@ -159,7 +179,7 @@ for i in 1..n {{
     let base = 10 * 16777216 + i * 4;
     let net = `${{base / 16777216}}.${{(base / 65536) % 256}}.${{(base / 256) % 256}}.`;
     let last = base % 256;
-    veth(a, `l${{i}}a`, b, `l${{i}}b`);
+    {make}
     addr(a, `l${{i}}a`, `${{net}}${{last + 1}}/30`);
     addr(b, `l${{i}}b`, `${{net}}${{last + 2}}/30`);
     up(a, `l${{i}}a`);
@@ -168,7 +188,8 @@ for i in 1..n {{
 print("@built");
 "#
     );
-    Plan { files: vec![File { name: "w1.rhai".into(), text }], build: "w1.rhai".into(), teardown: None, namespaces: n }
+    let name = if moved { "w1-move.rhai" } else { "w1.rhai" };
+    Plan { files: vec![File { name: name.into(), text }], build: name.into(), teardown: None, namespaces: n }
 }
 
 fn bash_w1(n: usize) -> Plan {
@@ -279,7 +300,12 @@ fn w2_bridge_batch(n: usize) -> String {
     t
 }
 
-fn nslab_w2(n: usize, dir: &Path, bridge: BridgeMode) -> Plan {
+fn nslab_w2(n: usize, dir: &Path, bridge: BridgeMode, moved: bool) -> Plan {
+    let make = if moved {
+        "veth(`s${i}`, h);\n    move_to(`s${i}`, \"sw\");\n    move_to(h, h);"
+    } else {
+        "veth(\"sw\", `s${i}`, h, h);"
+    };
     let mut files = Vec::new();
     let (make_bridge, enslave, after_loop) = match bridge {
         BridgeMode::Native => {
@@ -312,7 +338,7 @@ up("sw", "br0");
 for i in 1..=n {{
     let h = `h${{i}}`;
     netns_add(h);
-    veth("sw", `s${{i}}`, h, h);
+    {make}
     addr(h, h, `10.0.${{i / 256}}.${{i % 256}}/16`);
     up(h, h);
     {enslave}
@@ -326,8 +352,9 @@ assert(p.ok, `ping from h1 to {last} failed: ${{p.error}}`);
 print(`@pinged ${{took}}`);
 "#
     );
-    files.push(File { name: "w2.rhai".into(), text });
-    Plan { files, build: "w2.rhai".into(), teardown: None, namespaces: n + 1 }
+    let name = if moved { "w2-move.rhai" } else { "w2.rhai" };
+    files.push(File { name: name.into(), text });
+    Plan { files, build: name.into(), teardown: None, namespaces: n + 1 }
 }
 
 fn w2_names(n: usize) -> Vec<String> {
