@@ -66,6 +66,12 @@ pub struct Outcome {
     pub total: f64,
     /// Spawn until the kernel has finished cleaning up.
     pub total_clean: f64,
+    /// nslab: of the build, the time its main thread ran on a CPU, and the time it was ready to
+    /// run but waited for a CPU (other load on the machine), from /proc/PID/schedstat.
+    #[serde(default)]
+    pub build_oncpu: Option<f64>,
+    #[serde(default)]
+    pub build_runq: Option<f64>,
     /// Peak resident set of the measured nslab process (wait4's ru_maxrss; 0 for the peers).
     pub maxrss_kb: u64,
     /// CPU time of the nslab process (and children it waited for).
@@ -151,12 +157,15 @@ fn bash_cmd(dir: &Path, script: &str) -> Command {
     cmd
 }
 
+/// A line of stdout, when it arrived, and (for markers) the process's CPU and run-queue seconds then.
+type Line = (String, Instant, Option<(f64, f64)>);
+
 /// A finished process: when it was started and ended, the lines it printed (with when they
 /// arrived), its stderr, exit status and resource use.
 struct Finished {
     started: Instant,
     ended: Instant,
-    lines: Vec<(String, Instant)>,
+    lines: Vec<Line>,
     stderr: String,
     status: i32,
     usage: libc::rusage,
@@ -165,10 +174,15 @@ struct Finished {
 impl Finished {
     /// When the line starting with marker `m` arrived, and the rest of that line.
     fn marker(&self, m: &str) -> Option<(Instant, &str)> {
-        self.lines.iter().find_map(|(l, t)| {
+        self.lines.iter().find_map(|(l, t, _)| {
             let rest = l.strip_prefix(m)?;
             (rest.is_empty() || rest.starts_with(' ')).then_some((*t, rest.trim()))
         })
+    }
+
+    /// The process's (main thread's) seconds on a CPU and waiting for one, when marker `m` arrived.
+    fn sched_at(&self, m: &str) -> Option<(f64, f64)> {
+        self.lines.iter().find(|(l, _, _)| l == m).and_then(|(_, _, s)| *s)
     }
 
     fn check(&self, what: &str) -> Result<(), String> {
@@ -201,7 +215,10 @@ fn execute(mut cmd: Command) -> Result<Finished, String> {
     let reader = std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
-            let _ = tx.send((line, Instant::now()));
+            let at = Instant::now();
+            // At a marker, how long the process has run on a CPU and waited for one so far.
+            let sched = if line.starts_with('@') { schedstat(pid) } else { None };
+            let _ = tx.send((line, at, sched));
         }
     });
     let err_reader = std::thread::spawn(move || {
@@ -229,10 +246,17 @@ fn execute(mut cmd: Command) -> Result<Finished, String> {
         return Err(format!("wait4: {}", std::io::Error::last_os_error()));
     }
     let _ = reader.join();
-    let lines: Vec<(String, Instant)> = rx.try_iter().collect();
+    let lines: Vec<Line> = rx.try_iter().collect();
     let stderr = err_reader.join().unwrap_or_default();
     let status = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { 128 + libc::WTERMSIG(status) };
     Ok(Finished { started, ended, lines, stderr, status, usage })
+}
+
+/// `/proc/PID/schedstat`: nanoseconds on a CPU, nanoseconds runnable but waiting for a CPU.
+fn schedstat(pid: libc::pid_t) -> Option<(f64, f64)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/schedstat")).ok()?;
+    let mut it = text.split_whitespace().map(|v| v.parse::<f64>().ok());
+    Some((it.next()?? / 1e9, it.next()?? / 1e9))
 }
 
 /// Waits until the kernel has freed every namespace but the cell's own (see the module docs).
@@ -319,6 +343,10 @@ fn nslab_lab(spec: &Spec, script: &str, namespaces: usize) -> Result<Outcome, St
         total_clean: secs(clean - f.started),
         ..Default::default()
     };
+    if let Some((oncpu, runq)) = f.sched_at("@built") {
+        o.build_oncpu = Some(oncpu);
+        o.build_runq = Some(runq);
+    }
     usage_into(&mut o, &f);
     Ok(o)
 }

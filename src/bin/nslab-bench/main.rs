@@ -203,6 +203,20 @@ impl Bench {
     }
 }
 
+/// The load on the machine (other work skews every number): load average and CPU pressure.
+fn machine_load() -> String {
+    let load = std::fs::read_to_string("/proc/loadavg").ok().and_then(|l| l.split_whitespace().next().map(String::from));
+    let pressure = std::fs::read_to_string("/proc/pressure/cpu").ok().and_then(|p| {
+        p.lines().next().and_then(|l| l.split_whitespace().find(|f| f.starts_with("avg60=")).map(|f| f[6..].to_string()))
+    });
+    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    format!(
+        "{cpus} CPUs, load average {}, CPU pressure (some, avg60) {}%",
+        load.unwrap_or_else(|| "?".into()),
+        pressure.unwrap_or_else(|| "?".into())
+    )
+}
+
 fn wanted<T: PartialEq + Copy>(list: &[String], parse: impl Fn(&str) -> Option<T>, item: T) -> Result<bool, String> {
     if list.is_empty() {
         return Ok(true);
@@ -254,6 +268,7 @@ fn bench(mut args: Args) -> Result<(), String> {
     };
     let parts = |p: &str| wanted(&args.only, part, part(p).expect("known part"));
     let started = Instant::now();
+    let load_before = machine_load();
     eprintln!(
         "nslab-bench: {} ; W2 bridge via {}",
         bench.nslab.display(),
@@ -298,8 +313,9 @@ fn bench(mut args: Args) -> Result<(), String> {
     println!(
         "Notes: the peers have no ping (no ping binary here): nslab's W2 ping and W3's four pings are extra work only nslab does.\n\
          Peers create veths in the root namespace and move them (the walkthrough's way), except \"born in ns\".\n\
-         Benchmark wall time: {:.0} s.",
-        started.elapsed().as_secs_f64()
+         Benchmark wall time: {:.0} s. Machine at the start: {load_before}; at the end: {}.",
+        started.elapsed().as_secs_f64(),
+        machine_load()
     );
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&results).expect("results serialize");
@@ -361,35 +377,96 @@ fn profile(bench: &Bench, what: &str) -> Result<(), String> {
         Err(e) => println!("strace gave nothing ({e}); cell: {}", traced.error),
     }
 
-    // perf needs privileges of the initial user namespace: run this cell without a user namespace.
+    // perf needs privileges of the initial user namespace: run these cells without a user namespace.
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } == 0 && Command::new("perf").arg("--version").output().is_ok() {
         let data = out.join("perf.data");
-        let mut spec = bench.spec(w, Tool::Nslab, n);
-        spec.wrap = ["perf", "record", "-q", "-g", "-F", "4999", "-o"]
-            .iter()
-            .map(|s| s.to_string())
-            .chain([data.display().to_string(), "--".into()])
-            .collect();
-        spec.userns = false;
-        let recorded = bench.cell(&spec);
-        std::thread::sleep(Duration::from_secs(2)); // no cleanup probe without a user namespace
+        perf_cell(bench, w, n, &["perf", "record", "-q", "-g", "-F", "4999", "-o"], &data);
         let report = Command::new("perf")
-            .args(["report", "--stdio", "--no-children", "--percent-limit", "1.5", "--sort", "dso,sym", "-g", "none", "-i"])
+            .args(["report", "--stdio", "--children", "--percent-limit", "3", "--sort", "sym", "-g", "none", "-i"])
             .arg(&data)
             .output();
         match report {
             Ok(r) if r.status.success() => {
                 let text = String::from_utf8_lossy(&r.stdout);
-                let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).take(60).collect();
-                println!(
-                    "perf (CPU samples of the nslab process, whole run; kernel cleanup in kworkers not included):\n{}",
-                    lines.join("\n")
-                );
+                let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')).take(45).collect();
+                println!("perf record, on-CPU samples of nslab (children included: the system calls' shares), whole run:");
+                println!("{}\n", lines.join("\n"));
             }
-            _ => println!("perf report failed; cell: {}", recorded.error),
+            _ => println!("perf report failed\n"),
+        }
+        let sched = out.join("perf.sched");
+        perf_cell(bench, w, n, &["perf", "sched", "record", "-q", "-g", "-o"], &sched);
+        match off_cpu(&sched) {
+            Some(text) => println!("perf sched, where nslab's main thread was off a CPU, whole run:\n{text}"),
+            None => println!("perf sched timehist gave nothing"),
         }
     }
     println!("\nraw profiles kept in {}", out.display());
     Ok(())
+}
+
+/// Runs nslab under `perf ARGS FILE --` in a private namespace without a user namespace.
+fn perf_cell(bench: &Bench, w: Workload, n: usize, args: &[&str], file: &Path) {
+    let mut spec = bench.spec(w, Tool::Nslab, n);
+    spec.wrap = args.iter().map(|s| s.to_string()).chain([file.display().to_string(), "--".into()]).collect();
+    spec.userns = false;
+    let o = bench.cell(&spec);
+    if !o.ok {
+        println!("the profiled run failed: {}", o.error);
+    }
+    std::thread::sleep(Duration::from_secs(2)); // no cleanup probe without a user namespace
+}
+
+/// From `perf sched record -g` data: nslab's time on and off a CPU, and the kernel paths it slept
+/// in (the time until it next ran, summed by the first frames of the stack where it left the CPU).
+fn off_cpu(data: &Path) -> Option<String> {
+    let timehist = |extra: &[&str]| {
+        Command::new("perf").args(["sched", "timehist", "-i"]).arg(data).args(extra).output().ok().filter(|o| o.status.success())
+    };
+    let summary = String::from_utf8_lossy(&timehist(&["-s"])?.stdout).into_owned();
+    // The nslab process that ran longest: "nslab[PID]  PARENT  SCHED-IN  RUN-TIME ...".
+    let pid = summary
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let task = f.next()?;
+            let pid = task.strip_prefix("nslab[")?.strip_suffix(']')?.parse::<u32>().ok()?;
+            let run: f64 = f.nth(2)?.parse().ok()?;
+            Some((pid, run))
+        })
+        .max_by(|a, b| a.1.total_cmp(&b.1))?
+        .0;
+    let hist = String::from_utf8_lossy(&timehist(&["-p", &pid.to_string()])?.stdout).into_owned();
+    let (mut wait, mut delay, mut run) = (0.0, 0.0, 0.0);
+    let mut by_stack: std::collections::HashMap<String, (f64, usize)> = std::collections::HashMap::new();
+    let mut prev: Option<String> = None;
+    for line in hist.lines().skip(3) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() < 6 {
+            continue;
+        }
+        let (Ok(w), Ok(d), Ok(r)) = (f[3].parse::<f64>(), f[4].parse::<f64>(), f[5].parse::<f64>()) else { continue };
+        wait += w;
+        delay += d;
+        run += r;
+        if let Some(p) = prev.take() {
+            let e = by_stack.entry(p).or_default();
+            e.0 += w;
+            e.1 += 1;
+        }
+        prev = Some(f[6..].iter().take(5).copied().collect::<Vec<_>>().join(" "));
+    }
+    let mut rows: Vec<(String, (f64, usize))> = by_stack.into_iter().collect();
+    rows.sort_by(|a, b| b.1 .0.total_cmp(&a.1 .0));
+    let mut text = format!(
+        "  pid {pid}: on a CPU {run:.1} ms; off a CPU {wait:.1} ms (plus {delay:.1} ms from wake-ups to running)\n  \
+         off a CPU, by where it left (a preemption means it waited for a CPU: other load):\n"
+    );
+    for (stack, (ms, count)) in rows.into_iter().take(10) {
+        let note =
+            if stack.starts_with("exit_to_user_mode_loop") || stack.starts_with("irqentry_exit") { "  (preempted)" } else { "" };
+        text.push_str(&format!("  {ms:>9.1} ms {count:>6}x  {stack}{note}\n"));
+    }
+    Some(text)
 }

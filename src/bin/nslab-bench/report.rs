@@ -163,13 +163,26 @@ pub fn lab_table(results: &[CellResult], w: Workload, sizes: &[usize]) -> String
         if let Some(c) = nslab {
             let cpu = stats(&c.runs.iter().map(|o| o.user).collect::<Vec<_>>());
             let sys = stats(&c.runs.iter().map(|o| o.sys).collect::<Vec<_>>());
-            if let (Some(u), Some(s)) = (cpu, sys) {
+            let oncpu = stats(&c.runs.iter().filter_map(|o| o.build_oncpu).collect::<Vec<_>>());
+            let runq = stats(&c.runs.iter().filter_map(|o| o.build_runq).collect::<Vec<_>>());
+            if let (Some(on), Some(rq)) = (oncpu, runq) {
                 let _ = writeln!(
                     out,
-                    "  {n:>4}  {:<22}       cpu (median): user {} ms, sys {} ms",
+                    "  {n:>4}  {:<22}       build, medians: on a CPU {} ms, waiting for a CPU (other load) {} ms",
+                    "nslab",
+                    ms(on.median),
+                    ms(rq.median)
+                );
+            }
+            let exit = c.stat(|o| o.teardown_exit);
+            if let (Some(u), Some(s), Some(e)) = (cpu, sys, exit) {
+                let _ = writeln!(
+                    out,
+                    "  {n:>4}  {:<22}       medians: cpu user {} ms, sys {} ms; teardown until nslab exits {} ms",
                     "nslab",
                     ms(u.median),
-                    ms(s.median)
+                    ms(s.median),
+                    ms(e.median)
                 );
             }
         }
