@@ -31,6 +31,7 @@ fn counts(rec: &Record) -> String {
         (n(|o| matches!(o, Object::Addr { .. })), "addrs"),
         (n(|o| matches!(o, Object::Route { .. })), "routes"),
         (n(|o| matches!(o, Object::Process { .. })), "procs"),
+        (n(|o| matches!(o, Object::Sysctl { .. })), "sysctls"),
     ];
     parts.iter().map(|(n, what)| format!("{n} {what}")).collect::<Vec<_>>().join(", ")
 }

@@ -1,6 +1,7 @@
 //! The command line: parses arguments, sets up the sandbox and signals, prints, sets exit codes.
 
 pub mod labs;
+pub mod repl;
 pub mod report;
 pub mod run;
 
@@ -11,6 +12,9 @@ use clap::{Parser, Subcommand};
 #[derive(Parser, Debug)]
 #[command(name = "nslab", version, about = "Network-namespace labs as Rhai scripts, carried out natively through netlink")]
 pub struct Cli {
+    /// Work in the sandbox (as `run --sandbox`); without a command, open the REPL there.
+    #[arg(long)]
+    pub sandbox: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -19,6 +23,8 @@ pub struct Cli {
 pub enum Command {
     /// Run a lab script; the lab is torn down when it ends unless --keep.
     Run(RunArgs),
+    /// Explore a lab interactively (the default without a command); Ctrl-D tears it down unless :keep.
+    Repl(ReplArgs),
     /// Compile a script and report syntax errors, unknown functions and wrong argument
     /// counts, without touching the kernel.
     Check {
@@ -44,10 +50,26 @@ pub struct RunArgs {
     /// The lab's name (default: the script's file name without .rhai).
     #[arg(long)]
     pub name: Option<String>,
+    /// Open the REPL on the lab once the script has run (or failed).
+    #[arg(short, long)]
+    pub interactive: bool,
     pub file: PathBuf,
     /// Passed to the script as the string array ARGS.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
+}
+
+#[derive(clap::Args, Debug, Default)]
+pub struct ReplArgs {
+    /// Work in a private user + mount + network namespace: nothing is visible on, or left on, the host.
+    #[arg(long)]
+    pub sandbox: bool,
+    /// Leave the lab standing when the REPL ends (as `:keep` does).
+    #[arg(long)]
+    pub keep: bool,
+    /// The lab's name (default: repl).
+    #[arg(long)]
+    pub name: Option<String>,
 }
 
 /// Runs the command line; returns the process exit status.
@@ -55,15 +77,18 @@ pub fn main() -> i32 {
     let cli = Cli::parse();
     report::install_hook();
     match cli.command {
-        Some(Command::Run(args)) => run::run(args),
+        Some(Command::Run(mut args)) => {
+            args.sandbox |= cli.sandbox;
+            run::run(args)
+        }
+        Some(Command::Repl(mut args)) => {
+            args.sandbox |= cli.sandbox;
+            repl::repl(args)
+        }
         Some(Command::Check { files }) => run::check(&files),
         Some(Command::Ls) => labs::ls(),
         Some(Command::Down { lab }) => labs::down(&lab),
         Some(Command::Clean) => labs::clean(),
-        None => {
-            use clap::CommandFactory;
-            let _ = Cli::command().print_help();
-            2
-        }
+        None => repl::repl(ReplArgs { sandbox: cli.sandbox, ..ReplArgs::default() }),
     }
 }

@@ -31,7 +31,11 @@ fn print_errors(errors: Vec<ScriptError>) {
 }
 
 pub fn stdout_printer() -> Rc<dyn Fn(&str)> {
-    Rc::new(|s: &str| println!("{s}"))
+    // A closed stdout must not panic inside a script: the lab still has to be torn down.
+    Rc::new(|s: &str| {
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout(), "{s}");
+    })
 }
 
 pub fn check(files: &[std::path::PathBuf]) -> i32 {
@@ -77,35 +81,45 @@ pub fn lab_name(args: &RunArgs) -> String {
         .unwrap_or_else(|| args.file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "lab".into()))
 }
 
+/// Enters the sandbox; must come before any thread starts. Says why when it cannot.
+pub fn enter_sandbox() -> Result<(), i32> {
+    sandbox::enter().map_err(|e| {
+        report::plain(
+            format!("cannot start the sandbox: {e}"),
+            Some(
+                "the sandbox needs user namespaces (kernel.unprivileged_userns_clone / user.max_user_namespaces) or root".into(),
+            ),
+        );
+        EXIT_FAILED
+    })
+}
+
+/// A new lab named `name`, or the exit status after saying why not.
+pub fn open_lab(name: &str) -> Result<Lab, i32> {
+    if crate::lab::validate::netns_name(name).is_err() {
+        report::plain(format!("invalid lab name {name:?}"), Some("a lab name must be a plain file name".into()));
+        return Err(EXIT_USAGE);
+    }
+    Lab::new(LabOptions::new(name)).map_err(|e| {
+        report::plain(e.to_string(), e.hint());
+        EXIT_FAILED
+    })
+}
+
 pub fn run(args: RunArgs) -> i32 {
     // Before anything else: the kernel refuses a new user/mount namespace once threads exist.
     if args.sandbox {
-        if let Err(e) = sandbox::enter() {
-            report::plain(
-                format!("cannot start the sandbox: {e}"),
-                Some(
-                    "the sandbox needs user namespaces (kernel.unprivileged_userns_clone / user.max_user_namespaces) or root"
-                        .into(),
-                ),
-            );
-            return EXIT_FAILED;
+        if let Err(code) = enter_sandbox() {
+            return code;
         }
     }
     let source = match read_source(&args.file) {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let name = lab_name(&args);
-    if crate::lab::validate::netns_name(&name).is_err() {
-        report::plain(format!("invalid lab name {name:?}"), Some("a lab name must be a plain file name".into()));
-        return EXIT_USAGE;
-    }
-    let lab = match Lab::new(LabOptions::new(&name)) {
+    let lab = match open_lab(&lab_name(&args)) {
         Ok(l) => l,
-        Err(e) => {
-            report::plain(e.to_string(), e.hint());
-            return EXIT_FAILED;
-        }
+        Err(code) => return code,
     };
     let signal = watch_signals(&lab);
     let mut session = Session::new(Some(lab), &crate::script::script_dir(&source.name), stdout_printer());
@@ -115,6 +129,9 @@ pub fn run(args: RunArgs) -> i32 {
     }
     session.set_args(&args.args);
     let outcome = session.run(&source);
+    if args.interactive {
+        return super::repl::after_script(session, &source, outcome, &args, signal.load(Ordering::Relaxed));
+    }
     let lab = session.lab.take().expect("the session owns the lab");
     drop(session);
 
@@ -162,5 +179,7 @@ pub fn finish(lab: Lab, keep: bool, keep_in_sandbox: bool) {
         return;
     }
     let report = lab.teardown();
-    eprintln!("{report}");
+    // The terminal may be gone (SIGHUP): do not panic over the last line.
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{report}");
 }

@@ -53,11 +53,12 @@ impl ChildSetup {
             let root = c"/";
             check(libc::mount(c"".as_ptr(), root.as_ptr(), std::ptr::null(), libc::MS_SLAVE | libc::MS_REC, std::ptr::null()))?;
             // A fresh sysfs shows this namespace's links under /sys/class/net; without it the child
-            // would see the parent's. Failure is tolerated, as iproute2 does.
+            // would see the parent's. In a user namespace (the sandbox) the inherited /sys is locked
+            // and cannot be unmounted, so the new one is mounted over it instead. Failure is
+            // tolerated, as iproute2 does.
             let sys = c"/sys";
-            if libc::umount2(sys.as_ptr(), libc::MNT_DETACH) == 0 {
-                libc::mount(self.sysfs_source.as_ptr(), sys.as_ptr(), c"sysfs".as_ptr(), 0, std::ptr::null());
-            }
+            libc::umount2(sys.as_ptr(), libc::MNT_DETACH);
+            libc::mount(self.sysfs_source.as_ptr(), sys.as_ptr(), c"sysfs".as_ptr(), 0, std::ptr::null());
             for (src, dst) in &self.etc_binds {
                 libc::mount(src.as_ptr(), dst.as_ptr(), c"none".as_ptr(), libc::MS_BIND, std::ptr::null());
             }

@@ -25,6 +25,9 @@ pub struct LinkInfo {
     /// Administrative state (IFF_UP): `lo` reports operstate UNKNOWN even when up.
     pub up: bool,
     pub lower_up: bool,
+    /// RFC 2863 operational state as the kernel's link watcher last set it ("up", "down",
+    /// "unknown", ...). It lags the carrier briefly; packets sent before it turns "up" are dropped.
+    pub operstate: String,
     pub mtu: u32,
     pub mac: String,
     /// For a veth: the peer's ifindex (in `peer_netnsid`'s namespace when that is set).
@@ -45,6 +48,11 @@ pub struct AddrInfo {
 #[derive(Debug, Clone, Default)]
 pub struct LinkOptions {
     pub mtu: Option<u32>,
+    /// Created up. For a veth only the first end can be: the kernel opens the peer before the
+    /// two are joined and refuses it (ENOTCONN), so the lab brings the peer up afterwards.
+    pub up: bool,
+    /// Enslaved to this bridge (by ifindex, in the link's namespace) as it is created.
+    pub master: Option<u32>,
 }
 
 /// A netlink connection that belongs to one namespace for its whole life.
@@ -84,8 +92,20 @@ impl Conn {
 
     /// Creates a veth pair. With `peer_ns`, the peer is born directly in that namespace,
     /// which avoids the ~17 ms RCU cost of moving it later.
-    pub async fn add_veth(&self, name: &str, peer: &str, peer_ns: Option<&File>, opts: &LinkOptions) -> Result<()> {
+    /// Each end's ifindex may be chosen (`index`, `peer_index`), sparing a lookup afterwards.
+    pub async fn add_veth(
+        &self,
+        name: &str,
+        index: Option<u32>,
+        peer: &str,
+        peer_index: Option<u32>,
+        peer_ns: Option<&File>,
+        opts: &LinkOptions,
+    ) -> Result<()> {
         let mut peer_msg = LinkUnspec::new_with_name(peer);
+        if let Some(i) = peer_index {
+            peer_msg = peer_msg.index(i);
+        }
         if let Some(ns) = peer_ns {
             peer_msg = peer_msg.setns_by_fd(ns.as_fd().as_raw_fd());
         }
@@ -97,6 +117,15 @@ impl Conn {
             .set_info_data(InfoData::Veth(InfoVeth::Peer(peer_msg.build())));
         if let Some(mtu) = opts.mtu {
             msg = msg.mtu(mtu);
+        }
+        if let Some(i) = index {
+            msg = msg.index(i);
+        }
+        if opts.up {
+            msg = msg.up();
+        }
+        if let Some(master) = opts.master {
+            msg = msg.controller(master);
         }
         self.handle
             .link()
@@ -202,6 +231,7 @@ fn link_info(msg: &LinkMessage) -> LinkInfo {
         kind: String::new(),
         up: msg.header.flags.contains(LinkFlags::Up),
         lower_up: msg.header.flags.contains(LinkFlags::LowerUp),
+        operstate: String::new(),
         mtu: 0,
         mac: String::new(),
         peer_index: None,
@@ -212,6 +242,7 @@ fn link_info(msg: &LinkMessage) -> LinkInfo {
         match attr {
             LinkAttribute::IfName(n) => info.name = n.clone(),
             LinkAttribute::Mtu(m) => info.mtu = *m,
+            LinkAttribute::OperState(s) => info.operstate = format!("{s:?}").to_lowercase(),
             LinkAttribute::Address(a) => info.mac = format_mac(a),
             LinkAttribute::Link(i) => info.peer_index = Some(*i),
             LinkAttribute::LinkNetNsId(id) => info.peer_netnsid = Some(*id),
@@ -227,6 +258,17 @@ fn link_info(msg: &LinkMessage) -> LinkInfo {
         }
     }
     info
+}
+
+impl LinkInfo {
+    /// True while a veth has its carrier but the kernel's link watcher has not put it in service
+    /// yet (until then it drops what it sends). The watcher sets the operstate when it is done;
+    /// before, a new veth still shows its initial "unknown" (and IFLA_QDISC already names the
+    /// qdisc, so that tells nothing). Other kinds may stay "unknown" for good (lo, vxlan), so only
+    /// veths are judged.
+    pub fn settling(&self) -> bool {
+        self.kind == "veth" && self.up && self.lower_up && self.operstate != "up"
+    }
 }
 
 pub fn format_mac(bytes: &[u8]) -> String {

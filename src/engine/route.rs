@@ -3,7 +3,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use futures::TryStreamExt;
-use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteMessage, RouteProtocol, RouteScope};
+use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteMessage, RouteProtocol, RouteScope, RouteType};
 use rtnetlink::packet_route::AddressFamily;
 use rtnetlink::RouteMessageBuilder;
 
@@ -63,8 +63,9 @@ impl RouteSpec {
     fn finish(&self, mut msg: RouteMessage) -> RouteMessage {
         if let Some(dev) = self.dev {
             msg.attributes.push(RouteAttribute::Oif(dev));
-            if self.via.is_none() {
-                // A device route without a gateway reaches hosts directly, like `ip route add X dev D`.
+            if self.via.is_none() && !self.v6 {
+                // A device route without a gateway reaches hosts directly, like `ip route add X dev D`
+                // (IPv6 routes are always scope universe, as iproute2 sends them).
                 msg.header.scope = RouteScope::Link;
             }
         }
@@ -96,10 +97,16 @@ impl Conn {
             .map_err(|e| EngineError::from_netlink(format!("add route {}", spec.describe()), e))
     }
 
+    /// Deletes the first route that matches what `spec` gives, whatever its protocol, scope and
+    /// type (like `ip route del`: a connected route or a device route can be deleted too).
     pub async fn del_route(&self, spec: &RouteSpec) -> Result<()> {
+        let mut msg = spec.message();
+        msg.header.protocol = RouteProtocol::Unspec;
+        msg.header.scope = RouteScope::NoWhere;
+        msg.header.kind = RouteType::Unspec;
         self.handle
             .route()
-            .del(spec.message())
+            .del(msg)
             .execute()
             .await
             .map_err(|e| EngineError::from_netlink(format!("delete route {}", spec.describe()), e))
@@ -140,7 +147,11 @@ fn route_info(m: &RouteMessage) -> RouteInfo {
         dev: None,
         metric: None,
         protocol: protocol_name(m.header.protocol),
-        scope: format!("{:?}", m.header.scope).to_lowercase(),
+        scope: match m.header.scope {
+            // `ip route` and addrs() call it global.
+            RouteScope::Universe => "global".into(),
+            other => format!("{other:?}").to_lowercase(),
+        },
         kind: format!("{:?}", m.header.kind).to_lowercase(),
         v6,
     };

@@ -29,11 +29,16 @@ pub enum LabError {
 
     #[error("interrupted")]
     Interrupted,
+
+    /// An operation that was held back (see `lab/veth.rs`) failed when it was carried out.
+    #[error("{0}")]
+    Deferred(Box<LabError>),
 }
 
 impl LabError {
     pub fn hint(&self) -> Option<String> {
         match self {
+            LabError::Deferred(inner) => inner.hint(),
             LabError::PermissionDenied { .. } => Some(
                 "changing network namespaces needs CAP_NET_ADMIN: run as root, or run with --sandbox \
                  to work in a private namespace"
@@ -60,8 +65,7 @@ impl LabError {
         match err.code() {
             Some(Errno::EPERM) | Some(Errno::EACCES) => LabError::PermissionDenied { op },
             Some(Errno::EOPNOTSUPP) => {
-                let feature = op.split_whitespace().nth(1).unwrap_or("this").to_string();
-                LabError::Unsupported { op, feature }
+                LabError::Failed { op, detail: "the running kernel does not support this".into(), errno: Some(Errno::EOPNOTSUPP) }
             }
             code => LabError::Failed { op, detail: err.cause.to_string(), errno: code },
         }
@@ -70,6 +74,7 @@ impl LabError {
     pub fn errno(&self) -> Option<Errno> {
         match self {
             LabError::Failed { errno, .. } => *errno,
+            LabError::Deferred(inner) => inner.errno(),
             _ => None,
         }
     }

@@ -19,12 +19,22 @@ pub const LEDGER_DIR: &str = "/run/nslab";
 pub enum Object {
     /// A named namespace; `inode` identifies it once made, so a namesake is never touched.
     Netns { name: String, inode: Option<u64> },
-    /// A link in a namespace the lab did not create (`ns` None: where nslab runs).
-    Link { ns: Option<String>, name: String, index: Option<u32> },
+    /// A link in a namespace the lab did not create (`ns` None: where nslab runs). `peer_ns`:
+    /// a namespace of the lab's holding its veth peer, whose deletion removes this link too.
+    Link {
+        ns: Option<String>,
+        name: String,
+        index: Option<u32>,
+        #[serde(default)]
+        peer_ns: Option<String>,
+    },
     /// An address added to a link the lab did not create.
     Addr { ns: Option<String>, link: String, cidr: String },
     /// A route added in a namespace the lab did not create.
     Route { ns: Option<String>, dst: String, via: String },
+    /// A network sysctl changed in a namespace the lab did not create: `key` is its path below
+    /// /proc/sys ("net/ipv4/ip_forward"), `old` the value before the lab's first change.
+    Sysctl { ns: Option<String>, key: String, old: String },
     /// A background process (group leader); `start` is its start time in clock ticks, which
     /// tells it from a later process that reuses the pid.
     Process { pid: i32, start: u64 },
@@ -39,6 +49,7 @@ impl Object {
             Object::Addr { ns, link, cidr } => format!("addr {ns:?} {link} {cidr}"),
             Object::Route { ns, dst, .. } => format!("route {ns:?} {dst}"),
             Object::Process { pid, .. } => format!("process {pid}"),
+            Object::Sysctl { ns, key, .. } => format!("sysctl {ns:?} {key}"),
         }
     }
 }

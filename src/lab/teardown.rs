@@ -1,6 +1,7 @@
 //! Removing what a ledger lists, and nothing else. Used at the end of a run and by
 //! `nslab down` / `nslab clean` for labs whose process is gone.
 
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::time::{Duration, Instant};
 
@@ -17,6 +18,8 @@ pub struct TeardownReport {
     pub addrs: usize,
     pub routes: usize,
     pub processes: usize,
+    /// Network sysctls set back to their values from before the lab.
+    pub sysctls: usize,
     /// Objects that could not be removed, each with the reason.
     pub failures: Vec<String>,
 }
@@ -31,6 +34,7 @@ impl std::fmt::Display for TeardownReport {
             (self.addrs, "address", "addresses"),
             (self.routes, "route", "routes"),
             (self.processes, "process", "processes"),
+            (self.sysctls, "sysctl restored", "sysctls restored"),
         ] {
             if n > 0 {
                 parts.push(plural(n, one, many));
@@ -65,12 +69,25 @@ pub fn remove(objects: &[Object], home: &File) -> TeardownReport {
             }
         }
     }
+    let mut deleted: HashSet<&str> = HashSet::new();
     for obj in objects.iter().rev() {
         if let Object::Netns { name, inode } = obj {
             match remove_netns(name, *inode) {
-                Ok(true) => report.namespaces += 1,
+                Ok(true) => {
+                    report.namespaces += 1;
+                    deleted.insert(name);
+                }
                 Ok(false) => {}
                 Err(e) => report.failures.push(format!("namespace {name}: {}", e.cause)),
+            }
+        }
+    }
+    for obj in objects.iter().rev() {
+        if let Object::Sysctl { ns, key, old } = obj {
+            match restore_sysctl(ns.as_deref(), key, old, home) {
+                Ok(true) => report.sysctls += 1,
+                Ok(false) => {}
+                Err(e) => report.failures.push(format!("sysctl {key}: {}", e.cause)),
             }
         }
     }
@@ -81,26 +98,32 @@ pub fn remove(objects: &[Object], home: &File) -> TeardownReport {
     }
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
     let _guard = rt.enter();
+    let mut conns: HashMap<Option<String>, Conn> = HashMap::new();
     for obj in rest.into_iter().rev() {
         let ns = match obj {
             Object::Link { ns, .. } | Object::Addr { ns, .. } | Object::Route { ns, .. } => ns,
             _ => continue,
         };
-        let file = match ns {
-            Some(name) => match netns::open_named(name) {
-                Ok(f) => Some(f),
-                Err(_) => continue, // the namespace is gone, and everything in it
-            },
-            None => None,
-        };
-        let conn = match Conn::open(file.as_ref(), home) {
-            Ok(c) => c,
-            Err(e) => {
-                report.failures.push(format!("{obj:?}: {}", e.cause));
-                continue;
-            }
-        };
-        match rt.block_on(remove_in(&conn, obj)) {
+        if !conns.contains_key(ns) {
+            let file = match ns {
+                Some(name) => match netns::open_named(name) {
+                    Ok(f) => Some(f),
+                    Err(_) => continue, // the namespace is gone, and everything in it
+                },
+                None => None,
+            };
+            match Conn::open(file.as_ref(), home) {
+                Ok(c) => conns.insert(ns.clone(), c),
+                Err(e) => {
+                    report.failures.push(format!("{}: {}", describe(obj), e.cause));
+                    continue;
+                }
+            };
+        }
+        let conn = &conns[ns];
+        // The peer's namespace is gone (deleted now, or by the script): the link goes with it.
+        let vanishing = matches!(obj, Object::Link { peer_ns: Some(p), .. } if deleted.contains(p.as_str()) || !netns::netns_path(p).exists());
+        match rt.block_on(remove_in(conn, obj, vanishing)) {
             Ok(true) => match obj {
                 Object::Link { .. } => report.links += 1,
                 Object::Addr { .. } => report.addrs += 1,
@@ -120,19 +143,41 @@ fn describe(obj: &Object) -> String {
         Object::Route { dst, .. } => format!("route {dst}"),
         Object::Netns { name, .. } => format!("namespace {name}"),
         Object::Process { pid, .. } => format!("process {pid}"),
+        Object::Sysctl { key, .. } => format!("sysctl {key}"),
     }
 }
 
-/// Ok(false): already gone (or never made), nothing to do.
-async fn remove_in(conn: &Conn, obj: &Object) -> Result<bool, EngineError> {
+/// How long to wait for a link to go with its peer's namespace before deleting it by hand.
+const VANISH_WAIT: Duration = Duration::from_secs(2);
+
+/// Ok(false): already gone (or never made), nothing to do. `vanishing`: the link's veth peer was
+/// in a namespace just deleted, so the kernel removes the link itself once it has cleaned that
+/// namespace up; deleting it by hand would cost an RCU grace period (~17 ms) per link.
+async fn remove_in(conn: &Conn, obj: &Object, vanishing: bool) -> Result<bool, EngineError> {
     match obj {
         Object::Link { name, index, .. } => {
             let Ok(link) = conn.link_by_name(name).await else { return Ok(false) };
+            if vanishing {
+                let deadline = Instant::now() + VANISH_WAIT;
+                while Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    match conn.link_by_name(name).await {
+                        Ok(l) if l.index == link.index => {}
+                        _ => return Ok(true),
+                    }
+                }
+            }
             // A different index means another link took the name: not ours.
             if index.is_some_and(|i| i != link.index) {
                 return Ok(false);
             }
-            conn.del_link(link.index).await.map(|_| true)
+            match conn.del_link(link.index).await {
+                Ok(()) => Ok(true),
+                // Gone in the meantime: a namespace deleted just before takes its veth peers
+                // with it a moment later (the kernel frees namespaces asynchronously).
+                Err(e) if e.code() == Some(Errno::ENODEV) => Ok(false),
+                Err(e) => Err(e),
+            }
         }
         Object::Addr { link, cidr, .. } => {
             let Ok(link) = conn.link_by_name(link).await else { return Ok(false) };
@@ -155,6 +200,23 @@ async fn remove_in(conn: &Conn, obj: &Object) -> Result<bool, EngineError> {
         }
         _ => Ok(false),
     }
+}
+
+/// Writes a sysctl's old value back; Ok(false) when its namespace is gone.
+fn restore_sysctl(ns: Option<&str>, key: &str, old: &str, home: &File) -> Result<bool, EngineError> {
+    let opened;
+    let file = match ns {
+        Some(name) => match netns::open_named(name) {
+            Ok(f) => {
+                opened = f;
+                &opened
+            }
+            Err(_) => return Ok(false),
+        },
+        None => home,
+    };
+    let components: Vec<String> = key.split('/').map(str::to_string).collect();
+    crate::engine::sysctl::write(file, &components, old).map(|_| true)
 }
 
 /// Ok(true) when a namespace was removed, Ok(false) when there was nothing (of ours) to remove.

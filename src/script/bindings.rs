@@ -7,7 +7,7 @@ use std::time::Duration;
 use rhai::{Array, Dynamic, Engine, FuncRegistration, NativeCallContext, RhaiNativeFunc, Variant};
 
 use super::args;
-use super::failure::{argument_error, lab_error, raise, CallFailure, FailureKind, Res};
+use super::failure::{argument_error, held_back, lab_error, raise, CallFailure, FailureKind, Res};
 use super::values::{addr_map, link_map, route_map, Exec, Netns, Ping};
 use crate::engine::icmp::PingOptions;
 use crate::engine::netlink::LinkOptions;
@@ -37,16 +37,31 @@ impl<'e> Registrar<'e> {
     }
 }
 
+fn note_held_back(lab: &SharedLab, ctx: &NativeCallContext) {
+    if lab.borrow().has_pending() {
+        held_back(ctx);
+    }
+}
+
 fn netns_handle(name: String) -> Netns {
     Netns { name: Some(name) }
 }
 
-fn link_options(ctx: &NativeCallContext, v: &Dynamic, n: usize) -> Res<LinkOptions> {
-    let m = args::map(ctx, v, n, &["mtu"])?;
+/// A veth's options: `mtu` (both ends), `up` (both ends, at birth), `master` (a bridge in the
+/// first end's namespace, joined at birth).
+fn link_options(lab: &SharedLab, ctx: &NativeCallContext, ns: &Ns, v: &Dynamic, n: usize) -> Res<LinkOptions> {
+    let m = args::map(ctx, v, n, &["mtu", "up", "master"])?;
     let mut opts = LinkOptions::default();
     if let Some(mtu) = m.get("mtu") {
         let mtu = args::integer(ctx, mtu, "the mtu option")?;
         opts.mtu = Some(u32::try_from(mtu).map_err(|_| argument_error(ctx, format!("mtu {mtu} is out of range")))?);
+    }
+    if let Some(up) = m.get("up") {
+        opts.up = up.as_bool().map_err(|_| argument_error(ctx, "the up option must be true or false"))?;
+    }
+    if let Some(master) = m.get("master") {
+        let master = args::string(ctx, master, n, "the master option (a bridge name)")?;
+        opts.master = Some(lab.borrow_mut().master_index(ns, &master).map_err(|e| lab_error(ctx, e))?);
     }
     Ok(opts)
 }
@@ -91,9 +106,17 @@ pub fn register(reg: &mut Registrar, lab: &SharedLab) {
     register_exec(reg, lab);
     register_ping(reg, lab);
     register_checks(reg, lab);
+    super::bindings_net::register(reg, lab);
 }
 
 fn register_types(engine: &mut Engine) {
+    // What `catch (e)` receives when an nslab call fails.
+    engine
+        .register_type_with_name::<CallFailure>("Error")
+        .register_get("message", |f: &mut CallFailure| f.message.clone())
+        .register_get("hint", |f: &mut CallFailure| f.hint.clone().unwrap_or_default())
+        .register_fn("to_string", |f: &mut CallFailure| f.message.clone())
+        .register_fn("to_debug", |f: &mut CallFailure| f.message.clone());
     engine
         .register_type_with_name::<Netns>("Netns")
         .register_get("name", |n: &mut Netns| n.name.clone().unwrap_or_default())
@@ -160,7 +183,9 @@ fn register_links(reg: &mut Registrar, lab: &SharedLab) {
     let l = lab.clone();
     reg.add("veth", move |ctx: NativeCallContext, name: Dynamic, peer: Dynamic| -> Res<()> {
         let (name, peer) = (args::string(&ctx, &name, 0, "a link name")?, args::string(&ctx, &peer, 1, "a link name")?);
-        l.borrow_mut().veth(&Ns::Root, &name, &Ns::Root, &peer, &LinkOptions::default()).map_err(|e| lab_error(&ctx, e))
+        l.borrow_mut().veth(&Ns::Root, &name, &Ns::Root, &peer, &LinkOptions::default()).map_err(|e| lab_error(&ctx, e))?;
+        note_held_back(&l, &ctx);
+        Ok(())
     });
     let l = lab.clone();
     reg.add("veth", move |ctx: NativeCallContext, a: Dynamic, b: Dynamic, c: Dynamic| -> Res<()> {
@@ -170,7 +195,7 @@ fn register_links(reg: &mut Registrar, lab: &SharedLab) {
                 Ns::Root,
                 args::string(&ctx, &a, 0, "a link name")?,
                 args::string(&ctx, &b, 1, "a link name")?,
-                link_options(&ctx, &c, 2)?,
+                link_options(&l, &ctx, &Ns::Root, &c, 2)?,
             )
         } else {
             (
@@ -180,7 +205,9 @@ fn register_links(reg: &mut Registrar, lab: &SharedLab) {
                 LinkOptions::default(),
             )
         };
-        l.borrow_mut().veth(&ns, &name, &ns, &peer, &opts).map_err(|e| lab_error(&ctx, e))
+        l.borrow_mut().veth(&ns, &name, &ns, &peer, &opts).map_err(|e| lab_error(&ctx, e))?;
+        note_held_back(&l, &ctx);
+        Ok(())
     });
     let l = lab.clone();
     reg.add("veth", move |ctx: NativeCallContext, a: Dynamic, b: Dynamic, c: Dynamic, d: Dynamic| -> Res<()> {
@@ -188,11 +215,13 @@ fn register_links(reg: &mut Registrar, lab: &SharedLab) {
         let ns = args::ns(&ctx, &a, 0)?;
         let name = args::string(&ctx, &b, 1, "a link name")?;
         let (peer_ns, peer, opts) = if args::is_map(&d) {
-            (ns.clone(), args::string(&ctx, &c, 2, "a link name")?, link_options(&ctx, &d, 3)?)
+            (ns.clone(), args::string(&ctx, &c, 2, "a link name")?, link_options(&l, &ctx, &ns, &d, 3)?)
         } else {
             (args::ns(&ctx, &c, 2)?, args::string(&ctx, &d, 3, "a link name")?, LinkOptions::default())
         };
-        l.borrow_mut().veth(&ns, &name, &peer_ns, &peer, &opts).map_err(|e| lab_error(&ctx, e))
+        l.borrow_mut().veth(&ns, &name, &peer_ns, &peer, &opts).map_err(|e| lab_error(&ctx, e))?;
+        note_held_back(&l, &ctx);
+        Ok(())
     });
     let l = lab.clone();
     reg.add("veth", move |ctx: NativeCallContext, a: Dynamic, b: Dynamic, c: Dynamic, d: Dynamic, o: Dynamic| -> Res<()> {
@@ -200,8 +229,10 @@ fn register_links(reg: &mut Registrar, lab: &SharedLab) {
         let name = args::string(&ctx, &b, 1, "a link name")?;
         let peer_ns = args::ns(&ctx, &c, 2)?;
         let peer = args::string(&ctx, &d, 3, "a link name")?;
-        let opts = link_options(&ctx, &o, 4)?;
-        l.borrow_mut().veth(&ns, &name, &peer_ns, &peer, &opts).map_err(|e| lab_error(&ctx, e))
+        let opts = link_options(&l, &ctx, &ns, &o, 4)?;
+        l.borrow_mut().veth(&ns, &name, &peer_ns, &peer, &opts).map_err(|e| lab_error(&ctx, e))?;
+        note_held_back(&l, &ctx);
+        Ok(())
     });
 
     let l = lab.clone();
@@ -297,48 +328,52 @@ fn register_inspection(reg: &mut Registrar, lab: &SharedLab) {
 }
 
 fn register_routes(reg: &mut Registrar, lab: &SharedLab) {
-    fn add_route(l: &SharedLab, ctx: &NativeCallContext, ns: Ns, dst: &Dynamic, how: &Dynamic) -> Res<()> {
-        let dst = args::string(ctx, dst, 1, "a destination (a CIDR or \"default\")")?;
-        let (via, dev, metric) = if args::is_map(how) {
-            let m = args::map(ctx, how, 2, &["via", "dev", "metric"])?;
-            let text = |k: &str| -> Res<Option<String>> { m.get(k).map(|v| args::string(ctx, v, 2, k)).transpose() };
-            let metric = match m.get("metric") {
-                Some(v) => Some(
-                    u32::try_from(args::integer(ctx, v, "metric")?)
-                        .map_err(|_| argument_error(ctx, "metric must be from 0 to 4294967295"))?,
-                ),
-                None => None,
-            };
-            (text("via")?, text("dev")?, metric)
-        } else {
-            (Some(args::string(ctx, how, 2, "a gateway address")?), None, None)
+    /// The gateway, device and metric of a route: a gateway address, or #{via, dev, metric}.
+    /// `n` is the argument's position in the call.
+    fn route_how(ctx: &NativeCallContext, how: &Dynamic, n: usize) -> Res<(Option<String>, Option<String>, Option<u32>)> {
+        if !args::is_map(how) {
+            return Ok((Some(args::string(ctx, how, n, "a gateway address or #{via, dev, metric}")?), None, None));
+        }
+        let m = args::map(ctx, how, n, &["via", "dev", "metric"])?;
+        let text = |k: &str| -> Res<Option<String>> { m.get(k).map(|v| args::string(ctx, v, n, k)).transpose() };
+        let metric = match m.get("metric") {
+            Some(v) => Some(
+                u32::try_from(args::integer(ctx, v, "metric")?)
+                    .map_err(|_| argument_error(ctx, "metric must be from 0 to 4294967295"))?,
+            ),
+            None => None,
         };
+        Ok((text("via")?, text("dev")?, metric))
+    }
+    fn add_route(l: &SharedLab, ctx: &NativeCallContext, ns: Ns, dst: &Dynamic, how: &Dynamic, n: usize) -> Res<()> {
+        let dst = args::string(ctx, dst, n, "a destination (a CIDR or \"default\")")?;
+        let (via, dev, metric) = route_how(ctx, how, n + 1)?;
         l.borrow_mut().route(&ns, &dst, via.as_deref(), dev.as_deref(), metric).map_err(|e| lab_error(ctx, e))
     }
     let l = lab.clone();
-    reg.add("route", move |ctx: NativeCallContext, dst: Dynamic, via: Dynamic| add_route(&l, &ctx, Ns::Root, &dst, &via));
+    reg.add("route", move |ctx: NativeCallContext, dst: Dynamic, via: Dynamic| add_route(&l, &ctx, Ns::Root, &dst, &via, 0));
     let l = lab.clone();
     reg.add("route", move |ctx: NativeCallContext, ns: Dynamic, dst: Dynamic, via: Dynamic| {
         let ns = args::ns(&ctx, &ns, 0)?;
-        add_route(&l, &ctx, ns, &dst, &via)
+        add_route(&l, &ctx, ns, &dst, &via, 1)
     });
     let l = lab.clone();
     reg.add("route_del", move |ctx: NativeCallContext, dst: Dynamic| -> Res<()> {
         let dst = args::string(&ctx, &dst, 0, "a destination")?;
-        l.borrow_mut().route_del(&Ns::Root, &dst, None, None).map_err(|e| lab_error(&ctx, e))
+        l.borrow_mut().route_del(&Ns::Root, &dst, None, None, None).map_err(|e| lab_error(&ctx, e))
     });
     let l = lab.clone();
     reg.add("route_del", move |ctx: NativeCallContext, ns: Dynamic, dst: Dynamic| -> Res<()> {
         let ns = args::ns(&ctx, &ns, 0)?;
         let dst = args::string(&ctx, &dst, 1, "a destination")?;
-        l.borrow_mut().route_del(&ns, &dst, None, None).map_err(|e| lab_error(&ctx, e))
+        l.borrow_mut().route_del(&ns, &dst, None, None, None).map_err(|e| lab_error(&ctx, e))
     });
     let l = lab.clone();
-    reg.add("route_del", move |ctx: NativeCallContext, ns: Dynamic, dst: Dynamic, via: Dynamic| -> Res<()> {
+    reg.add("route_del", move |ctx: NativeCallContext, ns: Dynamic, dst: Dynamic, how: Dynamic| -> Res<()> {
         let ns = args::ns(&ctx, &ns, 0)?;
         let dst = args::string(&ctx, &dst, 1, "a destination")?;
-        let via = args::string(&ctx, &via, 2, "a gateway address")?;
-        l.borrow_mut().route_del(&ns, &dst, Some(&via), None).map_err(|e| lab_error(&ctx, e))
+        let (via, dev, metric) = route_how(&ctx, &how, 2)?;
+        l.borrow_mut().route_del(&ns, &dst, via.as_deref(), dev.as_deref(), metric).map_err(|e| lab_error(&ctx, e))
     });
     let list = |l: &SharedLab, ctx: &NativeCallContext, ns: Ns| -> Res<Array> {
         let routes = l.borrow_mut().routes(&ns).map_err(|e| lab_error(ctx, e))?;

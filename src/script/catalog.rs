@@ -61,13 +61,13 @@ pub const CORE: &[FnDoc] = &[
         name: "veth",
         forms: &[
             "veth(name, peer)",
-            "veth(name, peer, #{mtu})",
+            "veth(name, peer, #{mtu, up, master})",
             "veth(ns, name, peer)",
-            "veth(ns, name, peer, #{mtu})",
+            "veth(ns, name, peer, #{mtu, up, master})",
             "veth(ns, name, peer_ns, peer)",
-            "veth(ns, name, peer_ns, peer, #{mtu})",
+            "veth(ns, name, peer_ns, peer, #{mtu, up, master})",
         ],
-        summary: "Create a veth pair; with two namespaces each end is born in its own (fastest).",
+        summary: "Create a veth pair; with two namespaces each end is born in its own (fastest). Options: mtu, up (both ends born up), master (a bridge the first end joins at birth).",
         example: r#"veth("veth0", "veth1"); veth("a", "eth0", "b", "eth0");"#,
         ip: "ip link add NAME type veth peer name PEER [netns NS]",
     },
@@ -95,7 +95,7 @@ pub const CORE: &[FnDoc] = &[
     FnDoc {
         name: "up",
         forms: &["up(link)", "up(ns, link)"],
-        summary: "Bring a link up.",
+        summary: "Bring a link up; returns once the kernel has put it (and its veth peer) in service, so the next packet is not dropped.",
         example: r#"up("netns1", "lo");"#,
         ip: "ip link set LINK up",
     },
@@ -150,17 +150,22 @@ pub const CORE: &[FnDoc] = &[
     },
     FnDoc {
         name: "route",
-        forms: &["route(dst, via)", "route(ns, dst, via)", "route(ns, dst, #{via, dev, metric})"],
-        summary: "Add a route (dst: a CIDR or \"default\"; IPv4 or IPv6).",
+        forms: &[
+            "route(dst, via)",
+            "route(dst, #{via, dev, metric})",
+            "route(ns, dst, via)",
+            "route(ns, dst, #{via, dev, metric})",
+        ],
+        summary: "Add a route (dst: a CIDR or \"default\"; IPv4 or IPv6: \"default\" takes the gateway's family, \"::/0\" is the IPv6 default without one). It needs a gateway (via) or a device (dev).",
         example: r#"route("h1", "default", "10.0.1.1");"#,
         ip: "ip route add DST via GW [dev LINK] [metric N]",
     },
     FnDoc {
         name: "route_del",
-        forms: &["route_del(dst)", "route_del(ns, dst)", "route_del(ns, dst, via)"],
-        summary: "Delete a route.",
+        forms: &["route_del(dst)", "route_del(ns, dst)", "route_del(ns, dst, via)", "route_del(ns, dst, #{via, dev, metric})"],
+        summary: "Delete a route, whatever its protocol (kernel-made connected routes too); a gateway, device or metric given must match.",
         example: r#"route_del("h1", "default");"#,
-        ip: "ip route del DST",
+        ip: "ip route del DST [via GW] [dev LINK] [metric N]",
     },
     FnDoc {
         name: "routes",
@@ -186,7 +191,7 @@ pub const CORE: &[FnDoc] = &[
 ];
 
 /// Every group of documented functions; a feature adds its own slice here.
-const GROUPS: &[&[FnDoc]] = &[CORE];
+const GROUPS: &[&[FnDoc]] = &[CORE, super::catalog_net::NET];
 
 pub fn all() -> impl Iterator<Item = &'static FnDoc> {
     GROUPS.iter().flat_map(|g| g.iter())

@@ -68,12 +68,30 @@ fn parse_signature(sig: &str) -> Option<(String, usize)> {
 }
 
 pub fn check(engine: &Engine, ast: &AST, source: &Source, known: &mut Option<Known>) -> Vec<ScriptError> {
-    let mut script_fns: BTreeMap<String, BTreeSet<usize>> = BTreeMap::new();
+    check_after(engine, ast, source, known, &Earlier::default())
+}
+
+/// What earlier REPL entries defined: variables in the scope and script functions with their arities.
+#[derive(Debug, Default, Clone)]
+pub struct Earlier {
+    pub variables: HashSet<String>,
+    pub functions: BTreeMap<String, BTreeSet<usize>>,
+}
+
+/// Like `check`, for one REPL entry: calls to what earlier entries defined are not flagged.
+pub fn check_after(
+    engine: &Engine,
+    ast: &AST,
+    source: &Source,
+    known: &mut Option<Known>,
+    earlier: &Earlier,
+) -> Vec<ScriptError> {
+    let mut script_fns: BTreeMap<String, BTreeSet<usize>> = earlier.functions.clone();
     for f in ast.iter_functions() {
         script_fns.entry(f.name.to_string()).or_default().insert(f.params.len());
     }
     // A variable holding a function pointer can be called like a function: never flag those.
-    let mut variables: HashSet<String> = HashSet::new();
+    let mut variables: HashSet<String> = earlier.variables.clone();
     let mut calls: Vec<(String, usize, Position)> = Vec::new();
     ast.walk(&mut |path: &[ASTNode]| {
         match path.last() {

@@ -128,7 +128,10 @@ impl Source {
         let mut source: Option<Source> = None;
         while let EvalAltResult::ErrorInFunctionCall(name, src, next, pos) = inner {
             frames.push((name.clone(), *pos));
-            if !src.is_empty() && src != &self.name {
+            // The innermost frame says where the failing code is: this file, or another one.
+            if src == &self.name {
+                source = None;
+            } else if !src.is_empty() {
                 source = load(src).or(source);
             }
             inner = next;

@@ -1,7 +1,9 @@
 //! How a failing native call travels through Rhai to the diagnostics: a payload of
 //! `EvalAltResult::ErrorRuntime` at the call's position.
 
-use rhai::{Dynamic, EvalAltResult, NativeCallContext};
+use std::cell::Cell;
+
+use rhai::{Dynamic, EvalAltResult, NativeCallContext, Position};
 
 use crate::lab::LabError;
 
@@ -30,9 +32,29 @@ pub fn raise(ctx: &NativeCallContext, failure: CallFailure) -> Box<EvalAltResult
     EvalAltResult::ErrorRuntime(Dynamic::from(failure), ctx.call_position()).into()
 }
 
+thread_local! {
+    /// Where the call that the lab is holding back was made (see `lab/veth.rs`): its failure,
+    /// found later, is reported there.
+    static HELD_BACK_AT: Cell<Position> = const { Cell::new(Position::NONE) };
+}
+
+/// Notes that the call being made was held back by the lab.
+pub fn held_back(ctx: &NativeCallContext) {
+    HELD_BACK_AT.with(|p| p.set(ctx.call_position()));
+}
+
 pub fn lab_error(ctx: &NativeCallContext, e: LabError) -> Box<EvalAltResult> {
+    lab_error_at(ctx.call_position(), e)
+}
+
+pub fn lab_error_at(pos: Position, e: LabError) -> Box<EvalAltResult> {
     let kind = if matches!(e, LabError::Interrupted) { FailureKind::Interrupted } else { FailureKind::Lab };
-    raise(ctx, CallFailure { hint: e.hint(), message: e.to_string(), kind })
+    let pos = match e {
+        LabError::Deferred(_) => HELD_BACK_AT.with(|p| p.get()),
+        _ => pos,
+    };
+    let failure = CallFailure { hint: e.hint(), message: e.to_string(), kind };
+    EvalAltResult::ErrorRuntime(Dynamic::from(failure), pos).into()
 }
 
 pub fn argument_error(ctx: &NativeCallContext, message: impl Into<String>) -> Box<EvalAltResult> {

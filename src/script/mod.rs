@@ -3,7 +3,9 @@
 
 pub mod args;
 pub mod bindings;
+pub mod bindings_net;
 pub mod catalog;
+pub mod catalog_net;
 pub mod check;
 pub mod diag;
 pub mod failure;
@@ -100,11 +102,17 @@ impl Session {
         }
     }
 
+    /// Runs a compiled script; whatever the lab held back is carried out before it returns,
+    /// so its failure is reported as part of this run, at the call that asked for it.
     pub fn eval(&mut self, ast: &AST, source: &Source) -> Result<Dynamic, Box<ScriptError>> {
         let dir = script_dir(&source.name);
-        self.engine
-            .eval_ast_with_scope::<Dynamic>(&mut self.scope, ast)
-            .map_err(|e| Box::new(source.from_eval(&e, &|name| load_module(&dir, name))))
+        let mut result = self.engine.eval_ast_with_scope::<Dynamic>(&mut self.scope, ast);
+        if result.is_ok() && !self.lab.is_empty() {
+            if let Err(e) = self.lab.borrow_mut().flush() {
+                result = Err(failure::lab_error_at(rhai::Position::NONE, e));
+            }
+        }
+        result.map_err(|e| Box::new(source.from_eval(&e, &|name| load_module(&dir, name))))
     }
 
     /// Compiles, checks and runs a whole script.

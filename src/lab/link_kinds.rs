@@ -1,0 +1,194 @@
+//! Creating links of kinds other than veth: bridge, macvlan, vxlan, and the kinds a kernel may
+//! lack (dummy, vlan, vrf, bond, wireguard), whose absence is reported by name.
+
+use nix::errno::Errno;
+
+use super::ledger::Object;
+use super::{validate, validate_net, Lab, LabError, Ns, Result};
+use crate::engine::link_kinds::{BondMode, Kind, MacvlanMode, VxlanSpec};
+use crate::engine::netlink::LinkOptions;
+use crate::engine::EngineError;
+
+/// IANA's VXLAN port, used when none is given (the kernel's own default, 8472, predates it).
+pub const VXLAN_PORT: u16 = 4789;
+
+/// A VXLAN endpoint as the user gives it: VNI, addresses, underlay link, UDP port.
+#[derive(Debug, Clone, Default)]
+pub struct VxlanOptions {
+    pub id: i64,
+    pub local: Option<String>,
+    pub remote: Option<String>,
+    pub dev: Option<String>,
+    pub port: Option<i64>,
+}
+
+impl Lab {
+    /// Creates a link of `kind` in `ns`, recording it in the ledger when `ns` is not the lab's.
+    pub(super) fn create_link(&mut self, ns: &Ns, name: &str, kind: Kind, opts: &LinkOptions) -> Result<()> {
+        validate::link_name(name)?;
+        if let Some(m) = opts.mtu {
+            validate_net::mtu(i64::from(m))?;
+        }
+        let conn = self.conn(ns)?;
+        let record = (!self.owns(ns)).then(|| Object::Link { ns: ns.key(), name: name.into(), index: None, peer_ns: None });
+        if let Some(r) = &record {
+            self.ledger_mut()?.intent(r)?;
+        }
+        if let Err(e) = self.block_on(conn.add_link(name, &kind, opts)) {
+            if let Some(r) = &record {
+                self.ledger_mut()?.failed(r)?;
+            }
+            return Err(self.create_error(ns, name, &kind, e));
+        }
+        // A name the lab saw before may have belonged to another link.
+        self.indexes.remove(&(ns.key(), name.to_string()));
+        if record.is_some() {
+            let index = self.index(ns, name).ok();
+            self.ledger_mut()?.made(&Object::Link { ns: ns.key(), name: name.into(), index, peer_ns: None })?;
+            self.made_links.insert((ns.key(), name.into()));
+        }
+        Ok(())
+    }
+
+    fn create_error(&mut self, ns: &Ns, name: &str, kind: &Kind, e: EngineError) -> LabError {
+        let op = format!("create {} link {name:?} in {ns}", kind.name());
+        match e.code() {
+            Some(Errno::EOPNOTSUPP) => LabError::Unsupported { op, feature: kind.feature().into() },
+            Some(Errno::EEXIST) => {
+                self.indexes.remove(&(ns.key(), name.to_string()));
+                if self.index(ns, name).is_ok() {
+                    return LabError::Exists { what: "link", name: name.into(), owner: format!(" in {ns}") };
+                }
+                match kind {
+                    Kind::Vxlan(v) => LabError::Failed {
+                        op,
+                        detail: format!("another vxlan link there already has VNI {} on UDP port {}", v.id, v.port),
+                        errno: Some(Errno::EEXIST),
+                    },
+                    _ => LabError::from_engine(op, e),
+                }
+            }
+            Some(Errno::EBUSY) if matches!(kind, Kind::Macvlan { mode: MacvlanMode::Passthru, .. }) => LabError::Failed {
+                op,
+                detail: "the parent already has a macvlan; a passthru macvlan must be its only one".into(),
+                errno: Some(Errno::EBUSY),
+            },
+            _ => LabError::from_engine(op, e),
+        }
+    }
+
+    /// A bridge (`ip link add NAME type bridge`), created down; `stp` turns the spanning tree on.
+    /// An MTU given is set after creation, as `ip link set` would: the kernel then keeps it when
+    /// ports join, where an MTU given at creation is lowered to the smallest port's.
+    pub fn bridge(&mut self, ns: &Ns, name: &str, opts: &LinkOptions, stp: Option<bool>) -> Result<()> {
+        let mut at_creation = opts.clone();
+        at_creation.mtu = None;
+        self.create_link(ns, name, Kind::Bridge { stp }, &at_creation)?;
+        if let Some(mtu) = opts.mtu {
+            if let Err(e) = self.mtu(ns, name, i64::from(mtu)) {
+                // No half-built state: the bridge goes again.
+                let _ = self.delete_created(ns, name);
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes a link this call created, after a later step of its creation failed.
+    fn delete_created(&mut self, ns: &Ns, name: &str) -> Result<()> {
+        let index = self.index(ns, name)?;
+        let conn = self.conn(ns)?;
+        self.block_on(conn.del_link(index)).map_err(|e| LabError::from_engine(format!("delete link {name:?} in {ns}"), e))?;
+        let key = (ns.key(), name.to_string());
+        self.indexes.remove(&key);
+        if self.made_links.remove(&key) {
+            self.forget(&Object::Link { ns: ns.key(), name: name.into(), index: None, peer_ns: None })?;
+        }
+        Ok(())
+    }
+
+    /// A macvlan on `parent` (same namespace); `mode` is one of bridge, private, vepa, passthru.
+    pub fn macvlan(&mut self, ns: &Ns, name: &str, parent: &str, mode: &str, opts: &LinkOptions) -> Result<()> {
+        let mode = MacvlanMode::parse(mode).ok_or_else(|| LabError::Invalid {
+            what: "macvlan mode",
+            value: mode.into(),
+            reason: format!("the modes are {}", MacvlanMode::NAMES.join(", ")),
+        })?;
+        validate::link_name(name)?;
+        let parent = self.index(ns, parent)?;
+        self.create_link(ns, name, Kind::Macvlan { parent, mode }, opts)
+    }
+
+    pub fn vxlan(&mut self, ns: &Ns, name: &str, v: &VxlanOptions, opts: &LinkOptions) -> Result<()> {
+        validate::link_name(name)?;
+        let id = u32::try_from(v.id).ok().filter(|id| *id < 1 << 24).ok_or_else(|| LabError::Invalid {
+            what: "VXLAN id",
+            value: v.id.to_string(),
+            reason: "a VNI is from 0 to 16777215 (24 bits)".into(),
+        })?;
+        let port = match v.port {
+            None => VXLAN_PORT,
+            Some(p) => u16::try_from(p).ok().filter(|p| *p > 0).ok_or_else(|| LabError::Invalid {
+                what: "UDP port",
+                value: p.to_string(),
+                reason: "it must be from 1 to 65535".into(),
+            })?,
+        };
+        let local = v.local.as_deref().map(validate::ip).transpose()?;
+        let remote = v.remote.as_deref().map(validate::ip).transpose()?;
+        if let (Some(l), Some(r)) = (local, remote) {
+            if l.is_ipv4() != r.is_ipv4() {
+                return Err(LabError::Invalid {
+                    what: "address",
+                    value: r.to_string(),
+                    reason: format!("the remote end is not of the same family as the local address {l}"),
+                });
+            }
+        }
+        let dev = v.dev.as_deref().map(|d| self.index(ns, d)).transpose()?;
+        self.create_link(ns, name, Kind::Vxlan(VxlanSpec { id, local, remote, dev, port }), opts)
+    }
+
+    pub fn dummy(&mut self, ns: &Ns, name: &str, opts: &LinkOptions) -> Result<()> {
+        self.create_link(ns, name, Kind::Dummy, opts)
+    }
+
+    /// An 802.1Q VLAN link on `parent` (same namespace).
+    pub fn vlan(&mut self, ns: &Ns, name: &str, parent: &str, id: i64, opts: &LinkOptions) -> Result<()> {
+        let id = u16::try_from(id).ok().filter(|id| (1..=4094).contains(id)).ok_or_else(|| LabError::Invalid {
+            what: "VLAN id",
+            value: id.to_string(),
+            reason: "it must be from 1 to 4094".into(),
+        })?;
+        validate::link_name(name)?;
+        let parent = self.index(ns, parent)?;
+        self.create_link(ns, name, Kind::Vlan { parent, id }, opts)
+    }
+
+    /// A VRF bound to routing table `table`.
+    pub fn vrf(&mut self, ns: &Ns, name: &str, table: i64) -> Result<()> {
+        let table = u32::try_from(table).ok().filter(|t| *t > 0 && *t != 254 && *t != 255).ok_or_else(|| LabError::Invalid {
+            what: "routing table",
+            value: table.to_string(),
+            reason: "a VRF needs a table from 1 to 4294967295 other than main (254) and local (255)".into(),
+        })?;
+        self.create_link(ns, name, Kind::Vrf { table }, &LinkOptions::default())
+    }
+
+    pub fn bond(&mut self, ns: &Ns, name: &str, mode: Option<&str>, opts: &LinkOptions) -> Result<()> {
+        let mode = mode
+            .map(|m| {
+                BondMode::parse(m).ok_or_else(|| LabError::Invalid {
+                    what: "bond mode",
+                    value: m.into(),
+                    reason: format!("the modes are {}", BondMode::NAMES.join(", ")),
+                })
+            })
+            .transpose()?;
+        self.create_link(ns, name, Kind::Bond { mode }, opts)
+    }
+
+    pub fn wireguard(&mut self, ns: &Ns, name: &str, opts: &LinkOptions) -> Result<()> {
+        self.create_link(ns, name, Kind::Wireguard, opts)
+    }
+}

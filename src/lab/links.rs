@@ -1,0 +1,123 @@
+//! Links: veth pairs, moving between namespaces, up/down, addresses, and inspection.
+
+use nix::errno::Errno;
+
+use super::ledger::Object;
+use super::{validate, AddrView, Lab, LabError, LinkView, Ns, Result};
+use crate::engine::netlink::LinkInfo;
+use crate::engine::EngineError;
+
+impl Lab {
+    pub fn set_up(&mut self, ns: &Ns, link: &str, up: bool) -> Result<()> {
+        let verb = if up { "bring up" } else { "bring down" };
+        if up {
+            self.unsettled.insert(ns.clone());
+        }
+        self.on_link(ns, link, verb, |conn, index| async move { conn.set_up(index, up).await })
+    }
+
+    pub fn addr(&mut self, ns: &Ns, link: &str, cidr: &str) -> Result<()> {
+        let cidr = validate::cidr(cidr)?;
+        let record = (!self.owns(ns) && !self.made_links.contains(&(ns.key(), link.to_string()))).then(|| Object::Addr {
+            ns: ns.key(),
+            link: link.into(),
+            cidr: cidr.to_string(),
+        });
+        self.index(ns, link)?;
+        if let Some(r) = &record {
+            self.ledger_mut()?.intent(r)?;
+        }
+        let done =
+            self.on_link(
+                ns,
+                link,
+                "add an address to",
+                |conn, index| async move { conn.add_addr(index, cidr.ip, cidr.prefix).await },
+            );
+        match (&done, &record) {
+            (Ok(()), Some(r)) => self.ledger_mut()?.made(r)?,
+            (Err(_), Some(r)) => self.ledger_mut()?.failed(r)?,
+            _ => {}
+        }
+        done.map_err(|e| match e {
+            LabError::Failed { errno: Some(Errno::EEXIST), .. } => {
+                LabError::Exists { what: "address", name: cidr.to_string(), owner: format!(" on link {link:?} in {ns}") }
+            }
+            other => other,
+        })
+    }
+
+    pub fn addr_del(&mut self, ns: &Ns, link: &str, cidr: &str) -> Result<()> {
+        let cidr = validate::cidr(cidr)?;
+        self.on_link(ns, link, "remove an address from", |conn, index| async move {
+            conn.del_addr(index, cidr.ip, cidr.prefix).await
+        })?;
+        self.forget(&Object::Addr { ns: ns.key(), link: link.into(), cidr: cidr.to_string() })
+    }
+
+    // Dumps run one after another: the kernel allows one dump at a time per socket (EBUSY).
+    pub fn links(&mut self, ns: &Ns) -> Result<Vec<LinkView>> {
+        let conn = self.conn(ns)?;
+        let (links, addrs) = self
+            .block_on(async { Ok::<_, EngineError>((conn.links().await?, conn.addrs().await?)) })
+            .map_err(|e| LabError::from_engine(format!("list links in {ns}"), e))?;
+        let name_of = |i: u32| links.iter().find(|l| l.index == i).map(|l| l.name.clone()).unwrap_or_default();
+        let views = links
+            .iter()
+            .map(|l: &LinkInfo| {
+                let (peer, peer_netns) = self.peer_of(ns, l, &name_of);
+                LinkView {
+                    name: l.name.clone(),
+                    index: l.index,
+                    kind: l.kind.clone(),
+                    state: if l.up { "up".into() } else { "down".into() },
+                    carrier: l.lower_up,
+                    mtu: l.mtu,
+                    mac: l.mac.clone(),
+                    peer,
+                    peer_netns,
+                    master: l.master.map(name_of).unwrap_or_default(),
+                    addresses: addrs
+                        .iter()
+                        .filter(|a| a.index == l.index)
+                        .map(|a| format!("{}/{}", a.address, a.prefix))
+                        .collect(),
+                }
+            })
+            .collect();
+        Ok(views)
+    }
+
+    fn peer_of(&self, ns: &Ns, l: &LinkInfo, name_of: &dyn Fn(u32) -> String) -> (String, String) {
+        if l.kind != "veth" {
+            return (String::new(), String::new());
+        }
+        if let Some((pns, pname)) = self.peers.get(&(ns.key(), l.name.clone())) {
+            let where_ = if *pns == ns.key() { String::new() } else { pns.clone().unwrap_or_else(|| "root".into()) };
+            return (pname.clone(), where_);
+        }
+        match (l.peer_index, l.peer_netnsid) {
+            (Some(i), None) => (name_of(i), String::new()),
+            _ => (String::new(), String::new()),
+        }
+    }
+
+    pub fn addrs(&mut self, ns: &Ns) -> Result<Vec<AddrView>> {
+        let conn = self.conn(ns)?;
+        let (links, addrs) = self
+            .block_on(async { Ok::<_, EngineError>((conn.links().await?, conn.addrs().await?)) })
+            .map_err(|e| LabError::from_engine(format!("list addresses in {ns}"), e))?;
+        Ok(addrs
+            .iter()
+            .map(|a| AddrView {
+                link: links.iter().find(|l| l.index == a.index).map(|l| l.name.clone()).unwrap_or_default(),
+                index: a.index,
+                family: if a.address.is_ipv4() { "inet".into() } else { "inet6".into() },
+                address: a.address.to_string(),
+                prefix: a.prefix,
+                cidr: format!("{}/{}", a.address, a.prefix),
+                scope: a.scope.clone(),
+            })
+            .collect())
+    }
+}

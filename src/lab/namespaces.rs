@@ -1,0 +1,97 @@
+//! Named namespaces: creating, opening, deleting, listing, and who owns a name.
+
+use std::rc::Rc;
+
+use nix::errno::Errno;
+
+use super::ledger::{self, Object};
+use super::{validate, Lab, LabError, Ns, Result, Space};
+use crate::engine::netns;
+
+impl Lab {
+    /// Who holds a namespace name: another live lab, a dead one, or the host.
+    fn owner_of_netns(&self, name: &str) -> String {
+        for rec in ledger::read_all(&self.opts.ledger_dir) {
+            if Some(rec.header.id.as_str()) == self.id() {
+                if rec.objects.iter().any(|o| matches!(o, Object::Netns { name: n, .. } if n == name)) {
+                    return " (this lab created it earlier)".into();
+                }
+                continue;
+            }
+            if rec.objects.iter().any(|o| matches!(o, Object::Netns { name: n, .. } if n == name)) {
+                let state = if rec.alive() { "running" } else { "dead: `nslab clean` removes it" };
+                return format!(" (owned by lab {:?}, id {}, pid {}, {state})", rec.header.name, rec.header.id, rec.header.pid);
+            }
+        }
+        " (on the host, not created by nslab)".into()
+    }
+
+    pub fn netns_add(&mut self, name: &str) -> Result<()> {
+        validate::netns_name(name)?;
+        if self.owned.contains(name) {
+            return Err(LabError::Exists {
+                what: "namespace",
+                name: name.into(),
+                owner: " (this lab created it earlier)".into(),
+            });
+        }
+        if !self.netns_dir_ready {
+            netns::prepare_dir().map_err(|e| LabError::from_engine("prepare /run/netns", e))?;
+            self.netns_dir_ready = true;
+        }
+        let intent = Object::Netns { name: name.into(), inode: None };
+        self.ledger_mut()?.intent(&intent)?;
+        match netns::create(name, &*self.home) {
+            Ok(file) => {
+                let inode = netns::inode_of(&file).ok();
+                self.ledger_mut()?.made(&Object::Netns { name: name.into(), inode })?;
+                self.owned.insert(name.into());
+                self.spaces.insert(name.into(), Space { file: Rc::new(file), conn: None });
+                Ok(())
+            }
+            Err(e) => {
+                self.ledger_mut()?.failed(&intent)?;
+                if e.code() == Some(Errno::EEXIST) {
+                    return Err(LabError::Exists { what: "namespace", name: name.into(), owner: self.owner_of_netns(name) });
+                }
+                Err(LabError::from_engine(format!("create namespace {name:?}"), e))
+            }
+        }
+    }
+
+    /// Checks that a namespace exists (and opens it for later use).
+    pub fn netns_open(&mut self, name: &str) -> Result<()> {
+        self.space(name).map(|_| ())
+    }
+
+    pub fn netns_del(&mut self, name: &str) -> Result<()> {
+        validate::netns_name(name)?;
+        if !netns::netns_path(name).exists() {
+            return Err(LabError::NoSuchNetns(name.into()));
+        }
+        self.flush()?;
+        // Our own socket would keep the namespace alive: drop it first.
+        self.forget_ns(name);
+        netns::delete(name).map_err(|e| LabError::from_engine(format!("delete namespace {name:?}"), e))?;
+        if self.owned.remove(name) {
+            self.ledger_mut()?.gone(&Object::Netns { name: name.into(), inode: None })?;
+        }
+        Ok(())
+    }
+
+    fn forget_ns(&mut self, name: &str) {
+        self.spaces.remove(name);
+        self.unsettled.remove(&Ns::named(name));
+        let key = Some(name.to_string());
+        self.indexes.retain(|(ns, _), _| *ns != key);
+        self.peers.retain(|(ns, _), (pns, _)| *ns != key && *pns != key);
+    }
+
+    pub fn netns_list(&self) -> Result<Vec<String>> {
+        netns::list().map_err(|e| LabError::from_engine("list namespaces", e))
+    }
+
+    pub fn netns_exists(&self, name: &str) -> bool {
+        validate::netns_name(name).is_ok() && netns::exists(name)
+    }
+}

@@ -1,0 +1,107 @@
+//! Link settings `ip link set` changes: MTU, MAC address, name.
+
+use nix::errno::Errno;
+
+use super::ledger::Object;
+use super::{validate, validate_net, Lab, LabError, Ns, Result};
+
+impl Lab {
+    /// `ip link set LINK mtu N`. A value the link refuses is reported with the range it takes.
+    pub fn mtu(&mut self, ns: &Ns, link: &str, n: i64) -> Result<()> {
+        let mtu = validate_net::mtu(n)?;
+        let done = self.on_link(ns, link, "set the mtu of", |conn, index| async move { conn.set_mtu(index, mtu).await });
+        match done {
+            Err(LabError::Failed { errno: Some(Errno::EINVAL), .. }) => {
+                let index = self.index(ns, link)?;
+                let conn = self.conn(ns)?;
+                let range = self.block_on(conn.mtu_range(index)).unwrap_or_default();
+                let accepts = match (range.min, range.max) {
+                    (Some(lo), Some(hi)) if hi > 0 => format!("the link accepts MTUs from {lo} to {hi}"),
+                    (Some(lo), _) => format!("the link accepts MTUs from {lo}"),
+                    _ => "the link refuses that MTU".into(),
+                };
+                Err(LabError::Failed {
+                    op: format!("set the mtu of link {link:?} in {ns} to {mtu}"),
+                    detail: accepts,
+                    errno: Some(Errno::EINVAL),
+                })
+            }
+            other => other,
+        }
+    }
+
+    /// `ip link set LINK address MAC`.
+    pub fn mac(&mut self, ns: &Ns, link: &str, mac: &str) -> Result<()> {
+        let bytes = validate_net::mac(mac)?;
+        let done = self.on_link(ns, link, "set the address of", |conn, index| async move { conn.set_mac(index, bytes).await });
+        match done {
+            Err(LabError::Failed { errno: Some(Errno::EBUSY), .. }) => Err(LabError::Failed {
+                op: format!("set the address of link {link:?} in {ns}"),
+                detail: format!("the link cannot change its address while it is up; take it down first (down({link:?}))"),
+                errno: Some(Errno::EBUSY),
+            }),
+            Err(LabError::Failed { errno: Some(Errno::EADDRNOTAVAIL), .. }) => Err(LabError::Invalid {
+                what: "MAC address",
+                value: mac.into(),
+                reason: "the link refuses it as its own address".into(),
+            }),
+            other => other,
+        }
+    }
+
+    /// `ip link set LINK name NEW`. The lab keeps following the link under its new name, and so
+    /// does teardown when the lab created it.
+    pub fn rename(&mut self, ns: &Ns, link: &str, new: &str) -> Result<()> {
+        validate::link_name(new)?;
+        if link == new {
+            return Ok(());
+        }
+        let op = format!("rename link {link:?} in {ns} to {new:?}");
+        let old_key = (ns.key(), link.to_string());
+        let new_key = (ns.key(), new.to_string());
+        // A link the lab made outside its namespaces is recorded under its new name before the
+        // rename, so teardown finds it whatever happens next.
+        let ours = self.made_links.contains(&old_key);
+        let intent = Object::Link { ns: ns.key(), name: new.into(), index: None, peer_ns: None };
+        if ours {
+            self.ledger_mut()?.intent(&intent)?;
+        }
+        let done = self.on_link(ns, link, "rename", |conn, index| {
+            let new = new.to_string();
+            async move { conn.rename(index, &new).await }
+        });
+        if done.is_err() && ours {
+            self.ledger_mut()?.failed(&intent)?;
+        }
+        match done {
+            Err(LabError::Failed { errno: Some(Errno::EEXIST), .. }) => {
+                return Err(LabError::Exists { what: "link", name: new.into(), owner: format!(" in {ns}") })
+            }
+            Err(LabError::Failed { errno: Some(Errno::EBUSY), .. }) => {
+                return Err(LabError::Failed {
+                    op,
+                    detail: format!(
+                        "the link is up and this kernel renames only links that are down; take it down first (down({link:?}))"
+                    ),
+                    errno: Some(Errno::EBUSY),
+                })
+            }
+            other => other?,
+        }
+        if let Some(i) = self.indexes.remove(&old_key) {
+            self.indexes.insert(new_key.clone(), i);
+        }
+        if let Some(peer) = self.peers.remove(&old_key) {
+            self.peers.insert(peer.clone(), new_key.clone());
+            self.peers.insert(new_key.clone(), peer);
+        }
+        if ours {
+            let index = self.index(ns, new).ok();
+            self.ledger_mut()?.made(&Object::Link { ns: ns.key(), name: new.into(), index, peer_ns: None })?;
+            self.forget(&Object::Link { ns: ns.key(), name: link.into(), index: None, peer_ns: None })?;
+            self.made_links.remove(&old_key);
+            self.made_links.insert(new_key);
+        }
+        Ok(())
+    }
+}

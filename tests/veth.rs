@@ -1,0 +1,87 @@
+//! Veth pairs: held back until observed (so `move_to` makes the end born in place), options
+//! applied at birth, and errors that still point at the right line.
+
+use crate::support::{in_private_netns, json, run_nslab, script};
+
+#[test]
+fn veth_then_move_gives_the_same_state_as_ip() {
+    let path = script(
+        "veth-move",
+        "move.rhai",
+        r#"
+        netns_add("n1");
+        veth("v0", "v1");
+        move_to("v1", "n1");
+        "#,
+    );
+    let run = in_private_netns(&format!(
+        "$NSLAB run --keep {p} || exit 9\nip -j link show v0\nip -n n1 -j link show v1\nip -j link show v1 2>/dev/null || echo none",
+        p = path.display()
+    ));
+    assert_eq!(run.code, 0, "{run:?}");
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    let v0 = json(lines[0]);
+    let v1 = json(lines[1]);
+    assert_eq!(v0[0]["link_type"], "ether");
+    assert_eq!(v0[0]["link_netnsid"], 0, "v0's peer is in another namespace: {v0}");
+    assert_eq!(v1[0]["ifname"], "v1");
+    assert_eq!(v1[0]["ifindex"].as_u64(), v0[0]["link_index"].as_u64(), "v1 is v0's peer");
+    assert_eq!(lines[2], "none", "v1 is not in the root namespace");
+}
+
+#[test]
+fn options_up_and_master_apply_at_birth() {
+    let path = script(
+        "veth-opts",
+        "opts.rhai",
+        r#"
+        let sw = netns_add("sw");
+        bridge(sw, "br0");
+        up(sw, "br0");
+        let h = netns_add("h");
+        veth(sw, "p0", h, "eth0", #{up: true, master: "br0", mtu: 1400});
+        "#,
+    );
+    let run = in_private_netns(&format!(
+        "$NSLAB run --keep {p} || exit 9\nip -n sw -j link show p0\nip -n h -j link show eth0",
+        p = path.display()
+    ));
+    assert_eq!(run.code, 0, "{run:?}");
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    let p0 = json(lines[0]);
+    let eth0 = json(lines[1]);
+    assert_eq!(p0[0]["master"], "br0");
+    assert_eq!(p0[0]["mtu"], 1400);
+    assert!(p0[0]["flags"].as_array().unwrap().iter().any(|f| f == "UP"), "{p0}");
+    assert!(eth0[0]["flags"].as_array().unwrap().iter().any(|f| f == "UP"), "{eth0}");
+    assert_eq!(eth0[0]["mtu"], 1400);
+}
+
+#[test]
+fn a_clash_is_reported_at_the_veth_that_asked_for_it() {
+    let path = script("veth-clash", "clash.rhai", "veth(\"v0\", \"v1\");\nveth(\"v0\", \"v2\");\n");
+    let run = run_nslab(&["run", "--sandbox", path.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("link \"v0\" already exists in the root namespace"), "{run:?}");
+    assert!(run.stderr.contains("clash.rhai:2:1"), "points at line 2: {run:?}");
+}
+
+#[test]
+fn a_moved_end_is_found_where_it_went() {
+    let path = script(
+        "veth-find",
+        "find.rhai",
+        r#"
+        let n = netns_add("n1");
+        veth("a", "b");
+        move_to("b", n);
+        assert(link(n, "b").peer == "a");
+        assert(link("a").peer == "b" && link("a").peer_netns == "n1");
+        up("a"); up(n, "b");
+        addr("a", "10.7.0.1/24"); addr(n, "b", "10.7.0.2/24");
+        assert(ping(n, "10.7.0.1").ok);
+        "#,
+    );
+    let run = run_nslab(&["run", "--sandbox", path.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{run:?}");
+}
