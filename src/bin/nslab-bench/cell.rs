@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::workloads::{self, BridgeMode, Tool, Workload};
+use crate::workloads::{self, Idioms, Tool, Workload};
 
 pub const WORK_DIR: &str = "/run/bench";
 const PROCESS_TIMEOUT: Duration = Duration::from_secs(600);
@@ -35,7 +35,7 @@ pub struct Spec {
     pub n: usize,
     pub nslab: PathBuf,
     pub repo: PathBuf,
-    pub bridge: BridgeMode,
+    pub idioms: Idioms,
     /// Run the nslab process under this wrapper (e.g. `strace -f -c -o FILE`), for profiling.
     #[serde(default)]
     pub wrap: Vec<String>,
@@ -114,7 +114,7 @@ fn setup() -> Result<(), String> {
 fn run(spec: &Spec) -> Result<Outcome, String> {
     setup()?;
     let dir = Path::new(WORK_DIR);
-    let plan = workloads::plan(spec.workload, spec.tool, spec.n, dir, spec.bridge);
+    let plan = workloads::plan(spec.workload, spec.tool, spec.n, dir, spec.idioms);
     for f in &plan.files {
         std::fs::write(dir.join(&f.name), &f.text).map_err(|e| format!("write {}: {e}", f.name))?;
     }

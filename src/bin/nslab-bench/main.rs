@@ -17,7 +17,7 @@ use clap::Parser;
 
 use cell::{Outcome, Spec};
 use report::CellResult;
-use workloads::{BridgeMode, Tool, Workload};
+use workloads::{Idioms, Tool, Workload};
 
 #[derive(Parser, Debug)]
 #[command(name = "nslab-bench", about = "Benchmark nslab against bash + ip and ip -batch, in private namespaces")]
@@ -61,6 +61,10 @@ struct Args {
     /// and, as root, `perf record` of the build, each in a private namespace.
     #[arg(long, value_name = "W:N")]
     profile: Option<String>,
+    /// nslab's idioms in the generated scripts: exec, functions or birth (default: the fastest
+    /// this nslab offers; see README).
+    #[arg(long)]
+    idioms: Option<String>,
     /// The nslab binary (default: next to this one; bench/run builds both in release).
     #[arg(long)]
     nslab: Option<PathBuf>,
@@ -114,30 +118,44 @@ fn find_nslab(given: Option<PathBuf>) -> Result<PathBuf, String> {
     Ok(nslab)
 }
 
-/// Whether nslab has `bridge(ns, name)` and `master(ns, link, bridge)`: asks `nslab check`.
-fn bridge_mode(nslab: &Path) -> BridgeMode {
+/// The fastest idioms this nslab offers: `bridge()`/`master()` (asked of `nslab check`), and veth
+/// options applied at birth (tried in `nslab run --sandbox`, which leaves nothing behind).
+fn detect_idioms(nslab: &Path) -> Idioms {
     let dir = std::env::temp_dir().join(format!("nslab-bench-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
-    let probe = dir.join("probe.rhai");
-    let native = std::fs::write(&probe, "bridge(\"sw\", \"br0\");\nmaster(\"sw\", \"s1\", \"br0\");\n").is_ok()
-        && Command::new(nslab).arg("check").arg(&probe).env("NO_COLOR", "1").output().is_ok_and(|o| o.status.success());
+    let ok = |name: &str, text: &str, args: &[&str]| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).is_ok()
+            && Command::new(nslab).args(args).arg(&path).env("NO_COLOR", "1").output().is_ok_and(|o| o.status.success())
+    };
+    let functions = ok("functions.rhai", "bridge(\"sw\", \"br0\");\nmaster(\"sw\", \"s1\", \"br0\");\n", &["check"]);
+    let birth = functions
+        && ok(
+            "birth.rhai",
+            r#"netns_add("a"); netns_add("b"); bridge("a", "br0");
+veth("a", "x", "b", "y", #{up: true, master: "br0"});
+assert(link("a", "x").state == "up" && link("b", "y").state == "up");
+assert(link("a", "x").master == "br0");
+"#,
+            &["run", "--sandbox"],
+        );
     let _ = std::fs::remove_dir_all(&dir);
-    if native {
-        BridgeMode::Native
-    } else {
-        BridgeMode::Exec
+    match (functions, birth) {
+        (_, true) => Idioms::Birth,
+        (true, false) => Idioms::Functions,
+        _ => Idioms::Exec,
     }
 }
 
 struct Bench {
     nslab: PathBuf,
     me: PathBuf,
-    bridge: BridgeMode,
+    idioms: Idioms,
 }
 
 impl Bench {
     fn spec(&self, workload: Workload, tool: Tool, n: usize) -> Spec {
-        Spec { workload, tool, n, nslab: self.nslab.clone(), repo: repo_root(), bridge: self.bridge, wrap: vec![], userns: true }
+        Spec { workload, tool, n, nslab: self.nslab.clone(), repo: repo_root(), idioms: self.idioms, wrap: vec![], userns: true }
     }
 
     /// One run in a fresh private namespace.
@@ -248,11 +266,14 @@ fn bench(mut args: Args) -> Result<(), String> {
     }
     let nslab = find_nslab(args.nslab.clone())?;
     let me = std::env::current_exe().map_err(|e| e.to_string())?;
-    let bridge = bridge_mode(&nslab);
-    let bench = Bench { nslab, me, bridge };
+    let idioms = match &args.idioms {
+        Some(s) => Idioms::parse(s).ok_or(format!("unknown idioms {s:?} (exec, functions, birth)"))?,
+        None => detect_idioms(&nslab),
+    };
+    let bench = Bench { nslab, me, idioms };
 
     if let Some(dir) = &args.emit {
-        return emit(dir, &args.sizes, bridge);
+        return emit(dir, &args.sizes, idioms);
     }
     if let Some(p) = &args.profile {
         return profile(&bench, p);
@@ -269,11 +290,7 @@ fn bench(mut args: Args) -> Result<(), String> {
     let parts = |p: &str| wanted(&args.only, part, part(p).expect("known part"));
     let started = Instant::now();
     let load_before = machine_load();
-    eprintln!(
-        "nslab-bench: {} ; W2 bridge via {}",
-        bench.nslab.display(),
-        if bridge == BridgeMode::Native { "bridge()/master()" } else { "exec_in + ip (no bridge()/master() in nslab yet)" }
-    );
+    eprintln!("nslab-bench: {}; nslab's idioms: {}", bench.nslab.display(), idioms.describe());
     let mut results = Vec::new();
     for (w, name) in [(Workload::W1, "w1"), (Workload::W2, "w2")] {
         if !parts(name)? {
@@ -309,7 +326,7 @@ fn bench(mut args: Args) -> Result<(), String> {
         }
     }
     println!("{}", report::failures(&results));
-    println!("{}", report::targets(&results, bridge));
+    println!("{}", report::targets(&results, idioms));
     println!(
         "Notes: the peers have no ping (no ping binary here): nslab's W2 ping and W3's four pings are extra work only nslab does.\n\
          Peers create veths in the root namespace and move them (the walkthrough's way), except \"born in ns\".\n\
@@ -326,11 +343,11 @@ fn bench(mut args: Args) -> Result<(), String> {
 }
 
 /// Writes every generated script, for reading.
-fn emit(dir: &Path, sizes: &[usize], bridge: BridgeMode) -> Result<(), String> {
+fn emit(dir: &Path, sizes: &[usize], idioms: Idioms) -> Result<(), String> {
     let n = sizes.first().copied().unwrap_or(10);
     for w in [Workload::W1, Workload::W2, Workload::W3] {
         for tool in Tool::ALL {
-            let plan = workloads::plan(w, tool, n, Path::new(cell::WORK_DIR), bridge);
+            let plan = workloads::plan(w, tool, n, Path::new(cell::WORK_DIR), idioms);
             for f in plan.files {
                 let path = dir.join(&f.name);
                 std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 use crate::cell::Outcome;
-use crate::workloads::{BridgeMode, Tool, Workload};
+use crate::workloads::{Idioms, Tool, Workload};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CellResult {
@@ -229,7 +229,7 @@ fn verdict(ok: bool) -> &'static str {
 }
 
 /// The issue's targets, from the measured medians.
-pub fn targets(results: &[CellResult], bridge: BridgeMode) -> String {
+pub fn targets(results: &[CellResult], idioms: Idioms) -> String {
     let mut out = String::from("Targets (issue 4), from medians:\n");
     for w in [Workload::W1, Workload::W2] {
         let (Some(nslab), Some(batch)) = (find(results, w, 500, Tool::Nslab), find(results, w, 500, Tool::IpBatch)) else {
@@ -258,9 +258,7 @@ pub fn targets(results: &[CellResult], bridge: BridgeMode) -> String {
                 writeln!(out, "    (for reference: build {} faster than ip -batch with veths born in their namespaces)", x(b));
         }
     }
-    if bridge == BridgeMode::Exec {
-        out.push_str("    (W2: nslab has no bridge()/master() yet: the bridge is made and ports enslaved by exec_in + ip)\n");
-    }
+    let _ = writeln!(out, "    (nslab's idioms: {})", idioms.describe());
     let peak = results
         .iter()
         .filter(|c| matches!(c.tool, Tool::Nslab | Tool::NslabMove))

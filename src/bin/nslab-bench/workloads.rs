@@ -90,14 +90,36 @@ impl Tool {
     }
 }
 
-/// How nslab's W2 makes the bridge and enslaves ports.
+/// Which of nslab's idioms the generated scripts use: the fastest the binary offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum BridgeMode {
-    /// `bridge(ns, name)` and `master(ns, link, bridge)` exist in nslab.
-    Native,
-    /// They do not (yet): one `exec_in(sw, "ip link add br0 type bridge")` and one
-    /// `exec_in(sw, ["ip", "-batch", FILE])` that sets every port's master.
+pub enum Idioms {
+    /// No `bridge()`/`master()`: W2 makes the bridge with one `exec_in(sw, "ip link add br0 type
+    /// bridge")` and enslaves every port with one `exec_in(sw, ["ip", "-batch", FILE])`.
     Exec,
+    /// `bridge(ns, name)` and `master(ns, link, bridge)`, links brought up with `up()`.
+    Functions,
+    /// As Functions, plus veth options applied at birth: `#{up: true}` (W1, W2) and
+    /// `#{master: "br0"}` (W2), so no separate `up()`/`master()` calls for veths.
+    Birth,
+}
+
+impl Idioms {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Idioms::Exec => "no bridge()/master() in nslab: W2's bridge is made and its ports enslaved by exec_in + ip",
+            Idioms::Functions => "bridge() and master(), up() per link",
+            Idioms::Birth => "veth(ns, a, ns, b, #{up, master}): ends born up (and enslaved), bridge()",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Idioms> {
+        match s {
+            "exec" => Some(Idioms::Exec),
+            "functions" => Some(Idioms::Functions),
+            "birth" => Some(Idioms::Birth),
+            _ => None,
+        }
+    }
 }
 
 /// A file to write before the run: path relative to the work directory, and its contents.
@@ -130,15 +152,15 @@ pub fn w2_ip(i: usize) -> String {
 
 const BASH_HEAD: &str = "#!/bin/bash\nset -e\n";
 
-pub fn plan(workload: Workload, tool: Tool, n: usize, dir: &Path, bridge: BridgeMode) -> Plan {
+pub fn plan(workload: Workload, tool: Tool, n: usize, dir: &Path, idioms: Idioms) -> Plan {
     match (workload, tool) {
-        (Workload::W1, Tool::Nslab) => nslab_w1(n, false),
-        (Workload::W1, Tool::NslabMove) => nslab_w1(n, true),
+        (Workload::W1, Tool::Nslab) => nslab_w1(n, false, idioms),
+        (Workload::W1, Tool::NslabMove) => nslab_w1(n, true, idioms),
         (Workload::W1, Tool::Bash) => bash_w1(n),
         (Workload::W1, Tool::IpBatch) => batch_w1(n, false, dir),
         (Workload::W1, Tool::IpBatchBorn) => batch_w1(n, true, dir),
-        (Workload::W2, Tool::Nslab) => nslab_w2(n, dir, bridge, false),
-        (Workload::W2, Tool::NslabMove) => nslab_w2(n, dir, bridge, true),
+        (Workload::W2, Tool::Nslab) => nslab_w2(n, dir, idioms, false),
+        (Workload::W2, Tool::NslabMove) => nslab_w2(n, dir, idioms, true),
         (Workload::W2, Tool::Bash) => bash_w2(n),
         (Workload::W2, Tool::IpBatch) => batch_w2(n, false, dir),
         (Workload::W2, Tool::IpBatchBorn) => batch_w2(n, true, dir),
@@ -157,15 +179,19 @@ pub fn plan(workload: Workload, tool: Tool, n: usize, dir: &Path, bridge: Bridge
     }
 }
 
-fn nslab_w1(n: usize, moved: bool) -> Plan {
+fn nslab_w1(n: usize, moved: bool, idioms: Idioms) -> Plan {
+    let birth = idioms == Idioms::Birth && !moved;
     let (how, make) = if moved {
         (
             "made where nslab runs, then each end moved",
             "veth(`l${i}a`, `l${i}b`);\n    move_to(`l${i}a`, a);\n    move_to(`l${i}b`, b);",
         )
+    } else if birth {
+        ("each end born up in its namespace", "veth(a, `l${i}a`, b, `l${i}b`, #{up: true});")
     } else {
         ("each end born in its namespace", "veth(a, `l${i}a`, b, `l${i}b`);")
     };
+    let ups = if birth { "" } else { "\n    up(a, `l${i}a`);\n    up(b, `l${i}b`);" };
     let text = format!(
         r#"// W1: a chain of {n} namespaces, a veth pair between neighbours ({how}),
 // a /30 on each link, both ends up.
@@ -181,10 +207,10 @@ for i in 1..n {{
     let last = base % 256;
     {make}
     addr(a, `l${{i}}a`, `${{net}}${{last + 1}}/30`);
-    addr(b, `l${{i}}b`, `${{net}}${{last + 2}}/30`);
-    up(a, `l${{i}}a`);
-    up(b, `l${{i}}b`);
+    addr(b, `l${{i}}b`, `${{net}}${{last + 2}}/30`);{ups}
 }}
+// Observe the last link, so that nothing nslab may hold back is left undone at the marker.
+assert(link(`n${{n}}`, `l${{n - 1}}b`).state == "up");
 print("@built");
 "#
     );
@@ -300,33 +326,36 @@ fn w2_bridge_batch(n: usize) -> String {
     t
 }
 
-fn nslab_w2(n: usize, dir: &Path, bridge: BridgeMode, moved: bool) -> Plan {
+fn nslab_w2(n: usize, dir: &Path, idioms: Idioms, moved: bool) -> Plan {
+    let mut files = Vec::new();
+    let birth = idioms == Idioms::Birth && !moved;
     let make = if moved {
         "veth(`s${i}`, h);\n    move_to(`s${i}`, \"sw\");\n    move_to(h, h);"
+    } else if birth {
+        "veth(\"sw\", `s${i}`, h, h, #{up: true, master: \"br0\"});"
     } else {
         "veth(\"sw\", `s${i}`, h, h);"
     };
-    let mut files = Vec::new();
-    let (make_bridge, enslave, after_loop) = match bridge {
-        BridgeMode::Native => {
-            (r#"bridge("sw", "br0");"#.to_string(), r#"master("sw", `s${i}`, "br0");"#.to_string(), String::new())
-        }
-        BridgeMode::Exec => {
+    let (make_bridge, per_port, after_loop) = match idioms {
+        Idioms::Exec => {
             let batch = dir.join("w2-nslab-master.batch");
             files.push(File { name: "w2-nslab-master.batch".into(), text: w2_bridge_batch(n) });
             (
-                r#"let made = exec_in("sw", "ip link add br0 type bridge");
-assert(made.ok, made.stderr);"#
+                "let made = exec_in(\"sw\", \"ip link add br0 type bridge\");\nassert(made.ok, made.stderr);".to_string(),
+                "\n    up(h, h);\n    up(\"sw\", `s${i}`);\n    // (ports are enslaved after the loop, by one `ip -batch`)"
                     .to_string(),
-                "// (ports are enslaved after the loop, by one `ip -batch`)".to_string(),
                 format!(
-                    r#"let enslaved = exec_in("sw", ["ip", "-batch", "{}"]);
-assert(enslaved.ok, enslaved.stderr);
-"#,
+                    "let enslaved = exec_in(\"sw\", [\"ip\", \"-batch\", \"{}\"]);\nassert(enslaved.ok, enslaved.stderr);\n",
                     batch.display()
                 ),
             )
         }
+        _ if birth => ("bridge(\"sw\", \"br0\");".to_string(), String::new(), String::new()),
+        _ => (
+            "bridge(\"sw\", \"br0\");".to_string(),
+            "\n    up(h, h);\n    master(\"sw\", `s${i}`, \"br0\");\n    up(\"sw\", `s${i}`);".to_string(),
+            String::new(),
+        ),
     };
     let last = w2_ip(n);
     let text = format!(
@@ -339,12 +368,11 @@ for i in 1..=n {{
     let h = `h${{i}}`;
     netns_add(h);
     {make}
-    addr(h, h, `10.0.${{i / 256}}.${{i % 256}}/16`);
-    up(h, h);
-    {enslave}
-    up("sw", `s${{i}}`);
+    addr(h, h, `10.0.${{i / 256}}.${{i % 256}}/16`);{per_port}
 }}
-{after_loop}print("@built");
+{after_loop}// Observe the last port, so that nothing nslab may hold back is left undone at the marker.
+assert(link("sw", `s${{n}}`).master == "br0");
+print("@built");
 let t = timestamp();
 let p = ping("h1", "{last}");
 let took = t.elapsed;
