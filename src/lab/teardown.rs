@@ -191,7 +191,7 @@ async fn remove_in(conn: &Conn, obj: &Object, vanishing: bool) -> Result<bool, E
             if vanishing {
                 let deadline = Instant::now() + VANISH_WAIT;
                 while Instant::now() < deadline {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    tokio::time::sleep(Duration::from_millis(1)).await;
                     match conn.link_by_name(name).await {
                         Ok(l) if l.index == link.index => {}
                         _ => return Ok(true),
