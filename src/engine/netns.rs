@@ -4,7 +4,7 @@
 //! before returning, so callers never observe a thread left in another namespace.
 
 use std::fs::File;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
@@ -128,8 +128,4 @@ pub fn unmount(name: &str) -> Result<()> {
 /// The second half of `delete`: removes the (now empty) file.
 pub fn unlink(name: &str) -> Result<()> {
     std::fs::remove_file(netns_path(name)).map_err(|e| EngineError::io(format!("delete namespace {name}"), e))
-}
-
-pub fn raw(fd: &impl AsRawFd) -> i32 {
-    fd.as_raw_fd()
 }

@@ -16,10 +16,7 @@ pub fn enter() -> Result<()> {
     match unshare(base | CloneFlags::CLONE_NEWUSER) {
         Ok(()) => map_ids(uid.as_raw(), gid.as_raw()).map_err(|e| EngineError::io(op, e))?,
         // Root without user namespaces (some hardened kernels) can still have the rest.
-        Err(e) if uid.is_root() => {
-            let _ = e;
-            unshare(base).map_err(|e| EngineError::errno(op, e))?
-        }
+        Err(_) if uid.is_root() => unshare(base).map_err(|e| EngineError::errno(op, e))?,
         Err(e) => return Err(EngineError::errno(op, e)),
     }
     mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
