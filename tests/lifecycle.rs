@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use crate::support::{in_private_netns, json, script, Run};
+use crate::support::{in_private_netns, json, processes, script, Run};
 
 /// Bash functions for the snippets: `snap` prints everything a lab could leave behind in the
 /// private namespace, `wait_for FILE TEXT PID` waits until TEXT appears in FILE (or PID exits).
@@ -37,19 +37,6 @@ fn sections(stdout: &str) -> HashMap<String, String> {
         }
     }
     out
-}
-
-/// Pids of the processes whose command line is exactly `argv`, read from /proc.
-fn processes(argv: &[&str]) -> Vec<i32> {
-    let want: Vec<u8> = argv.iter().flat_map(|a| a.bytes().chain([0])).collect();
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
-        if std::fs::read(entry.path().join("cmdline")).is_ok_and(|c| c == want) {
-            found.push(pid);
-        }
-    }
-    found
 }
 
 fn names(v: &serde_json::Value, key: &str) -> Vec<String> {

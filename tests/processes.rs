@@ -2,20 +2,7 @@
 //! group; the handle's `pid`, `running`, `stdout`, `wait`, `output` and `kill` work; and the lab
 //! ends what it started (and what that started) at teardown, and after `kill -9` via `clean`.
 
-use crate::support::{in_private_netns, run_nslab, script};
-
-/// Pids of the processes whose command line is exactly `argv`, read from /proc.
-fn processes(argv: &[&str]) -> Vec<i32> {
-    let want: Vec<u8> = argv.iter().flat_map(|a| a.bytes().chain([0])).collect();
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
-        if std::fs::read(entry.path().join("cmdline")).is_ok_and(|c| c == want) {
-            found.push(pid);
-        }
-    }
-    found
-}
+use crate::support::{in_private_netns, processes, run_nslab, script};
 
 #[test]
 fn spawn_in_runs_in_the_namespace_in_its_own_group_and_its_handle_works() {

@@ -72,3 +72,16 @@ pub fn in_private_netns(snippet: &str) -> Run {
 pub fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
+
+/// Pids of the processes whose command line is exactly `argv`, read from /proc.
+pub fn processes(argv: &[&str]) -> Vec<i32> {
+    let want: Vec<u8> = argv.iter().flat_map(|a| a.bytes().chain([0])).collect();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+        if std::fs::read(entry.path().join("cmdline")).is_ok_and(|c| c == want) {
+            found.push(pid);
+        }
+    }
+    found
+}
