@@ -91,7 +91,7 @@ fn failing_scenarios_give_their_lines_tap_and_junit() {
     let b = block(&run.stderr, "tests/failing/link_down.rhai");
     assert!(b.contains("link eth0 is down"), "{b}");
     let b = block(&run.stderr, "tests/failing/neighbour.rhai");
-    assert!(b.contains("h1: route to 192.0.2.1 via 10.12.0.254 dev eth0 src 10.12.0.1"), "{b}");
+    assert!(b.contains("h1: route to 10.99.0.1 via 10.12.0.254 dev eth0 src 10.12.0.1"), "{b}");
     assert!(b.contains("neighbour 10.12.0.254 on eth0 not resolved"), "{b}");
     let b = block(&run.stderr, "tests/failing/no_address.rhai");
     assert!(b.contains("h1: route to 10.15.0.2 dev eth0; link eth0 has no IPv4 address"), "{b}");
