@@ -240,7 +240,7 @@ fn json_document_with_sub_tests_and_call_log() {
     assert!(calls.iter().any(|c| c["call"] == "test(\"lo is up\", <closure>)" && c["depth"] == 0));
 
     let no_route = by_file("tests/failing/no_route.rhai");
-    assert_eq!((no_route["problem"]["kind"].as_str(), no_route["problem"]["line"].as_u64()), (Some("failure"), Some(9)));
+    assert_eq!((no_route["problem"]["kind"].as_str(), no_route["problem"]["line"].as_u64()), (Some("failure"), Some(11)));
     assert!(no_route["problem"]["report"].as_str().unwrap().contains("h1: no route to 10.20.0.1"));
     assert!(no_route["stderr"].as_str().unwrap().contains("torn down: 2 namespaces"), "the normal teardown ran");
     let skip = by_file("tests/failing/skip.rhai");
