@@ -144,3 +144,16 @@ fn sandbox_works_without_root() {
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stdout.contains("Network is unreachable"), "{run:?}");
 }
+
+/// An error inside an imported module points into the module and at the importing call.
+#[test]
+fn errors_in_imported_modules_show_both_places() {
+    let dir = crate::support::scratch("import");
+    std::fs::write(dir.join("common.rhai"), "fn broken(n) {\n    up(n, \"nope\");\n}\n").unwrap();
+    std::fs::write(dir.join("main.rhai"), "import \"common\" as c;\nnetns_add(\"x\");\nc::broken(\"x\");\n").unwrap();
+    let run = run_nslab(&["run", "--sandbox", dir.join("main.rhai").to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("× link \"nope\" does not exist in namespace \"x\""), "{run:?}");
+    assert!(run.stderr.contains("common.rhai:2:5]"), "points into the module: {run:?}");
+    assert!(run.stderr.contains("main.rhai:3:4]") && run.stderr.contains("in broken()"), "and at the call: {run:?}");
+}

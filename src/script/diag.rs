@@ -33,6 +33,21 @@ pub struct ScriptError {
     /// 1-based line and column of the primary label, for programs that read errors.
     pub line: usize,
     pub column: usize,
+    /// Where, in the script that was run, the failing code in another file was called from.
+    #[related]
+    pub called_from: Vec<CalledFrom>,
+}
+
+/// The call, in the script that was run, that led into an imported module's failing function.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("called from here")]
+#[diagnostic(severity(Advice))]
+pub struct CalledFrom {
+    #[source_code]
+    pub src: NamedSource<String>,
+    #[label("in {function}()")]
+    pub span: SourceSpan,
+    pub function: String,
 }
 
 /// A script's name and text, to point into.
@@ -101,6 +116,7 @@ impl Source {
             kind,
             line: pos.line().unwrap_or(0),
             column: pos.position().unwrap_or(0),
+            called_from: Vec::new(),
         }
     }
 
@@ -184,6 +200,12 @@ impl Source {
                 here.error(text, pos, "here", None, ErrorKind::Runtime)
             }
         };
+        // The failing code is in another file: show where this script called into it.
+        if let (Some(_), Some((name, call))) = (&source, frames.first()) {
+            if let Some(o) = self.offset(*call) {
+                e.called_from.push(CalledFrom { src: self.named(), span: self.call_span(o), function: name.clone() });
+            }
+        }
         // Point at where the failing function was called, too, when that is in this file.
         if source.is_none() {
             // A closure (anon$...) is no name to show; the call that ran it is already labelled.
