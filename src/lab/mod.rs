@@ -15,6 +15,7 @@ pub mod features;
 pub mod ledger;
 pub mod link_kinds;
 mod owners;
+mod parallel;
 pub mod pingall;
 pub mod processes;
 pub mod reach;

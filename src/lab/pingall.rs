@@ -2,17 +2,12 @@
 //! (Mininet's `pingall`, for any lab). nslab's own namespace takes no part: on a host it holds the
 //! machine's real addresses, and the lab's namespaces are what a lab is about.
 
-use std::fs::File;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::Ordering;
 
+use super::parallel::on_threads;
 use super::{Lab, LabError, Ns, Result};
 use crate::engine::icmp::{self, PingOptions, PingReport};
-use crate::engine::netns;
-
-/// At most this many pings are under way at once (each on its own thread).
-const MAX_WORKERS: usize = 32;
 
 /// One source namespace pinging one address of another namespace.
 #[derive(Debug, Clone)]
@@ -73,10 +68,6 @@ impl PingMatrix {
 }
 
 /// Addresses other namespaces can be pinged at: global scope, not loopback.
-fn reachable_at(addrs: &[crate::engine::netlink::AddrInfo]) -> Vec<IpAddr> {
-    addrs.iter().filter(|a| a.scope == "global" && !a.address.is_loopback()).map(|a| a.address).collect()
-}
-
 impl Lab {
     /// Pings from every named namespace to every global address of every other one, all at
     /// once (up to 32 at a time), each ping's socket created inside its source namespace.
@@ -88,9 +79,7 @@ impl Lab {
         let mut files = Vec::with_capacity(names.len());
         for name in &names {
             let ns = Ns::named(name);
-            let conn = self.conn(&ns)?;
-            let addrs = self.block_on(conn.addrs()).map_err(|e| LabError::from_engine(format!("list addresses in {ns}"), e))?;
-            namespaces.push((name.clone(), reachable_at(&addrs)));
+            namespaces.push((name.clone(), self.global_addrs(&ns)?));
             files.push(self.ns_file(&ns)?);
         }
         let mut jobs = Vec::new();
@@ -101,10 +90,10 @@ impl Lab {
                 }
             }
         }
-        let file_refs: Vec<&File> = files.iter().map(|f| &**f).collect();
-        let cancel = self.cancel.clone();
-        let cancelled = move || cancel.load(Ordering::Relaxed);
-        let results = run_parallel(&jobs, &file_refs, opts, &cancelled);
+        let files: Vec<&std::fs::File> = files.iter().map(|f| &**f).collect();
+        let (home, cancel) = (&*self.home, &*self.cancel);
+        let cancelled = || cancel.load(Ordering::Relaxed);
+        let results = on_threads(&jobs, |&(from, _, dst)| icmp::ping(Some(files[from]), home, dst, opts, &cancelled));
         if self.cancelled() {
             return Err(LabError::Interrupted);
         }
@@ -116,40 +105,6 @@ impl Lab {
         }
         Ok(PingMatrix { namespaces, pairs, count: opts.count })
     }
-}
-
-type Job = (usize, usize, IpAddr);
-
-/// Runs the pings on up to MAX_WORKERS threads; results come back in job order.
-fn run_parallel(
-    jobs: &[Job],
-    files: &[&File],
-    opts: &PingOptions,
-    cancelled: &(dyn Fn() -> bool + Sync),
-) -> Vec<crate::engine::Result<PingReport>> {
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<crate::engine::Result<PingReport>>>> = Mutex::new((0..jobs.len()).map(|_| None).collect());
-    std::thread::scope(|s| {
-        for _ in 0..jobs.len().min(MAX_WORKERS) {
-            s.spawn(|| {
-                // A new thread starts in the namespace of the thread that made it: nslab's own.
-                // If it cannot even see where it is, its jobs stay unrun and say so below.
-                let Ok(home) = netns::current() else { return };
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&(from, _, dst)) = jobs.get(i) else { break };
-                    let report = icmp::ping(Some(files[from]), &home, dst, opts, cancelled);
-                    results.lock().expect("no worker panics holding the lock")[i] = Some(report);
-                }
-            });
-        }
-    });
-    results
-        .into_inner()
-        .expect("no worker panicked")
-        .into_iter()
-        .map(|r| r.unwrap_or_else(|| Err(crate::engine::EngineError::message("ping", "the ping thread could not start"))))
-        .collect()
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use super::parallel::on_threads;
 use super::{Lab, LabError, Ns, Result};
 use crate::engine::icmp::{self, PingOptions};
 
@@ -44,31 +45,14 @@ impl ProbeOutcome {
     }
 }
 
-/// Threads started at once at most; each mostly waits for replies.
-const MAX_PARALLEL: usize = 64;
-
 impl Lab {
     /// Runs the probes in parallel (one thread each, creating its ICMP socket in its namespace).
     pub fn probe(&mut self, probes: &[Probe], opts: &ProbeOptions) -> Result<Vec<ProbeOutcome>> {
         self.settle()?;
         let files: Vec<Rc<File>> = probes.iter().map(|p| self.ns_file(&p.from)).collect::<Result<_>>()?;
-        let home = self.home.clone();
-        let cancel = self.cancel.clone();
-        let mut outcomes = Vec::with_capacity(probes.len());
-        for (chunk, chunk_files) in probes.chunks(MAX_PARALLEL).zip(files.chunks(MAX_PARALLEL)) {
-            std::thread::scope(|s| {
-                let running: Vec<_> = chunk
-                    .iter()
-                    .zip(chunk_files)
-                    .map(|(p, f)| {
-                        let (ns, home, cancel): (&File, &File, &AtomicBool) = (f, &home, &cancel);
-                        let targets = &p.targets;
-                        s.spawn(move || probe_one(ns, home, targets, opts, cancel))
-                    })
-                    .collect();
-                outcomes.extend(running.into_iter().map(|h| h.join().expect("a probe thread does not panic")));
-            });
-        }
+        let jobs: Vec<(&File, &[IpAddr])> = files.iter().zip(probes).map(|(f, p)| (&**f, p.targets.as_slice())).collect();
+        let (home, cancel) = (&*self.home, &*self.cancel);
+        let outcomes = on_threads(&jobs, |&(ns, targets)| probe_one(ns, home, targets, opts, cancel));
         if self.cancelled() {
             return Err(LabError::Interrupted);
         }
@@ -79,7 +63,8 @@ impl Lab {
     pub fn global_addrs(&mut self, ns: &Ns) -> Result<Vec<IpAddr>> {
         let conn = self.conn(ns)?;
         let addrs = self.block_on(conn.addrs()).map_err(|e| LabError::from_engine(format!("list addresses in {ns}"), e))?;
-        let mut ips: Vec<IpAddr> = addrs.iter().filter(|a| a.scope == "global").map(|a| a.address).collect();
+        let mut ips: Vec<IpAddr> =
+            addrs.iter().filter(|a| a.scope == "global" && !a.address.is_loopback()).map(|a| a.address).collect();
         ips.sort_by_key(|ip| ip.is_ipv6());
         ips.dedup();
         Ok(ips)
