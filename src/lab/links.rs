@@ -102,6 +102,13 @@ impl Lab {
         }
     }
 
+    /// One link, as `links` shows it.
+    pub fn link(&mut self, ns: &Ns, name: &str) -> Result<LinkView> {
+        validate::link_name(name)?;
+        let links = self.links(ns)?;
+        links.into_iter().find(|l| l.name == name).ok_or_else(|| LabError::NoSuchLink { ns: ns.to_string(), link: name.into() })
+    }
+
     pub fn addrs(&mut self, ns: &Ns) -> Result<Vec<AddrView>> {
         let conn = self.conn(ns)?;
         let (links, addrs) = self

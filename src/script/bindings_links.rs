@@ -158,11 +158,8 @@ fn register_inspection(reg: &mut Registrar, lab: &SharedLab) {
         list_links(&l, &ctx, ns)
     });
     let one_link = |l: &SharedLab, ctx: &NativeCallContext, ns: Ns, name: String| -> Res<Dynamic> {
-        let links = l.borrow_mut().links(&ns).map_err(|e| lab_error(ctx, e))?;
-        match links.into_iter().find(|x| x.name == name) {
-            Some(link) => Ok(link_map(link)),
-            None => Err(lab_error(ctx, crate::lab::LabError::NoSuchLink { ns: ns.to_string(), link: name })),
-        }
+        let link = l.borrow_mut().link(&ns, &name).map_err(|e| lab_error(ctx, e))?;
+        Ok(link_map(link))
     };
     let l = lab.clone();
     reg.add("link", move |ctx: NativeCallContext, name: Dynamic| {
