@@ -53,6 +53,10 @@ pub struct LinkOptions {
     pub up: bool,
     /// Enslaved to this bridge (by ifindex, in the link's namespace) as it is created.
     pub master: Option<u32>,
+    /// A veth's transmit and receive queues per end (default 1). Stated in the request because
+    /// otherwise the kernel allocates one per CPU and then trims them to one, paying an
+    /// expedited RCU grace period per end (~80 µs each, 1000 of them in a 500-port star).
+    pub queues: Option<u32>,
 }
 
 /// A netlink connection that belongs to one namespace for its whole life.
@@ -112,9 +116,12 @@ impl Conn {
         if let Some(mtu) = opts.mtu {
             peer_msg = peer_msg.mtu(mtu);
         }
+        let queues = opts.queues.unwrap_or(1);
+        peer_msg = with_queues(peer_msg, queues);
         let mut msg = LinkMessageBuilder::<LinkUnspec>::new_with_info_kind(InfoKind::Veth)
             .name(name.to_string())
             .set_info_data(InfoData::Veth(InfoVeth::Peer(peer_msg.build())));
+        msg = with_queues(msg, queues);
         if let Some(mtu) = opts.mtu {
             msg = msg.mtu(mtu);
         }
@@ -273,4 +280,8 @@ impl LinkInfo {
 
 pub fn format_mac(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+}
+
+fn with_queues<T>(msg: LinkMessageBuilder<T>, queues: u32) -> LinkMessageBuilder<T> {
+    msg.append_extra_attribute(LinkAttribute::NumTxQueues(queues)).append_extra_attribute(LinkAttribute::NumRxQueues(queues))
 }

@@ -19,6 +19,14 @@ pub fn mtu(n: i64) -> Result<u32, LabError> {
     Ok(n as u32)
 }
 
+/// A veth's queue count per direction: the kernel takes 1 to 4096 (`ip link add ... numtxqueues N`).
+pub fn veth_queues(n: i64) -> Result<u32, LabError> {
+    if !(1..=4096).contains(&n) {
+        return Err(LabError::Invalid { what: "queue count", value: n.to_string(), reason: "it must be from 1 to 4096".into() });
+    }
+    Ok(n as u32)
+}
+
 /// A link's own (unicast) Ethernet address, as `ip link set DEV address` takes it.
 pub fn mac(text: &str) -> Result<[u8; 6], LabError> {
     let bad = |reason: &str| LabError::Invalid { what: "MAC address", value: text.into(), reason: reason.into() };

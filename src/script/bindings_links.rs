@@ -7,7 +7,7 @@ use super::bindings::{Registrar, SharedLab};
 use super::failure::{argument_error, held_back, lab_error, Res};
 use super::values::{addr_map, link_map, route_map};
 use crate::engine::netlink::LinkOptions;
-use crate::lab::Ns;
+use crate::lab::{validate_net, Ns};
 
 pub fn register(reg: &mut Registrar, lab: &SharedLab) {
     register_links(reg, lab);
@@ -22,9 +22,9 @@ fn note_held_back(lab: &SharedLab, ctx: &NativeCallContext) {
 }
 
 /// A veth's options: `mtu` (both ends), `up` (both ends, at birth), `master` (a bridge in the
-/// first end's namespace, joined at birth).
+/// first end's namespace, joined at birth), `queues` (transmit and receive queues per end).
 fn link_options(lab: &SharedLab, ctx: &NativeCallContext, ns: &Ns, v: &Dynamic, n: usize) -> Res<LinkOptions> {
-    let m = args::map(ctx, v, n, &["mtu", "up", "master"])?;
+    let m = args::map(ctx, v, n, &["mtu", "up", "master", "queues"])?;
     let mut opts = LinkOptions::default();
     if let Some(mtu) = m.get("mtu") {
         let mtu = args::integer(ctx, mtu, "the mtu option")?;
@@ -32,6 +32,10 @@ fn link_options(lab: &SharedLab, ctx: &NativeCallContext, ns: &Ns, v: &Dynamic, 
     }
     if let Some(up) = m.get("up") {
         opts.up = up.as_bool().map_err(|_| argument_error(ctx, "the up option must be true or false"))?;
+    }
+    if let Some(queues) = m.get("queues") {
+        let queues = args::integer(ctx, queues, "the queues option")?;
+        opts.queues = Some(validate_net::veth_queues(queues).map_err(|e| lab_error(ctx, e))?);
     }
     if let Some(master) = m.get("master") {
         let master = args::string(ctx, master, n, "the master option (a bridge name)")?;
