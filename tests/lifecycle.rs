@@ -392,3 +392,21 @@ fn teardown_reports_what_it_cannot_remove_and_clean_finishes() {
     assert!(s["clean"].ends_with("torn down: 2 namespaces\nstatus 0\n"), "{run:?}");
     assert_eq!(s["end"], "0\n0\n", "{run:?}");
 }
+
+#[test]
+fn a_lab_larger_than_the_open_file_limit_still_builds_and_programs_keep_the_limit() {
+    let path = script(
+        "file-limit",
+        "many.rhai",
+        r#"
+        for i in 1..=300 { netns_add(`m${i}`); }
+        veth("m1", "a", "m300", "b", #{up: true});
+        print(exec_in("m300", "sh -c 'ulimit -Sn'"));
+        "#,
+    );
+    let run =
+        in_private_netns(&format!("ulimit -Sn 256\n$NSLAB run {p}; echo \"exit $?\"; ip netns list | wc -l", p = path.display()));
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines, vec!["256", "exit 0", "0"], "{run:?}");
+    assert!(run.stderr.contains("torn down: 300 namespaces"), "{run:?}");
+}

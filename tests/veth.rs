@@ -85,3 +85,41 @@ fn a_moved_end_is_found_where_it_went() {
     let run = run_nslab(&["run", "--sandbox", path.to_str().unwrap()]);
     assert_eq!(run.code, 0, "{run:?}");
 }
+
+#[test]
+fn veths_get_one_queue_per_end_unless_asked_for_more() {
+    let path = script(
+        "veth-queues",
+        "queues.rhai",
+        r#"
+        let a = netns_add("a");
+        let b = netns_add("b");
+        veth(a, "one", b, "one");
+        veth(a, "four", b, "four", #{queues: 4});
+        "#,
+    );
+    let run = in_private_netns(&format!(
+        "$NSLAB run --keep {p} || exit 9\nip -n a -d -j link show one\nip -n b -d -j link show one\nip -n a -d -j link show four\nip -n b -d -j link show four",
+        p = path.display()
+    ));
+    assert_eq!(run.code, 0, "{run:?}");
+    let queues: Vec<(u64, u64)> = run
+        .stdout
+        .lines()
+        .map(|l| {
+            let j = json(l);
+            (j[0]["num_tx_queues"].as_u64().unwrap(), j[0]["num_rx_queues"].as_u64().unwrap())
+        })
+        .collect();
+    assert_eq!(queues, vec![(1, 1), (1, 1), (4, 4), (4, 4)], "{run:?}");
+}
+
+#[test]
+fn a_queue_count_the_kernel_refuses_is_an_error_before_anything_is_made() {
+    let path = script("veth-queues-bad", "bad.rhai", "let a = netns_add(\"a\");\nveth(a, \"x\", a, \"y\", #{queues: 0});\n");
+    let run = in_private_netns(&format!("$NSLAB run {p}; echo \"exit $?\"; ip -j netns list", p = path.display()));
+    assert!(run.stderr.contains("invalid queue count \"0\""), "{run:?}");
+    assert!(run.stderr.contains("it must be from 1 to 4096"), "{run:?}");
+    assert!(run.stderr.contains("bad.rhai:2:"), "{run:?}");
+    assert!(run.stdout.contains("exit 1"), "{run:?}");
+}

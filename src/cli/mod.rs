@@ -85,6 +85,7 @@ pub struct ReplArgs {
 pub fn main() -> i32 {
     let cli = Cli::parse();
     report::install_hook();
+    crate::engine::limits::raise_open_files();
     match cli.command {
         Some(Command::Run(mut args)) => {
             args.sandbox |= cli.sandbox;

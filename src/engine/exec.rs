@@ -75,6 +75,13 @@ pub fn command(argv: &[String], placement: &Placement) -> Result<Command> {
     };
     let mut cmd = Command::new(program);
     cmd.args(args).process_group(0);
+    // SAFETY: restore_in_child makes only async-signal-safe system calls.
+    unsafe {
+        cmd.pre_exec(|| {
+            super::limits::restore_in_child();
+            Ok(())
+        });
+    }
     if let Some(setup) = ChildSetup::new(placement) {
         unsafe {
             cmd.pre_exec(move || setup.apply());

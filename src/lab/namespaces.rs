@@ -51,7 +51,7 @@ impl Lab {
                 let inode = netns::inode_of(&file).ok();
                 self.ledger_mut()?.made(&Object::Netns { name: name.into(), inode })?;
                 self.owned.insert(name.into());
-                self.spaces.insert(name.into(), Space { file: Rc::new(file), conn: None });
+                self.spaces.insert(name.into(), Space { file: Rc::new(file), conn: None, used: 0 });
                 Ok(())
             }
             Err(e) => {
