@@ -157,3 +157,31 @@ fn errors_in_imported_modules_show_both_places() {
     assert!(run.stderr.contains("common.rhai:2:5]"), "points into the module: {run:?}");
     assert!(run.stderr.contains("main.rhai:3:4]") && run.stderr.contains("in broken()"), "and at the call: {run:?}");
 }
+
+/// The walkthrough's end: netns1 deleted after a ping from inside it. The root-side veth goes
+/// only once the kernel has cleaned netns1 up, an RCU grace period after nslab's last socket in
+/// it closed; nslab returns after that, so `ip link` right afterwards shows nothing of the lab.
+#[test]
+fn the_root_side_veth_is_gone_when_nslab_returns() {
+    let path = script(
+        "vanish",
+        "vanish.rhai",
+        r#"
+        let n = netns_add("netns1");
+        veth("veth0", "veth1");
+        move_to("veth1", n);
+        addr(n, "veth1", "10.1.1.1/24");
+        up(n, "veth1");
+        addr("veth0", "10.1.1.2/24");
+        up("veth0");
+        assert(ping(n, "10.1.1.2").ok);
+        netns_del("netns1");
+        "#,
+    );
+    let run = in_private_netns(&format!("$NSLAB run {p} || exit 9\nip -j link show", p = path.display()));
+    assert_eq!(run.code, 0, "{run:?}");
+    let links = json(&run.stdout);
+    let names: Vec<&str> = links.as_array().unwrap().iter().map(|l| l["ifname"].as_str().unwrap()).collect();
+    assert_eq!(names, ["lo"], "{run:?}");
+    assert!(run.stderr.contains("torn down: 1 link"), "{run:?}");
+}

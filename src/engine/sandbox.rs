@@ -7,7 +7,17 @@ use nix::mount::{mount, MsFlags};
 use nix::sched::{unshare, CloneFlags};
 use nix::unistd::{getegid, geteuid};
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use super::error::{EngineError, Result};
+
+static ENTERED: AtomicBool = AtomicBool::new(false);
+
+/// Whether this process is in a sandbox of its own: then its home namespace, and everything in
+/// it, ends with the process, and nothing outside can see what the kernel has yet to clean up.
+pub fn entered() -> bool {
+    ENTERED.load(Ordering::Relaxed)
+}
 
 pub fn enter() -> Result<()> {
     let op = "enter the sandbox";
@@ -26,6 +36,7 @@ pub fn enter() -> Result<()> {
     for dir in ["/run/netns", "/run/nslab"] {
         std::fs::create_dir_all(dir).map_err(|e| EngineError::io(op, e))?;
     }
+    ENTERED.store(true, Ordering::Relaxed);
     Ok(())
 }
 

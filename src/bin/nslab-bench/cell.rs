@@ -128,6 +128,10 @@ fn run(spec: &Spec) -> Result<Outcome, String> {
             let walkthrough = spec.repo.join("scripts/walkthrough.rhai");
             whole(spec, nslab_cmd(spec, &["run", &walkthrough.display().to_string()]), true)
         }
+        (Workload::W3, Tool::NslabSandbox) => {
+            let walkthrough = spec.repo.join("scripts/walkthrough.rhai");
+            whole(spec, nslab_cmd(spec, &["run", "--sandbox", &walkthrough.display().to_string()]), true)
+        }
         (Workload::W3, _) => whole(spec, bash_cmd(dir, &plan.build), true),
         (_, Tool::Nslab | Tool::NslabMove) => nslab_lab(spec, &path(dir, &plan.build), plan.namespaces),
         _ => peer_lab(spec, dir, &plan),
@@ -303,7 +307,7 @@ fn whole(spec: &Spec, cmd: Command, clean: bool) -> Result<Outcome, String> {
     let f = execute(cmd)?;
     f.check("the run")?;
     let mut o = Outcome { ok: true, total: secs(f.ended - f.started), ..Default::default() };
-    if spec.tool == Tool::Nslab {
+    if matches!(spec.tool, Tool::Nslab | Tool::NslabSandbox) {
         usage_into(&mut o, &f);
     }
     if clean {

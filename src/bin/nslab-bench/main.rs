@@ -280,7 +280,7 @@ fn bench(mut args: Args) -> Result<(), String> {
     }
 
     for t in &args.tools {
-        Tool::parse(t).ok_or(format!("unknown tool {t:?} (nslab, nslab-move, bash, ip-batch, ip-batch-born)"))?;
+        Tool::parse(t).ok_or(format!("unknown tool {t:?} (nslab, nslab-sandbox, nslab-move, bash, ip-batch, ip-batch-born)"))?;
     }
     let tools: Vec<Tool> = if args.tools.is_empty() {
         Tool::DEFAULT.to_vec()
@@ -298,7 +298,8 @@ fn bench(mut args: Args) -> Result<(), String> {
         }
         for &n in &args.sizes {
             let reps = if n >= 500 { args.reps_large } else { args.reps };
-            for &tool in &tools {
+            // The sandbox row is W3's: W1 and W2 already run in a private namespace per run.
+            for &tool in tools.iter().filter(|t| **t != Tool::NslabSandbox) {
                 results.push(bench.measure(w, tool, n, reps, args.budget));
             }
         }
@@ -306,6 +307,9 @@ fn bench(mut args: Args) -> Result<(), String> {
     if parts("w3")? {
         for &tool in tools.iter().filter(|t| !matches!(t, Tool::IpBatchBorn | Tool::NslabMove)) {
             results.push(bench.measure(Workload::W3, tool, 1, args.reps_w3, args.budget));
+            if tool == Tool::Nslab && !tools.contains(&Tool::NslabSandbox) {
+                results.push(bench.measure(Workload::W3, Tool::NslabSandbox, 1, args.reps_w3, args.budget));
+            }
         }
     }
     if parts("startup")? {
