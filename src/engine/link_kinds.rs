@@ -249,7 +249,7 @@ impl Conn {
     /// The MTU range a link accepts (to explain a refused MTU).
     pub async fn mtu_range(&self, index: u32) -> Result<MtuRange> {
         let op = format!("find link {index}");
-        let mut stream = self.handle.link().get().match_index(index).execute();
+        let mut stream = self.link_get().match_index(index).execute();
         let msg = match stream.try_next().await {
             Ok(Some(msg)) => msg,
             Ok(None) => return Err(EngineError::errno(op, nix::errno::Errno::ENODEV)),
