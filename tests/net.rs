@@ -494,3 +494,73 @@ fn vxlan_overlay_script_passes_in_the_sandbox() {
     assert!(run.stdout.contains("vxlan id 42"), "ip -d link agrees: {run:?}");
     assert!(run.stdout.contains("overlay works:"), "{run:?}");
 }
+
+/// `up` of a bridge with no ports yet is held back while ports join (each port joining a running
+/// bridge costs the kernel a pass over all ports); everything that looks sees it done.
+#[test]
+fn a_bridge_brought_up_before_its_ports_is_up_whenever_anything_looks() {
+    let run = keep_then(
+        "bridge-held-up",
+        r#"
+        let sw = netns_add("sw");
+        bridge(sw, "br0");
+        up(sw, "br0");
+        for i in 1..=3 {
+            let h = netns_add(`h${i}`);
+            veth(sw, `p${i}`, h, "eth0", #{up: true, master: "br0"});
+            addr(h, "eth0", `10.9.0.${i}/24`);
+        }
+        assert(link(sw, "br0").state == "up", "a query sees the bridge up");
+        assert(ping("h1", "10.9.0.3").ok, "ports forward across it");
+
+        // Up, then down: down it stays.
+        bridge(sw, "br1");
+        up(sw, "br1");
+        down(sw, "br1");
+        assert(link(sw, "br1").state == "down");
+
+        // Up, then the end of the script (with --keep): up it is.
+        bridge(sw, "br2");
+        up(sw, "br2");
+        veth(sw, "q1", "h1", "eth1", #{master: "br2"});
+        "#,
+        r#"echo "=br"; ip -n sw -j link show type bridge
+        echo "=ports"; bridge -n sw -j link show"#,
+    );
+    let bridges = section(&run.stdout, "br");
+    let up = |name: &str| link(&bridges, name)["flags"].as_array().unwrap().iter().any(|f| f == "UP");
+    assert!(up("br0") && !up("br1") && up("br2"), "{bridges}");
+    let ports = section(&run.stdout, "ports");
+    let p1 = link(&ports, "p1");
+    assert_eq!((p1["master"].as_str(), p1["state"].as_str()), (Some("br0"), Some("forwarding")), "{ports}");
+    assert_eq!(link(&ports, "q1")["master"], "br2");
+}
+
+/// Time passing is something to see: `sleep` carries out what the lab holds back (checked from
+/// outside while the script sleeps; `print` alone would not).
+#[test]
+fn sleep_carries_out_a_held_back_bridge_up() {
+    let path = script(
+        "bridge-sleep",
+        "sleep.rhai",
+        r#"
+        let sw = netns_add("sw");
+        bridge(sw, "br0");
+        up(sw, "br0");
+        sleep(0.001);
+        print("slept");
+        sleep(30);
+        "#,
+    );
+    let run = in_private_netns(&format!(
+        r#"$NSLAB run {p} > /run/out 2>&1 & P=$!
+        until grep -q slept /run/out; do sleep 0.01; done
+        ip -n sw -j link show br0
+        kill -TERM $P; wait $P; echo "exit $?""#,
+        p = path.display()
+    ));
+    let mut lines = run.stdout.lines();
+    let br0 = json(lines.next().unwrap_or_default());
+    assert!(br0[0]["flags"].as_array().unwrap().iter().any(|f| f == "UP"), "{run:?}");
+    assert_eq!(lines.next(), Some("exit 143"), "{run:?}");
+}

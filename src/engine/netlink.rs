@@ -7,10 +7,10 @@ use std::os::fd::{AsFd, AsRawFd, RawFd};
 
 use futures::TryStreamExt;
 use rtnetlink::packet_route::address::{AddressAttribute, AddressMessage, AddressScope};
-use rtnetlink::packet_route::AddressFamily;
 use rtnetlink::packet_route::link::{
     InfoData, InfoKind, InfoVeth, LinkAttribute, LinkExtentMask, LinkFlags, LinkInfo as NlLinkInfo, LinkMessage,
 };
+use rtnetlink::packet_route::AddressFamily;
 use rtnetlink::{Handle, LinkMessageBuilder, LinkUnspec};
 
 use super::error::{EngineError, Result};

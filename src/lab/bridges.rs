@@ -7,6 +7,10 @@ use super::{Lab, LabError, Ns, Result};
 impl Lab {
     /// Makes `link` a port of `master` (`ip link set LINK master BRIDGE`); both in `ns`.
     pub fn master(&mut self, ns: &Ns, link: &str, master: &str) -> Result<()> {
+        self.passing(|lab| lab.master_now(ns, link, master))
+    }
+
+    fn master_now(&mut self, ns: &Ns, link: &str, master: &str) -> Result<()> {
         let m = self.index(ns, master)?;
         let op = format!("attach link {link:?} to {master:?} in {ns}");
         let done = self.on_link(ns, link, "attach", |conn, index| async move { conn.set_master(index, Some(m)).await });

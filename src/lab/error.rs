@@ -30,15 +30,15 @@ pub enum LabError {
     #[error("interrupted")]
     Interrupted,
 
-    /// An operation that was held back (see `lab/veth.rs`) failed when it was carried out.
-    #[error("{0}")]
-    Deferred(Box<LabError>),
+    /// An operation that was held back (see `lab/holding.rs`) failed when it was carried out.
+    #[error("{1}")]
+    Deferred(super::holding::Held, Box<LabError>),
 }
 
 impl LabError {
     pub fn hint(&self) -> Option<String> {
         match self {
-            LabError::Deferred(inner) => inner.hint(),
+            LabError::Deferred(_, inner) => inner.hint(),
             LabError::PermissionDenied { .. } => Some(
                 "changing network namespaces needs CAP_NET_ADMIN: run as root, or run with --sandbox \
                  to work in a private namespace"
@@ -74,7 +74,7 @@ impl LabError {
     pub fn errno(&self) -> Option<Errno> {
         match self {
             LabError::Failed { errno, .. } => *errno,
-            LabError::Deferred(inner) => inner.errno(),
+            LabError::Deferred(_, inner) => inner.errno(),
             _ => None,
         }
     }

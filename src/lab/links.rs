@@ -9,6 +9,19 @@ use crate::engine::EngineError;
 
 impl Lab {
     pub fn set_up(&mut self, ns: &Ns, link: &str, up: bool) -> Result<()> {
+        self.passing(|lab| {
+            if up && lab.hold_bridge_up(ns, link)? {
+                return Ok(());
+            }
+            if !up && lab.is_held_up(ns, link) {
+                // Up, then down, in that order.
+                lab.release_bridge_up()?;
+            }
+            lab.bring_up_now(ns, link, up)
+        })
+    }
+
+    pub(super) fn bring_up_now(&mut self, ns: &Ns, link: &str, up: bool) -> Result<()> {
         let verb = if up { "bring up" } else { "bring down" };
         if up {
             self.unsettled.insert(ns.clone());
@@ -17,6 +30,10 @@ impl Lab {
     }
 
     pub fn addr(&mut self, ns: &Ns, link: &str, cidr: &str) -> Result<()> {
+        self.passing(|lab| lab.addr_now(ns, link, cidr))
+    }
+
+    fn addr_now(&mut self, ns: &Ns, link: &str, cidr: &str) -> Result<()> {
         let cidr = validate::cidr(cidr)?;
         let record = (!self.owns(ns) && !self.made_links.contains(&(ns.key(), link.to_string()))).then(|| Object::Addr {
             ns: ns.key(),

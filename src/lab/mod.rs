@@ -4,6 +4,7 @@
 
 mod bridges;
 pub mod diagnose;
+mod holding;
 mod links;
 mod namespaces;
 mod probe;
@@ -40,6 +41,7 @@ use std::time::Duration;
 use nix::errno::Errno;
 
 pub use error::{LabError, Result};
+pub use holding::Held;
 use ledger::{Ledger, Object};
 pub use routes::route_spec;
 pub use teardown::TeardownReport;
@@ -121,6 +123,11 @@ pub struct Lab {
     peers: HashMap<(Option<String>, String), (Option<String>, String)>,
     /// A veth pair held back until needed (see `veth.rs`).
     pending: Option<veth::PendingVeth>,
+    /// A bridge whose `up` is held back (see `holding.rs`), whether an operation that may pass
+    /// it is running, and whether the last call held something back.
+    held_up: Option<(Ns, String)>,
+    passing: bool,
+    just_held: bool,
     /// The next ifindex nslab gives a link it creates (see `veth.rs`).
     next_index: u32,
     /// Created with the first object, so labs that create nothing leave no trace.
@@ -160,6 +167,9 @@ impl Lab {
             peers: HashMap::new(),
             ledger: None,
             pending: None,
+            held_up: None,
+            passing: false,
+            just_held: false,
             next_index: veth::FIRST_CHOSEN_INDEX,
             opts,
             netns_dir_ready: false,
@@ -324,8 +334,10 @@ impl Lab {
 
     /// Removes everything the lab created and closes its ledger.
     pub fn teardown(mut self) -> TeardownReport {
-        // A veth pair still held back was never created: nothing to remove.
+        // A veth pair still held back was never created: nothing to remove; a bridge held down
+        // need not come up only to go.
         self.pending = None;
+        self.held_up = None;
         let Some(ledger) = self.ledger.take() else { return TeardownReport::default() };
         let record = ledger.read();
         self.quiesce_bridges();

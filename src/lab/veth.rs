@@ -10,7 +10,7 @@ use std::os::fd::AsRawFd;
 use nix::errno::Errno;
 
 use super::ledger::Object;
-use super::{validate, Lab, LabError, Ns, Result};
+use super::{validate, Held, Lab, LabError, Ns, Result};
 use crate::engine::netlink::LinkOptions;
 use crate::engine::EngineError;
 
@@ -32,6 +32,10 @@ const INDEX_TRIES: usize = 4;
 impl Lab {
     /// Creates a veth pair: `name` in `ns`, `peer` in `peer_ns`.
     pub fn veth(&mut self, ns: &Ns, name: &str, peer_ns: &Ns, peer: &str, opts: &LinkOptions) -> Result<()> {
+        self.passing(|lab| lab.veth_now(ns, name, peer_ns, peer, opts))
+    }
+
+    fn veth_now(&mut self, ns: &Ns, name: &str, peer_ns: &Ns, peer: &str, opts: &LinkOptions) -> Result<()> {
         validate::link_name(name)?;
         validate::link_name(peer)?;
         if let Some(mtu) = opts.mtu {
@@ -66,10 +70,10 @@ impl Lab {
         self.pending.is_some()
     }
 
-    /// Carries out what was held back. Every request to the kernel goes through this first.
-    pub fn flush(&mut self) -> Result<()> {
+    /// Creates the pair held back, if any (see `holding.rs`).
+    pub(super) fn flush_veth(&mut self) -> Result<()> {
         let Some(p) = self.pending.take() else { return Ok(()) };
-        self.create_veth(&p.ns, &p.name, &p.peer_ns, &p.peer, &p.opts).map_err(|e| LabError::Deferred(Box::new(e)))
+        self.create_veth(&p.ns, &p.name, &p.peer_ns, &p.peer, &p.opts).map_err(|e| LabError::Deferred(Held::Veth, Box::new(e)))
     }
 
     /// The next ifindex nslab gives a link it creates. One counter for the whole lab, so the two
@@ -157,6 +161,10 @@ impl Lab {
 
     /// Moves a link to another namespace (`ip link set LINK netns NS`).
     pub fn move_to(&mut self, from: &Ns, link: &str, to: &Ns) -> Result<()> {
+        self.passing(|lab| lab.move_now(from, link, to))
+    }
+
+    fn move_now(&mut self, from: &Ns, link: &str, to: &Ns) -> Result<()> {
         validate::link_name(link)?;
         if let Ns::Named(name) = to {
             self.space(name)?;

@@ -193,6 +193,8 @@ fn register_checks(reg: &mut Registrar, lab: &SharedLab) {
         if !(0.0..1e6).contains(&s) {
             return Err(argument_error(ctx, format!("sleep needs a number of seconds from 0, not {s}")));
         }
+        // Time passing is something to see: what the lab holds back is carried out first.
+        l.borrow_mut().flush().map_err(|e| lab_error(ctx, e))?;
         l.borrow().pause(Duration::from_secs_f64(s)).map_err(|e| lab_error(ctx, e))
     };
     let l = lab.clone();

@@ -7,7 +7,7 @@ use super::bindings::{Registrar, SharedLab};
 use super::failure::{argument_error, held_back, lab_error, Res};
 use super::values::{addr_map, link_map, route_map};
 use crate::engine::netlink::LinkOptions;
-use crate::lab::{validate_net, Ns};
+use crate::lab::{validate_net, Held, Ns};
 
 pub fn register(reg: &mut Registrar, lab: &SharedLab) {
     register_links(reg, lab);
@@ -17,7 +17,7 @@ pub fn register(reg: &mut Registrar, lab: &SharedLab) {
 
 fn note_held_back(lab: &SharedLab, ctx: &NativeCallContext) {
     if lab.borrow().has_pending() {
-        held_back(ctx);
+        held_back(ctx, Held::Veth);
     }
 }
 
@@ -42,6 +42,16 @@ fn link_options(lab: &SharedLab, ctx: &NativeCallContext, ns: &Ns, v: &Dynamic, 
         opts.master = Some(lab.borrow_mut().master_index(ns, &master).map_err(|e| lab_error(ctx, e))?);
     }
     Ok(opts)
+}
+
+/// `up`/`down`; an `up` the lab holds back (a bridge's, see `lab/holding.rs`) is noted here.
+fn set_up(lab: &SharedLab, ctx: &NativeCallContext, ns: &Ns, link: &str, up: bool) -> Res<()> {
+    let mut l = lab.borrow_mut();
+    l.set_up(ns, link, up).map_err(|e| lab_error(ctx, e))?;
+    if l.take_just_held() {
+        held_back(ctx, Held::BridgeUp);
+    }
+    Ok(())
 }
 
 fn register_links(reg: &mut Registrar, lab: &SharedLab) {
@@ -138,13 +148,13 @@ fn register_links(reg: &mut Registrar, lab: &SharedLab) {
         let l = lab.clone();
         reg.add(name, move |ctx: NativeCallContext, link: Dynamic| -> Res<()> {
             let link = args::string(&ctx, &link, 0, "a link name")?;
-            l.borrow_mut().set_up(&Ns::Root, &link, up).map_err(|e| lab_error(&ctx, e))
+            set_up(&l, &ctx, &Ns::Root, &link, up)
         });
         let l = lab.clone();
         reg.add(name, move |ctx: NativeCallContext, ns: Dynamic, link: Dynamic| -> Res<()> {
             let ns = args::ns(&ctx, &ns, 0)?;
             let link = args::string(&ctx, &link, 1, "a link name")?;
-            l.borrow_mut().set_up(&ns, &link, up).map_err(|e| lab_error(&ctx, e))
+            set_up(&l, &ctx, &ns, &link, up)
         });
     }
 }

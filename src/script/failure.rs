@@ -5,7 +5,7 @@ use std::cell::Cell;
 
 use rhai::{Dynamic, EvalAltResult, NativeCallContext, Position};
 
-use crate::lab::LabError;
+use crate::lab::{Held, LabError};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum FailureKind {
@@ -38,14 +38,25 @@ pub fn raise(ctx: &NativeCallContext, failure: CallFailure) -> Box<EvalAltResult
 }
 
 thread_local! {
-    /// Where the call that the lab is holding back was made (see `lab/veth.rs`): its failure,
-    /// found later, is reported there.
-    static HELD_BACK_AT: Cell<Position> = const { Cell::new(Position::NONE) };
+    /// Where the calls that the lab is holding back were made (see `lab/holding.rs`): a failure
+    /// found when one is carried out is reported there.
+    static HELD_BACK_AT: Cell<[Position; 2]> = const { Cell::new([Position::NONE; 2]) };
+}
+
+fn slot(held: Held) -> usize {
+    match held {
+        Held::Veth => 0,
+        Held::BridgeUp => 1,
+    }
 }
 
 /// Notes that the call being made was held back by the lab.
-pub fn held_back(ctx: &NativeCallContext) {
-    HELD_BACK_AT.with(|p| p.set(ctx.call_position()));
+pub fn held_back(ctx: &NativeCallContext, held: Held) {
+    HELD_BACK_AT.with(|p| {
+        let mut at = p.get();
+        at[slot(held)] = ctx.call_position();
+        p.set(at);
+    });
 }
 
 pub fn lab_error(ctx: &NativeCallContext, e: LabError) -> Box<EvalAltResult> {
@@ -55,7 +66,7 @@ pub fn lab_error(ctx: &NativeCallContext, e: LabError) -> Box<EvalAltResult> {
 pub fn lab_error_at(pos: Position, e: LabError) -> Box<EvalAltResult> {
     let kind = if matches!(e, LabError::Interrupted) { FailureKind::Interrupted } else { FailureKind::Lab };
     let pos = match e {
-        LabError::Deferred(_) => HELD_BACK_AT.with(|p| p.get()),
+        LabError::Deferred(held, _) => HELD_BACK_AT.with(|p| p.get()[slot(held)]),
         _ => pos,
     };
     let failure = CallFailure { hint: e.hint(), message: e.to_string(), kind };
