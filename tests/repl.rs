@@ -357,3 +357,24 @@ ping(a, "10.0.0.2", #{count: 3, interval: 0.1}).ok
         .any(|l| l["ifname"] == "lo" && l["flags"].as_array().unwrap().iter().any(|f| f == "UP")));
     assert_eq!(before[1].1["routes"].as_array().unwrap().len(), 2, "the connected route and 10.9.0.0/16: {before:?}");
 }
+
+/// What the lab holds back is carried out at the end of each entry: a veth pair (held back
+/// until something needs it) after an entry that succeeded, a bridge's `up` after one that failed
+/// later on. Checked from outside while a later entry runs.
+#[test]
+fn each_entry_leaves_what_it_did_done_even_when_it_failed_half_way() {
+    let run = in_private_netns(
+        r#"printf '%s\n' 'veth("x0", "x1");' 'let sw = netns_add("sw"); bridge(sw, "br0"); up(sw, "br0"); throw "stop";' \
+            'print("between");' 'let t = timestamp(); while t.elapsed < 20.0 {}' | $NSLAB repl > /run/out 2>&1 & P=$!
+        until grep -q between /run/out; do sleep 0.01; done
+        ip -j link show x0
+        ip -n sw -j link show br0
+        kill -TERM $P; wait $P; echo "exit $?""#,
+    );
+    let mut lines = run.stdout.lines();
+    let x0 = json(lines.next().unwrap_or_default());
+    assert_eq!(x0[0]["ifname"], "x0", "{run:?}");
+    let br0 = json(lines.next().unwrap_or_default());
+    assert!(br0[0]["flags"].as_array().unwrap().iter().any(|f| f == "UP"), "{run:?}");
+    assert_eq!(lines.next(), Some("exit 143"), "{run:?}");
+}

@@ -114,17 +114,30 @@ impl Session {
         }
     }
 
-    /// Runs a compiled script; whatever the lab held back is carried out before it returns,
-    /// so its failure is reported as part of this run, at the call that asked for it.
+    /// Runs a compiled script; whatever the lab held back is carried out before it returns (also
+    /// after an error: a REPL entry that failed half way leaves what came before it done), so its
+    /// failure is reported as part of this run, at the call that asked for it.
     pub fn eval(&mut self, ast: &AST, source: &Source) -> Result<Dynamic, Box<ScriptError>> {
         let dir = script_dir(&source.name);
-        let mut result = self.engine.eval_ast_with_scope::<Dynamic>(&mut self.scope, ast);
-        if result.is_ok() && !self.lab.is_empty() {
-            if let Err(e) = self.lab.borrow_mut().flush() {
-                result = Err(failure::lab_error_at(rhai::Position::NONE, e));
-            }
-        }
+        let result = self.engine.eval_ast_with_scope::<Dynamic>(&mut self.scope, ast);
+        let result = self.carry_out_held_back(result);
         result.map_err(|e| Box::new(source.from_eval(&e, &|name| load_module(&dir, name))))
+    }
+
+    /// Carries out what the lab held back, after a script or a REPL entry ran (also after it
+    /// failed: what came before the failure took effect). A failure of that is the run's, reported
+    /// at the call that asked for it.
+    pub fn carry_out_held_back(
+        &mut self,
+        result: Result<Dynamic, Box<rhai::EvalAltResult>>,
+    ) -> Result<Dynamic, Box<rhai::EvalAltResult>> {
+        if self.lab.is_empty() {
+            return result;
+        }
+        match (result, self.lab.borrow_mut().flush()) {
+            (Ok(_), Err(e)) => Err(failure::lab_error_at(rhai::Position::NONE, e)),
+            (result, _) => result,
+        }
     }
 
     /// Compiles, checks and runs a whole script.

@@ -52,7 +52,8 @@ impl Evaluator {
         for f in ast.iter_functions() {
             self.origins.insert(f.name.to_string(), number - 1);
         }
-        match session.engine.eval_ast_with_scope::<Dynamic>(&mut session.scope, &merged) {
+        let result = session.engine.eval_ast_with_scope::<Dynamic>(&mut session.scope, &merged);
+        match session.carry_out_held_back(result) {
             Ok(value) => {
                 self.took_effect.push(text.trim_end().to_string());
                 Ok(value)
