@@ -120,3 +120,50 @@ fn many_execs_leave_few_records_and_zombies() {
     assert!(open <= 33, "at most a batch of ended programs is still listed: {run:?}");
     assert!(zombies <= 32, "{run:?}");
 }
+
+/// With `--sandbox`, `kill -9` of nslab still ends what the lab started: the process the caller
+/// knows is a keeper, and its death tells the lab (as SIGTERM) to tear down.
+#[test]
+fn kill_9_of_a_sandboxed_run_ends_its_programs() {
+    let path = script(
+        "sandbox-kill9",
+        "spawn.rhai",
+        r#"
+        let n = netns_add("h");
+        spawn_in(n, "sleep 5901");
+        spawn(["sleep", "5902"]);
+        print("ready");
+        sleep(60);
+        "#,
+    );
+    let run = in_private_netns(&format!(
+        r#"$NSLAB run --sandbox {p} > /run/out 2>&1 & P=$!
+        until grep -q ready /run/out; do sleep 0.01; done
+        pgrep -fcx 'sleep 590[12]'
+        kill -9 $P; wait $P; echo "exit $?"
+        for i in $(seq 200); do [ "$(pgrep -fcx 'sleep 590[12]')" = 0 ] && break; sleep 0.01; done
+        pgrep -fcx 'sleep 590[12]'; tail -1 /run/out"#,
+        p = path.display()
+    ));
+    assert_eq!(run.stdout, "2\nexit 137\n0\ntorn down: 1 namespace, 2 processes\n", "{run:?}");
+    assert_eq!(processes(&["sleep", "5901"]), Vec::<i32>::new());
+    assert_eq!(processes(&["sleep", "5902"]), Vec::<i32>::new());
+}
+
+/// A program that leaves its process group (a daemon) is still ended when a sandboxed run ends.
+#[test]
+fn a_sandboxed_run_ends_daemons_that_left_their_group() {
+    let path = script(
+        "sandbox-daemon",
+        "daemon.rhai",
+        r#"
+        spawn(["sh", "-c", "setsid sleep 5903 & echo started"]).wait();
+        exec(["sh", "-c", "setsid sleep 5904 &"]);
+        while exec(["pgrep", "-fc", "sleep 590[34]"]).stdout != "2\n" { sleep(0.01); }
+        "#,
+    );
+    let run = run_nslab(&["run", "--sandbox", path.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(processes(&["sleep", "5903"]), Vec::<i32>::new());
+    assert_eq!(processes(&["sleep", "5904"]), Vec::<i32>::new());
+}

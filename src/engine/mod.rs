@@ -3,6 +3,7 @@
 pub mod error;
 pub mod exec;
 pub mod icmp;
+pub mod keeper;
 pub mod limits;
 pub mod link_kinds;
 pub mod lookup;

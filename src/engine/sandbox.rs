@@ -1,6 +1,6 @@
 //! The sandbox: a private user, mount and network namespace for the whole process, with its own
 //! `/run` (so `/run/netns` and `/run/nslab` are private). Everything made inside vanishes with
-//! the process. It must be entered before any thread starts: the kernel refuses
+//! the process, and a keeper makes sure the programs the lab started do too (`keeper.rs`). It must be entered before any thread starts: the kernel refuses
 //! `unshare(CLONE_NEWUSER | CLONE_NEWNS)` to multithreaded processes.
 
 use nix::mount::{mount, MsFlags};
@@ -37,7 +37,8 @@ pub fn enter() -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| EngineError::io(op, e))?;
     }
     ENTERED.store(true, Ordering::Relaxed);
-    Ok(())
+    // From here on the caller's process is the keeper (see `keeper.rs`); this returns in the lab.
+    super::keeper::split()
 }
 
 /// Maps root inside to the caller outside, so programs run with `exec_in` keep their capabilities.

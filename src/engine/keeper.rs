@@ -1,0 +1,99 @@
+//! The sandbox's keeper: the process the caller started waits while a child of it runs the lab,
+//! so that ending that process, even with `kill -9`, still ends the lab and all it started.
+//!
+//! `split` forks once, right after the sandbox is entered (before any thread). The child runs the
+//! lab with SIGTERM as its parent-death signal: when the keeper dies for any reason, the lab is
+//! told as if by `kill -TERM` and tears itself down as usual, the programs it spawned included.
+//! The keeper passes on the signals sent to it, is the subreaper of whatever the lab leaves
+//! orphaned, ends those once the lab has exited (a daemon that left its process group included),
+//! and exits as the lab did.
+
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use nix::errno::Errno;
+use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{fork, getpid, getppid, ForkResult, Pid};
+
+use super::error::{EngineError, Result};
+
+/// The lab process, for the signal handler.
+static LAB: AtomicI32 = AtomicI32::new(0);
+
+/// Returns in the lab process only; the keeper never returns.
+pub fn split() -> Result<()> {
+    let keeper = getpid();
+    // SAFETY: called before any thread exists, so the child may run anything.
+    match unsafe { fork() }.map_err(|e| EngineError::errno("start the sandbox's keeper", e))? {
+        ForkResult::Child => {
+            // SAFETY: sets this process's parent-death signal; no pointers involved.
+            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) };
+            if getppid() != keeper {
+                // The keeper died before the line above: nothing was made yet.
+                std::process::exit(128 + libc::SIGTERM);
+            }
+            Ok(())
+        }
+        ForkResult::Parent { child } => keep(child),
+    }
+}
+
+fn keep(lab: Pid) -> ! {
+    LAB.store(lab.as_raw(), Ordering::Relaxed);
+    // SAFETY: marks this process as a child subreaper; no pointers involved.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) };
+    let pass_on = SigAction::new(SigHandler::SigAction(pass_on), SaFlags::SA_SIGINFO | SaFlags::SA_RESTART, SigSet::empty());
+    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT] {
+        // SAFETY: the handler only loads an atomic and calls kill(), both async-signal-safe.
+        let _ = unsafe { sigaction(sig, &pass_on) };
+    }
+    let mut status = None;
+    loop {
+        if status.is_some() {
+            // The lab is gone: end whatever it left behind here, if anything (the usual case,
+            // nothing, costs one system call rather than a walk through /proc).
+            match waitpid(None::<Pid>, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) => end_orphans(),
+                Ok(_) | Err(Errno::EINTR) => continue,
+                Err(_) => break,
+            }
+        }
+        match waitpid(None::<Pid>, None) {
+            Ok(WaitStatus::Exited(pid, code)) if pid == lab => status = Some(code),
+            Ok(WaitStatus::Signaled(pid, sig, _)) if pid == lab => status = Some(128 + sig as i32),
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(_) => break, // ECHILD: nobody left
+        }
+    }
+    // SAFETY: ends the keeper without running anything of the lab's (its buffers are the lab's).
+    unsafe { libc::_exit(status.unwrap_or(1)) }
+}
+
+/// Passes a signal on to the lab, unless the terminal sent it (Ctrl-C, Ctrl-\, hangup): then the
+/// lab, in the same foreground process group, has it already.
+extern "C" fn pass_on(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
+    let from_terminal = !info.is_null() && unsafe { (*info).si_code } == libc::SI_KERNEL;
+    let lab = LAB.load(Ordering::Relaxed);
+    if !from_terminal && lab > 0 {
+        // SAFETY: kill() is async-signal-safe; `lab` is our own child.
+        unsafe { libc::kill(lab, sig) };
+    }
+}
+
+/// Ends the keeper's children other than the lab: programs the lab started whose parent has
+/// gone, reparented here. Only ever our own descendants.
+fn end_orphans() {
+    let me = std::process::id() as i32;
+    let Ok(dir) = std::fs::read_dir("/proc") else { return };
+    for entry in dir.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        // The parent pid is the second field after the command, which is in parentheses.
+        let ppid = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<i32>().ok());
+        if ppid == Some(me) {
+            // SAFETY: kill() on a child of ours.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+}
