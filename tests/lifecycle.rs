@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use crate::support::{in_private_netns, json, processes, script, Run};
+use crate::support::{cpu_heavy, in_private_netns, json, processes, script, Run};
 
 /// Bash functions for the snippets: `snap` prints everything a lab could leave behind in the
 /// private namespace, `wait_for FILE TEXT PID` waits until TEXT appears in FILE (or PID exits).
@@ -395,6 +395,7 @@ fn teardown_reports_what_it_cannot_remove_and_clean_finishes() {
 
 #[test]
 fn a_lab_larger_than_the_open_file_limit_still_builds_and_programs_keep_the_limit() {
+    let _serial = cpu_heavy();
     let path = script(
         "file-limit",
         "many.rhai",

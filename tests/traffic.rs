@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::support::{in_private_netns, json, run_nslab, script, Run};
+use crate::support::{cpu_heavy, in_private_netns, json, run_nslab, script, Run};
 
 /// Two namespaces joined by a veth pair: a/eth0 10.0.0.1 -- b/eth0 10.0.0.2.
 const PAIR: &str = r#"
@@ -120,6 +120,7 @@ fn unshape_restores_the_default_and_is_quiet_without_a_qdisc() {
 
 #[test]
 fn throughput_over_a_shaped_link_is_within_15_percent_of_the_rate() {
+    let _serial = cpu_heavy();
     let body = r#"
         out("unshaped", throughput(a, b, #{seconds: 1}));
         shape(a, "eth0", #{rate: "20mbit"});
@@ -146,6 +147,7 @@ fn throughput_over_a_shaped_link_is_within_15_percent_of_the_rate() {
 
 #[test]
 fn throughput_options_ipv6_and_errors() {
+    let _serial = cpu_heavy();
     let body = r#"
         // No DAD, so the addresses are usable at once.
         for ns in [a, b] { exec_in(ns, "sysctl -qw net.ipv6.conf.eth0.accept_dad=0"); }
@@ -410,6 +412,7 @@ fn qdiscs_on_links_the_lab_did_not_create_are_in_the_ledger() {
 
 #[test]
 fn rate_limited_script_passes_in_the_sandbox() {
+    let _serial = cpu_heavy();
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/rate-limited.rhai");
     let run = run_nslab(&["run", "--sandbox", path]);
     assert_eq!(run.code, 0, "{run:?}");
@@ -419,6 +422,7 @@ fn rate_limited_script_passes_in_the_sandbox() {
 
 #[test]
 fn ctrl_c_stops_a_throughput_run() {
+    let _serial = cpu_heavy();
     use std::io::{BufRead, BufReader, Read};
     use std::process::{Command, Stdio};
     use std::time::{Duration, Instant};

@@ -85,3 +85,11 @@ pub fn processes(argv: &[&str]) -> Vec<i32> {
     }
     found
 }
+
+/// Held by tests whose outcome depends on CPU time (throughput measured against a rate) and by
+/// tests that load both CPUs (full-speed TCP, hundreds of namespaces), so that these never
+/// overlap: on 2 CPUs a full-speed flow next door made a 20 Mbit/s measurement read 16.7.
+pub fn cpu_heavy() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
