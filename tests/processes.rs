@@ -2,7 +2,7 @@
 //! group; the handle's `pid`, `running`, `stdout`, `wait`, `output` and `kill` work; and the lab
 //! ends what it started (and what that started) at teardown, and after `kill -9` via `clean`.
 
-use crate::support::{in_private_netns, processes, run_nslab, script};
+use crate::support::{cpu_heavy, in_private_netns, processes, run_nslab, script};
 
 #[test]
 fn spawn_in_runs_in_the_namespace_in_its_own_group_and_its_handle_works() {
@@ -166,4 +166,33 @@ fn a_sandboxed_run_ends_daemons_that_left_their_group() {
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(processes(&["sleep", "5903"]), Vec::<i32>::new());
     assert_eq!(processes(&["sleep", "5904"]), Vec::<i32>::new());
+}
+
+/// A program that writes without end does not grow nslab's memory without end: its captured
+/// output keeps the latest 8 MiB at least, and says what was dropped.
+#[test]
+fn captured_output_is_bounded_and_says_what_was_dropped() {
+    let _serial = cpu_heavy();
+    let path = script(
+        "output-cap",
+        "cap.rhai",
+        r#"
+        let p = spawn(["sh", "-c", "head -c 40000000 /dev/zero | tr '\\0' x; echo; echo last line"]);
+        p.wait();
+        sleep(0.6);
+        let out = p.stdout;
+        print(out.len());
+        print(out.sub_string(0, 8));
+        print(out.ends_with("xx\nlast line\n"));
+        let small = exec(["echo", "hello"]);
+        print(small.stdout);
+        "#,
+    );
+    let run = run_nslab(&["run", "--sandbox", path.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    let len: usize = lines[0].parse().unwrap();
+    assert!((8 << 20..(8 << 20) + 8192).contains(&len), "kept {len} bytes: {run:?}");
+    assert_eq!(lines[1], "[nslab: ", "{run:?}");
+    assert_eq!(&lines[2..], ["true", "hello", ""], "{run:?}");
 }

@@ -156,12 +156,18 @@ fn memfd(name: &str) -> Result<File> {
     Ok(File::from(fd))
 }
 
-/// Everything written to an output file so far.
+/// Everything written to an output file so far; when the start was dropped to bound memory
+/// (see `output_cap`), a first line says how much.
 pub fn read_output(file: &File) -> Vec<u8> {
+    let start = super::output_cap::first_data(file);
     let mut out = Vec::new();
+    if start > 0 {
+        out.extend_from_slice(format!("[nslab: {start} earlier bytes of output were not kept]\n").as_bytes());
+    }
+    let head = out.len() as u64;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        match file.read_at(&mut buf, out.len() as u64) {
+        match file.read_at(&mut buf, start + out.len() as u64 - head) {
             Ok(0) | Err(_) => return out,
             Ok(n) => out.extend_from_slice(&buf[..n]),
         }

@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use nix::errno::Errno;
@@ -19,6 +20,7 @@ use nix::errno::Errno;
 use super::ledger::Object;
 use super::{ExecOutput, Lab, LabError, Ns, Result};
 use crate::engine::exec::Placement;
+use crate::engine::output_cap::Trimmer;
 use crate::engine::spawn::{self, SpawnError, Waited};
 
 /// How long `kill` waits for a process group to go after SIGKILL.
@@ -32,6 +34,8 @@ const SETTLE_BATCH: usize = 32;
 #[derive(Default)]
 pub struct Procs {
     map: HashMap<i32, Entry>,
+    /// Keeps the captured output bounded (see `engine::output_cap`).
+    trimmer: Trimmer,
     /// Ended but not settled yet.
     unsettled: usize,
 }
@@ -39,7 +43,7 @@ pub struct Procs {
 struct Entry {
     start: u64,
     /// Its stdout and stderr; dropped once a foreground program's output has been read.
-    output: Option<(File, File)>,
+    output: Option<(Arc<File>, Arc<File>)>,
     /// Exit code (or 128 + signal) once it has ended.
     exit: Option<i32>,
     /// Reaped and struck from the ledger.
@@ -87,7 +91,10 @@ impl Lab {
         });
         match started {
             Ok(s) => {
-                let entry = Entry { start: s.start, output: Some((s.stdout, s.stderr)), exit: None, settled: false, foreground };
+                let (stdout, stderr) = (Arc::new(s.stdout), Arc::new(s.stderr));
+                self.procs.trimmer.watch(&stdout);
+                self.procs.trimmer.watch(&stderr);
+                let entry = Entry { start: s.start, output: Some((stdout, stderr)), exit: None, settled: false, foreground };
                 self.procs.map.insert(s.pid, entry);
                 Ok(s.pid)
             }

@@ -109,7 +109,7 @@ pub const CORE: &[FnDoc] = &[
     FnDoc {
         name: "exec_in",
         forms: &["exec_in(ns, cmd) -> Exec"],
-        summary: "Run a program inside a namespace (cmd: array of arguments, or a string split into words like a shell would, without a shell) and capture its output.",
+        summary: "Run a program inside a namespace (cmd: array of arguments, or a string split into words like a shell would, without a shell) and capture its output (past 16 MiB, the latest 8 MiB, after a line saying how much was dropped).",
         example: r#"let r = exec_in("netns1", "ip link list"); print(r.stdout);"#,
         ip: "ip netns exec NS CMD...",
     },

@@ -31,7 +31,7 @@ pub const PROCESSES: &[FnDoc] = &[
     FnDoc {
         name: "spawn_in",
         forms: &["spawn_in(ns, cmd) -> Proc"],
-        summary: "Start a program in the background inside a namespace (placed as exec_in places it, in its own process group) and return a handle: .pid, .running, .stdout, .stderr (output so far), kill(), wait(), output(). The lab ends it, and everything it started, at teardown.",
+        summary: "Start a program in the background inside a namespace (placed as exec_in places it, in its own process group) and return a handle: .pid, .running, .stdout, .stderr (output so far; past 16 MiB only the latest 8 MiB are kept, after a line saying how much was dropped), kill(), wait(), output(). The lab ends it, and everything it started, at teardown.",
         example: r#"let srv = spawn_in("h2", "nc -l -p 8080"); ... srv.kill();"#,
         ip: "ip netns exec NS CMD... &",
     },
