@@ -196,3 +196,24 @@ fn captured_output_is_bounded_and_says_what_was_dropped() {
     assert_eq!(lines[1], "[nslab: ", "{run:?}");
     assert_eq!(&lines[2..], ["true", "hello", ""], "{run:?}");
 }
+
+/// Outside a sandbox too, teardown ends programs that left their process group (daemons): nslab
+/// adopts what its programs orphan.
+#[test]
+fn teardown_ends_daemons_that_left_their_group() {
+    let path = script(
+        "host-daemon",
+        "daemon.rhai",
+        r#"
+        let n = netns_add("d");
+        spawn_in(n, ["sh", "-c", "setsid sleep 5905 & echo started"]).wait();
+        exec_in(n, ["sh", "-c", "setsid sleep 5906 &"]);
+        while exec(["pgrep", "-fc", "sleep 590[56]"]).stdout != "2\n" { sleep(0.01); }
+        "#,
+    );
+    let run = in_private_netns(&format!("$NSLAB run {p}; echo \"exit $?\"; pgrep -fc 'sleep 590[56]'", p = path.display()));
+    assert_eq!(run.stdout, "exit 0\n0\n", "{run:?}");
+    assert!(run.stderr.ends_with("torn down: 1 namespace, 2 processes\n"), "{run:?}");
+    assert_eq!(processes(&["sleep", "5905"]), Vec::<i32>::new());
+    assert_eq!(processes(&["sleep", "5906"]), Vec::<i32>::new());
+}

@@ -81,19 +81,11 @@ extern "C" fn pass_on(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc
     }
 }
 
-/// Ends the keeper's children other than the lab: programs the lab started whose parent has
-/// gone, reparented here. Only ever our own descendants.
+/// Ends the keeper's children: programs the lab started whose parent has gone, reparented here
+/// (the lab itself has exited). Only ever our own descendants.
 fn end_orphans() {
-    let me = std::process::id() as i32;
-    let Ok(dir) = std::fs::read_dir("/proc") else { return };
-    for entry in dir.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
-        // The parent pid is the second field after the command, which is in parentheses.
-        let ppid = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<i32>().ok());
-        if ppid == Some(me) {
-            // SAFETY: kill() on a child of ours.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
+    for (pid, _) in super::orphans::children_of(std::process::id() as i32) {
+        // SAFETY: kill() on a child of ours.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
     }
 }

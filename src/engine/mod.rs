@@ -10,6 +10,7 @@ pub mod lookup;
 pub mod netlink;
 pub mod netns;
 pub mod nsthread;
+pub mod orphans;
 pub mod output_cap;
 pub mod probe;
 pub mod procnet;

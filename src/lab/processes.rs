@@ -71,6 +71,8 @@ impl Lab {
         // brought up must be in service (the program may send packets at once).
         self.flush()?;
         self.settle()?;
+        // What the program leaves behind outside its process group comes to nslab (teardown).
+        crate::engine::orphans::adopt();
         let file = match ns {
             Ns::Root => None,
             Ns::Named(_) => Some(self.ns_file(ns)?),

@@ -79,6 +79,10 @@ pub fn remove(objects: &[Object], home: &File) -> TeardownReport {
             }
         }
     }
+    // Programs that left their process group and were orphaned, adopted by nslab (a daemon).
+    let recorded: HashSet<i32> =
+        objects.iter().filter_map(|o| if let Object::Process { pid, .. } = o { Some(*pid) } else { None }).collect();
+    report.processes += crate::engine::orphans::end_adopted(&recorded);
     // Namespaces: first decide which are still ours, then unmount them all before anything else
     // (see `unmount_all`), roughly in creation order: with a switch namespace holding a bridge,
     // the kernel's cleanup then finishes sooner. (Nothing depends on the order of the unmounts.)

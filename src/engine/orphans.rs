@@ -1,0 +1,64 @@
+//! Programs that leave their process group (a daemon that detaches) cannot be ended by group.
+//! As a child subreaper nslab becomes their parent when the program that started them goes, and
+//! teardown ends what it so adopted. Children are found by their parent pid in /proc (this
+//! kernel has no /proc/PID/task/TID/children).
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+
+static ADOPTING: AtomicBool = AtomicBool::new(false);
+
+/// Makes this process the parent of whatever its programs orphan. Once is enough.
+pub fn adopt() {
+    if !ADOPTING.swap(true, Ordering::Relaxed) {
+        // SAFETY: marks this process as a child subreaper; no pointers involved.
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) };
+    }
+}
+
+/// The children of `parent`, each with whether it has ended already (a zombie).
+pub fn children_of(parent: i32) -> Vec<(i32, bool)> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let mut children = Vec::new();
+    for entry in dir.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        // After the command name, which may contain anything: state, then the parent's pid.
+        let Some((_, rest)) = stat.rsplit_once(')') else { continue };
+        let mut fields = rest.split_whitespace();
+        let state = fields.next();
+        if fields.next().and_then(|p| p.parse::<i32>().ok()) == Some(parent) {
+            children.push((pid, state == Some("Z")));
+        }
+    }
+    children
+}
+
+/// Ends (SIGKILL) and reaps this process's children other than `known`: what it adopted.
+/// Returns how many were still running. Does nothing unless `adopt` was called.
+pub fn end_adopted(known: &HashSet<i32>) -> usize {
+    if !ADOPTING.load(Ordering::Relaxed) {
+        return 0;
+    }
+    let me = std::process::id() as i32;
+    let mut ended = 0;
+    // Each round's ends may hand this process their own children: a few rounds at most.
+    for _ in 0..8 {
+        let adopted: Vec<(i32, bool)> = children_of(me).into_iter().filter(|(pid, _)| !known.contains(pid)).collect();
+        if adopted.is_empty() {
+            break;
+        }
+        for (pid, ended_already) in adopted {
+            if !ended_already {
+                // SAFETY: kill() on a child of ours.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                ended += 1;
+            }
+            let _ = waitpid(Pid::from_raw(pid), None);
+        }
+    }
+    ended
+}
