@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use crate::support::{in_private_netns, json, nslab, scratch, Run};
+use crate::support::{cpu_heavy, in_private_netns, json, nslab, scratch, Run};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -258,6 +258,8 @@ fn json_document_with_sub_tests_and_call_log() {
 
 #[test]
 fn scenarios_pass() {
+    // scripts/rate-limited.rhai measures throughput against a rate.
+    let _serial = cpu_heavy();
     let run = run_in(root(), &["test", "tests/scenarios", "scripts"]);
     assert_eq!(run.code, 0, "{run:?}");
     let found = statuses(&run.stdout);
