@@ -84,7 +84,6 @@ impl Lab {
         let mut at_creation = opts.clone();
         at_creation.mtu = None;
         self.create_link(ns, name, Kind::Bridge { stp }, &at_creation)?;
-        self.bridges.push((ns.clone(), name.into()));
         if let Some(mtu) = opts.mtu {
             if let Err(e) = self.mtu(ns, name, i64::from(mtu)) {
                 // No half-built state: the bridge goes again.
@@ -92,6 +91,7 @@ impl Lab {
                 return Err(e);
             }
         }
+        self.bridges.push((ns.clone(), name.into()));
         Ok(())
     }
 

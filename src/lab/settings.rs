@@ -102,6 +102,11 @@ impl Lab {
             self.made_links.remove(&old_key);
             self.made_links.insert(new_key);
         }
+        for (n, name) in self.bridges.iter_mut() {
+            if n == ns && name == link {
+                *name = new.to_string();
+            }
+        }
         Ok(())
     }
 }
