@@ -45,8 +45,8 @@ pub fn end_adopted(known: &HashSet<i32>) -> usize {
     }
     let me = std::process::id() as i32;
     let mut ended = 0;
-    // Each round's ends may hand this process their own children: a few rounds at most.
-    for _ in 0..8 {
+    // Each round's ends may hand this process their own children: one round per generation.
+    for _ in 0..64 {
         let adopted: Vec<(i32, bool)> = children_of(me).into_iter().filter(|(pid, _)| !known.contains(pid)).collect();
         if adopted.is_empty() {
             break;

@@ -7,7 +7,7 @@
 //! scenario started and left behind comes back to it when the scenario's process ends, and is
 //! ended here, by pid. Only processes started by this run are ever signalled.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -15,8 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{kill, killpg, Signal};
-use nix::sys::wait::{waitpid, WaitPidFlag};
+use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
 use super::discover::Scenario;
@@ -77,7 +76,7 @@ pub fn run(
         let _ = signal_hook::flag::register(sig, stop.clone());
     }
     // Orphans of our scenarios come back to us instead of init (see the module comment).
-    let _ = nix::sys::prctl::set_child_subreaper(true);
+    crate::engine::orphans::adopt();
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("nslab"));
     let mut results: Vec<Option<ScenarioResult>> = vec![None; scenarios.len()];
     let scratch = match Scratch::new() {
@@ -261,31 +260,9 @@ pub fn fmt_seconds(s: f64) -> String {
 
 /// Ends (by pid) the processes our scenarios left behind: after a scenario's process ended, its
 /// remaining children were handed to us; the ones we are not running ourselves are those.
+/// Ends what scenarios left behind and this process adopted (see `engine::orphans`), sparing
+/// the scenarios still running.
 fn end_orphans(running: &[Running]) {
-    let ours: Vec<i32> = running.iter().map(|r| r.child.id() as i32).collect();
-    for _ in 0..100 {
-        let orphans: Vec<i32> = children_of(std::process::id() as i32).into_iter().filter(|p| !ours.contains(p)).collect();
-        if orphans.is_empty() {
-            return;
-        }
-        for pid in orphans {
-            let pid = Pid::from_raw(pid);
-            let _ = kill(pid, Signal::SIGKILL);
-            let _ = waitpid(pid, Some(WaitPidFlag::WNOHANG));
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// The pids whose parent is `parent`, from /proc.
-fn children_of(parent: i32) -> Vec<i32> {
-    let Ok(dir) = std::fs::read_dir("/proc") else { return vec![] };
-    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| {
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
-            // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
-            let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
-            after.split_whitespace().nth(1).and_then(|p| p.parse::<i32>().ok()) == Some(parent)
-        })
-        .collect()
+    let ours: HashSet<i32> = running.iter().map(|r| r.child.id() as i32).collect();
+    crate::engine::orphans::end_adopted(&ours);
 }
