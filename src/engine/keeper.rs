@@ -8,14 +8,16 @@
 //! orphaned, ends those once the lab has exited (a daemon that left its process group included),
 //! and exits as the lab did.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use nix::errno::Errno;
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, getpid, getppid, ForkResult, Pid};
 
 use super::error::{EngineError, Result};
+use super::orphans;
 
 /// The lab process, for the signal handler.
 static LAB: AtomicI32 = AtomicI32::new(0);
@@ -40,33 +42,24 @@ pub fn split() -> Result<()> {
 
 fn keep(lab: Pid) -> ! {
     LAB.store(lab.as_raw(), Ordering::Relaxed);
-    // SAFETY: marks this process as a child subreaper; no pointers involved.
-    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) };
+    orphans::adopt();
     let pass_on = SigAction::new(SigHandler::SigAction(pass_on), SaFlags::SA_SIGINFO | SaFlags::SA_RESTART, SigSet::empty());
     for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT] {
         // SAFETY: the handler only loads an atomic and calls kill(), both async-signal-safe.
         let _ = unsafe { sigaction(sig, &pass_on) };
     }
-    let mut status = None;
-    loop {
-        if status.is_some() {
-            // The lab is gone: end whatever it left behind here, if anything (the usual case,
-            // nothing, costs one system call rather than a walk through /proc).
-            match waitpid(None::<Pid>, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::StillAlive) => end_orphans(),
-                Ok(_) | Err(Errno::EINTR) => continue,
-                Err(_) => break,
-            }
-        }
+    // Orphans that end while the lab runs are reaped on the way.
+    let status = loop {
         match waitpid(None::<Pid>, None) {
-            Ok(WaitStatus::Exited(pid, code)) if pid == lab => status = Some(code),
-            Ok(WaitStatus::Signaled(pid, sig, _)) if pid == lab => status = Some(128 + sig as i32),
+            Ok(WaitStatus::Exited(pid, code)) if pid == lab => break code,
+            Ok(WaitStatus::Signaled(pid, sig, _)) if pid == lab => break 128 + sig as i32,
             Ok(_) | Err(Errno::EINTR) => {}
-            Err(_) => break, // ECHILD: nobody left
+            Err(_) => break 1, // ECHILD: the lab is gone without our seeing it
         }
-    }
+    };
+    orphans::end_adopted(&HashSet::new());
     // SAFETY: ends the keeper without running anything of the lab's (its buffers are the lab's).
-    unsafe { libc::_exit(status.unwrap_or(1)) }
+    unsafe { libc::_exit(status) }
 }
 
 /// Passes a signal on to the lab, unless the terminal sent it (Ctrl-C, Ctrl-\, hangup): then the
@@ -78,14 +71,5 @@ extern "C" fn pass_on(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc
     if !from_terminal && lab > 0 {
         // SAFETY: kill() is async-signal-safe; `lab` is our own child.
         unsafe { libc::kill(lab, sig) };
-    }
-}
-
-/// Ends the keeper's children: programs the lab started whose parent has gone, reparented here
-/// (the lab itself has exited). Only ever our own descendants.
-fn end_orphans() {
-    for (pid, _) in super::orphans::children_of(std::process::id() as i32) {
-        // SAFETY: kill() on a child of ours.
-        unsafe { libc::kill(pid, libc::SIGKILL) };
     }
 }

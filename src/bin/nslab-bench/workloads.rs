@@ -170,7 +170,8 @@ pub fn plan(workload: Workload, tool: Tool, n: usize, dir: &Path, idioms: Idioms
         (Workload::W2, Tool::Bash) => bash_w2(n),
         (Workload::W2, Tool::IpBatch) => batch_w2(n, false, dir),
         (Workload::W2, Tool::IpBatchBorn) => batch_w2(n, true, dir),
-        (Workload::W3, Tool::Nslab | Tool::NslabMove | Tool::NslabSandbox) | (_, Tool::NslabSandbox) => {
+        (Workload::W1 | Workload::W2, Tool::NslabSandbox) => unreachable!("the sandbox row is W3's (see main)"),
+        (Workload::W3, Tool::Nslab | Tool::NslabMove | Tool::NslabSandbox) => {
             Plan { files: vec![], build: String::new(), teardown: None, namespaces: 0 }
         }
         (Workload::W3, Tool::Bash) => bash_w3(),
