@@ -10,6 +10,8 @@ use nix::errno::Errno;
 use nix::sys::wait::{waitid, waitpid, Id, WaitPidFlag};
 use nix::unistd::Pid;
 
+use super::spawn::stat_fields;
+
 static ADOPTING: AtomicBool = AtomicBool::new(false);
 
 /// Makes this process the parent of whatever its programs orphan. Once is enough.
@@ -23,19 +25,13 @@ pub fn adopt() {
 /// The children of `parent`, each with whether it has ended already (a zombie).
 pub fn children_of(parent: i32) -> Vec<(i32, bool)> {
     let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
-    let mut children = Vec::new();
-    for entry in dir.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
-        // After the command name, which may contain anything: state, then the parent's pid.
-        let Some((_, rest)) = stat.rsplit_once(')') else { continue };
-        let mut fields = rest.split_whitespace();
-        let state = fields.next();
-        if fields.next().and_then(|p| p.parse::<i32>().ok()) == Some(parent) {
-            children.push((pid, state == Some("Z")));
-        }
-    }
-    children
+    dir.flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(|pid| {
+            let fields = stat_fields(pid)?;
+            (fields.get(1)?.parse::<i32>().ok()? == parent).then(|| (pid, fields[0] == "Z"))
+        })
+        .collect()
 }
 
 /// Ends (SIGKILL) and reaps this process's children other than `known`: what it adopted.

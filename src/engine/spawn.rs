@@ -267,8 +267,8 @@ fn state_and_group(pid: i32, buf: &mut [u8]) -> Option<(u8, i32)> {
     Some((state, pgrp))
 }
 
-/// The fields of /proc/PID/stat after the command name (state first).
-fn stat_fields(pid: i32) -> Option<Vec<String>> {
+/// The fields of /proc/PID/stat after the command name (state first, then the parent's pid).
+pub(super) fn stat_fields(pid: i32) -> Option<Vec<String>> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may contain spaces and parentheses: fields start after the last ')'.
     Some(stat[stat.rfind(')')? + 2..].split(' ').map(str::to_string).collect())

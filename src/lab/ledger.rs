@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::error::{LabError, Result};
+pub use crate::engine::spawn::process_start;
 
 pub const LEDGER_DIR: &str = "/run/nslab";
 
@@ -203,14 +204,6 @@ pub fn read_all(dir: &Path) -> Vec<Record> {
         .collect();
     records.sort_by_key(|r| (r.header.started, r.header.id.clone()));
     records
-}
-
-/// A process's start time in clock ticks since boot (field 22 of /proc/PID/stat).
-pub fn process_start(pid: i32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may contain spaces and parentheses: fields start after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    rest.split(' ').nth(19)?.parse().ok()
 }
 
 #[cfg(test)]
