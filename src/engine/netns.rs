@@ -76,7 +76,8 @@ pub fn within<T>(target: &impl AsFd, home: &impl AsFd, f: impl FnOnce() -> T) ->
 /// propagate to every mount namespace that sees the directory.
 pub fn prepare_dir() -> Result<()> {
     let op = "prepare /run/netns";
-    std::fs::create_dir_all(NETNS_DIR).map_err(|e| EngineError::io(op, e))?;
+    // 0755 whatever the umask: whoever can write here can plant what root later deletes.
+    super::trusted_dir::ensure(Path::new(NETNS_DIR), "network namespace mounts")?;
     let shared = MsFlags::MS_SHARED | MsFlags::MS_REC;
     match mount(None::<&str>, NETNS_DIR, None::<&str>, shared, None::<&str>) {
         Ok(()) => Ok(()),
@@ -107,7 +108,9 @@ pub fn create(name: &str, home: &impl AsFd) -> Result<File> {
         let _ = std::fs::remove_file(&path);
         return Err(e);
     }
-    open_named(name)
+    // Made but not opened (out of descriptors: EMFILE): undo it, or the caller, told it failed,
+    // would leave it standing.
+    open_named(name).inspect_err(|_| drop(delete(name)))
 }
 
 /// Removes a named namespace like `ip netns delete`. The kernel frees it once nothing
