@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::error::{LabError, Result};
-use crate::engine::trusted_dir;
 pub use crate::engine::spawn::process_start;
+use crate::engine::trusted_dir;
 
 pub const LEDGER_DIR: &str = "/run/nslab";
 /// A ledger larger than this is refused unread: about 500,000 objects, far beyond any lab.

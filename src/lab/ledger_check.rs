@@ -140,10 +140,7 @@ mod tests {
         bad(link(None, "a/b"), "interface name");
         bad(link(None, "a b"), "interface name");
         bad(link(Some("../x"), "e0"), "namespace name");
-        bad(
-            Object::Link { ns: None, name: "e0".into(), index: None, peer_ns: Some("x/y".into()) },
-            "namespace name",
-        );
+        bad(Object::Link { ns: None, name: "e0".into(), index: None, peer_ns: Some("x/y".into()) }, "namespace name");
         bad(Object::Addr { ns: None, link: "e0".into(), cidr: "10.0.0.300/24".into() }, "invalid address");
         bad(Object::Route { ns: None, dst: "10.0.0.0/33".into(), via: String::new() }, "invalid address");
         bad(Object::Route { ns: None, dst: "default".into(), via: "gw".into() }, "invalid address");
