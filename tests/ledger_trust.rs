@@ -7,6 +7,7 @@
 //! `findmnt` and /proc.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 
 use crate::support::{cpu_heavy, in_private_netns, json, script, Run};
 
@@ -49,10 +50,33 @@ fn netns_names(text: &str) -> Vec<String> {
     names
 }
 
-/// A script that makes namespaces `names` (kept with --keep).
-fn keeper(test: &str, names: &[&str]) -> String {
+/// A script in the test's scratch directory, which goes when this does.
+struct Script(PathBuf);
+
+impl Script {
+    fn new(test: &str, name: &str, text: &str) -> Script {
+        Script(script(test, name, text))
+    }
+}
+
+impl std::fmt::Display for Script {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0.display())
+    }
+}
+
+impl Drop for Script {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// A script that makes namespaces `names` (kept with --keep), named "kept".
+fn keeper(test: &str, names: &[&str]) -> Script {
     let body: String = names.iter().map(|n| format!("netns_add(\"{n}\");\n")).collect();
-    script(test, "kept.rhai", &body).display().to_string()
+    Script::new(test, "kept.rhai", &body)
 }
 
 #[test]
@@ -266,7 +290,7 @@ fn symlinked_and_foreign_ledgers_are_refused() {
 /// its record in memory.
 #[test]
 fn a_running_lab_whose_ledger_is_deleted_still_tears_down_everything() {
-    let p = script(
+    let p = Script::new(
         "deleted",
         "deleted.rhai",
         r#"
@@ -276,7 +300,7 @@ fn a_running_lab_whose_ledger_is_deleted_still_tears_down_everything() {
         veth(a, "x", b, "y");
         addr("lo", "10.99.0.1/32");
         route((), "10.98.0.0/24", #{dev: "lo"});
-        spawn_in(b, ["sleep", "6101"]);
+        spawn_in(b, ["sleep", "86101"]);
         exec(["sh", "-c", "rm /run/nslab/*.jsonl"]);
         netns_add("c");
         print(netns_list());
@@ -287,8 +311,7 @@ fn a_running_lab_whose_ledger_is_deleted_still_tears_down_everything() {
         $NSLAB run {p} 2>&1; echo "status $?"
         snap > /run/after
         echo "=diff"; diff /run/before /run/after
-        echo "=end"; find /run/nslab /run/netns -mindepth 1 | wc -l; pgrep -x -f "sleep 6101" | wc -l"#,
-        p = p.display()
+        echo "=end"; find /run/nslab /run/netns -mindepth 1 | wc -l; pgrep -x -f "sleep 86101" | wc -l"#
     ));
     let s = sections(&run.stdout);
     assert_eq!(
@@ -303,11 +326,10 @@ fn a_running_lab_whose_ledger_is_deleted_still_tears_down_everything() {
 /// which limit and how to raise it, and teardown still removes everything.
 #[test]
 fn running_out_of_descriptors_while_building_says_why_and_leaves_nothing() {
-    let p = script("emfile", "many.rhai", "for i in 1..=100 { netns_add(`n${i}`); }\n");
+    let p = Script::new("emfile", "many.rhai", "for i in 1..=100 { netns_add(`n${i}`); }\n");
     let run = run_in_private(&format!(
         r#"prlimit --nofile=64:64 $NSLAB run {p} 2>&1; echo "status $?"
-        echo "=end"; ip -j netns list; find /run/netns /run/nslab -mindepth 1 | wc -l"#,
-        p = p.display()
+        echo "=end"; ip -j netns list; find /run/netns /run/nslab -mindepth 1 | wc -l"#
     ));
     let s = sections(&run.stdout);
     let out = s[""].replace("\n  │ ", " ");
@@ -332,11 +354,10 @@ fn running_out_of_descriptors_while_building_says_why_and_leaves_nothing() {
 #[test]
 fn a_thousand_namespaces_at_the_descriptor_limit_still_tear_down() {
     let _serial = cpu_heavy();
-    let p = script("emfile-1024", "big.rhai", "for i in 1..=1100 { netns_add(`n${i}`); }\n");
+    let p = Script::new("emfile-1024", "big.rhai", "for i in 1..=1100 { netns_add(`n${i}`); }\n");
     let run = run_in_private(&format!(
         r#"ulimit -n 1024; $NSLAB run {p} 2>&1; echo "status $?"
-        echo "=end"; ip netns list | wc -l; find /run/netns /run/nslab -mindepth 1 | wc -l"#,
-        p = p.display()
+        echo "=end"; ip netns list | wc -l; find /run/netns /run/nslab -mindepth 1 | wc -l"#
     ));
     let s = sections(&run.stdout);
     assert!(s[""].contains("nslab reached its open-file limit of 1024 (hard limit 1024;"), "{run:?}");
@@ -350,7 +371,7 @@ fn a_thousand_namespaces_at_the_descriptor_limit_still_tear_down() {
 /// who cannot even read the lab's ledger (root's, 0600) is told why the lab is not found.
 #[test]
 fn down_of_a_lab_another_user_runs_fails_at_once() {
-    let p = script("eperm", "held.rhai", "netns_add(\"held\");\nprint(\"ready\");\nsleep(60);\n");
+    let p = Script::new("eperm", "held.rhai", "netns_add(\"held\");\nprint(\"ready\");\nsleep(60);\n");
     let run = run_in_private(&format!(
         r#"$NSLAB run {p} > /run/out 2>&1 & PL=$!
         wait_for /run/out ready $PL
@@ -361,8 +382,7 @@ fn down_of_a_lab_another_user_runs_fails_at_once() {
         echo "=alive"; kill -0 $PL && echo alive; ip -j netns list
         chown 0 $L; echo "=root"; $NSLAB down held 2>&1; echo "status $?"
         wait $PL; echo "=lab"; cat /run/out
-        echo "=end"; ip -j netns list; ls /run/nslab | wc -l"#,
-        p = p.display()
+        echo "=end"; ip -j netns list; ls /run/nslab | wc -l"#
     ));
     let s = sections(&run.stdout);
     let mut ledger = s["ledger"].lines();

@@ -299,7 +299,7 @@ impl Ledger {
 fn publish(dir: &Path, path: &Path, header: &[u8]) -> Result<File> {
     let op = "create the lab's ledger";
     let open = |flags: libc::c_int, at: &Path| {
-        OpenOptions::new().write(true).append(true).mode(LEDGER_MODE).custom_flags(flags | libc::O_NOFOLLOW).open(at)
+        OpenOptions::new().append(true).mode(LEDGER_MODE).custom_flags(flags | libc::O_NOFOLLOW).open(at)
     };
     let (mut file, unnamed) = match open(libc::O_TMPFILE, dir) {
         Ok(f) => (f, true),
