@@ -92,7 +92,8 @@ fn directories_and_ledgers_get_fixed_modes_whatever_the_umask() {
         echo "=ls"; $NSLAB ls 2>&1 >/dev/null; echo "status $?"
         echo "=clean"; $NSLAB clean 2>&1; echo "status $?"
         echo "=foreign-dir"; chmod 755 /run/nslab; chown 65534 /run/nslab; $NSLAB run {p} 2>&1; echo "status $?"
-        echo "=end"; ls -A /run/nslab /run/netns"#
+        echo "=netns-dir"; chown 0 /run/nslab; chmod 1777 /run/netns; $NSLAB run {p} 2>&1; echo "status $?"
+        echo "=end"; chmod 755 /run/netns; ls -A /run/nslab /run/netns"#
     ));
     let s = sections(&run.stdout);
     assert!(s[""].ends_with("status 0\n"), "{run:?}");
@@ -113,6 +114,14 @@ fn directories_and_ledgers_get_fixed_modes_whatever_the_umask() {
     assert!(s["clean"].ends_with("status 1\n"), "{run:?}");
     let foreign = s["foreign-dir"].replace("\n  │ ", " ");
     assert!(foreign.contains("it belongs to uid 65534, neither root nor you (uid 0)"), "{run:?}");
+    let netns_dir = s["netns-dir"].replace("\n  │ ", " ");
+    assert!(
+        netns_dir.contains(
+            "× cannot prepare /run/netns: group or others may write to it (mode 1777); it holds network namespace \
+             mounts, which root acts on, so nslab will not use it"
+        ),
+        "{run:?}"
+    );
     assert_eq!(s["end"], "/run/netns:\n\n/run/nslab:\n", "{run:?}");
 }
 
