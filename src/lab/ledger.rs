@@ -314,9 +314,9 @@ fn publish(dir: &Path, path: &Path, header: &[u8]) -> Result<File> {
     if unnamed {
         // Linking through /proc/self/fd needs no privilege (AT_EMPTY_PATH would need
         // CAP_DAC_READ_SEARCH), and fails with EEXIST rather than replace a file.
+        use nix::fcntl::{AtFlags, AT_FDCWD};
         use std::os::fd::AsRawFd;
         let fd_path = format!("/proc/self/fd/{}", file.as_raw_fd());
-        use nix::fcntl::{AtFlags, AT_FDCWD};
         nix::unistd::linkat(AT_FDCWD, fd_path.as_str(), AT_FDCWD, path, AtFlags::AT_SYMLINK_FOLLOW)
             .map_err(|e| io_err(op, std::io::Error::from(e)))?;
     }
