@@ -115,12 +115,20 @@ impl Ledger {
         let pid = std::process::id() as i32;
         let pid_start = process_start(pid).unwrap_or(0);
         let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        // Short, unique among live labs: the pid and its start time make it so.
-        let id = format!("{:06x}", (pid as u64 ^ pid_start.rotate_left(20) ^ started) & 0xff_ffff);
+        // Short, and mostly unique from the pid and its start time; but labs started side by side
+        // can mix to the same id (pid N+1 a second after pid N), so a taken one is tried again.
+        let mut attempt = 0u64;
+        let (id, path, mut file) = loop {
+            let mix = pid as u64 ^ pid_start.rotate_left(20) ^ started ^ attempt.wrapping_mul(0x9e_3779);
+            let id = format!("{:06x}", mix & 0xff_ffff);
+            let path = dir.join(format!("{id}.jsonl"));
+            match OpenOptions::new().create_new(true).append(true).open(&path) {
+                Ok(file) => break (id, path, file),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 16 => attempt += 1,
+                Err(e) => return Err(io_err("create the lab's ledger", e)),
+            }
+        };
         let header = Header { name: name.into(), id: id.clone(), pid, pid_start, started };
-        let path = dir.join(format!("{id}.jsonl"));
-        let mut file =
-            OpenOptions::new().create_new(true).append(true).open(&path).map_err(|e| io_err("create the lab's ledger", e))?;
         let line = serde_json::to_string(&header).expect("header serializes");
         writeln!(file, "{line}").map_err(|e| io_err("write the lab's ledger", e))?;
         Ok(Ledger { header, path, file })
@@ -231,6 +239,19 @@ mod tests {
         assert!(rec.alive());
         assert_eq!(rec.header.name, "t");
         ledger.close();
+        let _ = std::fs::remove_dir(&dir);
+    }
+
+    #[test]
+    fn labs_whose_ids_mix_alike_get_different_ledgers() {
+        // Two ledgers of one process in one second: the same pid, start time and start second.
+        let dir = std::env::temp_dir().join(format!("nslab-ledger-ids-{}", std::process::id()));
+        let first = Ledger::create(&dir, "a").unwrap();
+        let second = Ledger::create(&dir, "b").unwrap();
+        assert_ne!(first.header.id, second.header.id);
+        assert_eq!(read(second.path()).unwrap().header.name, "b");
+        first.close();
+        second.close();
         let _ = std::fs::remove_dir(&dir);
     }
 
