@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use crate::support::{cpu_heavy, in_private_netns, json, scratch, Run};
+use crate::support::{cpu_heavy, in_private_netns, json, scratch};
 
 /// The snippet's output split at lines "=NAME".
 fn sections(stdout: &str) -> HashMap<String, String> {
