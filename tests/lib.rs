@@ -7,6 +7,7 @@ mod net;
 mod processes;
 mod repl;
 mod scenario;
+mod side_by_side;
 mod support;
 mod traffic;
 mod veth;

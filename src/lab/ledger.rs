@@ -14,6 +14,7 @@ use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use nix::errno::Errno;
 use serde::{Deserialize, Serialize};
 
 use super::error::{LabError, Result};
@@ -228,15 +229,25 @@ impl Ledger {
         let pid = std::process::id() as i32;
         let pid_start = process_start(pid).unwrap_or(0);
         let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        // Short, unique among live labs: the pid and its start time make it so.
-        let id = format!("{:06x}", (pid as u64 ^ pid_start.rotate_left(20) ^ started) & 0xff_ffff);
-        let header = Header { name: name.into(), id: id.clone(), pid, pid_start, started };
-        let path = dir.join(format!("{id}.jsonl"));
-        let mut line = serde_json::to_string(&header).expect("header serializes");
-        line.push('\n');
-        let file = publish(dir, &path, line.as_bytes())?;
-        let meta = file.metadata().map_err(|e| io_err("create the lab's ledger", e))?;
-        Ok(Ledger { header, path, file, identity: identity(&meta), state: Replay::default() })
+        // Short, and mostly unique from the pid and its start time; but labs started side by side
+        // can mix to the same id (pid N+1 a second after pid N), so a taken one is tried again.
+        let mut attempt = 0u64;
+        loop {
+            let mix = pid as u64 ^ pid_start.rotate_left(20) ^ started ^ attempt.wrapping_mul(0x9e_3779);
+            let id = format!("{:06x}", mix & 0xff_ffff);
+            let header = Header { name: name.into(), id: id.clone(), pid, pid_start, started };
+            let path = dir.join(format!("{id}.jsonl"));
+            let mut line = serde_json::to_string(&header).expect("header serializes");
+            line.push('\n');
+            match publish(dir, &path, line.as_bytes()) {
+                Ok(file) => {
+                    let meta = file.metadata().map_err(|e| io_err("create the lab's ledger", e))?;
+                    return Ok(Ledger { header, path, file, identity: identity(&meta), state: Replay::default() });
+                }
+                Err(e) if e.errno() == Some(Errno::EEXIST) && attempt < 16 => attempt += 1,
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     fn append(&mut self, event: Event) -> Result<()> {
@@ -681,6 +692,19 @@ mod tests {
     fn scan_missing_is_empty() -> bool {
         let s = scan(Path::new("/nonexistent/nslab"));
         s.records.is_empty() && s.refused.is_empty()
+    }
+
+    #[test]
+    fn labs_whose_ids_mix_alike_get_different_ledgers() {
+        // Two ledgers of one process in one second: the same pid, start time and start second.
+        let dir = std::env::temp_dir().join(format!("nslab-ledger-ids-{}", std::process::id()));
+        let first = Ledger::create(&dir, "a").unwrap();
+        let second = Ledger::create(&dir, "b").unwrap();
+        assert_ne!(first.header.id, second.header.id);
+        assert_eq!(read(second.path()).unwrap().header.name, "b");
+        first.close();
+        second.close();
+        let _ = std::fs::remove_dir(&dir);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 mod bridges;
 pub mod diagnose;
 mod holding;
+mod ifindex;
 mod links;
 mod namespaces;
 mod probe;
@@ -129,7 +130,7 @@ pub struct Lab {
     held_up: Option<(Ns, String)>,
     passing: bool,
     just_held: bool,
-    /// The next ifindex nslab gives a link it creates (see `veth.rs`).
+    /// The next ifindex nslab gives a link it creates (see `ifindex.rs`).
     next_index: u32,
     /// Created with the first object, so labs that create nothing leave no trace.
     ledger: Option<Ledger>,
@@ -171,7 +172,7 @@ impl Lab {
             held_up: None,
             passing: false,
             just_held: false,
-            next_index: veth::FIRST_CHOSEN_INDEX,
+            next_index: ifindex::FIRST_CHOSEN_INDEX,
             opts,
             netns_dir_ready: false,
             unsettled: HashSet::new(),

@@ -4,24 +4,26 @@ use std::rc::Rc;
 
 use nix::errno::Errno;
 
-use super::ledger::{self, Object};
+use super::ledger::Object;
 use super::{validate, Lab, LabError, Ns, Result, Space};
 use crate::engine::netns;
 
 impl Lab {
-    /// Who holds a namespace name: another live lab, a dead one, or the host.
+    /// Who holds a namespace name: another lab (running, creating it right now, or dead), or
+    /// the host.
     fn owner_of_netns(&self, name: &str) -> String {
-        for rec in ledger::read_all(&self.opts.ledger_dir) {
-            if Some(rec.header.id.as_str()) == self.id() {
-                if rec.objects.iter().any(|o| matches!(o, Object::Netns { name: n, .. } if n == name)) {
-                    return " (this lab created it earlier)".into();
-                }
-                continue;
-            }
-            if rec.objects.iter().any(|o| matches!(o, Object::Netns { name: n, .. } if n == name)) {
-                let state = if rec.alive() { "running" } else { "dead: `nslab clean` removes it" };
-                return format!(" (owned by lab {:?}, id {}, pid {}, {state})", rec.header.name, rec.header.id, rec.header.pid);
-            }
+        if self.owned.contains(name) {
+            return " (this lab created it earlier)".into();
+        }
+        let listed = |o: &Object| matches!(o, Object::Netns { name: n, .. } if n == name);
+        if let Some(owner) = self.other_owner(&listed) {
+            return format!(" ({owner})");
+        }
+        if !is_mount_point(name) {
+            // An empty file: what `ip netns add` shows mid-creation, or leaves when interrupted.
+            return " (not a namespace mount: being created by another program, or left by an interrupted \
+                    `ip netns add`; not created by nslab)"
+                .into();
         }
         " (on the host, not created by nslab)".into()
     }
@@ -98,5 +100,44 @@ impl Lab {
 
     pub fn netns_exists(&self, name: &str) -> bool {
         validate::netns_name(name).is_ok() && netns::exists(name)
+    }
+}
+
+/// Whether /run/netns/NAME has something mounted on it (a namespace has; the empty file left
+/// while or after `ip netns add` runs has not). Looked at without opening it, which could block.
+fn is_mount_point(name: &str) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let path = netns::netns_path(name);
+    match (std::fs::symlink_metadata(&path), path.parent().map(std::fs::symlink_metadata)) {
+        (Ok(entry), Some(Ok(dir))) => entry.dev() != dir.dev(),
+        _ => false,
+    }
+}
+
+impl Lab {
+    /// The namespaces this lab created, sorted: what `pingall` covers.
+    pub fn created_namespaces(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.owned.iter().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// The namespaces this lab works with, sorted: those it created and those it opened by name.
+    pub fn lab_namespaces(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.owned.iter().chain(self.spaces.keys()).cloned().collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// Whether this lab created the namespace.
+    pub fn created_netns(&self, name: &str) -> bool {
+        self.owned.contains(name)
+    }
+
+    /// The other names in /run/netns: other labs', other programs', half-made ones.
+    pub fn other_namespaces(&self) -> Vec<String> {
+        let mine = self.lab_namespaces();
+        self.netns_list().unwrap_or_default().into_iter().filter(|n| !mine.contains(n)).collect()
     }
 }

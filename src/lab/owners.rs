@@ -1,22 +1,32 @@
 //! Who holds a name: when the kernel says "File exists", the error names the lab (name, id,
-//! pid) whose ledger lists the object, or says that nslab did not create it.
+//! pid) whose ledger lists the object, made or still being made, or says that nslab did not
+//! create it.
 
 use super::ledger::{self, Object, Record};
 use super::{Lab, Ns};
 
-fn describe(rec: &Record) -> String {
-    let state = if rec.alive() { "running" } else { "dead: `nslab clean` removes it" };
-    format!("lab {:?}, id {}, pid {}, {state}", rec.header.name, rec.header.id, rec.header.pid)
+/// "owned by lab ..." for an object a lab made; for one it announced but has not recorded as
+/// made: "being created by lab ..." while that lab runs, or an interrupted creation once it died.
+fn describe(rec: &Record, made: bool) -> String {
+    let lab = format!("lab {:?}, id {}, pid {}", rec.header.name, rec.header.id, rec.header.pid);
+    match (made, rec.alive()) {
+        (true, true) => format!("owned by {lab}, running"),
+        (true, false) => format!("owned by {lab}, dead: `nslab clean` removes it"),
+        (false, true) => format!("being created by {lab}"),
+        (false, false) => format!("left half-made by {lab}, dead: `nslab clean` removes it if it is still the lab's"),
+    }
 }
 
 impl Lab {
-    /// The lab whose ledger lists an object matching `is_it`, other than this one.
-    fn other_owner(&self, is_it: &dyn Fn(&Object) -> bool) -> Option<String> {
-        ledger::read_all(&self.opts.ledger_dir)
-            .into_iter()
-            .filter(|rec| Some(rec.header.id.as_str()) != self.id())
-            .find(|rec| rec.objects.iter().chain(rec.pending.iter()).any(is_it))
-            .map(|rec| describe(&rec))
+    /// The lab whose ledger lists an object matching `is_it`, other than this one: what it says
+    /// of it, for an error message.
+    pub(super) fn other_owner(&self, is_it: &dyn Fn(&Object) -> bool) -> Option<String> {
+        ledger::read_all(&self.opts.ledger_dir).into_iter().filter(|rec| Some(rec.header.id.as_str()) != self.id()).find_map(
+            |rec| {
+                let made = rec.objects.iter().any(is_it);
+                (made || rec.pending.iter().any(is_it)).then(|| describe(&rec, made))
+            },
+        )
     }
 
     /// " in NS (owned by ...)" for a link that already exists: the lab that created it, or the
@@ -35,7 +45,7 @@ impl Lab {
             _ => false,
         };
         match self.other_owner(&listed) {
-            Some(owner) => format!(" in {ns} (owned by {owner})"),
+            Some(owner) => format!(" in {ns} ({owner})"),
             None => format!(" in {ns} (not created by nslab)"),
         }
     }

@@ -1,6 +1,8 @@
-//! `pingall`: every named namespace pings every global address of every other one, in parallel
-//! (Mininet's `pingall`, for any lab). nslab's own namespace takes no part: on a host it holds the
-//! machine's real addresses, and the lab's namespaces are what a lab is about.
+//! `pingall`: every namespace the lab created pings every global address of every other one, in
+//! parallel (Mininet's `pingall`, for any lab). nslab's own namespace takes no part: on a host it
+//! holds the machine's real addresses, and the lab's namespaces are what a lab is about. Nor do
+//! other names in /run/netns: other labs' and users' namespaces are not this lab's to probe, and
+//! one being created (an empty file, still) cannot even be opened.
 
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
@@ -69,12 +71,12 @@ impl PingMatrix {
 
 /// Addresses other namespaces can be pinged at: global scope, not loopback.
 impl Lab {
-    /// Pings from every named namespace to every global address of every other one, all at
-    /// once (up to 32 at a time), each ping's socket created inside its source namespace.
+    /// Pings from every namespace the lab created to every global address of every other one,
+    /// all at once (up to 32 at a time), each ping's socket created inside its source namespace.
     pub fn pingall(&mut self, opts: &PingOptions) -> Result<PingMatrix> {
         self.flush()?;
         self.settle()?;
-        let names = self.netns_list()?;
+        let names = self.created_namespaces();
         let mut namespaces = Vec::with_capacity(names.len());
         let mut files = Vec::with_capacity(names.len());
         for name in &names {

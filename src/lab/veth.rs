@@ -23,12 +23,6 @@ pub(super) struct PendingVeth {
     opts: LinkOptions,
 }
 
-/// Where nslab numbers the links it creates, far above the kernel's own numbering (which starts
-/// at 2), so no lookup is needed afterwards.
-pub(super) const FIRST_CHOSEN_INDEX: u32 = 4096;
-/// How many pairs of numbers to try before letting the kernel choose.
-const INDEX_TRIES: usize = 4;
-
 impl Lab {
     /// Creates a veth pair: `name` in `ns`, `peer` in `peer_ns`.
     pub fn veth(&mut self, ns: &Ns, name: &str, peer_ns: &Ns, peer: &str, opts: &LinkOptions) -> Result<()> {
@@ -55,7 +49,7 @@ impl Lab {
         // Checked now, so that these errors point at this call rather than at a later one.
         self.conn(ns)?;
         for end in [name, peer] {
-            if self.index(ns, end).is_ok() {
+            if self.link_exists(ns, end)? {
                 return Err(LabError::Exists { what: "link", name: end.into(), owner: self.link_owner(ns, end) });
             }
         }
@@ -76,19 +70,7 @@ impl Lab {
         self.create_veth(&p.ns, &p.name, &p.peer_ns, &p.peer, &p.opts).map_err(|e| LabError::Deferred(Held::Veth, Box::new(e)))
     }
 
-    /// The next ifindex nslab gives a link it creates. One counter for the whole lab, so the two
-    /// ends of a veth never share a number: the kernel takes an end whose index equals its peer's
-    /// for a device without a peer and activates it only with its once-a-second link watch run
-    /// (a first ping then waits ~1 s). The kernel also ignores a chosen peer index unless the
-    /// first end's index is chosen too, so both always are.
-    fn chosen_index(&mut self) -> u32 {
-        self.next_index += 1;
-        self.next_index - 1
-    }
-
     fn create_veth(&mut self, ns: &Ns, name: &str, peer_ns: &Ns, peer: &str, opts: &LinkOptions) -> Result<()> {
-        let conn = self.conn(ns)?;
-        let peer_file = if peer_ns == ns { None } else { Some(self.ns_file(peer_ns)?) };
         let ends = [(ns, name), (peer_ns, peer)];
         let records: Vec<Object> = ends
             .iter()
@@ -98,29 +80,15 @@ impl Lab {
         for r in &records {
             self.ledger_mut()?.intent(r)?;
         }
-        let mut made = Err(EngineError::errno("create veth pair", Errno::EBUSY));
-        for _ in 0..INDEX_TRIES {
-            let indexes = (self.chosen_index(), self.chosen_index());
-            made = self.block_on(conn.add_veth(name, Some(indexes.0), peer, Some(indexes.1), peer_file.as_deref(), opts));
-            if made.is_ok() {
-                for ((n, l), i) in ends.iter().zip([indexes.0, indexes.1]) {
-                    self.indexes.insert((n.key(), l.to_string()), i);
+        let req = match self.make_pair((ns, name), (peer_ns, peer), opts) {
+            Ok(req) => req,
+            Err(e) => {
+                for r in &records {
+                    self.ledger_mut()?.failed(r)?;
                 }
+                return Err(e);
             }
-            // EBUSY: a number is taken there (links made by something else): try the next ones.
-            if !matches!(&made, Err(e) if e.code() == Some(Errno::EBUSY)) {
-                break;
-            }
-        }
-        if matches!(&made, Err(e) if e.code() == Some(Errno::EBUSY)) {
-            made = self.block_on(conn.add_veth(name, None, peer, None, peer_file.as_deref(), opts));
-        }
-        if let Err(e) = made {
-            for r in &records {
-                self.ledger_mut()?.failed(r)?;
-            }
-            return Err(self.veth_error(ns, name, peer_ns, peer, e));
-        }
+        };
         for ((n, l), (other_ns, _)) in ends.iter().zip([ends[1], ends[0]]) {
             if !self.owns(n) {
                 let index = self.index(n, l).ok();
@@ -132,9 +100,14 @@ impl Lab {
         }
         self.peers.insert((ns.key(), name.into()), (peer_ns.key(), peer.into()));
         self.peers.insert((peer_ns.key(), peer.into()), (ns.key(), name.into()));
+        // The end the request did not make first could be neither enslaved nor born up.
+        let (first_ns, (second_ns, second)) = (req.first.0, req.second);
+        if let (true, Some(m)) = (req.swapped, opts.master) {
+            self.on_link(second_ns, second, "attach", |conn, index| async move { conn.set_master(index, Some(m)).await })?;
+        }
         if opts.up {
-            self.set_up(peer_ns, peer, true)?;
-            self.unsettled.insert(ns.clone());
+            self.set_up(second_ns, second, true)?;
+            self.unsettled.insert(first_ns.clone());
         }
         Ok(())
     }
@@ -144,15 +117,8 @@ impl Lab {
         self.index(ns, bridge)
     }
 
-    fn veth_error(&mut self, ns: &Ns, name: &str, peer_ns: &Ns, peer: &str, e: EngineError) -> LabError {
-        if e.code() == Some(Errno::EEXIST) {
-            // Say which end clashed: the kernel only says "File exists".
-            for (n, l) in [(ns, name), (peer_ns, peer)] {
-                if self.index(n, l).is_ok() {
-                    return LabError::Exists { what: "link", name: l.into(), owner: self.link_owner(n, l) };
-                }
-            }
-        }
+    /// A failure other than a name or number taken (`ifindex.rs` tells those apart).
+    pub(super) fn veth_error(&self, name: &str, peer: &str, e: EngineError) -> LabError {
         if e.code() == Some(Errno::EOPNOTSUPP) {
             return LabError::Unsupported { op: format!("create veth pair {name}/{peer}"), feature: "veth".into() };
         }

@@ -35,10 +35,10 @@ pub const TRAFFIC: &[FnDoc] = &[
     FnDoc {
         name: "pingall",
         forms: &["pingall() -> PingAll", "pingall(#{count, timeout}) -> PingAll"],
-        summary: "Every named namespace (netns_list(); not nslab's own) pings every global address of every other, in \
-                  parallel. The result prints as a table with a summary line; .ok (all answered), .pairs (maps: from, \
-                  to, dst, ok, sent, received, loss, rtt, error), .sent, .received, .dropped (percent), .summary, \
-                  .namespaces. Defaults: 1 request per address, 1 s to answer.",
+        summary: "Every namespace this lab created (not nslab's own, nor other labs' or users') pings every global \
+                  address of every other, in parallel. The result prints as a table with a summary line; .ok (all \
+                  answered), .pairs (maps: from, to, dst, ok, sent, received, loss, rtt, error), .sent, .received, \
+                  .dropped (percent), .summary, .namespaces. Defaults: 1 request per address, 1 s to answer.",
         example: r#"let r = pingall(); print(r); assert(r.ok);"#,
         ip: "mininet> pingall",
     },

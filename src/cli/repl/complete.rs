@@ -1,5 +1,7 @@
 //! Tab completion: functions, methods and variables where code is typed; namespace and link
 //! names (read live from the kernel) inside a string argument that takes one; commands after `:`.
+//! Namespace names are the lab's own (created or opened); other names in /run/netns (other labs',
+//! users') are offered, marked, only where opening an existing namespace is the point.
 
 use rustyline::completion::Pair;
 
@@ -21,7 +23,10 @@ pub enum Var {
 
 /// Where completion looks names up.
 pub trait World {
+    /// The lab's namespaces: those it created and those it opened.
     fn namespaces(&self) -> Vec<String>;
+    /// The other names in /run/netns.
+    fn other_namespaces(&self) -> Vec<String>;
     /// Links of a named namespace, or of nslab's own (None).
     fn links(&self, ns: Option<&str>) -> Vec<String>;
     fn variables(&self) -> Vec<(String, Var)>;
@@ -33,6 +38,11 @@ const KEYWORDS: &[&str] = &[
     "let", "const", "fn", "if", "else", "for", "in", "while", "loop", "do", "until", "break", "continue", "return", "throw",
     "try", "catch", "switch", "import", "export", "as", "true", "false",
 ];
+/// Functions that take the name of an existing namespace, anyone's: completing others' names
+/// there helps; elsewhere (adding links, deleting) they are not the lab's to touch.
+const OPENING: &[&str] = &["netns", "netns_exists"];
+/// How a namespace that is not the lab's is shown in the list of candidates.
+const NOT_OURS: &str = "  (not this lab's)";
 const PING_FIELDS: &[&str] = &["ok", "sent", "received", "loss", "rtt_min", "rtt_avg", "rtt_max", "error", "dst"];
 const EXEC_FIELDS: &[&str] = &["code", "ok", "stdout", "stderr"];
 
@@ -127,9 +137,15 @@ pub fn complete(line: &str, pos: usize, world: &dyn World) -> (usize, Vec<Pair>)
     if let Some((start, quote)) = cur.string {
         let Some(call) = &cur.call else { return (pos, Vec::new()) };
         let mut names = Vec::new();
+        let mut others = Vec::new();
         for w in wanted(call) {
             match w {
-                Wanted::Namespaces => names.extend(world.namespaces()),
+                Wanted::Namespaces => {
+                    names.extend(world.namespaces());
+                    if OPENING.contains(&call.name.as_str()) {
+                        others.extend(world.other_namespaces());
+                    }
+                }
                 Wanted::Links(at) => {
                     let ns = match (at, &call.receiver) {
                         (Some(0), Some(recv)) => resolve_ns(recv, world),
@@ -142,7 +158,12 @@ pub fn complete(line: &str, pos: usize, world: &dyn World) -> (usize, Vec<Pair>)
         }
         let closed = line[pos..].starts_with(quote);
         let suffix = if closed { String::new() } else { quote.to_string() };
-        return (start, pairs(&line[start..pos], names, &suffix));
+        let prefix = &line[start..pos];
+        let mut found = pairs(prefix, names, &suffix);
+        let theirs = pairs(prefix, others, &suffix).into_iter().filter(|p| !found.iter().any(|f| f.display == p.display));
+        let marked: Vec<Pair> = theirs.map(|p| Pair { display: format!("{}{NOT_OURS}", p.display), ..p }).collect();
+        found.extend(marked);
+        return (start, found);
     }
     let prefix = &line[cur.word_start..pos];
     if let Some(recv) = &cur.receiver {
@@ -194,6 +215,9 @@ mod tests {
         fn namespaces(&self) -> Vec<String> {
             vec!["netns1".into(), "netns2".into(), "other".into()]
         }
+        fn other_namespaces(&self) -> Vec<String> {
+            vec!["nx9".into(), "theirs".into()]
+        }
         fn links(&self, ns: Option<&str>) -> Vec<String> {
             match ns {
                 None => vec!["lo".into(), "veth0".into()],
@@ -220,6 +244,20 @@ mod tests {
         assert_eq!(names(r#"up("o"#).1, vec!["other\""]);
         let (_, pairs) = complete(r#"netns("ne")"#, 9, &Fake);
         assert_eq!(pairs[0].replacement, "netns1", "no second quote when one follows");
+    }
+
+    #[test]
+    fn other_namespaces_only_where_an_existing_one_is_opened_and_marked() {
+        assert_eq!(names(r#"up("t"#).1, Vec::<String>::new(), "not offered where a link would be changed");
+        assert_eq!(names(r#"netns_del("ne"#).1, vec!["netns1\"", "netns2\""]);
+        let (_, found) = complete(r#"netns("n"#, 8, &Fake);
+        let shown: Vec<(&str, &str)> = found.iter().map(|p| (p.display.as_str(), p.replacement.as_str())).collect();
+        assert_eq!(
+            shown,
+            [("netns1", "netns1\""), ("netns2", "netns2\""), ("nx9  (not this lab's)", "nx9\"")],
+            "the lab's own first, others marked"
+        );
+        assert_eq!(names(r#"netns_exists("th"#).1, vec!["theirs\""]);
     }
 
     #[test]

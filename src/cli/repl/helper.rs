@@ -37,7 +37,14 @@ impl World for LiveWorld {
         if self.lab.is_empty() {
             return Vec::new();
         }
-        self.lab.borrow().netns_list().unwrap_or_default()
+        self.lab.borrow().lab_namespaces()
+    }
+
+    fn other_namespaces(&self) -> Vec<String> {
+        if self.lab.is_empty() {
+            return Vec::new();
+        }
+        self.lab.borrow().other_namespaces()
     }
 
     fn links(&self, ns: Option<&str>) -> Vec<String> {
