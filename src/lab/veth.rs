@@ -90,19 +90,30 @@ impl Lab {
         let conn = self.conn(ns)?;
         let peer_file = if peer_ns == ns { None } else { Some(self.ns_file(peer_ns)?) };
         let ends = [(ns, name), (peer_ns, peer)];
-        let records: Vec<Object> = ends
-            .iter()
-            .filter(|(n, _)| !self.owns(n))
-            .map(|(n, l)| Object::Link { ns: n.key(), name: l.to_string(), index: None, peer_ns: None })
-            .collect();
-        for r in &records {
-            self.ledger_mut()?.intent(r)?;
+        // Ends outside the lab's namespaces are recorded by namespace inode and ifindex.
+        let mut outside: Vec<(usize, u64)> = Vec::new();
+        for (i, (n, _)) in ends.iter().enumerate() {
+            if !self.owns(n) {
+                outside.push((i, self.ns_inode(n)?));
+            }
         }
+        let record = |i: usize, ns_inode: u64, index: Option<u32>| {
+            let (n, l) = ends[i];
+            Object::Link { ns: n.key(), ns_inode, name: l.to_string(), index, peer_ns: None }
+        };
+        let mut records: Vec<Object> = Vec::new();
         let mut made = Err(EngineError::errno("create veth pair", Errno::EBUSY));
-        for _ in 0..INDEX_TRIES {
-            let indexes = (self.chosen_index(), self.chosen_index());
-            made = self.block_on(conn.add_veth(name, Some(indexes.0), peer, Some(indexes.1), peer_file.as_deref(), opts));
-            if made.is_ok() {
+        for attempt in 0..=INDEX_TRIES {
+            // After INDEX_TRIES clashes the kernel chooses (such an end cannot be confirmed as
+            // the lab's should nslab be killed before noting it made).
+            let indexes = if attempt < INDEX_TRIES { Some((self.chosen_index(), self.chosen_index())) } else { None };
+            let chosen = [indexes.map(|i| i.0), indexes.map(|i| i.1)];
+            records = outside.iter().map(|&(i, inode)| record(i, inode, chosen[i])).collect();
+            for r in &records {
+                self.ledger_mut()?.intent(r)?;
+            }
+            made = self.block_on(conn.add_veth(name, chosen[0], peer, chosen[1], peer_file.as_deref(), opts));
+            if let (Ok(()), Some(indexes)) = (&made, indexes) {
                 for ((n, l), i) in ends.iter().zip([indexes.0, indexes.1]) {
                     self.indexes.insert((n.key(), l.to_string()), i);
                 }
@@ -111,9 +122,9 @@ impl Lab {
             if !matches!(&made, Err(e) if e.code() == Some(Errno::EBUSY)) {
                 break;
             }
-        }
-        if matches!(&made, Err(e) if e.code() == Some(Errno::EBUSY)) {
-            made = self.block_on(conn.add_veth(name, None, peer, None, peer_file.as_deref(), opts));
+            for r in &records {
+                self.ledger_mut()?.failed(r)?;
+            }
         }
         if let Err(e) = made {
             for r in &records {
@@ -121,14 +132,17 @@ impl Lab {
             }
             return Err(self.veth_error(ns, name, peer_ns, peer, e));
         }
-        for ((n, l), (other_ns, _)) in ends.iter().zip([ends[1], ends[0]]) {
-            if !self.owns(n) {
-                let index = self.index(n, l).ok();
-                // A peer in a namespace of the lab's takes this end with it when that namespace goes.
-                let peer_ns = self.owns(other_ns).then(|| other_ns.key()).flatten();
-                self.ledger_mut()?.made(&Object::Link { ns: n.key(), name: l.to_string(), index, peer_ns })?;
-                self.made_links.insert((n.key(), l.to_string()));
-            }
+        for r in records {
+            let Object::Link { ns: n, ns_inode, name: l, index, .. } = r else { continue };
+            let (this, other_ns) = if n == ns.key() && l == name { (ns, peer_ns) } else { (peer_ns, ns) };
+            let index = match index {
+                Some(i) => Some(i),
+                None => self.index(this, &l).ok(),
+            };
+            // A peer in a namespace of the lab's takes this end with it when that namespace goes.
+            let peer_ns = self.owns(other_ns).then(|| other_ns.key()).flatten();
+            self.ledger_mut()?.made(&Object::Link { ns: n.clone(), ns_inode, name: l.clone(), index, peer_ns })?;
+            self.made_links.insert((n, l));
         }
         self.peers.insert((ns.key(), name.into()), (peer_ns.key(), peer.into()));
         self.peers.insert((peer_ns.key(), peer.into()), (ns.key(), name.into()));
@@ -184,17 +198,42 @@ impl Lab {
             return Ok(());
         }
         let fd = target.as_raw_fd();
-        self.on_link(from, link, "move", |conn, index| async move { conn.move_to(index, fd).await })?;
+        let index = self.index(from, link)?;
+        // A link the lab did not create is recorded by where it came from, to go back there.
+        let foreign = if self.lab_made(from, link, index) { None } else { Some(self.moving_foreign(from, link, index, to)?) };
         let old_key = (from.key(), link.to_string());
+        let peer = self.peers.get(&old_key).cloned();
+        // One the lab made, arriving outside its namespaces, is recorded there before it moves.
+        let arriving = (foreign.is_none() && !self.owns(to)).then(|| -> Result<Object> {
+            let peer_ns = peer.as_ref().and_then(|(pns, _)| pns.clone()).filter(|p| self.owned.contains(p));
+            Ok(Object::Link { ns: to.key(), ns_inode: self.ns_inode(to)?, name: link.into(), index: Some(index), peer_ns })
+        });
+        let arriving = arriving.transpose()?;
+        if let Some(r) = &arriving {
+            self.ledger_mut()?.intent(r)?;
+        }
+        let moved = self.on_link(from, link, "move", |conn, index| async move { conn.move_to(index, fd).await });
+        if let Err(e) = moved {
+            for r in foreign.iter().map(|(r, _)| r).chain(arriving.iter()) {
+                self.ledger_mut()?.failed(r)?;
+            }
+            // Still where it was, with the record of an earlier move, if any.
+            if let Some((_, Some(previous))) = foreign {
+                self.changed.moved.insert((from.key(), index), previous);
+            }
+            return Err(e);
+        }
         self.indexes.remove(&old_key);
+        let now = self.index(to, link).ok();
+        if let Some((record, _)) = foreign {
+            self.moved_foreign_done(record, to, now)?;
+        }
         if self.made_links.remove(&old_key) {
-            self.forget(&Object::Link { ns: from.key(), name: link.into(), index: None, peer_ns: None })?;
+            self.forget(&Object::Link { ns: from.key(), ns_inode: 0, name: link.into(), index: None, peer_ns: None })?;
         }
         let peer = self.peers.remove(&old_key);
-        if !self.owns(to) {
-            let index = self.index(to, link).ok();
-            let peer_ns = peer.as_ref().and_then(|(pns, _)| pns.clone()).filter(|p| self.owned.contains(p));
-            self.ledger_mut()?.made(&Object::Link { ns: to.key(), name: link.into(), index, peer_ns })?;
+        if let Some(Object::Link { ns, ns_inode, name, peer_ns, .. }) = arriving {
+            self.ledger_mut()?.made(&Object::Link { ns, ns_inode, name, index: now, peer_ns })?;
             self.made_links.insert((to.key(), link.into()));
         }
         if let Some(peer) = peer {
@@ -202,11 +241,19 @@ impl Lab {
             if self.made_links.contains(&peer) && self.owns(to) {
                 let (pns, pname) = peer.clone();
                 let index = self.indexes.get(&peer).copied();
-                self.ledger_mut()?.made(&Object::Link { ns: pns, name: pname, index, peer_ns: to.key() })?;
+                let pns_inode = self.ns_inode(&ns_of(&pns))?;
+                self.ledger_mut()?.made(&Object::Link { ns: pns, ns_inode: pns_inode, name: pname, index, peer_ns: to.key() })?;
             }
             self.peers.insert(peer.clone(), (to.key(), link.into()));
             self.peers.insert((to.key(), link.into()), peer);
         }
         Ok(())
+    }
+}
+
+fn ns_of(key: &Option<String>) -> Ns {
+    match key {
+        None => Ns::Root,
+        Some(n) => Ns::named(n.clone()),
     }
 }
