@@ -84,6 +84,9 @@ pub enum TakeError<E> {
 pub enum Released {
     /// The value from before the first lab is back.
     Restored,
+    /// It holds the value from before the first lab already (put back by another lab, or
+    /// never changed): nothing to do.
+    AlreadyBack,
     /// Someone changed it since the labs set it: left as is.
     Changed { now: String, labs: String },
     /// Other live labs still hold it.
@@ -291,6 +294,9 @@ pub fn release(dir: &Path, ns_inode: u64, key: &str, old: &str, new: &str, acces
 
 fn restore_if_unchanged(original: &str, labs: &str, access: &Access) -> Result<Released, String> {
     let now = (access.read)().map_err(|e| e.to_string())?;
+    if same_value(&now, original) {
+        return Ok(Released::AlreadyBack);
+    }
     if !same_value(&now, labs) {
         return Ok(Released::Changed { now, labs: labs.into() });
     }
@@ -342,6 +348,8 @@ mod tests {
         assert_eq!(release(&dir, 7, key, "0", "1", &access).unwrap(), Released::Restored);
         assert_eq!(*value.borrow(), "0");
         assert!(!dir.exists(), "the last record takes the directory with it");
+        // Leaving again (`clean` of a lab already gone): nothing is left to do.
+        assert_eq!(release(&dir, 7, key, "0", "1", &access).unwrap(), Released::AlreadyBack);
     }
 
     #[test]

@@ -107,10 +107,12 @@ pub fn remove(objects: &[Object], home: &File) -> TeardownReport {
         let Object::Netns { name, inode, file } = obj else { continue };
         match still_ours(name, *inode, *file) {
             Held::Namespace(inode) => ours.push((name.as_str(), inode)),
-            Held::Placeholder => {
-                // Left by a create killed before the mount: nothing but the file was made.
-                let _ = netns::unlink(name);
-            }
+            // Left by a create killed before the mount, or by a teardown that could unmount but
+            // not unlink: the name is all that is left of the namespace.
+            Held::Placeholder => match netns::unlink(name) {
+                Ok(()) => report.namespaces += 1,
+                Err(e) => report.failures.push(format!("namespace {name}: {}", e.cause)),
+            },
             Held::Nothing => {}
             Held::Other(what) => report.left.push(format!("namespace {name}: {what}")),
         }
@@ -133,9 +135,11 @@ pub fn remove(objects: &[Object], home: &File) -> TeardownReport {
         }
     }
     for obj in objects.iter().rev() {
-        if let Object::Sysctl { ns, ns_inode, key, old, new } = obj {
-            match restore_sysctl(ns.as_ref(), *ns_inode, key, old, new, home) {
+        if let Object::Sysctl { ns, ns_inode, key: path, old, new } = obj {
+            let key = path.replace('/', ".");
+            match restore_sysctl(ns.as_ref(), *ns_inode, path, old, new, home) {
                 Ok(Released::Restored) => report.sysctls += 1,
+                Ok(Released::AlreadyBack) => {}
                 Ok(Released::Changed { now, labs }) => report.left.push(format!(
                     "sysctl {key}: changed since by someone else (now {now:?}, the lab's value was {labs:?}): left as is"
                 )),
