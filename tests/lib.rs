@@ -3,6 +3,7 @@
 mod errors;
 mod lifecycle;
 mod net;
+mod ownership;
 mod processes;
 mod repl;
 mod scenario;

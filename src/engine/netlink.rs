@@ -169,9 +169,13 @@ impl Conn {
 
     /// Moves a link into the namespace `fd` refers to, giving it `name` there and, if that
     /// number is free there, ifindex `new_index` (`ip link set DEV netns NS name NAME`; the
-    /// kernel renames and renumbers on the way, in one request).
-    pub async fn move_as(&self, index: u32, fd: RawFd, name: &str, new_index: Option<u32>) -> Result<()> {
+    /// kernel renames and renumbers on the way, in one request), and bringing it up there when
+    /// `up` (a move takes a link down; the kernel moves first, then applies the flags).
+    pub async fn move_as(&self, index: u32, fd: RawFd, name: &str, new_index: Option<u32>, up: bool) -> Result<()> {
         let mut msg = LinkUnspec::new_with_index(index).setns_by_fd(fd).name(name.to_string());
+        if up {
+            msg = msg.up();
+        }
         if let Some(i) = new_index.and_then(|i| i32::try_from(i).ok()) {
             msg = msg.append_extra_attribute(LinkAttribute::NewIfIndex(i));
         }

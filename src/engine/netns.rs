@@ -107,10 +107,12 @@ pub enum CreateError<E> {
 
 /// Creates a named namespace like `ip netns add` and returns a handle to it. Before the name
 /// is given to the namespace, `record` is told its identity (to write it down), so that a
-/// process killed at any point leaves a record that names exactly what it made: the placeholder
-/// file is created first (O_EXCL), then the namespace (on this thread, which returns to `home`
-/// at once, keeping a handle), then `record` runs, then the namespace is bind-mounted on the
-/// file. When `record` fails, nothing is left.
+/// process killed at any point leaves a record that names exactly what it made: the namespace
+/// is made first (on this thread, which returns to `home` at once, keeping a handle; killed
+/// now, nothing is left), then the placeholder file (O_EXCL), then `record` runs, then the
+/// namespace is bind-mounted on the file. Only a kill in the two system calls between the
+/// file's creation and `record`'s write leaves a file no record names. When `record` fails,
+/// nothing is left.
 pub fn create<E>(
     name: &str,
     home: &impl AsFd,
@@ -120,27 +122,26 @@ pub fn create<E>(
     let op = format!("create namespace {name}");
     let engine = |e: EngineError| CreateError::Engine(e);
     let path = netns_path(name);
+    unshare(CloneFlags::CLONE_NEWNET).map_err(|e| engine(EngineError::errno(&op, e)))?;
+    let new = current();
+    setns(home, CloneFlags::CLONE_NEWNET).expect("return to the home network namespace");
+    let new = new.map_err(engine)?;
+    let inode = inode_of(&new).map_err(engine)?;
     let flags = OFlag::O_RDONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
     let placeholder: OwnedFd = open(&path, flags, Mode::empty()).map_err(|e| engine(EngineError::errno(&op, e)))?;
-    let file_inode = File::from(placeholder).metadata().map(|m| m.ino());
     let made = (|| {
-        let file = file_inode.map_err(|e| engine(EngineError::io(&op, e)))?;
-        unshare(CloneFlags::CLONE_NEWNET).map_err(|e| engine(EngineError::errno(&op, e)))?;
-        let new = current();
-        setns(home, CloneFlags::CLONE_NEWNET).expect("return to the home network namespace");
-        let new = new.map_err(engine)?;
-        let inode = inode_of(&new).map_err(engine)?;
+        let file = File::from(placeholder).metadata().map(|m| m.ino()).map_err(|e| engine(EngineError::io(&op, e)))?;
         record(Placeholder { inode, file }).map_err(CreateError::Record)?;
         // The handle's /proc path names the namespace itself: the thread need not be in it.
         let source = format!("/proc/self/fd/{}", new.as_raw_fd());
         mount(Some(source.as_str()), &path, Some("none"), MsFlags::MS_BIND, None::<&str>)
-            .map_err(|e| engine(EngineError::errno(&op, e)))?;
-        Ok(new)
+            .map_err(|e| engine(EngineError::errno(&op, e)))
     })();
-    if made.is_err() {
+    if let Err(e) = made {
         let _ = std::fs::remove_file(&path);
+        return Err(e);
     }
-    made
+    Ok(new)
 }
 
 /// What a name in /run/netns holds now, seen without following a symlink.

@@ -66,9 +66,20 @@ pub enum Object {
     /// namespaces: the link by ifindex, the qdisc by the lab's handle. `saved`: the root qdisc it
     /// replaced (`#{replace: true}`), put back at teardown.
     Qdisc { ns: Option<String>, ns_inode: u64, link: String, index: u32, handle: u32, saved: Option<SavedQdisc> },
-    /// A link the lab did not create, moved from `ns` (where it was `name`, ifindex `index`) to
-    /// `to`, where it is ifindex `now`. Moved back, under its name, before `to` goes.
-    Moved { ns: Option<String>, ns_inode: u64, name: String, index: u32, to: Option<String>, to_inode: u64, now: u32 },
+    /// A link the lab did not create, moved from `ns` (where it was `name`, ifindex `index`,
+    /// `up` or not) to `to`, where it is ifindex `now`. Moved back, under its name and up if it
+    /// was, before `to` goes.
+    Moved {
+        ns: Option<String>,
+        ns_inode: u64,
+        name: String,
+        index: u32,
+        #[serde(default)]
+        up: bool,
+        to: Option<String>,
+        to_inode: u64,
+        now: u32,
+    },
     /// A background process (group leader); `start` is its start time in clock ticks, which
     /// tells it from a later process that reuses the pid.
     Process { pid: i32, start: u64 },

@@ -51,18 +51,21 @@ impl Lab {
         let to_inode = self.ns_inode(to)?;
         let previous = self.changed.moved.remove(&(from.key(), index));
         let record = match &previous {
-            Some(Object::Moved { ns, ns_inode, name, index: home_index, .. }) => Object::Moved {
+            Some(Object::Moved { ns, ns_inode, name, index: home_index, up, .. }) => Object::Moved {
                 ns: ns.clone(),
                 ns_inode: *ns_inode,
                 name: name.clone(),
                 index: *home_index,
+                up: *up,
                 to: to.key(),
                 to_inode,
                 now: index,
             },
             _ => {
                 let ns_inode = self.ns_inode(from)?;
-                Object::Moved { ns: from.key(), ns_inode, name: link.into(), index, to: to.key(), to_inode, now: index }
+                let conn = self.conn(from)?;
+                let up = self.block_on(conn.link_by_index(index)).ok().flatten().is_some_and(|l| l.up);
+                Object::Moved { ns: from.key(), ns_inode, name: link.into(), index, up, to: to.key(), to_inode, now: index }
             }
         };
         self.ledger_mut()?.intent(&record)?;
@@ -72,9 +75,9 @@ impl Lab {
     /// Completes a foreign link's move: its ifindex where it arrived (the kernel keeps it when
     /// it is free there). Back where it came from, the link needs nothing more.
     pub(super) fn moved_foreign_done(&mut self, record: Object, to: &Ns, now: Option<u32>) -> Result<()> {
-        let Object::Moved { ns, ns_inode, name, index, to_inode, now: expected, .. } = record else { return Ok(()) };
+        let Object::Moved { ns, ns_inode, name, index, up, to_inode, now: expected, .. } = record else { return Ok(()) };
         let now = now.unwrap_or(expected);
-        let record = Object::Moved { ns, ns_inode, name, index, to: to.key(), to_inode, now };
+        let record = Object::Moved { ns, ns_inode, name, index, up, to: to.key(), to_inode, now };
         if ns_inode == to_inode {
             return self.forget(&record);
         }
@@ -88,7 +91,7 @@ impl Lab {
         let here: Vec<u32> = self.changed.moved.keys().filter(|(n, _)| *n == ns.key()).map(|(_, i)| *i).collect();
         for now in here {
             let record = self.changed.moved.remove(&(ns.key(), now)).expect("listed");
-            let Object::Moved { ns: home_ns, ns_inode, name, index, .. } = &record else { continue };
+            let Object::Moved { ns: home_ns, ns_inode, name, index, up, .. } = &record else { continue };
             let home = match home_ns {
                 None => Ns::Root,
                 Some(n) => Ns::named(n.clone()),
@@ -102,7 +105,7 @@ impl Lab {
                 });
             }
             let conn = self.conn(ns)?;
-            self.block_on(move_back(&conn, now, &home_file, name, *index))
+            self.block_on(move_back(&conn, now, &home_file, name, *index, *up))
                 .map_err(|e| LabError::from_engine(format!("move link {name:?} back to {home}"), e))?;
             self.indexes.retain(|(n, _), i| !(*n == ns.key() && *i == now));
             self.forget(&record)?;
@@ -112,14 +115,14 @@ impl Lab {
 }
 
 /// Moves link `now` (on `conn`'s namespace) into `home` as `name`, under its old ifindex when
-/// that is free there. Ok(false): the link is gone.
-pub(super) async fn move_back(conn: &Conn, now: u32, home: &File, name: &str, index: u32) -> Result<bool, EngineError> {
+/// that is free there, and up if it was. Ok(false): the link is gone.
+pub(super) async fn move_back(conn: &Conn, now: u32, home: &File, name: &str, index: u32, up: bool) -> Result<bool, EngineError> {
     if conn.link_by_index(now).await?.is_none() {
         return Ok(false);
     }
-    match conn.move_as(now, home.as_raw_fd(), name, Some(index)).await {
+    match conn.move_as(now, home.as_raw_fd(), name, Some(index), up).await {
         // Its old number is taken there now: any number will do.
-        Err(e) if e.code() == Some(Errno::EBUSY) => conn.move_as(now, home.as_raw_fd(), name, None).await.map(|()| true),
+        Err(e) if e.code() == Some(Errno::EBUSY) => conn.move_as(now, home.as_raw_fd(), name, None, up).await.map(|()| true),
         other => other.map(|()| true),
     }
 }
@@ -135,7 +138,7 @@ pub(super) fn restore_all(objects: &[Object], home: &File, report: &mut Teardown
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
     let _guard = rt.enter();
     for obj in moved {
-        let Object::Moved { ns, ns_inode, name, index, to, to_inode, now } = obj else { continue };
+        let Object::Moved { ns, ns_inode, name, index, up, to, to_inode, now } = obj else { continue };
         let what = format!("link {name} (moved from {})", describe_ns(ns));
         let (Some(there), Some(back)) = (open_checked(to, *to_inode, home), open_checked(ns, *ns_inode, home)) else {
             report.left.push(format!("{what}: the namespaces it moved between are not the recorded ones any more"));
@@ -149,7 +152,7 @@ pub(super) fn restore_all(objects: &[Object], home: &File, report: &mut Teardown
             }
         };
         let back = back.as_ref().unwrap_or(home);
-        match rt.block_on(move_back(&conn, *now, back, name, *index)) {
+        match rt.block_on(move_back(&conn, *now, back, name, *index, *up)) {
             Ok(true) => report.moved += 1,
             Ok(false) => report.left.push(format!("{what}: no longer in {} (ifindex {now})", describe_ns(to))),
             Err(e) => report.failures.push(format!("{what}: could not move it back: {}", e.cause)),
