@@ -41,8 +41,17 @@ pub enum Object {
         #[serde(default)]
         peer_ns: Option<String>,
     },
-    /// An address added to a link the lab did not create.
-    Addr { ns: Option<String>, link: String, cidr: String },
+    /// An address added to a link the lab did not create, that link by ifindex (`index`; None in
+    /// records from before it was kept: then by name).
+    Addr {
+        ns: Option<String>,
+        #[serde(default)]
+        ns_inode: Option<u64>,
+        link: String,
+        #[serde(default)]
+        index: Option<u32>,
+        cidr: String,
+    },
     /// A route added in a namespace the lab did not create, by its whole key: table,
     /// destination ("default" or a CIDR), metric, type (RTN_*), output ifindex (None when the
     /// kernel chose it and the route was not seen made), gateway ("" for none) and protocol.
@@ -99,7 +108,7 @@ impl Object {
         match self {
             Object::Netns { name, .. } => format!("netns {name}"),
             Object::Link { ns, name, .. } => format!("link {ns:?} {name}"),
-            Object::Addr { ns, link, cidr } => format!("addr {ns:?} {link} {cidr}"),
+            Object::Addr { ns, link, cidr, .. } => format!("addr {ns:?} {link} {cidr}"),
             Object::Route { ns, table, dst, metric, via, .. } => format!("route {ns:?} {table} {dst} {metric} {via}"),
             Object::Qdisc { ns, index, .. } => format!("qdisc {ns:?} {index}"),
             Object::Moved { ns, index, .. } => format!("moved {ns:?} {index}"),

@@ -167,7 +167,7 @@ pub fn remove(objects: &[Object], home: &File) -> TeardownReport {
             Object::Link { ns, ns_inode, .. } | Object::Route { ns, ns_inode, .. } | Object::Qdisc { ns, ns_inode, .. } => {
                 (ns, Some(*ns_inode))
             }
-            Object::Addr { ns, .. } => (ns, None),
+            Object::Addr { ns, ns_inode, .. } => (ns, *ns_inode),
             _ => continue,
         };
         if !conns.contains_key(ns) {
@@ -308,8 +308,20 @@ async fn remove_in(conn: &Conn, obj: &Object, vanishing: bool, wait: bool) -> Re
                 Err(e) => Err(e),
             }
         }
-        Object::Addr { link, cidr, .. } => {
-            let Ok(link) = conn.link_by_name(link).await else { return Ok(Outcome::Absent) };
+        Object::Addr { link, index, cidr, .. } => {
+            let link = match index {
+                Some(i) => match conn.link_by_index(*i).await? {
+                    Some(l) if l.name == *link => l,
+                    Some(l) => {
+                        return Ok(Outcome::Left(format!("ifindex {i} is now {:?}, another link: left as is", l.name)));
+                    }
+                    None => return Ok(Outcome::Absent),
+                },
+                None => match conn.link_by_name(link).await {
+                    Ok(l) => l,
+                    Err(_) => return Ok(Outcome::Absent),
+                },
+            };
             let Some((ip, prefix)) = cidr.split_once('/').and_then(|(ip, p)| Some((ip.parse().ok()?, p.parse().ok()?))) else {
                 return Ok(Outcome::Absent);
             };
