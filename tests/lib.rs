@@ -1,6 +1,7 @@
 //! Integration tests: one binary (see DESIGN.md §5), all kernel objects in private namespaces.
 
 mod errors;
+mod ledger_trust;
 mod lifecycle;
 mod net;
 mod ownership;

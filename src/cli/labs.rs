@@ -4,7 +4,7 @@ use std::path::Path;
 
 use super::report;
 use crate::engine::netns;
-use crate::lab::ledger::{self, Object, Record};
+use crate::lab::ledger::{self, Object, Record, Scan};
 use crate::lab::teardown;
 
 /// How long `down` waits for a running lab to tear itself down.
@@ -41,13 +41,45 @@ fn counts(rec: &Record) -> String {
     parts.iter().map(|(n, what)| format!("{n} {what}")).collect::<Vec<_>>().join(", ")
 }
 
+/// Says which ledgers could not be read, and why; true if any.
+fn report_refused(cmd: &str, scan: &Scan) -> bool {
+    for why in &scan.refused {
+        eprintln!("{cmd}: skipped {why}");
+    }
+    !scan.refused.is_empty()
+}
+
+/// A ledger with lines nslab did not write: nothing in it is acted on (see `Record::problems`).
+fn report_damaged(cmd: &str, rec: &Record) {
+    for problem in &rec.problems {
+        eprintln!("{cmd}: {problem}");
+    }
+    let n = rec.problems.len();
+    eprintln!(
+        "{cmd}: lab {} (id {}) left alone: {n} line{} of its ledger {} could not be read or break nslab's rules, \
+         so none of it is trusted; nothing was removed and the ledger is kept (check what it lists by hand, then \
+         delete it)",
+        rec.header.name,
+        rec.header.id,
+        if n == 1 { "" } else { "s" },
+        rec.path.display()
+    );
+}
+
+/// `ls` exits 1 when a ledger could not be read or is damaged (reported on stderr).
 pub fn ls() -> i32 {
-    let records = ledger::read_all(ledger_dir());
-    println!("{:<20} {:<8} {:>8} {:<6} {:>5}  OBJECTS", "NAME", "ID", "PID", "STATE", "AGE");
-    for rec in &records {
-        let state = if rec.alive() { "alive" } else { "dead" };
+    let scan = ledger::scan(ledger_dir());
+    println!("{:<20} {:<8} {:>8} {:<7} {:>5}  OBJECTS", "NAME", "ID", "PID", "STATE", "AGE");
+    for rec in &scan.records {
+        let state = if !rec.trusted() {
+            "damaged"
+        } else if rec.alive() {
+            "alive"
+        } else {
+            "dead"
+        };
         println!(
-            "{:<20} {:<8} {:>8} {:<6} {:>5}  {}",
+            "{:<20} {:<8} {:>8} {:<7} {:>5}  {}",
             rec.header.name,
             rec.header.id,
             rec.header.pid,
@@ -56,61 +88,65 @@ pub fn ls() -> i32 {
             counts(rec)
         );
     }
-    0
+    let mut status = i32::from(report_refused("ls", &scan));
+    for rec in scan.records.iter().filter(|r| !r.trusted()) {
+        for problem in &rec.problems {
+            eprintln!("ls: {problem}");
+        }
+        status = 1;
+    }
+    status
 }
 
+/// Removes what a trusted record lists, then the ledger (if nothing failed).
 fn remove(rec: &Record) -> teardown::TeardownReport {
     let home = match netns::current() {
         Ok(f) => f,
         Err(e) => return teardown::TeardownReport { failures: vec![e.to_string()], ..Default::default() },
     };
-    let objects: Vec<Object> = rec.objects.iter().chain(rec.pending.iter()).cloned().collect();
-    let report = teardown::remove(&objects, &home);
+    let report = teardown::remove(&rec.standing(), &home);
     if report.failures.is_empty() {
-        let _ = std::fs::remove_file(&rec.path);
+        rec.discard();
     }
     report
 }
 
+/// Removes a dead lab's objects, unless its ledger is damaged. The exit status.
+fn remove_dead(cmd: &str, rec: &Record) -> i32 {
+    if !rec.trusted() {
+        report_damaged(cmd, rec);
+        return 1;
+    }
+    let report = remove(rec);
+    eprintln!("lab {} (id {}) {report}", rec.header.name, rec.header.id);
+    i32::from(!report.failures.is_empty())
+}
+
 pub fn down(which: &str) -> i32 {
-    let records = ledger::read_all(ledger_dir());
-    let matching: Vec<&Record> = records.iter().filter(|r| r.header.id == which || r.header.name == which).collect();
+    let scan = ledger::scan(ledger_dir());
+    let matching: Vec<&Record> = scan.records.iter().filter(|r| r.header.id == which || r.header.name == which).collect();
     match matching.as_slice() {
+        [] if !scan.refused.is_empty() => {
+            // The lab may be in a ledger this user may not read (another user's, 0600).
+            let n = scan.refused.len();
+            report::plain(
+                format!("no lab named {which:?} among the labs you can read"),
+                Some(format!(
+                    "{n} ledger{} could not be read: {}. A lab is taken down by the user who ran it (root for \
+                     labs run as root)",
+                    if n == 1 { "" } else { "s" },
+                    scan.refused.join("; ")
+                )),
+            );
+            1
+        }
         [] => {
             report::plain(format!("no lab named {which:?} is standing"), Some("`nslab ls` lists the labs that are".into()));
             1
         }
-        [rec] => {
-            if rec.alive() {
-                // Its process still runs: ask it to tear down itself, as Ctrl-C would.
-                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(rec.header.pid), nix::sys::signal::Signal::SIGTERM);
-                eprintln!(
-                    "lab {} (id {}) is running as pid {}: asked it to stop",
-                    rec.header.name, rec.header.id, rec.header.pid
-                );
-                // Return once it is down, so that `nslab down x && ...` can rely on it.
-                let deadline = std::time::Instant::now() + STOP_WAIT;
-                while rec.alive() && std::time::Instant::now() < deadline {
-                    std::thread::sleep(std::time::Duration::from_millis(10));
-                }
-                if rec.alive() {
-                    eprintln!("lab {} (id {}) is still stopping after {} s", rec.header.name, rec.header.id, STOP_WAIT.as_secs());
-                    return 1;
-                }
-                if !rec.path.exists() {
-                    eprintln!("lab {} (id {}) tore itself down", rec.header.name, rec.header.id);
-                    return 0;
-                }
-                // Its process is gone but left something (its teardown failed): finish the job.
-                let Ok(rec) = ledger::read(&rec.path) else { return 1 };
-                let report = remove(&rec);
-                eprintln!("lab {} (id {}) {report}", rec.header.name, rec.header.id);
-                return i32::from(!report.failures.is_empty());
-            }
-            let report = remove(rec);
-            eprintln!("lab {} (id {}) {report}", rec.header.name, rec.header.id);
-            i32::from(!report.failures.is_empty())
-        }
+        // A running lab tears down from its own memory: a damaged file does not matter to it.
+        [rec] if rec.alive() => stop(rec),
+        [rec] => remove_dead("down", rec),
         many => {
             let ids: Vec<&str> = many.iter().map(|r| r.header.id.as_str()).collect();
             report::plain(
@@ -122,18 +158,55 @@ pub fn down(which: &str) -> i32 {
     }
 }
 
-pub fn clean() -> i32 {
-    let mut status = 0;
-    let mut cleaned = 0;
-    for rec in ledger::read_all(ledger_dir()).iter().filter(|r| !r.alive()) {
-        let report = remove(rec);
-        eprintln!("lab {} (id {}) {report}", rec.header.name, rec.header.id);
-        cleaned += 1;
-        if !report.failures.is_empty() {
-            status = 1;
+/// Asks a running lab to tear itself down, as Ctrl-C would, and waits until it has.
+fn stop(rec: &Record) -> i32 {
+    let (name, id, pid) = (&rec.header.name, &rec.header.id, rec.header.pid);
+    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM) {
+        Ok(()) => eprintln!("lab {name} (id {id}) is running as pid {pid}: asked it to stop"),
+        Err(nix::errno::Errno::EPERM) => {
+            report::plain(
+                format!("lab {name} (id {id}, pid {pid}) belongs to another user: cannot ask it to stop"),
+                Some("run `nslab down` as the user who runs the lab (or as root)".into()),
+            );
+            return 1;
+        }
+        // Ended just now: what it left is removed below.
+        Err(_) => {}
+    }
+    // Return once it is down, so that `nslab down x && ...` can rely on it.
+    let deadline = std::time::Instant::now() + STOP_WAIT;
+    while rec.alive() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    if rec.alive() {
+        eprintln!("lab {name} (id {id}) is still stopping after {} s", STOP_WAIT.as_secs());
+        return 1;
+    }
+    if std::fs::symlink_metadata(&rec.path).is_err() {
+        eprintln!("lab {name} (id {id}) tore itself down");
+        return 0;
+    }
+    // Its process is gone but left something (its teardown failed): finish the job.
+    match ledger::read(&rec.path) {
+        Ok(rec) => remove_dead("down", &rec),
+        Err(e) => {
+            report::plain(e.to_string(), Some("the ledger is kept; check what it lists by hand".into()));
+            1
         }
     }
-    if cleaned == 0 {
+}
+
+/// Tears down every dead lab. Exits 1 when something could not be removed, or a ledger could not
+/// be read or trusted (those are kept, and nothing they list is touched).
+pub fn clean() -> i32 {
+    let scan = ledger::scan(ledger_dir());
+    let mut status = i32::from(report_refused("clean", &scan));
+    let mut dead = 0;
+    for rec in scan.records.iter().filter(|r| !r.alive()) {
+        dead += 1;
+        status |= remove_dead("clean", rec);
+    }
+    if dead == 0 && status == 0 {
         eprintln!("clean: no dead labs");
     }
     status

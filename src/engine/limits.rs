@@ -39,3 +39,37 @@ pub fn restore_in_child() {
         }
     }
 }
+
+/// The open-file limits now in force: (soft, hard).
+pub fn open_files() -> (u64, u64) {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit only writes the struct passed.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return (0, 0);
+    }
+    (lim.rlim_cur, lim.rlim_max)
+}
+
+/// Why a call failed with EMFILE or ENFILE and what to do, in the user's terms; None for other
+/// errnos. A lab holds a descriptor per namespace, so a big lab meets the limit while building.
+pub fn exhausted(errno: nix::errno::Errno) -> Option<String> {
+    match errno {
+        nix::errno::Errno::EMFILE => {
+            let (soft, hard) = open_files();
+            let limit = |n: u64| if n == libc::RLIM_INFINITY { "unlimited".to_string() } else { n.to_string() };
+            Some(format!(
+                "nslab reached its open-file limit of {} (hard limit {}; it holds one file per namespace): \
+                 raise the limit before running nslab (`ulimit -n N`; above the hard limit only root can, \
+                 with `ulimit -Hn N` or `prlimit --nofile=N:N`), or build fewer namespaces",
+                limit(soft),
+                limit(hard)
+            ))
+        }
+        nix::errno::Errno::ENFILE => Some(
+            "the system's open-file table is full (fs.file-max): end other programs, raise \
+             `sysctl fs.file-max`, or build fewer namespaces"
+                .into(),
+        ),
+        _ => None,
+    }
+}

@@ -21,5 +21,6 @@ pub mod sysctl;
 pub mod tc;
 pub mod tc_options;
 pub mod tcp_bench;
+pub mod trusted_dir;
 
 pub use error::{EngineError, Result};

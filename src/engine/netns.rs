@@ -76,7 +76,8 @@ pub fn within<T>(target: &impl AsFd, home: &impl AsFd, f: impl FnOnce() -> T) ->
 /// propagate to every mount namespace that sees the directory.
 pub fn prepare_dir() -> Result<()> {
     let op = "prepare /run/netns";
-    std::fs::create_dir_all(NETNS_DIR).map_err(|e| EngineError::io(op, e))?;
+    // 0755 whatever the umask: whoever can write here can plant what root later deletes.
+    super::trusted_dir::ensure(Path::new(NETNS_DIR), "network namespace mounts")?;
     let shared = MsFlags::MS_SHARED | MsFlags::MS_REC;
     match mount(None::<&str>, NETNS_DIR, None::<&str>, shared, None::<&str>) {
         Ok(()) => Ok(()),
@@ -141,6 +142,8 @@ pub fn create<E>(
         let _ = std::fs::remove_file(&path);
         return Err(e);
     }
+    // The handle was opened before anything was made: running out of descriptors (EMFILE)
+    // fails before the placeholder exists, never leaving a namespace the caller is told failed.
     Ok(new)
 }
 

@@ -34,7 +34,7 @@ pub fn enter() -> Result<()> {
     mount(Some("tmpfs"), "/run", Some("tmpfs"), MsFlags::empty(), Some("mode=755"))
         .map_err(|e| EngineError::errno(format!("{op}: mount a private /run"), e))?;
     for dir in ["/run/netns", "/run/nslab"] {
-        std::fs::create_dir_all(dir).map_err(|e| EngineError::io(op, e))?;
+        super::trusted_dir::ensure(std::path::Path::new(dir), "the sandbox's namespaces and ledgers")?;
     }
     ENTERED.store(true, Ordering::Relaxed);
     // From here on the caller's process is the keeper (see `keeper.rs`); this returns in the lab.

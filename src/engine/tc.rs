@@ -34,11 +34,11 @@ impl QdiscInfo {
     pub fn is_default(&self) -> bool {
         self.handle == 0
     }
+}
 
-    /// One that nslab put there (this lab or another one).
-    pub fn is_nslabs(&self) -> bool {
-        HANDLE_MAJORS.iter().any(|m| self.handle == u32::from(*m) << 16)
-    }
+/// A handle nslab gives root qdiscs (this lab or another one).
+pub fn is_nslab_handle(handle: u32) -> bool {
+    HANDLE_MAJORS.iter().any(|m| handle == u32::from(*m) << 16)
 }
 
 /// HTB's dump says its full version (HTB_VER, 0x30011) where creation takes only its major

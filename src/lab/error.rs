@@ -62,6 +62,10 @@ impl LabError {
     /// meaning become specific errors.
     pub fn from_engine(op: impl Into<String>, err: EngineError) -> LabError {
         let op = op.into();
+        // Out of descriptors: say which limit and how to raise it (a big lab meets it first).
+        if let Some(detail) = err.code().and_then(crate::engine::limits::exhausted) {
+            return LabError::Failed { op, detail, errno: err.code() };
+        }
         match err.code() {
             Some(Errno::EPERM) | Some(Errno::EACCES) => LabError::PermissionDenied { op },
             Some(Errno::EOPNOTSUPP) => {

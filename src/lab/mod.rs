@@ -15,6 +15,7 @@ mod veth;
 pub mod error;
 pub mod features;
 pub mod ledger;
+mod ledger_check;
 pub mod link_kinds;
 mod owners;
 mod parallel;
@@ -344,24 +345,22 @@ impl Lab {
         self.pending = None;
         self.held_up = None;
         let Some(ledger) = self.ledger.take() else { return TeardownReport::default() };
-        let record = ledger.read();
+        // From memory, not the file: its path may be gone or replaced, and reading it would need
+        // a descriptor the lab may not have left (a lab at the open-file limit).
+        let objects = ledger.standing();
         self.quiesce_bridges();
-        // Sockets and files keep namespaces alive: let go of all of them first.
+        // Sockets and files keep namespaces alive, and teardown needs descriptors of its own:
+        // let go of all of them first.
         self.spaces.clear();
         self.root_conn = None;
         let home = self.home.clone();
         let Lab { rt, .. } = self;
         rt.shutdown_background();
-        match record {
-            Ok(rec) => {
-                let report = teardown::remove(&rec.objects.iter().chain(rec.pending.iter()).cloned().collect::<Vec<_>>(), &home);
-                if report.failures.is_empty() {
-                    ledger.close();
-                }
-                report
-            }
-            Err(e) => TeardownReport { failures: vec![e.to_string()], ..Default::default() },
+        let report = teardown::remove(&objects, &home);
+        if report.failures.is_empty() {
+            ledger.close();
         }
+        report
     }
 
     /// Brings the lab's bridges down before their ports go. A port leaving a running bridge makes
