@@ -234,6 +234,13 @@ fn foreign_links_moved_into_the_lab_come_back_with_their_names() {
             echo "=err-$end"; cat /run/err
             echo "=after-$end"; {snapshot}
         done
+        # Someone takes d0's name while the lab holds it: it comes back under the lab's name for it.
+        $NSLAB run {lab} > /run/out-taken 2> /run/err & P=$!
+        wait_for /run/out-taken ready $P
+        ip link add d0 type veth peer name z0
+        kill -TERM $P; wait $P
+        echo "=err-taken"; tail -n1 /run/err
+        echo "=after-taken"; ip -j link show x
         ip netns del f"#
     ));
     let s = sections(&run.stdout);
@@ -251,6 +258,14 @@ fn foreign_links_moved_into_the_lab_come_back_with_their_names() {
         // Same names, same ifindexes, same namespaces as before.
         assert_eq!(s[&format!("after-{end}")], s["before"], "{end}: {run:?}");
     }
+    assert_eq!(
+        s["err-taken"],
+        "torn down: 1 namespace, 2 links moved back; left: link d0 (moved from the root namespace): moved back as x: its \
+         name is taken there now\n",
+        "{run:?}"
+    );
+    let before = json(s["before"].lines().next().unwrap());
+    assert_eq!(json(&s["after-taken"])[0]["ifindex"], before[0]["ifindex"], "the same link, its ifindex kept: {run:?}");
 }
 
 #[test]

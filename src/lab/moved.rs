@@ -44,48 +44,6 @@ impl Lab {
         }
     }
 
-    /// Notes a foreign link's move from `from` (where it is `index`) to `to`, before the move:
-    /// the record of its first move stays its identity (where it came from). Returns the
-    /// record to complete with `moved_foreign_done`, and the one of an earlier move, if any.
-    pub(super) fn moving_foreign(&mut self, from: &Ns, link: &str, index: u32, to: &Ns) -> Result<(Object, Option<Object>)> {
-        let to_inode = self.ns_inode(to)?;
-        let previous = self.changed.moved.remove(&(from.key(), index));
-        let record = match &previous {
-            Some(Object::Moved { ns, ns_inode, name, index: home_index, up, .. }) => Object::Moved {
-                ns: ns.clone(),
-                ns_inode: *ns_inode,
-                name: name.clone(),
-                index: *home_index,
-                up: *up,
-                to: to.key(),
-                to_inode,
-                now: index,
-            },
-            _ => {
-                let ns_inode = self.ns_inode(from)?;
-                let conn = self.conn(from)?;
-                let up = self.block_on(conn.link_by_index(index)).ok().flatten().is_some_and(|l| l.up);
-                Object::Moved { ns: from.key(), ns_inode, name: link.into(), index, up, to: to.key(), to_inode, now: index }
-            }
-        };
-        self.ledger_mut()?.intent(&record)?;
-        Ok((record, previous))
-    }
-
-    /// Completes a foreign link's move: its ifindex where it arrived (the kernel keeps it when
-    /// it is free there). Back where it came from, the link needs nothing more.
-    pub(super) fn moved_foreign_done(&mut self, record: Object, to: &Ns, now: Option<u32>) -> Result<()> {
-        let Object::Moved { ns, ns_inode, name, index, up, to_inode, now: expected, .. } = record else { return Ok(()) };
-        let now = now.unwrap_or(expected);
-        let record = Object::Moved { ns, ns_inode, name, index, up, to: to.key(), to_inode, now };
-        if ns_inode == to_inode {
-            return self.forget(&record);
-        }
-        self.ledger_mut()?.made(&record)?;
-        self.changed.moved.insert((to.key(), now), record);
-        Ok(())
-    }
-
     /// Moves back the foreign links the lab moved into `ns`, before `ns` goes.
     pub(super) fn return_moved_from(&mut self, ns: &Ns) -> Result<()> {
         let here: Vec<u32> = self.changed.moved.keys().filter(|(n, _)| *n == ns.key()).map(|(_, i)| *i).collect();
@@ -107,6 +65,7 @@ impl Lab {
             let conn = self.conn(ns)?;
             self.block_on(move_back(&conn, now, &home_file, name, *index, *up))
                 .map_err(|e| LabError::from_engine(format!("move link {name:?} back to {home}"), e))?;
+            // (Under another name when its own is taken there: the link itself matters more.)
             self.indexes.retain(|(n, _), i| !(*n == ns.key() && *i == now));
             self.forget(&record)?;
         }
@@ -114,16 +73,43 @@ impl Lab {
     }
 }
 
+/// What moving a link back did.
+pub(super) enum Back {
+    /// Back under its name.
+    Named,
+    /// Back, under another name (its own is taken there now): the one it had in the lab, or
+    /// one the kernel picked from its name followed by a number.
+    Renamed(String),
+    /// Not where the record says (never moved, or gone).
+    Missing,
+}
+
 /// Moves link `now` (on `conn`'s namespace) into `home` as `name`, under its old ifindex when
-/// that is free there, and up if it was. Ok(false): the link is gone.
-pub(super) async fn move_back(conn: &Conn, now: u32, home: &File, name: &str, index: u32, up: bool) -> Result<bool, EngineError> {
-    if conn.link_by_index(now).await?.is_none() {
-        return Ok(false);
-    }
-    match conn.move_as(now, home.as_raw_fd(), name, Some(index), up).await {
-        // Its old number is taken there now: any number will do.
-        Err(e) if e.code() == Some(Errno::EBUSY) => conn.move_as(now, home.as_raw_fd(), name, None, up).await.map(|()| true),
-        other => other.map(|()| true),
+/// that is free there, and up if it was. Its name taken there, it goes back all the same: the
+/// link matters more than its name.
+pub(super) async fn move_back(conn: &Conn, now: u32, home: &File, name: &str, index: u32, up: bool) -> Result<Back, EngineError> {
+    let Some(link) = conn.link_by_index(now).await? else { return Ok(Back::Missing) };
+    let fd = home.as_raw_fd();
+    // Its old number taken there now: any number will do.
+    let send = |name: String| async move {
+        match conn.move_as(now, fd, &name, Some(index), up).await {
+            Err(e) if e.code() == Some(Errno::EBUSY) => conn.move_as(now, fd, &name, None, up).await,
+            other => other,
+        }
+    };
+    match send(name.to_string()).await {
+        Ok(()) => Ok(Back::Named),
+        Err(e) if e.code() == Some(Errno::EEXIST) => {
+            // The kernel moves a link under its current name when that is free there and
+            // renames it afterwards: the move done, only the rename was refused.
+            if conn.link_by_index(now).await?.is_none() {
+                return Ok(Back::Renamed(link.name));
+            }
+            // Its current name is taken there too: the kernel picks a free one ("%d").
+            let base: String = name.chars().take(13).collect();
+            send(format!("{base}%d")).await.map(|()| Back::Renamed(format!("{base} followed by a number")))
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -151,10 +137,25 @@ pub(super) fn restore_all(objects: &[Object], home: &File, report: &mut Teardown
                 continue;
             }
         };
-        let back = back.as_ref().unwrap_or(home);
-        match rt.block_on(move_back(&conn, *now, back, name, *index, *up)) {
-            Ok(true) => report.moved += 1,
-            Ok(false) => report.left.push(format!("{what}: no longer in {} (ifindex {now})", describe_ns(to))),
+        let back_file = back.as_ref().unwrap_or(home);
+        match rt.block_on(move_back(&conn, *now, back_file, name, *index, *up)) {
+            Ok(Back::Named) => report.moved += 1,
+            Ok(Back::Renamed(current)) => {
+                report.moved += 1;
+                report.left.push(format!("{what}: moved back as {current}: its name is taken there now"));
+            }
+            // Never moved (nslab was killed before the move) or moved back already: nothing to
+            // say. Anything else: say where it is not.
+            Ok(Back::Missing) => {
+                let home_conn = Conn::open(back.as_ref(), home);
+                let at_home = home_conn
+                    .ok()
+                    .and_then(|c| rt.block_on(c.link_by_index(*index)).ok().flatten())
+                    .is_some_and(|l| l.name == *name);
+                if !at_home {
+                    report.left.push(format!("{what}: no longer in {} (ifindex {now})", describe_ns(to)));
+                }
+            }
             Err(e) => report.failures.push(format!("{what}: could not move it back: {}", e.cause)),
         }
     }

@@ -354,6 +354,8 @@ async fn remove_in(conn: &Conn, obj: &Object, vanishing: bool, wait: bool) -> Re
                     }
                     Ok(Outcome::Done)
                 }
+                // The qdisc it was to replace is still there: the lab never replaced it.
+                Some(q) if saved.as_ref().is_some_and(|s| s.handle == q.handle) => Ok(Outcome::Absent),
                 Some(q) if !q.is_default() => Ok(Outcome::Left(format!(
                     "the link's root qdisc is now {} {}, not the lab's: left as is",
                     q.kind,

@@ -199,12 +199,15 @@ impl Lab {
         }
         let fd = target.as_raw_fd();
         let index = self.index(from, link)?;
-        // A link the lab did not create is recorded by where it came from, to go back there.
-        let foreign = if self.lab_made(from, link, index) { None } else { Some(self.moving_foreign(from, link, index, to)?) };
         let old_key = (from.key(), link.to_string());
+        if !self.lab_made(from, link, index) {
+            self.move_foreign(from, link, index, to, fd)?;
+            self.indexes.remove(&old_key);
+            return Ok(());
+        }
         let peer = self.peers.get(&old_key).cloned();
         // One the lab made, arriving outside its namespaces, is recorded there before it moves.
-        let arriving = (foreign.is_none() && !self.owns(to)).then(|| -> Result<Object> {
+        let arriving = (!self.owns(to)).then(|| -> Result<Object> {
             let peer_ns = peer.as_ref().and_then(|(pns, _)| pns.clone()).filter(|p| self.owned.contains(p));
             Ok(Object::Link { ns: to.key(), ns_inode: self.ns_inode(to)?, name: link.into(), index: Some(index), peer_ns })
         });
@@ -214,20 +217,13 @@ impl Lab {
         }
         let moved = self.on_link(from, link, "move", |conn, index| async move { conn.move_to(index, fd).await });
         if let Err(e) = moved {
-            for r in foreign.iter().map(|(r, _)| r).chain(arriving.iter()) {
+            if let Some(r) = &arriving {
                 self.ledger_mut()?.failed(r)?;
-            }
-            // Still where it was, with the record of an earlier move, if any.
-            if let Some((_, Some(previous))) = foreign {
-                self.changed.moved.insert((from.key(), index), previous);
             }
             return Err(e);
         }
         self.indexes.remove(&old_key);
         let now = self.index(to, link).ok();
-        if let Some((record, _)) = foreign {
-            self.moved_foreign_done(record, to, now)?;
-        }
         if self.made_links.remove(&old_key) {
             self.forget(&Object::Link { ns: from.key(), ns_inode: 0, name: link.into(), index: None, peer_ns: None })?;
         }
@@ -248,6 +244,64 @@ impl Lab {
             self.peers.insert((to.key(), link.into()), peer);
         }
         Ok(())
+    }
+}
+
+impl Lab {
+    /// Moves a link the lab did not create, recording it by where it came from (to go back
+    /// there) and by the ifindex it gets where it goes, asked of the kernel (IFLA_NEW_IFINDEX)
+    /// rather than guessed: the kernel keeps a link's index only when it is free there, and a
+    /// record naming another link's index would send that one away at teardown. The record of
+    /// a link's first move stays its identity.
+    fn move_foreign(&mut self, from: &Ns, link: &str, index: u32, to: &Ns, fd: std::os::fd::RawFd) -> Result<()> {
+        let to_inode = self.ns_inode(to)?;
+        let conn = self.conn(from)?;
+        let previous = self.changed.moved.remove(&(from.key(), index));
+        let (ns, ns_inode, name, home_index, up) = match &previous {
+            Some(Object::Moved { ns, ns_inode, name, index, up, .. }) => (ns.clone(), *ns_inode, name.clone(), *index, *up),
+            _ => {
+                let up = self.block_on(conn.link_by_index(index)).ok().flatten().is_some_and(|l| l.up);
+                (from.key(), self.ns_inode(from)?, link.to_string(), index, up)
+            }
+        };
+        for attempt in 0..=INDEX_TRIES {
+            // Its own number first; taken there, one of the lab's.
+            let now = if attempt == 0 { index } else { self.chosen_index() };
+            let record = Object::Moved {
+                ns: ns.clone(),
+                ns_inode,
+                name: name.clone(),
+                index: home_index,
+                up,
+                to: to.key(),
+                to_inode,
+                now,
+            };
+            self.ledger_mut()?.intent(&record)?;
+            match self.block_on(conn.move_as(index, fd, link, Some(now), false)) {
+                Ok(()) => {
+                    if ns_inode == to_inode {
+                        // Back where it came from: nothing more to put back.
+                        return self.forget(&record);
+                    }
+                    self.ledger_mut()?.made(&record)?;
+                    self.changed.moved.insert((to.key(), now), record);
+                    return Ok(());
+                }
+                Err(e) => {
+                    self.ledger_mut()?.failed(&record)?;
+                    if e.code() == Some(Errno::EBUSY) && attempt < INDEX_TRIES {
+                        continue;
+                    }
+                    // Still where it was, with the record of an earlier move, if any.
+                    if let Some(p) = previous {
+                        self.changed.moved.insert((from.key(), index), p);
+                    }
+                    return Err(self.link_error(from, link, "move", e));
+                }
+            }
+        }
+        unreachable!("the last attempt returns")
     }
 }
 
