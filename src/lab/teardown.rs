@@ -5,9 +5,9 @@ use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::time::{Duration, Instant};
 
-use nix::errno::Errno;
-
 use std::path::Path;
+
+use nix::errno::Errno;
 
 use super::ledger::{process_start, Object};
 use super::shared_settings::{self, Access, Released, SHARED_DIR};
@@ -137,7 +137,12 @@ pub fn remove(objects: &[Object], home: &File) -> TeardownReport {
     for obj in objects.iter().rev() {
         if let Object::Sysctl { ns, ns_inode, key: path, old, new } = obj {
             let key = path.replace('/', ".");
-            match restore_sysctl(ns.as_ref(), *ns_inode, path, old, new, home) {
+            let Some(opened) = super::moved::open_checked(ns, *ns_inode, home) else {
+                let ns = super::moved::describe_ns(ns);
+                report.left.push(format!("sysctl {key}: {ns} is not the namespace it was set in any more: left as is"));
+                continue;
+            };
+            match restore_sysctl(opened.as_ref().unwrap_or(home), *ns_inode, path, old, new) {
                 Ok(Released::Restored) => report.sysctls += 1,
                 Ok(Released::AlreadyBack) => {}
                 Ok(Released::Changed { now, labs }) => report.left.push(format!(
@@ -147,7 +152,7 @@ pub fn remove(objects: &[Object], home: &File) -> TeardownReport {
                     "sysctl {key}: still held by {} (it is restored when the last lab holding it ends)",
                     by.iter().map(|h| h.to_string()).collect::<Vec<_>>().join(", ")
                 )),
-                Err(e) => report.left.push(format!("sysctl {key}: {e}")),
+                Err(e) => report.failures.push(format!("sysctl {key}: {e}")),
             }
         }
     }
@@ -370,15 +375,10 @@ async fn remove_in(conn: &Conn, obj: &Object, vanishing: bool, wait: bool) -> Re
 
 /// Leaves a sysctl the lab set outside its namespaces (a shared setting): restored by the last
 /// lab holding it, and only while it still holds the labs' value.
-fn restore_sysctl(ns: Option<&String>, ns_inode: u64, key: &str, old: &str, new: &str, home: &File) -> Result<Released, String> {
-    let ns_key = ns.cloned();
-    let Some(opened) = super::moved::open_checked(&ns_key, ns_inode, home) else {
-        return Err(format!("{} is not the namespace it was set in any more: left as is", super::moved::describe_ns(&ns_key)));
-    };
-    let file = opened.as_ref().unwrap_or(home);
+fn restore_sysctl(ns: &File, ns_inode: u64, key: &str, old: &str, new: &str) -> Result<Released, String> {
     let components: Vec<String> = key.split('/').map(str::to_string).collect();
-    let read = || crate::engine::sysctl::read(file, &components);
-    let write = |v: &str| crate::engine::sysctl::write(file, &components, v);
+    let read = || crate::engine::sysctl::read(ns, &components);
+    let write = |v: &str| crate::engine::sysctl::write(ns, &components, v);
     let access = Access { read: &read, write: &write };
     shared_settings::release(Path::new(SHARED_DIR), ns_inode, key, old, new, &access)
 }
