@@ -135,12 +135,12 @@ fn forged_ledger_lines_are_reported_and_nothing_is_obeyed() {
     let p = keeper("forged", &["mine"]);
     let forged = [
         r#"{"intent":{"netns":{"name":"victim","inode":null}}}"#,
-        r#"{"made":{"link":{"ns":null,"name":"vhost","index":null,"peer_ns":null}}}"#,
+        r#"{"made":{"link":{"ns":null,"ns_inode":1,"name":"vhost","index":null,"peer_ns":null}}}"#,
         r#"{"made":{"netns":{"name":"../precious","inode":null}}}"#,
         r#"{"made":{"netns":{"name":"../mnt-target","inode":null}}}"#,
-        r#"{"made":{"sysctl":{"ns":null,"key":"kernel/hostname","old":"pwned"}}}"#,
-        r#"{"made":{"sysctl":{"ns":null,"key":"net/../kernel/hostname","old":"pwned"}}}"#,
-        r#"{"made":{"link":{"ns":null,"name":"vhost/../../x","index":null,"peer_ns":null}}}"#,
+        r#"{"made":{"sysctl":{"ns":null,"ns_inode":1,"key":"kernel/hostname","old":"pwned","new":"x"}}}"#,
+        r#"{"made":{"sysctl":{"ns":null,"ns_inode":1,"key":"net/../kernel/hostname","old":"pwned","new":"x"}}}"#,
+        r#"{"made":{"link":{"ns":null,"ns_inode":1,"name":"vhost/../../x","index":null,"peer_ns":null}}}"#,
     ]
     .join("\n");
     // The UTS namespace is private too, so a broken clean could only rename that one.

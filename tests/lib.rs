@@ -4,6 +4,7 @@ mod errors;
 mod ledger_trust;
 mod lifecycle;
 mod net;
+mod ownership;
 mod processes;
 mod repl;
 mod scenario;

@@ -308,7 +308,9 @@ fn two_labs_in_parallel_and_a_foreign_namesake() {
     // A is killed; someone replaces its a1 with a namespace of their own. clean leaves that alone.
     let foreign = s["foreign"].trim();
     let clean = &s["clean"];
-    assert!(clean.contains(&format!("lab A (id {}) torn down: 1 namespace, 1 process\nstatus 0", ra[1])), "{run:?}");
+    let left = format!("left: namespace a1: the name now stands for another namespace (inode {foreign}, the lab's was ");
+    assert!(clean.contains(&format!("lab A (id {}) torn down: 1 namespace, 1 process; {left}", ra[1])), "{run:?}");
+    assert!(clean.ends_with("): left as is\nstatus 0\n"), "{run:?}");
     let mut after = s["after-clean"].lines();
     assert_eq!(names(&json(after.next().unwrap()), "name"), ["a1"], "{run:?}");
     assert_eq!(names(&json(after.next().unwrap()), "ifname"), ["lo"], "ra went with a1's old namespace: {run:?}");

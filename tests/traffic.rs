@@ -192,11 +192,11 @@ fn bad_shaping_input_is_refused_with_exact_messages() {
         (r#"impair(a, "eth0", #{loss: "200%"});"#, "invalid loss \"200%\": a percentage must be from 0% to 100%"),
         (
             r#"shape(a, "eth0", #{rate: "1mbit", speed: 3});"#,
-            "shape has no option \"speed\"; the options are: rate, burst, latency",
+            "shape has no option \"speed\"; the options are: rate, burst, latency, replace",
         ),
         (
             r#"impair(a, "eth0", #{drop: "1%"});"#,
-            "impair has no option \"drop\"; the options are: delay, jitter, loss, duplicate, corrupt, reorder",
+            "impair has no option \"drop\"; the options are: delay, jitter, loss, duplicate, corrupt, reorder, replace",
         ),
         (r#"shape(a, "eth0", #{burst: "32kb"});"#, "shape needs a rate, like #{rate: \"10mbit\"}"),
         (

@@ -36,6 +36,7 @@ fn counts(rec: &Record) -> String {
         (n(|o| matches!(o, Object::Qdisc { .. })), "qdiscs"),
         (n(|o| matches!(o, Object::Process { .. })), "procs"),
         (n(|o| matches!(o, Object::Sysctl { .. })), "sysctls"),
+        (n(|o| matches!(o, Object::Moved { .. })), "moved"),
     ];
     parts.iter().map(|(n, what)| format!("{n} {what}")).collect::<Vec<_>>().join(", ")
 }

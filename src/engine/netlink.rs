@@ -167,6 +167,43 @@ impl Conn {
         self.handle.link().change(msg).execute().await.map_err(|e| EngineError::from_netlink(format!("move link {index}"), e))
     }
 
+    /// Moves a link into the namespace `fd` refers to, giving it `name` there and, if that
+    /// number is free there, ifindex `new_index` (`ip link set DEV netns NS name NAME`; the
+    /// kernel renames and renumbers on the way, in one request), and bringing it up there when
+    /// `up` (a move takes a link down; the kernel moves first, then applies the flags).
+    pub async fn move_as(&self, index: u32, fd: RawFd, name: &str, new_index: Option<u32>, up: bool) -> Result<()> {
+        let mut msg = LinkUnspec::new_with_index(index).setns_by_fd(fd).name(name.to_string());
+        if up {
+            msg = msg.up();
+        }
+        if let Some(i) = new_index.and_then(|i| i32::try_from(i).ok()) {
+            msg = msg.append_extra_attribute(LinkAttribute::NewIfIndex(i));
+        }
+        self.handle
+            .link()
+            .change(msg.build())
+            .execute()
+            .await
+            .map_err(|e| EngineError::from_netlink(format!("move link {index} back as {name}"), e))
+    }
+
+    /// The link with this ifindex, if there is one.
+    pub async fn link_by_index(&self, index: u32) -> Result<Option<LinkInfo>> {
+        let mut stream = self.link_get().match_index(index).execute();
+        match stream.try_next().await {
+            Ok(Some(msg)) => Ok(Some(link_info(&msg))),
+            Ok(None) => Ok(None),
+            Err(e) => {
+                let e = EngineError::from_netlink(format!("find link {index}"), e);
+                if e.code() == Some(nix::errno::Errno::ENODEV) {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
     pub async fn del_link(&self, index: u32) -> Result<()> {
         self.handle.link().del(index).execute().await.map_err(|e| EngineError::from_netlink(format!("delete link {index}"), e))
     }

@@ -11,7 +11,23 @@ use super::error::{EngineError, Result};
 use super::netlink::Conn;
 
 /// RT_TABLE_MAIN: what `ip route` shows.
-const MAIN_TABLE: u8 = 254;
+pub const MAIN_TABLE: u32 = 254;
+/// RTN_UNICAST: a route to a gateway or a directly connected network.
+pub const UNICAST: u8 = 1;
+/// The routing protocol number nslab marks its routes with (`rtm_protocol`; `ip route` shows
+/// `proto 110`), so that they can be told from anyone else's even without the ledger. Numbers
+/// up to 4 are the kernel's; this one is in neither the kernel's RTPROT_* list nor iproute2's
+/// rt_protos.
+pub const NSLAB_PROTOCOL: u8 = 110;
+/// The metric a route gets when none is given: the kernel's own defaults (IPv4 0,
+/// IPv6 IP6_RT_PRIO_USER), stated in the request so that the route's whole key is known.
+pub fn default_metric(v6: bool) -> u32 {
+    if v6 {
+        1024
+    } else {
+        0
+    }
+}
 
 /// A route as nslab asks for it. `dst` None is the default route.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -24,16 +40,62 @@ pub struct RouteSpec {
     pub v6: bool,
 }
 
-/// A route as the kernel reports it (main table only, like `ip route`).
+/// A route's whole key: what tells one route from every other in a namespace. `dev` None
+/// matches any output link (the kernel chose it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteKey {
+    pub table: u32,
+    pub dst: Option<(IpAddr, u8)>,
+    pub metric: u32,
+    pub kind: u8,
+    pub dev: Option<u32>,
+    pub via: Option<IpAddr>,
+    pub protocol: u8,
+    pub v6: bool,
+}
+
+impl RouteKey {
+    pub fn matches(&self, r: &RouteInfo) -> bool {
+        r.table == self.table
+            && r.v6 == self.v6
+            && r.dst == self.dst
+            && r.metric.unwrap_or(0) == self.metric
+            && r.kind_number == self.kind
+            && self.dev.is_none_or(|d| r.dev == Some(d))
+            && r.via == self.via
+            && r.protocol_number == self.protocol
+    }
+
+    /// The delete request: every field of the key set, so that the kernel, which deletes the
+    /// first route matching the fields given (an unset metric or table matches any), can only
+    /// take this one.
+    fn message(&self) -> RouteMessage {
+        let spec = RouteSpec { dst: self.dst, via: self.via, dev: self.dev, metric: Some(self.metric), v6: self.v6 };
+        let mut msg = spec.message();
+        msg.header.scope = RouteScope::NoWhere;
+        msg.header.protocol = RouteProtocol::from(self.protocol);
+        msg.header.kind = RouteType::from(self.kind);
+        match u8::try_from(self.table) {
+            Ok(t) => msg.header.table = t,
+            Err(_) => msg.attributes.push(RouteAttribute::Table(self.table)),
+        }
+        msg
+    }
+}
+
+/// A route as the kernel reports it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RouteInfo {
+    pub table: u32,
     pub dst: Option<(IpAddr, u8)>,
     pub via: Option<IpAddr>,
     pub dev: Option<u32>,
     pub metric: Option<u32>,
     pub protocol: String,
+    pub protocol_number: u8,
     pub scope: String,
     pub kind: String,
+    pub kind_number: u8,
     pub v6: bool,
 }
 
@@ -88,10 +150,13 @@ impl RouteSpec {
 }
 
 impl Conn {
+    /// Adds a route marked as nslab's (`NSLAB_PROTOCOL`), in the main table.
     pub async fn add_route(&self, spec: &RouteSpec) -> Result<()> {
+        let mut msg = spec.message();
+        msg.header.protocol = RouteProtocol::from(NSLAB_PROTOCOL);
         self.handle
             .route()
-            .add(spec.message())
+            .add(msg)
             .execute()
             .await
             .map_err(|e| EngineError::from_netlink(format!("add route {}", spec.describe()), e))
@@ -112,20 +177,52 @@ impl Conn {
             .map_err(|e| EngineError::from_netlink(format!("delete route {}", spec.describe()), e))
     }
 
+    /// The route with exactly this key, if there is one (the first of several when `dev` is
+    /// None).
+    pub async fn find_route(&self, key: &RouteKey) -> Result<Option<RouteInfo>> {
+        Ok(self.all_routes(key.v6).await?.into_iter().find(|r| key.matches(r)))
+    }
+
+    /// Deletes the route with exactly this key, and only when it exists: Ok(false) when there
+    /// is none (nothing is sent, so no other route can be taken instead).
+    pub async fn del_route_exact(&self, key: &RouteKey) -> Result<bool> {
+        let Some(found) = self.find_route(key).await? else { return Ok(false) };
+        let mut exact = key.clone();
+        exact.dev = found.dev;
+        let done = self.handle.route().del(exact.message()).execute().await;
+        match done {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                let e = EngineError::from_netlink("delete route", e);
+                if e.code() == Some(nix::errno::Errno::ESRCH) {
+                    Ok(false)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    /// Every route of one family, in every table.
+    async fn all_routes(&self, v6: bool) -> Result<Vec<RouteInfo>> {
+        let query =
+            if v6 { RouteMessageBuilder::<Ipv6Addr>::new().build() } else { RouteMessageBuilder::<Ipv4Addr>::new().build() };
+        let msgs: Vec<RouteMessage> = self
+            .handle
+            .route()
+            .get(query)
+            .execute()
+            .try_collect()
+            .await
+            .map_err(|e| EngineError::from_netlink("list routes", e))?;
+        Ok(msgs.iter().map(route_info).collect())
+    }
+
+    /// The main table, IPv4 then IPv6, like `ip route; ip -6 route`.
     pub async fn routes(&self) -> Result<Vec<RouteInfo>> {
         let mut out = Vec::new();
         for v6 in [false, true] {
-            let query =
-                if v6 { RouteMessageBuilder::<Ipv6Addr>::new().build() } else { RouteMessageBuilder::<Ipv4Addr>::new().build() };
-            let msgs: Vec<RouteMessage> = self
-                .handle
-                .route()
-                .get(query)
-                .execute()
-                .try_collect()
-                .await
-                .map_err(|e| EngineError::from_netlink("list routes", e))?;
-            out.extend(msgs.iter().filter(|m| m.header.table == MAIN_TABLE).map(route_info));
+            out.extend(self.all_routes(v6).await?.into_iter().filter(|r| r.table == MAIN_TABLE));
         }
         Ok(out)
     }
@@ -142,6 +239,9 @@ fn address(a: &RouteAddress) -> Option<IpAddr> {
 fn route_info(m: &RouteMessage) -> RouteInfo {
     let v6 = m.header.address_family == AddressFamily::Inet6;
     let mut info = RouteInfo {
+        table: u32::from(m.header.table),
+        protocol_number: u8::from(m.header.protocol),
+        kind_number: u8::from(m.header.kind),
         dst: None,
         via: None,
         dev: None,
@@ -161,6 +261,7 @@ fn route_info(m: &RouteMessage) -> RouteInfo {
             RouteAttribute::Gateway(a) => info.via = address(a),
             RouteAttribute::Oif(i) => info.dev = Some(*i),
             RouteAttribute::Priority(p) => info.metric = Some(*p),
+            RouteAttribute::Table(t) => info.table = *t,
             _ => {}
         }
     }
@@ -180,6 +281,7 @@ fn protocol_name(p: RouteProtocol) -> String {
         RouteProtocol::Static => "static".into(),
         RouteProtocol::Dhcp => "dhcp".into(),
         RouteProtocol::Ra => "ra".into(),
+        RouteProtocol::Other(NSLAB_PROTOCOL) => "nslab".into(),
         other => format!("{other:?}").to_lowercase(),
     }
 }

@@ -42,7 +42,7 @@ impl Lab {
     /// ends of a veth never share a number: the kernel takes an end whose index equals its peer's
     /// for a device without a peer and activates it only with its once-a-second link watch run
     /// (a first ping then waits ~1 s).
-    fn chosen_index(&mut self) -> u32 {
+    pub(super) fn chosen_index(&mut self) -> u32 {
         self.next_index += 1;
         self.next_index - 1
     }

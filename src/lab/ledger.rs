@@ -26,34 +26,93 @@ pub const LEDGER_DIR: &str = "/run/nslab";
 pub const MAX_LEDGER_BYTES: u64 = 64 << 20;
 const LEDGER_MODE: u32 = 0o600;
 
-/// A kernel object a lab owns. Objects inside the lab's own namespaces are not listed one by one:
-/// deleting the namespace removes them.
+/// A kernel object a lab owns, or changed and must put back, named by what the kernel can
+/// confirm (see `teardown.rs`: an object whose identity no longer matches is left alone).
+/// Objects inside the lab's own namespaces are not listed one by one: deleting the namespace
+/// removes them. `ns` names a namespace the lab did not create (None: where nslab runs) and
+/// `ns_inode` is that namespace's identity when the record was written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Object {
-    /// A named namespace; `inode` identifies it once made, so a namesake is never touched.
-    Netns { name: String, inode: Option<u64> },
-    /// A link in a namespace the lab did not create (`ns` None: where nslab runs). `peer_ns`:
-    /// a namespace of the lab's holding its veth peer, whose deletion removes this link too.
+    /// A named namespace by its inode, known before the mount (the placeholder identity), so an
+    /// interrupted create is still provable. `file`: the inode of the placeholder file, which is
+    /// all that an interrupted create leaves at the name.
+    Netns {
+        name: String,
+        inode: Option<u64>,
+        #[serde(default)]
+        file: Option<u64>,
+    },
+    /// A link in a namespace the lab did not create, by namespace and ifindex (`index`: chosen
+    /// before creation and written in the intent; None when the kernel chose it). `peer_ns`: a
+    /// namespace of the lab's holding its veth peer, whose deletion removes this link too.
     Link {
         ns: Option<String>,
+        ns_inode: u64,
         name: String,
         index: Option<u32>,
         #[serde(default)]
         peer_ns: Option<String>,
     },
-    /// An address added to a link the lab did not create.
-    Addr { ns: Option<String>, link: String, cidr: String },
-    /// A route added in a namespace the lab did not create.
-    Route { ns: Option<String>, dst: String, via: String },
-    /// A network sysctl changed in a namespace the lab did not create: `key` is its path below
-    /// /proc/sys ("net/ipv4/ip_forward"), `old` the value before the lab's first change.
-    Sysctl { ns: Option<String>, key: String, old: String },
-    /// A root qdisc (shape/impair) set on a link the lab did not create, outside its namespaces.
-    Qdisc { ns: Option<String>, link: String },
+    /// An address added to a link the lab did not create, that link by ifindex (`index`; None in
+    /// records from before it was kept: then by name).
+    Addr {
+        ns: Option<String>,
+        #[serde(default)]
+        ns_inode: Option<u64>,
+        link: String,
+        #[serde(default)]
+        index: Option<u32>,
+        cidr: String,
+    },
+    /// A route added in a namespace the lab did not create, by its whole key: table,
+    /// destination ("default" or a CIDR), metric, type (RTN_*), output ifindex (None when the
+    /// kernel chose it and the route was not seen made), gateway ("" for none) and protocol.
+    Route {
+        ns: Option<String>,
+        ns_inode: u64,
+        table: u32,
+        dst: String,
+        metric: u32,
+        kind: u8,
+        dev: Option<u32>,
+        via: String,
+        protocol: u8,
+    },
+    /// A network sysctl set in a namespace the lab did not create: `key` is its path below
+    /// /proc/sys ("net/ipv4/ip_forward"), `old` the value before the lab's first change, `new`
+    /// the lab's value as the kernel reads it back. Restored only while it still holds `new`;
+    /// shared with other live labs (see `shared_settings.rs`).
+    Sysctl { ns: Option<String>, ns_inode: u64, key: String, old: String, new: String },
+    /// A root qdisc (shape/impair) set on a link the lab did not create, outside its
+    /// namespaces: the link by ifindex, the qdisc by the lab's handle. `saved`: the root qdisc it
+    /// replaced (`#{replace: true}`), put back at teardown.
+    Qdisc { ns: Option<String>, ns_inode: u64, link: String, index: u32, handle: u32, saved: Option<SavedQdisc> },
+    /// A link the lab did not create, moved from `ns` (where it was `name`, ifindex `index`,
+    /// `up` or not) to `to`, where it is ifindex `now`. Moved back, under its name and up if it
+    /// was, before `to` goes.
+    Moved {
+        ns: Option<String>,
+        ns_inode: u64,
+        name: String,
+        index: u32,
+        #[serde(default)]
+        up: bool,
+        to: Option<String>,
+        to_inode: u64,
+        now: u32,
+    },
     /// A background process (group leader); `start` is its start time in clock ticks, which
     /// tells it from a later process that reuses the pid.
     Process { pid: i32, start: u64 },
+}
+
+/// A root qdisc as the kernel dumped it: its kind, handle and TCA_OPTIONS bytes (hex).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedQdisc {
+    pub kind: String,
+    pub handle: u32,
+    pub options: String,
 }
 
 impl Object {
@@ -62,9 +121,10 @@ impl Object {
         match self {
             Object::Netns { name, .. } => format!("netns {name}"),
             Object::Link { ns, name, .. } => format!("link {ns:?} {name}"),
-            Object::Addr { ns, link, cidr } => format!("addr {ns:?} {link} {cidr}"),
-            Object::Route { ns, dst, .. } => format!("route {ns:?} {dst}"),
-            Object::Qdisc { ns, link } => format!("qdisc {ns:?} {link}"),
+            Object::Addr { ns, link, cidr, .. } => format!("addr {ns:?} {link} {cidr}"),
+            Object::Route { ns, table, dst, metric, via, .. } => format!("route {ns:?} {table} {dst} {metric} {via}"),
+            Object::Qdisc { ns, index, .. } => format!("qdisc {ns:?} {index}"),
+            Object::Moved { ns, index, .. } => format!("moved {ns:?} {index}"),
             Object::Process { pid, .. } => format!("process {pid}"),
             Object::Sysctl { ns, key, .. } => format!("sysctl {ns:?} {key}"),
         }
@@ -505,7 +565,7 @@ mod tests {
     }
 
     fn netns(name: &str, inode: Option<u64>) -> Object {
-        Object::Netns { name: name.into(), inode }
+        Object::Netns { name: name.into(), inode, file: None }
     }
 
     /// A dead-looking ledger with `lines` after a valid header, written as given.
@@ -615,9 +675,9 @@ mod tests {
         let dir = Dir::new("forged");
         let lines = [
             r#"{"intent":{"netns":{"name":"ok","inode":null}}}"#,
-            r#"{"made":{"sysctl":{"ns":null,"key":"kernel/hostname","old":"pwned"}}}"#,
+            r#"{"made":{"sysctl":{"ns":null,"ns_inode":1,"key":"kernel/hostname","old":"pwned","new":"x"}}}"#,
             r#"{"made":{"netns":{"name":"../../etc","inode":null}}}"#,
-            r#"{"made":{"link":{"ns":null,"name":"a-very-long-name0","index":null}}}"#,
+            r#"{"made":{"link":{"ns":null,"ns_inode":1,"name":"a-very-long-name0","index":null}}}"#,
             r#"{"made":{"process":{"pid":1,"start":1}}}"#,
         ];
         let path = ledger_file(&dir.0, &(lines.join("\n") + "\n"));

@@ -5,8 +5,9 @@
 //! whatever it names, as root).
 
 use super::error::LabError;
-use super::ledger::{Header, Object};
+use super::ledger::{Header, Object, SavedQdisc};
 use super::{validate, validate_net};
+use crate::engine::{route, tc};
 
 /// The largest pid the kernel can hand out (PID_MAX_LIMIT on 64-bit).
 const MAX_PID: i32 = 4_194_304;
@@ -31,18 +32,37 @@ impl Object {
                 validate::link_name(link)?;
                 validate::cidr(cidr).map(drop)
             }
-            Object::Route { ns, dst, via, .. } => {
+            Object::Route { ns, dst, via, table, kind, protocol, .. } => {
                 namespace(ns)?;
-                super::route_spec(dst, via).map(drop)
+                super::route_spec(dst, via)?;
+                // nslab adds unicast routes to the main table, marked as its own.
+                if (*table, *kind, *protocol) != (route::MAIN_TABLE, route::UNICAST, route::NSLAB_PROTOCOL) {
+                    return Err(invalid(
+                        "route",
+                        dst,
+                        "nslab's routes are unicast routes in the main table with its own protocol number",
+                    ));
+                }
+                Ok(())
             }
-            Object::Sysctl { ns, key, old, .. } => {
+            Object::Sysctl { ns, key, old, new, .. } => {
                 namespace(ns)?;
                 sysctl_path(key)?;
-                sysctl_value(old)
+                sysctl_value(old)?;
+                sysctl_value(new)
             }
-            Object::Qdisc { ns, link, .. } => {
+            Object::Qdisc { ns, link, handle, saved, .. } => {
                 namespace(ns)?;
-                validate::link_name(link)
+                validate::link_name(link)?;
+                if !tc::is_nslab_handle(*handle) {
+                    return Err(invalid("qdisc handle", &tc::handle_text(*handle), "it is not one nslab gives"));
+                }
+                saved.as_ref().map_or(Ok(()), saved_qdisc)
+            }
+            Object::Moved { ns, name, to, .. } => {
+                namespace(ns)?;
+                validate::link_name(name)?;
+                namespace(to)
             }
             Object::Process { pid, .. } => process(*pid),
         }
@@ -89,6 +109,26 @@ fn sysctl_value(value: &str) -> Check {
     Ok(())
 }
 
+/// The largest qdisc options nslab records (a root qdisc's TCA_OPTIONS is a few hundred bytes).
+const MAX_QDISC_OPTIONS: usize = 8192;
+
+/// A root qdisc someone configured, to be put back: a plain kind and hex options.
+fn saved_qdisc(q: &SavedQdisc) -> Check {
+    if q.kind.is_empty()
+        || q.kind.len() > 15
+        || !q.kind.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(invalid("qdisc kind", &q.kind, "it must be a qdisc's name, like \"tbf\""));
+    }
+    if q.options.len() > 2 * MAX_QDISC_OPTIONS
+        || !q.options.len().is_multiple_of(2)
+        || !q.options.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        return Err(invalid("qdisc options", &q.options, "they must be at most 8192 bytes in hexadecimal"));
+    }
+    Ok(())
+}
+
 fn process(pid: i32) -> Check {
     if !(2..=MAX_PID).contains(&pid) {
         return Err(invalid("process id", &pid.to_string(), &format!("it must be from 2 to {MAX_PID}")));
@@ -110,46 +150,111 @@ mod tests {
     }
 
     fn link(ns: Option<&str>, name: &str) -> Object {
-        Object::Link { ns: ns.map(Into::into), name: name.into(), index: Some(5), peer_ns: None }
+        Object::Link { ns: ns.map(Into::into), ns_inode: 1, name: name.into(), index: Some(5), peer_ns: None }
     }
 
     fn sysctl(key: &str, old: &str) -> Object {
-        Object::Sysctl { ns: None, key: key.into(), old: old.into() }
+        Object::Sysctl { ns: None, ns_inode: 1, key: key.into(), old: old.into(), new: "1".into() }
+    }
+
+    fn addr(cidr: &str) -> Object {
+        Object::Addr { ns: Some("a".into()), ns_inode: Some(1), link: "e0".into(), index: Some(3), cidr: cidr.into() }
+    }
+
+    fn route(dst: &str, via: &str) -> Object {
+        Object::Route {
+            ns: None,
+            ns_inode: 1,
+            table: route::MAIN_TABLE,
+            dst: dst.into(),
+            metric: 0,
+            kind: route::UNICAST,
+            dev: None,
+            via: via.into(),
+            protocol: route::NSLAB_PROTOCOL,
+        }
+    }
+
+    fn qdisc(link: &str, handle: u32, saved: Option<(&str, &str)>) -> Object {
+        let saved = saved.map(|(kind, options)| SavedQdisc { kind: kind.into(), handle: 0x5_0000, options: options.into() });
+        Object::Qdisc { ns: None, ns_inode: 1, link: link.into(), index: 2, handle, saved }
     }
 
     #[test]
     fn objects_nslab_writes_pass() {
-        ok(Object::Netns { name: "h1".into(), inode: Some(4026532000) });
+        ok(Object::Netns { name: "h1".into(), inode: Some(4026532000), file: Some(12) });
         ok(link(None, "veth0"));
         ok(link(Some("a"), "abcdefghijklmno"));
-        ok(Object::Addr { ns: Some("a".into()), link: "e0".into(), cidr: "10.0.0.1/24".into() });
-        ok(Object::Route { ns: None, dst: "default".into(), via: "10.0.0.1".into() });
-        ok(Object::Route { ns: None, dst: "fd00::/64".into(), via: String::new() });
+        ok(addr("10.0.0.1/24"));
+        ok(route("default", "10.0.0.1"));
+        ok(route("fd00::/64", ""));
         ok(sysctl("net/ipv4/ip_forward", "0"));
         ok(sysctl("net/ipv4/tcp_rmem", "4096\t131072\t6291456"));
-        ok(Object::Qdisc { ns: None, link: "eth0".into() });
+        ok(qdisc("eth0", 0x1ab0_0000, None));
+        ok(qdisc("eth0", 0x1ab1_0000, Some(("tbf", "0c00"))));
+        ok(Object::Moved {
+            ns: None,
+            ns_inode: 1,
+            name: "eth0".into(),
+            index: 2,
+            up: true,
+            to: Some("a".into()),
+            to_inode: 2,
+            now: 2,
+        });
         ok(Object::Process { pid: 1234, start: 99 });
     }
 
     #[test]
     fn forged_objects_are_refused() {
-        bad(Object::Netns { name: "../precious".into(), inode: None }, "plain file name");
-        bad(Object::Netns { name: "..".into(), inode: None }, "namespace name");
-        bad(Object::Netns { name: "a\0b".into(), inode: None }, "namespace name");
+        bad(Object::Netns { name: "../precious".into(), inode: None, file: None }, "plain file name");
+        bad(Object::Netns { name: "..".into(), inode: None, file: None }, "namespace name");
+        bad(Object::Netns { name: "a\0b".into(), inode: None, file: None }, "namespace name");
         bad(link(None, "abcdefghijklmnop"), "16 bytes long");
         bad(link(None, "a/b"), "interface name");
         bad(link(None, "a b"), "interface name");
         bad(link(Some("../x"), "e0"), "namespace name");
-        bad(Object::Link { ns: None, name: "e0".into(), index: None, peer_ns: Some("x/y".into()) }, "namespace name");
-        bad(Object::Addr { ns: None, link: "e0".into(), cidr: "10.0.0.300/24".into() }, "invalid address");
-        bad(Object::Route { ns: None, dst: "10.0.0.0/33".into(), via: String::new() }, "invalid address");
-        bad(Object::Route { ns: None, dst: "default".into(), via: "gw".into() }, "invalid address");
+        bad(
+            Object::Link { ns: None, ns_inode: 1, name: "e0".into(), index: None, peer_ns: Some("x/y".into()) },
+            "namespace name",
+        );
+        bad(addr("10.0.0.300/24"), "invalid address");
+        bad(route("10.0.0.0/33", ""), "invalid address");
+        bad(route("default", "gw"), "invalid address");
+        // A key that would match someone else's route: another table or protocol.
+        let Object::Route { ns, ns_inode, dst, metric, kind, dev, via, .. } = route("default", "10.0.0.1") else {
+            unreachable!()
+        };
+        let foreign = |table, protocol| Object::Route {
+            ns: ns.clone(),
+            ns_inode,
+            table,
+            dst: dst.clone(),
+            metric,
+            kind,
+            dev,
+            via: via.clone(),
+            protocol,
+        };
+        bad(foreign(254, 3), "its own protocol number");
+        bad(foreign(255, route::NSLAB_PROTOCOL), "its own protocol number");
+        bad(qdisc("eth0", 0x0005_0000, None), "not one nslab gives");
+        bad(qdisc("eth0", 0x1ab0_0000, Some(("../x", "00"))), "qdisc's name");
+        bad(qdisc("eth0", 0x1ab0_0000, Some(("tbf", "0g"))), "hexadecimal");
+        bad(
+            Object::Moved { ns: None, ns_inode: 1, name: "a/b".into(), index: 2, up: true, to: None, to_inode: 2, now: 2 },
+            "interface name",
+        );
         bad(sysctl("kernel/hostname", "x"), "only network sysctls");
         bad(sysctl("kernel/core_pattern", "|/tmp/x"), "only network sysctls");
         bad(sysctl("net/../kernel/hostname", "x"), "relative part");
         bad(sysctl("net.ipv4.ip_forward", "0"), "paths below /proc/sys");
         bad(sysctl("net/ipv4/ip_forward", "0\n1"), "single line");
-        bad(Object::Qdisc { ns: None, link: String::new() }, "it is empty");
+        bad(qdisc("", 0x1ab0_0000, None), "it is empty");
+        bad(
+            Object::Sysctl { ns: None, ns_inode: 1, key: "net/ipv4/ip_forward".into(), old: "0".into(), new: "1\n2".into() },
+            "single line",
+        );
         bad(Object::Process { pid: 1, start: 1 }, "from 2 to");
         bad(Object::Process { pid: -5, start: 1 }, "from 2 to");
         bad(Object::Process { pid: i32::MAX, start: 1 }, "from 2 to");

@@ -30,7 +30,10 @@ impl Lab {
             validate_net::mtu(i64::from(m))?;
         }
         let conn = self.conn(ns)?;
-        let record = (!self.owns(ns)).then(|| Object::Link { ns: ns.key(), name: name.into(), index: None, peer_ns: None });
+        let ns_inode = if self.owns(ns) { 0 } else { self.ns_inode(ns)? };
+        // The kernel chooses the index: an end killed before it is noted made cannot be confirmed.
+        let record =
+            (!self.owns(ns)).then(|| Object::Link { ns: ns.key(), ns_inode, name: name.into(), index: None, peer_ns: None });
         if let Some(r) = &record {
             self.ledger_mut()?.intent(r)?;
         }
@@ -44,7 +47,7 @@ impl Lab {
         self.indexes.remove(&(ns.key(), name.to_string()));
         if record.is_some() {
             let index = self.index(ns, name).ok();
-            self.ledger_mut()?.made(&Object::Link { ns: ns.key(), name: name.into(), index, peer_ns: None })?;
+            self.ledger_mut()?.made(&Object::Link { ns: ns.key(), ns_inode, name: name.into(), index, peer_ns: None })?;
             self.made_links.insert((ns.key(), name.into()));
         }
         Ok(())
@@ -103,7 +106,7 @@ impl Lab {
         let key = (ns.key(), name.to_string());
         self.indexes.remove(&key);
         if self.made_links.remove(&key) {
-            self.forget(&Object::Link { ns: ns.key(), name: name.into(), index: None, peer_ns: None })?;
+            self.forget(&Object::Link { ns: ns.key(), ns_inode: 0, name: name.into(), index: None, peer_ns: None })?;
         }
         Ok(())
     }

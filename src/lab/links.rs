@@ -35,12 +35,13 @@ impl Lab {
 
     fn addr_now(&mut self, ns: &Ns, link: &str, cidr: &str) -> Result<()> {
         let cidr = validate::cidr(cidr)?;
-        let record = (!self.owns(ns) && !self.made_links.contains(&(ns.key(), link.to_string()))).then(|| Object::Addr {
-            ns: ns.key(),
-            link: link.into(),
-            cidr: cidr.to_string(),
-        });
-        self.index(ns, link)?;
+        let index = self.index(ns, link)?;
+        let record = if !self.owns(ns) && !self.made_links.contains(&(ns.key(), link.to_string())) {
+            let ns_inode = Some(self.ns_inode(ns)?);
+            Some(Object::Addr { ns: ns.key(), ns_inode, link: link.into(), index: Some(index), cidr: cidr.to_string() })
+        } else {
+            None
+        };
         if let Some(r) = &record {
             self.ledger_mut()?.intent(r)?;
         }
@@ -69,7 +70,7 @@ impl Lab {
         self.on_link(ns, link, "remove an address from", |conn, index| async move {
             conn.del_addr(index, cidr.ip, cidr.prefix).await
         })?;
-        self.forget(&Object::Addr { ns: ns.key(), link: link.into(), cidr: cidr.to_string() })
+        self.forget(&Object::Addr { ns: ns.key(), ns_inode: None, link: link.into(), index: None, cidr: cidr.to_string() })
     }
 
     // Dumps run one after another: the kernel allows one dump at a time per socket (EBUSY).

@@ -7,6 +7,7 @@ pub mod diagnose;
 mod holding;
 mod ifindex;
 mod links;
+mod moved;
 mod namespaces;
 mod probe;
 mod routes;
@@ -24,6 +25,7 @@ pub mod processes;
 pub mod reach;
 mod settings;
 pub mod shaping;
+pub mod shared_settings;
 mod sysctl;
 pub mod teardown;
 pub mod throughput;
@@ -118,6 +120,8 @@ pub struct Lab {
     owned: HashSet<String>,
     /// Links the lab created outside its own namespaces.
     made_links: HashSet<(Option<String>, String)>,
+    /// What the lab changed but did not create (see `moved.rs`).
+    changed: moved::Changed,
     /// Bridges the lab created (wherever), brought down before teardown (see `quiesce_bridges`).
     bridges: Vec<(Ns, String)>,
     indexes: HashMap<(Option<String>, String), u32>,
@@ -164,6 +168,7 @@ impl Lab {
             spaces: HashMap::new(),
             owned: HashSet::new(),
             made_links: HashSet::new(),
+            changed: moved::Changed::default(),
             bridges: Vec::new(),
             indexes: HashMap::new(),
             peers: HashMap::new(),

@@ -6,7 +6,7 @@ use nix::errno::Errno;
 
 use super::ledger::Object;
 use super::{validate, Lab, LabError, Ns, Result, Space};
-use crate::engine::netns;
+use crate::engine::netns::{self, CreateError};
 
 impl Lab {
     /// Who holds a namespace name: another lab (running, creating it right now, or dead), or
@@ -46,18 +46,29 @@ impl Lab {
         if netns::netns_path(name).exists() {
             return Err(LabError::Exists { what: "namespace", name: name.into(), owner: self.owner_of_netns(name) });
         }
-        let intent = Object::Netns { name: name.into(), inode: None };
-        self.ledger_mut()?.intent(&intent)?;
-        match netns::create(name, &*self.home) {
+        // The intent names the namespace by its inode, learnt before the mount: were nslab
+        // killed before noting the result, `clean` still tells it from a namesake made later.
+        let mut recorded = None;
+        let home = self.home.clone();
+        let made = netns::create(name, &*home, |p| {
+            let intent = Object::Netns { name: name.into(), inode: Some(p.inode), file: Some(p.file) };
+            self.ledger_mut()?.intent(&intent)?;
+            recorded = Some(intent);
+            Ok::<(), LabError>(())
+        });
+        match made {
             Ok(file) => {
-                let inode = netns::inode_of(&file).ok();
-                self.ledger_mut()?.made(&Object::Netns { name: name.into(), inode })?;
+                let intent = recorded.expect("recorded before the mount");
+                self.ledger_mut()?.made(&intent)?;
                 self.owned.insert(name.into());
                 self.spaces.insert(name.into(), Space { file: Rc::new(file), conn: None, used: 0 });
                 Ok(())
             }
-            Err(e) => {
-                self.ledger_mut()?.failed(&intent)?;
+            Err(CreateError::Record(e)) => Err(e),
+            Err(CreateError::Engine(e)) => {
+                if let Some(intent) = recorded {
+                    self.ledger_mut()?.failed(&intent)?;
+                }
                 if e.code() == Some(Errno::EEXIST) {
                     return Err(LabError::Exists { what: "namespace", name: name.into(), owner: self.owner_of_netns(name) });
                 }
@@ -71,17 +82,22 @@ impl Lab {
         self.space(name).map(|_| ())
     }
 
+    /// Deletes a namespace (`ip netns del`), but never through a symlink, and for one of the
+    /// lab's only the namespace it made. Foreign links the lab moved in go back first.
     pub fn netns_del(&mut self, name: &str) -> Result<()> {
         validate::netns_name(name)?;
-        if !netns::netns_path(name).exists() {
+        if matches!(netns::at_name(name), netns::AtName::Missing) {
             return Err(LabError::NoSuchNetns(name.into()));
         }
         self.flush()?;
+        self.return_moved_from(&Ns::named(name))?;
+        // The namespace the lab has been working with under this name, if it opened it.
+        let expected = self.spaces.get(name).and_then(|s| netns::inode_of(&s.file).ok());
         // Our own socket would keep the namespace alive: drop it first.
         self.forget_ns(name);
-        netns::delete(name).map_err(|e| LabError::from_engine(format!("delete namespace {name:?}"), e))?;
+        netns::delete(name, expected).map_err(|e| LabError::from_engine(format!("delete namespace {name:?}"), e))?;
         if self.owned.remove(name) {
-            self.ledger_mut()?.gone(&Object::Netns { name: name.into(), inode: None })?;
+            self.ledger_mut()?.gone(&Object::Netns { name: name.into(), inode: expected, file: None })?;
         }
         Ok(())
     }

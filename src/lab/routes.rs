@@ -4,7 +4,7 @@ use nix::errno::Errno;
 
 use super::ledger::Object;
 use super::{validate, Lab, LabError, Ns, Result, RouteView};
-use crate::engine::route::RouteSpec;
+use crate::engine::route::{self, RouteKey, RouteSpec};
 use crate::engine::EngineError;
 
 impl Lab {
@@ -17,16 +17,33 @@ impl Lab {
                 reason: "it needs a gateway (via) or a device (dev)".into(),
             });
         }
-        let spec = self.route_spec(ns, dst, via, dev, metric)?;
-        let record = (!self.owns(ns)).then(|| Object::Route { ns: ns.key(), dst: dst.into(), via: via.unwrap_or("").into() });
+        let mut spec = self.route_spec(ns, dst, via, dev, metric)?;
+        // Every field of the key stated, so that the route is known exactly (see `route_key`).
+        spec.metric = Some(metric.unwrap_or(route::default_metric(spec.v6)));
+        let record = if self.owns(ns) {
+            None
+        } else {
+            let ns_inode = self.ns_inode(ns)?;
+            Some(route_record(ns, ns_inode, dst, via.unwrap_or(""), &spec))
+        };
         if let Some(r) = &record {
             self.ledger_mut()?.intent(r)?;
         }
         let conn = self.conn(ns)?;
         let done = self.block_on(conn.add_route(&spec));
-        match (&done, &record) {
-            (Ok(()), Some(r)) => self.ledger_mut()?.made(r)?,
-            (Err(_), Some(r)) => self.ledger_mut()?.failed(r)?,
+        match (&done, record) {
+            (Ok(()), Some(mut r)) => {
+                // The output link the kernel chose completes the key.
+                if let (Object::Route { dev: None, .. }, Some(key)) = (&r, route_key(&r)) {
+                    let found = self.block_on(conn.find_route(&key)).ok().flatten().and_then(|found| found.dev);
+                    if let Object::Route { dev, .. } = &mut r {
+                        *dev = found;
+                    }
+                }
+                self.ledger_mut()?.made(&r)?;
+                self.changed.routes.push(r);
+            }
+            (Err(_), Some(r)) => self.ledger_mut()?.failed(&r)?,
             _ => {}
         }
         done.map_err(|e| match e.code() {
@@ -56,7 +73,19 @@ impl Lab {
             },
             _ => LabError::from_engine(format!("delete route {dst} in {ns}"), e),
         })?;
-        self.forget(&Object::Route { ns: ns.key(), dst: dst.into(), via: via.unwrap_or("").into() })
+        // The kernel deleted the first route matching what was given: whichever of the lab's
+        // routes is no longer there is no longer the lab's to remove.
+        let recorded: Vec<Object> = std::mem::take(&mut self.changed.routes);
+        for r in recorded {
+            let gone = matches!(&r, Object::Route { ns: n, .. } if *n == ns.key())
+                && route_key(&r).is_some_and(|key| matches!(self.block_on(conn.find_route(&key)), Ok(None)));
+            if gone {
+                self.forget(&r)?;
+            } else {
+                self.changed.routes.push(r);
+            }
+        }
+        Ok(())
     }
 
     fn route_spec(&mut self, ns: &Ns, dst: &str, via: Option<&str>, dev: Option<&str>, metric: Option<u32>) -> Result<RouteSpec> {
@@ -109,4 +138,36 @@ pub fn route_spec(dst: &str, via: &str) -> Result<RouteSpec> {
         spec.via = Some(gw);
     }
     Ok(spec)
+}
+
+/// The ledger's record of a route the lab adds with `spec`: its whole key, with nslab's
+/// protocol, in the main table.
+fn route_record(ns: &Ns, ns_inode: u64, dst: &str, via: &str, spec: &RouteSpec) -> Object {
+    Object::Route {
+        ns: ns.key(),
+        ns_inode,
+        table: route::MAIN_TABLE,
+        dst: dst.into(),
+        metric: spec.metric.unwrap_or(route::default_metric(spec.v6)),
+        kind: route::UNICAST,
+        dev: spec.dev,
+        via: via.into(),
+        protocol: route::NSLAB_PROTOCOL,
+    }
+}
+
+/// A route record's key as the kernel matches it; None for a record that does not parse.
+pub(super) fn route_key(obj: &Object) -> Option<RouteKey> {
+    let Object::Route { table, dst, metric, kind, dev, via, protocol, .. } = obj else { return None };
+    let spec = route_spec(dst, via).ok()?;
+    Some(RouteKey {
+        table: *table,
+        dst: spec.dst,
+        metric: *metric,
+        kind: *kind,
+        dev: *dev,
+        via: spec.via,
+        protocol: *protocol,
+        v6: spec.v6,
+    })
 }

@@ -62,7 +62,9 @@ impl Lab {
         // A link the lab made outside its namespaces is recorded under its new name before the
         // rename, so teardown finds it whatever happens next.
         let ours = self.made_links.contains(&old_key);
-        let intent = Object::Link { ns: ns.key(), name: new.into(), index: None, peer_ns: None };
+        let ns_inode = if ours { self.ns_inode(ns)? } else { 0 };
+        let index = if ours { self.index(ns, link).ok() } else { None };
+        let intent = Object::Link { ns: ns.key(), ns_inode, name: new.into(), index, peer_ns: None };
         if ours {
             self.ledger_mut()?.intent(&intent)?;
         }
@@ -97,8 +99,8 @@ impl Lab {
         }
         if ours {
             let index = self.index(ns, new).ok();
-            self.ledger_mut()?.made(&Object::Link { ns: ns.key(), name: new.into(), index, peer_ns: None })?;
-            self.forget(&Object::Link { ns: ns.key(), name: link.into(), index: None, peer_ns: None })?;
+            self.ledger_mut()?.made(&Object::Link { ns: ns.key(), ns_inode, name: new.into(), index, peer_ns: None })?;
+            self.forget(&Object::Link { ns: ns.key(), ns_inode, name: link.into(), index: None, peer_ns: None })?;
             self.made_links.remove(&old_key);
             self.made_links.insert(new_key);
         }

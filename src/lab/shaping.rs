@@ -3,9 +3,10 @@
 
 use nix::errno::Errno;
 
-use super::ledger::Object;
+use super::ledger::{Object, SavedQdisc};
 use super::units::{self, Amount};
 use super::{Lab, LabError, Ns, Result};
+use crate::engine::tc;
 use crate::engine::tc_options::{self, Clock, Netem, Tbf};
 
 /// What `shape` asks for; burst and latency have defaults (see `Tbf` below).
@@ -14,6 +15,9 @@ pub struct ShapeSpec {
     pub rate: Amount,
     pub burst: Option<Amount>,
     pub latency: Option<Amount>,
+    /// Replace a root qdisc someone else configured on a link the lab did not create (it is
+    /// put back at teardown); without it, that is refused.
+    pub replace: bool,
 }
 
 /// What `impair` asks for: every field is optional.
@@ -25,6 +29,8 @@ pub struct ImpairSpec {
     pub duplicate: Option<Amount>,
     pub corrupt: Option<Amount>,
     pub reorder: Option<Amount>,
+    /// As `ShapeSpec::replace`.
+    pub replace: bool,
 }
 
 /// How long a packet may wait in tbf's queue when no latency is given. Long enough that TCP
@@ -138,27 +144,64 @@ impl Lab {
         let mtu = self.link_mtu(ns, link)?;
         let clock = Clock::read();
         let options = spec.tbf(mtu, &clock)?.options(&clock);
-        self.set_root_qdisc(ns, link, "tbf", options, "shape")
+        self.set_root_qdisc(ns, link, "tbf", options, "shape", spec.replace)
     }
 
     /// Emulates a worse network on a link's egress (netem as root qdisc): delay, jitter, loss,
     /// duplication, corruption, reordering. Replaces any root qdisc the link had.
     pub fn impair(&mut self, ns: &Ns, link: &str, spec: &ImpairSpec) -> Result<()> {
         let options = spec.netem()?.options(&Clock::read());
-        self.set_root_qdisc(ns, link, "netem", options, "impair")
+        self.set_root_qdisc(ns, link, "netem", options, "impair", spec.replace)
     }
 
-    /// Removes a link's root qdisc (shaping or impairment), returning it to the default.
-    /// Returns false when there was none to remove; that is not an error.
+    /// Removes a link's root qdisc (shaping or impairment), returning it to the default. On a
+    /// link the lab did not create, only the lab's own qdisc goes, and what it replaced comes
+    /// back. Returns false when there was none to remove; that is not an error.
     pub fn unshape(&mut self, ns: &Ns, link: &str) -> Result<bool> {
-        let removed = match self.on_link(ns, link, "unshape", |conn, index| async move { conn.del_root_qdisc(index).await }) {
-            Ok(()) => true,
+        let index = self.index(ns, link)?;
+        if !self.lab_made(ns, link, index) {
+            return self.unshape_foreign(ns, link, index);
+        }
+        match self.on_link(ns, link, "unshape", |conn, index| async move { conn.del_root_qdisc(index, None).await }) {
+            Ok(()) => Ok(true),
             // The default root qdisc has handle 0: "Cannot delete qdisc with handle of zero".
-            Err(LabError::Failed { errno: Some(Errno::ENOENT), .. }) => false,
-            Err(e) => return Err(e),
+            Err(LabError::Failed { errno: Some(Errno::ENOENT), .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn unshape_foreign(&mut self, ns: &Ns, link: &str, index: u32) -> Result<bool> {
+        let conn = self.conn(ns)?;
+        let op = || format!("unshape link {link:?} in {ns}");
+        let current = self.block_on(conn.root_qdisc(index)).map_err(|e| LabError::from_engine(op(), e))?;
+        let Some(record) = self.changed.qdiscs.remove(&(ns.key(), index)) else {
+            return match current {
+                Some(q) if !q.is_default() => Err(LabError::Failed {
+                    op: op(),
+                    detail: format!(
+                        "its root qdisc ({} {}) was not set by this lab, and the lab did not create the link: \
+                         unshape removes only the lab's own shaping",
+                        q.kind,
+                        tc::handle_text(q.handle)
+                    ),
+                    errno: Some(Errno::EPERM),
+                }),
+                _ => Ok(false),
+            };
         };
-        self.forget(&Object::Qdisc { ns: ns.key(), link: link.into() })?;
-        Ok(removed)
+        let Object::Qdisc { handle, saved, .. } = &record else { return Ok(false) };
+        if current.as_ref().map(|q| q.handle) != Some(*handle) {
+            // Replaced or removed since by someone else: nothing of the lab's is left there.
+            self.forget(&record)?;
+            return Ok(false);
+        }
+        let done = match saved {
+            Some(old) => self.block_on(conn.put_root_qdisc(index, &old.kind, hex_decode(&old.options), old.handle)),
+            None => self.block_on(conn.del_root_qdisc(index, Some(*handle))),
+        };
+        done.map_err(|e| LabError::from_engine(op(), e))?;
+        self.forget(&record)?;
+        Ok(true)
     }
 
     fn link_mtu(&mut self, ns: &Ns, link: &str) -> Result<u32> {
@@ -168,33 +211,83 @@ impl Lab {
         Ok(info.mtu)
     }
 
-    fn set_root_qdisc(&mut self, ns: &Ns, link: &str, kind: &'static str, options: Vec<u8>, verb: &str) -> Result<()> {
-        self.index(ns, link)?;
-        // A qdisc on a link the lab did not make, in a namespace it does not own, outlives the
-        // lab unless the ledger lists it.
-        let record = (!self.owns(ns) && !self.made_links.contains(&(ns.key(), link.to_string())))
-            .then(|| Object::Qdisc { ns: ns.key(), link: link.into() });
-        if let Some(r) = &record {
-            self.ledger_mut()?.intent(r)?;
-        }
-        let done = self.on_link(ns, link, verb, |conn, index| {
-            let options = options.clone();
-            async move { conn.replace_root_qdisc(index, kind, options).await }
-        });
-        match (&done, &record) {
-            (Ok(()), Some(r)) => self.ledger_mut()?.made(r)?,
-            (Err(_), Some(r)) => self.ledger_mut()?.failed(r)?,
-            _ => {}
-        }
-        done.map_err(|e| match e {
+    fn set_root_qdisc(
+        &mut self,
+        ns: &Ns,
+        link: &str,
+        kind: &'static str,
+        options: Vec<u8>,
+        verb: &str,
+        replace: bool,
+    ) -> Result<()> {
+        let index = self.index(ns, link)?;
+        let unsupported = |e| match e {
             // The kernel says "Specified qdisc kind is unknown" with ENOENT; EOPNOTSUPP is the
             // other answer a kernel without the scheduler may give.
             LabError::Failed { errno: Some(Errno::ENOENT | Errno::EOPNOTSUPP), .. } | LabError::Unsupported { .. } => {
                 LabError::Unsupported { op: format!("{verb} link {link:?} in {ns}"), feature: format!("{kind} (sch_{kind})") }
             }
             other => other,
-        })
+        };
+        if self.lab_made(ns, link, index) {
+            return self
+                .on_link(ns, link, verb, |conn, index| {
+                    let options = options.clone();
+                    async move { conn.replace_root_qdisc(index, kind, options).await.map(|_| ()) }
+                })
+                .map_err(unsupported);
+        }
+        // A link the lab did not create: its root qdisc is someone's configuration, unless it is
+        // the kernel's default or the lab's own from an earlier call.
+        let conn = self.conn(ns)?;
+        let op = || format!("{verb} link {link:?} in {ns}");
+        let current = self.block_on(conn.root_qdisc(index)).map_err(|e| LabError::from_engine(op(), e))?;
+        let earlier = self.changed.qdiscs.get(&(ns.key(), index)).cloned();
+        let saved = match (&current, &earlier) {
+            (Some(q), Some(Object::Qdisc { handle, saved, .. })) if q.handle == *handle => saved.clone(),
+            (Some(q), _) if !q.is_default() => {
+                if !replace {
+                    return Err(LabError::Failed {
+                        op: op(),
+                        detail: format!(
+                            "the link has a root qdisc someone configured ({} {}), and the lab did not create the link: \
+                             pass #{{replace: true}} to replace it (it is put back when the lab ends)",
+                            q.kind,
+                            tc::handle_text(q.handle)
+                        ),
+                        errno: Some(Errno::EEXIST),
+                    });
+                }
+                Some(SavedQdisc { kind: q.kind.clone(), handle: q.handle, options: hex_encode(&q.options) })
+            }
+            _ => None,
+        };
+        let handle = tc::next_handle(current.as_ref());
+        let record = Object::Qdisc { ns: ns.key(), ns_inode: self.ns_inode(ns)?, link: link.into(), index, handle, saved };
+        self.ledger_mut()?.intent(&record)?;
+        let done = self
+            .block_on(conn.put_root_qdisc(index, kind, options, handle))
+            .map_err(|e| self.link_error(ns, link, verb, e))
+            .map_err(unsupported);
+        match &done {
+            Ok(()) => {
+                self.ledger_mut()?.made(&record)?;
+                self.changed.qdiscs.insert((ns.key(), index), record);
+            }
+            Err(_) => self.ledger_mut()?.failed(&record)?,
+        }
+        done
     }
+}
+
+/// Qdisc options as the ledger keeps them.
+pub(super) fn hex_encode(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The bytes back; a malformed text gives what parses up to it.
+pub(super) fn hex_decode(text: &str) -> Vec<u8> {
+    (0..text.len() / 2).map_while(|i| text.get(2 * i..2 * i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect()
 }
 
 #[cfg(test)]
@@ -207,7 +300,7 @@ mod tests {
 
     #[test]
     fn shape_defaults() {
-        let spec = ShapeSpec { rate: Amount::Text("20mbit".into()), burst: None, latency: None };
+        let spec = ShapeSpec { rate: Amount::Text("20mbit".into()), burst: None, latency: None, replace: false };
         let tbf = spec.tbf(1500, &Clock::STANDARD).unwrap();
         assert_eq!(tbf.rate, 2_500_000);
         assert_eq!(tbf.burst, 25_000);
@@ -221,7 +314,7 @@ mod tests {
 
     #[test]
     fn burst_must_hold_a_packet() {
-        let spec = ShapeSpec { rate: Amount::Text("1mbit".into()), burst: t("1000"), latency: None };
+        let spec = ShapeSpec { rate: Amount::Text("1mbit".into()), burst: t("1000"), latency: None, replace: false };
         assert_eq!(
             spec.tbf(1500, &Clock::STANDARD).unwrap_err().to_string(),
             "invalid burst \"1000\": it is smaller than one full packet on this link (1514 bytes: mtu 1500 plus the link \
@@ -231,12 +324,19 @@ mod tests {
 
     #[test]
     fn burst_must_fit_the_tick_counter() {
-        let spec = ShapeSpec { rate: Amount::Text("8bit".into()), burst: t("1mb"), latency: None };
+        let spec = ShapeSpec { rate: Amount::Text("8bit".into()), burst: t("1mb"), latency: None, replace: false };
         assert!(spec
             .tbf(1500, &Clock::STANDARD)
             .unwrap_err()
             .to_string()
             .contains("the kernel's token bucket holds at most 275 s"));
+    }
+
+    #[test]
+    fn qdisc_options_round_trip_as_hex() {
+        let bytes = vec![0, 1, 0xab, 0xff, 16];
+        assert_eq!(hex_encode(&bytes), "0001abff10");
+        assert_eq!(hex_decode(&hex_encode(&bytes)), bytes);
     }
 
     #[test]
@@ -254,6 +354,7 @@ mod tests {
             duplicate: t("2%"),
             corrupt: t("0.5%"),
             reorder: t("25%"),
+            replace: false,
         };
         let netem = full.netem().unwrap();
         assert_eq!((netem.delay_ns, netem.jitter_ns, netem.loss), (100_000_000, 10_000_000, 42_949_673));

@@ -1,11 +1,16 @@
 //! Network sysctls and `/proc/net` of one namespace, read and written by a thread inside it.
-//! A sysctl changed in a namespace the lab did not create is put back at teardown.
+//! A sysctl changed in a namespace the lab did not create is a setting shared with the other
+//! live labs, put back at teardown if it still holds the lab's value.
 
 use nix::errno::Errno;
 
-use super::ledger::Object;
+use std::fs::File;
+use std::path::Path;
+
+use super::ledger::{self, Object};
+use super::shared_settings::{self, Access, Holder, TakeError, SHARED_DIR};
 use super::{validate_net, Lab, LabError, Ns, Result};
-use crate::engine::{procnet, sysctl, EngineError};
+use crate::engine::{netns, procnet, sysctl, EngineError, Result as EngineResult};
 
 impl Lab {
     /// The value of a network sysctl in `ns`, as `sysctl -n KEY` prints it.
@@ -26,26 +31,8 @@ impl Lab {
             });
         }
         let file = self.ns_file(ns)?;
-        let record = if self.owns(ns) {
-            None
-        } else {
-            let path = parts.join("/");
-            if self.sysctl_recorded(ns, &path) {
-                None
-            } else {
-                let old = sysctl::read(&file, &parts).map_err(|e| sysctl_error("read", ns, key, e))?;
-                Some(Object::Sysctl { ns: ns.key(), key: path, old })
-            }
-        };
-        if let Some(r) = &record {
-            self.ledger_mut()?.intent(r)?;
-        }
-        let done = sysctl::write(&file, &parts, value);
-        match (&done, &record) {
-            (Ok(()), Some(r)) => self.ledger_mut()?.made(r)?,
-            (Err(_), Some(r)) => self.ledger_mut()?.failed(r)?,
-            _ => {}
-        }
+        let done =
+            if self.owns(ns) { sysctl::write(&file, &parts, value) } else { self.shared_sysctl_set(ns, &file, &parts, value)? };
         done.map_err(|e| match e.code() {
             Some(Errno::EINVAL) | Some(Errno::ERANGE) => LabError::Failed {
                 op: format!("set sysctl {key} in {ns} to {value:?}"),
@@ -56,13 +43,56 @@ impl Lab {
         })
     }
 
-    /// Whether the ledger already holds this sysctl's value from before the lab.
-    fn sysctl_recorded(&self, ns: &Ns, path: &str) -> bool {
-        let Some(Ok(rec)) = self.ledger.as_ref().map(|l| l.read()) else { return false };
-        rec.objects
-            .iter()
-            .chain(rec.pending.iter())
-            .any(|o| matches!(o, Object::Sysctl { ns: n, key, .. } if *n == ns.key() && key == path))
+    /// Sets a sysctl outside the lab's namespaces: a setting shared with the other live labs
+    /// (see `shared_settings.rs`), recorded with the value from before the first lab and the
+    /// lab's own, so that teardown restores it only while it holds the lab's value.
+    /// The outer error is the lab's (the ledger, another lab holding it), the inner the kernel's.
+    fn shared_sysctl_set(&mut self, ns: &Ns, file: &File, parts: &[String], value: &str) -> Result<EngineResult<()>> {
+        let path = parts.join("/");
+        let key = parts.join(".");
+        let ns_inode = netns::inode_of(file).map_err(|e| LabError::from_engine(format!("inspect {ns}"), e))?;
+        // The ledger (and its directory) first: the shared record lives next to it.
+        let id = self.ledger_mut()?.header.id.clone();
+        let pid = std::process::id() as i32;
+        let me = Holder { id, name: self.opts.name.clone(), pid, start: ledger::process_start(pid).unwrap_or(0) };
+        let read = || sysctl::read(file, parts);
+        let write = |v: &str| sysctl::write(file, parts, v);
+        let access = Access { read: &read, write: &write };
+        let mut intent = None;
+        let taken = shared_settings::take(Path::new(SHARED_DIR), ns_inode, &path, &me, value, &access, |old| {
+            let r = Object::Sysctl { ns: ns.key(), ns_inode, key: path.clone(), old: old.into(), new: value.into() };
+            self.ledger_mut()?.intent(&r)?;
+            intent = Some(r);
+            Ok::<(), LabError>(())
+        });
+        match taken {
+            Ok((old, new)) => {
+                let made = Object::Sysctl { ns: ns.key(), ns_inode, key: path, old, new };
+                self.ledger_mut()?.made(&made)?;
+                Ok(Ok(()))
+            }
+            Err(TakeError::Held { by, value: held }) => Err(LabError::Failed {
+                op: format!("set sysctl {key} in {ns} to {value:?}"),
+                detail: format!(
+                    "{by} holds it at {held:?}: a setting outside the labs' own namespaces is shared by the labs that \
+                     run, and none changes it under another (ask for {held:?}, or wait until that lab ends)"
+                ),
+                errno: Some(Errno::EBUSY),
+            }),
+            Err(TakeError::Record(e)) => Err(e),
+            Err(TakeError::Access(e)) => {
+                if let Some(r) = &intent {
+                    self.ledger_mut()?.failed(r)?;
+                }
+                Ok(Err(e))
+            }
+            Err(TakeError::Failed(detail)) => {
+                if let Some(r) = &intent {
+                    self.ledger_mut()?.failed(r)?;
+                }
+                Err(LabError::Failed { op: format!("set sysctl {key} in {ns} to {value:?}"), detail, errno: None })
+            }
+        }
     }
 
     /// Routes packets between the namespace's links, for IPv4 and IPv6

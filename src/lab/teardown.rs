@@ -5,11 +5,15 @@ use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::time::{Duration, Instant};
 
+use std::path::Path;
+
 use nix::errno::Errno;
 
 use super::ledger::{process_start, Object};
+use super::shared_settings::{self, Access, Released, SHARED_DIR};
 use crate::engine::netlink::Conn;
-use crate::engine::{netns, spawn, EngineError};
+use crate::engine::netns::AtName;
+use crate::engine::{netns, spawn, tc, EngineError};
 
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct TeardownReport {
@@ -21,8 +25,13 @@ pub struct TeardownReport {
     pub processes: usize,
     /// Network sysctls set back to their values from before the lab.
     pub sysctls: usize,
+    /// Links the lab did not create, moved back where they came from.
+    pub moved: usize,
     /// Objects that could not be removed, each with the reason.
     pub failures: Vec<String>,
+    /// Objects left as they are because they are no longer (provably) the lab's, or someone
+    /// changed them since: each with what was found.
+    pub left: Vec<String>,
 }
 
 impl std::fmt::Display for TeardownReport {
@@ -37,6 +46,7 @@ impl std::fmt::Display for TeardownReport {
             (self.qdiscs, "qdisc", "qdiscs"),
             (self.processes, "process", "processes"),
             (self.sysctls, "sysctl restored", "sysctls restored"),
+            (self.moved, "link moved back", "links moved back"),
         ] {
             if n > 0 {
                 parts.push(plural(n, one, many));
@@ -46,6 +56,9 @@ impl std::fmt::Display for TeardownReport {
             write!(f, "torn down: nothing to remove")?;
         } else {
             write!(f, "torn down: {}", parts.join(", "))?;
+        }
+        if !self.left.is_empty() {
+            write!(f, "; left: {}", self.left.join("; "))?;
         }
         if !self.failures.is_empty() {
             write!(f, "; {} could not be removed: {}", self.failures.len(), self.failures.join("; "))?;
@@ -83,25 +96,38 @@ pub fn remove(objects: &[Object], home: &File) -> TeardownReport {
     let recorded: HashSet<i32> =
         objects.iter().filter_map(|o| if let Object::Process { pid, .. } = o { Some(*pid) } else { None }).collect();
     report.processes += crate::engine::orphans::end_adopted(&recorded);
-    // Namespaces: first decide which are still ours, then unmount them all before anything else
-    // (see `unmount_all`), roughly in creation order: with a switch namespace holding a bridge,
-    // the kernel's cleanup then finishes sooner. (Nothing depends on the order of the unmounts.)
-    let ours: Vec<&str> = objects
-        .iter()
-        .filter_map(|o| match o {
-            Object::Netns { name, inode } if still_ours(name, *inode) => Some(name.as_str()),
-            _ => None,
-        })
-        .collect();
-    unmount_all(&ours);
-    for name in &ours {
+    // Links the lab did not create go back where they came from while their namespaces stand.
+    super::moved::restore_all(objects, home, &mut report);
+    // Namespaces: first decide which are still ours, by inode (anything else at the name is left
+    // and said so), then unmount them all before anything else (see `unmount_all`), roughly in
+    // creation order: with a switch namespace holding a bridge, the kernel's cleanup then
+    // finishes sooner. (Nothing depends on the order of the unmounts.)
+    let mut ours: Vec<(&str, u64)> = Vec::new();
+    for obj in objects {
+        let Object::Netns { name, inode, file } = obj else { continue };
+        match still_ours(name, *inode, *file) {
+            Held::Namespace(inode) => ours.push((name.as_str(), inode)),
+            // Left by a create killed before the mount, or by a teardown that could unmount but
+            // not unlink: the name is all that is left of the namespace.
+            Held::Placeholder => match netns::unlink(name) {
+                Ok(()) => report.namespaces += 1,
+                Err(e) => report.failures.push(format!("namespace {name}: {}", e.cause)),
+            },
+            Held::Nothing => {}
+            Held::Other(what) => report.left.push(format!("namespace {name}: {what}")),
+        }
+    }
+    let names: Vec<&str> = ours.iter().map(|(n, _)| *n).collect();
+    unmount_all(&names);
+    for name in &names {
+        // Fails (EBUSY) while the name is still a mount point: then `remove_netns` retries.
         let _ = netns::unlink(name);
     }
     let mut deleted: HashSet<&str> = HashSet::new();
-    for name in ours {
+    for (name, inode) in ours {
         // Whatever the fast pass could not remove is retried, then reported.
-        match remove_netns(name) {
-            Ok(_) => {
+        match remove_netns(name, inode) {
+            Ok(()) => {
                 report.namespaces += 1;
                 deleted.insert(name);
             }
@@ -109,11 +135,24 @@ pub fn remove(objects: &[Object], home: &File) -> TeardownReport {
         }
     }
     for obj in objects.iter().rev() {
-        if let Object::Sysctl { ns, key, old } = obj {
-            match restore_sysctl(ns.as_deref(), key, old, home) {
-                Ok(true) => report.sysctls += 1,
-                Ok(false) => {}
-                Err(e) => report.failures.push(format!("sysctl {key}: {}", e.cause)),
+        if let Object::Sysctl { ns, ns_inode, key: path, old, new } = obj {
+            let key = path.replace('/', ".");
+            let Some(opened) = super::moved::open_checked(ns, *ns_inode, home) else {
+                let ns = super::moved::describe_ns(ns);
+                report.left.push(format!("sysctl {key}: {ns} is not the namespace it was set in any more: left as is"));
+                continue;
+            };
+            match restore_sysctl(opened.as_ref().unwrap_or(home), *ns_inode, path, old, new) {
+                Ok(Released::Restored) => report.sysctls += 1,
+                Ok(Released::AlreadyBack) => {}
+                Ok(Released::Changed { now, labs }) => report.left.push(format!(
+                    "sysctl {key}: changed since by someone else (now {now:?}, the lab's value was {labs:?}): left as is"
+                )),
+                Ok(Released::StillHeld(by)) => report.left.push(format!(
+                    "sysctl {key}: still held by {} (it is restored when the last lab holding it ends)",
+                    by.iter().map(|h| h.to_string()).collect::<Vec<_>>().join(", ")
+                )),
+                Err(e) => report.failures.push(format!("sysctl {key}: {e}")),
             }
         }
     }
@@ -126,33 +165,50 @@ pub fn remove(objects: &[Object], home: &File) -> TeardownReport {
     }
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
     let _guard = rt.enter();
-    let mut conns: HashMap<Option<String>, Conn> = HashMap::new();
+    // Per namespace: a connection and the namespace's inode (None: gone, or not a namespace).
+    let mut conns: HashMap<Option<String>, Option<(Conn, u64)>> = HashMap::new();
     for obj in rest.into_iter().rev() {
-        let ns = match obj {
-            Object::Link { ns, .. } | Object::Addr { ns, .. } | Object::Route { ns, .. } | Object::Qdisc { ns, .. } => ns,
+        let (ns, recorded) = match obj {
+            Object::Link { ns, ns_inode, .. } | Object::Route { ns, ns_inode, .. } | Object::Qdisc { ns, ns_inode, .. } => {
+                (ns, Some(*ns_inode))
+            }
+            Object::Addr { ns, ns_inode, .. } => (ns, *ns_inode),
             _ => continue,
         };
         if !conns.contains_key(ns) {
-            let file = match ns {
-                Some(name) => match netns::open_named(name) {
-                    Ok(f) => Some(f),
-                    Err(_) => continue, // the namespace is gone, and everything in it
+            let opened = match ns {
+                Some(name) => match netns::at_name(name) {
+                    netns::AtName::Namespace(inode) => netns::open_named(name).ok().map(|f| (Some(f), inode)),
+                    _ => None,
                 },
+                None => netns::inode_of(home).ok().map(|inode| (None, inode)),
+            };
+            let conn = match opened {
+                // The namespace is gone, and everything in it.
                 None => None,
+                Some((file, inode)) => match Conn::open(file.as_ref(), home) {
+                    Ok(c) => Some((c, inode)),
+                    Err(e) => {
+                        report.failures.push(format!("{}: {}", describe(obj), e.cause));
+                        continue;
+                    }
+                },
             };
-            match Conn::open(file.as_ref(), home) {
-                Ok(c) => conns.insert(ns.clone(), c),
-                Err(e) => {
-                    report.failures.push(format!("{}: {}", describe(obj), e.cause));
-                    continue;
-                }
-            };
+            conns.insert(ns.clone(), conn);
         }
-        let conn = &conns[ns];
+        let Some((conn, inode)) = &conns[ns] else { continue };
+        if recorded.is_some_and(|r| r != *inode) {
+            report.left.push(format!(
+                "{}: {} is not the namespace it was made in any more",
+                describe(obj),
+                super::moved::describe_ns(ns)
+            ));
+            continue;
+        }
         // The peer's namespace is gone (deleted now, or by the script): the link goes with it.
         let vanishing = matches!(obj, Object::Link { peer_ns: Some(p), .. } if deleted.contains(p.as_str()) || !netns::netns_path(p).exists());
         match rt.block_on(remove_in(conn, obj, vanishing, wait_for_vanishing)) {
-            Ok(true) => match obj {
+            Ok(Outcome::Done) => match obj {
                 Object::Link { .. } => report.links += 1,
                 Object::Addr { .. } => report.addrs += 1,
                 Object::Qdisc { .. } => report.qdiscs += 1,
@@ -160,10 +216,11 @@ pub fn remove(objects: &[Object], home: &File) -> TeardownReport {
             },
             // Already gone because its peer's namespace was deleted just now: removed all the
             // same (without this the count depended on how fast the kernel cleaned up).
-            Ok(false) if matches!(obj, Object::Link { peer_ns: Some(p), .. } if deleted.contains(p.as_str())) => {
+            Ok(Outcome::Absent) if matches!(obj, Object::Link { peer_ns: Some(p), .. } if deleted.contains(p.as_str())) => {
                 report.links += 1
             }
-            Ok(false) => {}
+            Ok(Outcome::Absent) => {}
+            Ok(Outcome::Left(why)) => report.left.push(format!("{}: {why}", describe(obj))),
             Err(e) => report.failures.push(format!("{}: {}", describe(obj), e.cause)),
         }
     }
@@ -194,129 +251,195 @@ fn describe(obj: &Object) -> String {
     match obj {
         Object::Link { name, .. } => format!("link {name}"),
         Object::Addr { link, cidr, .. } => format!("address {cidr} on {link}"),
-        Object::Route { dst, .. } => format!("route {dst}"),
-        Object::Qdisc { link, .. } => format!("qdisc on {link}"),
+        Object::Route { dst, via, metric, .. } if via.is_empty() => format!("route {dst} metric {metric}"),
+        Object::Route { dst, via, metric, .. } => format!("route {dst} via {via} metric {metric}"),
+        Object::Qdisc { link, handle, .. } => format!("qdisc {} on {link}", tc::handle_text(*handle)),
         Object::Netns { name, .. } => format!("namespace {name}"),
         Object::Process { pid, .. } => format!("process {pid}"),
         Object::Sysctl { key, .. } => format!("sysctl {key}"),
+        Object::Moved { name, .. } => format!("link {name}"),
     }
 }
 
 /// How long to wait for a link to go with its peer's namespace before deleting it by hand.
 const VANISH_WAIT: Duration = Duration::from_secs(2);
 
-/// Ok(false): already gone (or never made), nothing to do. `vanishing`: the link's veth peer was
-/// in a namespace just deleted, so the kernel removes the link itself once it has cleaned that
+/// What became of one object.
+enum Outcome {
+    /// Removed (or put back as it was).
+    Done,
+    /// Already gone, or never made: nothing to do.
+    Absent,
+    /// Not (provably) the lab's any more: left as it is, for this reason.
+    Left(String),
+}
+
+/// Removes one object if it is still the lab's. `vanishing`: the link's veth peer was in a
+/// namespace just deleted, so the kernel removes the link itself once it has cleaned that
 /// namespace up; deleting it by hand would cost an RCU grace period (~17 ms) per link.
-async fn remove_in(conn: &Conn, obj: &Object, vanishing: bool, wait: bool) -> Result<bool, EngineError> {
+async fn remove_in(conn: &Conn, obj: &Object, vanishing: bool, wait: bool) -> Result<Outcome, EngineError> {
     match obj {
         // In a sandbox a link that goes with its peer's namespace is not even looked up.
-        Object::Link { .. } if vanishing && !wait => Ok(true),
-        Object::Link { name, index, .. } => {
-            let Ok(link) = conn.link_by_name(name).await else { return Ok(false) };
+        Object::Link { .. } if vanishing && !wait => Ok(Outcome::Done),
+        Object::Link { name, index: None, .. } => {
+            // The kernel chose its number and nslab stopped before noting it: a link of that
+            // name cannot be told from a namesake made since.
+            match conn.link_by_name(name).await {
+                Ok(_) => {
+                    Ok(Outcome::Left("its ifindex was never recorded, so it cannot be told from a namesake: left as is".into()))
+                }
+                Err(_) => Ok(Outcome::Absent),
+            }
+        }
+        Object::Link { name, index: Some(index), .. } => {
+            let Some(link) = conn.link_by_index(*index).await? else { return Ok(Outcome::Absent) };
+            if link.name != *name {
+                return Ok(Outcome::Left(format!("ifindex {index} is now {:?}, another link: left as is", link.name)));
+            }
             if vanishing {
                 let deadline = Instant::now() + VANISH_WAIT;
                 while Instant::now() < deadline {
                     tokio::time::sleep(Duration::from_millis(1)).await;
-                    match conn.link_by_name(name).await {
-                        Ok(l) if l.index == link.index => {}
-                        _ => return Ok(true),
+                    if conn.link_by_index(*index).await?.is_none() {
+                        return Ok(Outcome::Done);
                     }
                 }
             }
-            // A different index means another link took the name: not ours.
-            if index.is_some_and(|i| i != link.index) {
-                return Ok(false);
-            }
-            match conn.del_link(link.index).await {
-                Ok(()) => Ok(true),
+            match conn.del_link(*index).await {
+                Ok(()) => Ok(Outcome::Done),
                 // Gone in the meantime: a namespace deleted just before takes its veth peers
                 // with it a moment later (the kernel frees namespaces asynchronously).
-                Err(e) if e.code() == Some(Errno::ENODEV) => Ok(false),
+                Err(e) if e.code() == Some(Errno::ENODEV) => Ok(Outcome::Absent),
                 Err(e) => Err(e),
             }
         }
-        Object::Addr { link, cidr, .. } => {
-            let Ok(link) = conn.link_by_name(link).await else { return Ok(false) };
+        Object::Addr { link, index, cidr, .. } => {
+            let link = match index {
+                Some(i) => match conn.link_by_index(*i).await? {
+                    Some(l) if l.name == *link => l,
+                    Some(l) => {
+                        return Ok(Outcome::Left(format!("ifindex {i} is now {:?}, another link: left as is", l.name)));
+                    }
+                    None => return Ok(Outcome::Absent),
+                },
+                None => match conn.link_by_name(link).await {
+                    Ok(l) => l,
+                    Err(_) => return Ok(Outcome::Absent),
+                },
+            };
             let Some((ip, prefix)) = cidr.split_once('/').and_then(|(ip, p)| Some((ip.parse().ok()?, p.parse().ok()?))) else {
-                return Ok(false);
+                return Ok(Outcome::Absent);
             };
             match conn.del_addr(link.index, ip, prefix).await {
-                Ok(()) => Ok(true),
-                Err(e) if e.code() == Some(Errno::EADDRNOTAVAIL) => Ok(false),
+                Ok(()) => Ok(Outcome::Done),
+                Err(e) if e.code() == Some(Errno::EADDRNOTAVAIL) => Ok(Outcome::Absent),
                 Err(e) => Err(e),
             }
         }
-        Object::Route { dst, via, .. } => {
-            let Ok(spec) = super::route_spec(dst, via) else { return Ok(false) };
-            match conn.del_route(&spec).await {
-                Ok(()) => Ok(true),
-                Err(e) if e.code() == Some(Errno::ESRCH) => Ok(false),
-                Err(e) => Err(e),
+        // Only a route with the whole recorded key, nslab's protocol included, and deleted by
+        // that key: the kernel would take the first route matching a partial one.
+        Object::Route { .. } => {
+            let Some(key) = super::routes::route_key(obj) else { return Ok(Outcome::Absent) };
+            Ok(if conn.del_route_exact(&key).await? { Outcome::Done } else { Outcome::Absent })
+        }
+        // Only the root qdisc with the lab's handle, on the link with the recorded ifindex; what
+        // it replaced comes back.
+        Object::Qdisc { index, handle, saved, .. } => {
+            if conn.link_by_index(*index).await?.is_none() {
+                return Ok(Outcome::Absent);
+            }
+            match conn.root_qdisc(*index).await? {
+                Some(q) if q.handle == *handle => {
+                    match saved {
+                        Some(old) => {
+                            let options = super::shaping::hex_decode(&old.options);
+                            conn.put_root_qdisc(*index, &old.kind, options, old.handle).await?
+                        }
+                        None => conn.del_root_qdisc(*index, Some(*handle)).await?,
+                    }
+                    Ok(Outcome::Done)
+                }
+                // The qdisc it was to replace is still there: the lab never replaced it.
+                Some(q) if saved.as_ref().is_some_and(|s| s.handle == q.handle) => Ok(Outcome::Absent),
+                Some(q) if !q.is_default() => Ok(Outcome::Left(format!(
+                    "the link's root qdisc is now {} {}, not the lab's: left as is",
+                    q.kind,
+                    tc::handle_text(q.handle)
+                ))),
+                _ => Ok(Outcome::Absent),
             }
         }
-        Object::Qdisc { link, .. } => {
-            let Ok(link) = conn.link_by_name(link).await else { return Ok(false) };
-            match conn.del_root_qdisc(link.index).await {
-                Ok(()) => Ok(true),
-                Err(e) if e.code() == Some(Errno::ENOENT) => Ok(false),
-                Err(e) => Err(e),
-            }
-        }
-        _ => Ok(false),
+        _ => Ok(Outcome::Absent),
     }
 }
 
-/// Writes a sysctl's old value back; Ok(false) when its namespace is gone.
-fn restore_sysctl(ns: Option<&str>, key: &str, old: &str, home: &File) -> Result<bool, EngineError> {
-    let opened;
-    let file = match ns {
-        Some(name) => match netns::open_named(name) {
-            Ok(f) => {
-                opened = f;
-                &opened
-            }
-            Err(_) => return Ok(false),
-        },
-        None => home,
-    };
+/// Leaves a sysctl the lab set outside its namespaces (a shared setting): restored by the last
+/// lab holding it, and only while it still holds the labs' value.
+fn restore_sysctl(ns: &File, ns_inode: u64, key: &str, old: &str, new: &str) -> Result<Released, String> {
     let components: Vec<String> = key.split('/').map(str::to_string).collect();
-    crate::engine::sysctl::write(file, &components, old).map(|_| true)
+    let read = || crate::engine::sysctl::read(ns, &components);
+    let write = |v: &str| crate::engine::sysctl::write(ns, &components, v);
+    let access = Access { read: &read, write: &write };
+    shared_settings::release(Path::new(SHARED_DIR), ns_inode, key, old, new, &access)
 }
 
-/// True when the name still stands for the namespace the lab made (for a namespace whose
-/// creation was under way, `inode` is unknown: the name alone decides).
-fn still_ours(name: &str, inode: Option<u64>) -> bool {
-    if !netns::netns_path(name).exists() {
-        return false;
-    }
-    match (inode, netns::open_named(name).and_then(|f| netns::inode_of(&f))) {
-        // Someone else's namespace now carries the name: leave it alone.
-        (Some(expected), Ok(found)) => found == expected,
-        _ => true,
+/// What a namespace record's name holds now.
+enum Held {
+    /// The namespace the lab made (this inode).
+    Namespace(u64),
+    /// The empty file an interrupted create of the lab's left.
+    Placeholder,
+    Nothing,
+    /// Something else: left as it is.
+    Other(String),
+}
+
+/// Whether the name still stands for the namespace the lab made: its inode (recorded before
+/// the mount) decides; a symlink is never followed.
+fn still_ours(name: &str, inode: Option<u64>, file: Option<u64>) -> Held {
+    match (netns::at_name(name), inode) {
+        (AtName::Missing, _) => Held::Nothing,
+        (AtName::Namespace(found), Some(expected)) if found == expected => Held::Namespace(found),
+        (AtName::Namespace(found), Some(expected)) => Held::Other(format!(
+            "the name now stands for another namespace (inode {found}, the lab's was {expected}): left as is"
+        )),
+        (AtName::Namespace(_), None) => {
+            Held::Other("its identity was never recorded, so it cannot be told from a namesake: left as is".into())
+        }
+        (AtName::File(found), _) if file == Some(found) => Held::Placeholder,
+        (AtName::File(_), _) => Held::Other("an empty file that is not the lab's placeholder: left as is".into()),
+        (AtName::Symlink, _) => Held::Other("the name is a symbolic link now; nslab never follows one: left as is".into()),
+        (AtName::Other, _) => Held::Other("the name holds something other than a namespace: left as is".into()),
     }
 }
 
-/// Makes sure a namespace is gone, retrying an unmount that raced the kernel (EBUSY).
-/// Ok(false) when it was gone already.
-fn remove_netns(name: &str) -> Result<bool, EngineError> {
-    let path = netns::netns_path(name);
-    if !path.exists() {
-        return Ok(false);
-    }
+/// Makes sure the lab's namespace (inode `inode`) is gone, retrying an unmount that raced the
+/// kernel (EBUSY). Never through a symlink, and never another namespace.
+fn remove_netns(name: &str, inode: u64) -> Result<(), EngineError> {
+    let op = || format!("delete namespace {name}");
     let mut last = None;
     for _ in 0..NETNS_RETRIES {
-        match netns::delete(name) {
-            Ok(()) => {}
-            Err(e) if e.code() == Some(Errno::ENOENT) => return Ok(false),
-            Err(e) => last = Some(e),
+        match netns::at_name(name) {
+            AtName::Missing => return Ok(()),
+            AtName::Namespace(found) if found == inode => {
+                if let Err(e) = netns::unmount(name) {
+                    last = Some(e);
+                }
+            }
+            // What the unmount left: the file the namespace was mounted on.
+            AtName::File(_) => {
+                if let Err(e) = netns::unlink(name) {
+                    last = Some(e);
+                }
+            }
+            _ => return Err(EngineError::message(op(), "the name changed while it was being removed: left as is")),
         }
-        if !path.exists() {
-            return Ok(true);
+        if matches!(netns::at_name(name), AtName::Missing) {
+            return Ok(());
         }
         std::thread::sleep(NETNS_RETRY_PAUSE);
     }
-    Err(last.unwrap_or_else(|| EngineError::message(format!("delete namespace {name}"), "it is still there after retrying")))
+    Err(last.unwrap_or_else(|| EngineError::message(op(), "it is still there after retrying")))
 }
 
 /// Ends a process group the lab started, if the pid still names that process (running, or a

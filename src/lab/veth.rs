@@ -72,11 +72,22 @@ impl Lab {
 
     fn create_veth(&mut self, ns: &Ns, name: &str, peer_ns: &Ns, peer: &str, opts: &LinkOptions) -> Result<()> {
         let ends = [(ns, name), (peer_ns, peer)];
-        let records: Vec<Object> = ends
-            .iter()
-            .filter(|(n, _)| !self.owns(n))
-            .map(|(n, l)| Object::Link { ns: n.key(), name: l.to_string(), index: None, peer_ns: None })
-            .collect();
+        // Ends outside the lab's namespaces are recorded by namespace inode and ifindex.
+        let mut outside: Vec<(usize, u64)> = Vec::new();
+        for (i, (n, _)) in ends.iter().enumerate() {
+            if !self.owns(n) {
+                outside.push((i, self.ns_inode(n)?));
+            }
+        }
+        // Ends outside the lab's namespaces are numbered by the kernel (see `ifindex.rs`): their
+        // intent names the namespace by inode; the index is known once the pair exists.
+        let mut records: Vec<Object> = Vec::new();
+        for (n, l) in ends {
+            if !self.owns(n) {
+                let ns_inode = self.ns_inode(n)?;
+                records.push(Object::Link { ns: n.key(), ns_inode, name: l.to_string(), index: None, peer_ns: None });
+            }
+        }
         for r in &records {
             self.ledger_mut()?.intent(r)?;
         }
@@ -89,14 +100,14 @@ impl Lab {
                 return Err(e);
             }
         };
-        for ((n, l), (other_ns, _)) in ends.iter().zip([ends[1], ends[0]]) {
-            if !self.owns(n) {
-                let index = self.index(n, l).ok();
-                // A peer in a namespace of the lab's takes this end with it when that namespace goes.
-                let peer_ns = self.owns(other_ns).then(|| other_ns.key()).flatten();
-                self.ledger_mut()?.made(&Object::Link { ns: n.key(), name: l.to_string(), index, peer_ns })?;
-                self.made_links.insert((n.key(), l.to_string()));
-            }
+        for r in records {
+            let Object::Link { ns: n, ns_inode, name: l, .. } = r else { continue };
+            let (this, other_ns) = if n == ns.key() && l == name { (ns, peer_ns) } else { (peer_ns, ns) };
+            let index = self.index(this, &l).ok();
+            // A peer in a namespace of the lab's takes this end with it when that namespace goes.
+            let peer_ns = self.owns(other_ns).then(|| other_ns.key()).flatten();
+            self.ledger_mut()?.made(&Object::Link { ns: n.clone(), ns_inode, name: l.clone(), index, peer_ns })?;
+            self.made_links.insert((n, l));
         }
         self.peers.insert((ns.key(), name.into()), (peer_ns.key(), peer.into()));
         self.peers.insert((peer_ns.key(), peer.into()), (ns.key(), name.into()));
@@ -150,17 +161,38 @@ impl Lab {
             return Ok(());
         }
         let fd = target.as_raw_fd();
-        self.on_link(from, link, "move", |conn, index| async move { conn.move_to(index, fd).await })?;
+        let index = self.index(from, link)?;
         let old_key = (from.key(), link.to_string());
+        if !self.lab_made(from, link, index) {
+            self.move_foreign(from, link, index, to, fd)?;
+            self.indexes.remove(&old_key);
+            return Ok(());
+        }
+        let peer = self.peers.get(&old_key).cloned();
+        // One the lab made, arriving outside its namespaces, is recorded there before it moves.
+        let arriving = (!self.owns(to)).then(|| -> Result<Object> {
+            let peer_ns = peer.as_ref().and_then(|(pns, _)| pns.clone()).filter(|p| self.owned.contains(p));
+            Ok(Object::Link { ns: to.key(), ns_inode: self.ns_inode(to)?, name: link.into(), index: Some(index), peer_ns })
+        });
+        let arriving = arriving.transpose()?;
+        if let Some(r) = &arriving {
+            self.ledger_mut()?.intent(r)?;
+        }
+        let moved = self.on_link(from, link, "move", |conn, index| async move { conn.move_to(index, fd).await });
+        if let Err(e) = moved {
+            if let Some(r) = &arriving {
+                self.ledger_mut()?.failed(r)?;
+            }
+            return Err(e);
+        }
         self.indexes.remove(&old_key);
+        let now = self.index(to, link).ok();
         if self.made_links.remove(&old_key) {
-            self.forget(&Object::Link { ns: from.key(), name: link.into(), index: None, peer_ns: None })?;
+            self.forget(&Object::Link { ns: from.key(), ns_inode: 0, name: link.into(), index: None, peer_ns: None })?;
         }
         let peer = self.peers.remove(&old_key);
-        if !self.owns(to) {
-            let index = self.index(to, link).ok();
-            let peer_ns = peer.as_ref().and_then(|(pns, _)| pns.clone()).filter(|p| self.owned.contains(p));
-            self.ledger_mut()?.made(&Object::Link { ns: to.key(), name: link.into(), index, peer_ns })?;
+        if let Some(Object::Link { ns, ns_inode, name, peer_ns, .. }) = arriving {
+            self.ledger_mut()?.made(&Object::Link { ns, ns_inode, name, index: now, peer_ns })?;
             self.made_links.insert((to.key(), link.into()));
         }
         if let Some(peer) = peer {
@@ -168,11 +200,80 @@ impl Lab {
             if self.made_links.contains(&peer) && self.owns(to) {
                 let (pns, pname) = peer.clone();
                 let index = self.indexes.get(&peer).copied();
-                self.ledger_mut()?.made(&Object::Link { ns: pns, name: pname, index, peer_ns: to.key() })?;
+                let pns_inode = self.ns_inode(&ns_of(&pns))?;
+                self.ledger_mut()?.made(&Object::Link { ns: pns, ns_inode: pns_inode, name: pname, index, peer_ns: to.key() })?;
             }
             self.peers.insert(peer.clone(), (to.key(), link.into()));
             self.peers.insert((to.key(), link.into()), peer);
         }
         Ok(())
+    }
+}
+
+/// Numbers to try for a foreign link moved into the lab before giving up.
+const INDEX_TRIES: u32 = 4;
+
+impl Lab {
+    /// Moves a link the lab did not create, recording it by where it came from (to go back
+    /// there) and by the ifindex it gets where it goes, asked of the kernel (IFLA_NEW_IFINDEX)
+    /// rather than guessed: the kernel keeps a link's index only when it is free there, and a
+    /// record naming another link's index would send that one away at teardown. The record of
+    /// a link's first move stays its identity.
+    fn move_foreign(&mut self, from: &Ns, link: &str, index: u32, to: &Ns, fd: std::os::fd::RawFd) -> Result<()> {
+        let to_inode = self.ns_inode(to)?;
+        let conn = self.conn(from)?;
+        let previous = self.changed.moved.remove(&(from.key(), index));
+        let (ns, ns_inode, name, home_index, up) = match &previous {
+            Some(Object::Moved { ns, ns_inode, name, index, up, .. }) => (ns.clone(), *ns_inode, name.clone(), *index, *up),
+            _ => {
+                let up = self.block_on(conn.link_by_index(index)).ok().flatten().is_some_and(|l| l.up);
+                (from.key(), self.ns_inode(from)?, link.to_string(), index, up)
+            }
+        };
+        for attempt in 0..=INDEX_TRIES {
+            // Its own number first; taken there, one of the lab's.
+            let now = if attempt == 0 { index } else { self.chosen_index() };
+            let record = Object::Moved {
+                ns: ns.clone(),
+                ns_inode,
+                name: name.clone(),
+                index: home_index,
+                up,
+                to: to.key(),
+                to_inode,
+                now,
+            };
+            self.ledger_mut()?.intent(&record)?;
+            match self.block_on(conn.move_as(index, fd, link, Some(now), false)) {
+                Ok(()) => {
+                    if ns_inode == to_inode {
+                        // Back where it came from: nothing more to put back.
+                        return self.forget(&record);
+                    }
+                    self.ledger_mut()?.made(&record)?;
+                    self.changed.moved.insert((to.key(), now), record);
+                    return Ok(());
+                }
+                Err(e) => {
+                    self.ledger_mut()?.failed(&record)?;
+                    if e.code() == Some(Errno::EBUSY) && attempt < INDEX_TRIES {
+                        continue;
+                    }
+                    // Still where it was, with the record of an earlier move, if any.
+                    if let Some(p) = previous {
+                        self.changed.moved.insert((from.key(), index), p);
+                    }
+                    return Err(self.link_error(from, link, "move", e));
+                }
+            }
+        }
+        unreachable!("the last attempt returns")
+    }
+}
+
+fn ns_of(key: &Option<String>) -> Ns {
+    match key {
+        None => Ns::Root,
+        Some(n) => Ns::named(n.clone()),
     }
 }

@@ -15,8 +15,8 @@ use crate::lab::throughput::ThroughputSpec;
 use crate::lab::units::Amount;
 use crate::lab::Ns;
 
-const SHAPE_KEYS: &[&str] = &["rate", "burst", "latency"];
-const IMPAIR_KEYS: &[&str] = &["delay", "jitter", "loss", "duplicate", "corrupt", "reorder"];
+const SHAPE_KEYS: &[&str] = &["rate", "burst", "latency", "replace"];
+const IMPAIR_KEYS: &[&str] = &["delay", "jitter", "loss", "duplicate", "corrupt", "reorder", "replace"];
 const PINGALL_KEYS: &[&str] = &["count", "timeout"];
 const THROUGHPUT_KEYS: &[&str] = &["seconds", "port", "dst"];
 
@@ -42,7 +42,12 @@ fn shape_spec(ctx: &NativeCallContext, v: &Dynamic, n: usize) -> Res<ShapeSpec> 
     let m = args::map(ctx, v, n, SHAPE_KEYS)?;
     let rate =
         amount(ctx, &m, "rate", "10mbit")?.ok_or_else(|| argument_error(ctx, "shape needs a rate, like #{rate: \"10mbit\"}"))?;
-    Ok(ShapeSpec { rate, burst: amount(ctx, &m, "burst", "32kb")?, latency: amount(ctx, &m, "latency", "50ms")? })
+    Ok(ShapeSpec {
+        rate,
+        burst: amount(ctx, &m, "burst", "32kb")?,
+        latency: amount(ctx, &m, "latency", "50ms")?,
+        replace: replace(ctx, &m)?,
+    })
 }
 
 fn impair_spec(ctx: &NativeCallContext, v: &Dynamic, n: usize) -> Res<ImpairSpec> {
@@ -54,7 +59,18 @@ fn impair_spec(ctx: &NativeCallContext, v: &Dynamic, n: usize) -> Res<ImpairSpec
         duplicate: amount(ctx, &m, "duplicate", "1%")?,
         corrupt: amount(ctx, &m, "corrupt", "1%")?,
         reorder: amount(ctx, &m, "reorder", "25%")?,
+        replace: replace(ctx, &m)?,
     })
+}
+
+/// The `replace` option: replace a root qdisc someone configured on a link the lab did not create.
+fn replace(ctx: &NativeCallContext, m: &Map) -> Res<bool> {
+    match m.get("replace") {
+        None => Ok(false),
+        Some(v) => v.as_bool().map_err(|_| {
+            argument_error(ctx, format!("the replace option of {} must be true or false, not {}", ctx.fn_name(), type_name(v)))
+        }),
+    }
 }
 
 /// One request per pair and a second to answer, like Mininet's `pingall`.

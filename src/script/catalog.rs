@@ -39,7 +39,8 @@ pub const CORE: &[FnDoc] = &[
     FnDoc {
         name: "netns_del",
         forms: &["netns_del(ns)"],
-        summary: "Delete a named namespace; links inside it go with it.",
+        summary: "Delete a named namespace; links inside it go with it, except links the lab did not create and \
+                  moved in, which go back where they came from first. A symbolic link in /run/netns is never followed.",
         example: r#"netns_del("netns1");"#,
         ip: "ip netns delete NAME",
     },
@@ -74,7 +75,8 @@ pub const CORE: &[FnDoc] = &[
     FnDoc {
         name: "move_to",
         forms: &["move_to(link, ns)", "move_to(from_ns, link, to_ns)"],
-        summary: "Move a link into another namespace.",
+        summary: "Move a link into another namespace. A link the lab did not create is moved back, under its name, \
+                  when the lab ends (before the lab's namespaces go).",
         example: r#"move_to("veth1", "netns1");"#,
         ip: "ip link set LINK netns NS",
     },

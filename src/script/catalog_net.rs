@@ -115,7 +115,7 @@ pub const NET: &[FnDoc] = &[
     FnDoc {
         name: "sysctl",
         forms: &["sysctl(key) -> string", "sysctl(ns, key) -> string", "sysctl(key, value)", "sysctl(ns, key, value)"],
-        summary: "Read (as text, like sysctl -n) or set a network sysctl of a namespace; only net.* keys, dotted or with slashes (\"net/ipv4/conf/eth0.5/forwarding\"). With two arguments, a first string starting with \"net.\" or \"net/\" is a key (set where nslab runs); anything else is a namespace (read there): pass a namespace named \"net.…\" as a handle. Values changed outside the lab's own namespaces are restored at teardown.",
+        summary: "Read (as text, like sysctl -n) or set a network sysctl of a namespace; only net.* keys, dotted or with slashes (\"net/ipv4/conf/eth0.5/forwarding\"). With two arguments, a first string starting with \"net.\" or \"net/\" is a key (set where nslab runs); anything else is a namespace (read there): pass a namespace named \"net.…\" as a handle. Outside the lab's own namespaces a value is shared with the other running labs (one asking for another value while a lab holds it is refused, naming that lab) and the value from before the first lab comes back after the last one, unless someone changed it since.",
         example: r#"sysctl("h1", "net.ipv6.conf.all.accept_dad", 0); print(sysctl("h1", "net.ipv4.ip_forward"));"#,
         ip: "ip netns exec NS sysctl [-w] KEY[=VALUE]",
     },

@@ -5,30 +5,32 @@ use super::catalog::FnDoc;
 pub const TRAFFIC: &[FnDoc] = &[
     FnDoc {
         name: "shape",
-        forms: &["shape(link, #{rate, burst, latency})", "shape(ns, link, #{rate, burst, latency})"],
+        forms: &["shape(link, #{rate, burst, latency, replace})", "shape(ns, link, #{rate, burst, latency, replace})"],
         summary: "Limit a link's egress rate with a token bucket (tbf root qdisc); calling it again changes the rate. \
                   rate: \"10mbit\", \"500kbit\", \"1gbit\" (tc's units) or bits per second; burst: \"32kb\" or bytes \
                   (default 10 ms of the rate, at least 32 KiB); latency: how long packets may queue, \"50ms\" or seconds \
-                  (default 50 ms).",
+                  (default 50 ms). On a link the lab did not create that has a root qdisc someone configured, it is \
+                  refused unless replace: true (that qdisc comes back when the lab ends).",
         example: r#"shape("a", "eth0", #{rate: "20mbit"}); shape("a", "eth0", #{rate: "1mbit", burst: "64kb", latency: "20ms"});"#,
         ip: "tc qdisc replace dev LINK root tbf rate RATE burst BURST latency LATENCY",
     },
     FnDoc {
         name: "impair",
         forms: &[
-            "impair(link, #{delay, jitter, loss, duplicate, corrupt, reorder})",
-            "impair(ns, link, #{delay, jitter, loss, duplicate, corrupt, reorder})",
+            "impair(link, #{delay, jitter, loss, duplicate, corrupt, reorder, replace})",
+            "impair(ns, link, #{delay, jitter, loss, duplicate, corrupt, reorder, replace})",
         ],
         summary: "Emulate a worse network on a link's egress (netem root qdisc): delay and jitter (\"100ms\", \"10ms\" or \
                   seconds), loss, duplicate, corrupt and reorder (\"1%\" or percent); jitter and reorder need a delay. \
-                  Needs a kernel with sch_netem.",
+                  replace: as for shape. Needs a kernel with sch_netem.",
         example: r#"impair("a", "eth0", #{delay: "100ms", jitter: "10ms", loss: "1%"});"#,
         ip: "tc qdisc replace dev LINK root netem delay D J loss L duplicate P corrupt P reorder P",
     },
     FnDoc {
         name: "unshape",
         forms: &["unshape(link)", "unshape(ns, link)"],
-        summary: "Remove a link's shaping or impairment (its root qdisc); nothing happens when it has none.",
+        summary: "Remove a link's shaping or impairment (its root qdisc); nothing happens when it has none. On a link \
+                  the lab did not create, only the lab's own qdisc goes, and what it replaced comes back.",
         example: r#"unshape("a", "eth0");"#,
         ip: "tc qdisc del dev LINK root",
     },
