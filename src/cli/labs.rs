@@ -64,7 +64,7 @@ fn remove(rec: &Record) -> teardown::TeardownReport {
         Err(e) => return teardown::TeardownReport { failures: vec![e.to_string()], ..Default::default() },
     };
     let objects: Vec<Object> = rec.objects.iter().chain(rec.pending.iter()).cloned().collect();
-    let report = teardown::remove(&objects, &home);
+    let report = teardown::remove_dead(&objects, &home);
     if report.failures.is_empty() {
         let _ = std::fs::remove_file(&rec.path);
     }

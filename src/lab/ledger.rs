@@ -41,6 +41,9 @@ pub enum Object {
     /// A background process (group leader); `start` is its start time in clock ticks, which
     /// tells it from a later process that reuses the pid.
     Process { pid: i32, start: u64 },
+    /// The PID namespace the lab's programs run in, by its first process (its init): ending
+    /// that ends everything in the namespace (see `engine::pidns`).
+    Pidns { pid: i32, start: u64 },
 }
 
 impl Object {
@@ -53,6 +56,7 @@ impl Object {
             Object::Route { ns, dst, .. } => format!("route {ns:?} {dst}"),
             Object::Qdisc { ns, link } => format!("qdisc {ns:?} {link}"),
             Object::Process { pid, .. } => format!("process {pid}"),
+            Object::Pidns { pid, .. } => format!("pidns {pid}"),
             Object::Sysctl { ns, key, .. } => format!("sysctl {ns:?} {key}"),
         }
     }
