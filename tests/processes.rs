@@ -147,7 +147,8 @@ fn kill_9_of_a_sandboxed_run_ends_its_programs() {
         pgrep -fcx 'sleep 590[12]'
         kill -9 $P; wait $P; echo "exit $?"
         for i in $(seq 200); do [ "$(pgrep -fcx 'sleep 590[12]')" = 0 ] && break; sleep 0.01; done
-        pgrep -fcx 'sleep 590[12]'; tail -1 /run/out"#,
+        pgrep -fcx 'sleep 590[12]'
+        for i in $(seq 200); do grep -q "torn down" /run/out && break; sleep 0.01; done; tail -1 /run/out"#,
         p = path.display()
     ));
     assert_eq!(run.stdout, "2\nexit 137\n0\ntorn down: 1 namespace, 2 processes\n", "{run:?}");
