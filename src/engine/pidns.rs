@@ -27,7 +27,7 @@ use nix::errno::Errno;
 
 use super::error::{EngineError, Result};
 use super::nsmembers::{self, Kind};
-use super::spawn::process_start;
+use super::spawn::{process_start, stat_fields};
 
 /// The hidden first argument that makes nslab the init of a PID namespace.
 const INIT_ARG: &str = "__pidns-init";
@@ -142,12 +142,24 @@ impl PidNs {
             )
         };
         // SAFETY: si_pid is valid to read after waitid succeeded (0: nothing has ended).
-        rc == 0 && unsafe { info.si_pid() } == 0
+        if rc != 0 || unsafe { info.si_pid() } != 0 {
+            return false;
+        }
+        // Not collectable yet, and so still ours: but a killed init stays in the kernel, exiting,
+        // until the namespace is empty (PF_EXITING in the flags of /proc/PID/stat).
+        const PF_EXITING: u64 = 0x4;
+        stat_fields(self.init).is_some_and(|f| {
+            f[0] != "Z" && f.get(6).and_then(|flags| flags.parse::<u64>().ok()).is_some_and(|flags| flags & PF_EXITING == 0)
+        })
     }
 
     /// Leaves the namespace standing after this process ends (a kept lab): the init stops
     /// dying with nslab. `nslab down` ends it later through the ledger.
     pub fn keep(&mut self) -> Result<()> {
+        if super::sandbox::entered() {
+            // The sandbox ends with this process: nothing may run on, unseen, inside it.
+            return Ok(());
+        }
         let op = "keep the lab's process namespace";
         self.control.write_all(b"k").map_err(|e| EngineError::io(op, e))?;
         self.control.set_read_timeout(Some(Duration::from_secs(5))).map_err(|e| EngineError::io(op, e))?;
@@ -157,16 +169,8 @@ impl PidNs {
         Ok(())
     }
 
-    /// Ends the namespace: SIGKILL to its init (the kernel ends everything else in it), then
-    /// collects what of it was this process's child. Returns how many other processes were
-    /// running in it. Gives up waiting after `limit`.
-    pub fn end(&mut self, limit: Duration) -> usize {
-        let inodes = HashSet::from([self.inode]);
-        let running = nsmembers::members(Kind::Pid, &inodes).iter().filter(|m| !m.zombie && m.pid != self.init).count();
-        self.kill_and_reap(limit);
-        running
-    }
-
+    /// Ends the namespace (SIGKILL to its init: the kernel ends everything else in it) and
+    /// collects what of it was this process's child, giving up after `limit`.
     fn kill_and_reap(&self, limit: Duration) {
         self.kill();
         let deadline = Instant::now() + limit;
@@ -188,21 +192,28 @@ impl PidNs {
         };
     }
 
-    /// Reaps this process's children that ended in the namespace (the init cannot finish dying
-    /// before they are collected), then the init. True once the init is collected (or was).
+    /// Collects the init if it has ended; if not, first this process's children that ended in
+    /// the namespace (the init cannot finish dying before they are collected). True once the
+    /// init is collected (or was, by teardown: see `end_namespace`).
     fn reap(&self) -> bool {
+        if self.collect_init() {
+            return true;
+        }
         let me = std::process::id() as i32;
         for m in nsmembers::members(Kind::Pid, &HashSet::from([self.inode])) {
             if m.zombie && m.ppid == me && m.pid != self.init {
                 let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(m.pid), Some(nix::sys::wait::WaitPidFlag::WNOHANG));
             }
         }
+        self.collect_init()
+    }
+
+    fn collect_init(&self) -> bool {
         let mut info: libc::siginfo_t = unsafe_zeroed();
         // SAFETY: as in `alive`, without WNOWAIT: collects the init if it has ended.
         let rc = unsafe {
             libc::waitid(libc::P_PIDFD, self.pidfd.as_raw_fd() as libc::id_t, &mut info, libc::WEXITED | libc::WNOHANG)
         };
-        // ECHILD: collected already (by teardown, see `end_namespace`).
         // SAFETY: si_pid is valid to read after waitid succeeded.
         (rc == 0 && unsafe { info.si_pid() } != 0) || (rc != 0 && Errno::last() == Errno::ECHILD)
     }
