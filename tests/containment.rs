@@ -12,7 +12,7 @@ use std::time::Duration;
 use expectrl::session::OsSession;
 use expectrl::Expect;
 
-use crate::support::{in_private_netns, nslab, processes, scratch, script, Run};
+use crate::support::{cpu_heavy, in_private_netns, nslab, processes, scratch, script, Run};
 
 /// Bash functions for the snippets: `tree PID` lists PID and all its descendants, `alive PIDS`
 /// counts those still running (a zombie has ended), `until_gone PIDS` waits up to 2 s for them
@@ -126,6 +126,8 @@ fn kill_9_of_a_sandboxed_runs_process_group_ends_every_program() {
 /// processes (its keeper, its lab, the lab's programs) all end within a couple of seconds.
 #[test]
 fn kill_9_of_the_test_runner_ends_every_scenario() {
+    // The scenarios spin on both CPUs until killed.
+    let _serial = cpu_heavy();
     let dir = scratch("contain-runner");
     std::fs::write(
         dir.join("spin.rhai"),
