@@ -43,8 +43,8 @@ pub struct Procs {
     unsettled: usize,
     /// The PID namespace the lab's programs run in, from the first program on.
     pidns: Option<PidNs>,
-    /// The kernel refused a PID namespace (EPERM: not privileged where nslab runs): programs
-    /// run without one, ended by process group and the ledger only.
+    /// The kernel refused a PID namespace (see `ensure_pidns`): programs run without one, ended
+    /// by process group and the ledger only.
     no_pidns: bool,
 }
 
@@ -140,14 +140,15 @@ impl Lab {
     }
 
     /// Starts the lab's PID namespace before its first program, and records its init, unless
-    /// this process cannot have one (see `engine::pidns::available`, and EPERM).
+    /// this process cannot have one (see `engine::pidns::available`, and the errors below).
     fn ensure_pidns(&mut self) -> Result<()> {
         if self.procs.pidns.is_some() || self.procs.no_pidns || !pidns::available() {
             return Ok(());
         }
         let started = match PidNs::start() {
             Ok(p) => p,
-            Err(e) if e.code() == Some(Errno::EPERM) => {
+            // EPERM: not privileged where nslab runs; EINVAL: a kernel without PID namespaces.
+            Err(e) if matches!(e.code(), Some(Errno::EPERM | Errno::EINVAL)) => {
                 self.procs.no_pidns = true;
                 return Ok(());
             }
