@@ -17,6 +17,9 @@ use nslab::lab::{Lab, LabOptions, Ns};
 use nslab::script::{Session, Source};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // First thing: lets the lab's programs run in a PID namespace that ends with this program
+    // (nslab runs this program again as that namespace's init).
+    nslab::engine::pidns::serve_if_asked();
     if std::env::args().any(|a| a == "--sandbox") {
         nslab::engine::sandbox::enter()?;
     }

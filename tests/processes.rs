@@ -15,14 +15,15 @@ fn spawn_in_runs_in_the_namespace_in_its_own_group_and_its_handle_works() {
 
         // Placed like exec_in: the same network namespace; its own process group.
         let inside = exec_in(n, "readlink /proc/self/ns/net").stdout;
-        let p = spawn_in(n, ["sh", "-c", "readlink /proc/self/ns/net; cut -d' ' -f5 /proc/$$/stat; echo oops >&2; exit 3"]);
+        // (Its own pids are those of the lab's PID namespace; `p.pid` is the pid nslab sees.)
+        let p = spawn_in(n, ["sh", "-c", "readlink /proc/self/ns/net; cut -d' ' -f5 /proc/$$/stat; echo $$; echo oops >&2; exit 3"]);
         assert(p.pid > 0);
         let r = p.output();
         assert(r.code == 3, `exit status ${r.code}`);
         assert(!r.ok);
         let lines = r.stdout.split("\n");
         assert(lines[0] + "\n" == inside, `${lines[0]} is not ${inside}`);
-        assert(lines[1] == `${p.pid}`, `process group ${lines[1]}, pid ${p.pid}`);
+        assert(lines[1] == lines[2], `process group ${lines[1]}, pid ${lines[2]}`);
         assert(r.stderr == "oops\n");
         assert(!p.running);
         assert(p.wait() == 3, "waiting again gives the same status");
@@ -31,6 +32,9 @@ fn spawn_in_runs_in_the_namespace_in_its_own_group_and_its_handle_works() {
         let s = n.spawn(["sh", "-c", "echo hello; exec sleep 5701"]);
         while !s.stdout.contains("hello") { sleep(0.01); }
         assert(s.running);
+        let group = exec(["cut", "-d ", "-f5", `/proc/${s.pid}/stat`]).stdout;
+        group.trim();
+        assert(group == `${s.pid}`, `process group ${group} of ${s.pid}, as nslab sees them`);
         assert(s.wait(0.05) == (), "still running after the time limit");
         assert(s.kill() == 137, "ended by SIGKILL");
         assert(!s.running);
@@ -66,8 +70,8 @@ fn spawn_in_runs_in_the_namespace_in_its_own_group_and_its_handle_works() {
     }
 }
 
-/// A `kill -9` while `exec_in` waits for a program: the program was recorded in the ledger
-/// before it ran, so `clean` ends it.
+/// A `kill -9` while `exec_in` waits for a program: the program, and what it started, end with
+/// nslab (their PID namespace dies with it); `clean` finds only the namespace left.
 #[test]
 fn kill_9_during_exec_in_then_clean_ends_the_program() {
     let path = script(
@@ -83,14 +87,15 @@ fn kill_9_during_exec_in_then_clean_ends_the_program() {
         r#"$NSLAB run {p} > /run/out 2>&1 & P=$!
         until [ "$(pgrep -fcx 'sleep 5801')" = 2 ]; do sleep 0.01; done
         kill -9 $P; wait $P
+        for i in $(seq 200); do [ "$(pgrep -fcx 'sleep 5801')" = 0 ] && break; sleep 0.01; done
         echo "=left"; pgrep -fcx 'sleep 5801'
         echo "=clean"; $NSLAB clean 2>&1
         echo "=after"; pgrep -fcx 'sleep 5801'; ip -j netns list"#,
         p = path.display()
     ));
-    let want = "=left\n2\n=clean\n";
+    let want = "=left\n0\n=clean\n";
     assert!(run.stdout.starts_with(want), "{run:?}");
-    assert!(run.stdout.contains("torn down: 1 namespace, 1 process\n=after\n0\n[]\n"), "{run:?}");
+    assert!(run.stdout.contains("torn down: 1 namespace\n=after\n0\n[]\n"), "{run:?}");
     assert_eq!(processes(&["sleep", "5801"]), Vec::<i32>::new());
 }
 
@@ -142,7 +147,8 @@ fn kill_9_of_a_sandboxed_run_ends_its_programs() {
         pgrep -fcx 'sleep 590[12]'
         kill -9 $P; wait $P; echo "exit $?"
         for i in $(seq 200); do [ "$(pgrep -fcx 'sleep 590[12]')" = 0 ] && break; sleep 0.01; done
-        pgrep -fcx 'sleep 590[12]'; tail -1 /run/out"#,
+        pgrep -fcx 'sleep 590[12]'
+        for i in $(seq 200); do grep -q "torn down" /run/out && break; sleep 0.01; done; tail -1 /run/out"#,
         p = path.display()
     ));
     assert_eq!(run.stdout, "2\nexit 137\n0\ntorn down: 1 namespace, 2 processes\n", "{run:?}");

@@ -83,6 +83,8 @@ pub struct ReplArgs {
 
 /// Runs the command line; returns the process exit status.
 pub fn main() -> i32 {
+    // Before anything else: run again as a lab's PID namespace init, this process never returns.
+    crate::engine::pidns::serve_if_asked();
     let cli = Cli::parse();
     report::install_hook();
     crate::engine::limits::raise_open_files();

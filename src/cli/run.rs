@@ -66,10 +66,15 @@ fn plural(n: usize, what: &str) -> String {
     format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }
 
+/// The signals that stop a run and tear its lab down. SIGQUIT (Ctrl-\\) too: its default
+/// action would end nslab on the spot, leaving the lab standing.
+pub const STOP_SIGNALS: [i32; 4] =
+    [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP, signal_hook::consts::SIGQUIT];
+
 /// Which signal asked us to stop (0: none).
 pub fn watch_signals(lab: &Lab) -> Arc<AtomicUsize> {
     let which = Arc::new(AtomicUsize::new(0));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
+    for sig in STOP_SIGNALS {
         let _ = signal_hook::flag::register(sig, lab.cancel_flag());
         let _ = signal_hook::flag::register_usize(sig, which.clone(), sig as usize);
     }
@@ -196,6 +201,7 @@ fn signal_name(sig: i32) -> &'static str {
         signal_hook::consts::SIGINT => "SIGINT (Ctrl-C)",
         signal_hook::consts::SIGTERM => "SIGTERM",
         signal_hook::consts::SIGHUP => "SIGHUP",
+        signal_hook::consts::SIGQUIT => "SIGQUIT (Ctrl-\\)",
         _ => "a signal",
     }
 }

@@ -1,13 +1,12 @@
 //! Running programs inside a namespace the way `ip netns exec` does: the network namespace, a
-//! private mount namespace with a fresh `/sys`, and `/etc/netns/NAME/*` bound over `/etc/*`.
+//! private mount namespace with a fresh `/sys`, and `/etc/netns/NAME/*` bound over `/etc/*`;
+//! in the lab's PID namespace, a fresh `/proc` too (see `spawn.rs`, which starts them).
 
 use std::ffi::CString;
 use std::fs::File;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::Command;
 
 use super::error::{EngineError, Result};
 
@@ -17,6 +16,9 @@ pub struct Placement<'a> {
     pub ns: Option<&'a File>,
     /// The namespace's name, for the sysfs mount and `/etc/netns/NAME`.
     pub ns_name: Option<&'a str>,
+    /// The PID namespace to start in (None: nslab's own). The thread that spawns enters it;
+    /// `command` only prepares what the child needs there.
+    pub pidns: Option<&'a File>,
 }
 
 /// Everything the child needs, prepared before fork: after fork only raw syscalls are allowed.
@@ -47,6 +49,7 @@ impl ChildSetup {
     /// Runs in the child between fork and exec.
     fn apply(&self) -> std::io::Result<()> {
         let check = |rc: libc::c_int| if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) };
+        // SAFETY: raw system calls with C strings prepared before fork.
         unsafe {
             check(libc::setns(self.ns_fd, libc::CLONE_NEWNET))?;
             check(libc::unshare(libc::CLONE_NEWNS))?;
@@ -83,6 +86,7 @@ pub fn command(argv: &[String], placement: &Placement) -> Result<Command> {
         });
     }
     if let Some(setup) = ChildSetup::new(placement) {
+        // SAFETY: apply makes only async-signal-safe system calls, on data prepared before fork.
         unsafe {
             cmd.pre_exec(move || setup.apply());
         }
@@ -90,39 +94,20 @@ pub fn command(argv: &[String], placement: &Placement) -> Result<Command> {
     Ok(cmd)
 }
 
-pub fn spawn(argv: &[String], placement: &Placement, capture: bool) -> Result<Child> {
-    let mut cmd = command(argv, placement)?;
-    cmd.stdin(Stdio::null());
-    if capture {
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    }
-    cmd.spawn().map_err(|e| EngineError::io(format!("run {}", argv[0]), e))
-}
-
-/// Runs to completion and captures output. `cancelled` is polled; when it turns true the
-/// process group is killed and what was gathered so far is returned.
-pub fn run(argv: &[String], placement: &Placement, cancelled: &dyn Fn() -> bool) -> Result<Output> {
-    let child = spawn(argv, placement, true)?;
-    let pgid = child.id() as i32;
-    let (tx, rx) = mpsc::channel();
-    // A thread drains both pipes; the caller's thread stays free to notice Ctrl-C.
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    loop {
-        match rx.recv_timeout(Duration::from_millis(50)) {
-            Ok(out) => return out.map_err(|e| EngineError::io(format!("run {}", argv[0]), e)),
-            Err(mpsc::RecvTimeoutError::Timeout) if cancelled() => kill_group(pgid),
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                return Err(EngineError::message(format!("run {}", argv[0]), "lost track of the process"))
-            }
-        }
-    }
+/// In a child between fork and exec, in the lab's PID namespace and a named namespace's private
+/// mount namespace (never nslab's own: a program in the root namespace shares nslab's mounts,
+/// so it keeps the inherited `/proc`): mounts a `/proc` that shows the PID namespace, so that `ps`, `pgrep`, `kill $(pidof ...)` and
+/// `/proc/$$` agree with the pids the program sees. Failure (a kernel that refuses, as in some
+/// containers) leaves the inherited `/proc`, as a failed sysfs mount leaves `/sys`.
+pub fn mount_proc_in_child() {
+    let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+    // SAFETY: mount with static C strings; async-signal-safe.
+    unsafe { libc::mount(c"proc".as_ptr(), c"/proc".as_ptr(), c"proc".as_ptr(), flags, std::ptr::null()) };
 }
 
 /// Ends a process group nslab started. Only ever called with groups of our own children.
 pub fn kill_group(pgid: i32) {
+    // SAFETY: kill() takes no pointers.
     unsafe {
         libc::kill(-pgid, libc::SIGKILL);
     }

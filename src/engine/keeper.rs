@@ -9,7 +9,11 @@
 //! and exits as the lab did.
 
 use std::collections::HashSet;
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::Duration;
+
+use nix::poll::{poll, PollFd, PollFlags};
 
 use nix::errno::Errno;
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
@@ -34,10 +38,36 @@ pub fn split() -> Result<()> {
                 // The keeper died before the line above: nothing was made yet.
                 std::process::exit(128 + libc::SIGTERM);
             }
+            watch_keeper(keeper);
             Ok(())
         }
         ForkResult::Parent { child } => keep(child),
     }
+}
+
+/// How long the lab may take to tear down once its keeper is gone, before it ends anyway.
+const ORPHAN_GRACE: Duration = Duration::from_secs(10);
+
+/// In the lab: once the keeper is gone (SIGTERM told the lab to tear down), a teardown stuck for
+/// `ORPHAN_GRACE` does not keep the lab alive: nothing would ever end it. Ending the process
+/// ends the sandbox and, with the lab's PID namespace, every program. A thread that waits on a
+/// pidfd of the keeper, without waking up before.
+fn watch_keeper(keeper: Pid) {
+    // SAFETY: pidfd_open takes a pid and flags, no pointers.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, keeper.as_raw(), 0) };
+    if fd < 0 {
+        return;
+    }
+    // SAFETY: a new descriptor that nothing else owns.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    let _ = std::thread::Builder::new().name("nslab-keeper-watch".into()).stack_size(64 * 1024).spawn(move || {
+        let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+        // Readable when the keeper has exited.
+        while matches!(poll(&mut fds, nix::poll::PollTimeout::NONE), Err(Errno::EINTR)) {}
+        std::thread::sleep(ORPHAN_GRACE);
+        // SAFETY: ends the process at once; what it made ends with it (see above).
+        unsafe { libc::_exit(128 + libc::SIGTERM) };
+    });
 }
 
 fn keep(lab: Pid) -> ! {

@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::sys::wait::{waitid, waitpid, Id, WaitPidFlag};
@@ -34,8 +35,15 @@ pub fn children_of(parent: i32) -> Vec<(i32, bool)> {
         .collect()
 }
 
+/// How long `end_adopted` waits for what it ended to be collectable.
+const END_WAIT: Duration = Duration::from_secs(5);
+
 /// Ends (SIGKILL) and reaps this process's children other than `known`: what it adopted.
 /// Returns how many were still running. Does nothing unless `adopt` was called.
+///
+/// Never waits for one child in particular: the init of a PID namespace (a dead lab's) cannot
+/// finish dying before the namespace's zombies are collected, and those may be adopted here
+/// too. So every round collects whatever has ended, and only then looks again.
 pub fn end_adopted(known: &HashSet<i32>) -> usize {
     if !ADOPTING.load(Ordering::Relaxed) {
         return 0;
@@ -47,21 +55,21 @@ pub fn end_adopted(known: &HashSet<i32>) -> usize {
         return 0;
     }
     let me = std::process::id() as i32;
-    let mut ended = 0;
-    // Each round's ends may hand this process their own children: one round per generation.
-    for _ in 0..64 {
+    let mut ended = HashSet::new();
+    let deadline = Instant::now() + END_WAIT;
+    loop {
         let adopted: Vec<(i32, bool)> = children_of(me).into_iter().filter(|(pid, _)| !known.contains(pid)).collect();
-        if adopted.is_empty() {
+        if adopted.is_empty() || Instant::now() >= deadline {
             break;
         }
         for (pid, ended_already) in adopted {
-            if !ended_already {
-                // SAFETY: kill() on a child of ours.
+            if !ended_already && ended.insert(pid) {
+                // SAFETY: kill() on a child of ours, not reaped yet: the pid is still its.
                 unsafe { libc::kill(pid, libc::SIGKILL) };
-                ended += 1;
             }
-            let _ = waitpid(Pid::from_raw(pid), None);
+            let _ = waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG));
         }
+        std::thread::sleep(Duration::from_millis(2));
     }
-    ended
+    ended.len()
 }

@@ -1,7 +1,9 @@
 //! The sandbox: a private user, mount and network namespace for the whole process, with its own
 //! `/run` (so `/run/netns` and `/run/nslab` are private). Everything made inside vanishes with
-//! the process, and a keeper makes sure the programs the lab started do too (`keeper.rs`). It must be entered before any thread starts: the kernel refuses
-//! `unshare(CLONE_NEWUSER | CLONE_NEWNS)` to multithreaded processes.
+//! the process; a keeper lets the lab tear down even when the caller's process is killed
+//! (`keeper.rs`), and the lab's programs end with the lab's PID namespace (`pidns.rs`). It must be
+//! entered before any thread starts: the kernel refuses `unshare(CLONE_NEWUSER | CLONE_NEWNS)` to
+//! multithreaded processes.
 
 use nix::mount::{mount, MsFlags};
 use nix::sched::{unshare, CloneFlags};

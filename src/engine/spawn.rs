@@ -63,55 +63,83 @@ pub fn spawn<E>(
     let (pw, gr, gw) = (pid_w.as_raw_fd(), gate_r.as_raw_fd(), gate_w.as_raw_fd());
     // Runs after the namespace setup `exec::command` installed: a child that cannot enter the
     // namespace never reaches the gate, and the caller sees the pipe close instead of a pid.
+    // SAFETY: wait_at_gate makes only async-signal-safe system calls.
     unsafe {
         cmd.pre_exec(move || wait_at_gate(pw, gr, gw));
     }
-    // `Command::spawn` returns only once the child has exec'd (or failed), so it runs on a
-    // helper thread while this one reads the pid, records it and opens the gate.
-    let starter = std::thread::spawn(move || {
-        let child = cmd.spawn();
-        drop(cmd);
-        drop(pid_w);
-        drop(gate_r);
-        child
-    });
-    let mut pid_bytes = [0u8; 4];
-    let got_pid = File::from(pid_r).read_exact(&mut pid_bytes).is_ok();
-    let mut refused = None;
-    let mut recorded = None;
-    if got_pid {
-        let pid = i32::from_ne_bytes(pid_bytes);
-        let start = process_start(pid).unwrap_or(0);
-        let go = match record(pid, start) {
-            Ok(()) => {
-                recorded = Some((pid, start));
-                1u8
-            }
-            Err(e) => {
-                refused = Some(e);
-                0u8
-            }
-        };
-        let _ = nix::unistd::write(&gate_w, &[go]);
-    }
-    drop(gate_w);
-    let started = starter.join().unwrap_or_else(|_| Err(std::io::Error::other("the starting thread panicked")));
-    if let Some(e) = refused {
-        return Err(SpawnError::Refused(e));
-    }
-    match (started, recorded) {
-        (Ok(child), Some((pid, start))) => {
-            debug_assert_eq!(child.id() as i32, pid);
-            Ok(Spawned { pid, start, stdout, stderr })
+    // After the gate, which reads the pid nslab sees through the inherited /proc.
+    if placement.pidns.is_some() && placement.ns.is_some() {
+        // SAFETY: mount_proc_in_child makes one async-signal-safe system call.
+        unsafe {
+            cmd.pre_exec(|| {
+                exec::mount_proc_in_child();
+                Ok(())
+            });
         }
-        (Ok(child), None) => {
-            // Cannot happen (the child passed the gate without a pid); do not leave it running.
-            exec::kill_group(child.id() as i32);
-            let _ = waitpid(Pid::from_raw(child.id() as i32), None);
-            Err(SpawnError::Engine(EngineError::message(&op, "lost track of the process"), None))
-        }
-        (Err(e), recorded) => Err(SpawnError::Engine(EngineError::io(&op, e), recorded)),
     }
+    let pidns = placement.pidns;
+    std::thread::scope(|scope| {
+        // `Command::spawn` returns only once the child has exec'd (or failed), so it runs on a
+        // helper thread while this one reads the pid, records it and opens the gate. That thread
+        // enters the lab's PID namespace first (which makes its children start there) and ends
+        // with the spawn: no other thread ever forks into the namespace by mistake.
+        let starter = scope.spawn(move || {
+            let child = match pidns {
+                Some(ns) => enter_pidns(ns).and_then(|()| cmd.spawn()),
+                None => cmd.spawn(),
+            };
+            drop(cmd);
+            drop(pid_w);
+            drop(gate_r);
+            child
+        });
+        let mut pid_bytes = [0u8; 4];
+        let got_pid = File::from(pid_r).read_exact(&mut pid_bytes).is_ok();
+        let mut refused = None;
+        let mut recorded = None;
+        if got_pid {
+            let pid = i32::from_ne_bytes(pid_bytes);
+            let start = process_start(pid).unwrap_or(0);
+            let go = match record(pid, start) {
+                Ok(()) => {
+                    recorded = Some((pid, start));
+                    1u8
+                }
+                Err(e) => {
+                    refused = Some(e);
+                    0u8
+                }
+            };
+            let _ = nix::unistd::write(&gate_w, &[go]);
+        }
+        drop(gate_w);
+        let started = starter.join().unwrap_or_else(|_| Err(std::io::Error::other("the starting thread panicked")));
+        if let Some(e) = refused {
+            return Err(SpawnError::Refused(e));
+        }
+        match (started, recorded) {
+            (Ok(child), Some((pid, start))) => {
+                debug_assert_eq!(child.id() as i32, pid);
+                Ok(Spawned { pid, start, stdout, stderr })
+            }
+            (Ok(child), None) => {
+                // Cannot happen (the child passed the gate without a pid); do not leave it running.
+                exec::kill_group(child.id() as i32);
+                let _ = waitpid(Pid::from_raw(child.id() as i32), None);
+                Err(SpawnError::Engine(EngineError::message(&op, "lost track of the process"), None))
+            }
+            (Err(e), recorded) => Err(SpawnError::Engine(EngineError::io(&op, e), recorded)),
+        }
+    })
+}
+
+/// Makes the calling thread's next children start in the PID namespace `ns`.
+fn enter_pidns(ns: &File) -> std::io::Result<()> {
+    // SAFETY: setns with a descriptor we hold open; affects this thread only.
+    if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWPID) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// In the child, between fork and exec: only raw system calls, no allocation.
@@ -119,7 +147,7 @@ fn wait_at_gate(pid_w: RawFd, gate_r: RawFd, gate_w: RawFd) -> std::io::Result<(
     unsafe {
         // Our copy of the parent's end: without closing it, the parent's death would go unseen.
         libc::close(gate_w);
-        let pid = libc::getpid().to_ne_bytes();
+        let pid = host_pid().to_ne_bytes();
         if libc::write(pid_w, pid.as_ptr().cast(), pid.len()) != pid.len() as isize {
             return Err(std::io::Error::last_os_error());
         }
@@ -135,6 +163,30 @@ fn wait_at_gate(pid_w: RawFd, gate_r: RawFd, gate_w: RawFd) -> std::io::Result<(
             // Refused, or nslab is gone: do not run the program.
             return Err(std::io::Error::from_raw_os_error(libc::ECANCELED));
         }
+    }
+}
+
+/// In the child: its pid as nslab sees it. In a PID namespace `getpid` gives the namespace's
+/// number; `/proc/self` in the /proc nslab uses names the process by nslab's numbering.
+/// Raw system calls only (no allocation).
+fn host_pid() -> i32 {
+    let mut buf = [0u8; 16];
+    // SAFETY: readlink writes at most buf.len() bytes into buf.
+    let n = unsafe { libc::readlink(c"/proc/self".as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    let digits = if n > 0 { &buf[..n as usize] } else { &[][..] };
+    let mut pid: i32 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            pid = 0;
+            break;
+        }
+        pid = pid.saturating_mul(10).saturating_add(i32::from(d - b'0'));
+    }
+    if pid > 0 {
+        pid
+    } else {
+        // SAFETY: getpid has no preconditions (no /proc: then there is no PID namespace either).
+        unsafe { libc::getpid() }
     }
 }
 

@@ -105,6 +105,9 @@ pub enum Object {
     /// A background process (group leader); `start` is its start time in clock ticks, which
     /// tells it from a later process that reuses the pid.
     Process { pid: i32, start: u64 },
+    /// The PID namespace the lab's programs run in, by its first process (its init): ending
+    /// that ends everything in the namespace (see `engine::pidns`).
+    Pidns { pid: i32, start: u64 },
 }
 
 /// A root qdisc as the kernel dumped it: its kind, handle and TCA_OPTIONS bytes (hex).
@@ -126,6 +129,7 @@ impl Object {
             Object::Qdisc { ns, index, .. } => format!("qdisc {ns:?} {index}"),
             Object::Moved { ns, index, .. } => format!("moved {ns:?} {index}"),
             Object::Process { pid, .. } => format!("process {pid}"),
+            Object::Pidns { pid, .. } => format!("pidns {pid}"),
             Object::Sysctl { ns, key, .. } => format!("sysctl {ns:?} {key}"),
         }
     }

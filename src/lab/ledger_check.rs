@@ -64,7 +64,7 @@ impl Object {
                 validate::link_name(name)?;
                 namespace(to)
             }
-            Object::Process { pid, .. } => process(*pid),
+            Object::Process { pid, .. } | Object::Pidns { pid, .. } => process(*pid),
         }
     }
 }

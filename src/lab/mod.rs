@@ -26,6 +26,7 @@ pub mod reach;
 mod settings;
 pub mod shaping;
 pub mod shared_settings;
+mod stragglers;
 mod sysctl;
 pub mod teardown;
 pub mod throughput;
@@ -355,7 +356,8 @@ impl Lab {
         self.spaces.clear();
         self.root_conn = None;
         let home = self.home.clone();
-        let Lab { rt, .. } = self;
+        // The programs' PID namespace stays until `remove` has ended it and counted what ran.
+        let Lab { rt, procs: _programs, .. } = self;
         rt.shutdown_background();
         let report = teardown::remove(&objects, &home);
         if report.failures.is_empty() {
@@ -381,8 +383,9 @@ impl Lab {
     /// Leaves the lab standing; its ledger stays so `nslab down` can remove it later.
     /// Returns the lab's id, or None when it created nothing.
     pub fn keep(mut self) -> Option<String> {
-        // Whatever was held back is part of the lab the user keeps.
+        // Whatever was held back is part of the lab the user keeps, its programs too.
         let _ = self.flush();
+        let _ = self.procs.keep();
         self.ledger.take().map(|l| l.header.id.clone())
     }
 

@@ -1,7 +1,9 @@
 //! Processes a lab starts: background ones (`spawn`, a server for a test) and the foreground
-//! ones `exec` runs to the end. Each is recorded in the ledger before its program runs (see
-//! `engine::spawn`'s gate), so teardown and `nslab clean` end it, with everything it started, by
-//! process group, whatever happens to nslab.
+//! ones `exec` runs to the end. All run in the lab's PID namespace (started with the first of
+//! them, see `engine::pidns`), which ends, with everything in it, when the lab ends or nslab
+//! dies. Each is also recorded in the ledger before its program runs (see `engine::spawn`'s
+//! gate), so teardown and `nslab clean` end it, with everything it started, by process group,
+//! also where no PID namespace can be had (an unprivileged run).
 //!
 //! An ended process is reaped (and struck from the ledger) only when nothing else is left in its
 //! process group; otherwise it stays a zombie, which keeps its pid (the group's id) from being
@@ -21,6 +23,7 @@ use super::ledger::Object;
 use super::{ExecOutput, Lab, LabError, Ns, Result};
 use crate::engine::exec::Placement;
 use crate::engine::output_cap::Trimmer;
+use crate::engine::pidns::{self, PidNs};
 use crate::engine::spawn::{self, SpawnError, Waited};
 
 /// How long `kill` waits for a process group to go after SIGKILL.
@@ -38,6 +41,11 @@ pub struct Procs {
     trimmer: Trimmer,
     /// Ended but not settled yet.
     unsettled: usize,
+    /// The PID namespace the lab's programs run in, from the first program on.
+    pidns: Option<PidNs>,
+    /// The kernel refused a PID namespace (see `ensure_pidns`): programs run without one, ended
+    /// by process group and the ledger only.
+    no_pidns: bool,
 }
 
 struct Entry {
@@ -78,7 +86,6 @@ impl Lab {
             Ns::Named(_) => Some(self.ns_file(ns)?),
         };
         let ns_name = ns.key();
-        let placement = Placement { ns: file.as_deref(), ns_name: ns_name.as_deref() };
         // The ledger must exist before fork: creating it inside the gate would be fine too, but
         // an error then is clearer here.
         match self.ledger_mut() {
@@ -86,6 +93,9 @@ impl Lab {
             Err(LabError::PermissionDenied { .. }) if foreground => {}
             Err(e) => return Err(e),
         }
+        self.ensure_pidns()?;
+        let placement =
+            Placement { ns: file.as_deref(), ns_name: ns_name.as_deref(), pidns: self.procs.pidns.as_ref().map(PidNs::file) };
         let mut ledger = self.ledger.as_mut();
         let started = spawn::spawn(argv, &placement, |pid, start| match ledger.as_mut() {
             Some(l) => l.made(&Object::Process { pid, start }),
@@ -106,6 +116,17 @@ impl Lab {
                 if let (Some((pid, start)), Some(l)) = (recorded, self.ledger.as_mut()) {
                     l.gone(&Object::Process { pid, start })?;
                 }
+                if let Some(p) = self.procs.pidns.as_ref().filter(|p| !p.alive()) {
+                    return Err(LabError::Failed {
+                        op: format!("run {:?} in {ns}", argv[0]),
+                        detail: format!(
+                            "the lab's process namespace is gone: its first process ({}) was ended from outside, \
+                             and every program of the lab with it",
+                            p.init
+                        ),
+                        errno: e.code(),
+                    });
+                }
                 Err(match e.code() {
                     Some(Errno::ENOENT) => LabError::Failed {
                         op: format!("run {:?} in {ns}", argv[0]),
@@ -116,6 +137,31 @@ impl Lab {
                 })
             }
         }
+    }
+
+    /// Starts the lab's PID namespace before its first program, and records its init, unless
+    /// this process cannot have one (see `engine::pidns::available`, and the errors below).
+    fn ensure_pidns(&mut self) -> Result<()> {
+        if self.procs.pidns.is_some() || self.procs.no_pidns || !pidns::available() {
+            return Ok(());
+        }
+        let started = match PidNs::start() {
+            Ok(p) => p,
+            // EPERM: not privileged where nslab runs; EINVAL: a kernel without PID namespaces.
+            Err(e) if matches!(e.code(), Some(Errno::EPERM | Errno::EINVAL)) => {
+                self.procs.no_pidns = true;
+                return Ok(());
+            }
+            Err(e) => return Err(LabError::from_engine("start the lab's process namespace", e)),
+        };
+        // Recorded after the fact: until its first program starts the namespace holds nothing,
+        // and its init dies with nslab anyway. Without a ledger (an unprivileged run) there is
+        // nothing for `clean` to do.
+        if let Some(l) = self.ledger.as_mut() {
+            l.made(&Object::Pidns { pid: started.init, start: started.start })?;
+        }
+        self.procs.pidns = Some(started);
+        Ok(())
     }
 
     fn entry(&mut self, pid: i32) -> Result<&mut Entry> {
@@ -262,5 +308,15 @@ impl Lab {
             }
         }
         out
+    }
+}
+
+impl Procs {
+    /// A kept lab: its programs outlive nslab (`nslab down` ends them through the ledger).
+    pub(super) fn keep(&mut self) -> Result<()> {
+        match self.pidns.as_mut() {
+            Some(p) => p.keep().map_err(|e| LabError::from_engine("keep the lab's programs running", e)),
+            None => Ok(()),
+        }
     }
 }

@@ -76,6 +76,16 @@ const NETNS_RETRY_PAUSE: Duration = Duration::from_millis(25);
 /// that cross into it with it, far cheaper than deleting links one at a time.
 /// `home` is the namespace nslab runs in.
 pub fn remove(objects: &[Object], home: &File) -> TeardownReport {
+    remove_with(objects, home, false)
+}
+
+/// `remove` for a lab whose process is gone (`nslab down`, `clean`): whatever still runs in its
+/// namespaces is ended as well, before they go (see `stragglers.rs`).
+pub fn remove_dead(objects: &[Object], home: &File) -> TeardownReport {
+    remove_with(objects, home, true)
+}
+
+fn remove_with(objects: &[Object], home: &File, dead: bool) -> TeardownReport {
     // A link that goes with a deleted namespace is waited for (one RCU grace period after the
     // last socket in that namespace closed, 14-70 ms) so that nobody sees it after nslab returns;
     // in a sandbox nobody can, and the sandbox's namespace takes the link with it anyway.
@@ -92,9 +102,23 @@ pub fn remove(objects: &[Object], home: &File) -> TeardownReport {
             }
         }
     }
+    // The PID namespaces of the lab's programs: everything still running in them ends.
+    for obj in objects.iter().rev() {
+        if let Object::Pidns { pid, start } = obj {
+            match crate::engine::pidns::end_namespace(*pid, *start, Duration::from_secs(2)) {
+                Ok(n) => report.processes += n,
+                Err(e) => report.failures.push(format!("process namespace of {pid}: {e}")),
+            }
+        }
+    }
     // Programs that left their process group and were orphaned, adopted by nslab (a daemon).
-    let recorded: HashSet<i32> =
-        objects.iter().filter_map(|o| if let Object::Process { pid, .. } = o { Some(*pid) } else { None }).collect();
+    let recorded: HashSet<i32> = objects
+        .iter()
+        .filter_map(|o| match o {
+            Object::Process { pid, .. } | Object::Pidns { pid, .. } => Some(*pid),
+            _ => None,
+        })
+        .collect();
     report.processes += crate::engine::orphans::end_adopted(&recorded);
     // Links the lab did not create go back where they came from while their namespaces stand.
     super::moved::restore_all(objects, home, &mut report);
@@ -118,6 +142,12 @@ pub fn remove(objects: &[Object], home: &File) -> TeardownReport {
         }
     }
     let names: Vec<&str> = ours.iter().map(|(n, _)| *n).collect();
+    if dead {
+        match super::stragglers::end_in(&names) {
+            Ok(n) => report.processes += n,
+            Err(e) => report.failures.push(e),
+        }
+    }
     unmount_all(&names);
     for name in &names {
         // Fails (EBUSY) while the name is still a mount point: then `remove_netns` retries.
@@ -256,6 +286,7 @@ fn describe(obj: &Object) -> String {
         Object::Qdisc { link, handle, .. } => format!("qdisc {} on {link}", tc::handle_text(*handle)),
         Object::Netns { name, .. } => format!("namespace {name}"),
         Object::Process { pid, .. } => format!("process {pid}"),
+        Object::Pidns { pid, .. } => format!("process namespace of {pid}"),
         Object::Sysctl { key, .. } => format!("sysctl {key}"),
         Object::Moved { name, .. } => format!("link {name}"),
     }

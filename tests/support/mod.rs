@@ -32,12 +32,32 @@ impl std::fmt::Debug for Run {
     }
 }
 
-/// A scratch directory for one test's files.
+/// A scratch directory for one test's files (removed when the test binary exits).
 pub fn scratch(test: &str) -> PathBuf {
+    remove_scratch_at_exit();
     let dir = std::env::temp_dir().join(format!("nslab-test-{}-{test}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// Registers, once, the removal of every scratch directory of this test binary at its exit
+/// (passed or failed: the harness ends with `exit` either way).
+fn remove_scratch_at_exit() {
+    extern "C" fn remove_all() {
+        let prefix = format!("nslab-test-{}-", std::process::id());
+        let Ok(dir) = std::fs::read_dir(std::env::temp_dir()) else { return };
+        for entry in dir.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    // SAFETY: atexit is given a function without arguments that lives as long as the program.
+    ONCE.call_once(|| unsafe {
+        libc::atexit(remove_all);
+    });
 }
 
 /// Writes a script into the test's scratch directory and returns its path.

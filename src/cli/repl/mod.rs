@@ -83,7 +83,7 @@ pub fn after_script(
             }
         }
     }
-    if signal == signal_hook::consts::SIGTERM as usize || signal == signal_hook::consts::SIGHUP as usize {
+    if signal != 0 && signal != signal_hook::consts::SIGINT as usize {
         let lab = session.lab.take().expect("the session owns the lab");
         finish(lab, args.keep && !args.sandbox, args.sandbox && args.keep);
         return 128 + signal as i32;

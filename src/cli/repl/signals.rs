@@ -1,11 +1,12 @@
-//! Signals in the REPL: Ctrl-C (SIGINT) stops the running statement; SIGTERM and SIGHUP (`nslab
-//! down`, a closed terminal) end the session, tearing the lab down as Ctrl-D would.
+//! Signals in the REPL: Ctrl-C (SIGINT) stops the running statement; SIGTERM, SIGHUP and SIGQUIT
+//! (`nslab down`, a closed terminal, Ctrl-\\) end the session, tearing the lab down as Ctrl-D
+//! would.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
 
 pub struct Stop {
     pub flag: Arc<AtomicBool>,
@@ -22,19 +23,19 @@ pub fn watch(cancel: &Arc<AtomicBool>) -> Stop {
         done: Arc::new(AtomicBool::new(false)),
     };
     let _ = signal_hook::flag::register(SIGINT, cancel.clone());
-    for sig in [SIGTERM, SIGHUP] {
+    for sig in [SIGTERM, SIGHUP, SIGQUIT] {
         let _ = signal_hook::flag::register(sig, cancel.clone());
         let _ = signal_hook::flag::register(sig, stop.flag.clone());
         let _ = signal_hook::flag::register_usize(sig, stop.which.clone(), sig as usize);
     }
     // The line editor waits for keys and does not look at flags; it does return on a SIGINT that
-    // interrupts its read. So pass SIGTERM and SIGHUP on as SIGINT to this thread, the one that
+    // interrupts its read. So pass SIGTERM, SIGHUP and SIGQUIT on as SIGINT to this thread, the one that
     // reads (sent to the process, another thread could take it), and again until the session
     // has stopped: a SIGINT that lands while the SIGTERM handler runs lets the read restart.
     // SAFETY: pthread_self has no preconditions.
     let reader = unsafe { libc::pthread_self() };
     let done = stop.done.clone();
-    if let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP]) {
+    if let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP, SIGQUIT]) {
         std::thread::spawn(move || {
             if signals.forever().next().is_some() {
                 while !done.load(Ordering::Relaxed) {

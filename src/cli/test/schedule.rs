@@ -6,6 +6,11 @@
 //! there after a grace period gets SIGKILL. This process is a child subreaper, so any process a
 //! scenario started and left behind comes back to it when the scenario's process ends, and is
 //! ended here, by pid. Only processes started by this run are ever signalled.
+//!
+//! Each child dies with this process (SIGKILL as its parent-death signal, set by the main thread,
+//! which lives as long as the run): a `kill -9` of the runner ends every scenario, and with it
+//! its lab (the lab's keeper goes, see `engine::keeper`) and the lab's programs (their PID
+//! namespace goes with the lab, see `engine::pidns`).
 
 use std::collections::{HashSet, VecDeque};
 use std::fs::File;
@@ -72,7 +77,7 @@ pub fn run(
     mut done: impl FnMut(&ScenarioResult),
 ) -> (Vec<ScenarioResult>, bool) {
     let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
+    for sig in crate::cli::run::STOP_SIGNALS {
         let _ = signal_hook::flag::register(sig, stop.clone());
     }
     // Orphans of our scenarios come back to us instead of init (see the module comment).
@@ -177,6 +182,21 @@ fn start(exe: &Path, s: &Scenario, scratch: &Scratch, index: usize, capture: boo
         .stderr(File::create(scratch.file(index, "err"))?)
         .env("NO_COLOR", "1")
         .process_group(0);
+    let runner = std::process::id() as libc::pid_t;
+    // SAFETY: gettid has no preconditions.
+    debug_assert_eq!(unsafe { libc::gettid() }, runner, "scenarios are started from the main thread");
+    // SAFETY: only async-signal-safe system calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            // The signal follows the thread that forks: this runs on the main thread (see the
+            // module comment). A runner gone before this line is seen by the parent pid.
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            if libc::getppid() != runner {
+                libc::_exit(128 + libc::SIGKILL);
+            }
+            Ok(())
+        });
+    }
     cmd.spawn()
 }
 
