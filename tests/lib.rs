@@ -2,6 +2,7 @@
 
 mod containment;
 mod errors;
+mod fault_random;
 mod ledger_trust;
 mod lifecycle;
 mod net;

@@ -427,9 +427,10 @@ fn clean_leaves_namesakes_of_objects_whose_creation_was_interrupted() {
     assert_eq!(json(after.next().unwrap()), serde_json::json!([{"name": name}]), "only the user's namespace: {run:?}");
     assert_eq!(after.next(), Some(inode), "the same namespace: {run:?}");
     assert_eq!(after.next(), Some("0"), "{run:?}");
-    // The link's intent carries the namespace's inode and the chosen ifindex.
+    // The link's intent carries the namespace's inode; the kernel numbers a root-side end (a
+    // lab chooses numbers only in its own namespaces), so its index is not known yet.
     let intent = json(&s["link-intent"]);
-    assert!(intent["intent"]["link"]["index"].as_u64().is_some_and(|i| i >= 4096), "{run:?}");
+    assert!(intent["intent"]["link"]["index"].is_null(), "{run:?}");
     assert!(intent["intent"]["link"]["ns_inode"].is_u64(), "{run:?}");
     let mut foreign = s["link-foreign"].lines();
     let name = foreign.next().unwrap();
@@ -442,6 +443,42 @@ fn clean_leaves_namesakes_of_objects_whose_creation_was_interrupted() {
     assert_eq!(left.len(), 3, "lo and the user's pair only: {run:?}");
     assert!(left.contains(&(name.to_string(), index)), "the user's link is the same link: {run:?}");
     assert_eq!(after.next(), Some("[]"), "{run:?}");
+    assert_eq!(after.next(), Some("0"), "{run:?}");
+}
+
+/// nslab killed between the intent and the result of a root-namespace veth pair (both ends
+/// outside the lab's namespaces, numbered by the kernel): the pair carries the lab's link group
+/// from birth, so `clean` knows it for the lab's and removes it.
+#[test]
+fn clean_removes_an_unnoted_link_by_the_labs_link_group() {
+    let scripts = Scripts::new("group");
+    let links = scripts.add("pairs.rhai", r#"for i in 0..300 { veth(`a${i}`, `b${i}`); }"#);
+    let run = run_in_private(&format!(
+        r#"ulimit -c 0
+        last_line() {{ local line last=""; while IFS= read -r line; do last=$line; done < "$1"; echo "$last"; }}
+        for n in 1 2 3 4 5 6 7 8 9 10; do
+            (ulimit -f $n; exec $NSLAB run {links}) > /dev/null 2>&1
+            last=$(last_line /run/nslab/*.jsonl)
+            case "$last" in *'"intent":{{"link"'*) break;; esac
+            $NSLAB clean > /dev/null 2>&1
+        done
+        echo "=intent"; echo "$last"
+        L=$(echo "$last" | grep -o '"name":"[^"]*"' | cut -d'"' -f4)
+        ID=$(ls /run/nslab | cut -d. -f1)
+        echo "=group"; printf '%d\n' $((0x6e$ID)); ip -j -d link show $L
+        echo "=clean"; $NSLAB clean 2>&1; echo "status $?"
+        echo "=after"; ip -j link; ls -A /run/nslab | wc -l"#
+    ));
+    let s = sections(&run.stdout);
+    let intent = json(&s["intent"]);
+    assert!(intent["intent"]["link"]["index"].is_null(), "{run:?}");
+    let mut group = s["group"].lines();
+    let expected: u64 = group.next().unwrap().parse().unwrap();
+    let shown = json(group.next().unwrap());
+    assert_eq!(shown[0]["group"].as_str().map(|g| g.parse::<u64>().unwrap()), Some(expected), "{run:?}");
+    assert!(s["clean"].ends_with("status 0\n") && !s["clean"].contains("left:"), "{run:?}");
+    let mut after = s["after"].lines();
+    assert_eq!(json(after.next().unwrap()).as_array().unwrap().len(), 1, "only lo: {run:?}");
     assert_eq!(after.next(), Some("0"), "{run:?}");
 }
 

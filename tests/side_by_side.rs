@@ -309,7 +309,7 @@ fn a_clash_with_a_name_another_lab_is_creating_names_that_lab() {
         echo "=links"; ip -j link"#,
         d = dir.display(),
         live_ns = fake_ledger("abc123", "$S", "$ST", r#"{"netns":{"name":"busy","inode":null}}"#),
-        live_link = fake_ledger("abc124", "$S", "$ST", r#"{"link":{"ns":null,"name":"hx","index":null}}"#),
+        live_link = fake_ledger("abc124", "$S", "$ST", r#"{"link":{"ns":null,"ns_inode":1,"name":"hx","index":null}}"#),
     ));
     let _ = std::fs::remove_dir_all(&dir);
     let s = sections(&run.stdout);

@@ -104,7 +104,7 @@ fn remove(rec: &Record) -> teardown::TeardownReport {
         Ok(f) => f,
         Err(e) => return teardown::TeardownReport { failures: vec![e.to_string()], ..Default::default() },
     };
-    let report = teardown::remove_dead(&rec.standing(), &home);
+    let report = teardown::remove_dead(&rec.standing(), &home, Some(rec.header.link_group()));
     if report.failures.is_empty() {
         rec.discard();
     }

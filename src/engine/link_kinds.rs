@@ -193,6 +193,9 @@ impl Conn {
         if let Some(mtu) = opts.mtu {
             msg.attributes.push(LinkAttribute::Mtu(mtu));
         }
+        if let Some(g) = opts.group {
+            msg.attributes.push(LinkAttribute::Group(g));
+        }
         self.handle
             .link()
             .add(msg)

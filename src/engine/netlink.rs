@@ -35,6 +35,8 @@ pub struct LinkInfo {
     pub peer_index: Option<u32>,
     pub peer_netnsid: Option<i32>,
     pub master: Option<u32>,
+    /// The link group (0: "default").
+    pub group: u32,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -58,6 +60,10 @@ pub struct LinkOptions {
     /// otherwise the kernel allocates one per CPU and then trims them to one, paying an
     /// expedited RCU grace period per end (~80 µs each, 1000 of them in a 500-port star).
     pub queues: Option<u32>,
+    /// The link group (IFLA_GROUP) of the first end and of the peer. Set at birth, so a link is
+    /// recognisable as its lab's even before the lab has noted its ifindex.
+    pub group: Option<u32>,
+    pub peer_group: Option<u32>,
 }
 
 /// A netlink connection that belongs to one namespace for its whole life.
@@ -125,10 +131,16 @@ impl Conn {
         }
         let queues = opts.queues.unwrap_or(1);
         peer_msg = with_queues(peer_msg, queues);
+        if let Some(g) = opts.peer_group {
+            peer_msg = peer_msg.append_extra_attribute(LinkAttribute::Group(g));
+        }
         let mut msg = LinkMessageBuilder::<LinkUnspec>::new_with_info_kind(InfoKind::Veth)
             .name(name.to_string())
             .set_info_data(InfoData::Veth(InfoVeth::Peer(peer_msg.build())));
         msg = with_queues(msg, queues);
+        if let Some(g) = opts.group {
+            msg = msg.append_extra_attribute(LinkAttribute::Group(g));
+        }
         if let Some(mtu) = opts.mtu {
             msg = msg.mtu(mtu);
         }
@@ -288,6 +300,7 @@ fn link_info(msg: &LinkMessage) -> LinkInfo {
         peer_index: None,
         peer_netnsid: None,
         master: None,
+        group: 0,
     };
     for attr in &msg.attributes {
         match attr {
@@ -298,6 +311,7 @@ fn link_info(msg: &LinkMessage) -> LinkInfo {
             LinkAttribute::Link(i) => info.peer_index = Some(*i),
             LinkAttribute::LinkNetNsId(id) => info.peer_netnsid = Some(*id),
             LinkAttribute::Controller(i) => info.master = Some(*i),
+            LinkAttribute::Group(g) => info.group = *g,
             LinkAttribute::LinkInfo(infos) => {
                 for i in infos {
                     if let NlLinkInfo::Kind(k) = i {

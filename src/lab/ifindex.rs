@@ -38,6 +38,11 @@ pub(super) struct Request<'a> {
 }
 
 impl Lab {
+    /// The link group of this lab's links outside its namespaces.
+    pub(super) fn link_group(&mut self) -> Result<u32> {
+        Ok(self.ledger_mut()?.header.link_group())
+    }
+
     /// The next ifindex nslab gives a link it creates. One counter for the whole lab, so the two
     /// ends of a veth never share a number: the kernel takes an end whose index equals its peer's
     /// for a device without a peer and activates it only with its once-a-second link watch run
@@ -66,7 +71,14 @@ impl Lab {
         let ((a_ns, a), (b_ns, b)) = (req.first, req.second);
         let conn = self.conn(a_ns)?;
         let b_file = if b_ns == a_ns { None } else { Some(self.ns_file(b_ns)?) };
-        let request = LinkOptions { master: if swapped { None } else { opts.master }, ..opts.clone() };
+        // Ends outside the lab's namespaces carry the lab's link group (see `Header::link_group`).
+        let group = self.link_group()?;
+        let request = LinkOptions {
+            master: if swapped { None } else { opts.master },
+            group: (!self.owns(a_ns)).then_some(group),
+            peer_group: (!self.owns(b_ns)).then_some(group),
+            ..opts.clone()
+        };
         let mut number_first = self.owns(a_ns);
         let number_second = self.owns(b_ns);
         let mut refused = None;

@@ -283,6 +283,16 @@ fn unlink_if_same(path: &Path, identity: (u64, u64)) {
     }
 }
 
+impl Header {
+    /// The link group (IFLA_GROUP) nslab gives the links this lab makes outside its own
+    /// namespaces: "n" (0x6e) and the lab's 24-bit id. Set in the creating request, it is the
+    /// kernel-visible mark that tells such a link from a namesake made by someone else, even
+    /// when nslab was killed before it could note the link's ifindex.
+    pub fn link_group(&self) -> u32 {
+        0x6e00_0000 | (u32::from_str_radix(&self.id, 16).unwrap_or(0) & 0x00ff_ffff)
+    }
+}
+
 impl Ledger {
     pub fn create(dir: &Path, name: &str) -> Result<Ledger> {
         trusted_dir::ensure(dir, "lab ledgers").map_err(|e| LabError::Failed {

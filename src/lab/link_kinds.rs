@@ -37,7 +37,8 @@ impl Lab {
         if let Some(r) = &record {
             self.ledger_mut()?.intent(r)?;
         }
-        if let Err(e) = self.block_on(conn.add_link(name, &kind, opts)) {
+        let opts = LinkOptions { group: record.is_some().then(|| self.link_group()).transpose()?, ..opts.clone() };
+        if let Err(e) = self.block_on(conn.add_link(name, &kind, &opts)) {
             if let Some(r) = &record {
                 self.ledger_mut()?.failed(r)?;
             }

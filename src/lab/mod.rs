@@ -359,7 +359,7 @@ impl Lab {
         // The programs' PID namespace stays until `remove` has ended it and counted what ran.
         let Lab { rt, procs: _programs, .. } = self;
         rt.shutdown_background();
-        let report = teardown::remove(&objects, &home);
+        let report = teardown::remove(&objects, &home, Some(ledger.header.link_group()));
         if report.failures.is_empty() {
             ledger.close();
         }

@@ -75,17 +75,19 @@ const NETNS_RETRY_PAUSE: Duration = Duration::from_millis(25);
 /// each group newest first. Deleting a namespace takes the links inside it and the veth pairs
 /// that cross into it with it, far cheaper than deleting links one at a time.
 /// `home` is the namespace nslab runs in.
-pub fn remove(objects: &[Object], home: &File) -> TeardownReport {
-    remove_with(objects, home, false)
+/// `group`: the lab's link group (`Header::link_group`), which identifies its links outside
+/// its namespaces whose ifindex was never noted.
+pub fn remove(objects: &[Object], home: &File, group: Option<u32>) -> TeardownReport {
+    remove_with(objects, home, group, false)
 }
 
 /// `remove` for a lab whose process is gone (`nslab down`, `clean`): whatever still runs in its
 /// namespaces is ended as well, before they go (see `stragglers.rs`).
-pub fn remove_dead(objects: &[Object], home: &File) -> TeardownReport {
-    remove_with(objects, home, true)
+pub fn remove_dead(objects: &[Object], home: &File, group: Option<u32>) -> TeardownReport {
+    remove_with(objects, home, group, true)
 }
 
-fn remove_with(objects: &[Object], home: &File, dead: bool) -> TeardownReport {
+fn remove_with(objects: &[Object], home: &File, group: Option<u32>, dead: bool) -> TeardownReport {
     // A link that goes with a deleted namespace is waited for (one RCU grace period after the
     // last socket in that namespace closed, 14-70 ms) so that nobody sees it after nslab returns;
     // in a sandbox nobody can, and the sandbox's namespace takes the link with it anyway.
@@ -237,7 +239,7 @@ fn remove_with(objects: &[Object], home: &File, dead: bool) -> TeardownReport {
         }
         // The peer's namespace is gone (deleted now, or by the script): the link goes with it.
         let vanishing = matches!(obj, Object::Link { peer_ns: Some(p), .. } if deleted.contains(p.as_str()) || !netns::netns_path(p).exists());
-        match rt.block_on(remove_in(conn, obj, vanishing, wait_for_vanishing)) {
+        match rt.block_on(remove_in(conn, obj, group, vanishing, wait_for_vanishing)) {
             Ok(Outcome::Done) => match obj {
                 Object::Link { .. } => report.links += 1,
                 Object::Addr { .. } => report.addrs += 1,
@@ -308,17 +310,23 @@ enum Outcome {
 /// Removes one object if it is still the lab's. `vanishing`: the link's veth peer was in a
 /// namespace just deleted, so the kernel removes the link itself once it has cleaned that
 /// namespace up; deleting it by hand would cost an RCU grace period (~17 ms) per link.
-async fn remove_in(conn: &Conn, obj: &Object, vanishing: bool, wait: bool) -> Result<Outcome, EngineError> {
+async fn remove_in(conn: &Conn, obj: &Object, group: Option<u32>, vanishing: bool, wait: bool) -> Result<Outcome, EngineError> {
     match obj {
         // In a sandbox a link that goes with its peer's namespace is not even looked up.
         Object::Link { .. } if vanishing && !wait => Ok(Outcome::Done),
         Object::Link { name, index: None, .. } => {
-            // The kernel chose its number and nslab stopped before noting it: a link of that
-            // name cannot be told from a namesake made since.
+            // The kernel chose its number and nslab stopped before noting it: the lab's link
+            // group, set in the creating request, tells it from a namesake made since.
             match conn.link_by_name(name).await {
-                Ok(_) => {
-                    Ok(Outcome::Left("its ifindex was never recorded, so it cannot be told from a namesake: left as is".into()))
-                }
+                Ok(link) if group.is_some_and(|g| g == link.group) => match conn.del_link(link.index).await {
+                    Ok(()) => Ok(Outcome::Done),
+                    Err(e) if e.code() == Some(Errno::ENODEV) => Ok(Outcome::Absent),
+                    Err(e) => Err(e),
+                },
+                Ok(_) => Ok(Outcome::Left(
+                    "its ifindex was never recorded and it is not in the lab's link group: someone else's namesake, left as is"
+                        .into(),
+                )),
                 Err(_) => Ok(Outcome::Absent),
             }
         }

@@ -75,7 +75,7 @@ pub fn run_nslab(args: &[&str]) -> Run {
 /// Runs a bash snippet in a private network + mount namespace with its own /run. `$NSLAB` is the
 /// binary. Use it to run nslab without `--sandbox` and check the result with `ip -j` afterwards.
 pub fn in_private_netns(snippet: &str) -> Run {
-    let setup = "set -e; mount -t tmpfs tmpfs /run; mkdir -p /run/netns /run/nslab; ip link set lo up; set +e\n";
+    let setup = "set -e; mount -t tmpfs tmpfs /run; mkdir -p /run/netns /run/nslab /run/tmp; export TMPDIR=/run/tmp; ip link set lo up; set +e\n";
     let mut cmd = Command::new("unshare");
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
