@@ -44,7 +44,7 @@ fn counts(rec: &Record) -> String {
 /// Says which ledgers could not be read, and why; true if any.
 fn report_refused(cmd: &str, scan: &Scan) -> bool {
     for why in &scan.refused {
-        eprintln!("{cmd}: skipped {why}");
+        note!("{cmd}: skipped {why}");
     }
     !scan.refused.is_empty()
 }
@@ -52,10 +52,10 @@ fn report_refused(cmd: &str, scan: &Scan) -> bool {
 /// A ledger with lines nslab did not write: nothing in it is acted on (see `Record::problems`).
 fn report_damaged(cmd: &str, rec: &Record) {
     for problem in &rec.problems {
-        eprintln!("{cmd}: {problem}");
+        note!("{cmd}: {problem}");
     }
     let n = rec.problems.len();
-    eprintln!(
+    note!(
         "{cmd}: lab {} (id {}) left alone: {n} line{} of its ledger {} could not be read or break nslab's rules, \
          so none of it is trusted; nothing was removed and the ledger is kept (check what it lists by hand, then \
          delete it)",
@@ -69,7 +69,7 @@ fn report_damaged(cmd: &str, rec: &Record) {
 /// `ls` exits 1 when a ledger could not be read or is damaged (reported on stderr).
 pub fn ls() -> i32 {
     let scan = ledger::scan(ledger_dir());
-    println!("{:<20} {:<8} {:>8} {:<7} {:>5}  OBJECTS", "NAME", "ID", "PID", "STATE", "AGE");
+    out!("{:<20} {:<8} {:>8} {:<7} {:>5}  OBJECTS", "NAME", "ID", "PID", "STATE", "AGE");
     for rec in &scan.records {
         let state = if !rec.trusted() {
             "damaged"
@@ -78,7 +78,7 @@ pub fn ls() -> i32 {
         } else {
             "dead"
         };
-        println!(
+        out!(
             "{:<20} {:<8} {:>8} {:<7} {:>5}  {}",
             rec.header.name,
             rec.header.id,
@@ -91,7 +91,7 @@ pub fn ls() -> i32 {
     let mut status = i32::from(report_refused("ls", &scan));
     for rec in scan.records.iter().filter(|r| !r.trusted()) {
         for problem in &rec.problems {
-            eprintln!("ls: {problem}");
+            note!("ls: {problem}");
         }
         status = 1;
     }
@@ -118,7 +118,7 @@ fn remove_dead(cmd: &str, rec: &Record) -> i32 {
         return 1;
     }
     let report = remove(rec);
-    eprintln!("lab {} (id {}) {report}", rec.header.name, rec.header.id);
+    note!("lab {} (id {}) {report}", rec.header.name, rec.header.id);
     i32::from(!report.failures.is_empty())
 }
 
@@ -162,7 +162,7 @@ pub fn down(which: &str) -> i32 {
 fn stop(rec: &Record) -> i32 {
     let (name, id, pid) = (&rec.header.name, &rec.header.id, rec.header.pid);
     match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM) {
-        Ok(()) => eprintln!("lab {name} (id {id}) is running as pid {pid}: asked it to stop"),
+        Ok(()) => note!("lab {name} (id {id}) is running as pid {pid}: asked it to stop"),
         Err(nix::errno::Errno::EPERM) => {
             report::plain(
                 format!("lab {name} (id {id}, pid {pid}) belongs to another user: cannot ask it to stop"),
@@ -179,11 +179,11 @@ fn stop(rec: &Record) -> i32 {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     if rec.alive() {
-        eprintln!("lab {name} (id {id}) is still stopping after {} s", STOP_WAIT.as_secs());
+        note!("lab {name} (id {id}) is still stopping after {} s", STOP_WAIT.as_secs());
         return 1;
     }
     if std::fs::symlink_metadata(&rec.path).is_err() {
-        eprintln!("lab {name} (id {id}) tore itself down");
+        note!("lab {name} (id {id}) tore itself down");
         return 0;
     }
     // Its process is gone but left something (its teardown failed): finish the job.
@@ -207,7 +207,7 @@ pub fn clean() -> i32 {
         status |= remove_dead("clean", rec);
     }
     if dead == 0 && status == 0 {
-        eprintln!("clean: no dead labs");
+        note!("clean: no dead labs");
     }
     status
 }

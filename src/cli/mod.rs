@@ -1,5 +1,21 @@
 //! The command line: parses arguments, sets up the sandbox and signals, prints, sets exit codes.
 
+/// `println!` and `eprintln!` that never panic: those panic when the terminal hangs up or the
+/// reader of a pipe goes away, and nslab must still tear its lab down after that. Nothing in
+/// the command line prints any other way.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod labs;
 pub mod repl;
 pub mod report;
@@ -26,11 +42,13 @@ pub enum Command {
     Run(RunArgs),
     /// Explore a lab interactively (the default without a command); Ctrl-D tears it down unless :keep.
     Repl(ReplArgs),
-    /// Compile a script and report syntax errors, unknown functions and wrong argument
-    /// counts, without touching the kernel.
+    /// Compile a script and report syntax errors, unknown functions, wrong argument counts and
+    /// modules that cannot be imported (import cycles), without touching the kernel.
     Check {
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        #[arg(long = "limit", value_name = "KEY=VALUE", value_parser = LimitArg::parse, long_help = LIMIT_HELP)]
+        limits: Vec<LimitArg>,
     },
     /// List labs still standing.
     Ls,
@@ -62,6 +80,9 @@ pub struct RunArgs {
     /// Open the REPL on the lab once the script has run (or failed).
     #[arg(short, long)]
     pub interactive: bool,
+    /// Set a limit on what the script may build (strings=128M, arrays=20M, ...); repeatable.
+    #[arg(long = "limit", value_name = "KEY=VALUE", value_parser = LimitArg::parse, long_help = LIMIT_HELP)]
+    pub limits: Vec<LimitArg>,
     pub file: PathBuf,
     /// Passed to the script as the string array ARGS.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -79,7 +100,46 @@ pub struct ReplArgs {
     /// The lab's name (default: repl).
     #[arg(long)]
     pub name: Option<String>,
+    /// Set a limit on what entries may build (strings=128M, arrays=20M, ...); repeatable.
+    #[arg(long = "limit", value_name = "KEY=VALUE", value_parser = LimitArg::parse, long_help = LIMIT_HELP)]
+    pub limits: Vec<LimitArg>,
 }
+
+/// One `--limit KEY=VALUE[,KEY=VALUE...]`, checked when parsed.
+#[derive(Debug, Clone)]
+pub struct LimitArg {
+    /// As given, to pass on (to a scenario's process).
+    pub text: String,
+    pub set: crate::script::limits::Overrides,
+}
+
+impl LimitArg {
+    fn parse(text: &str) -> Result<LimitArg, String> {
+        Ok(LimitArg { text: text.to_string(), set: crate::script::limits::parse(text)? })
+    }
+
+    /// All the limits given, in order (a later one wins).
+    pub fn all(args: &[LimitArg]) -> crate::script::limits::Overrides {
+        args.iter().flat_map(|a| a.set.iter().copied()).collect()
+    }
+}
+
+/// `--help` for `--limit`; a test checks it against the defaults in `script::limits`.
+pub const LIMIT_HELP: &str = "\
+Set a limit on what a script may build or how deep it may go, as KEY=VALUE (several separated by \
+commas, or the option repeated). A script that reaches a limit stops with an error naming it; the \
+lab is torn down as after any error. A script sets its own limits with a line among its first \
+comment lines, like `// limits: strings=128M, arrays=20M`; this option wins over that line.
+Bytes take K, M, G, T (KiB, MiB, GiB, TiB); counts take k, M, G (thousand, million, billion).
+  strings     64M        bytes of text in one value
+  arrays      10M        elements in one array (bytes in one blob), nested ones included
+  maps        1M         entries in one map, nested ones included
+  calls       128        nested function calls
+  depth       256        levels of nesting in one expression
+  modules     1k         modules imported
+  operations  unlimited  steps the script runs
+  memory      2G         bytes of memory nslab holds
+";
 
 /// Runs the command line; returns the process exit status.
 pub fn main() -> i32 {
@@ -97,12 +157,13 @@ pub fn main() -> i32 {
             args.sandbox |= cli.sandbox;
             repl::repl(args)
         }
-        Some(Command::Check { files }) => run::check(&files),
+        Some(Command::Check { files, limits }) => run::check(&files, &limits),
         Some(Command::Ls) => labs::ls(),
         Some(Command::Down { lab }) => labs::down(&lab),
         Some(Command::Clean) => labs::clean(),
         Some(Command::Doc) => {
-            print!("{}", crate::script::reference::markdown());
+            use std::io::Write as _;
+            let _ = std::io::stdout().write_all(crate::script::reference::markdown().as_bytes());
             0
         }
         Some(Command::Test(args)) => test::run(args),

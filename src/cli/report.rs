@@ -25,7 +25,7 @@ pub fn render(diag: &dyn miette::Diagnostic, color: bool) -> String {
 }
 
 pub fn print(diag: impl miette::Diagnostic + Send + Sync + 'static) {
-    eprintln!("{:?}", miette::Report::new(diag));
+    note!("{:?}", miette::Report::new(diag));
 }
 
 /// An error that is not about a place in a script (a missing file, a lab that cannot start).

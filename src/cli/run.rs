@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use super::report;
-use super::RunArgs;
+use super::{LimitArg, RunArgs};
 use crate::engine::sandbox;
 use crate::lab::{Lab, LabOptions, Ns};
 use crate::script::harness::{Subtest, SubtestOutcome};
@@ -15,14 +15,29 @@ use crate::script::{ErrorKind, ScriptError, Session, Source};
 pub const EXIT_FAILED: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 
-fn read_source(path: &Path) -> Result<Source, i32> {
-    match std::fs::read_to_string(path) {
+/// Reads a script (a regular file of a bounded size, see `script::files`); says why not.
+pub fn read_source(path: &Path) -> Result<Source, i32> {
+    match crate::script::files::read_script(path) {
         Ok(text) => Ok(Source { name: path.display().to_string(), text }),
         Err(e) => {
-            report::plain(format!("cannot read {}: {e}", path.display()), None);
+            report::plain(e.to_string(), e.hint());
             Err(EXIT_USAGE)
         }
     }
+}
+
+/// Runs `f`, catching a panic (a bug in nslab) so the lab can still be torn down; Err says
+/// what the panic said.
+pub fn guarded<R>(f: impl FnOnce() -> R) -> Result<R, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|p| {
+        let what = p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".into());
+        note!("nslab: internal error (a bug in nslab): {what}; tearing the lab down");
+        what
+    })
 }
 
 fn print_errors(errors: Vec<ScriptError>) {
@@ -39,7 +54,7 @@ pub fn stdout_printer() -> Rc<dyn Fn(&str)> {
     })
 }
 
-pub fn check(files: &[std::path::PathBuf]) -> i32 {
+pub fn check(files: &[std::path::PathBuf], limits: &[LimitArg]) -> i32 {
     let mut status = 0;
     for file in files {
         let source = match read_source(file) {
@@ -47,6 +62,7 @@ pub fn check(files: &[std::path::PathBuf]) -> i32 {
             Err(code) => return code,
         };
         let mut session = Session::new(None, &crate::script::script_dir(&source.name), stdout_printer());
+        session.set_limit_flags(LimitArg::all(limits));
         session.set_args(&[]);
         match session.compile(&source) {
             Ok(_) => {}
@@ -57,7 +73,7 @@ pub fn check(files: &[std::path::PathBuf]) -> i32 {
         }
     }
     if status == 0 {
-        eprintln!("ok: {} checked, no problems found", plural(files.len(), "script"));
+        note!("ok: {} checked, no problems found", plural(files.len(), "script"));
     }
     status
 }
@@ -133,23 +149,27 @@ pub fn run(args: RunArgs) -> i32 {
         // The sandbox stands in for a host, whose loopback is up.
         let _ = session.lab.borrow_mut().set_up(&Ns::Root, "lo", true);
     }
+    session.set_limit_flags(LimitArg::all(&args.limits));
     session.set_args(&args.args);
-    let outcome = session.run(&source);
-    if args.interactive {
+    let outcome = guarded(|| session.run(&source));
+    let panicked = outcome.is_err();
+    let outcome = outcome.unwrap_or(Ok(()));
+    if args.interactive && !panicked {
         return super::repl::after_script(session, &source, outcome, &args, signal.load(Ordering::Relaxed));
     }
-    let subtests = session.take_subtests(&source);
+    let subtests = guarded(|| session.take_subtests(&source)).unwrap_or_default();
     let lab = session.lab.take().expect("the session owns the lab");
     drop(session);
 
     let interrupted = outcome.as_ref().err().is_some_and(|errs| errs.iter().any(|e| e.kind == ErrorKind::Interrupted));
     let subtests_failed = print_subtests(subtests);
     let status = match outcome {
+        _ if panicked => EXIT_FAILED,
         Ok(()) if subtests_failed => EXIT_FAILED,
         Ok(()) => 0,
         Err(errors) if errors.iter().all(|e| e.kind == ErrorKind::Skipped) => {
             for e in errors {
-                eprintln!("skipped: {} (line {})", e.message, e.line);
+                note!("skipped: {} (line {})", e.message, e.line);
             }
             if subtests_failed {
                 EXIT_FAILED
@@ -166,7 +186,7 @@ pub fn run(args: RunArgs) -> i32 {
     };
     let sig = signal.load(Ordering::Relaxed);
     if sig != 0 {
-        eprintln!("interrupted by {}", signal_name(sig as i32));
+        note!("interrupted by {}", signal_name(sig as i32));
     }
     let complete = finish(lab, args.keep && !args.sandbox, args.sandbox && args.keep);
     if sig != 0 {
@@ -185,11 +205,11 @@ fn print_subtests(subtests: Vec<Subtest>) -> bool {
     for t in subtests {
         match t.outcome {
             SubtestOutcome::Failed(e) => {
-                eprintln!("sub-test {:?} failed:", t.name);
+                note!("sub-test {:?} failed:", t.name);
                 report::print(e);
                 failed = true;
             }
-            SubtestOutcome::Skipped(e) => eprintln!("sub-test {:?} skipped: {}", t.name, e.message),
+            SubtestOutcome::Skipped(e) => note!("sub-test {:?} skipped: {}", t.name, e.message),
             SubtestOutcome::Passed | SubtestOutcome::Interrupted => {}
         }
     }
@@ -210,19 +230,18 @@ fn signal_name(sig: i32) -> &'static str {
 /// not be removed (the ledger stays, for `nslab clean`).
 pub fn finish(lab: Lab, keep: bool, keep_in_sandbox: bool) -> bool {
     if keep_in_sandbox {
-        eprintln!("note: --keep has no effect with --sandbox: the sandbox ends with nslab");
+        note!("note: --keep has no effect with --sandbox: the sandbox ends with nslab");
     }
     if keep {
         let name = lab.name().to_string();
         match lab.keep() {
-            Some(id) => eprintln!("kept: lab {name} (id {id}); remove it with `nslab down {id}`"),
-            None => eprintln!("kept: lab {name} created nothing"),
+            Some(id) => note!("kept: lab {name} (id {id}); remove it with `nslab down {id}`"),
+            None => note!("kept: lab {name} created nothing"),
         }
         return true;
     }
-    let report = lab.teardown();
-    // The terminal may be gone (SIGHUP): do not panic over the last line.
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "{report}");
+    // A bug in teardown leaves the ledger, for `nslab clean`.
+    let Ok(report) = guarded(|| lab.teardown()) else { return false };
+    note!("{report}");
     report.failures.is_empty()
 }

@@ -2,6 +2,7 @@
 
 pub mod error;
 pub mod exec;
+pub mod heap;
 pub mod icmp;
 pub mod keeper;
 pub mod limits;

@@ -126,7 +126,11 @@ impl Source {
 
     pub fn from_parse(&self, err: &ParseError) -> ScriptError {
         let pos = err.position();
-        let mut e = self.error(format!("syntax error: {}", err.err_type()), pos, "here", None, ErrorKind::Syntax);
+        let (message, help) = match super::limits::explain_parse(err.err_type()) {
+            Some((m, h)) => (m, Some(h)),
+            None => (format!("syntax error: {}", err.err_type()), None),
+        };
+        let mut e = self.error(message, pos, "here", help, ErrorKind::Syntax);
         // A syntax error points at a token, not a call.
         if let (Some(o), Some(l)) = (self.offset(pos), e.labels.first_mut()) {
             *l = LabeledSpan::new_primary_with_span(
@@ -157,6 +161,11 @@ impl Source {
         let here = source.as_ref().unwrap_or(self);
         let pos = inner.position();
         let mut e = match inner {
+            // A limit: which one, and how to raise it.
+            _ if super::limits::explain(inner).is_some() => {
+                let (message, help) = super::limits::explain(inner).expect("just seen");
+                here.error(message, pos, "here", Some(help), ErrorKind::Runtime)
+            }
             EvalAltResult::ErrorRuntime(payload, _) if payload.is::<CallFailure>() => {
                 let f = payload.clone().cast::<CallFailure>();
                 match f.kind {

@@ -14,21 +14,23 @@ pub mod catalog_traffic;
 pub mod check;
 pub mod diag;
 pub mod failure;
+pub mod files;
 pub mod harness;
+pub mod limits;
+pub mod modules;
 pub mod processes;
 pub mod reference;
 pub mod registrar;
 pub mod values;
 pub mod values_traffic;
 
-use std::cell::{Ref, RefCell, RefMut};
+use std::cell::{Cell, Ref, RefCell, RefMut};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use rhai::module_resolvers::FileModuleResolver;
-use rhai::{Array, Dynamic, Engine, Scope, AST};
+use rhai::{Array, Dynamic, Engine, EvalAltResult, Position, Scope, AST};
 
 pub use diag::{ErrorKind, ScriptError, Source};
 
@@ -71,6 +73,19 @@ pub struct Session {
     pub registered: Vec<(&'static str, usize)>,
     /// The call log (when capturing) and the sub-tests of the scripts run.
     pub harness: harness::Harness,
+    resolver: modules::Resolver,
+    /// Limits given on the command line: they win over a script's `// limits:` line.
+    limit_flags: limits::Overrides,
+    limits: limits::Limits,
+    /// The memory limit in force (see `limits::memory_budget`), watched between steps.
+    memory_budget: Rc<Cell<u64>>,
+}
+
+/// Runs `f` (the interpreter) on a stack of `size` bytes, allocated for the call: Rhai recurses
+/// in Rust for every nested call and expression, and the limits on both are only safe with a
+/// stack sized for them (see `Limits::stack_size`).
+pub fn on_big_stack<R>(size: usize, f: impl FnOnce() -> R) -> R {
+    stacker::grow(size, f)
 }
 
 impl Session {
@@ -82,19 +97,65 @@ impl Session {
             None => LabSlot::default(),
         };
         let mut engine = Engine::new();
-        engine.set_max_call_levels(128);
-        engine.set_max_expr_depths(256, 256);
-        engine.set_module_resolver(FileModuleResolver::new_with_path(script_dir));
+        let resolver = modules::Resolver::new(script_dir);
+        engine.set_module_resolver(resolver.clone());
         let p = printer.clone();
         engine.on_print(move |s| p(s));
         let p = printer;
         engine.on_debug(move |s, src, pos| p(&format!("{}{pos:?} {s}", src.map(|s| format!("{s} ")).unwrap_or_default())));
-        // Ctrl-C stops Rhai code between steps; blocking calls watch the same flag.
-        engine.on_progress(move |_| cancel.load(Ordering::Relaxed).then_some(Dynamic::UNIT));
+        // Ctrl-C stops Rhai code between steps; blocking calls watch the same flag. So does
+        // memory running short: stopped here, the script's values are freed as the error
+        // travels up, and the lab can still be torn down.
+        let memory_budget = Rc::new(Cell::new(u64::MAX));
+        let budget = memory_budget.clone();
+        engine.on_progress(move |_| {
+            if cancel.load(Ordering::Relaxed) {
+                return Some(Dynamic::UNIT);
+            }
+            (crate::engine::heap::in_use() as u64 > budget.get()).then(|| Dynamic::from(limits::MEMORY_TOKEN))
+        });
         let mut reg = bindings::Registrar::new(&mut engine);
         bindings::register(&mut reg, &slot);
         let (registered, harness) = reg.finish();
-        Session { engine, lab: slot, scope: Scope::new(), known: None, registered, harness }
+        let mut session = Session {
+            engine,
+            lab: slot,
+            scope: Scope::new(),
+            known: None,
+            registered,
+            harness,
+            resolver,
+            limit_flags: Vec::new(),
+            limits: limits::Limits::default(),
+            memory_budget,
+        };
+        session.apply_limits(limits::Limits::default());
+        session
+    }
+
+    /// Limits from the command line (`--limit`); they win over a script's own `// limits:`.
+    pub fn set_limit_flags(&mut self, flags: limits::Overrides) {
+        self.limit_flags = flags;
+        self.apply_limits(limits::Limits::default().with(&self.limit_flags));
+    }
+
+    pub fn limits(&self) -> limits::Limits {
+        self.limits
+    }
+
+    fn apply_limits(&mut self, l: limits::Limits) {
+        l.apply(&mut self.engine);
+        self.memory_budget.set(limits::memory_budget(&l));
+        self.limits = l;
+    }
+
+    /// Runs a compiled AST (no held-back work carried out: see `eval`), on a stack big enough
+    /// for the limits. `script`: the file it comes from (None: a REPL entry), so that a module
+    /// importing it is seen as a cycle.
+    pub fn eval_ast(&mut self, ast: &AST, script: Option<&Path>) -> Result<Dynamic, Box<EvalAltResult>> {
+        self.resolver.set_root(script);
+        let (engine, scope) = (&self.engine, &mut self.scope);
+        on_big_stack(self.limits.stack_size(), || engine.eval_ast_with_scope::<Dynamic>(scope, ast))
     }
 
     pub fn set_args(&mut self, args: &[String]) {
@@ -102,11 +163,20 @@ impl Session {
         self.scope.push_constant("ARGS", arr);
     }
 
-    /// Compiles and checks a script: syntax, unknown functions, argument counts.
+    /// Compiles and checks a script: its `// limits:` line, syntax, unknown functions, argument
+    /// counts, and the modules it imports (readable, parsable, no cycle).
     pub fn compile(&mut self, source: &Source) -> Result<AST, Vec<ScriptError>> {
-        let mut ast = self.engine.compile_with_scope(&self.scope, &source.text).map_err(|e| vec![source.from_parse(&e)])?;
+        let header = limits::header(&source.text).map_err(|(line, message)| {
+            let pos = Position::new(u16::try_from(line).unwrap_or(u16::MAX), 1);
+            vec![source.check_error(message, pos, None)]
+        })?;
+        self.apply_limits(limits::Limits::default().with(&header).with(&self.limit_flags));
+        let (engine, scope) = (&self.engine, &self.scope);
+        let mut ast = on_big_stack(self.limits.stack_size(), || engine.compile_with_scope(scope, &source.text))
+            .map_err(|e| vec![source.from_parse(&e)])?;
         ast.set_source(source.name.as_str());
-        let problems = check::check(&self.engine, &ast, source, &mut self.known);
+        let mut problems = check::check(&self.engine, &ast, source, &mut self.known);
+        problems.extend(modules::check_imports(&self.engine, &ast, source));
         if problems.is_empty() {
             Ok(ast)
         } else {
@@ -119,7 +189,7 @@ impl Session {
     /// failure is reported as part of this run, at the call that asked for it.
     pub fn eval(&mut self, ast: &AST, source: &Source) -> Result<Dynamic, Box<ScriptError>> {
         let dir = script_dir(&source.name);
-        let result = self.engine.eval_ast_with_scope::<Dynamic>(&mut self.scope, ast);
+        let result = self.eval_ast(ast, Some(Path::new(&source.name)));
         let result = self.carry_out_held_back(result);
         result.map_err(|e| Box::new(source.from_eval(&e, &|name| load_module(&dir, name))))
     }
@@ -127,10 +197,7 @@ impl Session {
     /// Carries out what the lab held back, after a script or a REPL entry ran (also after it
     /// failed: what came before the failure took effect). A failure of that is the run's, reported
     /// at the call that asked for it.
-    pub fn carry_out_held_back(
-        &mut self,
-        result: Result<Dynamic, Box<rhai::EvalAltResult>>,
-    ) -> Result<Dynamic, Box<rhai::EvalAltResult>> {
+    pub fn carry_out_held_back(&mut self, result: Result<Dynamic, Box<EvalAltResult>>) -> Result<Dynamic, Box<EvalAltResult>> {
         if self.lab.is_empty() {
             return result;
         }
@@ -153,7 +220,5 @@ pub fn script_dir(path: &str) -> PathBuf {
 
 fn load_module(dir: &Path, name: &str) -> Option<Source> {
     let candidates = [PathBuf::from(name), dir.join(name), dir.join(format!("{name}.rhai"))];
-    candidates
-        .into_iter()
-        .find_map(|p| std::fs::read_to_string(&p).ok().map(|text| Source { name: p.display().to_string(), text }))
+    candidates.into_iter().find_map(|p| files::read_script(&p).ok().map(|text| Source { name: p.display().to_string(), text }))
 }

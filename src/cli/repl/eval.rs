@@ -30,7 +30,9 @@ impl Evaluator {
         let number = self.entries.len() + 1;
         let source = Source { name: format!("input {number}"), text: text.to_string() };
         self.entries.push(source.clone());
-        let mut ast = session.engine.compile_with_scope(&session.scope, text).map_err(|e| vec![source.from_parse(&e)])?;
+        let (engine, scope) = (&session.engine, &session.scope);
+        let mut ast = crate::script::on_big_stack(session.limits().stack_size(), || engine.compile_with_scope(scope, text))
+            .map_err(|e| vec![source.from_parse(&e)])?;
         ast.set_source(source.name.as_str());
 
         let mut earlier = Earlier {
@@ -52,7 +54,7 @@ impl Evaluator {
         for f in ast.iter_functions() {
             self.origins.insert(f.name.to_string(), number - 1);
         }
-        let result = session.engine.eval_ast_with_scope::<Dynamic>(&mut session.scope, &merged);
+        let result = session.eval_ast(&merged, None);
         match session.carry_out_held_back(result) {
             Ok(value) => {
                 self.took_effect.push(text.trim_end().to_string());
@@ -64,11 +66,11 @@ impl Evaluator {
                     self.took_effect.push(prefix);
                 }
                 let load = |name: &str| {
-                    self.entries
-                        .iter()
-                        .find(|s| s.name == name)
-                        .cloned()
-                        .or_else(|| std::fs::read_to_string(name).ok().map(|text| Source { name: name.to_string(), text }))
+                    self.entries.iter().find(|s| s.name == name).cloned().or_else(|| {
+                        crate::script::files::read_script(std::path::Path::new(name))
+                            .ok()
+                            .map(|text| Source { name: name.to_string(), text })
+                    })
                 };
                 Err(vec![source.from_eval(&err, &load)])
             }

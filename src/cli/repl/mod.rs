@@ -2,21 +2,6 @@
 //! same language as scripts; the lab lives as long as the session (torn down at the end unless
 //! `:keep`), like a `nslab run`.
 
-/// `println!` and `eprintln!` that do not panic when the terminal or the pipe is gone: the lab
-/// must still be torn down after that.
-macro_rules! out {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
-    }};
-}
-macro_rules! note {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
-    }};
-}
-
 mod commands;
 mod complete;
 mod cursor;
@@ -57,6 +42,7 @@ pub fn repl(args: ReplArgs) -> i32 {
         Err(code) => return code,
     };
     let mut session = Session::new(Some(lab), Path::new("."), stdout_printer());
+    session.set_limit_flags(super::LimitArg::all(&args.limits));
     if args.sandbox {
         // The sandbox stands in for a host, whose loopback is up.
         let _ = session.lab.borrow_mut().set_up(&Ns::Root, "lo", true);
@@ -107,15 +93,22 @@ fn start(session: Session, recorded: Option<&str>, sandbox: bool, keep_flag: boo
     if let Some(text) = recorded {
         shell.eval.record(text);
     }
-    if terminal {
-        let name = shell.session.lab.borrow().name().to_string();
-        let place = if sandbox { " in a sandbox" } else { "" };
-        let end = if keep_flag { "leaves it standing" } else { "tears it down" };
-        out!("nslab {} · lab {name}{place} · :help lists the functions, Tab completes, Ctrl-D {end}", env!("CARGO_PKG_VERSION"));
-        terminal::run(&mut shell, history::path().as_deref());
-    } else {
-        piped::run(&mut shell);
-    }
+    // A panic (a bug in nslab) ends the session; the lab is still torn down below.
+    let panicked = run::guarded(|| {
+        if terminal {
+            let name = shell.session.lab.borrow().name().to_string();
+            let place = if sandbox { " in a sandbox" } else { "" };
+            let end = if keep_flag { "leaves it standing" } else { "tears it down" };
+            out!(
+                "nslab {} · lab {name}{place} · :help lists the functions, Tab completes, Ctrl-D {end}",
+                env!("CARGO_PKG_VERSION")
+            );
+            terminal::run(&mut shell, history::path().as_deref());
+        } else {
+            piped::run(&mut shell);
+        }
+    })
+    .is_err();
     stop.done.store(true, Ordering::Relaxed);
     let lab = shell.session.lab.take().expect("the session owns the lab");
     let (keep, failures) = (shell.keep, shell.failures);
@@ -126,7 +119,7 @@ fn start(session: Session, recorded: Option<&str>, sandbox: bool, keep_flag: boo
     if sig != 0 {
         return 128 + sig as i32;
     }
-    if !terminal && failures > 0 {
+    if panicked || (!terminal && failures > 0) {
         return EXIT_FAILED;
     }
     0

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
 use super::outcome::{Call, ChildReport, Problem, Status, SubResult};
-use crate::cli::run::{stdout_printer, watch_signals};
+use crate::cli::run::{guarded, stdout_printer, watch_signals};
 use crate::engine::sandbox;
 use crate::lab::{validate, Lab, LabOptions, Ns};
 use crate::script::harness::{CallRecord, SubtestOutcome};
@@ -21,6 +21,8 @@ pub struct ChildArgs {
     /// Log every call.
     #[arg(long)]
     pub capture: bool,
+    #[arg(long = "limit", value_parser = crate::cli::LimitArg::parse)]
+    pub limits: Vec<crate::cli::LimitArg>,
     pub file: PathBuf,
 }
 
@@ -55,7 +57,7 @@ pub fn run(args: ChildArgs) -> i32 {
     let mut out = match std::fs::File::create(&args.result) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("cannot write the result to {}: {e}", args.result.display());
+            note!("cannot write the result to {}: {e}", args.result.display());
             return 2;
         }
     };
@@ -64,10 +66,10 @@ pub fn run(args: ChildArgs) -> i32 {
         write(&mut out, &failed(Problem::plain("error", format!("cannot start the sandbox: {e}"))));
         return 1;
     }
-    let source = match std::fs::read_to_string(&args.file) {
+    let source = match crate::script::files::read_script(&args.file) {
         Ok(text) => Source { name: args.file.display().to_string(), text },
         Err(e) => {
-            write(&mut out, &failed(Problem::plain("error", format!("cannot read {}: {e}", args.file.display()))));
+            write(&mut out, &failed(Problem::plain("error", e.to_string())));
             return 1;
         }
     };
@@ -85,14 +87,22 @@ pub fn run(args: ChildArgs) -> i32 {
     // The sandbox stands in for a host, whose loopback is up.
     let _ = session.lab.borrow_mut().set_up(&Ns::Root, "lo", true);
     session.harness.capture_calls(args.capture);
+    session.set_limit_flags(crate::cli::LimitArg::all(&args.limits));
     session.set_args(&[]);
-    let outcome = session.run(&source);
-    let subtests = session.take_subtests(&source);
+    // A panic (a bug in nslab) fails the scenario; the lab is still torn down.
+    let (outcome, crash) = match guarded(|| session.run(&source)) {
+        Ok(o) => (o, None),
+        Err(what) => (Ok(()), Some(what)),
+    };
+    let subtests = guarded(|| session.take_subtests(&source)).unwrap_or_default();
     let calls = args.capture.then(|| session.harness.take_calls().into_iter().map(call).collect());
     let lab = session.lab.take().expect("the session owns the lab");
     drop(session);
-    let teardown = lab.teardown();
-    eprintln!("{teardown}");
+    let teardown = match guarded(|| lab.teardown()) {
+        Ok(t) => t.to_string(),
+        Err(what) => format!("teardown failed: internal error (a bug in nslab): {what}"),
+    };
+    note!("{teardown}");
 
     let subtests: Vec<SubResult> = subtests
         .into_iter()
@@ -108,6 +118,10 @@ pub fn run(args: ChildArgs) -> i32 {
         .collect();
     let sub_failed = subtests.iter().any(|s| s.status.failed());
     let (status, problem) = match outcome {
+        _ if crash.is_some() => {
+            let what = crash.unwrap_or_default();
+            (Status::Fail, Some(Problem::plain("crash", format!("internal error (a bug in nslab): {what}"))))
+        }
         Ok(()) if sub_failed => (Status::Fail, None),
         Ok(()) => (Status::Pass, None),
         Err(errors) => {
@@ -127,8 +141,7 @@ pub fn run(args: ChildArgs) -> i32 {
             (status, Some(problem))
         }
     };
-    let teardown_line = teardown.to_string();
-    write(&mut out, &ChildReport { status, problem, subtests, calls, teardown: teardown_line });
+    write(&mut out, &ChildReport { status, problem, subtests, calls, teardown });
     let sig = signal.load(Ordering::Relaxed);
     if sig != 0 {
         return 128 + sig as i32;

@@ -97,7 +97,7 @@ pub fn scenarios(files: Vec<PathBuf>, default: Duration) -> Vec<Scenario> {
         .map(|path| {
             let name = path.display().to_string();
             let (timeout, header_error) =
-                match std::fs::read_to_string(&path).map_err(|e| e.to_string()).and_then(|t| timeout_header(&t)) {
+                match crate::script::files::read_script(&path).map_err(|e| e.to_string()).and_then(|t| timeout_header(&t)) {
                     Ok(t) => (t.unwrap_or(default), None),
                     Err(e) => (default, Some(e)),
                 };

@@ -55,6 +55,9 @@ pub struct TestArgs {
     /// the scenario's output to its report.
     #[arg(long)]
     pub capture: bool,
+    /// Set a limit on what each scenario may build (strings=128M, arrays=20M, ...); repeatable.
+    #[arg(long = "limit", value_name = "KEY=VALUE", value_parser = super::LimitArg::parse, long_help = super::LIMIT_HELP)]
+    pub limits: Vec<super::LimitArg>,
 }
 
 /// A script diagnostic as text, without colour or line wrapping (tables in help stay whole).
@@ -107,7 +110,8 @@ pub fn run(args: TestArgs) -> i32 {
         };
     };
     let started = Instant::now();
-    let (results, interrupted) = schedule::run(&scenarios, jobs, args.capture, |r| show(&human::scenario(r, args.capture)));
+    let (results, interrupted) =
+        schedule::run(&scenarios, jobs, args.capture, &args.limits, |r| show(&human::scenario(r, args.capture)));
     let summary = Summary::of(&results, started.elapsed().as_secs_f64() * 1000.0, jobs, interrupted);
     show(&human::summary(&summary));
     if args.tap {

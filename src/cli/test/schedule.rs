@@ -74,6 +74,7 @@ pub fn run(
     scenarios: &[Scenario],
     jobs: usize,
     capture: bool,
+    limits: &[crate::cli::LimitArg],
     mut done: impl FnMut(&ScenarioResult),
 ) -> (Vec<ScenarioResult>, bool) {
     let stop = Arc::new(AtomicBool::new(false));
@@ -108,7 +109,7 @@ pub fn run(
                 results[index] = Some(r);
                 continue;
             }
-            match start(&exe, s, &scratch, index, capture) {
+            match start(&exe, s, &scratch, index, capture, limits) {
                 Ok(child) => {
                     let now = Instant::now();
                     running.push(Running {
@@ -168,12 +169,22 @@ pub fn run(
     (results.into_iter().flatten().collect(), interrupted)
 }
 
-fn start(exe: &Path, s: &Scenario, scratch: &Scratch, index: usize, capture: bool) -> std::io::Result<Child> {
+fn start(
+    exe: &Path,
+    s: &Scenario,
+    scratch: &Scratch,
+    index: usize,
+    capture: bool,
+    limits: &[crate::cli::LimitArg],
+) -> std::io::Result<Child> {
     use std::os::unix::process::CommandExt;
     let mut cmd = Command::new(exe);
     cmd.arg("test-scenario").arg("--result").arg(scratch.file(index, "json"));
     if capture {
         cmd.arg("--capture");
+    }
+    for l in limits {
+        cmd.arg("--limit").arg(&l.text);
     }
     cmd.arg("--")
         .arg(&s.path)

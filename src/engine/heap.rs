@@ -1,0 +1,85 @@
+//! How much memory nslab holds, so a script can be stopped (and its lab torn down) before an
+//! allocation fails: Rust ends the process on the spot when one does, and the lab would be left
+//! standing. The binary installs `Counting` as its allocator; it keeps a running total of the
+//! bytes in use, which the script layer compares with its memory limit between steps.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+static IN_USE: AtomicUsize = AtomicUsize::new(0);
+
+/// The system allocator, counting.
+pub struct Counting;
+
+// SAFETY: every call is passed on to the system allocator unchanged; only a counter is kept.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract is the system allocator's.
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            IN_USE.fetch_add(layout.size(), Ordering::Relaxed);
+        }
+        p
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: as above.
+        let p = unsafe { System.alloc_zeroed(layout) };
+        if !p.is_null() {
+            IN_USE.fetch_add(layout.size(), Ordering::Relaxed);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: as above.
+        unsafe { System.dealloc(ptr, layout) };
+        IN_USE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: as above.
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            IN_USE.fetch_add(new_size, Ordering::Relaxed);
+            IN_USE.fetch_sub(layout.size(), Ordering::Relaxed);
+        }
+        p
+    }
+}
+
+/// Bytes allocated and not freed; 0 where `Counting` is not the allocator (unit tests).
+pub fn in_use() -> usize {
+    IN_USE.load(Ordering::Relaxed)
+}
+
+/// The process's address-space limit (`ulimit -v`), if it has one.
+pub fn address_space_limit() -> Option<u64> {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit only writes the struct passed.
+    if unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut lim) } != 0 || lim.rlim_cur == libc::RLIM_INFINITY {
+        return None;
+    }
+    Some(lim.rlim_cur)
+}
+
+/// The process's address space in use now (VmSize), in bytes.
+fn address_space_used() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().next()?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    Some(pages * u64::try_from(page).ok()?)
+}
+
+/// How many more bytes nslab may safely hold under an address-space limit, keeping `reserve`
+/// (the interpreter's stack) and a margin free: None without such a limit. Large allocations
+/// take address space of their own size, and growing a value takes the old and the new one
+/// at once, so only half of what is left counts.
+pub fn headroom(reserve: u64) -> Option<u64> {
+    let limit = address_space_limit()?;
+    let used = address_space_used().unwrap_or(0);
+    const MARGIN: u64 = 64 << 20;
+    let free = limit.saturating_sub(used).saturating_sub(reserve).saturating_sub(MARGIN);
+    Some(in_use() as u64 + free / 2)
+}
