@@ -3,16 +3,23 @@
 //! thread looks at the files every quarter second and, once one holds more than twice `KEEP`,
 //! frees all but its last `KEEP` bytes by punching a hole at its start (the program keeps
 //! appending; readers skip the hole and are told how much was dropped).
+//!
+//! Reading is bounded too, and does not wait for the thread: once a program has written more
+//! than twice `KEEP` (16 MiB), a read returns its latest `KEEP` (8 MiB) after a line saying how
+//! many bytes were dropped, as the reference promises; and a read stops at the size the file had
+//! when it started, so a program that writes without pause (`yes`) cannot make it go on forever.
 
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The bytes of each output kept at least: the latest ones.
 pub const KEEP: u64 = 8 << 20;
 const TRIM_ABOVE: u64 = 2 * KEEP;
 const EVERY: Duration = Duration::from_millis(250);
+const EVERY_WHILE_BUSY: Duration = Duration::from_millis(10);
+const QUICK_FOR: Duration = Duration::from_secs(1);
 const PAGE: u64 = 4096;
 
 /// The files being watched, shared with the thread (started with the first file). The thread
@@ -36,23 +43,34 @@ impl Trimmer {
 }
 
 fn run(watched: Weak<Mutex<Vec<Weak<File>>>>) {
+    // A program that writes without pause (`yes`: over a GB a second) would fill hundreds of
+    // MB between two looks a quarter second apart: look often for a while after a program
+    // started and after a file had to be trimmed.
+    let mut quick_until = Instant::now() + QUICK_FOR;
+    let mut known = 0;
     loop {
-        std::thread::sleep(EVERY);
+        std::thread::sleep(if Instant::now() < quick_until { EVERY_WHILE_BUSY } else { EVERY });
         let Some(files) = watched.upgrade() else { return };
         let mut files = files.lock().unwrap_or_else(|p| p.into_inner());
         files.retain(|f| f.strong_count() > 0);
+        let mut busy = files.len() > known;
+        known = files.len();
         for file in files.iter().filter_map(Weak::upgrade) {
-            trim(&file);
+            busy |= trim(&file);
+        }
+        if busy {
+            quick_until = Instant::now() + QUICK_FOR;
         }
     }
 }
 
-/// Frees all but the last `KEEP` bytes (whole pages) of a file holding more than `TRIM_ABOVE`.
-pub fn trim(file: &File) {
-    let Ok(size) = file.metadata().map(|m| m.len()) else { return };
+/// Frees all but the last `KEEP` bytes (whole pages) of a file holding more than `TRIM_ABOVE`;
+/// true if it did.
+pub fn trim(file: &File) -> bool {
+    let Ok(size) = file.metadata().map(|m| m.len()) else { return false };
     let start = first_data(file);
     if size.saturating_sub(start) <= TRIM_ABOVE {
-        return;
+        return false;
     }
     let cut = (size - KEEP) / PAGE * PAGE;
     // SAFETY: fallocate on our own file descriptor; no pointers involved.
@@ -64,6 +82,43 @@ pub fn trim(file: &File) {
             (cut - start) as libc::off_t,
         );
     }
+    true
+}
+
+/// What a program has written to `file`: all of it up to 16 MiB, past that the latest 8 MiB
+/// after a line saying how much was dropped.
+pub fn read(file: &File) -> Vec<u8> {
+    // The thread may punch a hole over what is being read (the program kept writing): read again.
+    for _ in 0..3 {
+        let (from, out) = read_once(file);
+        if first_data(file) <= from {
+            return out;
+        }
+    }
+    read_once(file).1
+}
+
+/// (where the bytes read start, the bytes with the note before them).
+fn read_once(file: &File) -> (u64, Vec<u8>) {
+    use std::os::unix::fs::FileExt;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let start = first_data(file).min(size);
+    let from = if size > TRIM_ABOVE { (size - KEEP).max(start) } else { start };
+    let mut out = Vec::new();
+    if from > 0 {
+        out.extend_from_slice(format!("[nslab: {from} earlier bytes of output were not kept]\n").as_bytes());
+    }
+    let head = out.len();
+    out.resize(head + (size - from) as usize, 0);
+    let mut at = head;
+    while at < out.len() {
+        match file.read_at(&mut out[at..], from + (at - head) as u64) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => at += n,
+        }
+    }
+    out.truncate(at);
+    (from, out)
 }
 
 /// Where the data of a file starts: past the hole `trim` punched, if any.
@@ -111,11 +166,35 @@ mod tests {
         assert_eq!(first_data(&small), 0);
     }
 
+    #[test]
+    fn reads_past_16_mib_keep_the_latest_8_mib() {
+        let mut file = tempfile_in_memory();
+        let chunk = vec![b'x'; 1 << 20];
+        for _ in 0..16 {
+            file.write_all(&chunk).unwrap();
+        }
+        // Exactly 16 MiB: all of it.
+        assert_eq!(read(&file).len(), 16 << 20);
+        file.write_all(b"y").unwrap();
+        let out = read(&file);
+        let note = format!("[nslab: {} earlier bytes of output were not kept]\n", (16 << 20) + 1 - KEEP);
+        assert!(out.starts_with(note.as_bytes()), "{:?}", String::from_utf8_lossy(&out[..80]));
+        assert_eq!(out.len(), note.len() + KEEP as usize);
+        assert_eq!(out.last(), Some(&b'y'));
+        // After the thread trimmed, the same.
+        trim(&file);
+        assert_eq!(read(&file), out);
+    }
+
+    /// In append mode, as a program's output file is (`first_data` moves the offset).
     fn tempfile_in_memory() -> File {
         // SAFETY: memfd_create with a valid name; the descriptor is owned by the File.
-        unsafe {
+        let file = unsafe {
             use std::os::fd::FromRawFd;
             File::from_raw_fd(libc::memfd_create(c"nslab-test".as_ptr(), libc::MFD_CLOEXEC))
-        }
+        };
+        // SAFETY: fcntl on our own descriptor, no pointers.
+        unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETFL, libc::O_APPEND) };
+        file
     }
 }

@@ -10,7 +10,6 @@ use std::collections::HashSet;
 use std::fs::File;
 use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::FileExt;
 use std::os::unix::process::CommandExt;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -208,22 +207,9 @@ fn memfd(name: &str) -> Result<File> {
     Ok(File::from(fd))
 }
 
-/// Everything written to an output file so far; when the start was dropped to bound memory
-/// (see `output_cap`), a first line says how much.
+/// What a program has written to an output file so far, bounded (see `output_cap::read`).
 pub fn read_output(file: &File) -> Vec<u8> {
-    let start = super::output_cap::first_data(file);
-    let mut out = Vec::new();
-    if start > 0 {
-        out.extend_from_slice(format!("[nslab: {start} earlier bytes of output were not kept]\n").as_bytes());
-    }
-    let head = out.len() as u64;
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        match file.read_at(&mut buf, start + out.len() as u64 - head) {
-            Ok(0) | Err(_) => return out,
-            Ok(n) => out.extend_from_slice(&buf[..n]),
-        }
-    }
+    super::output_cap::read(file)
 }
 
 /// How a wait ended.

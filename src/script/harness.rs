@@ -4,6 +4,7 @@
 //! sub-tests; the runner takes both when the script ends.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,9 @@ use super::diag::{ScriptError, Source};
 use super::failure::{CallFailure, FailureKind};
 use super::values::{Exec, Netns, Ping};
 use super::Session;
+
+/// The most calls the log keeps: the latest ones (a loop can make millions).
+pub const MAX_CALLS: usize = 10_000;
 
 /// One call to a native function.
 #[derive(Debug, Clone)]
@@ -65,7 +69,9 @@ struct State {
     capture: bool,
     started: Option<Instant>,
     depth: usize,
-    calls: Vec<CallRecord>,
+    /// The latest `MAX_CALLS` calls; `first` is the number of the oldest one kept.
+    calls: VecDeque<CallRecord>,
+    first: usize,
     subtests: Vec<Record>,
     path: Vec<String>,
 }
@@ -91,21 +97,29 @@ impl Harness {
         let start = now - *s.started.get_or_insert(now);
         let depth = s.depth;
         s.depth += 1;
-        s.calls.push(CallRecord { name, args, line, depth, start, duration: Duration::ZERO, result: Ok(String::new()) });
-        s.calls.len() - 1
+        if s.calls.len() >= MAX_CALLS {
+            s.calls.pop_front();
+            s.first += 1;
+        }
+        s.calls.push_back(CallRecord { name, args, line, depth, start, duration: Duration::ZERO, result: Ok(String::new()) });
+        s.first + s.calls.len() - 1
     }
 
     pub(crate) fn end_call(&self, index: usize, duration: Duration, result: Result<String, String>) {
         let mut s = self.0.borrow_mut();
         s.depth = s.depth.saturating_sub(1);
-        if let Some(c) = s.calls.get_mut(index) {
+        let Some(at) = index.checked_sub(s.first) else { return };
+        if let Some(c) = s.calls.get_mut(at) {
             c.duration = duration;
             c.result = result;
         }
     }
 
-    pub fn take_calls(&self) -> Vec<CallRecord> {
-        std::mem::take(&mut self.0.borrow_mut().calls)
+    /// The calls logged (the latest `MAX_CALLS`), and how many earlier ones were not kept.
+    pub fn take_calls(&self) -> (Vec<CallRecord>, usize) {
+        let mut s = self.0.borrow_mut();
+        let dropped = std::mem::take(&mut s.first);
+        (std::mem::take(&mut s.calls).into(), dropped)
     }
 
     /// Runs a sub-test's body and records how it ended. A failure is recorded, not returned: the
@@ -185,24 +199,50 @@ impl Session {
 /// Longest text kept for one argument or result in the call log.
 const MAX_SHOWN: usize = 160;
 
+/// Text formatted up to a bound: formatting stops there, so a value of millions of elements
+/// costs no more than a short one.
+struct Bounded(String);
+
+impl std::fmt::Write for Bounded {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let room = (MAX_SHOWN * 4).saturating_sub(self.0.len());
+        if s.len() <= room {
+            self.0.push_str(s);
+            return Ok(());
+        }
+        let mut cut = room;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        self.0.push_str(&s[..cut]);
+        Err(std::fmt::Error)
+    }
+}
+
+fn bounded(args: std::fmt::Arguments) -> String {
+    let mut out = Bounded(String::new());
+    let _ = std::fmt::write(&mut out, args);
+    out.0
+}
+
 /// A value as the call log shows it: strings quoted, handles and results as scripts print them.
 pub fn describe(v: &Dynamic) -> String {
     let text = if let Some(n) = v.read_lock::<Netns>() {
-        n.to_string()
+        bounded(format_args!("{}", *n))
     } else if let Some(p) = v.read_lock::<Ping>() {
-        p.to_string()
+        bounded(format_args!("{}", *p))
     } else if let Some(e) = v.read_lock::<Exec>() {
-        format!("exit {}: {}", e.code, *e)
+        bounded(format_args!("exit {}: {}", e.code, *e))
     } else if let Some(f) = v.read_lock::<FnPtr>() {
         if f.is_anonymous() {
             "<closure>".into()
         } else {
             format!("Fn({:?})", f.fn_name())
         }
-    } else if v.is_string() {
-        format!("{:?}", v.clone().into_string().unwrap_or_default())
+    } else if let Some(s) = v.read_lock::<rhai::ImmutableString>() {
+        bounded(format_args!("{:?}", s.as_str()))
     } else {
-        format!("{v:?}")
+        bounded(format_args!("{v:?}"))
     };
     let flat = text.trim_end().replace('\n', " ⏎ ");
     if flat.chars().count() > MAX_SHOWN {

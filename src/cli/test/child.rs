@@ -95,7 +95,15 @@ pub fn run(args: ChildArgs) -> i32 {
         Err(what) => (Ok(()), Some(what)),
     };
     let subtests = guarded(|| session.take_subtests(&source)).unwrap_or_default();
-    let calls = args.capture.then(|| session.harness.take_calls().into_iter().map(call).collect());
+    let calls = args.capture.then(|| {
+        let (calls, dropped) = session.harness.take_calls();
+        let note = (dropped > 0).then(|| Call {
+            call: format!("[nslab: {dropped} earlier calls were not kept, only the latest {}]", calls.len()),
+            ok: true,
+            ..Call::default()
+        });
+        note.into_iter().chain(calls.into_iter().map(call)).collect()
+    });
     let lab = session.lab.take().expect("the session owns the lab");
     drop(session);
     let teardown = match guarded(|| lab.teardown()) {

@@ -77,7 +77,7 @@ pub struct SubResult {
 }
 
 /// One logged call (with `--capture`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Call {
     /// Milliseconds from the scenario's first call.
     pub at_ms: f64,

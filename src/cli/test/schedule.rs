@@ -226,13 +226,19 @@ fn immediate(s: &Scenario, problem: Problem) -> ScenarioResult {
     }
 }
 
+/// The first `MAX_OUTPUT` bytes of a scenario's output, reading no more than that (a scenario
+/// that printed in a loop may have left gigabytes).
 fn read_capped(path: &Path) -> String {
-    let text = std::fs::read(path).unwrap_or_default();
-    if text.len() > MAX_OUTPUT {
-        let cut = String::from_utf8_lossy(&text[..MAX_OUTPUT]).into_owned();
-        format!("{cut}\n[... {} more bytes]\n", text.len() - MAX_OUTPUT)
+    use std::io::Read;
+    let Ok(file) = File::open(path) else { return String::new() };
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut text = Vec::new();
+    let _ = file.take(MAX_OUTPUT as u64).read_to_end(&mut text);
+    let cut = String::from_utf8_lossy(&text).into_owned();
+    if size > text.len() as u64 {
+        format!("{cut}\n[... {} more bytes]\n", size - text.len() as u64)
     } else {
-        String::from_utf8_lossy(&text).into_owned()
+        cut
     }
 }
 
