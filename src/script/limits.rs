@@ -179,6 +179,13 @@ impl Limits {
 thread_local! {
     /// The limits of the session on this thread, for the messages of `explain`.
     static IN_FORCE: Cell<Limits> = Cell::new(Limits::default());
+    /// Its memory limit in bytes as applied (see `memory_budget`).
+    static BUDGET: Cell<u64> = const { Cell::new(u64::MAX) };
+}
+
+/// Notes the memory limit a session applied, for the messages of `explain`.
+pub fn note_budget(bytes: u64) {
+    BUDGET.with(|b| b.set(bytes));
 }
 
 pub fn in_force() -> Limits {
@@ -306,8 +313,12 @@ fn raise_hint(key: Key, now: u64) -> String {
     )
 }
 
-/// The token `Session`'s progress check stops a script with when memory runs short.
-pub const MEMORY_TOKEN: &str = "nslab: memory limit";
+/// What `Session`'s progress check stops a script with when memory runs short: the bytes held
+/// then (they are freed by the time the error is shown).
+#[derive(Debug, Clone, Copy)]
+pub struct MemoryStop {
+    pub held: u64,
+}
 
 /// A limit error in words: which limit, its value, and how to raise it (message, help).
 /// None for other errors. Looks through the modules the error passed.
@@ -344,22 +355,25 @@ pub fn explain(err: &EvalAltResult) -> Option<(String, String)> {
             Key::Operations,
             format!("the script ran more than {} steps (operations={})", l.operations, show(Unit::Count, l.operations)),
         ),
-        EvalAltResult::ErrorTerminated(token, _) if token.clone().into_string().is_ok_and(|t| t == MEMORY_TOKEN) => {
-            let held = crate::engine::heap::in_use() as u64;
-            let budget = memory_budget(&l);
-            let mut message = format!(
-                "nslab holds {} of memory, more than the limit of {} (memory={})",
+        EvalAltResult::ErrorTerminated(token, _) if token.is::<MemoryStop>() => {
+            let held = token.clone_cast::<MemoryStop>().held;
+            let budget = BUDGET.with(|b| b.get());
+            let message = format!(
+                "the script made nslab hold {} of memory, more than the limit of {}",
                 in_words(Unit::Bytes, held),
                 in_words(Unit::Bytes, budget),
-                show(Unit::Bytes, l.memory)
             );
             if budget < l.memory {
-                message += &format!(
-                    "; this process may not have more (its address space is limited to {}: ulimit -v)",
-                    crate::engine::heap::address_space_limit().map(|v| in_words(Unit::Bytes, v)).unwrap_or_default()
-                );
+                let room = crate::engine::heap::address_space_limit().map(|v| in_words(Unit::Bytes, v)).unwrap_or_default();
+                return Some((
+                    format!("{message} (memory={}, less what the address space allows)", show(Unit::Bytes, l.memory)),
+                    format!(
+                        "this process's address space is limited to {room} (ulimit -v): raise that limit to let nslab \
+                         hold more"
+                    ),
+                ));
             }
-            (Key::Memory, message)
+            (Key::Memory, format!("{message} (memory={})", show(Unit::Bytes, l.memory)))
         }
         _ => return None,
     };

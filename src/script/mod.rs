@@ -112,7 +112,8 @@ impl Session {
             if cancel.load(Ordering::Relaxed) {
                 return Some(Dynamic::UNIT);
             }
-            (crate::engine::heap::in_use() as u64 > budget.get()).then(|| Dynamic::from(limits::MEMORY_TOKEN))
+            let held = crate::engine::heap::in_use() as u64;
+            (held > budget.get()).then(|| Dynamic::from(limits::MemoryStop { held }))
         });
         let mut reg = bindings::Registrar::new(&mut engine);
         bindings::register(&mut reg, &slot);
@@ -145,7 +146,9 @@ impl Session {
 
     fn apply_limits(&mut self, l: limits::Limits) {
         l.apply(&mut self.engine);
-        self.memory_budget.set(limits::memory_budget(&l));
+        let budget = limits::memory_budget(&l);
+        self.memory_budget.set(budget);
+        limits::note_budget(budget);
         self.limits = l;
     }
 

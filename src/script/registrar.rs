@@ -70,6 +70,8 @@ impl<'e> Registrar<'e> {
         let inner = native.get_native_fn().expect("a registered closure is a native function").clone();
         let harness = self.harness.clone();
         let logged: Shared<NativeFn> = Shared::new(move |ctx: Option<NativeCallContext>, args: &mut [&mut Dynamic]| {
+            #[cfg(debug_assertions)]
+            test_panic(name);
             if !harness.capturing() {
                 return inner(ctx, args);
             }
@@ -125,5 +127,15 @@ fn short_type(name: &str) -> String {
     match out.strip_prefix("Result<").and_then(|r| r.strip_suffix(", Box<EvalAltResult>>")) {
         Some(inner) => inner.to_string(),
         None => out,
+    }
+}
+
+/// Tests only (debug builds): `NSLAB_TEST_PANIC=NAME` makes every call of the function NAME
+/// panic, standing in for a bug in nslab, to show that the lab is torn down all the same.
+#[cfg(debug_assertions)]
+fn test_panic(name: &str) {
+    static TARGET: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    if TARGET.get_or_init(|| std::env::var("NSLAB_TEST_PANIC").ok()).as_deref() == Some(name) {
+        panic!("NSLAB_TEST_PANIC: {name} was called");
     }
 }
