@@ -5,6 +5,7 @@ mod errors;
 mod fault_random;
 mod ledger_trust;
 mod lifecycle;
+mod limits;
 mod net;
 mod ownership;
 mod processes;

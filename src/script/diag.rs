@@ -218,7 +218,12 @@ impl Source {
         // Point at where the failing function was called, too, when that is in this file.
         if source.is_none() {
             // A closure (anon$...) is no name to show; the call that ran it is already labelled.
+            // A recursion passes the same call many times: label each place once.
+            let mut seen = std::collections::HashSet::new();
             for (name, call) in frames.iter().filter(|(n, p)| !p.is_none() && !n.starts_with("anon$")) {
+                if !seen.insert(*call) {
+                    continue;
+                }
                 if let Some(o) = self.offset(*call) {
                     e.labels.push(LabeledSpan::new_with_span(Some(format!("in {name}(), called here")), self.call_span(o)));
                 }

@@ -358,11 +358,8 @@ pub fn explain(err: &EvalAltResult) -> Option<(String, String)> {
         EvalAltResult::ErrorTerminated(token, _) if token.is::<MemoryStop>() => {
             let held = token.clone_cast::<MemoryStop>().held;
             let budget = BUDGET.with(|b| b.get());
-            let message = format!(
-                "the script made nslab hold {} of memory, more than the limit of {}",
-                in_words(Unit::Bytes, held),
-                in_words(Unit::Bytes, budget),
-            );
+            let message =
+                format!("the script made nslab hold {} MiB of memory, more than the limit of {} MiB", held >> 20, budget >> 20);
             if budget < l.memory {
                 let room = crate::engine::heap::address_space_limit().map(|v| in_words(Unit::Bytes, v)).unwrap_or_default();
                 return Some((
