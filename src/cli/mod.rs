@@ -171,3 +171,13 @@ pub fn main() -> i32 {
         None => repl::repl(ReplArgs { sandbox: cli.sandbox, ..ReplArgs::default() }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// `--help` lists every limit with the default the script layer applies.
+    #[test]
+    fn limit_help_matches_the_defaults() {
+        let table = crate::script::limits::help_text();
+        assert!(super::LIMIT_HELP.ends_with(&table), "LIMIT_HELP's table should be:\n{table}");
+    }
+}
