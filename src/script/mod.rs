@@ -174,17 +174,20 @@ impl Session {
             vec![source.check_error(message, pos, None)]
         })?;
         self.apply_limits(limits::Limits::default().with(&header).with(&self.limit_flags));
-        let (engine, scope) = (&self.engine, &self.scope);
-        let mut ast = on_big_stack(self.limits.stack_size(), || engine.compile_with_scope(scope, &source.text))
-            .map_err(|e| vec![source.from_parse(&e)])?;
-        ast.set_source(source.name.as_str());
-        let mut problems = check::check(&self.engine, &ast, source, &mut self.known);
-        problems.extend(modules::check_imports(&self.engine, &ast, source));
-        if problems.is_empty() {
-            Ok(ast)
-        } else {
-            Err(problems)
-        }
+        let (engine, scope, known) = (&self.engine, &self.scope, &mut self.known);
+        // Parsing and walking the tree (of the script and of its modules) recurse as deep as it
+        // nests: on the interpreter's stack too.
+        on_big_stack(self.limits.stack_size(), || {
+            let mut ast = engine.compile_with_scope(scope, &source.text).map_err(|e| vec![source.from_parse(&e)])?;
+            ast.set_source(source.name.as_str());
+            let mut problems = check::check(engine, &ast, source, known);
+            problems.extend(modules::check_imports(engine, &ast, source));
+            if problems.is_empty() {
+                Ok(ast)
+            } else {
+                Err(problems)
+            }
+        })
     }
 
     /// Runs a compiled script; whatever the lab held back is carried out before it returns (also
