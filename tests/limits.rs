@@ -66,8 +66,8 @@ fn says(text: &str, message: &str) -> bool {
 fn assert_clean_failure(run: &Run, s: &HashMap<String, String>, status: i32, message: &str, at: &str, sleep: &str) {
     assert_eq!(s["rc"].trim(), status.to_string(), "{run:?}");
     let err = &s["err"];
-    assert!(says(&err, message), "expected {message:?}: {run:?}");
-    assert!(says(&err, &format!("╭─[{at}")), "expected the error at {at}: {run:?}");
+    assert!(says(err, message), "expected {message:?}: {run:?}");
+    assert!(says(err, &format!("╭─[{at}")), "expected the error at {at}: {run:?}");
     assert!(err.trim_end().ends_with("torn down: 1 namespace, 1 process"), "{run:?}");
     assert_nothing_left(run, s, sleep);
 }
@@ -204,7 +204,10 @@ fn import_cycles_are_named_by_check_and_at_run_time() {
     let run = run_nslab(&["check", main.to_str().unwrap()]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(
-        says(&run.stderr, "import cycle: a.rhai imports b.rhai (line 1), which imports c.rhai (line 2), which imports a.rhai (line 3)"),
+        says(
+            &run.stderr,
+            "import cycle: a.rhai imports b.rhai (line 1), which imports c.rhai (line 2), which imports a.rhai (line 3)"
+        ),
         "{run:?}"
     );
     assert!(says(&run.stderr, &format!("╭─[{}:1:1]", main.display())), "{run:?}");

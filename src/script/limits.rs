@@ -258,7 +258,7 @@ fn show(unit: Unit, v: u64) -> String {
         Unit::Count => &[(1_000_000_000, "G"), (1_000_000, "M"), (1_000, "k")],
     };
     for (n, s) in steps {
-        if v >= *n && v % n == 0 {
+        if v >= *n && v.is_multiple_of(*n) {
             return format!("{}{s}", v / n);
         }
     }
@@ -273,7 +273,7 @@ fn in_words(unit: Unit, v: u64) -> String {
             for (n, s) in steps {
                 if v >= n {
                     let x = v as f64 / n as f64;
-                    return if v % n == 0 { format!("{} {s}", v / n) } else { format!("{x:.1} {s}") };
+                    return if v.is_multiple_of(n) { format!("{} {s}", v / n) } else { format!("{x:.1} {s}") };
                 }
             }
             format!("{v} bytes")
@@ -349,7 +349,8 @@ pub fn explain(err: &EvalAltResult) -> Option<(String, String)> {
             ),
         ),
         EvalAltResult::ErrorTooManyModules(_) => {
-            (Key::Modules, format!("more than {} modules imported (modules={})", l.modules, l.modules))
+            let s = if l.modules == 1 { "" } else { "s" };
+            (Key::Modules, format!("more than {} module{s} imported (modules={})", l.modules, l.modules))
         }
         EvalAltResult::ErrorTooManyOperations(_) => (
             Key::Operations,

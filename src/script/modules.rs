@@ -23,17 +23,19 @@ const CYCLE: &str = "import cycle: ";
 const CYCLE_HINT: &str =
     "modules cannot import each other, directly or through others: move what they share into a module that imports neither";
 
-/// One module being loaded: its file, and where (line) its importer imports it.
+/// One module being loaded: its file (as `identity` gives it, and as shown), and where (line)
+/// its importer imports it.
 #[derive(Clone)]
 struct Loading {
     file: PathBuf,
+    name: String,
     line: usize,
 }
 
 #[derive(Default)]
 struct State {
-    /// The script being run: a module importing it closes a cycle too.
-    root: Option<PathBuf>,
+    /// The script being run (identity, name shown): a module importing it closes a cycle too.
+    root: Option<(PathBuf, String)>,
     /// The modules being loaded, outermost first.
     loading: Vec<Loading>,
     cache: BTreeMap<PathBuf, SharedModule>,
@@ -90,7 +92,7 @@ impl Resolver {
 
     /// Names the script about to run (None: REPL entries).
     pub fn set_root(&self, script: Option<&Path>) {
-        self.state.borrow_mut().root = script.map(identity);
+        self.state.borrow_mut().root = script.map(|p| (identity(p), shown(&self.base, p)));
     }
 
     fn load(
@@ -106,7 +108,7 @@ impl Resolver {
         if let Some(m) = self.state.borrow().cache.get(&id) {
             return Ok(m.clone());
         }
-        if let Some(message) = self.cycle_through(&id, pos) {
+        if let Some(message) = self.cycle_through(&id, &shown(&self.base, &file), pos) {
             return Err(failure(message, Some(CYCLE_HINT.into()), pos));
         }
         let text = files::read_script(&file).map_err(|e| {
@@ -121,7 +123,8 @@ impl Resolver {
             .compile_with_scope(&Scope::new(), &text)
             .map_err(|e| Box::new(EvalAltResult::ErrorInModule(path.to_string(), e.into(), pos)))?;
         ast.set_source(path);
-        self.state.borrow_mut().loading.push(Loading { file: id.clone(), line: pos.line().unwrap_or(0) });
+        let name = shown(&self.base, &file);
+        self.state.borrow_mut().loading.push(Loading { file: id.clone(), name, line: pos.line().unwrap_or(0) });
         let module = Module::eval_ast_as_new_raw(engine, scope, global, &ast);
         self.state.borrow_mut().loading.pop();
         let module: SharedModule = match module {
@@ -138,18 +141,18 @@ impl Resolver {
     }
 
     /// The cycle importing `id` (at `pos`, in the module loaded last) would close, if any.
-    fn cycle_through(&self, id: &Path, pos: Position) -> Option<String> {
+    fn cycle_through(&self, id: &Path, name: &str, pos: Position) -> Option<String> {
         let s = self.state.borrow();
         // The files in loading order, each with the line that imports the next one.
-        let mut files: Vec<&PathBuf> = s.root.iter().collect();
-        files.extend(s.loading.iter().map(|l| &l.file));
-        let start = files.iter().position(|f| f.as_path() == id)?;
+        let mut files: Vec<(&PathBuf, &String)> = s.root.iter().map(|(f, n)| (f, n)).collect();
+        files.extend(s.loading.iter().map(|l| (&l.file, &l.name)));
+        let start = files.iter().position(|(f, _)| f.as_path() == id)?;
         let lines = s.loading.iter().map(|l| l.line).chain(std::iter::once(pos.line().unwrap_or(0)));
         // Without a root, loading[i] was imported at loading[i].line by loading[i - 1].
         let skip = usize::from(s.root.is_none());
         let chain: Vec<(String, usize)> =
-            files.iter().zip(lines.skip(skip)).skip(start).map(|(f, line)| (shown(&self.base, f), line)).collect();
-        Some(cycle_message(&chain, &shown(&self.base, id)))
+            files.iter().zip(lines.skip(skip)).skip(start).map(|((_, n), line)| (n.to_string(), line)).collect();
+        Some(cycle_message(&chain, name))
     }
 }
 
