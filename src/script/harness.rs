@@ -153,7 +153,8 @@ impl Harness {
 
 fn is_interruption(e: &EvalAltResult) -> bool {
     match e {
-        EvalAltResult::ErrorTerminated(..) => true,
+        // Memory running short stops a sub-test like a failure, not like Ctrl-C.
+        EvalAltResult::ErrorTerminated(token, _) => !token.is::<super::limits::MemoryStop>(),
         EvalAltResult::ErrorInFunctionCall(_, _, inner, _) => is_interruption(inner),
         EvalAltResult::ErrorRuntime(payload, _) => {
             payload.read_lock::<CallFailure>().is_some_and(|f| f.kind == FailureKind::Interrupted)

@@ -31,6 +31,8 @@ A scenario fails when it stops with an error or a failed check, or when one of i
 (test(\"name\", || ...)) fails; skip(reason) and an unmet require(feature) make it SKIP. A scenario \
 sets its own time limit with a line among its first comment lines:
     // timeout: 30
+and its own limits on what it may build (see --limit) with one like:
+    // limits: strings=128M, arrays=20M
 Exit status: 0 when nothing failed or timed out, 1 otherwise, 2 for bad usage, 130 when interrupted.")]
 pub struct TestArgs {
     /// Scenario files, or directories to search for them.
