@@ -20,8 +20,12 @@ const ADDRESS_SPACE_KIB: u64 = 3_000_000;
 /// is left: sections =rc, =out, =err, =netns (`ip -j netns list`), =ledgers (files in
 /// /run/nslab).
 fn run_limited(args: &str, env: &str) -> (Run, HashMap<String, String>) {
+    run_limited_to(ADDRESS_SPACE_KIB, args, env)
+}
+
+fn run_limited_to(kib: u64, args: &str, env: &str) -> (Run, HashMap<String, String>) {
     let run = in_private_netns(&format!(
-        r#"( ulimit -v {ADDRESS_SPACE_KIB}; {env} exec $NSLAB {args} ) > /run/out 2> /run/err; rc=$?
+        r#"( ulimit -v {kib}; {env} exec $NSLAB {args} ) > /run/out 2> /run/err; rc=$?
         echo "=rc"; echo $rc
         echo "=out"; head -c 100000 /run/out
         echo "=err"; cat /run/err
@@ -131,6 +135,13 @@ fn memory_held_across_calls_stops_at_the_memory_limit() {
     assert_clean_failure(&run, &s, 1, "the script made nslab hold ", &format!("{path}:6:"), "8110");
     assert!(says(&s["err"], "(memory=2G, less what the address space allows)"), "{run:?}");
     assert!(says(&s["err"], "address space is limited to 2.9 GiB (ulimit -v)"), "{run:?}");
+
+    // Under a tight limit the memory limit shrinks with it: a string doubled in a loop stops
+    // before an allocation can fail, long before the string limit.
+    let path = lab_script("limits-memory-tight", "8111", "let s = \"x\";\nloop { s += s; }");
+    let (run, s) = run_limited_to(400_000, &format!("run {path}"), "");
+    assert_clean_failure(&run, &s, 1, "the script made nslab hold ", &format!("{path}:4:"), "8111");
+    assert!(says(&s["err"], "address space is limited to 390.6 MiB (ulimit -v)"), "{run:?}");
 }
 
 #[test]

@@ -145,6 +145,7 @@ Bytes take K, M, G, T (KiB, MiB, GiB, TiB); counts take k, M, G (thousand, milli
 pub fn main() -> i32 {
     // Before anything else: run again as a lab's PID namespace init, this process never returns.
     crate::engine::pidns::serve_if_asked();
+    crate::engine::heap::init();
     let cli = Cli::parse();
     report::install_hook();
     crate::engine::limits::raise_open_files();

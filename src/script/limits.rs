@@ -174,6 +174,14 @@ impl Limits {
         let need = self.calls.saturating_mul(self.depth).saturating_mul(per_level);
         usize::try_from(need.max(256 << 20)).unwrap_or(usize::MAX)
     }
+
+    /// The stack to run on: `stack_size`, or at most a quarter of what an address-space limit
+    /// (`ulimit -v`) leaves, so that a small limit still runs scripts that stay shallow.
+    pub fn stack(&self) -> usize {
+        let want = self.stack_size() as u64;
+        let room = crate::engine::heap::address_space_room().map_or(want, |r| r / 4);
+        usize::try_from(want.min(room)).unwrap_or(usize::MAX)
+    }
 }
 
 thread_local! {
@@ -396,7 +404,7 @@ pub fn explain_parse(err: &rhai::ParseErrorType) -> Option<(String, String)> {
 /// process's address space is limited (`ulimit -v`): an allocation refused there would end
 /// nslab on the spot.
 pub fn memory_budget(l: &Limits) -> u64 {
-    match crate::engine::heap::headroom(l.stack_size() as u64) {
+    match crate::engine::heap::headroom(l.stack() as u64) {
         Some(room) => l.memory.min(room),
         None => l.memory,
     }

@@ -83,8 +83,12 @@ pub struct Session {
 
 /// Runs `f` (the interpreter) on a stack of `size` bytes, allocated for the call: Rhai recurses
 /// in Rust for every nested call and expression, and the limits on both are only safe with a
-/// stack sized for them (see `Limits::stack_size`).
+/// stack sized for them (see `Limits::stack_size`). Below 8 MiB (a tight `ulimit -v`) the
+/// thread's own stack is as good.
 pub fn on_big_stack<R>(size: usize, f: impl FnOnce() -> R) -> R {
+    if size < 8 << 20 {
+        return f();
+    }
     stacker::grow(size, f)
 }
 
@@ -158,7 +162,7 @@ impl Session {
     pub fn eval_ast(&mut self, ast: &AST, script: Option<&Path>) -> Result<Dynamic, Box<EvalAltResult>> {
         self.resolver.set_root(script);
         let (engine, scope) = (&self.engine, &mut self.scope);
-        on_big_stack(self.limits.stack_size(), || engine.eval_ast_with_scope::<Dynamic>(scope, ast))
+        on_big_stack(self.limits.stack(), || engine.eval_ast_with_scope::<Dynamic>(scope, ast))
     }
 
     pub fn set_args(&mut self, args: &[String]) {
@@ -177,7 +181,7 @@ impl Session {
         let (engine, scope, known) = (&self.engine, &self.scope, &mut self.known);
         // Parsing and walking the tree (of the script and of its modules) recurse as deep as it
         // nests: on the interpreter's stack too.
-        on_big_stack(self.limits.stack_size(), || {
+        on_big_stack(self.limits.stack(), || {
             let mut ast = engine.compile_with_scope(scope, &source.text).map_err(|e| vec![source.from_parse(&e)])?;
             ast.set_source(source.name.as_str());
             let mut problems = check::check(engine, &ast, source, known);

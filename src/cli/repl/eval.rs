@@ -31,7 +31,7 @@ impl Evaluator {
         let source = Source { name: format!("input {number}"), text: text.to_string() };
         self.entries.push(source.clone());
         let (engine, scope) = (&session.engine, &session.scope);
-        let mut ast = crate::script::on_big_stack(session.limits().stack_size(), || engine.compile_with_scope(scope, text))
+        let mut ast = crate::script::on_big_stack(session.limits().stack(), || engine.compile_with_scope(scope, text))
             .map_err(|e| vec![source.from_parse(&e)])?;
         ast.set_source(source.name.as_str());
 
