@@ -78,9 +78,10 @@ fn proc_arg(ctx: &NativeCallContext, v: &Dynamic) -> Res<Proc> {
 pub fn register(reg: &mut Registrar, lab: &SharedLab) {
     // Rhai reserves `spawn` as a keyword for a future feature; nslab's language names it.
     #[allow(deprecated)] // "not deprecated, but considered volatile" (rhai's own words)
-    reg.engine().on_parse_token(|token, _, _| match token {
+    // The engine has one token mapper: it also lets a script start with a byte-order mark.
+    reg.engine().on_parse_token(|token, pos, _| match token {
         Token::Reserved(s) if s.as_str() == "spawn" => Token::Identifier(s),
-        other => other,
+        other => super::diag::bom_token(other, pos),
     });
     let l = lab.clone();
     reg.engine()
