@@ -41,6 +41,28 @@ pub fn netns_name(name: &str) -> Result<(), LabError> {
     Ok(())
 }
 
+/// The longest lab name: a file name's limit (NAME_MAX), as a lab is named after its script.
+pub const MAX_LAB_NAME: usize = 255;
+
+/// A lab's name: any file name (spaces and all), as the ledger records it. Refused is only what
+/// a file name cannot be: empty, with a NUL or a '/', or longer than NAME_MAX.
+pub fn lab_name(name: &str) -> Result<(), LabError> {
+    let bad = |reason: String| Err(LabError::Invalid { what: "lab name", value: name.into(), reason });
+    if name.is_empty() {
+        return bad("it is empty; give one with --name".into());
+    }
+    if name.contains('\0') {
+        return bad("it contains a NUL byte, which no file name (and no ledger entry) can hold".into());
+    }
+    if name.contains('/') {
+        return bad("it contains '/': a lab name is a file name, not a path".into());
+    }
+    if name.len() > MAX_LAB_NAME {
+        return bad(format!("it is {} bytes long; a lab name may have at most {MAX_LAB_NAME}, as a file name", name.len()));
+    }
+    Ok(())
+}
+
 /// An address with its prefix length, as `ip addr add` takes it ("10.1.1.1/24", "fd00::1/64").
 /// Without a prefix it is a host address (/32 or /128), as with `ip`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,6 +130,20 @@ mod tests {
         assert!(netns_name("..").is_err());
         assert!(netns_name("").is_err());
         assert!(netns_name(&"x".repeat(256)).is_err());
+    }
+
+    #[test]
+    fn lab_names_are_file_names() {
+        for ok in ["my lab", "lab.v2", "ünïcode", "..", "tab\there", &"x".repeat(255)] {
+            assert!(lab_name(ok).is_ok(), "{ok:?}");
+        }
+        assert_eq!(
+            lab_name("a/b").unwrap_err().to_string(),
+            "invalid lab name \"a/b\": it contains '/': a lab name is a file name, not a path"
+        );
+        assert!(lab_name("a\0b").unwrap_err().to_string().contains("NUL"));
+        assert!(lab_name("").is_err());
+        assert!(lab_name(&"x".repeat(256)).unwrap_err().to_string().contains("256 bytes long"));
     }
 
     #[test]

@@ -72,7 +72,7 @@ pub fn run(args: ChildArgs) -> i32 {
         }
     };
     let stem = args.file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let name = if validate::netns_name(&stem).is_ok() { stem } else { "scenario".into() };
+    let name = if validate::lab_name(&stem).is_ok() { stem } else { "scenario".into() };
     let lab = match Lab::new(LabOptions::new(&name)) {
         Ok(l) => l,
         Err(e) => {
