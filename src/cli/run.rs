@@ -224,5 +224,5 @@ pub fn finish(lab: Lab, keep: bool, keep_in_sandbox: bool) -> bool {
     // The terminal may be gone (SIGHUP): do not panic over the last line.
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "{report}");
-    report.failures.is_empty()
+    !report.failed()
 }

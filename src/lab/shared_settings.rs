@@ -91,6 +91,8 @@ pub enum Released {
     Changed { now: String, labs: String },
     /// Other live labs still hold it.
     StillHeld(Vec<Holder>),
+    /// The setting itself is gone (a link's, and the link was deleted): nothing to restore.
+    Gone,
 }
 
 /// Values compare as the kernel prints them, whitespace aside ("1" and "1\n", "0 0" and "0\t0").
@@ -293,15 +295,21 @@ pub fn release(dir: &Path, ns_inode: u64, key: &str, old: &str, new: &str, acces
 }
 
 fn restore_if_unchanged(original: &str, labs: &str, access: &Access) -> Result<Released, String> {
-    let now = (access.read)().map_err(|e| e.to_string())?;
+    let gone = |e: &EngineError| e.code() == Some(Errno::ENOENT);
+    let now = match (access.read)() {
+        Err(e) if gone(&e) => return Ok(Released::Gone),
+        other => other.map_err(|e| e.to_string())?,
+    };
     if same_value(&now, original) {
         return Ok(Released::AlreadyBack);
     }
     if !same_value(&now, labs) {
         return Ok(Released::Changed { now, labs: labs.into() });
     }
-    (access.write)(original).map_err(|e| e.to_string())?;
-    Ok(Released::Restored)
+    match (access.write)(original) {
+        Err(e) if gone(&e) => Ok(Released::Gone),
+        other => other.map(|()| Released::Restored).map_err(|e| e.to_string()),
+    }
 }
 
 #[cfg(test)]

@@ -127,6 +127,17 @@ pub fn run(args: ChildArgs) -> i32 {
             (status, Some(problem))
         }
     };
+    // A lab left half standing fails the scenario, as it fails `nslab run` (`finish`).
+    let (status, problem) = match (teardown.failed(), status) {
+        (true, Status::Pass | Status::Skip) => (
+            Status::Fail,
+            Some(Problem::plain(
+                "error",
+                format!("teardown could not remove everything: {}", teardown.failures.join("; ")),
+            )),
+        ),
+        _ => (status, problem),
+    };
     let teardown_line = teardown.to_string();
     write(&mut out, &ChildReport { status, problem, subtests, calls, teardown: teardown_line });
     let sig = signal.load(Ordering::Relaxed);
