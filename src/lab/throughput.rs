@@ -67,6 +67,12 @@ impl Lab {
                     detail: format!("port {} is already in use in {to}", spec.port),
                     errno: Some(Errno::EADDRINUSE),
                 },
+                // The port is chosen freely: the kernel's words alone, without it.
+                Some(code @ (Errno::ENETUNREACH | Errno::EHOSTUNREACH)) => LabError::Failed {
+                    op,
+                    detail: format!("{from} has no route to {dst} ({})", crate::engine::error::errno_text(code)),
+                    errno: Some(code),
+                },
                 Some(Errno::EPERM | Errno::EACCES) => LabError::from_engine(op, e),
                 code => LabError::Failed { op, detail: e.to_string(), errno: code },
             }),

@@ -131,10 +131,7 @@ pub fn run(args: ChildArgs) -> i32 {
     let (status, problem) = match (teardown.failed(), status) {
         (true, Status::Pass | Status::Skip) => (
             Status::Fail,
-            Some(Problem::plain(
-                "error",
-                format!("teardown could not remove everything: {}", teardown.failures.join("; ")),
-            )),
+            Some(Problem::plain("error", format!("teardown could not remove everything: {}", teardown.failures.join("; ")))),
         ),
         _ => (status, problem),
     };
