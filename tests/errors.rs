@@ -201,6 +201,7 @@ exit 1
    · ────────┬───────
    ·         ╰── this call failed
    ╰────
+  help: a namespace holds one link of each name: pick another name, or rename the one there first
 
 torn down: 1 link
 exit 1

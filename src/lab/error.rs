@@ -55,6 +55,9 @@ impl LabError {
             LabError::NoSuchLink { .. } => {
                 Some("links(ns) lists the links a namespace has; a link moved with move_to is found in its new namespace".into())
             }
+            LabError::Exists { what: "link", .. } => {
+                Some("a namespace holds one link of each name: pick another name, or rename the one there first".into())
+            }
             LabError::Exists { what: "route", .. } => Some(
                 "the kernel keeps one route per destination and metric: remove that one with route_del, or give this \
                  one another metric (#{via, metric})"

@@ -75,6 +75,14 @@ impl Lab {
                     errno: Some(code),
                 }
             }
+            Some(Errno::ENETDOWN) => LabError::Failed {
+                op: format!("add route {dst} in {ns}"),
+                detail: match dev {
+                    Some(d) => format!("link {d:?} is down; bring it up first (up({d:?}) in that namespace)"),
+                    None => "the link it would go through is down; bring it up first".into(),
+                },
+                errno: Some(Errno::ENETDOWN),
+            },
             _ => LabError::from_engine(format!("add route {dst} in {ns}"), e),
         })
     }
@@ -186,7 +194,7 @@ pub fn route_spec(dst: &str, via: &str) -> Result<RouteSpec> {
         spec.v6 = c.ip.is_ipv6();
     }
     if !via.is_empty() {
-        let gw = validate::ip(via)?;
+        let gw = validate::ip_as("gateway", via)?;
         if let Some(why) = validate::not_unicast(gw) {
             return Err(LabError::Invalid {
                 what: "gateway",

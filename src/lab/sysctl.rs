@@ -139,6 +139,11 @@ fn sysctl_error(verb: &str, ns: &Ns, key: &str, e: EngineError) -> LabError {
     let op = format!("{verb} sysctl {key} in {ns}");
     match e.code() {
         Some(Errno::ENOENT) => LabError::Failed { op, detail: "there is no such key".into(), errno: Some(Errno::ENOENT) },
+        Some(Errno::EISDIR) => LabError::Failed {
+            op,
+            detail: format!("{key} is a group of settings, not one; name one inside it (like \"net.ipv4.ip_forward\")"),
+            errno: Some(Errno::EISDIR),
+        },
         _ => LabError::from_engine(op, e),
     }
 }

@@ -81,7 +81,7 @@ pub fn rate(value: &Amount) -> Result<u64, LabError> {
         return Err(invalid("rate", value, "it must be at least 8 bits per second"));
     }
     if bytes >= u64::MAX as f64 {
-        return Err(invalid("rate", value, "it is too large"));
+        return Err(invalid("rate", value, "it is too large: the kernel takes at most 2^64 - 1 bytes per second"));
     }
     Ok(bytes as u64)
 }

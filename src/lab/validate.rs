@@ -127,7 +127,14 @@ pub fn link_cidr(text: &str) -> Result<Cidr, LabError> {
 /// The network a CIDR names, refusing one with host bits set ("10.9.0.1/24"): the kernel takes
 /// only the network address as a route's destination ("10.9.0.0/24").
 pub fn network(what: &'static str, text: &str) -> Result<Cidr, LabError> {
-    let c = cidr(text)?;
+    let c = cidr(text).map_err(|e| match e {
+        LabError::Invalid { value, reason, .. } => LabError::Invalid {
+            what,
+            value,
+            reason: reason.replace("(expected e.g. \"10.1.1.1/24\")", "(expected e.g. \"10.1.0.0/24\" or \"default\")"),
+        },
+        other => other,
+    })?;
     let net = masked(c);
     if net != c.ip {
         return Err(LabError::Invalid {
@@ -154,10 +161,19 @@ fn masked(c: Cidr) -> IpAddr {
 }
 
 pub fn ip(text: &str) -> Result<IpAddr, LabError> {
-    text.parse::<IpAddr>().map_err(|_| LabError::Invalid {
-        what: "address",
-        value: text.into(),
-        reason: "it is not an IPv4 or IPv6 address".into(),
+    ip_as("address", text)
+}
+
+/// An address without a prefix length; `what` names it in the message ("gateway").
+pub fn ip_as(what: &'static str, text: &str) -> Result<IpAddr, LabError> {
+    text.parse::<IpAddr>().map_err(|_| {
+        let reason = match text.split_once('/') {
+            Some((ip, _)) if ip.parse::<IpAddr>().is_ok() => {
+                format!("it has a prefix length; give the address alone, like {ip:?}")
+            }
+            _ => "it is not an IPv4 or IPv6 address".into(),
+        };
+        LabError::Invalid { what, value: text.into(), reason }
     })
 }
 

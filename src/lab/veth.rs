@@ -168,6 +168,9 @@ impl Lab {
                     _ => e,
                 })
             }
+            Err(LabError::Failed { errno: Some(Errno::EEXIST), .. }) => {
+                Err(LabError::Exists { what: "link", name: link.into(), owner: format!(" in {to}") })
+            }
             other => other,
         }
     }

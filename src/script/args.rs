@@ -124,5 +124,8 @@ pub fn command(ctx: &NativeCallContext, v: &Dynamic, n: usize) -> Res<Vec<String
     if argv.is_empty() {
         return Err(argument_error(ctx, format!("the command given to {} is empty", ctx.fn_name())));
     }
+    if argv[0].is_empty() {
+        return Err(argument_error(ctx, format!("the command given to {} starts with an empty program name", ctx.fn_name())));
+    }
     Ok(argv)
 }

@@ -208,7 +208,17 @@ fn register_routes(reg: &mut Registrar, lab: &SharedLab) {
             return Ok((Some(args::string(ctx, how, n, "a gateway address or #{via, dev, metric}")?), None, None));
         }
         let m = args::map(ctx, how, n, &["via", "dev", "metric"])?;
-        let text = |k: &str| -> Res<Option<String>> { m.get(k).map(|v| args::string(ctx, v, n, k)).transpose() };
+        let text = |k: &str, what: &str| -> Res<Option<String>> {
+            m.get(k)
+                .map(|v| {
+                    v.clone().into_string().map_err(|_| {
+                        let msg =
+                            format!("the {k} option of {} must be {what} (a string), not {}", ctx.fn_name(), args::shown(v));
+                        argument_error(ctx, msg)
+                    })
+                })
+                .transpose()
+        };
         let metric = match m.get("metric") {
             Some(v) => {
                 let metric = args::integer(ctx, v, "the metric option")?;
@@ -221,7 +231,7 @@ fn register_routes(reg: &mut Registrar, lab: &SharedLab) {
             }
             None => None,
         };
-        Ok((text("via")?, text("dev")?, metric))
+        Ok((text("via", "a gateway address")?, text("dev", "a link name")?, metric))
     }
     fn add_route(l: &SharedLab, ctx: &NativeCallContext, ns: Ns, dst: &Dynamic, how: &Dynamic, n: usize) -> Res<()> {
         let dst = args::string(ctx, dst, n, "a destination (a CIDR or \"default\")")?;
