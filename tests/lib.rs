@@ -1,5 +1,6 @@
 //! Integration tests: one binary (see DESIGN.md §5), all kernel objects in private namespaces.
 
+mod bad_inputs;
 mod containment;
 mod errors;
 mod fault_random;

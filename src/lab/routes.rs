@@ -61,7 +61,8 @@ impl Lab {
                 let connected: Vec<String> = self
                     .routes(ns)?
                     .into_iter()
-                    .filter(|r| r.via.is_empty() && r.dst != "default" && r.scope == "link" && (r.family == "inet6") == spec.v6)
+                    // The kernel's own routes to the networks of the addresses there.
+                    .filter(|r| r.via.is_empty() && r.protocol == "kernel" && (r.family == "inet6") == spec.v6)
                     .map(|r| format!("{} (dev {})", r.dst, r.dev))
                     .collect();
                 let there = if connected.is_empty() {

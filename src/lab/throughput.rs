@@ -34,7 +34,7 @@ impl Lab {
         self.settle()?;
         let op = format!("measure throughput from {from} to {to}");
         let dst = match &spec.dst {
-            Some(text) => validate::ip(text)?,
+            Some(text) => validate::ip_as("destination", text)?,
             None => self.first_global_address(to, &op)?,
         };
         let from_file = match from {

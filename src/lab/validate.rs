@@ -171,6 +171,10 @@ pub fn ip_as(what: &'static str, text: &str) -> Result<IpAddr, LabError> {
             Some((ip, _)) if ip.parse::<IpAddr>().is_ok() => {
                 format!("it has a prefix length; give the address alone, like {ip:?}")
             }
+            // Letters beyond hexadecimal digits: a host name, which nslab never looks up.
+            _ if text.chars().any(|c| c.is_alphabetic() && !c.is_ascii_hexdigit()) => {
+                "it is not an IPv4 or IPv6 address (host names are not looked up: give an address)".into()
+            }
             _ => "it is not an IPv4 or IPv6 address".into(),
         };
         LabError::Invalid { what, value: text.into(), reason }

@@ -128,7 +128,15 @@ fn register_namespaces(reg: &mut Registrar, lab: &SharedLab) {
     });
     let l = lab.clone();
     reg.add("netns_exists", move |ctx: NativeCallContext, name: Dynamic| -> Res<bool> {
-        let name = args::string(&ctx, &name, 0, "a namespace name")?;
+        // A handle names its namespace too (root() always exists).
+        if let Some(h) = name.read_lock::<Netns>() {
+            return Ok(h.name.as_deref().is_none_or(|n| l.borrow().netns_exists(n)));
+        }
+        let Ok(name) = name.clone().into_string() else {
+            let msg =
+                format!("the argument of netns_exists must be a namespace name or a Netns handle, not {}", args::shown(&name));
+            return Err(argument_error(&ctx, msg));
+        };
         Ok(l.borrow().netns_exists(&name))
     });
 }

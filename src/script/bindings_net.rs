@@ -212,14 +212,14 @@ fn register_kinds(reg: &mut Registrar, lab: &SharedLab) {
         let c = Call::parse(ctx, all, 3, true)?;
         let name = c.string(ctx, 0, "a link name")?;
         let parent = c.string(ctx, 1, "the parent link's name")?;
-        let id = c.integer(ctx, 2, "the VLAN id")?;
+        let id = c.integer(ctx, 2, "the VLAN id argument")?;
         let opts = link_opts(ctx, &c.options(ctx, &["mtu"])?, &name)?;
         done(l.borrow_mut().vlan(&c.ns, &name, &parent, id, &opts), ctx)
     });
     add(reg, lab, "vrf", &[2, 3], |ctx, l, all| {
         let c = Call::parse(ctx, all, 2, false)?;
         let name = c.string(ctx, 0, "a link name")?;
-        let table = c.integer(ctx, 1, "the routing table")?;
+        let table = c.integer(ctx, 1, "the routing table argument")?;
         done(l.borrow_mut().vrf(&c.ns, &name, table), ctx)
     });
 }
@@ -228,7 +228,7 @@ fn register_settings(reg: &mut Registrar, lab: &SharedLab) {
     add(reg, lab, "mtu", &[2, 3], |ctx, l, all| {
         let c = Call::parse(ctx, all, 2, false)?;
         let link = c.string(ctx, 0, "a link name")?;
-        let n = c.integer(ctx, 1, "the MTU")?;
+        let n = c.integer(ctx, 1, "the MTU argument")?;
         done(l.borrow_mut().mtu(&c.ns, &link, n), ctx)
     });
     add(reg, lab, "mac", &[2, 3], |ctx, l, all| {
