@@ -14,5 +14,6 @@ mod scenario;
 mod side_by_side;
 mod support;
 mod traffic;
+mod user_errors;
 mod veth;
 mod walkthrough;
