@@ -391,4 +391,28 @@ mod tests {
         assert!(matches!(take(&dir, 1, key, &me("y"), "3", &refusing, ok), Err(TakeError::Access(_))));
         assert!(!dir.exists());
     }
+
+    /// A setting that no longer exists (its link was deleted) has nothing to restore: released,
+    /// not a failure, and the record goes.
+    #[test]
+    fn a_setting_gone_with_its_link_is_released() {
+        let dir = std::env::temp_dir().join(format!("nslab-shared-test3-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        // None: the setting is gone.
+        let value = RefCell::new(Some("0".to_string()));
+        let read = || value.borrow().clone().ok_or_else(|| EngineError::errno("read", Errno::ENOENT));
+        let write = |v: &str| match value.borrow_mut().as_mut() {
+            Some(now) => {
+                *now = v.to_string();
+                Ok(())
+            }
+            None => Err(EngineError::errno("write", Errno::ENOENT)),
+        };
+        let access = Access { read: &read, write: &write };
+        let key = "net/ipv4/conf/gone0/forwarding";
+        assert_eq!(take(&dir, 3, key, &me("a"), "1", &access, |_: &str| Ok::<(), ()>(())).unwrap(), ("0".into(), "1".into()));
+        *value.borrow_mut() = None;
+        assert_eq!(release(&dir, 3, key, "0", "1", &access).unwrap(), Released::Gone);
+        assert!(!dir.exists(), "nothing of the setting is left on record");
+    }
 }
