@@ -605,9 +605,17 @@ const CASES: &[Case] = &[
         r#"shape(a, "v0", #{rate: "10mbit", latency: "2h"})"#,
         r#"invalid latency "2h": expected a number and a unit like "50ms" (s, ms, us, ns), or a number of seconds"#,
     ),
-    c("shape", r#"shape(a, "v0", #{rate: "10mbit", latency: -1})"#, r#"invalid latency "-1": it must not be negative"#),
+    c(
+        "shape",
+        r#"shape(a, "v0", #{rate: "10mbit", latency: -1})"#,
+        r#"invalid latency "-1": it must be from 0 to an hour (3600 s)"#,
+    ),
     c("shape", r#"shape(a, "v0", #{rate: 0})"#, r#"invalid rate "0": it must be at least 8 bits per second"#),
-    c("shape", r#"shape(a, "v0", #{rate: "1gbit", burst: "5gb"})"#, r#"invalid burst "5gb": it must be less than 4 GiB"#),
+    c(
+        "shape",
+        r#"shape(a, "v0", #{rate: "1gbit", burst: "5gb"})"#,
+        r#"invalid burst "5gb": it must be from 1 byte to 4 GiB - 1 (4294967295 bytes)"#,
+    ),
     c(
         "shape",
         r#"shape(a, "v0", #{rate: "100bit", burst: "10kb"})"#,
