@@ -655,6 +655,12 @@ const CASES: &[Case] = &[
         r#"impair(a, "v0", #{delay: [1]})"#,
         r#"the delay option of impair must be a string like "100ms" or a number, not an array"#,
     ),
+    c(
+        "shape",
+        r#"shape(a, "v0", #{rate: "10mbit", burst: 0})"#,
+        r#"invalid burst "0": it must be from 1 byte to 4 GiB - 1 (4294967295 bytes)"#,
+    ),
+    c("impair", r#"impair(a, "v0", #{delay: 7200})"#, r#"invalid delay "7200": it must be from 0 to an hour (3600 s)"#),
     c("unshape", r#"unshape(a, "zz")"#, r#"link "zz" does not exist in namespace "a""#),
     c("unshape", r#"unshape(5)"#, r#"the first argument of unshape must be a link name (a string), not the integer 5"#),
     c("pingall", r#"pingall(#{count: 0})"#, r#"the count option of pingall must be from 1 to 1000, not 0"#),
