@@ -146,6 +146,7 @@ fn remove_with(objects: &[Object], home: &File, group: Option<u32>, dead: bool) 
             // not unlink: the name is all that is left of the namespace.
             Held::Placeholder => match netns::unlink(name) {
                 Ok(()) => report.namespaces += 1,
+                Err(e) if e.code() == Some(Errno::ENOENT) => {}
                 Err(e) => report.failures.push(format!("namespace {name}: {}", e.cause)),
             },
             Held::Nothing => {}
@@ -270,8 +271,11 @@ fn remove_with(objects: &[Object], home: &File, group: Option<u32>, dead: bool) 
             Ok(Outcome::Absent) => {}
             Ok(Outcome::Left(why)) => report.left.push(format!("{}: {why}", describe(obj))),
             // Gone while it was being removed (its link, or the link's namespace, went first):
-            // nothing is left to remove.
-            Err(e) if already_gone(&e) => {}
+            // nothing is left to remove. (Not a saved qdisc that could not be put back: ENOENT
+            // is also the kernel's "unknown qdisc kind".)
+            Err(e)
+                if already_gone(&e)
+                    && !matches!(obj, Object::Qdisc { saved: Some(_), .. } if e.code() != Some(Errno::ENODEV)) => {}
             Err(e) => report.failures.push(format!("{}: {}", describe(obj), e.cause)),
         }
     }
