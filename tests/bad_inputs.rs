@@ -542,7 +542,7 @@ const CASES: &[Case] = &[
     c(
         "sysctl",
         r#"sysctl(a, "net.ipv4.ip_forward", "abc")"#,
-        r#"cannot set sysctl net.ipv4.ip_forward in namespace "a" to "abc": the kernel refused that value"#,
+        r#"cannot set sysctl net.ipv4.ip_forward in namespace "a" to "abc": the kernel refused that value (it holds "0" now)"#,
     ),
     c(
         "sysctl",

@@ -432,7 +432,7 @@ fn bad_input_gets_exact_messages() {
         ),
         (
             r#"sysctl("net.ipv4.ip_default_ttl", "x");"#,
-            r#"cannot set sysctl net.ipv4.ip_default_ttl in the root namespace to "x": the kernel refused that value"#,
+            r#"cannot set sysctl net.ipv4.ip_default_ttl in the root namespace to "x": the kernel refused that value (it holds "64" now)"#,
         ),
         (
             r#"veth("a", "b"); macvlan("m", "a", #{mode: "source"});"#,

@@ -231,6 +231,14 @@ impl Source {
                 }
                 e
             }
+            // The module's text cannot be read back to point into: its message, at the import.
+            EvalAltResult::ErrorInModule(name, failure, _) => {
+                let inner = here.from_eval(failure, load);
+                let mut e =
+                    here.error(format!("{} (in module {name:?})", inner.message), pos, "imported here", inner.help, inner.kind);
+                e.called_from = inner.called_from;
+                e
+            }
             EvalAltResult::ErrorModuleNotFound(name, _) => {
                 // Where Rhai's file resolver looks: next to the script that was run, as .rhai.
                 let file = super::script_dir(&self.name).join(name).with_extension("rhai");
