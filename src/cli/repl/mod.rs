@@ -89,7 +89,7 @@ pub fn after_script(
         return 128 + signal as i32;
     }
     let recorded = match &outcome {
-        Ok(()) => Some(source.text.as_str()),
+        Ok(()) => Some(source.body()),
         Err(_) => {
             note!("note: {} failed; :save will not include it", source.name);
             None
