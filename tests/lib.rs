@@ -1,5 +1,6 @@
 //! Integration tests: one binary (see DESIGN.md §5), all kernel objects in private namespaces.
 
+mod bad_inputs;
 mod containment;
 mod errors;
 mod fault_random;
@@ -13,5 +14,6 @@ mod scenario;
 mod side_by_side;
 mod support;
 mod traffic;
+mod user_errors;
 mod veth;
 mod walkthrough;

@@ -105,7 +105,7 @@ fn remove(rec: &Record) -> teardown::TeardownReport {
         Err(e) => return teardown::TeardownReport { failures: vec![e.to_string()], ..Default::default() },
     };
     let report = teardown::remove_dead(&rec.standing(), &home, Some(rec.header.link_group()));
-    if report.failures.is_empty() {
+    if !report.failed() {
         rec.discard();
     }
     report
@@ -119,7 +119,7 @@ fn remove_dead(cmd: &str, rec: &Record) -> i32 {
     }
     let report = remove(rec);
     eprintln!("lab {} (id {}) {report}", rec.header.name, rec.header.id);
-    i32::from(!report.failures.is_empty())
+    i32::from(report.failed())
 }
 
 pub fn down(which: &str) -> i32 {

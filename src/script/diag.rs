@@ -2,7 +2,7 @@
 //! underlined, the cause in words, and a hint where one helps.
 
 use miette::{LabeledSpan, NamedSource, SourceSpan};
-use rhai::{EvalAltResult, ParseError, Position};
+use rhai::{EvalAltResult, LexError, ParseError, ParseErrorType, Position};
 
 use super::failure::{CallFailure, FailureKind};
 
@@ -38,16 +38,18 @@ pub struct ScriptError {
     pub called_from: Vec<CalledFrom>,
 }
 
-/// The call, in the script that was run, that led into an imported module's failing function.
+/// Where, in another file, the failing code was reached from: the call into an imported
+/// module's function ("called from here"), or the import that ran a module ("imported here").
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
-#[error("called from here")]
+#[error("{message}")]
 #[diagnostic(severity(Advice))]
 pub struct CalledFrom {
+    pub message: String,
     #[source_code]
     pub src: NamedSource<String>,
-    #[label("in {function}()")]
+    #[label("{label}")]
     pub span: SourceSpan,
-    pub function: String,
+    pub label: String,
 }
 
 /// A script's name and text, to point into.
@@ -57,24 +59,57 @@ pub struct Source {
     pub text: String,
 }
 
+/// A UTF-8 byte-order mark, which some editors write at the start of a file. Rhai reads it as an
+/// empty statement (see `bom_token`), counted as column 1 of line 1; reports leave it out.
+pub const BOM: &str = "\u{feff}";
+
+/// Turns a byte-order mark at the very start of a script or module into `;`, an empty statement,
+/// so that Rhai's positions (and everything after it) stay as they are. Anywhere else it is the
+/// invisible character the lexer refuses.
+pub fn bom_token(token: rhai::Token, pos: Position) -> rhai::Token {
+    match &token {
+        rhai::Token::LexError(e)
+            if pos == Position::new(1, 1) && matches!(&**e, rhai::LexError::UnexpectedInput(s) if s == BOM) =>
+        {
+            rhai::Token::SemiColon
+        }
+        _ => token,
+    }
+}
+
 impl Source {
-    /// Byte offset of a Rhai position (1-based line, 1-based column in characters).
-    pub fn offset(&self, pos: Position) -> Option<usize> {
+    /// The text as reports show it: without a leading byte-order mark.
+    pub fn body(&self) -> &str {
+        self.text.strip_prefix(BOM).unwrap_or(&self.text)
+    }
+
+    /// The line and column (1-based, in characters) a Rhai position has in `body`: Rhai counts a
+    /// leading byte-order mark as the first column of line 1.
+    pub fn place(&self, pos: Position) -> Option<(usize, usize)> {
         let (line, col) = (pos.line()?, pos.position().unwrap_or(1));
+        if line == 1 && self.text.starts_with(BOM) {
+            return Some((1, col.saturating_sub(1).max(1)));
+        }
+        Some((line, col))
+    }
+
+    /// Byte offset in `body` of a Rhai position (1-based line, 1-based column in characters).
+    pub fn offset(&self, pos: Position) -> Option<usize> {
+        let (line, col) = self.place(pos)?;
         let mut offset = 0;
-        for (i, l) in self.text.split_inclusive('\n').enumerate() {
+        for (i, l) in self.body().split_inclusive('\n').enumerate() {
             if i + 1 == line {
                 let within: usize = l.chars().take(col.saturating_sub(1)).map(char::len_utf8).sum();
                 return Some(offset + within);
             }
             offset += l.len();
         }
-        Some(self.text.len())
+        Some(self.body().len())
     }
 
     /// The extent of the call starting at `offset`: the name and its balanced argument list.
     pub fn call_span(&self, offset: usize) -> SourceSpan {
-        let bytes = self.text.as_bytes();
+        let bytes = self.body().as_bytes();
         let mut end = offset;
         while end < bytes.len() && (bytes[end].is_ascii_alphanumeric() || bytes[end] == b'_') {
             end += 1;
@@ -84,23 +119,30 @@ impl Source {
             i += 1;
         }
         if i < bytes.len() && bytes[i] == b'(' {
-            if let Some(close) = matching_paren(&self.text, i) {
+            if let Some(close) = matching_paren(self.body(), i) {
                 end = close + 1;
             }
         }
         (offset, end.max(offset + 1).min(bytes.len().max(offset)) - offset).into()
     }
 
+    /// The extent of an `import "..."` statement at `offset` (Rhai places it at the string).
+    fn import_span(&self, offset: usize) -> SourceSpan {
+        let rest = &self.body()[offset..];
+        let end = rest.find([';', '\n']).unwrap_or(rest.len());
+        (offset, end.max(1).min(rest.len().max(1))).into()
+    }
+
     /// The source text of a call's arguments, for "assertion failed: <condition>".
     pub fn call_arguments(&self, offset: usize) -> Option<String> {
         let span = self.call_span(offset);
-        let text = &self.text[span.offset()..span.offset() + span.len()];
+        let text = &self.body()[span.offset()..span.offset() + span.len()];
         let open = text.find('(')?;
         Some(text[open + 1..text.len().checked_sub(1)?].trim().to_string())
     }
 
     fn named(&self) -> NamedSource<String> {
-        NamedSource::new(&self.name, self.text.clone()).with_language("Rust")
+        NamedSource::new(&self.name, self.body().to_string()).with_language("Rust")
     }
 
     fn error(&self, message: String, pos: Position, label: &str, help: Option<String>, kind: ErrorKind) -> ScriptError {
@@ -114,8 +156,8 @@ impl Source {
             labels,
             help,
             kind,
-            line: pos.line().unwrap_or(0),
-            column: pos.position().unwrap_or(0),
+            line: self.place(pos).map_or(0, |p| p.0),
+            column: self.place(pos).map_or(0, |p| p.1),
             called_from: Vec::new(),
         }
     }
@@ -125,13 +167,27 @@ impl Source {
     }
 
     pub fn from_parse(&self, err: &ParseError) -> ScriptError {
-        let pos = err.position();
-        let mut e = self.error(format!("syntax error: {}", err.err_type()), pos, "here", None, ErrorKind::Syntax);
+        self.syntax_error(err.err_type(), err.position())
+    }
+
+    fn syntax_error(&self, err: &ParseErrorType, pos: Position) -> ScriptError {
+        let what = match err {
+            // An invisible character is named, or the message would show nothing.
+            ParseErrorType::BadInput(LexError::UnexpectedInput(c))
+                if c.chars().count() == 1 && c.chars().all(|c| c.is_control() || !is_visible(c)) =>
+            {
+                let c = c.chars().next().expect("one character");
+                let bom = if c == '\u{feff}' { " (a byte-order mark: only the very start of a file may have one)" } else { "" };
+                format!("unexpected invisible character U+{:04X}{bom}", c as u32)
+            }
+            other => other.to_string(),
+        };
+        let mut e = self.error(format!("syntax error: {what}"), pos, "here", None, ErrorKind::Syntax);
         // A syntax error points at a token, not a call.
         if let (Some(o), Some(l)) = (self.offset(pos), e.labels.first_mut()) {
             *l = LabeledSpan::new_primary_with_span(
                 Some("here".into()),
-                SourceSpan::from((o, 1usize.min(self.text.len().saturating_sub(o)))),
+                SourceSpan::from((o, 1usize.min(self.body().len().saturating_sub(o)))),
             );
         }
         e
@@ -150,13 +206,50 @@ impl Source {
             if src == &self.name {
                 source = None;
             } else if !src.is_empty() {
-                source = load(src).or(source);
+                source = load(src).filter(|s| s.name != self.name).or(source);
             }
             inner = next;
         }
         let here = source.as_ref().unwrap_or(self);
         let pos = inner.position();
         let mut e = match inner {
+            // The failure is in a module this file imports: shown in the module, at its own
+            // line, with the import as the related place.
+            EvalAltResult::ErrorInModule(name, failure, import) if load(name).is_some() => {
+                let module = load(name).expect("checked");
+                let mut e = match &**failure {
+                    EvalAltResult::ErrorParsing(p, at) => module.syntax_error(p, *at),
+                    other => module.from_eval(other, load),
+                };
+                if let Some(o) = here.offset(*import) {
+                    e.called_from.push(CalledFrom {
+                        message: "imported here".into(),
+                        src: here.named(),
+                        span: here.import_span(o),
+                        label: format!("import {name:?}"),
+                    });
+                }
+                e
+            }
+            // The module's text cannot be read back to point into: its message, at the import.
+            EvalAltResult::ErrorInModule(name, failure, _) => {
+                let inner = here.from_eval(failure, load);
+                let mut e =
+                    here.error(format!("{} (in module {name:?})", inner.message), pos, "imported here", inner.help, inner.kind);
+                e.called_from = inner.called_from;
+                e
+            }
+            EvalAltResult::ErrorModuleNotFound(name, _) => {
+                // Where Rhai's file resolver looks: next to the script that was run, as .rhai.
+                let file = super::script_dir(&self.name).join(name).with_extension("rhai");
+                here.error(
+                    format!("no module {name:?}: there is no file {}", file.display()),
+                    pos,
+                    "imported here",
+                    Some("import \"NAME\" reads NAME.rhai in the directory of the script that was run".into()),
+                    ErrorKind::Runtime,
+                )
+            }
             EvalAltResult::ErrorRuntime(payload, _) if payload.is::<CallFailure>() => {
                 let f = payload.clone().cast::<CallFailure>();
                 match f.kind {
@@ -203,7 +296,12 @@ impl Source {
         // The failing code is in another file: show where this script called into it.
         if let (Some(_), Some((name, call))) = (&source, frames.first()) {
             if let Some(o) = self.offset(*call) {
-                e.called_from.push(CalledFrom { src: self.named(), span: self.call_span(o), function: name.clone() });
+                e.called_from.push(CalledFrom {
+                    message: "called from here".into(),
+                    src: self.named(),
+                    span: self.call_span(o),
+                    label: format!("in {name}()"),
+                });
             }
         }
         // Point at where the failing function was called, too, when that is in this file.
@@ -217,6 +315,14 @@ impl Source {
         }
         e
     }
+}
+
+/// Whether a character shows when printed (format characters such as U+FEFF and U+200B do not).
+fn is_visible(c: char) -> bool {
+    !matches!(c, '\u{00ad}' | '\u{034f}' | '\u{061c}' | '\u{115f}' | '\u{1160}' | '\u{17b4}' | '\u{17b5}'
+        | '\u{180b}'..='\u{180e}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{206f}'
+        | '\u{3164}' | '\u{fe00}'..='\u{fe0f}' | '\u{feff}' | '\u{ffa0}' | '\u{fff0}'..='\u{fffb}')
+        && !c.is_whitespace()
 }
 
 fn matching_paren(text: &str, open: usize) -> Option<usize> {
@@ -272,6 +378,27 @@ mod tests {
         let span = s.call_span(3);
         assert_eq!(&s.text[span.offset()..span.offset() + span.len()], r#"addr("n", "a)b", f(1))"#);
         assert_eq!(s.call_arguments(3).unwrap(), r#""n", "a)b", f(1)"#);
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_left_out_of_places_and_spans() {
+        let s = src("\u{feff}up(\"x\");\nup(\"y\");\n");
+        // Rhai counts the mark as column 1 of line 1.
+        assert_eq!(s.place(Position::new(1, 2)), Some((1, 1)));
+        assert_eq!(s.place(Position::new(2, 1)), Some((2, 1)));
+        assert_eq!(s.offset(Position::new(1, 2)), Some(0));
+        assert_eq!(s.offset(Position::new(2, 1)), Some(9));
+        assert_eq!(s.call_arguments(0).unwrap(), "\"x\"");
+        let e = s.check_error("x".into(), Position::new(1, 2), None);
+        assert_eq!((e.line, e.column), (1, 1));
+        assert_eq!(e.src.inner().as_str(), "up(\"x\");\nup(\"y\");\n");
+    }
+
+    #[test]
+    fn only_a_leading_byte_order_mark_is_an_empty_statement() {
+        let bom = || rhai::Token::LexError(Box::new(LexError::UnexpectedInput(BOM.into())));
+        assert_eq!(bom_token(bom(), Position::new(1, 1)), rhai::Token::SemiColon);
+        assert_eq!(bom_token(bom(), Position::new(1, 5)), bom());
     }
 
     #[test]

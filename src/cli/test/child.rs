@@ -72,7 +72,7 @@ pub fn run(args: ChildArgs) -> i32 {
         }
     };
     let stem = args.file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let name = if validate::netns_name(&stem).is_ok() { stem } else { "scenario".into() };
+    let name = if validate::lab_name(&stem).is_ok() { stem } else { "scenario".into() };
     let lab = match Lab::new(LabOptions::new(&name)) {
         Ok(l) => l,
         Err(e) => {
@@ -126,6 +126,14 @@ pub fn run(args: ChildArgs) -> i32 {
             }
             (status, Some(problem))
         }
+    };
+    // A lab left half standing fails the scenario, as it fails `nslab run` (`finish`).
+    let (status, problem) = match (teardown.failed(), status) {
+        (true, Status::Pass | Status::Skip) => (
+            Status::Fail,
+            Some(Problem::plain("error", format!("teardown could not remove everything: {}", teardown.failures.join("; ")))),
+        ),
+        _ => (status, problem),
     };
     let teardown_line = teardown.to_string();
     write(&mut out, &ChildReport { status, problem, subtests, calls, teardown: teardown_line });
