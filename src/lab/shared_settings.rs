@@ -278,6 +278,8 @@ pub fn take<E>(
 /// (a lab killed before writing one), `old` and `new` from the lab's own ledger decide.
 pub fn release(dir: &Path, ns_inode: u64, key: &str, old: &str, new: &str, access: &Access) -> Result<Released, String> {
     let Some(mut lock) = Locked::open(dir, ns_inode, key, false)? else {
+        // A lab killed between making the directory and its first record leaves it empty.
+        let _ = std::fs::remove_dir(dir);
         return restore_if_unchanged(old, new, access);
     };
     let Some(mut s) = lock.load() else {
