@@ -9,6 +9,7 @@ mod net;
 mod ownership;
 mod processes;
 mod repl;
+mod sandbox_view;
 mod scenario;
 mod side_by_side;
 mod support;
