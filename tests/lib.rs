@@ -3,6 +3,7 @@
 mod containment;
 mod errors;
 mod fault_random;
+mod fuzz;
 mod ledger_trust;
 mod lifecycle;
 mod net;

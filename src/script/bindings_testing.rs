@@ -390,6 +390,8 @@ fn register_flow(reg: &mut Registrar, lab: &SharedLab) {
 
     reg.add("skip", |ctx: NativeCallContext, reason: Dynamic| -> Res<()> {
         let reason = if reason.is_string() { reason.into_string().expect("checked") } else { reason.to_string() };
+        // The reason is what a report shows for the skip: never nothing.
+        let reason = if reason.trim().is_empty() { "skipped (skip() was given no reason)".to_string() } else { reason };
         Err(raise(&ctx, CallFailure { message: reason, hint: None, kind: FailureKind::Skip }))
     });
 
