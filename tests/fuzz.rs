@@ -650,6 +650,33 @@ fn check_script(session: &mut Session, text: &str) {
     }
 }
 
+/// Scripts the check target found trouble with, kept as tests.
+fn check_regressions() -> Vec<String> {
+    let long = "x".repeat(70_000);
+    vec![
+        // miette panicked drawing a label more than 65535 columns into its line.
+        format!("let s = \"{long}\"; nslab_no_such_function();"),
+        format!("let s = \"{long}\"; veth(1, 2, 3, 4, 5, 6, 7);"),
+        format!("let s = \"{long}\"; let t = ;"),
+    ]
+}
+
+#[test]
+fn check_findings_stay_fixed() {
+    with_main_stack(|| {
+        let mut session = Session::new(None, &std::env::temp_dir(), std::rc::Rc::new(|_: &str| {}));
+        for text in check_regressions() {
+            let source = Source { name: "fuzz.rhai".into(), text: text.clone() };
+            let problems = session.compile(&source).expect_err("a problem is found");
+            for p in &problems {
+                assert_located(p, &text, true);
+                // Rhai counts columns in 16 bits: this far into a line it says 65535.
+                assert!(p.help.as_deref().unwrap_or("").starts_with("at fuzz.rhai:1:65535 "), "the place is named: {:?}", p.help);
+            }
+        }
+    });
+}
+
 #[test]
 fn generated_scripts_check_without_panic_and_every_problem_has_a_location() {
     with_main_stack(|| {

@@ -103,11 +103,33 @@ impl Source {
         NamedSource::new(&self.name, self.text.clone()).with_language("Rust")
     }
 
+    /// Whether a label can point at `offset`: miette cannot draw one further than 65535 columns
+    /// into its line (it panics), so such a place is named in the help instead. Counted
+    /// generously (a tab as 4 columns, anything else as 2).
+    fn showable(&self, offset: usize) -> bool {
+        let line_start = self.text[..offset.min(self.text.len())].rfind('\n').map_or(0, |i| i + 1);
+        let prefix = self.text.get(line_start..offset).unwrap_or("");
+        prefix.chars().map(|c| if c == '\t' { 4 } else { 2 }).sum::<usize>() < 65_000
+    }
+
     fn error(&self, message: String, pos: Position, label: &str, help: Option<String>, kind: ErrorKind) -> ScriptError {
         let offset = self.offset(pos);
         let labels = offset
+            .filter(|o| self.showable(*o))
             .map(|o| vec![LabeledSpan::new_primary_with_span(Some(label.to_string()), self.call_span(o))])
             .unwrap_or_default();
+        let help = match offset.filter(|o| !self.showable(*o)) {
+            Some(_) => {
+                let at = format!(
+                    "at {}:{}:{} (the line is too long to show)",
+                    self.name,
+                    pos.line().unwrap_or(0),
+                    pos.position().unwrap_or(0)
+                );
+                Some(help.map_or(at.clone(), |h| format!("{at}\n{h}")))
+            }
+            None => help,
+        };
         ScriptError {
             message,
             src: self.named(),
@@ -202,7 +224,7 @@ impl Source {
         };
         // The failing code is in another file: show where this script called into it.
         if let (Some(_), Some((name, call))) = (&source, frames.first()) {
-            if let Some(o) = self.offset(*call) {
+            if let Some(o) = self.offset(*call).filter(|o| self.showable(*o)) {
                 e.called_from.push(CalledFrom { src: self.named(), span: self.call_span(o), function: name.clone() });
             }
         }
@@ -210,7 +232,7 @@ impl Source {
         if source.is_none() {
             // A closure (anon$...) is no name to show; the call that ran it is already labelled.
             for (name, call) in frames.iter().filter(|(n, p)| !p.is_none() && !n.starts_with("anon$")) {
-                if let Some(o) = self.offset(*call) {
+                if let Some(o) = self.offset(*call).filter(|o| self.showable(*o)) {
                     e.labels.push(LabeledSpan::new_with_span(Some(format!("in {name}(), called here")), self.call_span(o)));
                 }
             }
