@@ -461,7 +461,10 @@ fn assert_located(e: &ScriptError, text: &str, render_it: bool) {
     let (text, shown) = (short(text), short(&shown));
     assert!(!e.message.trim().is_empty(), "an error without a message for:\n{text}\n{shown}");
     assert!(e.line >= 1 && e.column >= 1, "an error without a location ({}:{}) for:\n{text}\n{shown}", e.line, e.column);
-    assert!(!e.message.contains("CallFailure"), "an error shows a Rust type, not its message, for:\n{text}\n{shown}");
+    assert!(
+        !e.message.contains("CallFailure") && !e.message.contains("nslab::"),
+        "an error shows a Rust type, not what it means, for:\n{text}\n{shown}"
+    );
 }
 
 // ---- Target 1: generated scripts through the pre-flight check (nothing runs) ----
@@ -718,6 +721,12 @@ const REGRESSIONS: &[(&str, &str)] = &[
     // An empty reason made a skip with an empty message.
     ("skip(())", "skipped (skip() was given no reason)"),
     ("skip(\" \")", "skipped (skip() was given no reason)"),
+    // A handle given as a message or a reason read as its Rust type ("nslab::script::...").
+    ("skip(h_root)", "root()"),
+    ("assert(false, h_root)", "assertion failed: root()"),
+    ("assert_eq(1, 2, h_proc)", "assert_eq failed: process "),
+    // ... and as a program's argument it became one.
+    ("exec([\"true\", h_root])", "item 1 of the command given to exec must be a string or a number, not Netns"),
 ];
 
 /// How long one call may block before it is interrupted, as Ctrl-C would (`sleep(1e300)`).
