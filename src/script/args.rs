@@ -108,7 +108,24 @@ pub fn command(ctx: &NativeCallContext, v: &Dynamic, n: usize) -> Res<Vec<String
     } else if let Some(items) = v.clone().try_cast::<Array>() {
         items
             .iter()
-            .map(|i| if i.is_string() { Ok(i.clone().into_string().expect("checked")) } else { Ok(i.to_string()) })
+            .enumerate()
+            .map(|(k, i)| {
+                if i.is_string() {
+                    Ok(i.clone().into_string().expect("checked"))
+                } else if i.is_int() || i.is_float() || i.is_bool() || i.is_char() {
+                    Ok(i.to_string())
+                } else {
+                    // A map or a handle has no one way to be a program's argument.
+                    Err(argument_error(
+                        ctx,
+                        format!(
+                            "item {k} of the command given to {} must be a string or a number, not {}",
+                            ctx.fn_name(),
+                            type_name(i)
+                        ),
+                    ))
+                }
+            })
             .collect::<Res<Vec<String>>>()?
     } else {
         return Err(argument_error(
@@ -128,4 +145,13 @@ pub fn command(ctx: &NativeCallContext, v: &Dynamic, n: usize) -> Res<Vec<String
         return Err(argument_error(ctx, format!("the command given to {} starts with an empty program name", ctx.fn_name())));
     }
     Ok(argv)
+}
+
+/// A value as a message: a string as it is, anything else as `to_string` (what `print` shows)
+/// makes it, so that a handle reads as the script sees it, never as a Rust type's name.
+pub fn text(ctx: &NativeCallContext, v: &Dynamic) -> String {
+    if v.is_string() {
+        return v.clone().into_string().expect("checked");
+    }
+    ctx.call_native_fn::<rhai::ImmutableString>("to_string", (v.clone(),)).map(|s| s.to_string()).unwrap_or_else(|_| type_name(v))
 }

@@ -193,8 +193,7 @@ fn register_checks(reg: &mut Registrar, lab: &SharedLab) {
     }
     reg.add("assert", |ctx: NativeCallContext, cond: Dynamic| check(&ctx, &cond, None));
     reg.add("assert", |ctx: NativeCallContext, cond: Dynamic, message: Dynamic| {
-        let message = if message.is_string() { message.into_string().expect("checked") } else { message.to_string() };
-        check(&ctx, &cond, Some(message))
+        check(&ctx, &cond, Some(args::text(&ctx, &message)).filter(|m| !m.trim().is_empty()))
     });
     let sleep = |l: &SharedLab, ctx: &NativeCallContext, seconds: &Dynamic| -> Res<()> {
         let s = args::number(ctx, seconds, "the number of seconds")?;

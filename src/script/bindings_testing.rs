@@ -101,8 +101,7 @@ fn register_assert_eq(reg: &mut Registrar) {
     }
     reg.add("assert_eq", |ctx: NativeCallContext, a: Dynamic, b: Dynamic| check(&ctx, &a, &b, None));
     reg.add("assert_eq", |ctx: NativeCallContext, a: Dynamic, b: Dynamic, message: Dynamic| {
-        let message = if message.is_string() { message.into_string().expect("checked") } else { message.to_string() };
-        check(&ctx, &a, &b, Some(message))
+        check(&ctx, &a, &b, Some(args::text(&ctx, &message)).filter(|m| !m.trim().is_empty()))
     });
 }
 
@@ -392,7 +391,9 @@ fn register_flow(reg: &mut Registrar, lab: &SharedLab) {
     });
 
     reg.add("skip", |ctx: NativeCallContext, reason: Dynamic| -> Res<()> {
-        let reason = if reason.is_string() { reason.into_string().expect("checked") } else { reason.to_string() };
+        let reason = args::text(&ctx, &reason);
+        // The reason is what a report shows for the skip: never nothing.
+        let reason = if reason.trim().is_empty() { "skipped (skip() was given no reason)".to_string() } else { reason };
         Err(raise(&ctx, CallFailure { message: reason, hint: None, kind: FailureKind::Skip }))
     });
 

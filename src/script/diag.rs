@@ -145,11 +145,43 @@ impl Source {
         NamedSource::new(&self.name, self.body().to_string()).with_language("Rust")
     }
 
+    /// Where a label can point at `pos`, or why none can: Rhai counts lines and columns in 16
+    /// bits (stopping at 65535, so past that a position is only "there or later"), and miette
+    /// cannot draw a label more than 65535 columns into a line (it panics). Columns are counted
+    /// generously here (a tab as 4, anything else as 2).
+    fn placed(&self, pos: Position) -> Result<usize, &'static str> {
+        let Some(offset) = self.offset(pos) else { return Err("") };
+        let body = self.body();
+        if pos.line() == Some(usize::from(u16::MAX)) && body.lines().nth(usize::from(u16::MAX)).is_some() {
+            return Err("nslab counts lines only up to 65535");
+        }
+        let line_start = body[..offset.min(body.len())].rfind('\n').map_or(0, |i| i + 1);
+        let prefix = body.get(line_start..offset).unwrap_or("");
+        if pos.position() == Some(usize::from(u16::MAX))
+            || prefix.chars().map(|c| if c == '\t' { 4 } else { 2 }).sum::<usize>() >= 65_000
+        {
+            return Err("the line is too long to show");
+        }
+        Ok(offset)
+    }
+
     fn error(&self, message: String, pos: Position, label: &str, help: Option<String>, kind: ErrorKind) -> ScriptError {
-        let offset = self.offset(pos);
-        let labels = offset
+        let labels = self
+            .placed(pos)
             .map(|o| vec![LabeledSpan::new_primary_with_span(Some(label.to_string()), self.call_span(o))])
             .unwrap_or_default();
+        // A place no label can show is named in words.
+        let help = match self.placed(pos) {
+            Err(why) if !why.is_empty() => {
+                let last = |n: Option<usize>| match n {
+                    Some(n) if n == usize::from(u16::MAX) => format!("{n} or later"),
+                    n => n.unwrap_or(0).to_string(),
+                };
+                let at = format!("at {}, line {}, column {} ({why})", self.name, last(pos.line()), last(pos.position()));
+                Some(help.map_or(at.clone(), |h| format!("{at}\n{h}")))
+            }
+            _ => help,
+        };
         ScriptError {
             message,
             src: self.named(),
@@ -295,7 +327,7 @@ impl Source {
         };
         // The failing code is in another file: show where this script called into it.
         if let (Some(_), Some((name, call))) = (&source, frames.first()) {
-            if let Some(o) = self.offset(*call) {
+            if let Ok(o) = self.placed(*call) {
                 e.called_from.push(CalledFrom {
                     message: "called from here".into(),
                     src: self.named(),
@@ -308,7 +340,7 @@ impl Source {
         if source.is_none() {
             // A closure (anon$...) is no name to show; the call that ran it is already labelled.
             for (name, call) in frames.iter().filter(|(n, p)| !p.is_none() && !n.starts_with("anon$")) {
-                if let Some(o) = self.offset(*call) {
+                if let Ok(o) = self.placed(*call) {
                     e.labels.push(LabeledSpan::new_with_span(Some(format!("in {name}(), called here")), self.call_span(o)));
                 }
             }
