@@ -6,13 +6,12 @@
 //! through /proc (`ps`) that none of them runs any more; background programs are `sleep N` with
 //! an N unique to this file (61xx-66xx), found through /proc by `pgrep -x` and `processes`.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use expectrl::session::OsSession;
 use expectrl::Expect;
 
-use crate::support::{cpu_heavy, in_private_netns, nslab, processes, scratch, script, Run};
+use crate::support::{cpu_heavy, in_private_netns, nslab, processes, scratch, script, sections, Run};
 
 /// Bash functions for the snippets: `tree PID` lists PID and all its descendants, `alive PIDS`
 /// counts those still running (a zombie has ended), `until_gone PIDS` waits up to 2 s for them
@@ -27,23 +26,6 @@ count_until() { while [ "$(pgrep -fcx "$1")" != "$2" ]; do kill -0 "$3" 2>/dev/n
 
 fn run_in_private(snippet: &str) -> Run {
     in_private_netns(&format!("{PRELUDE}\n{snippet}"))
-}
-
-/// The snippet's output split at lines "=NAME".
-fn sections(stdout: &str) -> HashMap<String, String> {
-    let mut out: HashMap<String, String> = HashMap::new();
-    let mut current = String::new();
-    for line in stdout.lines() {
-        if let Some(name) = line.strip_prefix('=') {
-            current = name.to_string();
-            out.entry(current.clone()).or_default();
-        } else {
-            let s = out.entry(current.clone()).or_default();
-            s.push_str(line);
-            s.push('\n');
-        }
-    }
-    out
 }
 
 /// A lab whose programs leave their process groups every way there is: a program backgrounded

@@ -201,6 +201,7 @@ exit 1
    · ────────┬───────
    ·         ╰── this call failed
    ╰────
+  help: a namespace holds one link of each name: pick another name, or rename the one there first
 
 torn down: 1 link
 exit 1
@@ -209,7 +210,7 @@ exit 1
     (
         "wrong_type",
         r#"
-  × the first argument of up must be a link name (a string), not integer
+  × the first argument of up must be a link name (a string), not the integer 42
    ╭─[wrong_type.rhai:1:1]
  1 │ up(42);
    · ───┬──
@@ -223,7 +224,7 @@ exit 1
     (
         "wrong_namespace_type",
         r#"
-  × the first argument of up must be a namespace (a name or a Netns handle), not float
+  × the first argument of up must be a namespace (a name or a Netns handle), not the float 3.5
    ╭─[wrong_namespace_type.rhai:1:1]
  1 │ up(3.5, "lo");
    · ──────┬──────
@@ -237,7 +238,7 @@ exit 1
     (
         "wrong_process_type",
         r#"
-  × the first argument of kill must be a process (from spawn_in), not string
+  × the first argument of kill must be a process (from spawn_in), not the string "1"
    ╭─[wrong_process_type.rhai:1:1]
  1 │ kill("1");
    · ────┬────

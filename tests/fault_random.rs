@@ -14,12 +14,14 @@ use crate::support::{in_private_netns, processes, script, Run};
 /// Kills per mode.
 const KILLS: usize = 30;
 
-/// Programs the lab starts, told apart from other tests' by their arguments.
-const SPAWNED: &str = "7301";
-const BACKGROUNDED: &str = "7302";
-const DETACHED: &str = "7303";
+/// Programs the lab starts, told apart by their arguments from other tests' and from other
+/// runs of this test on the machine (the test process's pid is part of them).
+fn markers() -> [String; 3] {
+    let pid = std::process::id();
+    [format!("7301{pid}"), format!("7302{pid}"), format!("7303{pid}")]
+}
 
-const BUILD: &str = r#"
+const BUILD_TEMPLATE: &str = r#"
 forwarding(true);
 addr("lo", "10.99.0.1/32");
 for i in 0..50 {
@@ -28,9 +30,9 @@ for i in 0..50 {
     n.up("e0");
     n.addr("e0", `10.50.${i}.1/24`);
     if i % 10 == 0 {
-        spawn_in(n, ["sleep", "7301"]);
-        exec_in(n, ["sh", "-c", "sleep 7302 >/dev/null 2>&1 &"]);
-        spawn_in(n, ["setsid", "sleep", "7303"]);
+        spawn_in(n, ["sleep", "SPAWNED"]);
+        exec_in(n, ["sh", "-c", "sleep BACKGROUNDED >/dev/null 2>&1 &"]);
+        spawn_in(n, ["setsid", "sleep", "DETACHED"]);
     }
     if i == 20 {
         up(`r${i}`);
@@ -63,9 +65,16 @@ snap() {
   ip -n foreign -j link; echo; ip -n foreign -j addr; echo; ip netns exec foreign sysctl -n net.ipv4.ip_forward
   grep -c ' /run/netns/' /proc/self/mountinfo
 }
-programs() { pgrep -cx -f "sleep (7301|7302|7303)"; }
+programs() { pgrep -cx -f "sleep ($MARKERS)"; }
 ledger_lines() { cat /run/nslab/*.jsonl 2>/dev/null | wc -l; }
 "#;
+
+/// The build script and the prelude with this run's markers.
+fn build_and_prelude() -> (String, String) {
+    let [a, b, c] = markers();
+    let build = BUILD_TEMPLATE.replace("SPAWNED", &a).replace("BACKGROUNDED", &b).replace("DETACHED", &c);
+    (build, format!("MARKERS='{a}|{b}|{c}'\n{PRELUDE}"))
+}
 
 fn seed() -> u64 {
     std::env::var("NSLAB_FAULT_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
@@ -99,8 +108,9 @@ fn random_kill_9_of_a_host_lab_then_clean_leaves_nothing_and_touches_nothing_for
     let _heavy = crate::support::cpu_heavy();
     let seed = seed();
     let mut points = Points(seed | 1);
-    let path = script("fault-host", "build.rhai", BUILD);
-    let mut snippet = format!("{PRELUDE}\nsnap > /run/before\n");
+    let (build, prelude) = build_and_prelude();
+    let path = script("fault-host", "build.rhai", &build);
+    let mut snippet = format!("{prelude}\nsnap > /run/before\n");
     for k in 0..KILLS {
         // A point in the build, as a number of ledger lines written (each object writes two or
         // three), or a moment in time: both land between intents and their results.
@@ -128,7 +138,7 @@ fn random_kill_9_of_a_host_lab_then_clean_leaves_nothing_and_touches_nothing_for
             diff /run/before /run/after > /run/diff || echo "FAIL {k} ({what}): the machine differs: $(cat /run/diff | head -20)"
             [ "$(ls -A /run/nslab 2>/dev/null | wc -l)" = 0 ] || echo "FAIL {k} ({what}): ledgers left: $(ls /run/nslab)"
             for i in 1 2 3 4 5 6 7 8 9 10; do [ "$(programs)" = 0 ] && break; sleep 0.1; done
-            [ "$(programs)" = 0 ] || echo "FAIL {k} ({what}): programs left: $(pgrep -a -f 'sleep (7301|7302|7303)')"
+            [ "$(programs)" = 0 ] || echo "FAIL {k} ({what}): programs left: $(pgrep -a -x -f "sleep ($MARKERS)")"
             "#,
             p = path.display()
         );
@@ -136,8 +146,8 @@ fn random_kill_9_of_a_host_lab_then_clean_leaves_nothing_and_touches_nothing_for
     snippet += "echo =done\n";
     let run = in_private_netns(&snippet);
     check(&run, seed, "host");
-    for marker in [SPAWNED, BACKGROUNDED, DETACHED] {
-        assert_eq!(processes(&["sleep", marker]), Vec::<i32>::new(), "seed {seed}");
+    for marker in markers() {
+        assert_eq!(processes(&["sleep", &marker]), Vec::<i32>::new(), "seed {seed}");
     }
     let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }
@@ -147,8 +157,9 @@ fn random_kill_9_of_a_sandboxed_lab_leaves_no_program_and_touches_nothing_foreig
     let _heavy = crate::support::cpu_heavy();
     let seed = seed();
     let mut points = Points(seed.rotate_left(17) | 1);
-    let path = script("fault-sandbox", "build.rhai", BUILD);
-    let mut snippet = format!("{PRELUDE}\nsnap > /run/before\n");
+    let (build, prelude) = build_and_prelude();
+    let path = script("fault-sandbox", "build.rhai", &build);
+    let mut snippet = format!("{prelude}\nsnap > /run/before\n");
     for k in 0..KILLS {
         let ms = points.next(500);
         // The keeper alone (its lab must notice and tear down), or the whole process group.
@@ -161,7 +172,7 @@ fn random_kill_9_of_a_sandboxed_lab_leaves_no_program_and_touches_nothing_foreig
             kill -9 {target}; wait $P 2>/dev/null
             echo "killed {k} ({what}) at {ms} ms"
             for i in $(seq 1 30); do [ "$(programs)" = 0 ] && break; sleep 0.1; done
-            [ "$(programs)" = 0 ] || echo "FAIL {k} ({what} at {ms} ms): programs left: $(pgrep -a -f 'sleep (7301|7302|7303)')"
+            [ "$(programs)" = 0 ] || echo "FAIL {k} ({what} at {ms} ms): programs left: $(pgrep -a -x -f "sleep ($MARKERS)")"
             snap > /run/after
             diff /run/before /run/after > /run/diff || echo "FAIL {k} ({what} at {ms} ms): the machine differs: $(head -20 /run/diff)"
             [ "$(ls -A /run/nslab 2>/dev/null | wc -l)" = 0 ] || echo "FAIL {k}: ledgers left on the host: $(ls /run/nslab)"
@@ -172,8 +183,8 @@ fn random_kill_9_of_a_sandboxed_lab_leaves_no_program_and_touches_nothing_foreig
     snippet += "echo =done\n";
     let run = in_private_netns(&snippet);
     check(&run, seed, "sandbox");
-    for marker in [SPAWNED, BACKGROUNDED, DETACHED] {
-        assert_eq!(processes(&["sleep", marker]), Vec::<i32>::new(), "seed {seed}");
+    for marker in markers() {
+        assert_eq!(processes(&["sleep", &marker]), Vec::<i32>::new(), "seed {seed}");
     }
     let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }

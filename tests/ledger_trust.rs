@@ -6,10 +6,9 @@
 //! network + mount namespace with its own /run, and checks the outcome with `ip -j`, `stat`,
 //! `findmnt` and /proc.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 
-use crate::support::{cpu_heavy, in_private_netns, json, script, Run};
+use crate::support::{cpu_heavy, in_private_netns, json, script, sections, Run};
 
 /// `snap` prints what a lab could leave behind; `wait_for FILE TEXT PID` waits until TEXT is in
 /// FILE (or PID exits); `nobody` runs a command as uid/gid 65534.
@@ -22,23 +21,6 @@ ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 
 fn run_in_private(snippet: &str) -> Run {
     in_private_netns(&format!("{PRELUDE}\n{snippet}"))
-}
-
-/// The snippet's output split at lines "=NAME".
-fn sections(stdout: &str) -> HashMap<String, String> {
-    let mut out: HashMap<String, String> = HashMap::new();
-    let mut current = String::new();
-    for line in stdout.lines() {
-        if let Some(name) = line.strip_prefix('=') {
-            current = name.to_string();
-            out.entry(current.clone()).or_default();
-        } else {
-            let s = out.entry(current.clone()).or_default();
-            s.push_str(line);
-            s.push('\n');
-        }
-    }
-    out
 }
 
 fn netns_names(text: &str) -> Vec<String> {

@@ -1,8 +1,10 @@
 //! Integration tests: one binary (see DESIGN.md §5), all kernel objects in private namespaces.
 
+mod bad_inputs;
 mod containment;
 mod errors;
 mod fault_random;
+mod fuzz;
 mod ledger_trust;
 mod lifecycle;
 mod limits;
@@ -10,9 +12,11 @@ mod net;
 mod ownership;
 mod processes;
 mod repl;
+mod sandbox_view;
 mod scenario;
 mod side_by_side;
 mod support;
 mod traffic;
+mod user_errors;
 mod veth;
 mod walkthrough;

@@ -6,9 +6,7 @@
 //! Background processes are `sleep N` with an N unique to each test, so tests running in
 //! parallel (they share the pid namespace) never see each other's.
 
-use std::collections::HashMap;
-
-use crate::support::{cpu_heavy, in_private_netns, json, processes, script, Run};
+use crate::support::{cpu_heavy, in_private_netns, json, last_line, processes, script, sections, Run};
 
 /// Bash functions for the snippets: `snap` prints everything a lab could leave behind in the
 /// private namespace, `wait_for FILE TEXT PID` waits until TEXT appears in FILE (or PID exits).
@@ -22,29 +20,8 @@ fn run_in_private(snippet: &str) -> Run {
     in_private_netns(&format!("{PRELUDE}\n{snippet}"))
 }
 
-/// The snippet's output split at lines "=NAME".
-fn sections(stdout: &str) -> HashMap<String, String> {
-    let mut out: HashMap<String, String> = HashMap::new();
-    let mut current = String::new();
-    for line in stdout.lines() {
-        if let Some(name) = line.strip_prefix('=') {
-            current = name.to_string();
-            out.entry(current.clone()).or_default();
-        } else {
-            let s = out.entry(current.clone()).or_default();
-            s.push_str(line);
-            s.push('\n');
-        }
-    }
-    out
-}
-
 fn names(v: &serde_json::Value, key: &str) -> Vec<String> {
     v.as_array().unwrap().iter().map(|x| x[key].as_str().unwrap().to_string()).collect()
-}
-
-fn last_line(text: &str) -> &str {
-    text.trim_end().lines().last().unwrap_or("")
 }
 
 #[test]

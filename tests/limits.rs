@@ -221,7 +221,7 @@ fn import_cycles_are_named_by_check_and_at_run_time() {
         ),
         "{run:?}"
     );
-    assert!(says(&run.stderr, &format!("╭─[{}:1:1]", main.display())), "{run:?}");
+    assert!(says(&run.stderr, &format!("╭─[{}:1:8]", main.display())), "{run:?}");
     assert!(says(&run.stderr, "modules cannot import each other"), "{run:?}");
 
     // A path only known when the script runs: found then, at the import line, the lab torn down.
@@ -273,7 +273,7 @@ fn scripts_and_modules_must_be_regular_files_of_bounded_size() {
     let run = run_nslab(&["check", &main]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(says(&run.stderr, "import \"pipe\": cannot read"), "{run:?}");
-    assert!(says(&run.stderr, &format!("╭─[{main}:3:1]")), "{run:?}");
+    assert!(says(&run.stderr, &format!("╭─[{main}:3:8]")), "{run:?}");
 }
 
 #[test]

@@ -397,17 +397,23 @@ fn bad_input_gets_exact_messages() {
             r#"veth("a", "b"); mac("a", "01:00:5e:00:00:01");"#,
             r#"invalid MAC address "01:00:5e:00:00:01": it is a multicast address (the lowest bit of the first byte is set); a link's own address must be unicast, like "02:00:00:00:00:01""#,
         ),
-        (r#"veth("a", "b"); mtu("a", 20);"#, r#"invalid MTU "20": it must be from 68 (the IPv4 minimum) to 65536"#),
-        (r#"bridge("br0", #{mtu: 100000});"#, r#"invalid MTU "100000": it must be from 68 (the IPv4 minimum) to 65536"#),
+        (
+            r#"veth("a", "b"); mtu("a", 20);"#,
+            r#"invalid MTU "20": link "a" in the root namespace takes MTUs from 68 (the IPv4 minimum) to 65535"#,
+        ),
+        (
+            r#"bridge("br0", #{mtu: 100000});"#,
+            r#"invalid MTU "100000": bridge "br0" takes MTUs from 68 (the IPv4 minimum) to 65535"#,
+        ),
         (
             r#"veth("a", "b"); mtu("a", 65536);"#,
-            r#"cannot set the mtu of link "a" in the root namespace to 65536: the link accepts MTUs from 68 to 65535"#,
+            r#"invalid MTU "65536": link "a" in the root namespace takes MTUs from 68 (the IPv4 minimum) to 65535"#,
         ),
         (
             r#"bridge("br0", #{mtu: 65536});"#,
-            r#"cannot set the mtu of link "br0" in the root namespace to 65536: the link accepts MTUs from 68 to 65535"#,
+            r#"invalid MTU "65536": bridge "br0" takes MTUs from 68 (the IPv4 minimum) to 65535"#,
         ),
-        (r#"macvlan("m", "eth9", #{mode: 7});"#, r#"the mode option of macvlan must be a string, not integer"#),
+        (r#"macvlan("m", "eth9", #{mode: 7});"#, r#"the mode option of macvlan must be a string, not the integer 7"#),
         (
             r#"sysctl("kernel.hostname");"#,
             r#"invalid sysctl key "kernel.hostname": only network sysctls (net.*) belong to a network namespace; nslab reads and writes no others"#,
@@ -426,14 +432,17 @@ fn bad_input_gets_exact_messages() {
         ),
         (
             r#"sysctl("net.ipv4.ip_default_ttl", "x");"#,
-            r#"cannot set sysctl net.ipv4.ip_default_ttl in the root namespace to "x": the kernel refused that value"#,
+            r#"cannot set sysctl net.ipv4.ip_default_ttl in the root namespace to "x": the kernel refused that value (it holds "64" now)"#,
         ),
         (
             r#"veth("a", "b"); macvlan("m", "a", #{mode: "source"});"#,
-            r#"invalid macvlan mode "source": the modes are bridge, private, vepa, passthru"#,
+            r#"invalid macvlan mode "source": macvlan "m" takes one of bridge, private, vepa, passthru"#,
         ),
         (r#"bridge("br0", #{speed: 10});"#, r#"bridge has no option "speed"; the options are: mtu, stp"#),
-        (r#"vxlan("vx0", #{id: 16777216});"#, r#"invalid VXLAN id "16777216": a VNI is from 0 to 16777215 (24 bits)"#),
+        (
+            r#"vxlan("vx0", #{id: 16777216});"#,
+            r#"invalid VXLAN id "16777216": vxlan "vx0" needs a VNI from 0 to 16777215 (24 bits)"#,
+        ),
         (r#"vxlan("vx0", #{remote: "10.0.0.1"});"#, r#"vxlan needs the id option: the VNI, from 0 to 16777215"#),
         (
             r#"veth("a", "b"); veth("c", "d"); master("a", "c");"#,
@@ -446,8 +455,8 @@ fn bad_input_gets_exact_messages() {
             r#"proc_net("../self/environ");"#,
             r#"invalid /proc/net file name "../self/environ": it must be a plain file name in /proc/net, without '/' (like "dev" or "snmp")"#,
         ),
-        (r#"forwarding("yes");"#, r#"the first argument of forwarding must be true or false, not string"#),
-        (r#"bridge("a", "b", 3);"#, r#"the third argument of bridge must be an options map, not integer"#),
+        (r#"forwarding("yes");"#, r#"the first argument of forwarding must be true or false, not the string "yes""#),
+        (r#"bridge("a", "b", 3);"#, r#"the third argument of bridge must be an options map, not the integer 3"#),
     ];
     for (i, (code, expected)) in cases.iter().enumerate() {
         let path = script("bad-input", &format!("bad{i}.rhai"), code);

@@ -4,12 +4,11 @@
 //! `tc`, `sysctl`), and checks with `ip -j`, `tc -j` and /proc that they are exactly as before
 //! once the lab is gone, while everything of the lab's is.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::support::{in_private_netns, json, scratch, Run};
+use crate::support::{in_private_netns, json, last_line, scratch, sections, unwrap, Run};
 
 /// Bash functions for the snippets: `wait_for FILE TEXT PID` waits until TEXT appears in FILE
 /// (or PID exits).
@@ -40,32 +39,6 @@ impl Drop for Scripts {
 
 fn run_in_private(snippet: &str) -> Run {
     in_private_netns(&format!("{PRELUDE}\n{snippet}"))
-}
-
-/// The snippet's output split at lines "=NAME".
-fn sections(stdout: &str) -> HashMap<String, String> {
-    let mut out: HashMap<String, String> = HashMap::new();
-    let mut current = String::new();
-    for line in stdout.lines() {
-        if let Some(name) = line.strip_prefix('=') {
-            current = name.to_string();
-            out.entry(current.clone()).or_default();
-        } else {
-            let s = out.entry(current.clone()).or_default();
-            s.push_str(line);
-            s.push('\n');
-        }
-    }
-    out
-}
-
-fn last_line(text: &str) -> &str {
-    text.trim_end().lines().last().unwrap_or("")
-}
-
-/// miette wraps long messages at 100 columns: undo that before comparing.
-fn unwrap(text: &str) -> String {
-    text.replace("\n  │ ", " ")
 }
 
 fn routes_with(v: &Value, dst: &str) -> Vec<Value> {

@@ -2,26 +2,7 @@
 //! namespaces and links. Each test runs nslab without `--sandbox` inside a private network +
 //! mount namespace with its own /run, and checks the kernel's view with `ip -j`.
 
-use std::collections::HashMap;
-
-use crate::support::{cpu_heavy, in_private_netns, json, scratch};
-
-/// The snippet's output split at lines "=NAME".
-fn sections(stdout: &str) -> HashMap<String, String> {
-    let mut out: HashMap<String, String> = HashMap::new();
-    let mut current = String::new();
-    for line in stdout.lines() {
-        if let Some(name) = line.strip_prefix('=') {
-            current = name.to_string();
-            out.entry(current.clone()).or_default();
-        } else {
-            let s = out.entry(current.clone()).or_default();
-            s.push_str(line);
-            s.push('\n');
-        }
-    }
-    out
-}
+use crate::support::{cpu_heavy, in_private_netns, json, scratch, sections, unwrap};
 
 fn names(v: &serde_json::Value, key: &str) -> Vec<String> {
     v.as_array().map(|a| a.iter().map(|x| x[key].as_str().unwrap().to_string()).collect()).unwrap_or_default()
@@ -34,11 +15,6 @@ fn json_list(text: &str) -> serde_json::Value {
     } else {
         json(text)
     }
-}
-
-/// miette wraps long messages at 100 columns: undo that before comparing.
-fn unwrap(text: &str) -> String {
-    text.replace("\n  │ ", " ")
 }
 
 /// A link from `ip -j link` output by name.

@@ -173,12 +173,13 @@ fn throughput_options_ipv6_and_errors() {
     assert_eq!(run.code, 1, "{run:?}");
     assert_eq!(
         error_message(&run),
-        "cannot measure throughput from namespace \"a\" to namespace \"b\": connect to 10.9.9.9:5201: Network is unreachable"
+        "cannot measure throughput from namespace \"a\" to namespace \"b\": namespace \"a\" has no route to 10.9.9.9 \
+         (Network is unreachable)"
     );
     let run = sandbox("throughput-option", r#"throughput(a, b, #{secs: 1});"#);
     assert_eq!(error_message(&run), "throughput has no option \"secs\"; the options are: seconds, port, dst");
     let run = sandbox("throughput-seconds", r#"throughput(a, b, #{seconds: 0});"#);
-    assert_eq!(error_message(&run), "seconds must be a number of seconds from 0.01 to 3600, not 0");
+    assert_eq!(error_message(&run), "the seconds option of throughput must be a number of seconds from 0.01 to 3600, not 0");
 }
 
 #[test]
@@ -210,7 +211,7 @@ fn bad_shaping_input_is_refused_with_exact_messages() {
         ),
         (
             r#"shape(a, "eth0", #{rate: [1]});"#,
-            "the rate option of shape must be a string like \"10mbit\" or a number, not array",
+            "the rate option of shape must be a string like \"10mbit\" or a number, not an array",
         ),
         (
             r#"impair(a, "eth0", #{jitter: "5ms"});"#,

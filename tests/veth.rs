@@ -119,7 +119,7 @@ fn a_queue_count_the_kernel_refuses_is_an_error_before_anything_is_made() {
     let path = script("veth-queues-bad", "bad.rhai", "let a = netns_add(\"a\");\nveth(a, \"x\", a, \"y\", #{queues: 0});\n");
     let run = in_private_netns(&format!("$NSLAB run {p}; echo \"exit $?\"; ip -j netns list", p = path.display()));
     assert!(run.stderr.contains("invalid queue count \"0\""), "{run:?}");
-    assert!(run.stderr.contains("it must be from 1 to 4096"), "{run:?}");
+    assert!(run.stderr.contains("veth \"x\" takes 1 to 4096 queues per direction"), "{run:?}");
     assert!(run.stderr.contains("bad.rhai:2:"), "{run:?}");
     assert!(run.stdout.contains("exit 1"), "{run:?}");
 }

@@ -105,7 +105,7 @@ fn remove(rec: &Record) -> teardown::TeardownReport {
         Err(e) => return teardown::TeardownReport { failures: vec![e.to_string()], ..Default::default() },
     };
     let report = teardown::remove_dead(&rec.standing(), &home, Some(rec.header.link_group()));
-    if report.failures.is_empty() {
+    if !report.failed() {
         rec.discard();
     }
     report
@@ -119,7 +119,7 @@ fn remove_dead(cmd: &str, rec: &Record) -> i32 {
     }
     let report = remove(rec);
     note!("lab {} (id {}) {report}", rec.header.name, rec.header.id);
-    i32::from(!report.failures.is_empty())
+    i32::from(report.failed())
 }
 
 pub fn down(which: &str) -> i32 {
@@ -206,6 +206,9 @@ pub fn clean() -> i32 {
         dead += 1;
         status |= remove_dead("clean", rec);
     }
+    // The shared-settings directory, if a lab killed right after making it left it empty
+    // (removing a directory that is not empty fails: nothing of a live lab goes).
+    let _ = std::fs::remove_dir(ledger_dir().join("shared"));
     if dead == 0 && status == 0 {
         note!("clean: no dead labs");
     }

@@ -118,8 +118,8 @@ pub fn enter_sandbox() -> Result<(), i32> {
 
 /// A new lab named `name`, or the exit status after saying why not.
 pub fn open_lab(name: &str) -> Result<Lab, i32> {
-    if crate::lab::validate::netns_name(name).is_err() {
-        report::plain(format!("invalid lab name {name:?}"), Some("a lab name must be a plain file name".into()));
+    if let Err(e) = crate::lab::validate::lab_name(name) {
+        report::plain(e.to_string(), Some("name the lab with --name NAME".into()));
         return Err(EXIT_USAGE);
     }
     Lab::new(LabOptions::new(name)).map_err(|e| {
@@ -243,5 +243,5 @@ pub fn finish(lab: Lab, keep: bool, keep_in_sandbox: bool) -> bool {
     // A bug in teardown leaves the ledger, for `nslab clean`.
     let Ok(report) = guarded(|| lab.teardown()) else { return false };
     note!("{report}");
-    report.failures.is_empty()
+    !report.failed()
 }

@@ -1,5 +1,6 @@
 //! The sandbox: a private user, mount and network namespace for the whole process, with its own
-//! `/run` (so `/run/netns` and `/run/nslab` are private). Everything made inside vanishes with
+//! `/run` (so `/run/netns` and `/run/nslab` are private) and its own `/sys` (so programs in its
+//! network namespace see its links, not the machine's). Everything made inside vanishes with
 //! the process; a keeper lets the lab tear down even when the caller's process is killed
 //! (`keeper.rs`), and the lab's programs end with the lab's PID namespace (`pidns.rs`). It must be
 //! entered before any thread starts: the kernel refuses `unshare(CLONE_NEWUSER | CLONE_NEWNS)` to
@@ -38,9 +39,27 @@ pub fn enter() -> Result<()> {
     for dir in ["/run/netns", "/run/nslab"] {
         super::trusted_dir::ensure(std::path::Path::new(dir), "the sandbox's namespaces and ledgers")?;
     }
+    own_sysfs()?;
     ENTERED.store(true, Ordering::Relaxed);
     // From here on the caller's process is the keeper (see `keeper.rs`); this returns in the lab.
     super::keeper::split()
+}
+
+/// Mounts a sysfs of the sandbox's network namespace over the machine's: sysfs shows the network
+/// namespace of whoever mounts it, so `/sys/class/net` then lists the sandbox's links, for every
+/// program run in the sandbox's own namespace, which shares nslab's mounts (named namespaces get
+/// theirs from `exec.rs`; `/proc/net` and `/proc/sys/net` follow the reader's namespace anyway). In a
+/// user namespace the inherited `/sys` is locked and cannot be unmounted: the new one goes over
+/// it. A kernel may refuse a new sysfs (a container that masks parts of `/sys` makes one "too
+/// revealing"): then an empty read-only directory over `/sys/class/net` still hides the
+/// machine's links. The sandbox never shows them.
+fn own_sysfs() -> Result<()> {
+    if mount(Some("sysfs"), "/sys", Some("sysfs"), MsFlags::empty(), None::<&str>).is_ok() {
+        return Ok(());
+    }
+    let flags = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    mount(Some("tmpfs"), "/sys/class/net", Some("tmpfs"), flags, Some("mode=555"))
+        .map_err(|e| EngineError::errno("enter the sandbox: hide the machine's /sys/class/net", e))
 }
 
 /// Maps root inside to the caller outside, so programs run with `exec_in` keep their capabilities.

@@ -4,6 +4,18 @@ use nix::errno::Errno;
 
 use super::{Lab, LabError, Ns, Result};
 
+/// The kinds of link the kernel lets other links join as ports (`ip link set LINK master M`).
+pub(super) const TAKES_PORTS: &[&str] = &["bridge", "bond", "vrf", "team", "openvswitch"];
+
+/// "a veth link", "a link without a kind" (lo, a physical NIC).
+pub(super) fn kind_text(kind: &str) -> String {
+    if kind.is_empty() {
+        "a link without a kind".into()
+    } else {
+        format!("a {kind} link")
+    }
+}
+
 impl Lab {
     /// Makes `link` a port of `master` (`ip link set LINK master BRIDGE`); both in `ns`.
     pub fn master(&mut self, ns: &Ns, link: &str, master: &str) -> Result<()> {
@@ -18,8 +30,7 @@ impl Lab {
             Err(LabError::Failed { errno: Some(Errno::EOPNOTSUPP), .. }) => {
                 // The kernel says EOPNOTSUPP: "Device does not allow enslaving to it".
                 let conn = self.conn(ns)?;
-                let kind = self.block_on(conn.link_by_name(master)).map(|l| l.kind).unwrap_or_default();
-                let kind = if kind.is_empty() { "a link without a kind".to_string() } else { format!("a {kind} link") };
+                let kind = kind_text(&self.block_on(conn.link_by_name(master)).map(|l| l.kind).unwrap_or_default());
                 Err(LabError::Failed {
                     op,
                     detail: format!("{master:?} is {kind}, not a bridge, bond or vrf, so it cannot take ports"),

@@ -27,6 +27,11 @@ pub enum LabError {
     #[error("cannot {op}: {detail}")]
     Failed { op: String, detail: String, errno: Option<Errno> },
 
+    /// The request cannot be carried out as given; the message says why in full, with what is
+    /// there instead or what would work (an address a link does not have, a link that cannot move).
+    #[error("{0}")]
+    Refused(String),
+
     #[error("interrupted")]
     Interrupted,
 
@@ -50,6 +55,14 @@ impl LabError {
             LabError::NoSuchLink { .. } => {
                 Some("links(ns) lists the links a namespace has; a link moved with move_to is found in its new namespace".into())
             }
+            LabError::Exists { what: "link", .. } => {
+                Some("a namespace holds one link of each name: pick another name, or rename the one there first".into())
+            }
+            LabError::Exists { what: "route", .. } => Some(
+                "the kernel keeps one route per destination and metric: remove that one with route_del, or give this \
+                 one another metric (#{via, metric})"
+                    .into(),
+            ),
             LabError::Exists { what: "namespace", .. } => {
                 Some("pick another name, or use netns(name) to work with the existing one".into())
             }

@@ -72,8 +72,8 @@ impl Object {
 impl Header {
     /// Ok when the header is one nslab wrote for the file `stem`.jsonl.
     pub fn check(&self, stem: &str) -> Check {
-        // A lab's name is checked like a namespace name when the lab opens (`cli/run.rs`).
-        validate::netns_name(&self.name).map_err(|_| invalid("lab name", &self.name, "it is not a plain file name"))?;
+        // The same rule a lab's name is held to when the lab opens (`cli/run.rs`).
+        validate::lab_name(&self.name)?;
         if self.id.is_empty() || self.id.len() > 16 || !self.id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(invalid("lab id", &self.id, "it must be 1 to 16 hexadecimal digits"));
         }
@@ -219,8 +219,8 @@ mod tests {
             "namespace name",
         );
         bad(addr("10.0.0.300/24"), "invalid address");
-        bad(route("10.0.0.0/33", ""), "invalid address");
-        bad(route("default", "gw"), "invalid address");
+        bad(route("10.0.0.0/33", ""), "invalid route destination");
+        bad(route("default", "gw"), "invalid gateway");
         // A key that would match someone else's route: another table or protocol.
         let Object::Route { ns, ns_inode, dst, metric, kind, dev, via, .. } = route("default", "10.0.0.1") else {
             unreachable!()
@@ -266,6 +266,9 @@ mod tests {
         assert!(h.check("00ab12").is_ok());
         assert!(h.check("ffffff").unwrap_err().to_string().contains("named ffffff.jsonl"));
         assert!(Header { name: "../x".into(), ..h.clone() }.check("00ab12").is_err());
+        // Any file name is a lab name ("my lab.rhai" makes "my lab"); no path, no NUL.
+        assert!(Header { name: "my lab (v2)".into(), ..h.clone() }.check("00ab12").is_ok());
+        assert!(Header { name: "a\0b".into(), ..h.clone() }.check("00ab12").is_err());
         assert!(Header { id: "../x".into(), ..h.clone() }.check("../x").is_err());
         assert!(Header { pid: 0, ..h }.check("00ab12").is_err());
     }

@@ -27,7 +27,7 @@ impl Lab {
     pub(super) fn create_link(&mut self, ns: &Ns, name: &str, kind: Kind, opts: &LinkOptions) -> Result<()> {
         validate::link_name(name)?;
         if let Some(m) = opts.mtu {
-            validate_net::mtu(i64::from(m))?;
+            validate_net::link_mtu(i64::from(m), kind.name(), name)?;
         }
         let conn = self.conn(ns)?;
         let ns_inode = if self.owns(ns) { 0 } else { self.ns_inode(ns)? };
@@ -117,11 +117,33 @@ impl Lab {
         let mode = MacvlanMode::parse(mode).ok_or_else(|| LabError::Invalid {
             what: "macvlan mode",
             value: mode.into(),
-            reason: format!("the modes are {}", MacvlanMode::NAMES.join(", ")),
+            reason: format!("macvlan {name:?} takes one of {}", MacvlanMode::NAMES.join(", ")),
         })?;
         validate::link_name(name)?;
-        let parent = self.index(ns, parent)?;
-        self.create_link(ns, name, Kind::Macvlan { parent, mode }, opts)
+        let index = self.on_parent(ns, "macvlan", name, parent, opts)?;
+        self.create_link(ns, name, Kind::Macvlan { parent: index, mode }, opts)
+    }
+
+    /// The ifindex of the Ethernet link a macvlan or vlan is stacked on, checked: not the
+    /// loopback link, and not with a larger MTU than it has (the kernel's EINVAL for both).
+    fn on_parent(&mut self, ns: &Ns, kind: &str, name: &str, parent: &str, opts: &LinkOptions) -> Result<u32> {
+        let index = self.index(ns, parent)?;
+        let conn = self.conn(ns)?;
+        let Ok(Some(p)) = self.block_on(conn.link_by_index(index)) else { return Ok(index) };
+        // The loopback device is always ifindex 1.
+        if p.index == 1 {
+            return Err(LabError::Refused(format!(
+                "{kind} {name:?} needs an Ethernet parent link; {parent:?} is the loopback link of {ns}"
+            )));
+        }
+        if let Some(mtu) = opts.mtu.filter(|m| *m > p.mtu) {
+            return Err(LabError::Invalid {
+                what: "MTU",
+                value: mtu.to_string(),
+                reason: format!("{kind} {name:?} takes at most the MTU of its parent {parent:?}, {}", p.mtu),
+            });
+        }
+        Ok(index)
     }
 
     pub fn vxlan(&mut self, ns: &Ns, name: &str, v: &VxlanOptions, opts: &LinkOptions) -> Result<()> {
@@ -129,18 +151,35 @@ impl Lab {
         let id = u32::try_from(v.id).ok().filter(|id| *id < 1 << 24).ok_or_else(|| LabError::Invalid {
             what: "VXLAN id",
             value: v.id.to_string(),
-            reason: "a VNI is from 0 to 16777215 (24 bits)".into(),
+            reason: format!("vxlan {name:?} needs a VNI from 0 to 16777215 (24 bits)"),
         })?;
         let port = match v.port {
             None => VXLAN_PORT,
             Some(p) => u16::try_from(p).ok().filter(|p| *p > 0).ok_or_else(|| LabError::Invalid {
                 what: "UDP port",
                 value: p.to_string(),
-                reason: "it must be from 1 to 65535".into(),
+                reason: format!("vxlan {name:?} needs a port from 1 to 65535"),
             })?,
         };
         let local = v.local.as_deref().map(validate::ip).transpose()?;
         let remote = v.remote.as_deref().map(validate::ip).transpose()?;
+        if let Some(why) = local.and_then(validate::not_unicast) {
+            return Err(LabError::Invalid {
+                what: "local address",
+                value: v.local.clone().unwrap_or_default(),
+                reason: format!("{why}; the local option of vxlan {name:?} is this end's own unicast address"),
+            });
+        }
+        let group = remote.is_some_and(|r| r.is_multicast());
+        if let Some(why) = remote.filter(|r| !r.is_multicast()).and_then(validate::not_unicast) {
+            return Err(LabError::Invalid {
+                what: "remote address",
+                value: v.remote.clone().unwrap_or_default(),
+                reason: format!(
+                    "{why}; the remote option of vxlan {name:?} is the other end's unicast address or a multicast group"
+                ),
+            });
+        }
         if let (Some(l), Some(r)) = (local, remote) {
             if l.is_ipv4() != r.is_ipv4() {
                 return Err(LabError::Invalid {
@@ -149,6 +188,13 @@ impl Lab {
                     reason: format!("the remote end is not of the same family as the local address {l}"),
                 });
             }
+        }
+        if group && v.dev.is_none() {
+            return Err(LabError::Refused(format!(
+                "vxlan {name:?} sends to the multicast group {}, which needs an underlay link to join it on: \
+                 add dev, like #{{dev: \"eth0\"}}",
+                remote.expect("a group")
+            )));
         }
         let dev = v.dev.as_deref().map(|d| self.index(ns, d)).transpose()?;
         self.create_link(ns, name, Kind::Vxlan(VxlanSpec { id, local, remote, dev, port }), opts)
@@ -163,10 +209,10 @@ impl Lab {
         let id = u16::try_from(id).ok().filter(|id| (1..=4094).contains(id)).ok_or_else(|| LabError::Invalid {
             what: "VLAN id",
             value: id.to_string(),
-            reason: "it must be from 1 to 4094".into(),
+            reason: format!("vlan {name:?} needs an id from 1 to 4094"),
         })?;
         validate::link_name(name)?;
-        let parent = self.index(ns, parent)?;
+        let parent = self.on_parent(ns, "vlan", name, parent, opts)?;
         self.create_link(ns, name, Kind::Vlan { parent, id }, opts)
     }
 
@@ -175,7 +221,7 @@ impl Lab {
         let table = u32::try_from(table).ok().filter(|t| *t > 0 && *t != 254 && *t != 255).ok_or_else(|| LabError::Invalid {
             what: "routing table",
             value: table.to_string(),
-            reason: "a VRF needs a table from 1 to 4294967295 other than main (254) and local (255)".into(),
+            reason: format!("vrf {name:?} needs a table from 1 to 4294967295 other than main (254) and local (255)"),
         })?;
         self.create_link(ns, name, Kind::Vrf { table }, &LinkOptions::default())
     }
@@ -186,7 +232,7 @@ impl Lab {
                 BondMode::parse(m).ok_or_else(|| LabError::Invalid {
                     what: "bond mode",
                     value: m.into(),
-                    reason: format!("the modes are {}", BondMode::NAMES.join(", ")),
+                    reason: format!("bond {name:?} takes one of {}", BondMode::NAMES.join(", ")),
                 })
             })
             .transpose()?;

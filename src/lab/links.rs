@@ -34,7 +34,7 @@ impl Lab {
     }
 
     fn addr_now(&mut self, ns: &Ns, link: &str, cidr: &str) -> Result<()> {
-        let cidr = validate::cidr(cidr)?;
+        let cidr = validate::link_cidr(cidr)?;
         let index = self.index(ns, link)?;
         let record = if !self.owns(ns) && !self.made_links.contains(&(ns.key(), link.to_string())) {
             let ns_inode = Some(self.ns_inode(ns)?);
@@ -67,9 +67,16 @@ impl Lab {
 
     pub fn addr_del(&mut self, ns: &Ns, link: &str, cidr: &str) -> Result<()> {
         let cidr = validate::cidr(cidr)?;
-        self.on_link(ns, link, "remove an address from", |conn, index| async move {
+        let done = self.on_link(ns, link, "remove an address from", |conn, index| async move {
             conn.del_addr(index, cidr.ip, cidr.prefix).await
-        })?;
+        });
+        if let Err(LabError::Failed { errno: Some(Errno::EADDRNOTAVAIL), .. }) = done {
+            // The kernel's "Cannot assign requested address": say what the link has instead.
+            let has: Vec<String> = self.addrs(ns)?.into_iter().filter(|a| a.link == link).map(|a| a.cidr).collect();
+            let has = if has.is_empty() { "it has none".to_string() } else { format!("it has: {}", has.join(", ")) };
+            return Err(LabError::Refused(format!("link {link:?} in {ns} has no address {cidr}; {has}")));
+        }
+        done?;
         self.forget(&Object::Addr { ns: ns.key(), ns_inode: None, link: link.into(), index: None, cidr: cidr.to_string() })
     }
 

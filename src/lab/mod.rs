@@ -360,7 +360,7 @@ impl Lab {
         let Lab { rt, procs: _programs, .. } = self;
         rt.shutdown_background();
         let report = teardown::remove(&objects, &home, Some(ledger.header.link_group()));
-        if report.failures.is_empty() {
+        if !report.failed() {
             ledger.close();
         }
         report

@@ -138,7 +138,12 @@ pub(super) fn restore_all(objects: &[Object], home: &File, report: &mut Teardown
             }
         };
         let back_file = back.as_ref().unwrap_or(home);
-        match rt.block_on(move_back(&conn, *now, back_file, name, *index, *up)) {
+        let moved_back = match rt.block_on(move_back(&conn, *now, back_file, name, *index, *up)) {
+            // Deleted while it was being moved back: as if it were not there.
+            Err(e) if super::teardown::already_gone(&e) => Ok(Back::Missing),
+            other => other,
+        };
+        match moved_back {
             Ok(Back::Named) => report.moved += 1,
             Ok(Back::Renamed(current)) => {
                 report.moved += 1;

@@ -38,7 +38,7 @@ impl Lab {
     }
 
     pub fn ping(&mut self, ns: &Ns, dst: &str, opts: &PingOptions) -> Result<PingReport> {
-        let ip: IpAddr = validate::ip(dst)?;
+        let ip: IpAddr = validate::ip_as("destination", dst)?;
         self.flush()?;
         self.settle()?;
         let file = match ns {

@@ -133,6 +133,16 @@ impl Lab {
                         detail: "no such program (is it installed and on PATH?)".into(),
                         errno: Some(Errno::ENOENT),
                     },
+                    // execve's EACCES: what is at that path cannot be run, whoever asks.
+                    Some(code @ (Errno::EACCES | Errno::ENOEXEC | Errno::EISDIR)) => LabError::Failed {
+                        op: format!("run {:?} in {ns}", argv[0]),
+                        detail: if std::path::Path::new(&argv[0]).is_dir() {
+                            "it is a directory, not a program".into()
+                        } else {
+                            "it is not a program this system can run (not executable, or on a file system mounted noexec)".into()
+                        },
+                        errno: Some(code),
+                    },
                     _ => LabError::from_engine(format!("run {:?} in {ns}", argv[0]), e),
                 })
             }

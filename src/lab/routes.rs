@@ -46,15 +46,52 @@ impl Lab {
             (Err(_), Some(r)) => self.ledger_mut()?.failed(&r)?,
             _ => {}
         }
-        done.map_err(|e| match e.code() {
-            Some(Errno::EEXIST) => LabError::Exists { what: "route", name: dst.into(), owner: format!(" in {ns}") },
-            Some(Errno::ENETUNREACH) => LabError::Failed {
+        let Err(e) = done else { return Ok(()) };
+        Err(match e.code() {
+            Some(Errno::EEXIST) => {
+                // Same destination and metric: say which route stands there.
+                let there = self.routes_like(ns, &spec)?;
+                let there: Vec<String> =
+                    there.iter().filter(|r| r.metric.unwrap_or(0) == spec.metric.unwrap_or(0)).map(describe).collect();
+                let owner = if there.is_empty() { format!(" in {ns}") } else { format!(" in {ns}: {}", there.join("; ")) };
+                LabError::Exists { what: "route", name: dst.into(), owner }
+            }
+            // ENETUNREACH (IPv4) or EHOSTUNREACH (IPv6): no connected network holds the gateway.
+            Some(code @ (Errno::ENETUNREACH | Errno::EHOSTUNREACH)) => {
+                let connected: Vec<String> = self
+                    .routes(ns)?
+                    .into_iter()
+                    // The kernel's own routes to the networks of the addresses there.
+                    .filter(|r| r.via.is_empty() && r.protocol == "kernel" && (r.family == "inet6") == spec.v6)
+                    .map(|r| format!("{} (dev {})", r.dst, r.dev))
+                    .collect();
+                let there = if connected.is_empty() {
+                    "there are none there: give a link an address in the gateway's network and bring it up".to_string()
+                } else {
+                    format!("the connected ones there are {}", connected.join(", "))
+                };
+                LabError::Failed {
+                    op: format!("add route {dst} in {ns}"),
+                    detail: format!("the gateway {} is not on any directly connected network; {there}", via.unwrap_or("?")),
+                    errno: Some(code),
+                }
+            }
+            Some(Errno::ENETDOWN) => LabError::Failed {
                 op: format!("add route {dst} in {ns}"),
-                detail: format!("the gateway {} is not on any directly connected network there", via.unwrap_or("?")),
-                errno: Some(Errno::ENETUNREACH),
+                detail: match dev {
+                    Some(d) => format!("link {d:?} is down; bring it up first (up({d:?}) in that namespace)"),
+                    None => "the link it would go through is down; bring it up first".into(),
+                },
+                errno: Some(Errno::ENETDOWN),
             },
             _ => LabError::from_engine(format!("add route {dst} in {ns}"), e),
         })
+    }
+
+    /// The routes of `ns` with the destination (and family) of `spec`.
+    fn routes_like(&mut self, ns: &Ns, spec: &RouteSpec) -> Result<Vec<RouteView>> {
+        let dst = spec.dst.map(|(ip, len)| format!("{ip}/{len}")).unwrap_or_else(|| "default".into());
+        Ok(self.routes(ns)?.into_iter().filter(|r| r.dst == dst && (r.family == "inet6") == spec.v6).collect())
     }
 
     /// Deletes a route; a gateway, device or metric given must match (`ip route del`).
@@ -65,14 +102,34 @@ impl Lab {
         }
         spec.metric = metric;
         let conn = self.conn(ns)?;
-        self.block_on(conn.del_route(&spec)).map_err(|e| match e.code() {
-            Some(Errno::ESRCH) => LabError::Failed {
-                op: format!("delete route {dst} in {ns}"),
-                detail: "no such route".into(),
-                errno: Some(Errno::ESRCH),
-            },
-            _ => LabError::from_engine(format!("delete route {dst} in {ns}"), e),
-        })?;
+        if let Err(e) = self.block_on(conn.del_route(&spec)) {
+            if e.code() != Some(Errno::ESRCH) {
+                return Err(LabError::from_engine(format!("delete route {dst} in {ns}"), e));
+            }
+            // "No such process": say which routes there are instead.
+            let wanted: String =
+                [via.map(|v| format!(" via {v}")), dev.map(|d| format!(" dev {d}")), metric.map(|m| format!(" metric {m}"))]
+                    .into_iter()
+                    .flatten()
+                    .collect();
+            let same = self.routes_like(ns, &spec)?;
+            let message = if same.is_empty() {
+                let mut dsts: Vec<String> =
+                    self.routes(ns)?.into_iter().filter(|r| (r.family == "inet6") == spec.v6).map(|r| r.dst).collect();
+                dsts.dedup();
+                let family = if spec.v6 { "IPv6" } else { "IPv4" };
+                let has = if dsts.is_empty() {
+                    format!("it has no {family} routes")
+                } else {
+                    format!("its {family} routes go to: {}", dsts.join(", "))
+                };
+                format!("there is no route to {dst} in {ns}; {has}")
+            } else {
+                let list: Vec<String> = same.iter().map(describe).collect();
+                format!("there is no route to {dst}{wanted} in {ns}; the routes to {dst} there are: {}", list.join("; "))
+            };
+            return Err(LabError::Refused(message));
+        }
         // The kernel deleted the first route matching what was given: whichever of the lab's
         // routes is no longer there is no longer the lab's to remove.
         let recorded: Vec<Object> = std::mem::take(&mut self.changed.routes);
@@ -117,16 +174,35 @@ impl Lab {
     }
 }
 
+/// A route as `routes()` would show it: "10.5.0.0/24 via 10.1.0.2 dev v0 metric 0".
+fn describe(r: &RouteView) -> String {
+    let mut text = r.dst.clone();
+    if !r.via.is_empty() {
+        text += &format!(" via {}", r.via);
+    }
+    if !r.dev.is_empty() {
+        text += &format!(" dev {}", r.dev);
+    }
+    format!("{text} metric {}", r.metric.unwrap_or(0))
+}
+
 /// A route's destination and gateway, parsed ("default", "10.0.0.0/8"; "" for no gateway).
 pub fn route_spec(dst: &str, via: &str) -> Result<RouteSpec> {
     let mut spec = RouteSpec::default();
     if dst != "default" {
-        let c = validate::cidr(dst)?;
+        let c = validate::network("route destination", dst)?;
         spec.dst = Some((c.ip, c.prefix));
         spec.v6 = c.ip.is_ipv6();
     }
     if !via.is_empty() {
-        let gw = validate::ip(via)?;
+        let gw = validate::ip_as("gateway", via)?;
+        if let Some(why) = validate::not_unicast(gw) {
+            return Err(LabError::Invalid {
+                what: "gateway",
+                value: via.into(),
+                reason: format!("{why}; a gateway is a neighbour's unicast address"),
+            });
+        }
         if spec.dst.is_some() && gw.is_ipv6() != spec.v6 {
             return Err(LabError::Invalid {
                 what: "gateway",

@@ -6,27 +6,28 @@ use super::ledger::Object;
 use super::{validate, validate_net, Lab, LabError, Ns, Result};
 
 impl Lab {
-    /// `ip link set LINK mtu N`. A value the link refuses is reported with the range it takes.
+    /// `ip link set LINK mtu N`. A value out of what the link takes is refused with its range
+    /// (as the kernel reports it, IPv4's minimum of 68 at least).
     pub fn mtu(&mut self, ns: &Ns, link: &str, n: i64) -> Result<()> {
-        let mtu = validate_net::mtu(n)?;
+        let index = self.index(ns, link)?;
+        let Ok(mtu) = validate_net::mtu(n) else { return Err(self.mtu_refused(ns, link, index, n)) };
         let done = self.on_link(ns, link, "set the mtu of", |conn, index| async move { conn.set_mtu(index, mtu).await });
         match done {
-            Err(LabError::Failed { errno: Some(Errno::EINVAL), .. }) => {
-                let index = self.index(ns, link)?;
-                let conn = self.conn(ns)?;
-                let range = self.block_on(conn.mtu_range(index)).unwrap_or_default();
-                let accepts = match (range.min, range.max) {
-                    (Some(lo), Some(hi)) if hi > 0 => format!("the link accepts MTUs from {lo} to {hi}"),
-                    (Some(lo), _) => format!("the link accepts MTUs from {lo}"),
-                    _ => "the link refuses that MTU".into(),
-                };
-                Err(LabError::Failed {
-                    op: format!("set the mtu of link {link:?} in {ns} to {mtu}"),
-                    detail: accepts,
-                    errno: Some(Errno::EINVAL),
-                })
-            }
+            Err(LabError::Failed { errno: Some(Errno::EINVAL), .. }) => Err(self.mtu_refused(ns, link, index, n)),
             other => other,
+        }
+    }
+
+    fn mtu_refused(&mut self, ns: &Ns, link: &str, index: u32, n: i64) -> LabError {
+        let range = self.conn(ns).ok().and_then(|conn| self.block_on(conn.mtu_range(index)).ok()).unwrap_or_default();
+        // The kernel reports 0 for "no limit" (lo); nslab never goes past lo's own 65536.
+        let lo = i64::from(range.min.unwrap_or(0)).max(validate_net::MIN_MTU);
+        let hi = range.max.filter(|m| *m > 0).map_or(validate_net::MAX_MTU, i64::from);
+        let min = if lo == validate_net::MIN_MTU { format!("{lo} (the IPv4 minimum)") } else { lo.to_string() };
+        LabError::Invalid {
+            what: "MTU",
+            value: n.to_string(),
+            reason: format!("link {link:?} in {ns} takes MTUs from {min} to {hi}"),
         }
     }
 

@@ -39,8 +39,8 @@ pub const DEFAULT_LATENCY_NS: u64 = 50_000_000;
 /// The default bucket: 10 ms worth of the rate (fast links need it: with 16 KiB at 1 Gbit/s TCP
 /// got 55-75% of the rate), and at least four full frames (a large bucket on a slow link lets
 /// a burst through at line rate: 32 KiB at 1 Mbit/s measured 106% over 2 s).
-const DEFAULT_BURST_TIME_NS: u64 = 10_000_000;
-const DEFAULT_BURST_FRAMES: u32 = 4;
+pub const DEFAULT_BURST_TIME_NS: u64 = 10_000_000;
+pub const DEFAULT_BURST_FRAMES: u32 = 4;
 /// Link-layer header tbf adds to the MTU when it checks a packet against the bucket (Ethernet).
 const ETH_HEADER: u32 = 14;
 
@@ -80,15 +80,38 @@ impl ShapeSpec {
         };
         let burst_usec = f64::from(burst) * 1e6 / rate as f64;
         if burst_usec > clock.max_usec() {
-            return Err(LabError::Invalid {
-                what: "burst",
-                value: self.burst.as_ref().map(|b| b.to_string()).unwrap_or_else(|| burst.to_string()),
-                reason: format!(
-                    "at rate {} it lasts {:.0} s; the kernel's token bucket holds at most {:.0} s",
-                    self.rate,
-                    burst_usec / 1e6,
-                    clock.max_usec() / 1e6
-                ),
+            // The bucket must drain within the kernel's 32-bit tick count: the lowest rate that
+            // does, in whole bytes per second (what the rate becomes), shown in bits.
+            let max_s = clock.max_usec() / 1e6;
+            let lowest = (f64::from(burst) * 1e6 / clock.max_usec()).ceil() as u64;
+            let lowest = format!("{}bit", lowest * 8);
+            return Err(match &self.burst {
+                None => LabError::Invalid {
+                    what: "rate",
+                    value: self.rate.to_string(),
+                    reason: format!(
+                        "the lowest rate on a link with mtu {mtu} is {lowest}: the default bucket, four full packets \
+                         ({burst} bytes), must drain within the kernel's limit of {max_s:.0} s"
+                    ),
+                },
+                Some(b) => {
+                    let largest = (rate as f64 * max_s).floor() as u64;
+                    let or_burst = if largest >= u64::from(mtu + ETH_HEADER) {
+                        format!(", or a burst of at most {largest} bytes at this rate")
+                    } else {
+                        String::new()
+                    };
+                    LabError::Invalid {
+                        what: "burst",
+                        value: b.to_string(),
+                        reason: format!(
+                            "at rate {} it lasts {:.0} s, and the kernel's token bucket holds at most {max_s:.0} s: \
+                             give a rate of at least {lowest} for this burst{or_burst}",
+                            self.rate,
+                            burst_usec / 1e6,
+                        ),
+                    }
+                }
             });
         }
         Ok(Tbf { rate, burst, latency_us: u32::try_from(latency_ns / 1000).unwrap_or(u32::MAX) })
@@ -325,11 +348,27 @@ mod tests {
     #[test]
     fn burst_must_fit_the_tick_counter() {
         let spec = ShapeSpec { rate: Amount::Text("8bit".into()), burst: t("1mb"), latency: None, replace: false };
-        assert!(spec
-            .tbf(1500, &Clock::STANDARD)
-            .unwrap_err()
-            .to_string()
-            .contains("the kernel's token bucket holds at most 275 s"));
+        assert_eq!(
+            spec.tbf(1500, &Clock::STANDARD).unwrap_err().to_string(),
+            "invalid burst \"1mb\": at rate 8bit it lasts 1048576 s, and the kernel's token bucket holds at most 275 s: \
+             give a rate of at least 30520bit for this burst"
+        );
+        let spec = ShapeSpec { rate: Amount::Text("100bit".into()), burst: t("10kb"), latency: None, replace: false };
+        let e = spec.tbf(1500, &Clock::STANDARD).unwrap_err().to_string();
+        assert!(e.ends_with("or a burst of at most 3298 bytes at this rate"), "{e}");
+    }
+
+    /// A rate too low for the default bucket names the lowest that works, and that one does.
+    #[test]
+    fn lowest_rate_with_the_default_burst() {
+        let spec = |rate: &str| ShapeSpec { rate: Amount::Text(rate.into()), burst: None, latency: None, replace: false };
+        assert_eq!(
+            spec("8").tbf(1500, &Clock::STANDARD).unwrap_err().to_string(),
+            "invalid rate \"8\": the lowest rate on a link with mtu 1500 is 184bit: the default bucket, four full packets \
+             (6056 bytes), must drain within the kernel's limit of 275 s"
+        );
+        assert!(spec("184bit").tbf(1500, &Clock::STANDARD).is_ok());
+        assert!(spec("176bit").tbf(1500, &Clock::STANDARD).is_err());
     }
 
     #[test]

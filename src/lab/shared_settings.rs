@@ -91,6 +91,8 @@ pub enum Released {
     Changed { now: String, labs: String },
     /// Other live labs still hold it.
     StillHeld(Vec<Holder>),
+    /// The setting itself is gone (a link's, and the link was deleted): nothing to restore.
+    Gone,
 }
 
 /// Values compare as the kernel prints them, whitespace aside ("1" and "1\n", "0 0" and "0\t0").
@@ -276,6 +278,8 @@ pub fn take<E>(
 /// (a lab killed before writing one), `old` and `new` from the lab's own ledger decide.
 pub fn release(dir: &Path, ns_inode: u64, key: &str, old: &str, new: &str, access: &Access) -> Result<Released, String> {
     let Some(mut lock) = Locked::open(dir, ns_inode, key, false)? else {
+        // A lab killed between making the directory and its first record leaves it empty.
+        let _ = std::fs::remove_dir(dir);
         return restore_if_unchanged(old, new, access);
     };
     let Some(mut s) = lock.load() else {
@@ -293,15 +297,21 @@ pub fn release(dir: &Path, ns_inode: u64, key: &str, old: &str, new: &str, acces
 }
 
 fn restore_if_unchanged(original: &str, labs: &str, access: &Access) -> Result<Released, String> {
-    let now = (access.read)().map_err(|e| e.to_string())?;
+    let gone = |e: &EngineError| e.code() == Some(Errno::ENOENT);
+    let now = match (access.read)() {
+        Err(e) if gone(&e) => return Ok(Released::Gone),
+        other => other.map_err(|e| e.to_string())?,
+    };
     if same_value(&now, original) {
         return Ok(Released::AlreadyBack);
     }
     if !same_value(&now, labs) {
         return Ok(Released::Changed { now, labs: labs.into() });
     }
-    (access.write)(original).map_err(|e| e.to_string())?;
-    Ok(Released::Restored)
+    match (access.write)(original) {
+        Err(e) if gone(&e) => Ok(Released::Gone),
+        other => other.map(|()| Released::Restored).map_err(|e| e.to_string()),
+    }
 }
 
 #[cfg(test)]
@@ -382,5 +392,29 @@ mod tests {
         let refusing = Access { read: &read, write: &fail };
         assert!(matches!(take(&dir, 1, key, &me("y"), "3", &refusing, ok), Err(TakeError::Access(_))));
         assert!(!dir.exists());
+    }
+
+    /// A setting that no longer exists (its link was deleted) has nothing to restore: released,
+    /// not a failure, and the record goes.
+    #[test]
+    fn a_setting_gone_with_its_link_is_released() {
+        let dir = std::env::temp_dir().join(format!("nslab-shared-test3-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        // None: the setting is gone.
+        let value = RefCell::new(Some("0".to_string()));
+        let read = || value.borrow().clone().ok_or_else(|| EngineError::errno("read", Errno::ENOENT));
+        let write = |v: &str| match value.borrow_mut().as_mut() {
+            Some(now) => {
+                *now = v.to_string();
+                Ok(())
+            }
+            None => Err(EngineError::errno("write", Errno::ENOENT)),
+        };
+        let access = Access { read: &read, write: &write };
+        let key = "net/ipv4/conf/gone0/forwarding";
+        assert_eq!(take(&dir, 3, key, &me("a"), "1", &access, |_: &str| Ok::<(), ()>(())).unwrap(), ("0".into(), "1".into()));
+        *value.borrow_mut() = None;
+        assert_eq!(release(&dir, 3, key, "0", "1", &access).unwrap(), Released::Gone);
+        assert!(!dir.exists(), "nothing of the setting is left on record");
     }
 }

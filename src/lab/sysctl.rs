@@ -34,9 +34,13 @@ impl Lab {
         let done =
             if self.owns(ns) { sysctl::write(&file, &parts, value) } else { self.shared_sysctl_set(ns, &file, &parts, value)? };
         done.map_err(|e| match e.code() {
+            // The kernel says no more; the value it holds shows the form it takes.
             Some(Errno::EINVAL) | Some(Errno::ERANGE) => LabError::Failed {
                 op: format!("set sysctl {key} in {ns} to {value:?}"),
-                detail: "the kernel refused that value".into(),
+                detail: match sysctl::read(&file, &parts) {
+                    Ok(now) => format!("the kernel refused that value (it holds {:?} now)", now.trim()),
+                    Err(_) => "the kernel refused that value".into(),
+                },
                 errno: e.code(),
             },
             _ => sysctl_error("write", ns, key, e),
@@ -139,6 +143,11 @@ fn sysctl_error(verb: &str, ns: &Ns, key: &str, e: EngineError) -> LabError {
     let op = format!("{verb} sysctl {key} in {ns}");
     match e.code() {
         Some(Errno::ENOENT) => LabError::Failed { op, detail: "there is no such key".into(), errno: Some(Errno::ENOENT) },
+        Some(Errno::EISDIR) => LabError::Failed {
+            op,
+            detail: format!("{key} is a group of settings, not one; name one inside it (like \"net.ipv4.ip_forward\")"),
+            errno: Some(Errno::EISDIR),
+        },
         _ => LabError::from_engine(op, e),
     }
 }

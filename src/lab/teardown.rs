@@ -34,6 +34,15 @@ pub struct TeardownReport {
     pub left: Vec<String>,
 }
 
+impl TeardownReport {
+    /// Whether something of the lab's could not be removed (its ledger stays, for `nslab clean`).
+    /// What was already gone, or left because it is no longer the lab's, is no failure. `run`
+    /// and `test` both fail a run on this, and only on this.
+    pub fn failed(&self) -> bool {
+        !self.failures.is_empty()
+    }
+}
+
 impl std::fmt::Display for TeardownReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
@@ -137,6 +146,7 @@ fn remove_with(objects: &[Object], home: &File, group: Option<u32>, dead: bool) 
             // not unlink: the name is all that is left of the namespace.
             Held::Placeholder => match netns::unlink(name) {
                 Ok(()) => report.namespaces += 1,
+                Err(e) if e.code() == Some(Errno::ENOENT) => {}
                 Err(e) => report.failures.push(format!("namespace {name}: {}", e.cause)),
             },
             Held::Nothing => {}
@@ -170,13 +180,20 @@ fn remove_with(objects: &[Object], home: &File, group: Option<u32>, dead: bool) 
         if let Object::Sysctl { ns, ns_inode, key: path, old, new } = obj {
             let key = path.replace('/', ".");
             let Some(opened) = super::moved::open_checked(ns, *ns_inode, home) else {
+                if ns.as_deref().is_some_and(|n| matches!(netns::at_name(n), AtName::Missing)) {
+                    // Its namespace is gone, and the setting with it: only the lab's hold on it
+                    // (the shared record) is let go.
+                    let _ = release_gone(*ns_inode, path, old, new);
+                    continue;
+                }
                 let ns = super::moved::describe_ns(ns);
                 report.left.push(format!("sysctl {key}: {ns} is not the namespace it was set in any more: left as is"));
                 continue;
             };
             match restore_sysctl(opened.as_ref().unwrap_or(home), *ns_inode, path, old, new) {
                 Ok(Released::Restored) => report.sysctls += 1,
-                Ok(Released::AlreadyBack) => {}
+                // Back already, or gone with its link: nothing to restore either way.
+                Ok(Released::AlreadyBack | Released::Gone) => {}
                 Ok(Released::Changed { now, labs }) => report.left.push(format!(
                     "sysctl {key}: changed since by someone else (now {now:?}, the lab's value was {labs:?}): left as is"
                 )),
@@ -253,6 +270,12 @@ fn remove_with(objects: &[Object], home: &File, group: Option<u32>, dead: bool) 
             }
             Ok(Outcome::Absent) => {}
             Ok(Outcome::Left(why)) => report.left.push(format!("{}: {why}", describe(obj))),
+            // Gone while it was being removed (its link, or the link's namespace, went first):
+            // nothing is left to remove. (Not a saved qdisc that could not be put back: ENOENT
+            // is also the kernel's "unknown qdisc kind".)
+            Err(e)
+                if already_gone(&e)
+                    && !matches!(obj, Object::Qdisc { saved: Some(_), .. } if e.code() != Some(Errno::ENODEV)) => {}
             Err(e) => report.failures.push(format!("{}: {}", describe(obj), e.cause)),
         }
     }
@@ -410,6 +433,22 @@ async fn remove_in(conn: &Conn, obj: &Object, group: Option<u32>, vanishing: boo
         }
         _ => Ok(Outcome::Absent),
     }
+}
+
+/// Whether a failure says the object (or the link it is on) no longer exists: the kernel's
+/// answers for a deleted link (ENODEV), route (ESRCH), qdisc or file (ENOENT) and address
+/// (EADDRNOTAVAIL). Teardown counts such an object as done.
+pub(super) fn already_gone(e: &EngineError) -> bool {
+    matches!(e.code(), Some(Errno::ENODEV | Errno::ESRCH | Errno::ENOENT | Errno::EADDRNOTAVAIL))
+}
+
+/// Lets go of the lab's hold on a shared sysctl whose namespace is gone (nothing to restore).
+fn release_gone(ns_inode: u64, key: &str, old: &str, new: &str) -> Result<Released, String> {
+    let gone = || Err(EngineError::errno("read", Errno::ENOENT));
+    let read = || gone();
+    let write = |_: &str| gone().map(drop);
+    let access = Access { read: &read, write: &write };
+    shared_settings::release(Path::new(SHARED_DIR), ns_inode, key, old, new, &access)
 }
 
 /// Leaves a sysctl the lab set outside its namespaces (a shared setting): restored by the last

@@ -34,7 +34,7 @@ impl Lab {
         self.settle()?;
         let op = format!("measure throughput from {from} to {to}");
         let dst = match &spec.dst {
-            Some(text) => validate::ip(text)?,
+            Some(text) => validate::ip_as("destination", text)?,
             None => self.first_global_address(to, &op)?,
         };
         let from_file = match from {
@@ -66,6 +66,12 @@ impl Lab {
                     op,
                     detail: format!("port {} is already in use in {to}", spec.port),
                     errno: Some(Errno::EADDRINUSE),
+                },
+                // The port is chosen freely: the kernel's words alone, without it.
+                Some(code @ (Errno::ENETUNREACH | Errno::EHOSTUNREACH)) => LabError::Failed {
+                    op,
+                    detail: format!("{from} has no route to {dst} ({})", crate::engine::error::errno_text(code)),
+                    errno: Some(code),
                 },
                 Some(Errno::EPERM | Errno::EACCES) => LabError::from_engine(op, e),
                 code => LabError::Failed { op, detail: e.to_string(), errno: code },

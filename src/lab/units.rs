@@ -81,7 +81,7 @@ pub fn rate(value: &Amount) -> Result<u64, LabError> {
         return Err(invalid("rate", value, "it must be at least 8 bits per second"));
     }
     if bytes >= u64::MAX as f64 {
-        return Err(invalid("rate", value, "it is too large"));
+        return Err(invalid("rate", value, "it is too large: the kernel takes at most 2^64 - 1 bytes per second"));
     }
     Ok(bytes as u64)
 }
@@ -114,11 +114,8 @@ pub fn size(what: &'static str, value: &Amount) -> Result<u32, LabError> {
             })?
         }
     };
-    if !(bytes.is_finite() && bytes >= 1.0) {
-        return Err(invalid(what, value, "it must be at least 1 byte"));
-    }
-    if bytes > f64::from(u32::MAX) {
-        return Err(invalid(what, value, "it must be less than 4 GiB"));
+    if !(bytes.is_finite() && (1.0..=f64::from(u32::MAX)).contains(&bytes)) {
+        return Err(invalid(what, value, "it must be from 1 byte to 4 GiB - 1 (4294967295 bytes)"));
     }
     Ok(bytes as u32)
 }
@@ -143,11 +140,8 @@ pub fn time_ns(what: &'static str, value: &Amount) -> Result<u64, LabError> {
             })?
         }
     };
-    if !(ns.is_finite() && ns >= 0.0) {
-        return Err(invalid(what, value, "it must not be negative"));
-    }
-    if ns > 3600e9 {
-        return Err(invalid(what, value, "it must be at most an hour"));
+    if !(ns.is_finite() && (0.0..=3600e9).contains(&ns)) {
+        return Err(invalid(what, value, "it must be from 0 to an hour (3600 s)"));
     }
     Ok(ns as u64)
 }

@@ -19,10 +19,31 @@ pub fn mtu(n: i64) -> Result<u32, LabError> {
     Ok(n as u32)
 }
 
+/// The largest MTU of an Ethernet-like link (veth, bridge, vxlan, macvlan, ...): ETH_MAX_MTU,
+/// the `maxmtu` `ip -d link` shows for them.
+pub const MAX_ETHER_MTU: i64 = 65535;
+
+/// The MTU option of a link being created: the range every kind nslab creates accepts (68 for
+/// IPv4, ETH_MAX_MTU); `kind` and `name` say which link, for the message.
+pub fn link_mtu(n: i64, kind: &str, name: &str) -> Result<u32, LabError> {
+    if !(MIN_MTU..=MAX_ETHER_MTU).contains(&n) {
+        return Err(LabError::Invalid {
+            what: "MTU",
+            value: n.to_string(),
+            reason: format!("{kind} {name:?} takes MTUs from {MIN_MTU} (the IPv4 minimum) to {MAX_ETHER_MTU}"),
+        });
+    }
+    Ok(n as u32)
+}
+
 /// A veth's queue count per direction: the kernel takes 1 to 4096 (`ip link add ... numtxqueues N`).
-pub fn veth_queues(n: i64) -> Result<u32, LabError> {
+pub fn veth_queues(n: i64, name: &str) -> Result<u32, LabError> {
     if !(1..=4096).contains(&n) {
-        return Err(LabError::Invalid { what: "queue count", value: n.to_string(), reason: "it must be from 1 to 4096".into() });
+        return Err(LabError::Invalid {
+            what: "queue count",
+            value: n.to_string(),
+            reason: format!("veth {name:?} takes 1 to 4096 queues per direction"),
+        });
     }
     Ok(n as u32)
 }
@@ -98,6 +119,17 @@ mod tests {
         assert_eq!(mtu(67).unwrap_err().to_string(), "invalid MTU \"67\": it must be from 68 (the IPv4 minimum) to 65536");
         assert!(mtu(-1).is_err());
         assert!(mtu(1 << 40).is_err());
+    }
+
+    #[test]
+    fn link_mtus_name_the_link() {
+        assert_eq!(link_mtu(65535, "veth", "x0").unwrap(), 65535);
+        assert_eq!(
+            link_mtu(-1, "veth", "x0").unwrap_err().to_string(),
+            "invalid MTU \"-1\": veth \"x0\" takes MTUs from 68 (the IPv4 minimum) to 65535"
+        );
+        assert!(link_mtu(65536, "bridge", "br0").is_err());
+        assert!(veth_queues(0, "x0").unwrap_err().to_string().contains("veth \"x0\" takes 1 to 4096"));
     }
 
     #[test]

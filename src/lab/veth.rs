@@ -33,7 +33,7 @@ impl Lab {
         validate::link_name(name)?;
         validate::link_name(peer)?;
         if let Some(mtu) = opts.mtu {
-            super::validate_net::mtu(i64::from(mtu))?;
+            super::validate_net::link_mtu(i64::from(mtu), "veth", name)?;
         }
         if ns == peer_ns && name == peer {
             return Err(LabError::Invalid {
@@ -123,9 +123,22 @@ impl Lab {
         Ok(())
     }
 
-    /// The ifindex of a bridge to enslave a new link to (the `master` option).
-    pub fn master_index(&mut self, ns: &Ns, bridge: &str) -> Result<u32> {
-        self.index(ns, bridge)
+    /// The ifindex of a bridge to enslave a new link to (the `master` option); `link` is the
+    /// link that would join it, for the message when it cannot take ports.
+    pub fn master_index(&mut self, ns: &Ns, bridge: &str, link: &str) -> Result<u32> {
+        let index = self.index(ns, bridge)?;
+        let conn = self.conn(ns)?;
+        if let Ok(found) = self.block_on(conn.link_by_index(index)) {
+            let kind = found.map(|l| l.kind).unwrap_or_default();
+            if !super::bridges::TAKES_PORTS.contains(&kind.as_str()) {
+                return Err(LabError::Refused(format!(
+                    "{link:?} cannot join {bridge:?} in {ns} (the master option): {bridge:?} is {}, not a bridge, bond or vrf, \
+                     so it cannot take ports",
+                    super::bridges::kind_text(&kind)
+                )));
+            }
+        }
+        Ok(index)
     }
 
     /// A failure other than a name or number taken (`ifindex.rs` tells those apart).
@@ -138,7 +151,28 @@ impl Lab {
 
     /// Moves a link to another namespace (`ip link set LINK netns NS`).
     pub fn move_to(&mut self, from: &Ns, link: &str, to: &Ns) -> Result<()> {
-        self.passing(|lab| lab.move_now(from, link, to))
+        let stays = |why: String| LabError::Refused(format!("link {link:?} cannot leave {from}: it is {why}"));
+        let local = |kind: &str| format!("{kind}, which the kernel keeps in the namespace it was made in");
+        if link == "lo" && from != to {
+            return Err(stays("the namespace's loopback link (every namespace has its own)".into()));
+        }
+        match self.passing(|lab| lab.move_now(from, link, to)) {
+            // EINVAL: a link the kernel marks local to its namespace (loopback, bridge, ...).
+            Err(e @ LabError::Failed { errno: Some(Errno::EINVAL), .. }) => {
+                let conn = self.conn(from)?;
+                Err(match self.block_on(conn.link_by_name(link)) {
+                    // The loopback device is always ifindex 1, whatever its name.
+                    Ok(l) if l.index == 1 => stays("the namespace's loopback link (every namespace has its own)".into()),
+                    Ok(l) if l.kind == "bridge" => stays(local("a bridge") + "; create a bridge in the other namespace instead"),
+                    Ok(l) if !l.kind.is_empty() => stays(local(&format!("a {} link", l.kind))),
+                    _ => e,
+                })
+            }
+            Err(LabError::Failed { errno: Some(Errno::EEXIST), .. }) => {
+                Err(LabError::Exists { what: "link", name: link.into(), owner: format!(" in {to}") })
+            }
+            other => other,
+        }
     }
 
     fn move_now(&mut self, from: &Ns, link: &str, to: &Ns) -> Result<()> {

@@ -20,17 +20,20 @@ fn ping_options(ctx: &NativeCallContext, v: &Dynamic) -> Res<PingOptions> {
     let m = args::map(ctx, v, 2, &["count", "timeout", "interval"])?;
     let mut opts = default_ping();
     if let Some(c) = m.get("count") {
-        let c = args::integer(ctx, c, "count")?;
+        let c = args::integer(ctx, c, "the count option")?;
         opts.count = u32::try_from(c)
             .ok()
             .filter(|c| *c >= 1)
-            .ok_or_else(|| argument_error(ctx, format!("count must be at least 1, not {c}")))?;
+            .ok_or_else(|| argument_error(ctx, format!("the count option of ping must be from 1 to {}, not {c}", u32::MAX)))?;
     }
     let seconds = |key: &str, min: f64| -> Res<Option<Duration>> {
         let Some(v) = m.get(key) else { return Ok(None) };
-        let s = args::number(ctx, v, key)?;
-        if !(s >= min && s < 1e6) {
-            return Err(argument_error(ctx, format!("{key} must be a number of seconds of at least {min}, not {s}")));
+        let s = args::number(ctx, v, &format!("the {key} option"))?;
+        if !(s >= min && s <= args::MAX_SECONDS) {
+            return Err(argument_error(
+                ctx,
+                format!("the {key} option of ping must be a number of seconds from {min} to {}, not {s}", args::MAX_SECONDS),
+            ));
         }
         Ok(Some(Duration::from_secs_f64(s)))
     };
@@ -125,7 +128,15 @@ fn register_namespaces(reg: &mut Registrar, lab: &SharedLab) {
     });
     let l = lab.clone();
     reg.add("netns_exists", move |ctx: NativeCallContext, name: Dynamic| -> Res<bool> {
-        let name = args::string(&ctx, &name, 0, "a namespace name")?;
+        // A handle names its namespace too (root() always exists).
+        if let Some(h) = name.read_lock::<Netns>() {
+            return Ok(h.name.as_deref().is_none_or(|n| l.borrow().netns_exists(n)));
+        }
+        let Ok(name) = name.clone().into_string() else {
+            let msg =
+                format!("the argument of netns_exists must be a namespace name or a Netns handle, not {}", args::shown(&name));
+            return Err(argument_error(&ctx, msg));
+        };
         Ok(l.borrow().netns_exists(&name))
     });
 }
@@ -171,10 +182,7 @@ fn register_ping(reg: &mut Registrar, lab: &SharedLab) {
 fn register_checks(reg: &mut Registrar, lab: &SharedLab) {
     fn check(ctx: &NativeCallContext, cond: &Dynamic, message: Option<String>) -> Res<()> {
         let Ok(ok) = cond.as_bool() else {
-            return Err(argument_error(
-                ctx,
-                format!("assert needs a true/false condition, not {}", super::values::type_name(cond)),
-            ));
+            return Err(argument_error(ctx, format!("assert needs a true/false condition, not {}", super::args::shown(cond))));
         };
         if ok {
             return Ok(());
@@ -185,13 +193,12 @@ fn register_checks(reg: &mut Registrar, lab: &SharedLab) {
     }
     reg.add("assert", |ctx: NativeCallContext, cond: Dynamic| check(&ctx, &cond, None));
     reg.add("assert", |ctx: NativeCallContext, cond: Dynamic, message: Dynamic| {
-        let message = if message.is_string() { message.into_string().expect("checked") } else { message.to_string() };
-        check(&ctx, &cond, Some(message))
+        check(&ctx, &cond, Some(args::text(&ctx, &message)).filter(|m| !m.trim().is_empty()))
     });
     let sleep = |l: &SharedLab, ctx: &NativeCallContext, seconds: &Dynamic| -> Res<()> {
         let s = args::number(ctx, seconds, "the number of seconds")?;
-        if !(0.0..1e6).contains(&s) {
-            return Err(argument_error(ctx, format!("sleep needs a number of seconds from 0, not {s}")));
+        if !(0.0..=args::MAX_SECONDS).contains(&s) {
+            return Err(argument_error(ctx, format!("sleep needs a number of seconds from 0 to {}, not {s}", args::MAX_SECONDS)));
         }
         // Time passing is something to see: what the lab holds back is carried out first.
         l.borrow_mut().flush().map_err(|e| lab_error(ctx, e))?;

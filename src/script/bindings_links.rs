@@ -23,23 +23,26 @@ fn note_held_back(lab: &SharedLab, ctx: &NativeCallContext) {
 
 /// A veth's options: `mtu` (both ends), `up` (both ends, at birth), `master` (a bridge in the
 /// first end's namespace, joined at birth), `queues` (transmit and receive queues per end).
-fn link_options(lab: &SharedLab, ctx: &NativeCallContext, ns: &Ns, v: &Dynamic, n: usize) -> Res<LinkOptions> {
+/// `name` is the first end's, for messages.
+fn link_options(lab: &SharedLab, ctx: &NativeCallContext, ns: &Ns, name: &str, v: &Dynamic, n: usize) -> Res<LinkOptions> {
     let m = args::map(ctx, v, n, &["mtu", "up", "master", "queues"])?;
     let mut opts = LinkOptions::default();
     if let Some(mtu) = m.get("mtu") {
         let mtu = args::integer(ctx, mtu, "the mtu option")?;
-        opts.mtu = Some(u32::try_from(mtu).map_err(|_| argument_error(ctx, format!("mtu {mtu} is out of range")))?);
+        opts.mtu = Some(validate_net::link_mtu(mtu, "veth", name).map_err(|e| lab_error(ctx, e))?);
     }
     if let Some(up) = m.get("up") {
-        opts.up = up.as_bool().map_err(|_| argument_error(ctx, "the up option must be true or false"))?;
+        opts.up = up
+            .as_bool()
+            .map_err(|_| argument_error(ctx, format!("the up option of veth must be true or false, not {}", args::shown(up))))?;
     }
     if let Some(queues) = m.get("queues") {
         let queues = args::integer(ctx, queues, "the queues option")?;
-        opts.queues = Some(validate_net::veth_queues(queues).map_err(|e| lab_error(ctx, e))?);
+        opts.queues = Some(validate_net::veth_queues(queues, name).map_err(|e| lab_error(ctx, e))?);
     }
     if let Some(master) = m.get("master") {
         let master = args::string(ctx, master, n, "the master option (a bridge name)")?;
-        opts.master = Some(lab.borrow_mut().master_index(ns, &master).map_err(|e| lab_error(ctx, e))?);
+        opts.master = Some(lab.borrow_mut().master_index(ns, &master, name).map_err(|e| lab_error(ctx, e))?);
     }
     Ok(opts)
 }
@@ -66,12 +69,10 @@ fn register_links(reg: &mut Registrar, lab: &SharedLab) {
     reg.add("veth", move |ctx: NativeCallContext, a: Dynamic, b: Dynamic, c: Dynamic| -> Res<()> {
         // veth(name, peer, #{opts}) or veth(ns, name, peer)
         let (ns, name, peer, opts) = if args::is_map(&c) {
-            (
-                Ns::Root,
-                args::string(&ctx, &a, 0, "a link name")?,
-                args::string(&ctx, &b, 1, "a link name")?,
-                link_options(&l, &ctx, &Ns::Root, &c, 2)?,
-            )
+            let name = args::string(&ctx, &a, 0, "a link name")?;
+            let peer = args::string(&ctx, &b, 1, "a link name")?;
+            let opts = link_options(&l, &ctx, &Ns::Root, &name, &c, 2)?;
+            (Ns::Root, name, peer, opts)
         } else {
             (
                 args::ns(&ctx, &a, 0)?,
@@ -90,7 +91,7 @@ fn register_links(reg: &mut Registrar, lab: &SharedLab) {
         let ns = args::ns(&ctx, &a, 0)?;
         let name = args::string(&ctx, &b, 1, "a link name")?;
         let (peer_ns, peer, opts) = if args::is_map(&d) {
-            (ns.clone(), args::string(&ctx, &c, 2, "a link name")?, link_options(&l, &ctx, &ns, &d, 3)?)
+            (ns.clone(), args::string(&ctx, &c, 2, "a link name")?, link_options(&l, &ctx, &ns, &name, &d, 3)?)
         } else {
             (args::ns(&ctx, &c, 2)?, args::string(&ctx, &d, 3, "a link name")?, LinkOptions::default())
         };
@@ -104,7 +105,7 @@ fn register_links(reg: &mut Registrar, lab: &SharedLab) {
         let name = args::string(&ctx, &b, 1, "a link name")?;
         let peer_ns = args::ns(&ctx, &c, 2)?;
         let peer = args::string(&ctx, &d, 3, "a link name")?;
-        let opts = link_options(&l, &ctx, &ns, &o, 4)?;
+        let opts = link_options(&l, &ctx, &ns, &name, &o, 4)?;
         l.borrow_mut().veth(&ns, &name, &peer_ns, &peer, &opts).map_err(|e| lab_error(&ctx, e))?;
         note_held_back(&l, &ctx);
         Ok(())
@@ -207,15 +208,30 @@ fn register_routes(reg: &mut Registrar, lab: &SharedLab) {
             return Ok((Some(args::string(ctx, how, n, "a gateway address or #{via, dev, metric}")?), None, None));
         }
         let m = args::map(ctx, how, n, &["via", "dev", "metric"])?;
-        let text = |k: &str| -> Res<Option<String>> { m.get(k).map(|v| args::string(ctx, v, n, k)).transpose() };
+        let text = |k: &str, what: &str| -> Res<Option<String>> {
+            m.get(k)
+                .map(|v| {
+                    v.clone().into_string().map_err(|_| {
+                        let msg =
+                            format!("the {k} option of {} must be {what} (a string), not {}", ctx.fn_name(), args::shown(v));
+                        argument_error(ctx, msg)
+                    })
+                })
+                .transpose()
+        };
         let metric = match m.get("metric") {
-            Some(v) => Some(
-                u32::try_from(args::integer(ctx, v, "metric")?)
-                    .map_err(|_| argument_error(ctx, "metric must be from 0 to 4294967295"))?,
-            ),
+            Some(v) => {
+                let metric = args::integer(ctx, v, "the metric option")?;
+                Some(u32::try_from(metric).map_err(|_| {
+                    argument_error(
+                        ctx,
+                        format!("the metric option of {} must be from 0 to {}, not {metric}", ctx.fn_name(), u32::MAX),
+                    )
+                })?)
+            }
             None => None,
         };
-        Ok((text("via")?, text("dev")?, metric))
+        Ok((text("via", "a gateway address")?, text("dev", "a link name")?, metric))
     }
     fn add_route(l: &SharedLab, ctx: &NativeCallContext, ns: Ns, dst: &Dynamic, how: &Dynamic, n: usize) -> Res<()> {
         let dst = args::string(ctx, dst, n, "a destination (a CIDR or \"default\")")?;

@@ -7,7 +7,6 @@ use rhai::{Dynamic, Map, NativeCallContext};
 use super::args;
 use super::bindings::{Registrar, SharedLab};
 use super::failure::{argument_error, lab_error, Res};
-use super::values::type_name;
 use crate::engine::netlink::LinkOptions;
 use crate::lab::link_kinds::VxlanOptions;
 use crate::lab::{validate_net, Ns};
@@ -43,7 +42,7 @@ impl Call {
                         "the {} argument of {} must be an options map, not {}",
                         args::ordinal(*i),
                         ctx.fn_name(),
-                        type_name(v)
+                        args::shown(v)
                     ),
                 ));
             }
@@ -73,7 +72,7 @@ fn opt_string(ctx: &NativeCallContext, m: &Map, key: &str) -> Res<Option<String>
     m.get(key)
         .map(|v| {
             v.clone().into_string().map_err(|_| {
-                argument_error(ctx, format!("the {key} option of {} must be a string, not {}", ctx.fn_name(), type_name(v)))
+                argument_error(ctx, format!("the {key} option of {} must be a string, not {}", ctx.fn_name(), args::shown(v)))
             })
         })
         .transpose()
@@ -87,17 +86,21 @@ fn opt_bool(ctx: &NativeCallContext, m: &Map, key: &str) -> Res<Option<bool>> {
     m.get(key)
         .map(|v| {
             v.as_bool().map_err(|_| {
-                argument_error(ctx, format!("the {key} option of {} must be true or false, not {}", ctx.fn_name(), type_name(v)))
+                argument_error(
+                    ctx,
+                    format!("the {key} option of {} must be true or false, not {}", ctx.fn_name(), args::shown(v)),
+                )
             })
         })
         .transpose()
 }
 
-/// The options every created link takes (`mtu`), from a map already checked for unknown keys.
-fn link_opts(ctx: &NativeCallContext, m: &Map) -> Res<LinkOptions> {
+/// The options every created link takes (`mtu`), from a map already checked for unknown keys;
+/// `name` is the link's, for messages.
+fn link_opts(ctx: &NativeCallContext, m: &Map, name: &str) -> Res<LinkOptions> {
     let mut opts = LinkOptions::default();
     if let Some(mtu) = opt_integer(ctx, m, "mtu")? {
-        opts.mtu = Some(validate_net::mtu(mtu).map_err(|e| lab_error(ctx, e))?);
+        opts.mtu = Some(validate_net::link_mtu(mtu, ctx.fn_name(), name).map_err(|e| lab_error(ctx, e))?);
     }
     Ok(opts)
 }
@@ -139,7 +142,7 @@ fn register_bridges(reg: &mut Registrar, lab: &SharedLab) {
         let c = Call::parse(ctx, all, 1, true)?;
         let name = c.string(ctx, 0, "a link name")?;
         let m = c.options(ctx, &["mtu", "stp"])?;
-        let opts = link_opts(ctx, &m)?;
+        let opts = link_opts(ctx, &m, &name)?;
         let stp = opt_bool(ctx, &m, "stp")?;
         done(l.borrow_mut().bridge(&c.ns, &name, &opts, stp), ctx)
     });
@@ -163,7 +166,7 @@ fn register_kinds(reg: &mut Registrar, lab: &SharedLab) {
         let parent = c.string(ctx, 1, "the parent link's name")?;
         let m = c.options(ctx, &["mode", "mtu"])?;
         let mode = opt_string(ctx, &m, "mode")?.unwrap_or_else(|| "bridge".into());
-        let opts = link_opts(ctx, &m)?;
+        let opts = link_opts(ctx, &m, &name)?;
         done(l.borrow_mut().macvlan(&c.ns, &name, &parent, &mode, &opts), ctx)
     });
     add(reg, lab, "vxlan", &[2, 3], |ctx, l, all| {
@@ -182,19 +185,19 @@ fn register_kinds(reg: &mut Registrar, lab: &SharedLab) {
             dev: opt_string(ctx, &m, "dev")?,
             port: opt_integer(ctx, &m, "port")?,
         };
-        let opts = link_opts(ctx, &m)?;
+        let opts = link_opts(ctx, &m, &name)?;
         done(l.borrow_mut().vxlan(&c.ns, &name, &v, &opts), ctx)
     });
     add(reg, lab, "dummy", &[1, 2, 3], |ctx, l, all| {
         let c = Call::parse(ctx, all, 1, true)?;
         let name = c.string(ctx, 0, "a link name")?;
-        let opts = link_opts(ctx, &c.options(ctx, &["mtu"])?)?;
+        let opts = link_opts(ctx, &c.options(ctx, &["mtu"])?, &name)?;
         done(l.borrow_mut().dummy(&c.ns, &name, &opts), ctx)
     });
     add(reg, lab, "wireguard", &[1, 2, 3], |ctx, l, all| {
         let c = Call::parse(ctx, all, 1, true)?;
         let name = c.string(ctx, 0, "a link name")?;
-        let opts = link_opts(ctx, &c.options(ctx, &["mtu"])?)?;
+        let opts = link_opts(ctx, &c.options(ctx, &["mtu"])?, &name)?;
         done(l.borrow_mut().wireguard(&c.ns, &name, &opts), ctx)
     });
     add(reg, lab, "bond", &[1, 2, 3], |ctx, l, all| {
@@ -202,21 +205,21 @@ fn register_kinds(reg: &mut Registrar, lab: &SharedLab) {
         let name = c.string(ctx, 0, "a link name")?;
         let m = c.options(ctx, &["mode", "mtu"])?;
         let mode = opt_string(ctx, &m, "mode")?;
-        let opts = link_opts(ctx, &m)?;
+        let opts = link_opts(ctx, &m, &name)?;
         done(l.borrow_mut().bond(&c.ns, &name, mode.as_deref(), &opts), ctx)
     });
     add(reg, lab, "vlan", &[3, 4, 5], |ctx, l, all| {
         let c = Call::parse(ctx, all, 3, true)?;
         let name = c.string(ctx, 0, "a link name")?;
         let parent = c.string(ctx, 1, "the parent link's name")?;
-        let id = c.integer(ctx, 2, "the VLAN id")?;
-        let opts = link_opts(ctx, &c.options(ctx, &["mtu"])?)?;
+        let id = c.integer(ctx, 2, "the VLAN id argument")?;
+        let opts = link_opts(ctx, &c.options(ctx, &["mtu"])?, &name)?;
         done(l.borrow_mut().vlan(&c.ns, &name, &parent, id, &opts), ctx)
     });
     add(reg, lab, "vrf", &[2, 3], |ctx, l, all| {
         let c = Call::parse(ctx, all, 2, false)?;
         let name = c.string(ctx, 0, "a link name")?;
-        let table = c.integer(ctx, 1, "the routing table")?;
+        let table = c.integer(ctx, 1, "the routing table argument")?;
         done(l.borrow_mut().vrf(&c.ns, &name, table), ctx)
     });
 }
@@ -225,7 +228,7 @@ fn register_settings(reg: &mut Registrar, lab: &SharedLab) {
     add(reg, lab, "mtu", &[2, 3], |ctx, l, all| {
         let c = Call::parse(ctx, all, 2, false)?;
         let link = c.string(ctx, 0, "a link name")?;
-        let n = c.integer(ctx, 1, "the MTU")?;
+        let n = c.integer(ctx, 1, "the MTU argument")?;
         done(l.borrow_mut().mtu(&c.ns, &link, n), ctx)
     });
     add(reg, lab, "mac", &[2, 3], |ctx, l, all| {
@@ -258,7 +261,7 @@ fn sysctl_value(ctx: &NativeCallContext, v: &Dynamic, n: usize) -> Res<String> {
         format!(
             "the {} argument of sysctl must be a value (a string, an integer or true/false), not {}",
             args::ordinal(n),
-            type_name(v)
+            args::shown(v)
         ),
     ))
 }
@@ -275,7 +278,7 @@ fn register_sysctls(reg: &mut Registrar, lab: &SharedLab) {
         let on = v.as_bool().map_err(|_| {
             argument_error(
                 ctx,
-                format!("the {} argument of forwarding must be true or false, not {}", args::ordinal(*i), type_name(v)),
+                format!("the {} argument of forwarding must be true or false, not {}", args::ordinal(*i), args::shown(v)),
             )
         })?;
         done(l.borrow_mut().forwarding(&c.ns, on), ctx)

@@ -12,7 +12,7 @@ use super::args;
 use super::bindings::{Registrar, SharedLab};
 use super::failure::{argument_error, lab_error, raise, CallFailure, FailureKind, Res};
 use super::harness::describe;
-use super::values::{type_name, Netns};
+use super::values::Netns;
 use crate::lab::features::Feature;
 use crate::lab::reach::{Probe, ProbeOptions, ProbeOutcome};
 use crate::lab::Ns;
@@ -46,7 +46,7 @@ fn function(ctx: &NativeCallContext, v: &Dynamic, n: usize) -> Res<FnPtr> {
                 "the {} argument of {} must be a function (a closure like || {{ ... }}), not {}",
                 args::ordinal(n),
                 ctx.fn_name(),
-                type_name(v)
+                args::shown(v)
             ),
         )
     })
@@ -54,8 +54,11 @@ fn function(ctx: &NativeCallContext, v: &Dynamic, n: usize) -> Res<FnPtr> {
 
 fn seconds(ctx: &NativeCallContext, v: &Dynamic, what: &str) -> Res<Duration> {
     let s = args::number(ctx, v, what)?;
-    if !(0.0..1e6).contains(&s) {
-        return Err(argument_error(ctx, format!("{what} of {} must be a number of seconds from 0, not {s}", ctx.fn_name())));
+    if !(0.0..=args::MAX_SECONDS).contains(&s) {
+        return Err(argument_error(
+            ctx,
+            format!("{what} of {} must be a number of seconds from 0 to {}, not {s}", ctx.fn_name(), args::MAX_SECONDS),
+        ));
     }
     Ok(Duration::from_secs_f64(s))
 }
@@ -98,8 +101,7 @@ fn register_assert_eq(reg: &mut Registrar) {
     }
     reg.add("assert_eq", |ctx: NativeCallContext, a: Dynamic, b: Dynamic| check(&ctx, &a, &b, None));
     reg.add("assert_eq", |ctx: NativeCallContext, a: Dynamic, b: Dynamic, message: Dynamic| {
-        let message = if message.is_string() { message.into_string().expect("checked") } else { message.to_string() };
-        check(&ctx, &a, &b, Some(message))
+        check(&ctx, &a, &b, Some(args::text(&ctx, &message)).filter(|m| !m.trim().is_empty()))
     });
 }
 
@@ -137,7 +139,7 @@ fn target(lab: &SharedLab, ctx: &NativeCallContext, v: &Dynamic, n: usize) -> Re
                 "the {} argument of {} must be an address or a namespace, not {}",
                 args::ordinal(n),
                 ctx.fn_name(),
-                type_name(v)
+                args::shown(v)
             ),
         ));
     };
@@ -223,7 +225,7 @@ fn ns_name(ctx: &NativeCallContext, v: &Dynamic, what: &str) -> Res<String> {
     if v.is_string() {
         return Ok(v.clone().into_string().expect("checked"));
     }
-    Err(argument_error(ctx, format!("{what} in expect_matrix must be a namespace name, not {}", type_name(v))))
+    Err(argument_error(ctx, format!("{what} in expect_matrix must be a namespace name, not {}", args::shown(v))))
 }
 
 /// The expectation: for each source namespace, the namespaces it must reach.
@@ -231,7 +233,7 @@ fn expectation(ctx: &NativeCallContext, v: &Dynamic) -> Res<BTreeMap<String, Vec
     let Some(m) = v.clone().try_cast::<Map>() else {
         return Err(argument_error(
             ctx,
-            format!("expect_matrix needs a map like #{{h1: [\"h2\"], h2: []}}, not {}", type_name(v)),
+            format!("expect_matrix needs a map like #{{h1: [\"h2\"], h2: []}}, not {}", args::shown(v)),
         ));
     };
     let mut out = BTreeMap::new();
@@ -239,7 +241,7 @@ fn expectation(ctx: &NativeCallContext, v: &Dynamic) -> Res<BTreeMap<String, Vec
         let Some(list) = v.clone().try_cast::<Array>() else {
             return Err(argument_error(
                 ctx,
-                format!("the value for {k} in expect_matrix must be an array of namespace names, not {}", type_name(&v)),
+                format!("the value for {k} in expect_matrix must be an array of namespace names, not {}", args::shown(&v)),
             ));
         };
         let names = list.iter().map(|d| ns_name(ctx, d, "each entry")).collect::<Res<Vec<String>>>()?;
@@ -371,7 +373,7 @@ fn register_flow(reg: &mut Registrar, lab: &SharedLab) {
             let Ok(done) = v.as_bool() else {
                 return Err(argument_error(
                     &ctx,
-                    format!("the condition given to wait_until must return true or false, not {}", type_name(&v)),
+                    format!("the condition given to wait_until must return true or false, not {}", args::shown(&v)),
                 ));
             };
             if done {
@@ -389,7 +391,9 @@ fn register_flow(reg: &mut Registrar, lab: &SharedLab) {
     });
 
     reg.add("skip", |ctx: NativeCallContext, reason: Dynamic| -> Res<()> {
-        let reason = if reason.is_string() { reason.into_string().expect("checked") } else { reason.to_string() };
+        let reason = args::text(&ctx, &reason);
+        // The reason is what a report shows for the skip: never nothing.
+        let reason = if reason.trim().is_empty() { "skipped (skip() was given no reason)".to_string() } else { reason };
         Err(raise(&ctx, CallFailure { message: reason, hint: None, kind: FailureKind::Skip }))
     });
 

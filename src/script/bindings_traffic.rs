@@ -7,7 +7,6 @@ use rhai::{Dynamic, Map, NativeCallContext};
 use super::args;
 use super::bindings::{Registrar, SharedLab};
 use super::failure::{argument_error, lab_error, Res};
-use super::values::type_name;
 use super::values_traffic::PingAll;
 use crate::engine::icmp::PingOptions;
 use crate::lab::shaping::{ImpairSpec, ShapeSpec};
@@ -34,7 +33,7 @@ fn amount(ctx: &NativeCallContext, m: &Map, key: &str, example: &str) -> Res<Opt
     }
     Err(argument_error(
         ctx,
-        format!("the {key} option of {} must be a string like {example:?} or a number, not {}", ctx.fn_name(), type_name(v)),
+        format!("the {key} option of {} must be a string like {example:?} or a number, not {}", ctx.fn_name(), args::shown(v)),
     ))
 }
 
@@ -68,7 +67,7 @@ fn replace(ctx: &NativeCallContext, m: &Map) -> Res<bool> {
     match m.get("replace") {
         None => Ok(false),
         Some(v) => v.as_bool().map_err(|_| {
-            argument_error(ctx, format!("the replace option of {} must be true or false, not {}", ctx.fn_name(), type_name(v)))
+            argument_error(ctx, format!("the replace option of {} must be true or false, not {}", ctx.fn_name(), args::shown(v)))
         }),
     }
 }
@@ -80,9 +79,12 @@ fn default_pingall() -> PingOptions {
 
 fn seconds(ctx: &NativeCallContext, m: &Map, key: &str, min: f64, max: f64) -> Res<Option<Duration>> {
     let Some(v) = m.get(key) else { return Ok(None) };
-    let s = args::number(ctx, v, key)?;
+    let s = args::number(ctx, v, &format!("the {key} option"))?;
     if !(s >= min && s <= max) {
-        return Err(argument_error(ctx, format!("{key} must be a number of seconds from {min} to {max}, not {s}")));
+        return Err(argument_error(
+            ctx,
+            format!("the {key} option of {} must be a number of seconds from {min} to {max}, not {s}", ctx.fn_name()),
+        ));
     }
     Ok(Some(Duration::from_secs_f64(s)))
 }
@@ -91,11 +93,11 @@ fn pingall_options(ctx: &NativeCallContext, v: &Dynamic) -> Res<PingOptions> {
     let m = args::map(ctx, v, 0, PINGALL_KEYS)?;
     let mut opts = default_pingall();
     if let Some(c) = m.get("count") {
-        let c = args::integer(ctx, c, "count")?;
+        let c = args::integer(ctx, c, "the count option")?;
         opts.count = u32::try_from(c)
             .ok()
             .filter(|c| (1..=1000).contains(c))
-            .ok_or_else(|| argument_error(ctx, format!("count must be from 1 to 1000, not {c}")))?;
+            .ok_or_else(|| argument_error(ctx, format!("the count option of pingall must be from 1 to 1000, not {c}")))?;
     }
     if let Some(t) = seconds(ctx, &m, "timeout", 0.001, 3600.0)? {
         opts.timeout = t;
@@ -110,11 +112,11 @@ fn throughput_spec(ctx: &NativeCallContext, v: &Dynamic) -> Res<ThroughputSpec> 
         spec.duration = d;
     }
     if let Some(p) = m.get("port") {
-        let p = args::integer(ctx, p, "port")?;
+        let p = args::integer(ctx, p, "the port option")?;
         spec.port = u16::try_from(p)
             .ok()
             .filter(|p| *p >= 1)
-            .ok_or_else(|| argument_error(ctx, format!("port must be from 1 to 65535, not {p}")))?;
+            .ok_or_else(|| argument_error(ctx, format!("the port option of throughput must be from 1 to 65535, not {p}")))?;
     }
     if let Some(d) = m.get("dst") {
         spec.dst = Some(args::string(ctx, d, 2, "an address")?);

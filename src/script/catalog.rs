@@ -54,7 +54,7 @@ pub const CORE: &[FnDoc] = &[
     FnDoc {
         name: "netns_exists",
         forms: &["netns_exists(name) -> bool"],
-        summary: "Whether a named namespace exists.",
+        summary: "Whether a named namespace exists; given a Netns handle, whether its namespace still does.",
         example: r#"if !netns_exists("lab") { netns_add("lab"); }"#,
         ip: "test -e /run/netns/NAME",
     },

@@ -8,9 +8,11 @@ pub const TRAFFIC: &[FnDoc] = &[
         forms: &["shape(link, #{rate, burst, latency, replace})", "shape(ns, link, #{rate, burst, latency, replace})"],
         summary: "Limit a link's egress rate with a token bucket (tbf root qdisc); calling it again changes the rate. \
                   rate: \"10mbit\", \"500kbit\", \"1gbit\" (tc's units) or bits per second; burst: \"32kb\" or bytes \
-                  (default 10 ms of the rate, at least 32 KiB); latency: how long packets may queue, \"50ms\" or seconds \
-                  (default 50 ms). On a link the lab did not create that has a root qdisc someone configured, it is \
-                  refused unless replace: true (that qdisc comes back when the lab ends).",
+                  (default: 10 ms of the rate, and at least 4 full packets, 4 × (mtu + 14) bytes: 6056 at mtu 1500); \
+                  latency: how long packets may queue, \"50ms\" or seconds (default 50 ms). The bucket must drain within \
+                  the kernel's limit of about 275 s, which sets the lowest rate (184bit at mtu 1500 with the default \
+                  burst). On a link the lab did not create that has a root qdisc someone configured, it is refused \
+                  unless replace: true (that qdisc comes back when the lab ends).",
         example: r#"shape("a", "eth0", #{rate: "20mbit"}); shape("a", "eth0", #{rate: "1mbit", burst: "64kb", latency: "20ms"});"#,
         ip: "tc qdisc replace dev LINK root tbf rate RATE burst BURST latency LATENCY",
     },
@@ -54,3 +56,27 @@ pub const TRAFFIC: &[FnDoc] = &[
         ip: "iperf3 -s (in to_ns); iperf3 -c DST -t SECONDS (in from_ns)",
     },
 ];
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::tc_options::Clock;
+    use crate::lab::shaping::{self, ShapeSpec};
+    use crate::lab::units::Amount;
+
+    /// The defaults and limits the reference states for shape are the code's.
+    #[test]
+    fn shape_documents_the_code() {
+        let doc = super::TRAFFIC.iter().find(|d| d.name == "shape").unwrap().summary;
+        let ms = shaping::DEFAULT_BURST_TIME_NS / 1_000_000;
+        let frames = shaping::DEFAULT_BURST_FRAMES;
+        let at_1500 = shaping::default_burst(1, 1500);
+        assert!(doc.contains(&format!("default: {ms} ms of the rate, and at least {frames} full packets, {frames} × (mtu + 14) bytes: {at_1500} at mtu 1500")), "{doc}");
+        assert!(doc.contains(&format!("(default {} ms)", shaping::DEFAULT_LATENCY_NS / 1_000_000)), "{doc}");
+        assert!(doc.contains(&format!("about {:.0} s", Clock::STANDARD.max_usec() / 1e6)), "{doc}");
+        // The lowest rate stated works, and a bit less does not.
+        let spec = |rate: &str| ShapeSpec { rate: Amount::Text(rate.into()), burst: None, latency: None, replace: false };
+        assert!(doc.contains("(184bit at mtu 1500 with the default burst)"));
+        assert!(spec("184bit").tbf(1500, &Clock::STANDARD).is_ok());
+        assert!(spec("176bit").tbf(1500, &Clock::STANDARD).is_err());
+    }
+}

@@ -329,11 +329,10 @@ pub struct MemoryStop {
 }
 
 /// A limit error in words: which limit, its value, and how to raise it (message, help).
-/// None for other errors. Looks through the modules the error passed.
+/// None for other errors.
 pub fn explain(err: &EvalAltResult) -> Option<(String, String)> {
     let l = in_force();
     let (key, message) = match err {
-        EvalAltResult::ErrorInModule(_, inner, _) => return explain(inner),
         EvalAltResult::ErrorDataTooLarge(what, _) => {
             let key = match what.as_str() {
                 "Length of string" => Key::Strings,

@@ -180,18 +180,27 @@ impl ModuleResolver for Resolver {
     }
 }
 
-/// The imports of an AST whose path is written as a string: (path, position).
+/// The imports of an AST whose path is written as a string: (path, position of the path, as
+/// Rhai reports a failing import).
 fn imports(ast: &AST) -> Vec<(String, Position)> {
     let mut found = Vec::new();
     ast.walk(&mut |path: &[rhai::ASTNode]| {
-        if let Some(rhai::ASTNode::Stmt(Stmt::Import(x, pos))) = path.last() {
-            if let Expr::StringConstant(s, _) = &x.0 {
+        if let Some(rhai::ASTNode::Stmt(Stmt::Import(x, _))) = path.last() {
+            if let Expr::StringConstant(s, pos) = &x.0 {
                 found.push((s.to_string(), *pos));
             }
         }
         true
     });
     found
+}
+
+/// What following an import found wrong.
+enum Problem {
+    /// Reported at the script's import that leads there.
+    AtImport(String, Option<String>),
+    /// Placed in the module already (a syntax error at its line).
+    InModule(Box<ScriptError>),
 }
 
 /// For `nslab check`: follows the imports of a script through the files they name (without
@@ -206,8 +215,14 @@ pub fn check_imports(engine: &Engine, ast: &AST, source: &Source) -> Vec<ScriptE
         let mut chain = vec![(root.clone(), shown(&base, Path::new(&source.name)), pos.line().unwrap_or(0))];
         walk.problems.clear();
         walk.visit(&path, &mut chain);
-        for (message, hint) in walk.problems.drain(..) {
-            errors.push(source.check_error(message, pos, hint));
+        for problem in walk.problems.drain(..) {
+            errors.push(match problem {
+                Problem::AtImport(message, hint) => source.check_error(message, pos, hint),
+                Problem::InModule(mut e) => {
+                    source.imported_here(&mut e, pos, &path);
+                    *e
+                }
+            });
         }
     }
     errors
@@ -218,7 +233,7 @@ struct Walk<'a> {
     base: &'a Path,
     /// Modules whose imports were followed already.
     done: HashSet<PathBuf>,
-    problems: Vec<(String, Option<String>)>,
+    problems: Vec<Problem>,
 }
 
 impl Walk<'_> {
@@ -230,7 +245,7 @@ impl Walk<'_> {
         let name = shown(self.base, &file);
         if let Some(start) = chain.iter().position(|(f, ..)| *f == id) {
             let files: Vec<(String, usize)> = chain[start..].iter().map(|(_, n, l)| (n.clone(), *l)).collect();
-            self.problems.push((cycle_message(&files, &name), Some(CYCLE_HINT.into())));
+            self.problems.push(Problem::AtImport(cycle_message(&files, &name), Some(CYCLE_HINT.into())));
             return;
         }
         if !self.done.insert(id.clone()) {
@@ -239,19 +254,22 @@ impl Walk<'_> {
         let text = match files::read_script(&file) {
             Ok(t) => t,
             Err(e) if e.not_found() => {
-                self.problems.push((format!("module {path:?} not found: there is no file {}", file.display()), None));
+                self.problems.push(Problem::AtImport(
+                    format!("no module {path:?}: there is no file {}", file.display()),
+                    Some("import \"NAME\" reads NAME.rhai in the directory of the script that was run".into()),
+                ));
                 return;
             }
             Err(e) => {
-                self.problems.push((format!("import {path:?}: {e}"), e.hint()));
+                self.problems.push(Problem::AtImport(format!("import {path:?}: {e}"), e.hint()));
                 return;
             }
         };
         let ast = match self.engine.compile(&text) {
             Ok(a) => a,
             Err(e) => {
-                let (line, col) = (e.position().line().unwrap_or(0), e.position().position().unwrap_or(0));
-                self.problems.push((format!("module {name}, line {line}:{col}: syntax error: {}", e.err_type()), None));
+                let module = Source { name: file.display().to_string(), text };
+                self.problems.push(Problem::InModule(Box::new(module.from_parse(&e))));
                 return;
             }
         };

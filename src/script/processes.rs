@@ -10,7 +10,7 @@ use super::args;
 use super::bindings::{Registrar, SharedLab};
 use super::catalog::FnDoc;
 use super::failure::{argument_error, lab_error, Res};
-use super::values::{type_name, Exec};
+use super::values::Exec;
 use crate::lab::{ExecOutput, Ns};
 
 /// A process started by `spawn_in`.
@@ -71,16 +71,17 @@ fn proc_arg(ctx: &NativeCallContext, v: &Dynamic) -> Res<Proc> {
     }
     Err(argument_error(
         ctx,
-        format!("the first argument of {} must be a process (from spawn_in), not {}", ctx.fn_name(), type_name(v)),
+        format!("the first argument of {} must be a process (from spawn_in), not {}", ctx.fn_name(), args::shown(v)),
     ))
 }
 
 pub fn register(reg: &mut Registrar, lab: &SharedLab) {
     // Rhai reserves `spawn` as a keyword for a future feature; nslab's language names it.
     #[allow(deprecated)] // "not deprecated, but considered volatile" (rhai's own words)
-    reg.engine().on_parse_token(|token, _, _| match token {
+    // The engine has one token mapper: it also lets a script start with a byte-order mark.
+    reg.engine().on_parse_token(|token, pos, _| match token {
         Token::Reserved(s) if s.as_str() == "spawn" => Token::Identifier(s),
-        other => other,
+        other => super::diag::bom_token(other, pos),
     });
     let l = lab.clone();
     reg.engine()
@@ -133,8 +134,8 @@ pub fn register(reg: &mut Registrar, lab: &SharedLab) {
     reg.add("wait", move |ctx: NativeCallContext, p: Dynamic, seconds: Dynamic| -> Res<Dynamic> {
         let p = proc_arg(&ctx, &p)?;
         let s = args::number(&ctx, &seconds, "the number of seconds")?;
-        if !(0.0..1e6).contains(&s) {
-            return Err(argument_error(&ctx, format!("wait needs a number of seconds from 0, not {s}")));
+        if !(0.0..=args::MAX_SECONDS).contains(&s) {
+            return Err(argument_error(&ctx, format!("wait needs a number of seconds from 0 to {}, not {s}", args::MAX_SECONDS)));
         }
         let code = l.borrow_mut().proc_wait(p.pid, Some(Duration::from_secs_f64(s))).map_err(|e| lab_error(&ctx, e))?;
         Ok(code.map(|c| Dynamic::from(c as i64)).unwrap_or(Dynamic::UNIT))

@@ -2,6 +2,7 @@
 //! either nslab's own `--sandbox`, or `unshare --mount --net --propagation private` with a
 //! private tmpfs on /run (so /run/netns and /run/nslab are private too).
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -112,4 +113,31 @@ pub fn processes(argv: &[&str]) -> Vec<i32> {
 pub fn cpu_heavy() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A snippet's output split at lines "=NAME" (the sections the fault tests print).
+pub fn sections(stdout: &str) -> HashMap<String, String> {
+    let mut out: HashMap<String, String> = HashMap::new();
+    let mut current = String::new();
+    for line in stdout.lines() {
+        if let Some(name) = line.strip_prefix('=') {
+            current = name.to_string();
+            out.entry(current.clone()).or_default();
+        } else {
+            let s = out.entry(current.clone()).or_default();
+            s.push_str(line);
+            s.push('\n');
+        }
+    }
+    out
+}
+
+/// The last line of a text.
+pub fn last_line(text: &str) -> &str {
+    text.trim_end().lines().last().unwrap_or("")
+}
+
+/// A miette report with its wrapped lines joined again, to match messages in one piece.
+pub fn unwrap(text: &str) -> String {
+    text.replace("\n  │ ", " ")
 }

@@ -75,7 +75,7 @@ pub fn after_script(
         return 128 + signal as i32;
     }
     let recorded = match &outcome {
-        Ok(()) => Some(source.text.as_str()),
+        Ok(()) => Some(source.body()),
         Err(_) => {
             note!("note: {} failed; :save will not include it", source.name);
             None
@@ -114,12 +114,13 @@ fn start(session: Session, recorded: Option<&str>, sandbox: bool, keep_flag: boo
     let (keep, failures) = (shell.keep, shell.failures);
     drop(shell);
     // `:keep` in the sandbox said already that it cannot keep anything.
-    finish(lab, keep && !sandbox, sandbox && keep_flag);
+    let complete = finish(lab, keep && !sandbox, sandbox && keep_flag);
     let sig = stop.which.load(Ordering::Relaxed);
     if sig != 0 {
         return 128 + sig as i32;
     }
-    if panicked || (!terminal && failures > 0) {
+    // A lab left half standing fails the session, as it fails `run` and `test`; so does a panic.
+    if panicked || !complete || (!terminal && failures > 0) {
         return EXIT_FAILED;
     }
     0

@@ -74,7 +74,7 @@ pub fn run(args: ChildArgs) -> i32 {
         }
     };
     let stem = args.file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let name = if validate::netns_name(&stem).is_ok() { stem } else { "scenario".into() };
+    let name = if validate::lab_name(&stem).is_ok() { stem } else { "scenario".into() };
     let lab = match Lab::new(LabOptions::new(&name)) {
         Ok(l) => l,
         Err(e) => {
@@ -106,11 +106,15 @@ pub fn run(args: ChildArgs) -> i32 {
     });
     let lab = session.lab.take().expect("the session owns the lab");
     drop(session);
-    let teardown = match guarded(|| lab.teardown()) {
-        Ok(t) => t.to_string(),
-        Err(what) => format!("teardown failed: internal error (a bug in nslab): {what}"),
+    // A bug in teardown leaves the ledger (for `nslab clean`) and fails the scenario.
+    let (teardown_line, teardown_failed) = match guarded(|| lab.teardown()) {
+        Ok(t) => (t.to_string(), t.failed().then(|| t.failures.join("; "))),
+        Err(what) => {
+            let line = format!("teardown failed: internal error (a bug in nslab): {what}");
+            (line.clone(), Some(line))
+        }
     };
-    note!("{teardown}");
+    note!("{teardown_line}");
 
     let subtests: Vec<SubResult> = subtests
         .into_iter()
@@ -149,7 +153,14 @@ pub fn run(args: ChildArgs) -> i32 {
             (status, Some(problem))
         }
     };
-    write(&mut out, &ChildReport { status, problem, subtests, calls, teardown });
+    // A lab left half standing fails the scenario, as it fails `nslab run` (`finish`).
+    let (status, problem) = match (teardown_failed, status) {
+        (Some(why), Status::Pass | Status::Skip) => {
+            (Status::Fail, Some(Problem::plain("error", format!("teardown could not remove everything: {why}"))))
+        }
+        _ => (status, problem),
+    };
+    write(&mut out, &ChildReport { status, problem, subtests, calls, teardown: teardown_line });
     let sig = signal.load(Ordering::Relaxed);
     if sig != 0 {
         return 128 + sig as i32;
