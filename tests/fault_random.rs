@@ -135,7 +135,7 @@ fn random_kill_9_of_a_host_lab_then_clean_leaves_nothing_and_touches_nothing_for
             echo "killed {k} at {what}"
             $NSLAB clean > /run/clean 2>&1 || {{ echo "FAIL {k} ({what}): clean exited $?: $(cat /run/clean)"; }}
             snap > /run/after
-            diff /run/before /run/after > /run/diff || echo "FAIL {k} ({what}): the machine differs: $(cat /run/diff | head -20)"
+            diff /run/before /run/after > /run/diff || echo "FAIL {k} ({what}): the machine differs: $(head -20 /run/diff | tr '\n' '|')"
             [ "$(ls -A /run/nslab 2>/dev/null | wc -l)" = 0 ] || echo "FAIL {k} ({what}): ledgers left: $(ls /run/nslab)"
             for i in 1 2 3 4 5 6 7 8 9 10; do [ "$(programs)" = 0 ] && break; sleep 0.1; done
             [ "$(programs)" = 0 ] || echo "FAIL {k} ({what}): programs left: $(pgrep -a -x -f "sleep ($MARKERS)")"
@@ -174,7 +174,7 @@ fn random_kill_9_of_a_sandboxed_lab_leaves_no_program_and_touches_nothing_foreig
             for i in $(seq 1 30); do [ "$(programs)" = 0 ] && break; sleep 0.1; done
             [ "$(programs)" = 0 ] || echo "FAIL {k} ({what} at {ms} ms): programs left: $(pgrep -a -x -f "sleep ($MARKERS)")"
             snap > /run/after
-            diff /run/before /run/after > /run/diff || echo "FAIL {k} ({what} at {ms} ms): the machine differs: $(head -20 /run/diff)"
+            diff /run/before /run/after > /run/diff || echo "FAIL {k} ({what} at {ms} ms): the machine differs: $(head -20 /run/diff | tr '\n' '|')"
             [ "$(ls -A /run/nslab 2>/dev/null | wc -l)" = 0 ] || echo "FAIL {k}: ledgers left on the host: $(ls /run/nslab)"
             "#,
             p = path.display()

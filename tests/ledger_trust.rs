@@ -152,11 +152,11 @@ EOF
     assert!(ledger.starts_with("/run/nslab/") && ledger.ends_with(".jsonl"), "{run:?}");
     let clean: Vec<&str> = s["clean"].lines().collect();
     let at = |n: usize| format!("clean: {ledger}:{n}: ");
-    assert!(clean[0].starts_with(&at(6)) && clean[0].contains("invalid namespace name \"../precious\""), "{run:?}");
-    assert!(clean[1].starts_with(&at(7)) && clean[1].contains("\"../mnt-target\""), "{run:?}");
-    assert!(clean[2].starts_with(&at(8)) && clean[2].contains("only network sysctls (net.*)"), "{run:?}");
-    assert!(clean[3].starts_with(&at(9)) && clean[3].contains("empty or relative part"), "{run:?}");
-    assert!(clean[4].starts_with(&at(10)) && clean[4].contains("invalid interface name \"vhost/../../x\""), "{run:?}");
+    assert!(clean[0].starts_with(&at(7)) && clean[0].contains("invalid namespace name \"../precious\""), "{run:?}");
+    assert!(clean[1].starts_with(&at(8)) && clean[1].contains("\"../mnt-target\""), "{run:?}");
+    assert!(clean[2].starts_with(&at(9)) && clean[2].contains("only network sysctls (net.*)"), "{run:?}");
+    assert!(clean[3].starts_with(&at(10)) && clean[3].contains("empty or relative part"), "{run:?}");
+    assert!(clean[4].starts_with(&at(11)) && clean[4].contains("invalid interface name \"vhost/../../x\""), "{run:?}");
     assert!(clean[..5].iter().all(|l| l.ends_with("never acted on")), "{run:?}");
     assert!(clean[5].starts_with("clean: lab kept (id "), "{run:?}");
     assert!(

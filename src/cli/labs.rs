@@ -206,9 +206,8 @@ pub fn clean() -> i32 {
         dead += 1;
         status |= remove_dead("clean", rec);
     }
-    // The shared-settings directory, if a lab killed right after making it left it empty
-    // (removing a directory that is not empty fails: nothing of a live lab goes).
-    let _ = std::fs::remove_dir(ledger_dir().join("shared"));
+    // Shared-settings records a lab killed before it wrote them left empty, and their directory.
+    crate::lab::shared_settings::prune(&ledger_dir().join("shared"));
     if dead == 0 && status == 0 {
         note!("clean: no dead labs");
     }

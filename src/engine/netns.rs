@@ -96,7 +96,8 @@ pub fn prepare_dir() -> Result<()> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Placeholder {
     pub inode: u64,
-    pub file: u64,
+    /// The placeholder file's inode, once it exists.
+    pub file: Option<u64>,
 }
 
 /// Why `create` failed: the engine, or the caller's `record` step (its own error type).
@@ -117,7 +118,7 @@ pub enum CreateError<E> {
 pub fn create<E>(
     name: &str,
     home: &impl AsFd,
-    record: impl FnOnce(Placeholder) -> std::result::Result<(), E>,
+    mut record: impl FnMut(Placeholder) -> std::result::Result<(), E>,
 ) -> std::result::Result<File, CreateError<E>> {
     use std::os::unix::fs::MetadataExt;
     let op = format!("create namespace {name}");
@@ -128,11 +129,15 @@ pub fn create<E>(
     setns(home, CloneFlags::CLONE_NEWNET).expect("return to the home network namespace");
     let new = new.map_err(engine)?;
     let inode = inode_of(&new).map_err(engine)?;
+    // Recorded before the name exists, then again with the placeholder's inode: a kill between
+    // the two leaves an intent naming the namespace and an empty file nobody else can have made
+    // (it was created O_EXCL, and someone else's would have a namespace mounted on it).
+    record(Placeholder { inode, file: None }).map_err(CreateError::Record)?;
     let flags = OFlag::O_RDONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
     let placeholder: OwnedFd = open(&path, flags, Mode::empty()).map_err(|e| engine(EngineError::errno(&op, e)))?;
     let made = (|| {
         let file = File::from(placeholder).metadata().map(|m| m.ino()).map_err(|e| engine(EngineError::io(&op, e)))?;
-        record(Placeholder { inode, file }).map_err(CreateError::Record)?;
+        record(Placeholder { inode, file: Some(file) }).map_err(CreateError::Record)?;
         // The handle's /proc path names the namespace itself: the thread need not be in it.
         let source = format!("/proc/self/fd/{}", new.as_raw_fd());
         mount(Some(source.as_str()), &path, Some("none"), MsFlags::MS_BIND, None::<&str>)

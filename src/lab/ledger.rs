@@ -169,7 +169,12 @@ struct Replay {
 impl Replay {
     fn apply(&mut self, event: Event) {
         match event {
-            Event::Intent(o) => self.pending.push(o),
+            // A later intent for the same object says more about it (a namespace's placeholder).
+            Event::Intent(o) => {
+                let key = o.key();
+                self.pending.retain(|p| p.key() != key);
+                self.pending.push(o);
+            }
             Event::Made(o) => {
                 let key = self.settle(&o);
                 self.index.insert(key, self.made.len());

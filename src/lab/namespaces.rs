@@ -51,7 +51,7 @@ impl Lab {
         let mut recorded = None;
         let home = self.home.clone();
         let made = netns::create(name, &*home, |p| {
-            let intent = Object::Netns { name: name.into(), inode: Some(p.inode), file: Some(p.file) };
+            let intent = Object::Netns { name: name.into(), inode: Some(p.inode), file: p.file };
             self.ledger_mut()?.intent(&intent)?;
             recorded = Some(intent);
             Ok::<(), LabError>(())

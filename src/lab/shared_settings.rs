@@ -272,6 +272,35 @@ pub fn take<E>(
     }
 }
 
+/// Removes the records that labs killed before writing them left empty, then the directory if
+/// nothing else is in it (for `clean`: such a lab may have died before its ledger existed).
+/// A record being written is locked by its writer: this waits for it, then sees it whole.
+pub fn prune(dir: &Path) {
+    let Ok(Some(dirf)) = open_dir(dir, false) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let flags = OFlag::O_RDWR | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK;
+        let Ok(fd) = nix::fcntl::openat(dirf.as_fd(), name.as_str(), flags, Mode::empty()) else { continue };
+        let file = File::from(fd);
+        let Ok(meta) = file.metadata() else { continue };
+        if !meta.file_type().is_file() || meta.uid() != nix::unistd::geteuid().as_raw() {
+            continue;
+        }
+        let Ok(file) = Flock::lock(file, FlockArg::LockExclusive) else { continue };
+        let now = nix::sys::stat::fstatat(dirf.as_fd(), name.as_str(), nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW);
+        if !now.is_ok_and(|st| st.st_ino == meta.ino()) {
+            continue;
+        }
+        let Ok(dir_copy) = dirf.try_clone() else { continue };
+        let mut record = Locked { file, dir: dir_copy, name };
+        if record.load().is_none() {
+            record.remove(dir);
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
+}
+
 /// Leaves the setting: drops the labs of this process (a lab is its process: teardown runs in
 /// it, `clean` only for labs whose process is gone) and dead ones from its holders; the last
 /// one out puts the original back if the setting still holds the labs' value. Without a record
@@ -328,6 +357,31 @@ mod tests {
     /// A dead holder: a pid that is not running.
     fn ghost() -> Holder {
         Holder { id: "dead01".into(), name: "gone".into(), pid: i32::MAX, start: 1 }
+    }
+
+    #[test]
+    fn prune_removes_only_empty_records_and_then_the_directory() {
+        let dir = std::env::temp_dir().join(format!("nslab-shared-prune-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        open_dir(&dir, true).unwrap();
+        std::fs::write(dir.join(file_name(1, "net/ipv4/ip_forward")), "").unwrap();
+        prune(&dir);
+        assert!(!dir.exists(), "an empty record and then the directory go");
+        open_dir(&dir, true).unwrap();
+        let held = serde_json::to_string(&Setting {
+            ns_inode: 1,
+            key: "net/ipv4/ip_forward".into(),
+            original: "0".into(),
+            value: "1".into(),
+            holders: vec![me("aaaaaa")],
+        })
+        .unwrap();
+        std::fs::write(dir.join(file_name(1, "net/ipv4/ip_forward")), held).unwrap();
+        std::fs::write(dir.join(file_name(2, "net/ipv4/ip_forward")), "").unwrap();
+        prune(&dir);
+        let left: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert_eq!(left, vec![std::ffi::OsString::from(file_name(1, "net/ipv4/ip_forward"))]);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -485,6 +485,9 @@ fn still_ours(name: &str, inode: Option<u64>, file: Option<u64>) -> Held {
             Held::Other("its identity was never recorded, so it cannot be told from a namesake: left as is".into())
         }
         (AtName::File(found), _) if file == Some(found) => Held::Placeholder,
+        // Killed between recording the namespace and noting its placeholder file: an empty file
+        // at the name, made O_EXCL by the lab (anyone else's would have a namespace on it).
+        (AtName::File(_), Some(_)) if file.is_none() => Held::Placeholder,
         (AtName::File(_), _) => Held::Other("an empty file that is not the lab's placeholder: left as is".into()),
         (AtName::Symlink, _) => Held::Other("the name is a symbolic link now; nslab never follows one: left as is".into()),
         (AtName::Other, _) => Held::Other("the name holds something other than a namespace: left as is".into()),
