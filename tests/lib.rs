@@ -14,6 +14,7 @@ mod processes;
 mod repl;
 mod sandbox_view;
 mod scenario;
+mod session;
 mod side_by_side;
 mod support;
 mod traffic;

@@ -20,6 +20,7 @@ pub mod labs;
 pub mod repl;
 pub mod report;
 pub mod run;
+pub mod session;
 pub mod test;
 
 use std::path::PathBuf;

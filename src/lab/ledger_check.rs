@@ -72,7 +72,7 @@ impl Object {
 impl Header {
     /// Ok when the header is one nslab wrote for the file `stem`.jsonl.
     pub fn check(&self, stem: &str) -> Check {
-        // The same rule a lab's name is held to when the lab opens (`cli/run.rs`).
+        // The same rule a lab's name is held to when the lab opens (`cli/session.rs`).
         validate::lab_name(&self.name)?;
         if self.id.is_empty() || self.id.len() > 16 || !self.id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(invalid("lab id", &self.id, "it must be 1 to 16 hexadecimal digits"));

@@ -24,40 +24,38 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 
-use super::run::{self, finish, stdout_printer, EXIT_FAILED};
-use super::{ReplArgs, RunArgs};
-use crate::lab::Ns;
-use crate::script::{ErrorKind, ScriptError, Session, Source};
+use super::session::{self, exit_status, guarded, Interrupt, Keep, Plan, Session, EXIT_FAILED};
+use super::ReplArgs;
+use crate::script::{ErrorKind, ScriptError, Source};
 use shell::Shell;
 
 /// `nslab repl` (and `nslab` alone).
 pub fn repl(args: ReplArgs) -> i32 {
-    if args.sandbox {
-        if let Err(code) = run::enter_sandbox() {
-            return code;
-        }
-    }
-    let lab = match run::open_lab(args.name.as_deref().unwrap_or("repl")) {
-        Ok(l) => l,
-        Err(code) => return code,
+    let sandbox = match args.sandbox.then(session::enter_sandbox).transpose() {
+        Ok(s) => s,
+        Err(refusal) => return refusal.report(),
     };
-    let mut session = Session::new(Some(lab), Path::new("."), stdout_printer());
-    session.set_limit_flags(super::LimitArg::all(&args.limits));
-    if args.sandbox {
-        // The sandbox stands in for a host, whose loopback is up.
-        let _ = session.lab.borrow_mut().set_up(&Ns::Root, "lo", true);
+    let plan = Plan {
+        name: args.name.as_deref().unwrap_or("repl"),
+        dir: Path::new("."),
+        sandbox,
+        limits: &args.limits,
+        args: &[],
+        interrupt: Interrupt::StopsStatement,
+    };
+    match Session::open(plan) {
+        Ok(session) => start(session, None, args.sandbox, Keep::asked(args.keep, args.sandbox)),
+        Err(refusal) => refusal.report(),
     }
-    session.set_args(&[]);
-    start(session, None, args.sandbox, args.keep)
 }
 
 /// `nslab run -i`: the script has run (or failed); go on in the REPL on the lab it built.
 pub fn after_script(
-    session: Session,
+    mut session: Session,
     source: &Source,
     outcome: Result<(), Vec<ScriptError>>,
-    args: &RunArgs,
-    signal: usize,
+    keep: Keep,
+    sandbox: bool,
 ) -> i32 {
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     if let Err(errors) = &outcome {
@@ -69,11 +67,12 @@ pub fn after_script(
             }
         }
     }
-    if signal != 0 && signal != signal_hook::consts::SIGINT as usize {
-        let lab = session.lab.take().expect("the session owns the lab");
-        finish(lab, args.keep && !args.sandbox, args.sandbox && args.keep);
-        return 128 + signal as i32;
+    // Ctrl-C stopped only the script; any other signal ends the session.
+    if let Some(sig) = session.signal().filter(|s| *s != signal_hook::consts::SIGINT) {
+        session.finish(keep);
+        return 128 + sig;
     }
+    session.watch_signals(Interrupt::StopsStatement);
     let recorded = match &outcome {
         Ok(()) => Some(source.body()),
         Err(_) => {
@@ -81,24 +80,24 @@ pub fn after_script(
             None
         }
     };
-    start(session, recorded, args.sandbox, args.keep)
+    start(session, recorded, sandbox, keep)
 }
 
-fn start(session: Session, recorded: Option<&str>, sandbox: bool, keep_flag: bool) -> i32 {
-    let cancel = session.lab.borrow().cancel_flag();
-    let stop = signals::watch(&cancel);
+fn start(mut session: Session, recorded: Option<&str>, sandbox: bool, keep: Keep) -> i32 {
+    let cancel = session.script.lab.borrow().cancel_flag();
+    let stop = signals::watch();
     let terminal = std::io::stdin().is_terminal();
     let color = terminal && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let mut shell = Shell::new(session, cancel, stop.flag.clone(), sandbox, keep_flag, color);
+    let mut shell = Shell::new(&mut session.script, cancel, stop.flag.clone(), sandbox, keep, color);
     if let Some(text) = recorded {
         shell.eval.record(text);
     }
     // A panic (a bug in nslab) ends the session; the lab is still torn down below.
-    let panicked = run::guarded(|| {
+    let panicked = guarded(|| {
         if terminal {
             let name = shell.session.lab.borrow().name().to_string();
             let place = if sandbox { " in a sandbox" } else { "" };
-            let end = if keep_flag { "leaves it standing" } else { "tears it down" };
+            let end = if keep == Keep::No { "tears it down" } else { "leaves it standing" };
             out!(
                 "nslab {} · lab {name}{place} · :help lists the functions, Tab completes, Ctrl-D {end}",
                 env!("CARGO_PKG_VERSION")
@@ -110,18 +109,10 @@ fn start(session: Session, recorded: Option<&str>, sandbox: bool, keep_flag: boo
     })
     .is_err();
     stop.done.store(true, Ordering::Relaxed);
-    let lab = shell.session.lab.take().expect("the session owns the lab");
     let (keep, failures) = (shell.keep, shell.failures);
     drop(shell);
-    // `:keep` in the sandbox said already that it cannot keep anything.
-    let complete = finish(lab, keep && !sandbox, sandbox && keep_flag);
-    let sig = stop.which.load(Ordering::Relaxed);
-    if sig != 0 {
-        return 128 + sig as i32;
-    }
+    let ending = session.finish(keep);
     // A lab left half standing fails the session, as it fails `run` and `test`; so does a panic.
-    if panicked || !complete || (!terminal && failures > 0) {
-        return EXIT_FAILED;
-    }
-    0
+    let status = if panicked || (!terminal && failures > 0) { EXIT_FAILED } else { 0 };
+    exit_status(ending.signal(), status, ending.complete())
 }

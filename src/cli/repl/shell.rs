@@ -15,6 +15,7 @@ use super::eval::Evaluator;
 use super::helper::Names;
 use super::{help, net, save, show};
 use crate::cli::report;
+use crate::cli::session::Keep;
 use crate::script::check::Known;
 use crate::script::values::{Exec, Netns, Ping};
 use crate::script::{ErrorKind, ScriptError, Session};
@@ -24,12 +25,12 @@ pub enum Flow {
     Quit,
 }
 
-pub struct Shell {
-    pub session: Session,
+pub struct Shell<'s> {
+    pub session: &'s mut Session,
     pub eval: Evaluator,
     pub names: Rc<RefCell<Names>>,
     known: Known,
-    pub keep: bool,
+    pub keep: Keep,
     pub sandbox: bool,
     pub color: bool,
     /// Entries that failed.
@@ -39,15 +40,15 @@ pub struct Shell {
     stop: Arc<AtomicBool>,
 }
 
-impl Shell {
+impl<'s> Shell<'s> {
     pub fn new(
-        session: Session,
+        session: &'s mut Session,
         cancel: Arc<AtomicBool>,
         stop: Arc<AtomicBool>,
         sandbox: bool,
-        keep: bool,
+        keep: Keep,
         color: bool,
-    ) -> Shell {
+    ) -> Shell<'s> {
         let known = Known::from_engine(&session.engine);
         let mut shell = Shell {
             session,
@@ -89,7 +90,7 @@ impl Shell {
     fn statement(&mut self, text: &str) -> Flow {
         // A Ctrl-C that came while no statement ran must not stop this one.
         self.cancel.store(false, Ordering::Relaxed);
-        let result = self.eval.eval(&mut self.session, text);
+        let result = self.eval.eval(self.session, text);
         self.cancel.store(false, Ordering::Relaxed);
         match result {
             Ok(value) => self.echo(&value),
@@ -154,10 +155,10 @@ impl Shell {
                 }
             }
             Command::Keep => {
-                self.keep = true;
                 if self.sandbox {
                     note!("note: the sandbox ends with nslab, so its lab cannot outlive the REPL");
                 } else {
+                    self.keep = Keep::Yes;
                     note!("the lab will be left standing when you leave; `nslab down` removes it");
                 }
             }

@@ -1,8 +1,9 @@
 //! Signals in the REPL: Ctrl-C (SIGINT) stops the running statement; SIGTERM, SIGHUP and SIGQUIT
 //! (`nslab down`, a closed terminal, Ctrl-\\) end the session, tearing the lab down as Ctrl-D
-//! would.
+//! would. The session (`cli::session`) sets the lab's cancel flag and remembers the signal; here
+//! the REPL learns to stop reading.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,23 +11,14 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
 
 pub struct Stop {
     pub flag: Arc<AtomicBool>,
-    /// The signal that asked to stop (0: none).
-    pub which: Arc<AtomicUsize>,
     /// Set once the session has stopped reading input.
     pub done: Arc<AtomicBool>,
 }
 
-pub fn watch(cancel: &Arc<AtomicBool>) -> Stop {
-    let stop = Stop {
-        flag: Arc::new(AtomicBool::new(false)),
-        which: Arc::new(AtomicUsize::new(0)),
-        done: Arc::new(AtomicBool::new(false)),
-    };
-    let _ = signal_hook::flag::register(SIGINT, cancel.clone());
+pub fn watch() -> Stop {
+    let stop = Stop { flag: Arc::new(AtomicBool::new(false)), done: Arc::new(AtomicBool::new(false)) };
     for sig in [SIGTERM, SIGHUP, SIGQUIT] {
-        let _ = signal_hook::flag::register(sig, cancel.clone());
         let _ = signal_hook::flag::register(sig, stop.flag.clone());
-        let _ = signal_hook::flag::register_usize(sig, stop.which.clone(), sig as usize);
     }
     // The line editor waits for keys and does not look at flags; it does return on a SIGINT that
     // interrupts its read. So pass SIGTERM, SIGHUP and SIGQUIT on as SIGINT to this thread, the one that

@@ -4,14 +4,12 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 
 use super::outcome::{Call, ChildReport, Problem, Status, SubResult};
-use crate::cli::run::{guarded, stdout_printer, watch_signals};
-use crate::engine::sandbox;
-use crate::lab::{validate, Lab, LabOptions, Ns};
+use crate::cli::session::{self, exit_status, Interrupt, Keep, Plan, Session, Teardown};
+use crate::lab::validate;
 use crate::script::harness::{CallRecord, SubtestOutcome};
-use crate::script::{ErrorKind, Session, Source};
+use crate::script::{ErrorKind, Source};
 
 #[derive(clap::Args, Debug)]
 pub struct ChildArgs {
@@ -61,11 +59,13 @@ pub fn run(args: ChildArgs) -> i32 {
             return 2;
         }
     };
-    // Before anything else: the kernel refuses a new user/mount namespace once threads exist.
-    if let Err(e) = sandbox::enter() {
-        write(&mut out, &failed(Problem::plain("error", format!("cannot start the sandbox: {e}"))));
-        return 1;
-    }
+    let sandbox = match session::enter_sandbox() {
+        Ok(s) => s,
+        Err(refusal) => {
+            write(&mut out, &failed(Problem::plain("error", refusal.message)));
+            return 1;
+        }
+    };
     let source = match crate::script::files::read_script(&args.file) {
         Ok(text) => Source { name: args.file.display().to_string(), text },
         Err(e) => {
@@ -75,28 +75,30 @@ pub fn run(args: ChildArgs) -> i32 {
     };
     let stem = args.file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let name = if validate::lab_name(&stem).is_ok() { stem } else { "scenario".into() };
-    let lab = match Lab::new(LabOptions::new(&name)) {
-        Ok(l) => l,
-        Err(e) => {
-            write(&mut out, &failed(Problem::plain("error", e.to_string())));
+    let plan = Plan {
+        name: &name,
+        dir: &crate::script::script_dir(&source.name),
+        sandbox: Some(sandbox),
+        limits: &args.limits,
+        args: &[],
+        interrupt: Interrupt::EndsSession,
+    };
+    let mut session = match Session::open(plan) {
+        Ok(s) => s,
+        Err(refusal) => {
+            write(&mut out, &failed(Problem::plain("error", refusal.message)));
             return 1;
         }
     };
-    let signal = watch_signals(&lab);
-    let mut session = Session::new(Some(lab), &crate::script::script_dir(&source.name), stdout_printer());
-    // The sandbox stands in for a host, whose loopback is up.
-    let _ = session.lab.borrow_mut().set_up(&Ns::Root, "lo", true);
-    session.harness.capture_calls(args.capture);
-    session.set_limit_flags(crate::cli::LimitArg::all(&args.limits));
-    session.set_args(&[]);
+    session.script.harness.capture_calls(args.capture);
     // A panic (a bug in nslab) fails the scenario; the lab is still torn down.
-    let (outcome, crash) = match guarded(|| session.run(&source)) {
+    let (outcome, crash) = match session.run(|s| s.run(&source)) {
         Ok(o) => (o, None),
         Err(what) => (Ok(()), Some(what)),
     };
-    let subtests = guarded(|| session.take_subtests(&source)).unwrap_or_default();
+    let subtests = session.run(|s| s.take_subtests(&source)).unwrap_or_default();
     let calls = args.capture.then(|| {
-        let (calls, dropped) = session.harness.take_calls();
+        let (calls, dropped) = session.script.harness.take_calls();
         let note = (dropped > 0).then(|| Call {
             call: format!("[nslab: {dropped} earlier calls were not kept, only the latest {}]", calls.len()),
             ok: true,
@@ -104,17 +106,18 @@ pub fn run(args: ChildArgs) -> i32 {
         });
         note.into_iter().chain(calls.into_iter().map(call)).collect()
     });
-    let lab = session.lab.take().expect("the session owns the lab");
-    drop(session);
+    // The sandbox ends with this process: nothing can be kept.
+    let ending = session.finish(Keep::No);
     // A bug in teardown leaves the ledger (for `nslab clean`) and fails the scenario.
-    let (teardown_line, teardown_failed) = match guarded(|| lab.teardown()) {
-        Ok(t) => (t.to_string(), t.failed().then(|| t.failures.join("; "))),
-        Err(what) => {
+    let (teardown_line, teardown_failed) = match &ending.teardown {
+        Teardown::Done(t) => (t.to_string(), t.failed().then(|| t.failures.join("; "))),
+        Teardown::Crashed(what) => {
             let line = format!("teardown failed: internal error (a bug in nslab): {what}");
+            note!("{line}");
             (line.clone(), Some(line))
         }
+        Teardown::Kept => (String::new(), None),
     };
-    note!("{teardown_line}");
 
     let subtests: Vec<SubResult> = subtests
         .into_iter()
@@ -161,9 +164,5 @@ pub fn run(args: ChildArgs) -> i32 {
         _ => (status, problem),
     };
     write(&mut out, &ChildReport { status, problem, subtests, calls, teardown: teardown_line });
-    let sig = signal.load(Ordering::Relaxed);
-    if sig != 0 {
-        return 128 + sig as i32;
-    }
-    i32::from(status == Status::Fail)
+    exit_status(ending.signal(), i32::from(status == Status::Fail), ending.complete())
 }

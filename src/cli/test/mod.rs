@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use miette::{GraphicalReportHandler, GraphicalTheme};
 
 use super::report;
-use super::run::{EXIT_FAILED, EXIT_USAGE};
+use super::session::{EXIT_FAILED, EXIT_USAGE};
 use outcome::Summary;
 
 #[derive(clap::Args, Debug)]

@@ -78,7 +78,7 @@ pub fn run(
     mut done: impl FnMut(&ScenarioResult),
 ) -> (Vec<ScenarioResult>, bool) {
     let stop = Arc::new(AtomicBool::new(false));
-    for sig in crate::cli::run::STOP_SIGNALS {
+    for sig in crate::cli::session::STOP_SIGNALS {
         let _ = signal_hook::flag::register(sig, stop.clone());
     }
     // Orphans of our scenarios come back to us instead of init (see the module comment).
