@@ -16,11 +16,11 @@ macro_rules! note {
     }};
 }
 
-pub mod labs;
-pub mod repl;
-pub mod report;
-pub mod run;
-pub mod test;
+pub(crate) mod labs;
+pub(crate) mod repl;
+pub(crate) mod report;
+pub(crate) mod run;
+pub(crate) mod test;
 
 use std::path::PathBuf;
 

@@ -3,7 +3,7 @@
 //! ledger, and turns engine failures into errors about the user's objects.
 
 mod bridges;
-pub mod diagnose;
+pub(crate) mod diagnose;
 mod holding;
 mod ifindex;
 mod links;
@@ -13,27 +13,27 @@ mod probe;
 mod routes;
 mod veth;
 
-pub mod error;
-pub mod features;
-pub mod ledger;
+pub(crate) mod error;
+pub(crate) mod features;
+pub(crate) mod ledger;
 mod ledger_check;
-pub mod link_kinds;
+pub(crate) mod link_kinds;
 mod owners;
 mod parallel;
-pub mod pingall;
-pub mod processes;
-pub mod reach;
+pub(crate) mod pingall;
+pub(crate) mod processes;
+pub(crate) mod reach;
 mod settings;
-pub mod shaping;
-pub mod shared_settings;
+pub(crate) mod shaping;
+pub(crate) mod shared_settings;
 mod stragglers;
 mod sysctl;
-pub mod teardown;
-pub mod throughput;
-pub mod units;
-pub mod validate;
-pub mod validate_net;
-pub mod view;
+pub(crate) mod teardown;
+pub(crate) mod throughput;
+pub(crate) mod units;
+pub(crate) mod validate;
+pub(crate) mod validate_net;
+pub(crate) mod view;
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;

@@ -1,28 +1,28 @@
 //! Script bindings: the Rhai engine with nslab's functions, running scripts against a lab.
 //! Nothing here prints: output goes to the printer the caller provides.
 
-pub mod args;
-pub mod bindings;
-pub mod bindings_links;
-pub mod bindings_net;
-pub mod bindings_testing;
-pub mod bindings_traffic;
+pub(crate) mod args;
+pub(crate) mod bindings;
+pub(crate) mod bindings_links;
+pub(crate) mod bindings_net;
+pub(crate) mod bindings_testing;
+pub(crate) mod bindings_traffic;
 pub mod catalog;
-pub mod catalog_net;
-pub mod catalog_testing;
-pub mod catalog_traffic;
-pub mod check;
-pub mod diag;
-pub mod failure;
-pub mod files;
+pub(crate) mod catalog_net;
+pub(crate) mod catalog_testing;
+pub(crate) mod catalog_traffic;
+pub(crate) mod check;
+pub(crate) mod diag;
+pub(crate) mod failure;
+pub(crate) mod files;
 pub mod harness;
-pub mod limits;
-pub mod modules;
-pub mod processes;
-pub mod reference;
-pub mod registrar;
-pub mod values;
-pub mod values_traffic;
+pub(crate) mod limits;
+pub(crate) mod modules;
+pub(crate) mod processes;
+pub(crate) mod reference;
+pub(crate) mod registrar;
+pub(crate) mod values;
+pub(crate) mod values_traffic;
 
 use std::cell::{Cell, Ref, RefCell, RefMut};
 use std::path::{Path, PathBuf};
