@@ -133,7 +133,7 @@ impl Source {
         (offset, end.max(1).min(rest.len().max(1))).into()
     }
 
-    /// The source text of a call's arguments, for "assertion failed: <condition>".
+    /// The source text of a call's arguments, for `assertion failed: <condition>`.
     pub fn call_arguments(&self, offset: usize) -> Option<String> {
         let span = self.call_span(offset);
         let text = &self.body()[span.offset()..span.offset() + span.len()];
