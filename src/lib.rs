@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! nslab: network-namespace labs as Rhai scripts, carried out natively through netlink.
 //!
 //! The `nslab` binary is a thin shell over this library ([`cli::main`]). The library is also

@@ -28,7 +28,7 @@ use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
 #[command(name = "nslab", version, about = "Network-namespace labs as Rhai scripts, carried out natively through netlink")]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Work in the sandbox (as `run --sandbox`); without a command, open the REPL there.
     #[arg(long)]
     pub sandbox: bool,
@@ -37,7 +37,7 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run a lab script; the lab is torn down when it ends unless --keep.
     Run(RunArgs),
     /// Explore a lab interactively (the default without a command); Ctrl-D tears it down unless :keep.
@@ -67,7 +67,7 @@ pub enum Command {
 }
 
 #[derive(clap::Args, Debug)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// Run in a private user + mount + network namespace: nothing is visible on, or left on, the host.
     #[arg(long)]
     pub sandbox: bool,
@@ -90,7 +90,7 @@ pub struct RunArgs {
 }
 
 #[derive(clap::Args, Debug, Default)]
-pub struct ReplArgs {
+pub(crate) struct ReplArgs {
     /// Work in a private user + mount + network namespace: nothing is visible on, or left on, the host.
     #[arg(long)]
     pub sandbox: bool,
@@ -107,7 +107,7 @@ pub struct ReplArgs {
 
 /// One `--limit KEY=VALUE[,KEY=VALUE...]`, checked when parsed.
 #[derive(Debug, Clone)]
-pub struct LimitArg {
+pub(crate) struct LimitArg {
     /// As given, to pass on (to a scenario's process).
     pub text: String,
     pub set: crate::script::limits::Overrides,

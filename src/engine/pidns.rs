@@ -56,6 +56,7 @@ pub fn available() -> bool {
 pub struct PidNs {
     /// The init's pid (as nslab sees it) and start time: its identity in the ledger.
     pub init: i32,
+    /// The init's start time (clock ticks after boot, as in /proc/PID/stat).
     pub start: u64,
     /// `/proc/INIT/ns/pid`: what spawning threads `setns` into.
     ns: File,

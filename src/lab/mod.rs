@@ -60,10 +60,12 @@ use crate::engine::{netns, EngineError};
 pub enum Ns {
     /// The namespace nslab itself runs in: the host's, or the sandbox's.
     Root,
+    /// A namespace the lab made (or found), by name.
     Named(String),
 }
 
 impl Ns {
+    /// The namespace named `name`.
     pub fn named(name: impl Into<String>) -> Ns {
         Ns::Named(name.into())
     }
@@ -100,17 +102,24 @@ struct Space {
 /// holds (RSS 27 -> 22 MB at 500 namespaces). Reopening costs ~25 µs.
 const OPEN_CONNECTIONS: usize = 32;
 
+/// What a new lab is called and where its ledger is kept.
 pub struct LabOptions {
+    /// The lab's name, as `nslab ls` shows it.
     pub name: String,
+    /// Where the ledger file goes (by default under /run).
     pub ledger_dir: std::path::PathBuf,
 }
 
 impl LabOptions {
+    /// Options for a lab named `name`, with its ledger in the default place.
     pub fn new(name: impl Into<String>) -> LabOptions {
         LabOptions { name: name.into(), ledger_dir: ledger::LEDGER_DIR.into() }
     }
 }
 
+/// A lab: the namespaces, links, addresses, routes and processes it has made, recorded in a
+/// ledger so that [`Lab::teardown`] removes exactly those. All methods take names; input is
+/// checked before the kernel sees it, and errors name the user's objects.
 pub struct Lab {
     rt: tokio::runtime::Runtime,
     home: Rc<File>,
@@ -147,13 +156,18 @@ pub struct Lab {
     procs: processes::Procs,
 }
 
+/// How a program run to its end finished, and what it wrote.
 pub struct ExecOutput {
+    /// Exit code (128 + the signal's number when a signal ended it).
     pub code: i32,
+    /// What it wrote to standard output.
     pub stdout: String,
+    /// What it wrote to standard error.
     pub stderr: String,
 }
 
 impl Lab {
+    /// Opens a new, empty lab: starts its ledger and its runtime. Nothing is made in the kernel yet.
     pub fn new(opts: LabOptions) -> Result<Lab> {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| LabError::Failed {
             op: "start the netlink runtime".into(),
@@ -187,6 +201,7 @@ impl Lab {
         })
     }
 
+    /// The lab's name.
     pub fn name(&self) -> &str {
         &self.opts.name
     }
