@@ -134,11 +134,8 @@ pub fn spawn<E>(
 
 /// Makes the calling thread's next children start in the PID namespace `ns`.
 fn enter_pidns(ns: &File) -> std::io::Result<()> {
-    // SAFETY: setns with a descriptor we hold open; affects this thread only.
-    if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWPID) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
+    // Affects this thread only.
+    Ok(nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWPID)?)
 }
 
 /// In the child, between fork and exec: only raw system calls, no allocation.
@@ -188,8 +185,8 @@ fn host_pid() -> i32 {
     if pid > 0 {
         pid
     } else {
-        // SAFETY: getpid has no preconditions (no /proc: then there is no PID namespace either).
-        unsafe { libc::getpid() }
+        // No /proc: then there is no PID namespace either.
+        nix::unistd::getpid().as_raw()
     }
 }
 
