@@ -16,12 +16,12 @@ macro_rules! note {
     }};
 }
 
-pub mod labs;
-pub mod repl;
-pub mod report;
-pub mod run;
-pub mod session;
-pub mod test;
+pub(crate) mod labs;
+pub(crate) mod repl;
+pub(crate) mod report;
+pub(crate) mod run;
+pub(crate) mod session;
+pub(crate) mod test;
 
 use std::path::PathBuf;
 
@@ -29,7 +29,7 @@ use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
 #[command(name = "nslab", version, about = "Network-namespace labs as Rhai scripts, carried out natively through netlink")]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Work in the sandbox (as `run --sandbox`); without a command, open the REPL there.
     #[arg(long)]
     pub sandbox: bool,
@@ -38,7 +38,7 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run a lab script; the lab is torn down when it ends unless --keep.
     Run(RunArgs),
     /// Explore a lab interactively (the default without a command); Ctrl-D tears it down unless :keep.
@@ -68,7 +68,7 @@ pub enum Command {
 }
 
 #[derive(clap::Args, Debug)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// Run in a private user + mount + network namespace: nothing is visible on, or left on, the host.
     #[arg(long)]
     pub sandbox: bool,
@@ -91,7 +91,7 @@ pub struct RunArgs {
 }
 
 #[derive(clap::Args, Debug, Default)]
-pub struct ReplArgs {
+pub(crate) struct ReplArgs {
     /// Work in a private user + mount + network namespace: nothing is visible on, or left on, the host.
     #[arg(long)]
     pub sandbox: bool,
@@ -108,7 +108,7 @@ pub struct ReplArgs {
 
 /// One `--limit KEY=VALUE[,KEY=VALUE...]`, checked when parsed.
 #[derive(Debug, Clone)]
-pub struct LimitArg {
+pub(crate) struct LimitArg {
     /// As given, to pass on (to a scenario's process).
     pub text: String,
     pub set: crate::script::limits::Overrides,

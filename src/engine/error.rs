@@ -2,11 +2,13 @@
 
 use nix::errno::Errno;
 
+/// A failed kernel operation: what was attempted and why it failed.
 #[derive(Debug, thiserror::Error)]
 #[error("{op}: {cause}")]
 pub struct EngineError {
     /// What was attempted, in words ("create namespace netns1").
     pub op: String,
+    /// Why it failed: the kernel's errno, or a message.
     pub cause: Cause,
 }
 
@@ -24,14 +26,17 @@ pub fn errno_text(errno: Errno) -> String {
 }
 
 impl EngineError {
+    /// A failure the kernel reported as an errno.
     pub fn errno(op: impl Into<String>, errno: Errno) -> Self {
         EngineError { op: op.into(), cause: Cause::Errno(errno) }
     }
 
+    /// A failure described in words (no errno).
     pub fn message(op: impl Into<String>, msg: impl Into<String>) -> Self {
         EngineError { op: op.into(), cause: Cause::Message(msg.into()) }
     }
 
+    /// From an I/O error: its errno when it has one, else its message.
     pub fn io(op: impl Into<String>, err: std::io::Error) -> Self {
         match err.raw_os_error() {
             Some(code) => Self::errno(op, Errno::from_raw(code)),
@@ -47,6 +52,7 @@ impl EngineError {
         }
     }
 
+    /// From a netlink error: the errno the kernel answered with, else the error's message.
     pub fn from_netlink(op: impl Into<String>, err: rtnetlink::Error) -> Self {
         match &err {
             rtnetlink::Error::NetlinkError(msg) => match msg.code {
@@ -58,4 +64,5 @@ impl EngineError {
     }
 }
 
+/// The engine's result type.
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;

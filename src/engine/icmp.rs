@@ -15,6 +15,7 @@ use nix::sys::socket::{recvfrom, sendto, socket, AddressFamily, MsgFlags, SockFl
 
 use super::error::{EngineError, Result};
 
+/// How `ping` sends its echo requests.
 #[derive(Debug, Clone)]
 pub struct PingOptions {
     /// Echo requests to send (`ping -c`).
@@ -25,9 +26,12 @@ pub struct PingOptions {
     pub interval: Duration,
 }
 
+/// What a ping got back.
 #[derive(Debug, Clone, Default)]
 pub struct PingReport {
+    /// Echo requests sent.
     pub sent: u32,
+    /// Echo replies received.
     pub received: u32,
     /// Round trip times of the replies, in arrival order.
     pub rtts_ms: Vec<f64>,

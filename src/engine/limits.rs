@@ -5,22 +5,16 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use nix::sys::resource::{getrlimit, setrlimit, Resource};
+
 /// The soft limit nslab started with; u64::MAX until `raise_open_files` ran.
 static STARTED_WITH: AtomicU64 = AtomicU64::new(u64::MAX);
 
 /// Raises the soft open-file limit to the hard limit. Failure only leaves the limit as it was.
 pub fn raise_open_files() {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 || lim.rlim_cur >= lim.rlim_max {
-            return;
-        }
-        let started = lim.rlim_cur;
-        lim.rlim_cur = lim.rlim_max;
-        if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 {
-            STARTED_WITH.store(started, Ordering::Relaxed);
-        }
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else { return };
+    if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {
+        STARTED_WITH.store(soft, Ordering::Relaxed);
     }
 }
 
@@ -42,12 +36,7 @@ pub fn restore_in_child() {
 
 /// The open-file limits now in force: (soft, hard).
 pub fn open_files() -> (u64, u64) {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: getrlimit only writes the struct passed.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-        return (0, 0);
-    }
-    (lim.rlim_cur, lim.rlim_max)
+    getrlimit(Resource::RLIMIT_NOFILE).unwrap_or((0, 0))
 }
 
 /// Why a call failed with EMFILE or ENFILE and what to do, in the user's terms; None for other

@@ -219,6 +219,7 @@ impl Conn {
             .map_err(|e| EngineError::from_netlink(format!("set the master of link {index}"), e))
     }
 
+    /// Sets a link's MTU.
     pub async fn set_mtu(&self, index: u32, mtu: u32) -> Result<()> {
         let msg = LinkUnspec::new_with_index(index).mtu(mtu).build();
         self.handle
@@ -229,6 +230,7 @@ impl Conn {
             .map_err(|e| EngineError::from_netlink(format!("set the mtu of link {index}"), e))
     }
 
+    /// Sets a link's hardware address.
     pub async fn set_mac(&self, index: u32, mac: [u8; 6]) -> Result<()> {
         let msg = LinkUnspec::new_with_index(index).address(mac.to_vec()).build();
         self.handle
@@ -239,6 +241,7 @@ impl Conn {
             .map_err(|e| EngineError::from_netlink(format!("set the address of link {index}"), e))
     }
 
+    /// Renames a link.
     pub async fn rename(&self, index: u32, new: &str) -> Result<()> {
         let msg = LinkUnspec::new_with_index(index).name(new.to_string()).build();
         self.handle

@@ -19,37 +19,50 @@ use super::netns;
 /// A link as the kernel reports it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LinkInfo {
+    /// Interface index, unique within its namespace.
     pub index: u32,
+    /// Interface name.
     pub name: String,
     /// "veth", "bridge", ... or "" for links without a kind (lo, physical NICs).
     pub kind: String,
     /// Administrative state (IFF_UP): `lo` reports operstate UNKNOWN even when up.
     pub up: bool,
+    /// Carrier (IFF_LOWER_UP): the link can pass packets.
     pub lower_up: bool,
     /// RFC 2863 operational state as the kernel's link watcher last set it ("up", "down",
     /// "unknown", ...). It lags the carrier briefly; packets sent before it turns "up" are dropped.
     pub operstate: String,
+    /// Maximum transmission unit, in bytes.
     pub mtu: u32,
+    /// Hardware address as `aa:bb:cc:dd:ee:ff` (empty when it has none).
     pub mac: String,
     /// For a veth: the peer's ifindex (in `peer_netnsid`'s namespace when that is set).
     pub peer_index: Option<u32>,
+    /// For a veth whose peer is in another namespace: that namespace's id as seen from this one.
     pub peer_netnsid: Option<i32>,
+    /// The ifindex of the bridge or bond this link is enslaved to.
     pub master: Option<u32>,
     /// The link group (0: "default").
     pub group: u32,
 }
 
+/// An address on a link, as the kernel reports it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AddrInfo {
+    /// Interface index of the link that holds it.
     pub index: u32,
+    /// The address.
     pub address: IpAddr,
+    /// Prefix length.
     pub prefix: u8,
+    /// Scope ("global", "link", "host").
     pub scope: String,
 }
 
 /// Settings a newly created link may be given in its creation request.
 #[derive(Debug, Clone, Default)]
 pub struct LinkOptions {
+    /// MTU to create the link with.
     pub mtu: Option<u32>,
     /// Created up. For a veth only the first end can be: the kernel opens the peer before the
     /// two are joined and refuses it (ENOTCONN), so the lab brings the peer up afterwards.
@@ -63,6 +76,7 @@ pub struct LinkOptions {
     /// The link group (IFLA_GROUP) of the first end and of the peer. Set at birth, so a link is
     /// recognisable as its lab's even before the lab has noted its ifindex.
     pub group: Option<u32>,
+    /// The link group of the veth peer (see `group`).
     pub peer_group: Option<u32>,
 }
 
@@ -92,6 +106,7 @@ impl Conn {
         self.handle.link().get().set_filter_mask(AddressFamily::Unspec, vec![LinkExtentMask::SkipStats])
     }
 
+    /// The link named `name` in this namespace.
     pub async fn link_by_name(&self, name: &str) -> Result<LinkInfo> {
         let mut stream = self.link_get().match_name(name.to_string()).execute();
         match stream.try_next().await {
@@ -101,6 +116,7 @@ impl Conn {
         }
     }
 
+    /// Every link in this namespace.
     pub async fn links(&self) -> Result<Vec<LinkInfo>> {
         let msgs: Vec<LinkMessage> =
             self.link_get().execute().try_collect().await.map_err(|e| EngineError::from_netlink("list links", e))?;
@@ -161,6 +177,7 @@ impl Conn {
             .map_err(|e| EngineError::from_netlink(format!("create veth pair {name}/{peer}"), e))
     }
 
+    /// Sets a link administratively up or down.
     pub async fn set_up(&self, index: u32, up: bool) -> Result<()> {
         let msg = LinkUnspec::new_with_index(index);
         let msg = if up { msg.up() } else { msg.down() };
@@ -216,10 +233,12 @@ impl Conn {
         }
     }
 
+    /// Deletes a link (a veth takes its peer with it).
     pub async fn del_link(&self, index: u32) -> Result<()> {
         self.handle.link().del(index).execute().await.map_err(|e| EngineError::from_netlink(format!("delete link {index}"), e))
     }
 
+    /// Adds an address to a link.
     pub async fn add_addr(&self, index: u32, address: IpAddr, prefix: u8) -> Result<()> {
         self.handle
             .address()
@@ -229,6 +248,7 @@ impl Conn {
             .map_err(|e| EngineError::from_netlink(format!("add address {address}/{prefix}"), e))
     }
 
+    /// Removes an address from a link.
     pub async fn del_addr(&self, index: u32, address: IpAddr, prefix: u8) -> Result<()> {
         let all = self.addr_messages().await?;
         let found = all
@@ -245,6 +265,7 @@ impl Conn {
         self.handle.address().get().execute().try_collect().await.map_err(|e| EngineError::from_netlink("list addresses", e))
     }
 
+    /// Every address in this namespace.
     pub async fn addrs(&self) -> Result<Vec<AddrInfo>> {
         let msgs = self.addr_messages().await?;
         Ok(msgs
@@ -336,6 +357,7 @@ impl LinkInfo {
     }
 }
 
+/// A hardware address as `aa:bb:cc:dd:ee:ff`.
 pub fn format_mac(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
 }

@@ -18,8 +18,7 @@ static ADOPTING: AtomicBool = AtomicBool::new(false);
 /// Makes this process the parent of whatever its programs orphan. Once is enough.
 pub fn adopt() {
     if !ADOPTING.swap(true, Ordering::Relaxed) {
-        // SAFETY: marks this process as a child subreaper; no pointers involved.
-        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) };
+        let _ = nix::sys::prctl::set_child_subreaper(true);
     }
 }
 
@@ -64,8 +63,8 @@ pub fn end_adopted(known: &HashSet<i32>) -> usize {
         }
         for (pid, ended_already) in adopted {
             if !ended_already && ended.insert(pid) {
-                // SAFETY: kill() on a child of ours, not reaped yet: the pid is still its.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
+                // A child of ours, not reaped yet: the pid is still its.
+                let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
             }
             let _ = waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG));
         }

@@ -56,6 +56,7 @@ pub fn available() -> bool {
 pub struct PidNs {
     /// The init's pid (as nslab sees it) and start time: its identity in the ledger.
     pub init: i32,
+    /// The init's start time (clock ticks after boot, as in /proc/PID/stat).
     pub start: u64,
     /// `/proc/INIT/ns/pid`: what spawning threads `setns` into.
     ns: File,
@@ -111,8 +112,8 @@ impl PidNs {
         let (pidfd, ns, inode) = match opened {
             Ok(v) => v,
             Err(e) => {
-                // SAFETY: `init` is our child, not reaped yet: the pid is still its.
-                unsafe { libc::kill(init, libc::SIGKILL) };
+                // `init` is our child, not reaped yet: the pid is still its.
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(init), nix::sys::signal::Signal::SIGKILL);
                 drop(stop);
                 let _ = thread.join();
                 let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(init), None);
@@ -249,10 +250,8 @@ fn pidfd_open(pid: i32) -> std::result::Result<OwnedFd, Errno> {
 /// On the namespace's own thread: makes its next child the first process of a new PID
 /// namespace, and starts the init as that child.
 fn start_init(theirs: UnixStream) -> std::io::Result<i32> {
-    // SAFETY: unshare with a flag, no pointers; affects this thread only.
-    if unsafe { libc::unshare(libc::CLONE_NEWPID) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
+    // Affects this thread only.
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWPID)?;
     let input = OwnedFd::from(theirs.try_clone()?);
     let mut cmd = Command::new("/proc/self/exe");
     cmd.arg0("nslab").arg(INIT_ARG).stdin(Stdio::from(input)).stdout(Stdio::from(OwnedFd::from(theirs)));

@@ -22,6 +22,11 @@ pub fn entered() -> bool {
     ENTERED.load(Ordering::Relaxed)
 }
 
+/// Moves this process into a sandbox of its own: new user, mount and network namespaces (root
+/// on a kernel without user namespaces: mount and network only) and a private /run, so nothing
+/// it builds is visible on, or left on, the host. Call it before any thread starts (unshare
+/// refuses a multi-threaded process). The caller's process stays behind as the sandbox's keeper;
+/// this returns in the process that builds the lab.
 pub fn enter() -> Result<()> {
     let op = "enter the sandbox";
     let (uid, gid) = (geteuid(), getegid());

@@ -134,15 +134,16 @@ pub fn spawn<E>(
 
 /// Makes the calling thread's next children start in the PID namespace `ns`.
 fn enter_pidns(ns: &File) -> std::io::Result<()> {
-    // SAFETY: setns with a descriptor we hold open; affects this thread only.
-    if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWPID) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
+    // Affects this thread only.
+    Ok(nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWPID)?)
 }
 
 /// In the child, between fork and exec: only raw system calls, no allocation.
 fn wait_at_gate(pid_w: RawFd, gate_r: RawFd, gate_w: RawFd) -> std::io::Result<()> {
+    // SAFETY: runs in the forked child before exec, where only async-signal-safe calls are
+    // allowed: close, write, read and errno are raw system calls that do not allocate or lock;
+    // the descriptors are the pipe ends the parent created and still holds open; the buffers are
+    // locals that outlive each call and are as long as the lengths passed.
     unsafe {
         // Our copy of the parent's end: without closing it, the parent's death would go unseen.
         libc::close(gate_w);
@@ -184,8 +185,8 @@ fn host_pid() -> i32 {
     if pid > 0 {
         pid
     } else {
-        // SAFETY: getpid has no preconditions (no /proc: then there is no PID namespace either).
-        unsafe { libc::getpid() }
+        // No /proc: then there is no PID namespace either.
+        nix::unistd::getpid().as_raw()
     }
 }
 
@@ -197,12 +198,8 @@ fn pipe() -> Result<(OwnedFd, OwnedFd)> {
 /// nslab reads it with positioned reads that never move the shared offset.
 fn memfd(name: &str) -> Result<File> {
     let op = "create an output buffer";
-    let cname = std::ffi::CString::new(name).expect("no NUL");
-    let fd = unsafe { libc::memfd_create(cname.as_ptr(), libc::MFD_CLOEXEC) };
-    if fd < 0 {
-        return Err(EngineError::io(op, std::io::Error::last_os_error()));
-    }
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let fd =
+        nix::sys::memfd::memfd_create(name, nix::sys::memfd::MFdFlags::MFD_CLOEXEC).map_err(|e| EngineError::errno(op, e))?;
     fcntl(fd.as_fd(), FcntlArg::F_SETFL(OFlag::O_APPEND)).map_err(|e| EngineError::errno(op, e))?;
     Ok(File::from(fd))
 }
@@ -237,7 +234,9 @@ pub fn exit_status(pid: i32) -> Result<Option<i32>> {
 pub fn wait(pid: i32, timeout: Option<Duration>, cancelled: &dyn Fn() -> bool) -> Result<Waited> {
     let deadline = timeout.map(|t| Instant::now() + t);
     // A pidfd becomes readable when the process ends: no busy polling.
+    // SAFETY: pidfd_open takes a pid and flags, no pointers (nix has no wrapper for it).
     let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    // SAFETY: a non-negative result is a new descriptor that nothing else owns.
     let pidfd = (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd as RawFd) });
     let step = Duration::from_millis(50);
     loop {

@@ -4,34 +4,77 @@ use nix::errno::Errno;
 
 use crate::engine::EngineError;
 
+/// A lab operation that failed, in the user's terms; [`LabError::hint`] says what would help.
 #[derive(Debug, thiserror::Error)]
 pub enum LabError {
+    /// An argument is not valid.
     #[error("invalid {what} {value:?}: {reason}")]
-    Invalid { what: &'static str, value: String, reason: String },
+    Invalid {
+        /// What the argument is ("link name", "address").
+        what: &'static str,
+        /// The value given.
+        value: String,
+        /// Why it is not valid, and what would be.
+        reason: String,
+    },
 
+    /// No network namespace of this name.
     #[error("namespace {0:?} does not exist")]
     NoSuchNetns(String),
 
+    /// No link of this name in the namespace.
     #[error("link {link:?} does not exist in {ns}")]
-    NoSuchLink { ns: String, link: String },
+    NoSuchLink {
+        /// The namespace looked in.
+        ns: String,
+        /// The link's name.
+        link: String,
+    },
 
+    /// An object of this name is there already.
     #[error("{what} {name:?} already exists{owner}")]
-    Exists { what: &'static str, name: String, owner: String },
+    Exists {
+        /// What kind of object ("namespace", "link", "route").
+        what: &'static str,
+        /// Its name.
+        name: String,
+        /// Who holds it, in parentheses (" (on the host, not created by nslab)"), or empty.
+        owner: String,
+    },
 
+    /// The kernel refused for lack of privilege.
     #[error("permission denied: cannot {op}")]
-    PermissionDenied { op: String },
+    PermissionDenied {
+        /// What was attempted.
+        op: String,
+    },
 
+    /// The running kernel lacks a feature the operation needs.
     #[error("cannot {op}: the running kernel has no {feature} support")]
-    Unsupported { op: String, feature: String },
+    Unsupported {
+        /// What was attempted.
+        op: String,
+        /// The missing feature.
+        feature: String,
+    },
 
+    /// The kernel or the system refused for another reason.
     #[error("cannot {op}: {detail}")]
-    Failed { op: String, detail: String, errno: Option<Errno> },
+    Failed {
+        /// What was attempted.
+        op: String,
+        /// Why it failed.
+        detail: String,
+        /// The kernel's errno, when there is one.
+        errno: Option<Errno>,
+    },
 
     /// The request cannot be carried out as given; the message says why in full, with what is
     /// there instead or what would work (an address a link does not have, a link that cannot move).
     #[error("{0}")]
     Refused(String),
 
+    /// Ctrl-C or a signal stopped the operation.
     #[error("interrupted")]
     Interrupted,
 
@@ -41,6 +84,7 @@ pub enum LabError {
 }
 
 impl LabError {
+    /// What the user could do about it, when there is something to say.
     pub fn hint(&self) -> Option<String> {
         match self {
             LabError::Deferred(_, inner) => inner.hint(),
@@ -88,6 +132,7 @@ impl LabError {
         }
     }
 
+    /// The kernel's errno behind the failure, if any.
     pub fn errno(&self) -> Option<Errno> {
         match self {
             LabError::Failed { errno, .. } => *errno,
@@ -97,4 +142,5 @@ impl LabError {
     }
 }
 
+/// The lab's result type.
 pub type Result<T, E = LabError> = std::result::Result<T, E>;

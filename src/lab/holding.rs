@@ -15,7 +15,9 @@ use super::{Lab, LabError, Ns, Result};
 /// Which held-back operation a deferred failure comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Held {
+    /// The creation of a veth pair (sent in a batch).
     Veth,
+    /// Bringing a bridge up (sent once its ports are in).
     BridgeUp,
 }
 

@@ -356,10 +356,6 @@ impl Ledger {
         self.append(Event::Failed(obj.clone()))
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// What the lab has standing, then what it was creating: what teardown removes.
     pub fn standing(&self) -> Vec<Object> {
         self.state.objects().into_iter().chain(self.state.pending.iter().cloned()).collect()
@@ -371,6 +367,7 @@ impl Ledger {
     }
 
     /// The lab's record as it stands, from memory (the file may be gone or unreadable).
+    #[cfg(test)]
     pub fn read(&self) -> Result<Record> {
         Ok(Record {
             header: self.header.clone(),
@@ -622,7 +619,7 @@ mod tests {
         assert_eq!(mem.pending, vec![c.clone()]);
         assert!(mem.alive());
         // The file says the same as the memory.
-        let disk = read(ledger.path()).unwrap();
+        let disk = read(ledger.path.as_path()).unwrap();
         assert_eq!((disk.objects, disk.pending, disk.problems), (mem.objects, mem.pending, vec![]));
         assert_eq!(disk.header, ledger.header);
         assert_eq!(ledger.standing(), vec![netns("d", Some(8)), netns("a", Some(9)), c]);
@@ -634,11 +631,11 @@ mod tests {
     fn a_ledger_is_0600_complete_and_in_a_0755_directory() {
         let dir = Dir::new("modes");
         let ledger = Ledger::create(&dir.0, "t").unwrap();
-        let meta = std::fs::symlink_metadata(ledger.path()).unwrap();
+        let meta = std::fs::symlink_metadata(ledger.path.as_path()).unwrap();
         assert!(meta.is_file());
         assert_eq!(meta.mode() & 0o7777, 0o600);
         assert_eq!(std::fs::metadata(&dir.0).unwrap().mode() & 0o7777, 0o755);
-        assert_eq!(read(ledger.path()).unwrap().header, ledger.header);
+        assert_eq!(read(ledger.path.as_path()).unwrap().header, ledger.header);
         // Only the ledger: the unnamed file was linked, not copied.
         assert_eq!(std::fs::read_dir(&dir.0).unwrap().count(), 1);
         ledger.close();
@@ -649,12 +646,12 @@ mod tests {
         let dir = Dir::new("deleted");
         let mut ledger = Ledger::create(&dir.0, "t").unwrap();
         ledger.made(&netns("a", Some(1))).unwrap();
-        std::fs::remove_file(ledger.path()).unwrap();
+        std::fs::remove_file(ledger.path.as_path()).unwrap();
         ledger.intent(&netns("b", None)).unwrap();
         assert_eq!(ledger.standing(), vec![netns("a", Some(1)), netns("b", None)]);
         // Another file now has the path: closing leaves it.
-        std::fs::write(ledger.path(), "someone else's").unwrap();
-        let path = ledger.path().to_path_buf();
+        std::fs::write(ledger.path.as_path(), "someone else's").unwrap();
+        let path = ledger.path.as_path().to_path_buf();
         ledger.close();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "someone else's");
     }
@@ -780,7 +777,7 @@ mod tests {
         let first = Ledger::create(&dir, "a").unwrap();
         let second = Ledger::create(&dir, "b").unwrap();
         assert_ne!(first.header.id, second.header.id);
-        assert_eq!(read(second.path()).unwrap().header.name, "b");
+        assert_eq!(read(second.path.as_path()).unwrap().header.name, "b");
         first.close();
         second.close();
         let _ = std::fs::remove_dir(&dir);

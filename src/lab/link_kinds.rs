@@ -146,6 +146,7 @@ impl Lab {
         Ok(index)
     }
 
+    /// Creates a VXLAN link `name` in `ns` (`ip link add NAME type vxlan id VNI ...`).
     pub fn vxlan(&mut self, ns: &Ns, name: &str, v: &VxlanOptions, opts: &LinkOptions) -> Result<()> {
         validate::link_name(name)?;
         let id = u32::try_from(v.id).ok().filter(|id| *id < 1 << 24).ok_or_else(|| LabError::Invalid {
@@ -200,6 +201,7 @@ impl Lab {
         self.create_link(ns, name, Kind::Vxlan(VxlanSpec { id, local, remote, dev, port }), opts)
     }
 
+    /// Creates a dummy link `name` in `ns` (`ip link add NAME type dummy`).
     pub fn dummy(&mut self, ns: &Ns, name: &str, opts: &LinkOptions) -> Result<()> {
         self.create_link(ns, name, Kind::Dummy, opts)
     }
@@ -226,6 +228,7 @@ impl Lab {
         self.create_link(ns, name, Kind::Vrf { table }, &LinkOptions::default())
     }
 
+    /// Creates a bond `name` in `ns`, in `mode` (default balance-rr) (`ip link add NAME type bond`).
     pub fn bond(&mut self, ns: &Ns, name: &str, mode: Option<&str>, opts: &LinkOptions) -> Result<()> {
         let mode = mode
             .map(|m| {
@@ -239,6 +242,7 @@ impl Lab {
         self.create_link(ns, name, Kind::Bond { mode }, opts)
     }
 
+    /// Creates a WireGuard link `name` in `ns` (`ip link add NAME type wireguard`).
     pub fn wireguard(&mut self, ns: &Ns, name: &str, opts: &LinkOptions) -> Result<()> {
         self.create_link(ns, name, Kind::Wireguard, opts)
     }

@@ -8,6 +8,7 @@ use crate::engine::netlink::LinkInfo;
 use crate::engine::EngineError;
 
 impl Lab {
+    /// Sets link `link` in `ns` up or down (`ip link set LINK up|down`).
     pub fn set_up(&mut self, ns: &Ns, link: &str, up: bool) -> Result<()> {
         self.passing(|lab| {
             if up && lab.hold_bridge_up(ns, link)? {
@@ -29,6 +30,7 @@ impl Lab {
         self.on_link(ns, link, verb, |conn, index| async move { conn.set_up(index, up).await })
     }
 
+    /// Adds the address `cidr` (`10.0.0.1/24`, `fd00::1/64`) to `link` in `ns` (`ip addr add`).
     pub fn addr(&mut self, ns: &Ns, link: &str, cidr: &str) -> Result<()> {
         self.passing(|lab| lab.addr_now(ns, link, cidr))
     }
@@ -65,6 +67,7 @@ impl Lab {
         })
     }
 
+    /// Removes the address `cidr` from `link` in `ns` (`ip addr del`).
     pub fn addr_del(&mut self, ns: &Ns, link: &str, cidr: &str) -> Result<()> {
         let cidr = validate::cidr(cidr)?;
         let done = self.on_link(ns, link, "remove an address from", |conn, index| async move {
@@ -81,6 +84,7 @@ impl Lab {
     }
 
     // Dumps run one after another: the kernel allows one dump at a time per socket (EBUSY).
+    /// The links in `ns` (`ip link show`).
     pub fn links(&mut self, ns: &Ns) -> Result<Vec<LinkView>> {
         let conn = self.conn(ns)?;
         let (links, addrs) = self
@@ -134,6 +138,7 @@ impl Lab {
         links.into_iter().find(|l| l.name == name).ok_or_else(|| LabError::NoSuchLink { ns: ns.to_string(), link: name.into() })
     }
 
+    /// The addresses in `ns` (`ip addr show`).
     pub fn addrs(&mut self, ns: &Ns) -> Result<Vec<AddrView>> {
         let conn = self.conn(ns)?;
         let (links, addrs) = self

@@ -3,7 +3,7 @@
 //! ledger, and turns engine failures into errors about the user's objects.
 
 mod bridges;
-pub mod diagnose;
+pub(crate) mod diagnose;
 mod holding;
 mod ifindex;
 mod links;
@@ -13,27 +13,27 @@ mod probe;
 mod routes;
 mod veth;
 
-pub mod error;
-pub mod features;
-pub mod ledger;
+pub(crate) mod error;
+pub(crate) mod features;
+pub(crate) mod ledger;
 mod ledger_check;
-pub mod link_kinds;
+pub(crate) mod link_kinds;
 mod owners;
 mod parallel;
-pub mod pingall;
-pub mod processes;
-pub mod reach;
+pub(crate) mod pingall;
+pub(crate) mod processes;
+pub(crate) mod reach;
 mod settings;
-pub mod shaping;
-pub mod shared_settings;
+pub(crate) mod shaping;
+pub(crate) mod shared_settings;
 mod stragglers;
 mod sysctl;
-pub mod teardown;
-pub mod throughput;
-pub mod units;
-pub mod validate;
-pub mod validate_net;
-pub mod view;
+pub(crate) mod teardown;
+pub(crate) mod throughput;
+pub(crate) mod units;
+pub(crate) mod validate;
+pub(crate) mod validate_net;
+pub(crate) mod view;
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -60,10 +60,12 @@ use crate::engine::{netns, EngineError};
 pub enum Ns {
     /// The namespace nslab itself runs in: the host's, or the sandbox's.
     Root,
+    /// A namespace the lab made (or found), by name.
     Named(String),
 }
 
 impl Ns {
+    /// The namespace named `name`.
     pub fn named(name: impl Into<String>) -> Ns {
         Ns::Named(name.into())
     }
@@ -100,17 +102,24 @@ struct Space {
 /// holds (RSS 27 -> 22 MB at 500 namespaces). Reopening costs ~25 µs.
 const OPEN_CONNECTIONS: usize = 32;
 
+/// What a new lab is called and where its ledger is kept.
 pub struct LabOptions {
+    /// The lab's name, as `nslab ls` shows it.
     pub name: String,
+    /// Where the ledger file goes (by default under /run).
     pub ledger_dir: std::path::PathBuf,
 }
 
 impl LabOptions {
+    /// Options for a lab named `name`, with its ledger in the default place.
     pub fn new(name: impl Into<String>) -> LabOptions {
         LabOptions { name: name.into(), ledger_dir: ledger::LEDGER_DIR.into() }
     }
 }
 
+/// A lab: the namespaces, links, addresses, routes and processes it has made, recorded in a
+/// ledger so that [`Lab::teardown`] removes exactly those. All methods take names; input is
+/// checked before the kernel sees it, and errors name the user's objects.
 pub struct Lab {
     rt: tokio::runtime::Runtime,
     home: Rc<File>,
@@ -147,13 +156,18 @@ pub struct Lab {
     procs: processes::Procs,
 }
 
+/// How a program run to its end finished, and what it wrote.
 pub struct ExecOutput {
+    /// Exit code (128 + the signal's number when a signal ended it).
     pub code: i32,
+    /// What it wrote to standard output.
     pub stdout: String,
+    /// What it wrote to standard error.
     pub stderr: String,
 }
 
 impl Lab {
+    /// Opens a new, empty lab: starts its ledger and its runtime. Nothing is made in the kernel yet.
     pub fn new(opts: LabOptions) -> Result<Lab> {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| LabError::Failed {
             op: "start the netlink runtime".into(),
@@ -187,6 +201,7 @@ impl Lab {
         })
     }
 
+    /// The lab's name.
     pub fn name(&self) -> &str {
         &self.opts.name
     }

@@ -28,6 +28,7 @@ impl Lab {
         " (on the host, not created by nslab)".into()
     }
 
+    /// Creates the network namespace `name` (`ip netns add NAME`), with `lo` up.
     pub fn netns_add(&mut self, name: &str) -> Result<()> {
         validate::netns_name(name)?;
         if self.owned.contains(name) {
@@ -110,10 +111,12 @@ impl Lab {
         self.peers.retain(|(ns, _), (pns, _)| *ns != key && *pns != key);
     }
 
+    /// The names of the network namespaces there are (`ip netns list`).
     pub fn netns_list(&self) -> Result<Vec<String>> {
         netns::list().map_err(|e| LabError::from_engine("list namespaces", e))
     }
 
+    /// Whether a network namespace named `name` exists.
     pub fn netns_exists(&self, name: &str) -> bool {
         validate::netns_name(name).is_ok() && netns::exists(name)
     }

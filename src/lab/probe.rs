@@ -37,6 +37,7 @@ impl Lab {
         Ok(())
     }
 
+    /// Pings `dst` from `ns` with ICMP echo requests (`ip netns exec NS ping DST`).
     pub fn ping(&mut self, ns: &Ns, dst: &str, opts: &PingOptions) -> Result<PingReport> {
         let ip: IpAddr = validate::ip_as("destination", dst)?;
         self.flush()?;

@@ -8,6 +8,8 @@ use crate::engine::route::{self, RouteKey, RouteSpec};
 use crate::engine::EngineError;
 
 impl Lab {
+    /// Adds a route to `dst` (a CIDR or `default`) in `ns`, through the gateway `via` and/or out of
+    /// the link `dev`, with an optional `metric` (`ip route add`).
     pub fn route(&mut self, ns: &Ns, dst: &str, via: Option<&str>, dev: Option<&str>, metric: Option<u32>) -> Result<()> {
         // Only adding needs one: deleting by destination alone is what `ip route del DST` does.
         if via.is_none() && dev.is_none() {
@@ -154,6 +156,7 @@ impl Lab {
         Ok(spec)
     }
 
+    /// The routes in `ns`'s main table (`ip route show`).
     pub fn routes(&mut self, ns: &Ns) -> Result<Vec<RouteView>> {
         let conn = self.conn(ns)?;
         let (links, routes) = self

@@ -15,13 +15,20 @@ use crate::engine::netlink::Conn;
 use crate::engine::netns::AtName;
 use crate::engine::{netns, spawn, tc, EngineError};
 
+/// What teardown removed, by kind.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct TeardownReport {
+    /// Network namespaces deleted.
     pub namespaces: usize,
+    /// Links deleted.
     pub links: usize,
+    /// Addresses removed.
     pub addrs: usize,
+    /// Routes removed.
     pub routes: usize,
+    /// Queueing disciplines removed.
     pub qdiscs: usize,
+    /// Processes ended.
     pub processes: usize,
     /// Network sysctls set back to their values from before the lab.
     pub sysctls: usize,

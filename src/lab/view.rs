@@ -3,43 +3,65 @@
 /// A link, as `links()` shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LinkView {
+    /// Interface name.
     pub name: String,
+    /// Interface index.
     pub index: u32,
+    /// "veth", "bridge", ... or empty for links without a kind (lo).
     pub kind: String,
     /// "up" or "down": the administrative state, as `ip link set up` sets it.
     pub state: String,
     /// Carrier: true when the link can pass packets (a veth whose peer is up too).
     pub carrier: bool,
+    /// Maximum transmission unit, in bytes.
     pub mtu: u32,
+    /// Hardware address (`aa:bb:cc:dd:ee:ff`).
     pub mac: String,
     /// The veth peer's name (empty when not a veth or unknown), and its namespace
     /// (empty: the same namespace as this link).
     pub peer: String,
+    /// The veth peer's namespace (empty: the same namespace).
     pub peer_netns: String,
+    /// The bridge or bond this link is enslaved to (empty: none).
     pub master: String,
+    /// Its addresses, as CIDRs.
     pub addresses: Vec<String>,
 }
 
 /// An address, as `addrs()` shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AddrView {
+    /// The link that holds it.
     pub link: String,
+    /// That link's interface index.
     pub index: u32,
+    /// "ipv4" or "ipv6".
     pub family: String,
+    /// The address without prefix.
     pub address: String,
+    /// Prefix length.
     pub prefix: u8,
+    /// Address and prefix (`10.0.0.1/24`).
     pub cidr: String,
+    /// Scope ("global", "link", "host").
     pub scope: String,
 }
 
 /// A route, as `routes()` shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RouteView {
+    /// Destination (`10.1.0.0/24`, or `default`).
     pub dst: String,
+    /// Gateway (empty: none).
     pub via: String,
+    /// Outgoing link (empty: none).
     pub dev: String,
+    /// Route metric (priority), when set.
     pub metric: Option<u32>,
+    /// Who installed it ("kernel", "boot", "static", ...).
     pub protocol: String,
+    /// Scope ("global", "link", "host").
     pub scope: String,
+    /// "ipv4" or "ipv6".
     pub family: String,
 }

@@ -145,7 +145,7 @@ fn register_exec(reg: &mut Registrar, lab: &SharedLab) {
     let run = |l: &SharedLab, ctx: &NativeCallContext, ns: Ns, cmd: &Dynamic, n: usize| -> Res<Exec> {
         let argv = args::command(ctx, cmd, n)?;
         let out = l.borrow_mut().exec(&ns, &argv).map_err(|e| lab_error(ctx, e))?;
-        Ok(Exec::from_output(argv, out))
+        Ok(Exec::from_output(out))
     };
     for name in ["exec_in", "exec"] {
         let l = lab.clone();

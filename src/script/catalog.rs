@@ -2,12 +2,16 @@
 //! and the `ip` command it stands for. `:help`, `nslab check`'s hints and the reference docs are
 //! generated from it, and a test keeps it equal to what is registered.
 
+/// The documentation of one native function.
 pub struct FnDoc {
+    /// The function's name in scripts.
     pub name: &'static str,
     /// Each accepted form; `ns` is a namespace name or a `Netns` handle, and can be left out
     /// where a form without it exists (then the call acts in nslab's own namespace).
     pub forms: &'static [&'static str],
+    /// One line saying what it does.
     pub summary: &'static str,
+    /// A call as a script would write it.
     pub example: &'static str,
     /// The iproute2 (or other) command this corresponds to.
     pub ip: &'static str,
@@ -201,10 +205,12 @@ const GROUPS: &[&[FnDoc]] = &[
     super::processes::PROCESSES,
 ];
 
+/// Every documented function, group by group.
 pub fn all() -> impl Iterator<Item = &'static FnDoc> {
     GROUPS.iter().flat_map(|g| g.iter())
 }
 
+/// The documentation of the function `name`.
 pub fn find(name: &str) -> Option<&'static FnDoc> {
     all().find(|d| d.name == name)
 }

@@ -6,32 +6,43 @@ use rhai::{EvalAltResult, LexError, ParseError, ParseErrorType, Position};
 
 use super::failure::{CallFailure, FailureKind};
 
+/// What kind of failure a script error is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
+    /// The script does not parse.
     Syntax,
     /// Found by the pre-flight check (unknown function, wrong argument count).
     Check,
     /// Failed while running.
     Runtime,
+    /// An `assert` or `assert_eq` failed.
     Assertion,
+    /// Ctrl-C, a signal or a timeout stopped the script.
     Interrupted,
     /// `skip(reason)` or an unmet `require(feature)` ended the script; the message is the reason.
     Skipped,
 }
 
+/// An error in a script, pointing at the place in its source.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 #[error("{message}")]
 pub struct ScriptError {
+    /// What went wrong.
     pub message: String,
+    /// The script's text, to point into.
     #[source_code]
     pub src: NamedSource<String>,
+    /// The places in the script the error is about.
     #[label(collection)]
     pub labels: Vec<LabeledSpan>,
+    /// What would help, when something would.
     #[help]
     pub help: Option<String>,
+    /// What kind of failure it is.
     pub kind: ErrorKind,
     /// 1-based line and column of the primary label, for programs that read errors.
     pub line: usize,
+    /// 1-based column of the primary label.
     pub column: usize,
     /// Where, in the script that was run, the failing code in another file was called from.
     #[related]
@@ -55,7 +66,9 @@ pub struct CalledFrom {
 /// A script's name and text, to point into.
 #[derive(Debug, Clone)]
 pub struct Source {
+    /// The script's name (its path, or a label such as `<repl>`).
     pub name: String,
+    /// The script's text.
     pub text: String,
 }
 
@@ -133,7 +146,7 @@ impl Source {
         (offset, end.max(1).min(rest.len().max(1))).into()
     }
 
-    /// The source text of a call's arguments, for "assertion failed: <condition>".
+    /// The source text of a call's arguments, for `assertion failed: <condition>`.
     pub fn call_arguments(&self, offset: usize) -> Option<String> {
         let span = self.call_span(offset);
         let text = &self.body()[span.offset()..span.offset() + span.len()];
@@ -207,10 +220,12 @@ impl Source {
         }
     }
 
+    /// An error found by the pre-flight check at `pos`.
     pub fn check_error(&self, message: String, pos: Position, help: Option<String>) -> ScriptError {
         self.error(message, pos, "here", help, ErrorKind::Check)
     }
 
+    /// An error for a script that does not parse.
     pub fn from_parse(&self, err: &ParseError) -> ScriptError {
         self.syntax_error(err.err_type(), err.position())
     }

@@ -21,7 +21,9 @@ pub const MAX_CALLS: usize = 10_000;
 /// One call to a native function.
 #[derive(Debug, Clone)]
 pub struct CallRecord {
+    /// The function's name.
     pub name: &'static str,
+    /// Its arguments, as the script would write them.
     pub args: Vec<String>,
     /// Script line of the call, when known.
     pub line: Option<usize>,
@@ -29,6 +31,7 @@ pub struct CallRecord {
     pub depth: usize,
     /// When the call started, from the first call of the run.
     pub start: Duration,
+    /// How long the call took.
     pub duration: Duration,
     /// The returned value, or the error message.
     pub result: Result<String, String>,
@@ -37,18 +40,24 @@ pub struct CallRecord {
 /// How a sub-test ended.
 #[derive(Debug)]
 pub enum SubtestOutcome {
+    /// The sub-test ran to its end.
     Passed,
+    /// The sub-test failed with this error.
     Failed(ScriptError),
+    /// The sub-test was skipped, for this reason.
     Skipped(ScriptError),
     /// Ctrl-C, SIGTERM or a test runner's timeout stopped it (and the whole script).
     Interrupted,
 }
 
+/// One `test(name, || ...)` sub-test and how it ended.
 #[derive(Debug)]
 pub struct Subtest {
     /// The name given to `test`; nested sub-tests are named "outer / inner".
     pub name: String,
+    /// How long it ran.
     pub duration: Duration,
+    /// How it ended.
     pub outcome: SubtestOutcome,
 }
 
@@ -86,6 +95,7 @@ impl Harness {
         self.0.borrow_mut().capture = on;
     }
 
+    /// Whether native calls are being recorded.
     pub fn capturing(&self) -> bool {
         self.0.borrow().capture
     }

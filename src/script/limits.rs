@@ -409,7 +409,8 @@ pub fn memory_budget(l: &Limits) -> u64 {
     }
 }
 
-/// The keys, their defaults and meaning, for `--help`.
+/// The keys, their defaults and meaning, as `--help` lists them (a test keeps the two equal).
+#[cfg(test)]
 pub fn help_text() -> String {
     let d = Limits::default();
     let mut out = String::new();

@@ -1,28 +1,28 @@
 //! Script bindings: the Rhai engine with nslab's functions, running scripts against a lab.
 //! Nothing here prints: output goes to the printer the caller provides.
 
-pub mod args;
-pub mod bindings;
-pub mod bindings_links;
-pub mod bindings_net;
-pub mod bindings_testing;
-pub mod bindings_traffic;
+pub(crate) mod args;
+pub(crate) mod bindings;
+pub(crate) mod bindings_links;
+pub(crate) mod bindings_net;
+pub(crate) mod bindings_testing;
+pub(crate) mod bindings_traffic;
 pub mod catalog;
-pub mod catalog_net;
-pub mod catalog_testing;
-pub mod catalog_traffic;
-pub mod check;
-pub mod diag;
-pub mod failure;
-pub mod files;
+pub(crate) mod catalog_net;
+pub(crate) mod catalog_testing;
+pub(crate) mod catalog_traffic;
+pub(crate) mod check;
+pub(crate) mod diag;
+pub(crate) mod failure;
+pub(crate) mod files;
 pub mod harness;
-pub mod limits;
-pub mod modules;
-pub mod processes;
-pub mod reference;
-pub mod registrar;
-pub mod values;
-pub mod values_traffic;
+pub(crate) mod limits;
+pub(crate) mod modules;
+pub(crate) mod processes;
+pub(crate) mod reference;
+pub(crate) mod registrar;
+pub(crate) mod values;
+pub(crate) mod values_traffic;
 
 use std::cell::{Cell, Ref, RefCell, RefMut};
 use std::path::{Path, PathBuf};
@@ -41,32 +41,43 @@ use crate::lab::Lab;
 pub struct LabSlot(Rc<RefCell<Option<Lab>>>);
 
 impl LabSlot {
+    /// A slot holding `lab`.
     pub fn new(lab: Lab) -> LabSlot {
         LabSlot(Rc::new(RefCell::new(Some(lab))))
     }
 
+    /// The lab, to read (panics when the slot is empty: only while checking).
     pub fn borrow(&self) -> Ref<'_, Lab> {
         Ref::map(self.0.borrow(), |l| l.as_ref().expect("a lab is present when scripts run"))
     }
 
+    /// The lab, to change (panics when the slot is empty: only while checking).
     pub fn borrow_mut(&self) -> RefMut<'_, Lab> {
         RefMut::map(self.0.borrow_mut(), |l| l.as_mut().expect("a lab is present when scripts run"))
     }
 
+    /// Takes the lab out, leaving the slot empty (to tear it down).
     pub fn take(&self) -> Option<Lab> {
         self.0.borrow_mut().take()
     }
 
+    /// Whether there is no lab (the script is only being checked).
     pub fn is_empty(&self) -> bool {
         self.0.borrow().is_none()
     }
 }
 
+/// Where a script's `print` output goes.
 pub type Printer = Rc<dyn Fn(&str)>;
 
+/// A Rhai engine with nslab's functions, the lab they act on, and the variables scripts and
+/// REPL entries have defined. [`Session::run`] runs a whole script.
 pub struct Session {
+    /// The Rhai engine, with nslab's functions registered.
     pub engine: Engine,
+    /// The lab the functions act on.
     pub lab: LabSlot,
+    /// Variables and constants defined so far (kept between REPL entries).
     pub scope: Scope<'static>,
     known: Option<check::Known>,
     /// The functions nslab registered, as (name, arity).
@@ -144,6 +155,7 @@ impl Session {
         self.apply_limits(limits::Limits::default().with(&self.limit_flags));
     }
 
+    /// The limits in force.
     pub fn limits(&self) -> limits::Limits {
         self.limits
     }
@@ -165,6 +177,7 @@ impl Session {
         on_big_stack(self.limits.stack(), || engine.eval_ast_with_scope::<Dynamic>(scope, ast))
     }
 
+    /// Gives the script the string array `ARGS`.
     pub fn set_args(&mut self, args: &[String]) {
         let arr: Array = args.iter().cloned().map(Dynamic::from).collect();
         self.scope.push_constant("ARGS", arr);
@@ -224,6 +237,7 @@ impl Session {
     }
 }
 
+/// The folder a script's relative imports and files are found from: the folder of `path`.
 pub fn script_dir(path: &str) -> PathBuf {
     Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()).map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
 }

@@ -144,6 +144,6 @@ pub fn register(reg: &mut Registrar, lab: &SharedLab) {
     reg.add("output", move |ctx: NativeCallContext, p: Dynamic| -> Res<Exec> {
         let p = proc_arg(&ctx, &p)?;
         let out: ExecOutput = l.borrow_mut().proc_output(p.pid).map_err(|e| lab_error(&ctx, e))?;
-        Ok(Exec::from_output(p.argv, out))
+        Ok(Exec::from_output(out))
     });
 }

@@ -34,15 +34,14 @@ impl std::fmt::Display for Netns {
 /// What `exec_in` returns.
 #[derive(Debug, Clone)]
 pub struct Exec {
-    pub argv: Vec<String>,
     pub code: i64,
     pub stdout: String,
     pub stderr: String,
 }
 
 impl Exec {
-    pub fn from_output(argv: Vec<String>, out: ExecOutput) -> Exec {
-        Exec { argv, code: out.code as i64, stdout: out.stdout, stderr: out.stderr }
+    pub fn from_output(out: ExecOutput) -> Exec {
+        Exec { code: out.code as i64, stdout: out.stdout, stderr: out.stderr }
     }
 
     pub fn ok(&self) -> bool {

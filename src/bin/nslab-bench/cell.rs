@@ -234,8 +234,8 @@ fn execute(mut cmd: Command) -> Result<Finished, String> {
     let (done_tx, done_rx) = mpsc::channel::<()>();
     let watchdog = std::thread::spawn(move || {
         if done_rx.recv_timeout(PROCESS_TIMEOUT).is_err() {
-            // SAFETY: kill(2) on the pid of our own child, which has not been reaped yet.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
+            // The pid of our own child, which has not been reaped yet.
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
         }
     });
     let mut status = 0;
@@ -276,12 +276,11 @@ fn kernel_clean(spec: &Spec) -> Result<Instant, String> {
     std::fs::write("/proc/sys/user/max_net_namespaces", "2").map_err(|e| format!("set max_net_namespaces: {e}"))?;
     let deadline = Instant::now() + CLEANUP_TIMEOUT;
     loop {
-        // SAFETY: unshare(2) with a valid flag; on success only this thread changes namespace
-        // (it is the cell's last act).
-        if unsafe { libc::unshare(libc::CLONE_NEWNET) } == 0 {
+        // On success only this thread changes namespace (it is the cell's last act).
+        let Err(errno) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET) else {
             return Ok(Instant::now());
-        }
-        let err = std::io::Error::last_os_error();
+        };
+        let err = std::io::Error::from(errno);
         if err.raw_os_error() != Some(libc::ENOSPC) {
             return Err(format!("probe for the kernel's cleanup: {err}"));
         }

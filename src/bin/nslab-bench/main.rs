@@ -399,8 +399,7 @@ fn profile(bench: &Bench, what: &str) -> Result<(), String> {
     }
 
     // perf needs privileges of the initial user namespace: run these cells without a user namespace.
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 && Command::new("perf").arg("--version").output().is_ok() {
+    if nix::unistd::geteuid().is_root() && Command::new("perf").arg("--version").output().is_ok() {
         let data = out.join("perf.data");
         perf_cell(bench, w, n, &["perf", "record", "-q", "-g", "-F", "4999", "-o"], &data);
         let report = Command::new("perf")

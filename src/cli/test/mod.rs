@@ -2,14 +2,14 @@
 //! a time limit), and reports PASS / FAIL / SKIP / TIMEOUT per scenario, as text and optionally as
 //! TAP, JUnit XML or JSON.
 
-pub mod child;
-pub mod discover;
-pub mod human;
-pub mod json;
-pub mod junit;
-pub mod outcome;
-pub mod schedule;
-pub mod tap;
+pub(crate) mod child;
+pub(crate) mod discover;
+pub(crate) mod human;
+pub(crate) mod json;
+pub(crate) mod junit;
+pub(crate) mod outcome;
+pub(crate) mod schedule;
+pub(crate) mod tap;
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -194,8 +194,7 @@ fn start(
         .env("NO_COLOR", "1")
         .process_group(0);
     let runner = std::process::id() as libc::pid_t;
-    // SAFETY: gettid has no preconditions.
-    debug_assert_eq!(unsafe { libc::gettid() }, runner, "scenarios are started from the main thread");
+    debug_assert_eq!(nix::unistd::gettid().as_raw(), runner, "scenarios are started from the main thread");
     // SAFETY: only async-signal-safe system calls between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
