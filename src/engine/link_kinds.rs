@@ -1,11 +1,11 @@
-//! Link kinds beyond veth (bridge, macvlan, vxlan, and the kinds this kernel may lack: dummy,
+//! Link kinds beyond veth (bridge, macvlan, vxlan, ifb, and the kinds this kernel may lack: dummy,
 //! vlan, vrf, bond, wireguard), and the link settings `ip link set` changes: master, mtu,
 //! address, name. Like `netlink.rs`, this file names rtnetlink types so the rest does not.
 
 use std::net::IpAddr;
 
 use futures::TryStreamExt;
-use rtnetlink::packet_route::link::{BondMode as NlBondMode, BridgeStpState, LinkAttribute, MacVlanMode};
+use rtnetlink::packet_route::link::{BondMode as NlBondMode, BridgeStpState, InfoKind, LinkAttribute, LinkFlags, MacVlanMode};
 use rtnetlink::{
     LinkBond, LinkBridge, LinkDummy, LinkMacVlan, LinkMessageBuilder, LinkUnspec, LinkVlan, LinkVrf, LinkVxlan, LinkWireguard,
 };
@@ -110,6 +110,8 @@ pub enum Kind {
     Vrf { table: u32 },
     Bond { mode: Option<BondMode> },
     Wireguard,
+    /// An intermediate functional block: ingress traffic redirected to it can be shaped.
+    Ifb,
 }
 
 impl Kind {
@@ -124,6 +126,7 @@ impl Kind {
             Kind::Vrf { .. } => "vrf",
             Kind::Bond { .. } => "bond",
             Kind::Wireguard => "wireguard",
+            Kind::Ifb => "ifb",
         }
     }
 
@@ -138,6 +141,7 @@ impl Kind {
             Kind::Vrf { .. } => "vrf",
             Kind::Bond { .. } => "bonding",
             Kind::Wireguard => "wireguard",
+            Kind::Ifb => "ifb",
         }
     }
 }
@@ -150,7 +154,7 @@ pub struct MtuRange {
 }
 
 impl Conn {
-    /// Creates a link of `kind` named `name` (down, like `ip link add`).
+    /// Creates a link of `kind` named `name`: down, like `ip link add`, unless `opts.up`.
     pub async fn add_link(&self, name: &str, kind: &Kind, opts: &LinkOptions) -> Result<()> {
         let mut msg = match kind {
             Kind::Bridge { stp } => {
@@ -189,7 +193,14 @@ impl Conn {
                 b.build()
             }
             Kind::Wireguard => LinkWireguard::new(name).build(),
+            // rtnetlink has no typed builder for ifb; it takes no settings of its own.
+            Kind::Ifb => LinkMessageBuilder::<LinkUnspec>::new_with_info_kind(InfoKind::Ifb).name(name.to_string()).build(),
         };
+        if opts.up {
+            // Born up: one request, no window in which the link exists down.
+            msg.header.flags |= LinkFlags::Up;
+            msg.header.change_mask |= LinkFlags::Up;
+        }
         if let Some(mtu) = opts.mtu {
             msg.attributes.push(LinkAttribute::Mtu(mtu));
         }

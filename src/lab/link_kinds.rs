@@ -1,5 +1,5 @@
-//! Creating links of kinds other than veth: bridge, macvlan, vxlan, and the kinds a kernel may
-//! lack (dummy, vlan, vrf, bond, wireguard), whose absence is reported by name.
+//! Creating links of kinds other than veth: bridge, macvlan, vxlan, ifb, and the kinds a kernel
+//! may lack (dummy, vlan, vrf, bond, wireguard), whose absence is reported by name.
 
 use nix::errno::Errno;
 
@@ -240,6 +240,17 @@ impl Lab {
             })
             .transpose()?;
         self.create_link(ns, name, Kind::Bond { mode }, opts)
+    }
+
+    /// Creates an intermediate functional block `name` in `ns` (`ip link add NAME type ifb`), the
+    /// link ingress traffic is redirected to so it can be shaped; born up when `opts.up`.
+    pub fn ifb(&mut self, ns: &Ns, name: &str, opts: &LinkOptions) -> Result<()> {
+        self.create_link(ns, name, Kind::Ifb, opts)?;
+        if opts.up {
+            // As after `up`: the wait before traffic checks this namespace's links again.
+            self.unsettled.insert(ns.clone());
+        }
+        Ok(())
     }
 
     /// Creates a WireGuard link `name` in `ns` (`ip link add NAME type wireguard`).

@@ -194,6 +194,13 @@ fn register_kinds(reg: &mut Registrar, lab: &SharedLab) {
         let opts = link_opts(ctx, &c.options(ctx, &["mtu"])?, &name)?;
         done(l.borrow_mut().dummy(&c.ns, &name, &opts), ctx)
     });
+    add(reg, lab, "ifb", &[1, 2, 3], |ctx, l, all| {
+        let c = Call::parse(ctx, all, 1, true)?;
+        let name = c.string(ctx, 0, "a link name")?;
+        let m = c.options(ctx, &["mtu", "up"])?;
+        let opts = LinkOptions { up: opt_bool(ctx, &m, "up")?.unwrap_or(false), ..link_opts(ctx, &m, &name)? };
+        done(l.borrow_mut().ifb(&c.ns, &name, &opts), ctx)
+    });
     add(reg, lab, "wireguard", &[1, 2, 3], |ctx, l, all| {
         let c = Call::parse(ctx, all, 1, true)?;
         let name = c.string(ctx, 0, "a link name")?;

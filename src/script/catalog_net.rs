@@ -78,6 +78,13 @@ pub const NET: &[FnDoc] = &[
         ip: "ip link add NAME type bond mode MODE",
     },
     FnDoc {
+        name: "ifb",
+        forms: &["ifb(name)", "ifb(name, #{mtu, up})", "ifb(ns, name)", "ifb(ns, name, #{mtu, up})"],
+        summary: "Create an intermediate functional block, the link ingress traffic is redirected to so it can be shaped; down unless up: true.",
+        example: r#"ifb("r", "ifb0", #{up: true});"#,
+        ip: "ip link add NAME [mtu N] [up] type ifb",
+    },
+    FnDoc {
         name: "wireguard",
         forms: &["wireguard(name)", "wireguard(name, #{mtu})", "wireguard(ns, name)", "wireguard(ns, name, #{mtu})"],
         summary: "Create a WireGuard link (keys and peers are set with the wg tool through exec).",
