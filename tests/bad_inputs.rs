@@ -459,6 +459,12 @@ const CASES: &[Case] = &[
         r#"invalid MTU "0": vxlan "vx0" takes MTUs from 68 (the IPv4 minimum) to 65535"#,
     ),
     c("dummy", r#"dummy(a, "d0", #{mtu: 10})"#, r#"invalid MTU "10": dummy "d0" takes MTUs from 68 (the IPv4 minimum) to 65535"#),
+    c(
+        "ifb",
+        r#"ifb(a, "ifb0", #{mtu: 70000})"#,
+        r#"invalid MTU "70000": ifb "ifb0" takes MTUs from 68 (the IPv4 minimum) to 65535"#,
+    ),
+    c("ifb", r#"ifb(a, "ifb0", #{up: "yes"})"#, r#"the up option of ifb must be true or false, not the string "yes""#),
     c("vlan", r#"vlan(a, "vl0", "v0", 4095)"#, r#"invalid VLAN id "4095": vlan "vl0" needs an id from 1 to 4094"#),
     c("vlan", r#"vlan(a, "vl0", "v0", 0)"#, r#"invalid VLAN id "0": vlan "vl0" needs an id from 1 to 4094"#),
     c(

@@ -359,6 +359,65 @@ fn missing_link_kinds_are_reported_by_name() {
     }
 }
 
+/// ifb in a lab namespace and where nslab runs (the private namespace standing in for a sandbox),
+/// seen with `ip -j -d link` while the lab runs, gone after its teardown; bad input refused by
+/// name. A kernel without ifb (probed with `ip` first) skips the test, saying so.
+#[test]
+fn ifb_links_are_created_checked_and_removed() {
+    let lab = r#"
+        let n = netns_add("fb");
+        ifb(n, "ifbup", #{mtu: 1400, up: true});
+        n.ifb("ifbdown");
+        ifb("ifbroot", #{mtu: 9000});
+        assert(link(n, "ifbup").kind == "ifb" && link(n, "ifbup").state == "up");
+        for bad in [|| ifb(n, "ifb-name-of-16-b"), || ifb("ifbx", #{mtu: 67}), || ifb(n, "ifbx", #{mtu: 65536})] {
+            try { bad.call(); assert(false, "refused"); } catch (e) { print("=bad"); print(e); }
+        }
+        assert(!links(n).some(|l| l.name == "ifbx") && !links().some(|l| l.name == "ifbx"), "nothing half-made");
+        print("=ns");
+        print(exec(n, "ip -j -d link show"));
+        print("=root");
+        print(exec("ip -j -d link show"));
+    "#;
+    let path = script("ifb", "ifb.rhai", lab);
+    let run = in_private_netns(&format!(
+        r#"if ip link add probe0 type ifb 2>/dev/null; then ip link del probe0; else echo "=noifb"; exit 0; fi
+        $NSLAB run {p} || exit 9
+        echo "=after"; ip -j link show; echo "=netns"; ls /run/netns"#,
+        p = path.display()
+    ));
+    if run.stdout.contains("=noifb") {
+        eprintln!("skipped: the running kernel has no ifb (ip link add ... type ifb failed)");
+        return;
+    }
+    assert_eq!(run.code, 0, "{run:?}");
+    let ns = section(&run.stdout, "ns");
+    let (up, down) = (link(&ns, "ifbup"), link(&ns, "ifbdown"));
+    assert_eq!(up["linkinfo"]["info_kind"], "ifb", "{up}");
+    assert_eq!(up["mtu"], 1400);
+    let flags =
+        |l: &Value| -> Vec<String> { l["flags"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().into()).collect() };
+    assert!(flags(up).contains(&"UP".into()) && flags(up).contains(&"LOWER_UP".into()), "born up: {up}");
+    assert_eq!(down["linkinfo"]["info_kind"], "ifb");
+    assert_eq!((down["mtu"].as_u64(), down["operstate"].as_str()), (Some(1500), Some("DOWN")), "down by default: {down}");
+    assert!(!flags(down).contains(&"UP".into()), "{down}");
+    let root = link(&section(&run.stdout, "root"), "ifbroot").clone();
+    assert_eq!((root["linkinfo"]["info_kind"].as_str(), root["mtu"].as_u64()), (Some("ifb"), Some(9000)), "{root}");
+    assert_eq!(root["operstate"], "DOWN");
+    let bad: Vec<String> = run.stdout.split("=bad\n").skip(1).map(|b| b.lines().next().unwrap().to_string()).collect();
+    assert_eq!(
+        bad,
+        [
+            r#"invalid interface name "ifb-name-of-16-b": it is 16 bytes long; the kernel allows at most 15"#,
+            r#"invalid MTU "67": ifb "ifbx" takes MTUs from 68 (the IPv4 minimum) to 65535"#,
+            r#"invalid MTU "65536": ifb "ifbx" takes MTUs from 68 (the IPv4 minimum) to 65535"#,
+        ]
+    );
+    let after = section(&run.stdout, "after");
+    assert!(!has_link(&after, "ifbroot"), "the root-namespace ifb is removed at teardown: {after}");
+    assert_eq!(text_section(&run.stdout, "netns").trim(), "", "the lab namespace (and its ifbs) is gone");
+}
+
 #[test]
 fn proc_net_shows_what_the_namespace_sees() {
     let run = keep_then(

@@ -98,7 +98,8 @@ pub struct VxlanSpec {
     pub port: u16,
 }
 
-/// What kind of link to create, with the kind's own settings. Parents are ifindexes in the
+/// What kind of link to create, with the kind's own settings (ifb, the intermediate functional
+/// block ingress traffic is redirected to for shaping, has none). Parents are ifindexes in the
 /// namespace the link is created in.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Kind {
@@ -110,7 +111,6 @@ pub enum Kind {
     Vrf { table: u32 },
     Bond { mode: Option<BondMode> },
     Wireguard,
-    /// An intermediate functional block: ingress traffic redirected to it can be shaped.
     Ifb,
 }
 
