@@ -28,7 +28,9 @@ impl Lab {
     pub(super) fn bring_up_now(&mut self, ns: &Ns, link: &str, up: bool) -> Result<()> {
         let verb = if up { "bring up" } else { "bring down" };
         if up {
-            self.unsettled.insert(ns.clone());
+            self.unsettled.brought_up(ns, link);
+        } else {
+            self.unsettled.brought_down(ns, link);
         }
         self.on_link(ns, link, verb, |conn, index| async move { conn.set_up(index, up).await })
     }

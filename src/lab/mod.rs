@@ -142,8 +142,8 @@ pub struct Lab {
     ledger: Option<Ledger>,
     opts: LabOptions,
     netns_dir_ready: bool,
-    /// Namespaces where `up` was called since the last ping: links there may still be settling.
-    unsettled: HashSet<Ns>,
+    /// Links brought up since the last wait before traffic: they may still be settling.
+    unsettled: probe::Unsettled,
     cancel: Arc<AtomicBool>,
     procs: processes::Procs,
 }
@@ -182,7 +182,7 @@ impl Lab {
             next_index: ifindex::FIRST_CHOSEN_INDEX,
             opts,
             netns_dir_ready: false,
-            unsettled: HashSet::new(),
+            unsettled: probe::Unsettled::default(),
             cancel: Arc::new(AtomicBool::new(false)),
             procs: processes::Procs::default(),
         })

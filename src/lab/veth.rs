@@ -122,7 +122,8 @@ impl Lab {
         }
         if opts.up {
             self.set_up(second_ns, second, true)?; // a veth end: never held back
-            self.unsettled.insert(first_ns.clone());
+            // Born up: its carrier event comes last (see `Lab::settle`).
+            self.unsettled.brought_up(first_ns, req.first.1);
         }
         Ok(())
     }
@@ -160,7 +161,11 @@ impl Lab {
         if link == "lo" && from != to {
             return Err(stays("the namespace's loopback link (every namespace has its own)".into()));
         }
-        match self.passing(|lab| lab.move_now(from, link, to)) {
+        let moved = self.passing(|lab| lab.move_now(from, link, to));
+        if moved.is_ok() {
+            self.unsettled.brought_down(from, link);
+        }
+        match moved {
             // EINVAL: a link the kernel marks local to its namespace (loopback, bridge, ...).
             Err(e @ LabError::Failed { errno: Some(Errno::EINVAL), .. }) => {
                 let conn = self.conn(from)?;
