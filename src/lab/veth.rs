@@ -122,7 +122,7 @@ impl Lab {
         }
         if opts.up {
             self.set_up(second_ns, second, true)?; // a veth end: never held back
-            // Born up: its carrier event comes last (see `Lab::settle`).
+                                                   // Born up: its carrier event comes last (see `Lab::settle`).
             self.unsettled.brought_up(first_ns, req.first.1);
         }
         Ok(())

@@ -52,6 +52,11 @@ impl HeldCalls {
         self.0.borrow_mut().failed.get_or_insert(e);
     }
 
+    /// Forgets every call: the lab holds nothing now.
+    pub fn clear(&self) {
+        self.0.borrow_mut().at.clear();
+    }
+
     pub fn take_failure(&self) -> Option<LabError> {
         self.0.borrow_mut().failed.take()
     }

@@ -246,10 +246,12 @@ impl Session {
         }
         let held = self.lab.held().clone();
         let flushed = self.lab.borrow_mut().flush();
-        match (result, held.take_failure().map_or(flushed, Err)) {
+        let out = match (result, held.take_failure().map_or(flushed, Err)) {
             (Ok(_), Err(e)) => Err(held.relocate(failure::lab_error_at(rhai::Position::NONE, e), source)),
             (result, _) => result,
-        }
+        };
+        held.clear();
+        out
     }
 
     /// Compiles, checks and runs a whole script.
