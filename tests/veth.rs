@@ -123,3 +123,68 @@ fn a_queue_count_the_kernel_refuses_is_an_error_before_anything_is_made() {
     assert!(run.stderr.contains("bad.rhai:2:"), "{run:?}");
     assert!(run.stdout.contains("exit 1"), "{run:?}");
 }
+
+/// A `move_to` of an end the lab holds back is checked as a move of an existing pair would be:
+/// a name taken there fails the `move_to` itself, inside its `try`, and the pair stays asked for
+/// where it was (so it is made there, as it would have been without holding back).
+#[test]
+fn a_move_of_a_held_end_to_a_taken_name_fails_inside_its_try() {
+    let path = script(
+        "veth-move-taken",
+        "taken.rhai",
+        r#"let n1 = netns_add("n1");
+veth(n1, "b", n1, "c");
+try {
+    veth("a", "b");
+    move_to("b", n1);
+    print("not caught");
+} catch (e) {
+    print("caught: " + e.message);
+}
+print(links().map(|l| l.name));
+"#,
+    );
+    let run = run_nslab(&["run", "--sandbox", path.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines, ["caught: link \"b\" already exists in namespace \"n1\"", "[\"lo\", \"b\", \"a\"]"], "{run:?}");
+}
+
+/// Held-back work that fails when it is carried out fails the call that carried it out (so a
+/// `try` around it catches it), at the call that asked for it, whose line the message names.
+/// Here a program takes the name between the `move_to` (checked then) and the query.
+#[test]
+fn a_held_veth_failing_later_is_caught_by_the_try_around_it_and_names_its_line() {
+    let path = script(
+        "veth-held-fails",
+        "held.rhai",
+        r#"let n1 = netns_add("n1");
+spawn_in(n1, ["sh", "-c", "sleep 0.2; ip link add name b type veth peer name c"]);
+try {
+    veth("a", "b");
+    move_to("b", n1);
+    let t = timestamp();
+    while t.elapsed < 1.5 {}
+    links(n1);
+    print("not caught");
+} catch (e) {
+    print("caught: " + e.message);
+}
+spawn_in(root(), ["sh", "-c", "sleep 0.2; ip link add name x type veth peer name z"]);
+veth("x", "y");
+let t = timestamp();
+while t.elapsed < 1.5 {}
+"#,
+    );
+    let run = run_nslab(&["run", "--sandbox", path.to_str().unwrap()]);
+    assert_eq!(
+        run.stdout.lines().next(),
+        Some("caught: link \"b\" already exists in namespace \"n1\" (held back from veth at line 4)"),
+        "{run:?}"
+    );
+    // Outside a `try`, carried out at the end: the run fails, at the veth that asked for it.
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("link \"x\" already exists in the root namespace"), "{run:?}");
+    assert!(run.stderr.contains("held back from veth at"), "{run:?}");
+    assert!(run.stderr.contains("held.rhai:14:1"), "{run:?}");
+}

@@ -78,16 +78,22 @@ pub enum LabError {
     #[error("interrupted")]
     Interrupted,
 
-    /// An operation that was held back (see `lab/holding.rs`) failed when it was carried out.
-    #[error("{1}")]
-    Deferred(super::holding::Held, Box<LabError>),
+    /// An operation that was held back (see `lab/holding.rs`) failed when it was carried out;
+    /// `ticket` is the one its call got (`Outcome::Held`).
+    #[error("{error}")]
+    Deferred {
+        /// The ticket the held call got.
+        ticket: super::holding::Ticket,
+        /// What went wrong when it was carried out.
+        error: Box<LabError>,
+    },
 }
 
 impl LabError {
     /// What the user could do about it, when there is something to say.
     pub fn hint(&self) -> Option<String> {
         match self {
-            LabError::Deferred(_, inner) => inner.hint(),
+            LabError::Deferred { error, .. } => error.hint(),
             LabError::PermissionDenied { .. } => Some(
                 "changing network namespaces needs CAP_NET_ADMIN: run as root, or run with --sandbox \
                  to work in a private namespace"
@@ -136,7 +142,7 @@ impl LabError {
     pub fn errno(&self) -> Option<Errno> {
         match self {
             LabError::Failed { errno, .. } => *errno,
-            LabError::Deferred(_, inner) => inner.errno(),
+            LabError::Deferred { error, .. } => error.errno(),
             _ => None,
         }
     }

@@ -7,21 +7,41 @@
 //! that, and bringing the bridge up once they are in costs ~50 ms. So `up` of a bridge the lab
 //! made waits while the script only adds veths, ports and addresses and brings other links up
 //! (which end the same whichever way round), and is carried out before anything else: a query,
-//! a ping, a program, a sleep, the end of the script or of a REPL entry. A failure is reported
-//! at the `up` call.
+//! a ping, a program, a sleep, the end of the script or of a REPL entry.
+//!
+//! The API: an operation the lab holds back returns `Outcome::Held(ticket)`; when held work
+//! fails later, the error is `LabError::Deferred { ticket, .. }`, so the caller can report it
+//! at the call that asked for it (the script layer keeps ticket -> script position). Everything
+//! that looks (a query, a program, a ping, `sleep`) carries held work out itself; `flush` is
+//! public for what only the caller knows: the end of a script, or a `print`.
 
 use super::{Lab, LabError, Ns, Result};
 
-/// Which held-back operation a deferred failure comes from.
+/// Names one operation the lab held back; a failure of it later carries the same ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Ticket(u64);
+
+/// What became of a request: carried out now, or held back until something needs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Held {
-    /// The creation of a veth pair (sent in a batch).
-    Veth,
-    /// Bringing a bridge up (sent once its ports are in).
-    BridgeUp,
+pub enum Outcome {
+    /// Carried out now.
+    Done,
+    /// Held back: carried out before anything looks; a failure then carries this ticket.
+    Held(Ticket),
 }
 
 impl Lab {
+    /// A ticket for an operation being held back now.
+    pub(super) fn ticket(&mut self) -> Ticket {
+        self.tickets += 1;
+        Ticket(self.tickets)
+    }
+
+    /// True while the operation with this ticket is still held back.
+    pub fn holds(&self, ticket: Ticket) -> bool {
+        self.held_up.as_ref().is_some_and(|h| h.2 == ticket) || self.pending_ticket() == Some(ticket)
+    }
+
     /// Carries out what was held back. Every request to the kernel goes through this first; an
     /// operation that may pass a held-back bridge `up` runs inside `passing`.
     pub fn flush(&mut self) -> Result<()> {
@@ -32,6 +52,14 @@ impl Lab {
         self.release_bridge_up()
     }
 
+    /// Lets time pass (interruptibly). Time passing is something to see (another program, the
+    /// user at a terminal), so what was held back is carried out first; the lab's own waits
+    /// use `pause`.
+    pub fn sleep(&mut self, d: std::time::Duration) -> Result<()> {
+        self.flush()?;
+        self.pause(d)
+    }
+
     /// Runs an operation that may leave a held-back bridge `up` waiting (see the module doc).
     pub(super) fn passing<T>(&mut self, op: impl FnOnce(&mut Lab) -> Result<T>) -> Result<T> {
         let was = std::mem::replace(&mut self.passing, true);
@@ -40,36 +68,32 @@ impl Lab {
         out
     }
 
-    /// Holds back `up` of a bridge the lab made. False: carry it out now.
-    pub(super) fn hold_bridge_up(&mut self, ns: &Ns, link: &str) -> Result<bool> {
+    /// Holds back `up` of a bridge the lab made. None: carry it out now. Asked again while
+    /// held, it keeps the first call's ticket.
+    pub(super) fn hold_bridge_up(&mut self, ns: &Ns, link: &str) -> Result<Option<Ticket>> {
         if !self.bridges.iter().any(|(n, l)| n == ns && l == link) {
-            return Ok(false);
+            return Ok(None);
         }
         match &self.held_up {
-            Some((n, l)) if n == ns && l == link => return Ok(true),
-            Some(_) => return Ok(false),
+            Some((n, l, t)) if n == ns && l == link => return Ok(Some(*t)),
+            Some(_) => return Ok(None),
             None => {}
         }
         // A link that is not there is reported at this call, not later.
         self.index(ns, link)?;
-        self.held_up = Some((ns.clone(), link.to_string()));
-        self.just_held = true;
-        Ok(true)
-    }
-
-    /// Whether the call just made was held back (the script layer notes where it was made).
-    pub fn take_just_held(&mut self) -> bool {
-        std::mem::take(&mut self.just_held)
+        let ticket = self.ticket();
+        self.held_up = Some((ns.clone(), link.to_string(), ticket));
+        Ok(Some(ticket))
     }
 
     /// Brings a held-back bridge up now.
     pub(super) fn release_bridge_up(&mut self) -> Result<()> {
-        let Some((ns, link)) = self.held_up.take() else { return Ok(()) };
-        self.passing(|lab| lab.bring_up_now(&ns, &link, true)).map_err(|e| LabError::Deferred(Held::BridgeUp, Box::new(e)))
+        let Some((ns, link, ticket)) = self.held_up.take() else { return Ok(()) };
+        self.passing(|lab| lab.bring_up_now(&ns, &link, true)).map_err(|e| LabError::Deferred { ticket, error: Box::new(e) })
     }
 
     /// True when `up` of this link is being held back.
     pub(super) fn is_held_up(&self, ns: &Ns, link: &str) -> bool {
-        self.held_up.as_ref().is_some_and(|(n, l)| n == ns && l == link)
+        self.held_up.as_ref().is_some_and(|(n, l, _)| n == ns && l == link)
     }
 }

@@ -247,8 +247,8 @@ impl Lab {
     pub fn ifb(&mut self, ns: &Ns, name: &str, opts: &LinkOptions) -> Result<()> {
         self.create_link(ns, name, Kind::Ifb, opts)?;
         if opts.up {
-            // As after `up`: the wait before traffic checks this namespace's links again.
-            self.unsettled.insert(ns.clone());
+            // As after `up`: the wait before traffic looks at it.
+            self.unsettled.brought_up(ns, name);
         }
         Ok(())
     }

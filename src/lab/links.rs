@@ -3,29 +3,34 @@
 use nix::errno::Errno;
 
 use super::ledger::Object;
-use super::{validate, AddrView, Lab, LabError, LinkView, Ns, Result};
+use super::{validate, AddrView, Lab, LabError, LinkView, Ns, Outcome, Result};
 use crate::engine::netlink::LinkInfo;
 use crate::engine::EngineError;
 
 impl Lab {
-    /// Sets link `link` in `ns` up or down (`ip link set LINK up|down`).
-    pub fn set_up(&mut self, ns: &Ns, link: &str, up: bool) -> Result<()> {
+    /// `ip link set LINK up|down`. `up` of a bridge the lab made may be held back (see
+    /// `holding.rs`).
+    pub fn set_up(&mut self, ns: &Ns, link: &str, up: bool) -> Result<Outcome> {
         self.passing(|lab| {
-            if up && lab.hold_bridge_up(ns, link)? {
-                return Ok(());
+            if up {
+                if let Some(ticket) = lab.hold_bridge_up(ns, link)? {
+                    return Ok(Outcome::Held(ticket));
+                }
             }
             if !up && lab.is_held_up(ns, link) {
                 // Up, then down, in that order.
                 lab.release_bridge_up()?;
             }
-            lab.bring_up_now(ns, link, up)
+            lab.bring_up_now(ns, link, up).map(|()| Outcome::Done)
         })
     }
 
     pub(super) fn bring_up_now(&mut self, ns: &Ns, link: &str, up: bool) -> Result<()> {
         let verb = if up { "bring up" } else { "bring down" };
         if up {
-            self.unsettled.insert(ns.clone());
+            self.unsettled.brought_up(ns, link);
+        } else {
+            self.unsettled.brought_down(ns, link);
         }
         self.on_link(ns, link, verb, |conn, index| async move { conn.set_up(index, up).await })
     }

@@ -46,7 +46,7 @@ use std::time::Duration;
 use nix::errno::Errno;
 
 pub use error::{LabError, Result};
-pub use holding::Held;
+pub use holding::{Outcome, Ticket};
 use ledger::{Ledger, Object};
 pub use routes::route_spec;
 pub use teardown::TeardownReport;
@@ -139,19 +139,20 @@ pub struct Lab {
     peers: HashMap<(Option<String>, String), (Option<String>, String)>,
     /// A veth pair held back until needed (see `veth.rs`).
     pending: Option<veth::PendingVeth>,
-    /// A bridge whose `up` is held back (see `holding.rs`), whether an operation that may pass
-    /// it is running, and whether the last call held something back.
-    held_up: Option<(Ns, String)>,
+    /// A bridge whose `up` is held back (see `holding.rs`), and whether an operation that may
+    /// pass it is running.
+    held_up: Option<(Ns, String, Ticket)>,
     passing: bool,
-    just_held: bool,
+    /// The last ticket handed out for held-back work.
+    tickets: u64,
     /// The next ifindex nslab gives a link it creates (see `ifindex.rs`).
     next_index: u32,
     /// Created with the first object, so labs that create nothing leave no trace.
     ledger: Option<Ledger>,
     opts: LabOptions,
     netns_dir_ready: bool,
-    /// Namespaces where `up` was called since the last ping: links there may still be settling.
-    unsettled: HashSet<Ns>,
+    /// Links brought up since the last wait before traffic: they may still be settling.
+    unsettled: probe::Unsettled,
     cancel: Arc<AtomicBool>,
     procs: processes::Procs,
 }
@@ -191,11 +192,11 @@ impl Lab {
             pending: None,
             held_up: None,
             passing: false,
-            just_held: false,
+            tickets: 0,
             next_index: ifindex::FIRST_CHOSEN_INDEX,
             opts,
             netns_dir_ready: false,
-            unsettled: HashSet::new(),
+            unsettled: probe::Unsettled::default(),
             cancel: Arc::new(AtomicBool::new(false)),
             procs: processes::Procs::default(),
         })

@@ -73,6 +73,9 @@ impl Lab {
             let new = new.to_string();
             async move { conn.rename(index, &new).await }
         });
+        if done.is_ok() {
+            self.unsettled.renamed(ns, link, new);
+        }
         if done.is_err() && ours {
             self.ledger_mut()?.failed(&intent)?;
         }

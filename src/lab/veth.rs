@@ -10,7 +10,7 @@ use std::os::fd::AsRawFd;
 use nix::errno::Errno;
 
 use super::ledger::Object;
-use super::{validate, Held, Lab, LabError, Ns, Result};
+use super::{validate, Lab, LabError, Ns, Outcome, Result, Ticket};
 use crate::engine::netlink::LinkOptions;
 use crate::engine::EngineError;
 
@@ -21,15 +21,17 @@ pub(super) struct PendingVeth {
     peer_ns: Ns,
     peer: String,
     opts: LinkOptions,
+    ticket: Ticket,
 }
 
 impl Lab {
-    /// Creates a veth pair: `name` in `ns`, `peer` in `peer_ns`.
-    pub fn veth(&mut self, ns: &Ns, name: &str, peer_ns: &Ns, peer: &str, opts: &LinkOptions) -> Result<()> {
+    /// Creates a veth pair: `name` in `ns`, `peer` in `peer_ns`. A pair with both ends in one
+    /// namespace is held back (see the module doc).
+    pub fn veth(&mut self, ns: &Ns, name: &str, peer_ns: &Ns, peer: &str, opts: &LinkOptions) -> Result<Outcome> {
         self.passing(|lab| lab.veth_now(ns, name, peer_ns, peer, opts))
     }
 
-    fn veth_now(&mut self, ns: &Ns, name: &str, peer_ns: &Ns, peer: &str, opts: &LinkOptions) -> Result<()> {
+    fn veth_now(&mut self, ns: &Ns, name: &str, peer_ns: &Ns, peer: &str, opts: &LinkOptions) -> Result<Outcome> {
         validate::link_name(name)?;
         validate::link_name(peer)?;
         if let Some(mtu) = opts.mtu {
@@ -44,7 +46,7 @@ impl Lab {
         }
         self.flush()?;
         if ns != peer_ns {
-            return self.create_veth(ns, name, peer_ns, peer, opts);
+            return self.create_veth(ns, name, peer_ns, peer, opts).map(|()| Outcome::Done);
         }
         // Checked now, so that these errors point at this call rather than at a later one.
         self.conn(ns)?;
@@ -53,21 +55,23 @@ impl Lab {
                 return Err(LabError::Exists { what: "link", name: end.into(), owner: self.link_owner(ns, end) });
             }
         }
+        let ticket = self.ticket();
         let pending =
-            PendingVeth { ns: ns.clone(), name: name.into(), peer_ns: ns.clone(), peer: peer.into(), opts: opts.clone() };
+            PendingVeth { ns: ns.clone(), name: name.into(), peer_ns: ns.clone(), peer: peer.into(), opts: opts.clone(), ticket };
         self.pending = Some(pending);
-        Ok(())
+        Ok(Outcome::Held(ticket))
     }
 
-    /// True while a veth pair is held back (see the module doc).
-    pub fn has_pending(&self) -> bool {
-        self.pending.is_some()
+    /// The ticket of the veth pair held back, if any.
+    pub(super) fn pending_ticket(&self) -> Option<Ticket> {
+        self.pending.as_ref().map(|p| p.ticket)
     }
 
     /// Creates the pair held back, if any (see `holding.rs`).
     pub(super) fn flush_veth(&mut self) -> Result<()> {
         let Some(p) = self.pending.take() else { return Ok(()) };
-        self.create_veth(&p.ns, &p.name, &p.peer_ns, &p.peer, &p.opts).map_err(|e| LabError::Deferred(Held::Veth, Box::new(e)))
+        self.create_veth(&p.ns, &p.name, &p.peer_ns, &p.peer, &p.opts)
+            .map_err(|e| LabError::Deferred { ticket: p.ticket, error: Box::new(e) })
     }
 
     fn create_veth(&mut self, ns: &Ns, name: &str, peer_ns: &Ns, peer: &str, opts: &LinkOptions) -> Result<()> {
@@ -117,8 +121,9 @@ impl Lab {
             self.on_link(second_ns, second, "attach", |conn, index| async move { conn.set_master(index, Some(m)).await })?;
         }
         if opts.up {
-            self.set_up(second_ns, second, true)?;
-            self.unsettled.insert(first_ns.clone());
+            self.set_up(second_ns, second, true)?; // a veth end: never held back
+                                                   // Born up: its carrier event comes last (see `Lab::settle`).
+            self.unsettled.brought_up(first_ns, req.first.1);
         }
         Ok(())
     }
@@ -156,7 +161,11 @@ impl Lab {
         if link == "lo" && from != to {
             return Err(stays("the namespace's loopback link (every namespace has its own)".into()));
         }
-        match self.passing(|lab| lab.move_now(from, link, to)) {
+        let moved = self.passing(|lab| lab.move_now(from, link, to));
+        if moved.is_ok() {
+            self.unsettled.brought_down(from, link);
+        }
+        match moved {
             // EINVAL: a link the kernel marks local to its namespace (loopback, bridge, ...).
             Err(e @ LabError::Failed { errno: Some(Errno::EINVAL), .. }) => {
                 let conn = self.conn(from)?;
@@ -180,13 +189,24 @@ impl Lab {
         if let Ns::Named(name) = to {
             self.space(name)?;
         }
-        if let Some(p) = self.pending.as_mut() {
-            if p.ns == *from && p.name == link {
-                p.ns = to.clone();
-                return Ok(());
-            }
-            if p.peer_ns == *from && p.peer == link {
-                p.peer_ns = to.clone();
+        if let Some(p) = self.pending.as_ref() {
+            let first = p.ns == *from && p.name == link;
+            if first || (p.peer_ns == *from && p.peer == link) {
+                // Checked now, as a move of a pair that existed would be: a name taken there
+                // fails this call (inside its `try`), and the pair stays asked for where it was.
+                if from != to && self.held_name_taken(to, link)? {
+                    return Err(LabError::Failed {
+                        op: format!("move link {link:?} to {to}"),
+                        detail: format!("{to} already has a link named {link:?}"),
+                        errno: Some(Errno::EEXIST),
+                    });
+                }
+                let p = self.pending.as_mut().expect("just seen");
+                if first {
+                    p.ns = to.clone();
+                } else {
+                    p.peer_ns = to.clone();
+                }
                 return Ok(());
             }
         }
@@ -241,6 +261,17 @@ impl Lab {
             self.peers.insert((to.key(), link.into()), peer);
         }
         Ok(())
+    }
+}
+
+impl Lab {
+    /// Whether `ns` has a link named `link`, asked without carrying out the held-back pair
+    /// (`conn` would create it first).
+    fn held_name_taken(&mut self, ns: &Ns, link: &str) -> Result<bool> {
+        let pending = self.pending.take();
+        let taken = self.link_exists(ns, link);
+        self.pending = pending;
+        taken
     }
 }
 

@@ -189,7 +189,7 @@ fn register_checks(reg: &mut Registrar, lab: &SharedLab) {
         }
         let custom = message.is_some();
         let message = message.unwrap_or_else(|| "assertion failed".into());
-        Err(raise(ctx, CallFailure { message, hint: None, kind: FailureKind::Assertion { custom } }))
+        Err(raise(ctx, CallFailure { message, hint: None, kind: FailureKind::Assertion { custom }, held: None }))
     }
     reg.add("assert", |ctx: NativeCallContext, cond: Dynamic| check(&ctx, &cond, None));
     reg.add("assert", |ctx: NativeCallContext, cond: Dynamic, message: Dynamic| {
@@ -200,9 +200,7 @@ fn register_checks(reg: &mut Registrar, lab: &SharedLab) {
         if !(0.0..=args::MAX_SECONDS).contains(&s) {
             return Err(argument_error(ctx, format!("sleep needs a number of seconds from 0 to {}, not {s}", args::MAX_SECONDS)));
         }
-        // Time passing is something to see: what the lab holds back is carried out first.
-        l.borrow_mut().flush().map_err(|e| lab_error(ctx, e))?;
-        l.borrow().pause(Duration::from_secs_f64(s)).map_err(|e| lab_error(ctx, e))
+        l.borrow_mut().sleep(Duration::from_secs_f64(s)).map_err(|e| lab_error(ctx, e))
     };
     let l = lab.clone();
     reg.add("sleep", move |ctx: NativeCallContext, seconds: Dynamic| sleep(&l, &ctx, &seconds));

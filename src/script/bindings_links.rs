@@ -4,21 +4,15 @@ use rhai::{Array, Dynamic, NativeCallContext};
 
 use super::args;
 use super::bindings::{Registrar, SharedLab};
-use super::failure::{argument_error, held_back, lab_error, Res};
+use super::failure::{argument_error, lab_error, Res};
 use super::values::{addr_map, link_map, route_map};
 use crate::engine::netlink::LinkOptions;
-use crate::lab::{validate_net, Held, Ns};
+use crate::lab::{validate_net, Ns};
 
 pub fn register(reg: &mut Registrar, lab: &SharedLab) {
     register_links(reg, lab);
     register_inspection(reg, lab);
     register_routes(reg, lab);
-}
-
-fn note_held_back(lab: &SharedLab, ctx: &NativeCallContext) {
-    if lab.borrow().has_pending() {
-        held_back(ctx, Held::Veth);
-    }
 }
 
 /// A veth's options: `mtu` (both ends), `up` (both ends, at birth), `master` (a bridge in the
@@ -50,10 +44,16 @@ fn link_options(lab: &SharedLab, ctx: &NativeCallContext, ns: &Ns, name: &str, v
 /// `up`/`down`; an `up` the lab holds back (a bridge's, see `lab/holding.rs`) is noted here.
 fn set_up(lab: &SharedLab, ctx: &NativeCallContext, ns: &Ns, link: &str, up: bool) -> Res<()> {
     let mut l = lab.borrow_mut();
-    l.set_up(ns, link, up).map_err(|e| lab_error(ctx, e))?;
-    if l.take_just_held() {
-        held_back(ctx, Held::BridgeUp);
-    }
+    let outcome = l.set_up(ns, link, up).map_err(|e| lab_error(ctx, e))?;
+    lab.held().note(ctx, outcome, &l);
+    Ok(())
+}
+
+/// `veth`; a pair the lab holds back is noted here.
+fn veth(lab: &SharedLab, ctx: &NativeCallContext, ends: (&Ns, &str, &Ns, &str), opts: &LinkOptions) -> Res<()> {
+    let mut l = lab.borrow_mut();
+    let outcome = l.veth(ends.0, ends.1, ends.2, ends.3, opts).map_err(|e| lab_error(ctx, e))?;
+    lab.held().note(ctx, outcome, &l);
     Ok(())
 }
 
@@ -61,9 +61,7 @@ fn register_links(reg: &mut Registrar, lab: &SharedLab) {
     let l = lab.clone();
     reg.add("veth", move |ctx: NativeCallContext, name: Dynamic, peer: Dynamic| -> Res<()> {
         let (name, peer) = (args::string(&ctx, &name, 0, "a link name")?, args::string(&ctx, &peer, 1, "a link name")?);
-        l.borrow_mut().veth(&Ns::Root, &name, &Ns::Root, &peer, &LinkOptions::default()).map_err(|e| lab_error(&ctx, e))?;
-        note_held_back(&l, &ctx);
-        Ok(())
+        veth(&l, &ctx, (&Ns::Root, &name, &Ns::Root, &peer), &LinkOptions::default())
     });
     let l = lab.clone();
     reg.add("veth", move |ctx: NativeCallContext, a: Dynamic, b: Dynamic, c: Dynamic| -> Res<()> {
@@ -81,9 +79,7 @@ fn register_links(reg: &mut Registrar, lab: &SharedLab) {
                 LinkOptions::default(),
             )
         };
-        l.borrow_mut().veth(&ns, &name, &ns, &peer, &opts).map_err(|e| lab_error(&ctx, e))?;
-        note_held_back(&l, &ctx);
-        Ok(())
+        veth(&l, &ctx, (&ns, &name, &ns, &peer), &opts)
     });
     let l = lab.clone();
     reg.add("veth", move |ctx: NativeCallContext, a: Dynamic, b: Dynamic, c: Dynamic, d: Dynamic| -> Res<()> {
@@ -95,9 +91,7 @@ fn register_links(reg: &mut Registrar, lab: &SharedLab) {
         } else {
             (args::ns(&ctx, &c, 2)?, args::string(&ctx, &d, 3, "a link name")?, LinkOptions::default())
         };
-        l.borrow_mut().veth(&ns, &name, &peer_ns, &peer, &opts).map_err(|e| lab_error(&ctx, e))?;
-        note_held_back(&l, &ctx);
-        Ok(())
+        veth(&l, &ctx, (&ns, &name, &peer_ns, &peer), &opts)
     });
     let l = lab.clone();
     reg.add("veth", move |ctx: NativeCallContext, a: Dynamic, b: Dynamic, c: Dynamic, d: Dynamic, o: Dynamic| -> Res<()> {
@@ -106,9 +100,7 @@ fn register_links(reg: &mut Registrar, lab: &SharedLab) {
         let peer_ns = args::ns(&ctx, &c, 2)?;
         let peer = args::string(&ctx, &d, 3, "a link name")?;
         let opts = link_options(&l, &ctx, &ns, &name, &o, 4)?;
-        l.borrow_mut().veth(&ns, &name, &peer_ns, &peer, &opts).map_err(|e| lab_error(&ctx, e))?;
-        note_held_back(&l, &ctx);
-        Ok(())
+        veth(&l, &ctx, (&ns, &name, &peer_ns, &peer), &opts)
     });
 
     let l = lab.clone();

@@ -35,7 +35,7 @@ pub fn register(reg: &mut Registrar, lab: &SharedLab) {
 }
 
 fn fail(ctx: &NativeCallContext, message: String, hint: Option<String>) -> Box<rhai::EvalAltResult> {
-    raise(ctx, CallFailure { message, hint, kind: FailureKind::Expectation })
+    raise(ctx, CallFailure { message, hint, kind: FailureKind::Expectation, held: None })
 }
 
 fn function(ctx: &NativeCallContext, v: &Dynamic, n: usize) -> Res<FnPtr> {
@@ -386,7 +386,7 @@ fn register_flow(reg: &mut Registrar, lab: &SharedLab) {
                     None,
                 ));
             }
-            l.borrow().pause(POLL).map_err(|e| lab_error(&ctx, e))?;
+            l.borrow_mut().sleep(POLL).map_err(|e| lab_error(&ctx, e))?;
         }
     });
 
@@ -394,7 +394,7 @@ fn register_flow(reg: &mut Registrar, lab: &SharedLab) {
         let reason = args::text(&ctx, &reason);
         // The reason is what a report shows for the skip: never nothing.
         let reason = if reason.trim().is_empty() { "skipped (skip() was given no reason)".to_string() } else { reason };
-        Err(raise(&ctx, CallFailure { message: reason, hint: None, kind: FailureKind::Skip }))
+        Err(raise(&ctx, CallFailure { message: reason, hint: None, kind: FailureKind::Skip, held: None }))
     });
 
     let l = lab.clone();
@@ -412,7 +412,7 @@ fn register_flow(reg: &mut Registrar, lab: &SharedLab) {
         let missing = l.borrow_mut().missing_feature(&feature).map_err(|e| lab_error(&ctx, e))?;
         match missing {
             None => Ok(()),
-            Some(reason) => Err(raise(&ctx, CallFailure { message: reason, hint: None, kind: FailureKind::Skip })),
+            Some(reason) => Err(raise(&ctx, CallFailure { message: reason, hint: None, kind: FailureKind::Skip, held: None })),
         }
     });
 

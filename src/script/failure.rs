@@ -1,11 +1,9 @@
 //! How a failing native call travels through Rhai to the diagnostics: a payload of
 //! `EvalAltResult::ErrorRuntime` at the call's position.
 
-use std::cell::Cell;
-
 use rhai::{Dynamic, EvalAltResult, NativeCallContext, Position};
 
-use crate::lab::{Held, LabError};
+use crate::lab::{LabError, Ticket};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum FailureKind {
@@ -29,6 +27,9 @@ pub struct CallFailure {
     pub message: String,
     pub hint: Option<String>,
     pub kind: FailureKind,
+    /// A failure of work the lab held back: the ticket of the call it belongs to, until the
+    /// registrar has moved it there (see `held.rs`).
+    pub held: Option<Ticket>,
 }
 
 pub type Res<T> = Result<T, Box<EvalAltResult>>;
@@ -37,42 +38,20 @@ pub fn raise(ctx: &NativeCallContext, failure: CallFailure) -> Box<EvalAltResult
     EvalAltResult::ErrorRuntime(Dynamic::from(failure), ctx.call_position()).into()
 }
 
-thread_local! {
-    /// Where the calls that the lab is holding back were made (see `lab/holding.rs`): a failure
-    /// found when one is carried out is reported there.
-    static HELD_BACK_AT: Cell<[Position; 2]> = const { Cell::new([Position::NONE; 2]) };
-}
-
-fn slot(held: Held) -> usize {
-    match held {
-        Held::Veth => 0,
-        Held::BridgeUp => 1,
-    }
-}
-
-/// Notes that the call being made was held back by the lab.
-pub fn held_back(ctx: &NativeCallContext, held: Held) {
-    HELD_BACK_AT.with(|p| {
-        let mut at = p.get();
-        at[slot(held)] = ctx.call_position();
-        p.set(at);
-    });
-}
-
 pub fn lab_error(ctx: &NativeCallContext, e: LabError) -> Box<EvalAltResult> {
     lab_error_at(ctx.call_position(), e)
 }
 
 pub fn lab_error_at(pos: Position, e: LabError) -> Box<EvalAltResult> {
     let kind = if matches!(e, LabError::Interrupted) { FailureKind::Interrupted } else { FailureKind::Lab };
-    let pos = match e {
-        LabError::Deferred(held, _) => HELD_BACK_AT.with(|p| p.get()[slot(held)]),
-        _ => pos,
+    let held = match e {
+        LabError::Deferred { ticket, .. } => Some(ticket),
+        _ => None,
     };
-    let failure = CallFailure { hint: e.hint(), message: e.to_string(), kind };
+    let failure = CallFailure { hint: e.hint(), message: e.to_string(), kind, held };
     EvalAltResult::ErrorRuntime(Dynamic::from(failure), pos).into()
 }
 
 pub fn argument_error(ctx: &NativeCallContext, message: impl Into<String>) -> Box<EvalAltResult> {
-    raise(ctx, CallFailure { message: message.into(), hint: None, kind: FailureKind::Argument })
+    raise(ctx, CallFailure { message: message.into(), hint: None, kind: FailureKind::Argument, held: None })
 }

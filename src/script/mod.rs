@@ -16,6 +16,7 @@ pub(crate) mod diag;
 pub(crate) mod failure;
 pub(crate) mod files;
 pub mod harness;
+pub(crate) mod held;
 pub(crate) mod limits;
 pub(crate) mod modules;
 pub(crate) mod processes;
@@ -37,13 +38,14 @@ pub use diag::{ErrorKind, ScriptError, Source};
 use crate::lab::Lab;
 
 /// The lab the bindings act on. Empty while only checking a script: nothing may run then.
+/// With it, where the calls the lab held back were made (see `held.rs`).
 #[derive(Clone, Default)]
-pub struct LabSlot(Rc<RefCell<Option<Lab>>>);
+pub struct LabSlot(Rc<RefCell<Option<Lab>>>, held::HeldCalls);
 
 impl LabSlot {
     /// A slot holding `lab`.
     pub fn new(lab: Lab) -> LabSlot {
-        LabSlot(Rc::new(RefCell::new(Some(lab))))
+        LabSlot(Rc::new(RefCell::new(Some(lab))), held::HeldCalls::default())
     }
 
     /// The lab, to read (panics when the slot is empty: only while checking).
@@ -64,6 +66,23 @@ impl LabSlot {
     /// Whether there is no lab (the script is only being checked).
     pub fn is_empty(&self) -> bool {
         self.0.borrow().is_none()
+    }
+
+    /// Where each held-back call was made, by ticket (see `held.rs`).
+    pub fn held(&self) -> &held::HeldCalls {
+        &self.1
+    }
+
+    /// Carries out what the lab held back before a `print` or `debug` shows anything: what a
+    /// script printed has happened. A print cannot fail, so a failure is kept and raised by the
+    /// next call (or at the end). Skipped while a call is using the lab (a print from a closure
+    /// it runs).
+    fn flush_for_print(&self) {
+        let Ok(mut slot) = self.0.try_borrow_mut() else { return };
+        let Some(lab) = slot.as_mut() else { return };
+        if let Err(e) = lab.flush() {
+            self.1.keep_failure(e);
+        }
     }
 }
 
@@ -114,10 +133,16 @@ impl Session {
         let mut engine = Engine::new();
         let resolver = modules::Resolver::new(script_dir);
         engine.set_module_resolver(resolver.clone());
-        let p = printer.clone();
-        engine.on_print(move |s| p(s));
-        let p = printer;
-        engine.on_debug(move |s, src, pos| p(&format!("{}{pos:?} {s}", src.map(|s| format!("{s} ")).unwrap_or_default())));
+        let (p, l) = (printer.clone(), slot.clone());
+        engine.on_print(move |s| {
+            l.flush_for_print();
+            p(s)
+        });
+        let (p, l) = (printer, slot.clone());
+        engine.on_debug(move |s, src, pos| {
+            l.flush_for_print();
+            p(&format!("{}{pos:?} {s}", src.map(|s| format!("{s} ")).unwrap_or_default()))
+        });
         // Ctrl-C stops Rhai code between steps; blocking calls watch the same flag. So does
         // memory running short: stopped here, the script's values are freed as the error
         // travels up, and the lab can still be torn down.
@@ -130,7 +155,7 @@ impl Session {
             let held = crate::engine::heap::in_use() as u64;
             (held > budget.get()).then(|| Dynamic::from(limits::MemoryStop { held }))
         });
-        let mut reg = bindings::Registrar::new(&mut engine);
+        let mut reg = bindings::Registrar::new(&mut engine, slot.held().clone());
         bindings::register(&mut reg, &slot);
         let (registered, harness) = reg.finish();
         let mut session = Session {
@@ -213,7 +238,7 @@ impl Session {
     pub fn eval(&mut self, ast: &AST, source: &Source) -> Result<Dynamic, Box<ScriptError>> {
         let dir = script_dir(&source.name);
         let result = self.eval_ast(ast, Some(Path::new(&source.name)));
-        let result = self.carry_out_held_back(result);
+        let result = self.finish_held_back(result, Some(&source.name));
         result.map_err(|e| Box::new(source.from_eval(&e, &|name| load_module(&dir, name))))
     }
 
@@ -221,13 +246,26 @@ impl Session {
     /// failed: what came before the failure took effect). A failure of that is the run's, reported
     /// at the call that asked for it.
     pub fn carry_out_held_back(&mut self, result: Result<Dynamic, Box<EvalAltResult>>) -> Result<Dynamic, Box<EvalAltResult>> {
+        self.finish_held_back(result, None)
+    }
+
+    /// `carry_out_held_back` for a run of the file `source` (None: a REPL entry).
+    fn finish_held_back(
+        &mut self,
+        result: Result<Dynamic, Box<EvalAltResult>>,
+        source: Option<&str>,
+    ) -> Result<Dynamic, Box<EvalAltResult>> {
         if self.lab.is_empty() {
             return result;
         }
-        match (result, self.lab.borrow_mut().flush()) {
-            (Ok(_), Err(e)) => Err(failure::lab_error_at(rhai::Position::NONE, e)),
+        let held = self.lab.held().clone();
+        let flushed = self.lab.borrow_mut().flush();
+        let out = match (result, held.take_failure().map_or(flushed, Err)) {
+            (Ok(_), Err(e)) => Err(held.relocate(failure::lab_error_at(rhai::Position::NONE, e), source)),
             (result, _) => result,
-        }
+        };
+        held.clear();
+        out
     }
 
     /// Compiles, checks and runs a whole script.

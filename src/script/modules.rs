@@ -78,7 +78,7 @@ fn cycle_message(chain: &[(String, usize)], closing: &str) -> String {
 }
 
 fn failure(message: String, hint: Option<String>, pos: Position) -> Box<EvalAltResult> {
-    EvalAltResult::ErrorRuntime(Dynamic::from(CallFailure { message, hint, kind: FailureKind::Argument }), pos).into()
+    EvalAltResult::ErrorRuntime(Dynamic::from(CallFailure { message, hint, kind: FailureKind::Argument, held: None }), pos).into()
 }
 
 fn is_cycle(err: &EvalAltResult) -> bool {

@@ -9,7 +9,9 @@ use rhai::{
     Dynamic, Engine, EvalAltResult, FuncRegistration, Module, NativeCallContext, RhaiFunc, RhaiNativeFunc, Shared, Variant,
 };
 
+use super::failure::lab_error_at;
 use super::harness::{self, Harness};
+use super::held::HeldCalls;
 
 pub type SharedLab = super::LabSlot;
 
@@ -20,14 +22,16 @@ pub struct Registrar<'e> {
     pub harness: Harness,
     /// nslab's functions, handed to the engine as one global module by `finish`.
     functions: Module,
+    /// Where held-back calls were made: a deferred failure any call raises is moved there.
+    held: HeldCalls,
 }
 
 /// A native function as Rhai stores it.
 type NativeFn = dyn Fn(Option<NativeCallContext>, &mut [&mut Dynamic]) -> Result<Dynamic, Box<EvalAltResult>>;
 
 impl<'e> Registrar<'e> {
-    pub fn new(engine: &'e mut Engine) -> Self {
-        Registrar { engine, registered: Vec::new(), harness: Harness::default(), functions: Module::new() }
+    pub fn new(engine: &'e mut Engine, held: HeldCalls) -> Self {
+        Registrar { engine, registered: Vec::new(), harness: Harness::default(), functions: Module::new(), held }
     }
 
     /// The engine, for registering types and property getters (not functions: use `add`).
@@ -69,17 +73,32 @@ impl<'e> Registrar<'e> {
         let native = func.into_rhai_function(true, true);
         let inner = native.get_native_fn().expect("a registered closure is a native function").clone();
         let harness = self.harness.clone();
+        let held = self.held.clone();
+        // A deferred failure (see `held.rs`) is raised by whichever call meets it, at the call
+        // it belongs to; one a `print` met is raised by the next call.
+        let call = move |ctx: Option<NativeCallContext>, args: &mut [&mut Dynamic]| {
+            if !held.watching() {
+                return inner(ctx, args);
+            }
+            let source = ctx.as_ref().and_then(|c| c.call_source()).map(str::to_string);
+            let pos = ctx.as_ref().map_or(rhai::Position::NONE, |c| c.call_position());
+            let out = match held.take_failure() {
+                Some(e) => Err(lab_error_at(pos, e)),
+                None => inner(ctx, args),
+            };
+            out.map_err(|e| held.relocate(e, source.as_deref()))
+        };
         let logged: Shared<NativeFn> = Shared::new(move |ctx: Option<NativeCallContext>, args: &mut [&mut Dynamic]| {
             #[cfg(debug_assertions)]
             test_panic(name);
             if !harness.capturing() {
-                return inner(ctx, args);
+                return call(ctx, args);
             }
             let shown = args.iter().map(|a| harness::describe(a)).collect();
             let line = ctx.as_ref().and_then(|c| c.call_position().line());
             let index = harness.begin_call(name, shown, line);
             let started = Instant::now();
-            let out = inner(ctx, args);
+            let out = call(ctx, args);
             let result = match &out {
                 Ok(v) => Ok(harness::describe(v)),
                 Err(e) => Err(harness::describe_error(e)),
