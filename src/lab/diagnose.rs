@@ -1,13 +1,14 @@
 //! Why a namespace does not reach an address: the path followed hop by hop as far as nslab can
-//! see it (through every namespace it can open), one line per hop, each naming the route the kernel
-//! chose there and what is wrong: no route, a link down or without carrier, no address on the
-//! link, a neighbour not resolved, forwarding off, no route back.
+//! see it (through every namespace it can open), each hop naming the route the kernel chose there
+//! and what is wrong: no route, a link down or without carrier, no address on the link, a
+//! neighbour not resolved, forwarding off, no route back. The result is data (`diagnosis.rs`).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 
 use nix::errno::Errno;
 
+use super::diagnosis::{Diagnosis, Hop, Issue, Refusal, RefusingRoute, Route, Step};
 use super::{Lab, Ns};
 use crate::engine::lookup::{self, RouteLookup};
 use crate::engine::netlink::{AddrInfo, LinkInfo};
@@ -36,116 +37,100 @@ impl View {
     }
 }
 
-fn label(ns: &Ns) -> String {
-    match ns {
-        Ns::Root => "root".into(),
-        Ns::Named(n) => n.clone(),
-    }
-}
-
-fn family(v6: bool) -> &'static str {
-    if v6 {
-        "IPv6"
-    } else {
-        "IPv4"
-    }
-}
-
-/// The kernel's answer when it has no usable route, in words.
-fn no_route(e: &EngineError) -> String {
-    let what = match e.code() {
-        Some(Errno::EHOSTUNREACH) => " (an unreachable route)",
-        Some(Errno::EINVAL) => " (a blackhole route)",
-        Some(Errno::EACCES) => " (a prohibit route)",
-        _ => "",
+/// The kernel's answer when it has no usable route.
+fn refusal(e: &EngineError) -> Refusal {
+    let by = match e.code() {
+        Some(Errno::EHOSTUNREACH) => Some(RefusingRoute::Unreachable),
+        Some(Errno::EINVAL) => Some(RefusingRoute::Blackhole),
+        Some(Errno::EACCES) => Some(RefusingRoute::Prohibit),
+        _ => None,
     };
-    format!("route lookup: {}{what}", e.cause)
+    Refusal { cause: e.cause.to_string(), by }
 }
 
-fn describe(r: &RouteLookup, dst: IpAddr, view: &View) -> String {
-    let mut s = format!("route to {dst}");
-    if let Some(via) = r.via {
-        s += &format!(" via {via}");
+fn route(r: &RouteLookup, dst: IpAddr, view: &View) -> Route {
+    Route { dst, via: r.via, dev: r.dev.map(|d| view.link_name(d)), src: r.src, kind: r.kind.clone() }
+}
+
+/// What is wrong with the link a route leaves by, as far as its state and addresses tell; and
+/// whether it is fit to ask the neighbour table about (up, with carrier).
+fn exit_issues(view: &View, dev: &LinkInfo, v6: bool) -> (Vec<Issue>, bool) {
+    if !dev.up {
+        return (vec![Issue::LinkDown(dev.name.clone())], false);
     }
-    if let Some(dev) = r.dev {
-        s += &format!(" dev {}", view.link_name(dev));
+    if !dev.lower_up {
+        return (vec![Issue::NoCarrier(dev.name.clone())], false);
     }
-    if let Some(src) = r.src {
-        s += &format!(" src {src}");
+    let mut issues = Vec::new();
+    if !view.has_family(dev.index, v6) && dev.name != "lo" {
+        issues.push(Issue::NoAddress { link: dev.name.clone(), v6 });
     }
-    if r.kind != "unicast" {
-        s += &format!(" ({})", r.kind);
-    }
-    s
+    (issues, true)
 }
 
 impl Lab {
-    /// Follows the path from `from` to `dst` and says, one line per hop, what the kernel would
-    /// do there and what stands in the way. Reads only; creates nothing.
-    pub fn diagnose(&mut self, from: &Ns, dst: IpAddr) -> Vec<String> {
+    /// Follows the path from `from` to `dst` and says, hop by hop, what the kernel would do
+    /// there and what stands in the way. Reads only; creates nothing.
+    pub fn diagnose(&mut self, from: &Ns, dst: IpAddr) -> Diagnosis {
         let v6 = dst.is_ipv6();
         let mut views: HashMap<Ns, Option<View>> = HashMap::new();
-        let mut lines = Vec::new();
-        let mut problems = 0;
+        let mut hops = Vec::new();
         let mut here = from.clone();
         let mut visited: Vec<Ns> = Vec::new();
         let mut source: Option<IpAddr> = None;
         for hop in 0..MAX_HOPS {
-            let name = label(&here);
             if visited.contains(&here) {
-                lines.push(format!("{name}: the path comes back here: a routing loop"));
-                problems += 1;
+                hops.push(Hop { ns: here, step: Step::Loop, issues: vec![] });
                 break;
             }
             visited.push(here.clone());
             let Some(view) = self.view(&here, &mut views) else {
-                lines.push(format!("{name}: cannot be inspected"));
+                hops.push(Hop { ns: here, step: Step::Uninspectable, issues: vec![] });
                 break;
             };
-            let mut issues: Vec<String> = Vec::new();
+            let mut issues: Vec<Issue> = Vec::new();
 
             // Arrived: the address is this namespace's own.
             if let Some(a) = view.addrs.iter().find(|a| a.address == dst) {
                 let link = view.link(a.index);
-                let mut line = format!("{name}: has {dst} on {}", view.link_name(a.index));
+                let mut replies = None;
                 if link.is_some_and(|l| !l.up) {
-                    issues.push(format!("link {} is down", view.link_name(a.index)));
+                    issues.push(Issue::LinkDown(view.link_name(a.index)));
                 }
                 if hop == 0 || link.is_some_and(|l| l.name == "lo") {
                     if view.links.iter().any(|l| l.name == "lo" && !l.up) {
-                        issues.push("lo is down (local delivery needs it)".into());
+                        issues.push(Issue::LoDown);
                     }
                 } else if let Some(src) = source {
                     match self.route_lookup(&here, src) {
-                        Ok(back) => line += &format!("; replies: {}", describe(&back, src, view)),
-                        Err(e) => issues.push(format!("no route back to {src} ({})", no_route(&e))),
+                        Ok(back) => replies = Some(route(&back, src, view)),
+                        Err(e) => issues.push(Issue::NoRouteBack { src, refusal: refusal(&e) }),
                     }
                 }
-                problems += issues.len();
-                lines.push(join(line, &issues));
+                let step = Step::Arrived { dst, link: view.link_name(a.index), replies };
+                hops.push(Hop { ns: here, step, issues });
                 break;
             }
 
-            let route = match self.route_lookup(&here, dst) {
+            let found = match self.route_lookup(&here, dst) {
                 Ok(r) => r,
                 Err(e) => {
-                    issues.push(format!("no route to {dst} ({})", no_route(&e)));
+                    issues.push(Issue::NoRoute { dst, refusal: refusal(&e) });
                     for l in view.links.iter().filter(|l| l.name != "lo") {
                         if !l.up {
-                            issues.push(format!("link {} is down", l.name));
+                            issues.push(Issue::LinkDown(l.name.clone()));
                         } else if !view.has_family(l.index, v6) {
-                            issues.push(format!("link {} has no {} address", l.name, family(v6)));
+                            issues.push(Issue::NoAddress { link: l.name.clone(), v6 });
                         }
                     }
-                    problems += issues.len();
-                    lines.push(format!("{name}: {}", issues.join("; ")));
+                    hops.push(Hop { ns: here, step: Step::NoRoute, issues });
                     break;
                 }
             };
             if hop == 0 {
-                source = route.src;
+                source = found.src;
             }
-            let line = format!("{name}: {}", describe(&route, dst, view));
+            let step = Step::Forward(route(&found, dst, view));
             if hop > 0 {
                 let file = self.ns_file(&here).ok();
                 let file = match &here {
@@ -153,45 +138,29 @@ impl Lab {
                     Ns::Named(_) => file,
                 };
                 if let Ok(false) = lookup::forwarding(file.as_deref(), &self.home, v6) {
-                    let knob = if v6 { "net.ipv6.conf.all.forwarding" } else { "net.ipv4.ip_forward" };
-                    issues.push(format!("{} forwarding is off (sysctl {knob} = 0)", family(v6)));
+                    issues.push(Issue::ForwardingOff { v6 });
                 }
             }
-            let next_hop = route.via.unwrap_or(dst);
-            if let Some(dev) = route.dev.and_then(|d| view.link(d)) {
-                if !dev.up {
-                    issues.push(format!("link {} is down", dev.name));
-                } else if !dev.lower_up {
-                    issues.push(format!("link {} has no carrier (its other end is down or gone)", dev.name));
-                } else {
-                    if !view.has_family(dev.index, v6) && dev.name != "lo" {
-                        issues.push(format!("link {} has no {} address", dev.name, family(v6)));
-                    }
-                    if route.kind == "unicast" {
-                        issues.extend(self.neighbour_issue(&here, dev, next_hop));
-                    }
+            let next_hop = found.via.unwrap_or(dst);
+            if let Some(dev) = found.dev.and_then(|d| view.link(d)).cloned() {
+                let (found_issues, usable) = exit_issues(view, &dev, v6);
+                issues.extend(found_issues);
+                if usable && found.kind == "unicast" {
+                    issues.extend(self.neighbour_issue(&here, &dev, next_hop));
                 }
             }
             // Where does the packet go next?
-            let owner = self.owner_of(next_hop, &here, route.dev, &mut views);
-            let next = match owner {
-                Some(ns) => Some(ns),
-                None => {
-                    issues.push(format!("{next_hop} is not an address of any namespace nslab can see"));
-                    None
-                }
-            };
-            problems += issues.len();
-            lines.push(join(line, &issues));
+            let next = self.owner_of(next_hop, &here, found.dev, &mut views);
+            if next.is_none() {
+                issues.push(Issue::NoOwner(next_hop));
+            }
+            hops.push(Hop { ns: here.clone(), step, issues });
             match next {
                 Some(ns) => here = ns,
                 None => break,
             }
         }
-        if problems == 0 {
-            lines.push("no fault visible along this path (a firewall rule or a busy link may drop the packets)".into());
-        }
-        lines
+        Diagnosis::new(hops)
     }
 
     fn route_lookup(&mut self, ns: &Ns, dst: IpAddr) -> Result<RouteLookup, EngineError> {
@@ -199,16 +168,14 @@ impl Lab {
         self.block_on(conn.route_get(dst))
     }
 
-    fn neighbour_issue(&mut self, ns: &Ns, dev: &LinkInfo, next_hop: IpAddr) -> Option<String> {
+    fn neighbour_issue(&mut self, ns: &Ns, dev: &LinkInfo, next_hop: IpAddr) -> Option<Issue> {
         let conn = self.conn(ns).ok()?;
         let table = self.block_on(conn.neighbours()).ok()?;
+        let link = dev.name.clone();
         match table.iter().find(|n| n.index == dev.index && n.address == next_hop) {
             Some(n) if n.resolved() => None,
-            Some(n) => Some(format!(
-                "neighbour {next_hop} on {} not resolved ({}): nothing on that link answers for it",
-                dev.name, n.state
-            )),
-            None => Some(format!("neighbour {next_hop} on {} not resolved (no entry: nothing was sent to it)", dev.name)),
+            Some(n) => Some(Issue::NeighbourUnanswered { next_hop, link, state: n.state.clone() }),
+            None => Some(Issue::NeighbourUnknown { next_hop, link }),
         }
     }
 
@@ -246,10 +213,52 @@ impl Lab {
     }
 }
 
-fn join(line: String, issues: &[String]) -> String {
-    if issues.is_empty() {
-        line
-    } else {
-        format!("{line}; {}", issues.join("; "))
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(index: u32, name: &str, up: bool, lower_up: bool) -> LinkInfo {
+        LinkInfo {
+            index,
+            name: name.into(),
+            kind: "veth".into(),
+            up,
+            lower_up,
+            operstate: if lower_up { "up" } else { "down" }.into(),
+            mtu: 1500,
+            mac: String::new(),
+            peer_index: None,
+            peer_netnsid: None,
+            master: None,
+            group: 0,
+        }
+    }
+
+    fn view(links: Vec<LinkInfo>) -> View {
+        let addrs = vec![AddrInfo { index: 2, address: "10.0.0.1".parse().unwrap(), prefix: 24, scope: "global".into() }];
+        View { links, addrs }
+    }
+
+    #[test]
+    fn a_route_out_of_a_link_that_is_down() {
+        let v = view(vec![link(2, "eth0", false, false)]);
+        let (issues, usable) = exit_issues(&v, &v.links[0], false);
+        assert_eq!(issues, vec![Issue::LinkDown("eth0".into())]);
+        assert!(!usable, "a link that is down has no neighbour to ask about");
+        let hop = Hop { ns: Ns::named("h1"), step: Step::NoRoute, issues };
+        assert_eq!(Diagnosis::new(vec![hop]).verdict, super::super::diagnosis::Verdict::Faults(1));
+    }
+
+    #[test]
+    fn a_route_out_of_a_link_without_carrier_or_address() {
+        let v = view(vec![link(2, "eth0", true, false), link(3, "eth1", true, true)]);
+        assert_eq!(exit_issues(&v, &v.links[0], false).0, vec![Issue::NoCarrier("eth0".into())]);
+        let (issues, usable) = exit_issues(&v, &v.links[1], false);
+        assert_eq!(issues, vec![Issue::NoAddress { link: "eth1".into(), v6: false }]);
+        assert!(usable);
+        // eth0's IPv4 address is enough for IPv4, not for IPv6.
+        let v = view(vec![link(2, "eth0", true, true)]);
+        assert_eq!(exit_issues(&v, &v.links[0], false), (vec![], true));
+        assert_eq!(exit_issues(&v, &v.links[0], true).0, vec![Issue::NoAddress { link: "eth0".into(), v6: true }]);
     }
 }

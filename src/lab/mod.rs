@@ -4,6 +4,7 @@
 
 mod bridges;
 pub(crate) mod diagnose;
+pub(crate) mod diagnosis;
 mod holding;
 mod ifindex;
 mod links;
@@ -18,6 +19,7 @@ pub(crate) mod features;
 pub(crate) mod ledger;
 mod ledger_check;
 pub(crate) mod link_kinds;
+pub(crate) mod matrix;
 mod owners;
 mod parallel;
 pub(crate) mod pingall;

@@ -69,7 +69,20 @@ impl PingMatrix {
     }
 }
 
-/// Addresses other namespaces can be pinged at: global scope, not loopback.
+/// Who pings what: every namespace (by its place in `namespaces`) each global address of every
+/// other one, as (from, to, address), sources in order, then destinations, then addresses.
+pub fn plan(namespaces: &[(String, Vec<IpAddr>)]) -> Vec<(usize, usize, IpAddr)> {
+    let mut jobs = Vec::new();
+    for from in 0..namespaces.len() {
+        for (to, (_, addrs)) in namespaces.iter().enumerate() {
+            if from != to {
+                jobs.extend(addrs.iter().map(|a| (from, to, *a)));
+            }
+        }
+    }
+    jobs
+}
+
 impl Lab {
     /// Pings from every namespace the lab created to every global address of every other one,
     /// all at once (up to 32 at a time), each ping's socket created inside its source namespace.
@@ -84,14 +97,7 @@ impl Lab {
             namespaces.push((name.clone(), self.global_addrs(&ns)?));
             files.push(self.ns_file(&ns)?);
         }
-        let mut jobs = Vec::new();
-        for (from, _) in namespaces.iter().enumerate() {
-            for (to, (_, addrs)) in namespaces.iter().enumerate() {
-                if from != to {
-                    jobs.extend(addrs.iter().map(|a| (from, to, *a)));
-                }
-            }
-        }
+        let jobs = plan(&namespaces);
         let files: Vec<&std::fs::File> = files.iter().map(|f| &**f).collect();
         let (home, cancel) = (&*self.home, &*self.cancel);
         let cancelled = || cancel.load(Ordering::Relaxed);
@@ -120,6 +126,28 @@ mod tests {
             dst: "10.0.0.1".parse().unwrap(),
             report: PingReport { sent, received, rtts_ms: vec![0.1; received as usize], error: None },
         }
+    }
+
+    #[test]
+    fn plan_of_three_namespaces() {
+        let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
+        let namespaces = vec![
+            ("a".to_string(), vec![ip("10.0.0.1")]),
+            ("b".to_string(), vec![]),
+            ("c".to_string(), vec![ip("10.0.0.3"), ip("fd00::3")]),
+        ];
+        // b has no address: it pings the others, nobody pings it; nobody pings itself.
+        assert_eq!(
+            plan(&namespaces),
+            [
+                (0, 2, ip("10.0.0.3")),
+                (0, 2, ip("fd00::3")),
+                (1, 0, ip("10.0.0.1")),
+                (1, 2, ip("10.0.0.3")),
+                (1, 2, ip("fd00::3")),
+                (2, 0, ip("10.0.0.1"))
+            ]
+        );
     }
 
     #[test]

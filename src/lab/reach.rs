@@ -7,9 +7,18 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use super::diagnosis::Diagnosis;
 use super::parallel::on_threads;
 use super::{Lab, LabError, Ns, Result};
 use crate::engine::icmp::{self, PingOptions};
+
+/// How long a check that expects a reply keeps trying: long enough for a first packet lost to
+/// neighbour resolution (the kernel retries after one second) to be sent again.
+pub const REACH_WINDOW: Duration = Duration::from_secs(3);
+/// How long a check that expects no reply listens for one.
+pub const NO_REACH_WINDOW: Duration = Duration::from_secs(1);
+/// How long one echo request of a check waits before the next try.
+pub const ATTEMPT: Duration = Duration::from_millis(250);
 
 /// Ping `targets` from `from`; the probe succeeds when any of them answers.
 #[derive(Debug, Clone)]
@@ -45,7 +54,46 @@ impl ProbeOutcome {
     }
 }
 
+impl ProbeOptions {
+    /// The options of a check that expects a reply (`want`) or its absence, within `window`.
+    pub fn expecting(want: bool, window: Duration) -> ProbeOptions {
+        ProbeOptions { window, attempt: ATTEMPT, stop_on_error: !want }
+    }
+}
+
+/// The result of a reachability check from one namespace to a set of addresses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReachCheck {
+    /// What the probe found.
+    pub outcome: ProbeOutcome,
+    /// Whether that is what was expected.
+    pub as_expected: bool,
+    /// When it is not: why not, per address (every target when none answered; the one that
+    /// answered when one must not have: the path its packets take).
+    pub diagnoses: Vec<(IpAddr, Diagnosis)>,
+}
+
 impl Lab {
+    /// Checks that `from` reaches one of `targets` (`want`), or none of them, within `window`
+    /// (by default `REACH_WINDOW` or `NO_REACH_WINDOW`); diagnoses the path when it is not so.
+    pub fn check_reach(&mut self, from: &Ns, targets: &[IpAddr], want: bool, window: Option<Duration>) -> Result<ReachCheck> {
+        let window = window.unwrap_or(if want { REACH_WINDOW } else { NO_REACH_WINDOW });
+        let probe = Probe { from: from.clone(), targets: targets.to_vec() };
+        let outcome = self.probe(&[probe], &ProbeOptions::expecting(want, window))?.pop().expect("one probe, one outcome");
+        let as_expected = outcome.reached() == want;
+        let diagnoses = match (as_expected, outcome.reached) {
+            (true, _) => vec![],
+            (false, None) => self.diagnose_all(from, targets),
+            (false, Some(ip)) => self.diagnose_all(from, &[ip]),
+        };
+        Ok(ReachCheck { outcome, as_expected, diagnoses })
+    }
+
+    /// The diagnosis of the path from `from` to each address.
+    pub fn diagnose_all(&mut self, from: &Ns, addrs: &[IpAddr]) -> Vec<(IpAddr, Diagnosis)> {
+        addrs.iter().map(|ip| (*ip, self.diagnose(from, *ip))).collect()
+    }
+
     /// Runs the probes in parallel (one thread each, creating its ICMP socket in its namespace).
     pub fn probe(&mut self, probes: &[Probe], opts: &ProbeOptions) -> Result<Vec<ProbeOutcome>> {
         self.settle()?;

@@ -12,18 +12,12 @@ use super::args;
 use super::bindings::{Registrar, SharedLab};
 use super::failure::{argument_error, lab_error, raise, CallFailure, FailureKind, Res};
 use super::harness::describe;
+use super::render_reach::{self, short};
 use super::values::Netns;
 use crate::lab::features::Feature;
-use crate::lab::reach::{Probe, ProbeOptions, ProbeOutcome};
+use crate::lab::reach::{NO_REACH_WINDOW, REACH_WINDOW};
 use crate::lab::Ns;
 
-/// How long `expect_reach` keeps trying: long enough for a first packet lost to neighbour
-/// resolution (the kernel retries after one second) to be sent again.
-const REACH_WINDOW: Duration = Duration::from_secs(3);
-/// How long `expect_no_reach` listens for a reply that must not come.
-const NO_REACH_WINDOW: Duration = Duration::from_secs(1);
-/// How long one echo request waits before the next try.
-const ATTEMPT: Duration = Duration::from_millis(250);
 /// How often `wait_until` asks again.
 const POLL: Duration = Duration::from_millis(50);
 
@@ -61,13 +55,6 @@ fn seconds(ctx: &NativeCallContext, v: &Dynamic, what: &str) -> Res<Duration> {
         ));
     }
     Ok(Duration::from_secs_f64(s))
-}
-
-fn short(ns: &Ns) -> String {
-    match ns {
-        Ns::Root => "root".into(),
-        Ns::Named(n) => n.clone(),
-    }
 }
 
 // ---- assert_eq ------------------------------------------------------------------------------
@@ -158,33 +145,16 @@ fn window_option(ctx: &NativeCallContext, v: Option<&Dynamic>, n: usize, default
     }
 }
 
-/// The diagnosis of every address of a target, each block under its address when there are several.
-fn explain(lab: &SharedLab, from: &Ns, addrs: &[IpAddr]) -> Vec<String> {
-    let mut lines = Vec::new();
-    for ip in addrs {
-        let found = lab.borrow_mut().diagnose(from, *ip);
-        if addrs.len() > 1 {
-            lines.push(format!("to {ip}:"));
-            lines.extend(found.into_iter().map(|l| format!("  {l}")));
-        } else {
-            lines.extend(found);
-        }
-    }
-    lines
-}
-
 fn expect(lab: &SharedLab, ctx: &NativeCallContext, ns: &Dynamic, dst: &Dynamic, opts: Option<&Dynamic>, want: bool) -> Res<()> {
     let from = args::ns(ctx, ns, 0)?;
     let dst = target(lab, ctx, dst, 1)?;
     let default = if want { REACH_WINDOW } else { NO_REACH_WINDOW };
     let window = window_option(ctx, opts, 2, default)?;
-    let probe = Probe { from: from.clone(), targets: dst.addrs.clone() };
-    let options = ProbeOptions { window, attempt: ATTEMPT, stop_on_error: !want };
-    let outcome: ProbeOutcome =
-        lab.borrow_mut().probe(&[probe], &options).map_err(|e| lab_error(ctx, e))?.pop().expect("one probe, one outcome");
-    if outcome.reached() == want {
+    let check = lab.borrow_mut().check_reach(&from, &dst.addrs, want, Some(window)).map_err(|e| lab_error(ctx, e))?;
+    if check.as_expected {
         return Ok(());
     }
+    let outcome = check.outcome;
     let (message, lines) = match outcome.reached {
         None => {
             let why = outcome.error.unwrap_or_else(|| "no reply".into());
@@ -193,12 +163,12 @@ fn expect(lab: &SharedLab, ctx: &NativeCallContext, ns: &Dynamic, dst: &Dynamic,
             } else {
                 format!("{} cannot reach {}: {why} (tried for {:.1} s)", short(&from), dst.label, outcome.elapsed.as_secs_f64())
             };
-            (message, explain(lab, &from, &dst.addrs))
+            (message, render_reach::per_address(&check.diagnoses, render_reach::diagnosis))
         }
         Some(ip) => {
             let message = format!("{} reaches {}, but must not: {ip} answered", short(&from), dst.label);
             let mut lines = vec!["the path the packets take:".to_string()];
-            lines.extend(explain(lab, &from, &[ip]).into_iter().filter(|l| !l.starts_with("no fault visible")));
+            lines.extend(render_reach::per_address(&check.diagnoses, render_reach::path));
             (message, lines)
         }
     };
@@ -250,107 +220,17 @@ fn expectation(ctx: &NativeCallContext, v: &Dynamic) -> Res<BTreeMap<String, Vec
     Ok(out)
 }
 
-/// One source → destination pair of the matrix.
-struct Cell {
-    from: String,
-    to: String,
-    expected: bool,
-    outcome: ProbeOutcome,
-}
-
 fn matrix(lab: &SharedLab, ctx: &NativeCallContext, spec: &Dynamic, opts: Option<&Dynamic>) -> Res<()> {
     let want = expectation(ctx, spec)?;
-    // Every namespace named, as keys or in the lists: the columns of the table, sorted.
-    let mut names: Vec<String> = want.keys().chain(want.values().flatten()).cloned().collect();
-    names.sort();
-    names.dedup();
-    let mut addrs: BTreeMap<String, Vec<IpAddr>> = BTreeMap::new();
-    for n in &names {
-        let found = lab.borrow_mut().global_addrs(&Ns::Named(n.clone())).map_err(|e| lab_error(ctx, e))?;
-        addrs.insert(n.clone(), found);
-    }
+    let plan = lab.borrow_mut().plan_matrix(want).map_err(|e| lab_error(ctx, e))?;
     let window = window_option(ctx, opts, 1, REACH_WINDOW)?;
-    let no_window = window.min(NO_REACH_WINDOW);
-    let mut cells: Vec<Cell> = Vec::new();
-    // Pairs that must connect first (they end at the first reply), then those that must not.
-    for expected in [true, false] {
-        let pairs: Vec<(String, String)> = want
-            .iter()
-            .flat_map(|(from, dsts)| {
-                names
-                    .iter()
-                    .filter(move |to| *to != from && dsts.contains(to) == expected)
-                    .map(move |to| (from.clone(), to.clone()))
-            })
-            .collect();
-        let probes: Vec<Probe> =
-            pairs.iter().map(|(f, t)| Probe { from: Ns::Named(f.clone()), targets: addrs[t].clone() }).collect();
-        let options = if expected {
-            ProbeOptions { window, attempt: ATTEMPT, stop_on_error: false }
-        } else {
-            ProbeOptions { window: no_window, attempt: ATTEMPT, stop_on_error: true }
-        };
-        let outcomes = lab.borrow_mut().probe(&probes, &options).map_err(|e| lab_error(ctx, e))?;
-        cells.extend(pairs.into_iter().zip(outcomes).map(|((from, to), outcome)| Cell { from, to, expected, outcome }));
-    }
-    let wrong: Vec<&Cell> = cells.iter().filter(|c| c.outcome.reached() != c.expected).collect();
-    if wrong.is_empty() {
+    let result = lab.borrow_mut().check_matrix(plan, window).map_err(|e| lab_error(ctx, e))?;
+    let wrong = result.wrong().count();
+    if wrong == 0 {
         return Ok(());
     }
-    let mut lines = table(&want, &names, &cells);
-    for c in &wrong {
-        lines.push(String::new());
-        match &c.outcome.reached {
-            None if addrs[&c.to].is_empty() => {
-                lines.push(format!("{} → {}: must reach it, but {} has no global address", c.from, c.to, c.to))
-            }
-            None => {
-                let why = c.outcome.error.clone().unwrap_or_else(|| "no reply".into());
-                lines.push(format!("{} → {}: must reach it, but {why}", c.from, c.to));
-                let from = Ns::Named(c.from.clone());
-                lines.extend(explain(lab, &from, &addrs[&c.to]).into_iter().map(|l| format!("  {l}")));
-            }
-            Some(ip) => lines.push(format!("{} → {}: must not reach it, but {ip} answered", c.from, c.to)),
-        }
-    }
-    let message = format!("expect_matrix: {} of {} pairs differ from the expectation", wrong.len(), cells.len());
-    Err(fail(ctx, message, Some(lines.join("\n"))))
-}
-
-/// The expected-vs-actual table: a row per source, a column per namespace.
-fn table(want: &BTreeMap<String, Vec<String>>, names: &[String], cells: &[Cell]) -> Vec<String> {
-    let cell_text = |from: &str, to: &str| -> String {
-        if from == to {
-            return "·".into();
-        }
-        match cells.iter().find(|c| c.from == from && c.to == to) {
-            Some(c) => match (c.expected, c.outcome.reached()) {
-                (true, true) => "yes".into(),
-                (false, false) => "no".into(),
-                (true, false) => "NO!".into(),
-                (false, true) => "YES!".into(),
-            },
-            None => "".into(),
-        }
-    };
-    let first = want.keys().chain(["from \\ to".to_string()].iter()).map(|n| n.chars().count()).max().unwrap_or(0) + 2;
-    let widths: Vec<usize> = names.iter().map(|n| n.chars().count().max(4) + 2).collect();
-    let pad = |s: &str, w: usize| format!("{s}{}", " ".repeat(w.saturating_sub(s.chars().count())));
-    let mut lines = vec!["reachability, expected vs actual (each row pings the global addresses of each column):".to_string()];
-    let mut header = pad("from \\ to", first);
-    for (n, w) in names.iter().zip(&widths) {
-        header += &pad(n, *w);
-    }
-    lines.push(header.trim_end().to_string());
-    for from in want.keys() {
-        let mut row = pad(from, first);
-        for (to, w) in names.iter().zip(&widths) {
-            row += &pad(&cell_text(from, to), *w);
-        }
-        lines.push(row.trim_end().to_string());
-    }
-    lines.push("yes/no: as expected; NO!: must reach but does not; YES!: reaches but must not".into());
-    lines
+    let message = format!("expect_matrix: {wrong} of {} pairs differ from the expectation", result.cells.len());
+    Err(fail(ctx, message, Some(render_reach::matrix_failure(&result).join("\n"))))
 }
 
 fn register_matrix(reg: &mut Registrar, lab: &SharedLab) {

@@ -22,6 +22,7 @@ pub(crate) mod modules;
 pub(crate) mod processes;
 pub(crate) mod reference;
 pub(crate) mod registrar;
+pub(crate) mod render_reach;
 pub(crate) mod values;
 pub(crate) mod values_traffic;
 
