@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use crate::support::{in_private_netns, processes, run_nslab, scratch, script, Run};
+use crate::support::{in_private_netns, processes, run_nslab, scratch, script, sections, Run};
 
 /// The address space nslab may use in these tests (KiB, for `ulimit -v`): far below what the
 /// runaway scripts would take without limits, far above what nslab needs with them (a debug
@@ -34,23 +34,6 @@ fn run_limited_to(kib: u64, args: &str, env: &str) -> (Run, HashMap<String, Stri
     ));
     let s = sections(&run.stdout);
     (run, s)
-}
-
-/// The snippet's output split at lines "=NAME".
-fn sections(stdout: &str) -> HashMap<String, String> {
-    let mut out: HashMap<String, String> = HashMap::new();
-    let mut current = String::new();
-    for line in stdout.lines() {
-        if let Some(name) = line.strip_prefix('=') {
-            current = name.to_string();
-            out.entry(current.clone()).or_default();
-        } else {
-            let s = out.entry(current.clone()).or_default();
-            s.push_str(line);
-            s.push('\n');
-        }
-    }
-    out
 }
 
 /// Text as one line: reports wrap long messages at 100 columns (with "│" in front of the
