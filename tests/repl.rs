@@ -1,8 +1,7 @@
 //! The REPL end to end: through a real pseudo-terminal (expectrl) in the sandbox, and driven
 //! through a pipe, with `:save` replayed by `nslab run` and compared with `ip -j`.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use expectrl::session::OsSession;
@@ -11,7 +10,7 @@ use expectrl::{Eof, Expect};
 const CTRL_C: &str = "\x03";
 const CTRL_D: &str = "\x04";
 
-use crate::support::{in_private_netns, json, nslab, scratch, script, Run};
+use crate::support::{in_private_netns, json, nslab, piped, scratch, script};
 
 /// A REPL on a pseudo-terminal, keeping a transcript of what it printed for failure messages.
 struct Pty {
@@ -214,21 +213,6 @@ fn sigterm_at_the_prompt_tears_the_lab_down() {
         Ok(expectrl::process::unix::WaitStatus::Exited(_, code)) => assert_eq!(code, 128 + libc::SIGTERM),
         other => panic!("nslab did not exit normally: {other:?}"),
     }
-}
-
-/// Runs `nslab ARGS` with `input` on stdin (not a terminal).
-fn piped(args: &[&str], input: &str) -> Run {
-    let mut child = Command::new(nslab())
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env("NSLAB_HISTORY", "")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("nslab runs");
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    child.wait_with_output().unwrap().into()
 }
 
 #[test]

@@ -2,10 +2,9 @@
 //! machine's: in `/sys/class/net` and `/proc/net` (`nslab run --sandbox`, the REPL; `nslab test`
 //! runs tests/scenarios/sandbox_view.rhai with the other scenarios).
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use crate::support::{nslab, Run};
+use crate::support::{nslab, piped, Run};
 
 const SCENARIO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scenarios/sandbox_view.rhai");
 
@@ -20,17 +19,7 @@ fn run_sandbox_programs_see_the_sandbox() {
 fn repl_sandbox_programs_see_the_sandbox() {
     let input = "veth(\"r0\", \"r1\");\nexec(\"ls /sys/class/net\").stdout\n\
                  exec(\"ip link set r1 alias in-repl\").ok\nexec(\"cat /sys/class/net/r1/ifalias\").stdout\n";
-    let mut child = Command::new(nslab())
-        .args(["repl", "--sandbox"])
-        .env("NO_COLOR", "1")
-        .env("NSLAB_HISTORY", "")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("nslab runs");
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    let run: Run = child.wait_with_output().unwrap().into();
+    let run = piped(&["repl", "--sandbox"], input);
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(run.stdout, "\"lo\\nr0\\nr1\\n\"\ntrue\n\"in-repl\\n\"\n", "{run:?}");
 }

@@ -5,24 +5,10 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{nslab, script, Run};
+use crate::support::{nslab, piped, script};
 
 const KEEP_NOTE: &str = "note: --keep has no effect with --sandbox: the sandbox ends with nslab";
 const REPL_KEEP_NOTE: &str = "note: the sandbox ends with nslab, so its lab cannot outlive the REPL";
-
-fn piped(args: &[&str], input: &str) -> Run {
-    let mut child = Command::new(nslab())
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env("NSLAB_HISTORY", "")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("nslab runs");
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    child.wait_with_output().unwrap().into()
-}
 
 fn last_line(text: &str) -> Option<&str> {
     text.trim_end().lines().last()

@@ -141,3 +141,19 @@ pub fn last_line(text: &str) -> &str {
 pub fn unwrap(text: &str) -> String {
     text.replace("\n  │ ", " ")
 }
+
+/// Runs `nslab ARGS` with `input` on stdin (not a terminal), without history.
+pub fn piped(args: &[&str], input: &str) -> Run {
+    use std::process::Stdio;
+    let mut child = Command::new(nslab())
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env("NSLAB_HISTORY", "")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("nslab runs");
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child.wait_with_output().unwrap().into()
+}
