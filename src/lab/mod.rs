@@ -8,6 +8,7 @@ pub(crate) mod diagnose;
 pub(crate) mod diagnosis;
 mod holding;
 mod ifindex;
+mod interactive;
 mod links;
 mod moved;
 mod namespaces;
