@@ -14,6 +14,7 @@ mod moved;
 mod namespaces;
 mod probe;
 mod routes;
+pub(crate) mod trace;
 mod veth;
 
 pub(crate) mod error;
@@ -161,6 +162,8 @@ pub struct Lab {
     procs: processes::Procs,
     /// Active checkpoints, outermost first (see `checkpoint.rs`).
     checkpoints: Vec<checkpoint::Frame>,
+    /// Where `--trace` lines go (see `trace.rs`).
+    trace: Option<trace::TraceSink>,
 }
 
 /// How a program run to its end finished, and what it wrote.
@@ -206,6 +209,7 @@ impl Lab {
             cancel: Arc::new(AtomicBool::new(false)),
             procs: processes::Procs::default(),
             checkpoints: Vec::new(),
+            trace: None,
         })
     }
 
