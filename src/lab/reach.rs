@@ -133,7 +133,7 @@ fn probe_one(ns: &File, home: &File, targets: &[IpAddr], opts: &ProbeOptions, ca
         for &target in targets {
             attempts += 1;
             let remaining = opts.window.saturating_sub(start.elapsed()).max(Duration::from_millis(20));
-            let ping = PingOptions { count: 1, timeout: opts.attempt.min(remaining), interval: Duration::from_secs(1) };
+            let ping = PingOptions { count: 1, timeout: opts.attempt.min(remaining), interval: Duration::from_secs(1), ..Default::default() };
             match icmp::ping(Some(ns), home, target, &ping, &cancelled) {
                 Ok(r) if r.received > 0 => {
                     return ProbeOutcome { reached: Some(target), error: None, attempts, elapsed: start.elapsed() };

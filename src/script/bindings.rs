@@ -47,7 +47,7 @@ fn ping_options(ctx: &NativeCallContext, v: &Dynamic) -> Res<PingOptions> {
 }
 
 fn default_ping() -> PingOptions {
-    PingOptions { count: 1, timeout: Duration::from_secs(1), interval: Duration::from_secs(1) }
+    PingOptions::default()
 }
 
 pub fn register(reg: &mut Registrar, lab: &SharedLab) {

@@ -74,7 +74,7 @@ fn replace(ctx: &NativeCallContext, m: &Map) -> Res<bool> {
 
 /// One request per pair and a second to answer, like Mininet's `pingall`.
 fn default_pingall() -> PingOptions {
-    PingOptions { count: 1, timeout: Duration::from_secs(1), interval: Duration::from_millis(200) }
+    PingOptions { interval: Duration::from_millis(200), ..Default::default() }
 }
 
 fn seconds(ctx: &NativeCallContext, m: &Map, key: &str, min: f64, max: f64) -> Res<Option<Duration>> {
