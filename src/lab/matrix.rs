@@ -148,7 +148,23 @@ impl Lab {
             let probes: Vec<Probe> =
                 pairs.iter().map(|p| Probe { from: Ns::Named(p.from.clone()), targets: plan.addrs_of(&p.to).to_vec() }).collect();
             let window = if expected { window } else { window.min(NO_REACH_WINDOW) };
+            if !expected {
+                // A pair that must not connect passes only on probes that left.
+                if let Some(p) = pairs.iter().find(|p| plan.addrs_of(&p.to).is_empty()) {
+                    return Err(super::LabError::Refused(format!(
+                        "cannot check that {:?} does not reach {:?}: {:?} has no address to probe",
+                        p.from, p.to, p.to
+                    )));
+                }
+            }
             let outcomes = self.probe(&probes, &ProbeOptions::expecting(expected, window))?;
+            if !expected {
+                for (pair, outcome) in pairs.iter().zip(&outcomes) {
+                    if !outcome.reached() {
+                        self.silence_means_unreachable(&Ns::Named(pair.from.clone()), outcome)?;
+                    }
+                }
+            }
             cells.extend(pairs.into_iter().zip(outcomes).map(|(pair, outcome)| MatrixCell {
                 pair: pair.clone(),
                 verdict: PairVerdict::of(expected, outcome.reached()),

@@ -35,6 +35,7 @@ pub(crate) mod throughput;
 pub(crate) mod units;
 pub(crate) mod validate;
 pub(crate) mod validate_net;
+pub(crate) mod validate_traffic;
 pub(crate) mod view;
 
 use std::collections::{HashMap, HashSet};

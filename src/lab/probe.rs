@@ -57,6 +57,7 @@ impl Lab {
     /// Pings `dst` from `ns` with ICMP echo requests (`ip netns exec NS ping DST`).
     pub fn ping(&mut self, ns: &Ns, dst: &str, opts: &PingOptions) -> Result<PingReport> {
         let ip: IpAddr = validate::ip_as("destination", dst)?;
+        super::validate_traffic::ping_options(ip, opts)?;
         self.flush()?;
         self.settle()?;
         let file = match ns {

@@ -16,36 +16,6 @@ fn netns_handle(name: String) -> Netns {
     Netns { name: Some(name) }
 }
 
-fn ping_options(ctx: &NativeCallContext, v: &Dynamic) -> Res<PingOptions> {
-    let m = args::map(ctx, v, 2, &["count", "timeout", "interval"])?;
-    let mut opts = default_ping();
-    if let Some(c) = m.get("count") {
-        let c = args::integer(ctx, c, "the count option")?;
-        opts.count = u32::try_from(c)
-            .ok()
-            .filter(|c| *c >= 1)
-            .ok_or_else(|| argument_error(ctx, format!("the count option of ping must be from 1 to {}, not {c}", u32::MAX)))?;
-    }
-    let seconds = |key: &str, min: f64| -> Res<Option<Duration>> {
-        let Some(v) = m.get(key) else { return Ok(None) };
-        let s = args::number(ctx, v, &format!("the {key} option"))?;
-        if !(s >= min && s <= args::MAX_SECONDS) {
-            return Err(argument_error(
-                ctx,
-                format!("the {key} option of ping must be a number of seconds from {min} to {}, not {s}", args::MAX_SECONDS),
-            ));
-        }
-        Ok(Some(Duration::from_secs_f64(s)))
-    };
-    if let Some(t) = seconds("timeout", 0.001)? {
-        opts.timeout = t;
-    }
-    if let Some(i) = seconds("interval", 0.0)? {
-        opts.interval = i;
-    }
-    Ok(opts)
-}
-
 fn default_ping() -> PingOptions {
     PingOptions::default()
 }
@@ -96,6 +66,9 @@ fn register_types(engine: &mut Engine) {
         .register_get("rtt_max", |p: &mut Ping| p.rtt_max())
         .register_get("error", |p: &mut Ping| p.error())
         .register_get("dst", |p: &mut Ping| p.dst.clone())
+        .register_get("ttl", |p: &mut Ping| p.report.ttl.map_or(Dynamic::UNIT, |t| Dynamic::from(i64::from(t))))
+        .register_get("from", |p: &mut Ping| p.report.from.map_or(Dynamic::UNIT, |a| Dynamic::from(a.to_string())))
+        .register_get("icmp_from", |p: &mut Ping| p.report.icmp_from.map_or(Dynamic::UNIT, |a| Dynamic::from(a.to_string())))
         .register_fn("to_string", |p: &mut Ping| p.to_string())
         .register_fn("to_debug", |p: &mut Ping| p.to_string());
 }
@@ -167,14 +140,19 @@ fn register_ping(reg: &mut Registrar, lab: &SharedLab) {
     let l = lab.clone();
     reg.add("ping", move |ctx: NativeCallContext, dst: Dynamic| ping(&l, &ctx, Ns::Root, &dst, 0, default_ping()));
     let l = lab.clone();
-    reg.add("ping", move |ctx: NativeCallContext, ns: Dynamic, dst: Dynamic| {
-        let ns = args::ns(&ctx, &ns, 0)?;
-        ping(&l, &ctx, ns, &dst, 1, default_ping())
+    // ping(ns, dst) or ping(dst, #{...}): an options map says which.
+    reg.add("ping", move |ctx: NativeCallContext, first: Dynamic, second: Dynamic| {
+        if args::is_map(&second) {
+            let opts = super::traffic_args::ping_options(&ctx, &second, 1)?;
+            return ping(&l, &ctx, Ns::Root, &first, 0, opts);
+        }
+        let ns = args::ns(&ctx, &first, 0)?;
+        ping(&l, &ctx, ns, &second, 1, default_ping())
     });
     let l = lab.clone();
     reg.add("ping", move |ctx: NativeCallContext, ns: Dynamic, dst: Dynamic, opts: Dynamic| {
         let ns = args::ns(&ctx, &ns, 0)?;
-        let opts = ping_options(&ctx, &opts)?;
+        let opts = super::traffic_args::ping_options(&ctx, &opts, 2)?;
         ping(&l, &ctx, ns, &dst, 1, opts)
     });
 }

@@ -24,6 +24,7 @@ pub(crate) mod reference;
 pub(crate) mod registrar;
 pub(crate) mod render_reach;
 pub(crate) mod values;
+pub(crate) mod traffic_args;
 pub(crate) mod values_traffic;
 
 use std::cell::{Cell, Ref, RefCell, RefMut};
