@@ -31,7 +31,9 @@ pub(crate) mod shared_settings;
 mod stragglers;
 mod sysctl;
 pub(crate) mod teardown;
+pub(crate) mod tcp;
 pub(crate) mod throughput;
+pub(crate) mod traceroute;
 pub(crate) mod units;
 pub(crate) mod validate;
 pub(crate) mod validate_net;
@@ -158,6 +160,8 @@ pub struct Lab {
     unsettled: probe::Unsettled,
     cancel: Arc<AtomicBool>,
     procs: processes::Procs,
+    /// TCP listeners started by `tcp_listen`.
+    tcp: tcp::Listeners,
 }
 
 /// How a program run to its end finished, and what it wrote.
@@ -202,6 +206,7 @@ impl Lab {
             unsettled: probe::Unsettled::default(),
             cancel: Arc::new(AtomicBool::new(false)),
             procs: processes::Procs::default(),
+            tcp: tcp::Listeners::default(),
         })
     }
 
@@ -365,6 +370,7 @@ impl Lab {
         // need not come up only to go.
         self.pending = None;
         self.held_up = None;
+        self.tcp.close_all();
         let Some(ledger) = self.ledger.take() else { return TeardownReport::default() };
         // From memory, not the file: its path may be gone or replaced, and reading it would need
         // a descriptor the lab may not have left (a lab at the open-file limit).
