@@ -3,15 +3,16 @@
 
 pub(crate) mod args;
 pub(crate) mod bindings;
-pub(crate) mod bindings_links;
-pub(crate) mod bindings_net;
-pub(crate) mod bindings_testing;
-pub(crate) mod bindings_traffic;
 pub mod catalog;
-pub(crate) mod catalog_net;
-pub(crate) mod catalog_testing;
-pub(crate) mod catalog_traffic;
 pub(crate) mod check;
+pub(crate) mod defs_core;
+pub(crate) mod defs_links;
+pub(crate) mod defs_net;
+pub(crate) mod defs_probe;
+pub(crate) mod defs_processes;
+pub(crate) mod defs_routes;
+pub(crate) mod defs_testing;
+pub(crate) mod defs_traffic;
 pub(crate) mod diag;
 pub(crate) mod failure;
 pub(crate) mod files;
@@ -19,12 +20,12 @@ pub mod harness;
 pub(crate) mod held;
 pub(crate) mod limits;
 pub(crate) mod modules;
+pub mod native;
 pub(crate) mod processes;
 pub(crate) mod reference;
 pub(crate) mod registrar;
 pub(crate) mod render_reach;
 pub(crate) mod values;
-pub(crate) mod traffic_args;
 pub(crate) mod values_traffic;
 
 use std::cell::{Cell, Ref, RefCell, RefMut};
