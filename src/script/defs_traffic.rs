@@ -14,8 +14,14 @@ use crate::lab::units::Amount;
 pub const TRAFFIC: &[Native] = &[
     Native {
         name: "shape",
-        forms: &["shape(link, #{rate, burst, latency, replace})", "shape(ns, link, #{rate, burst, latency, replace})"],
+        forms: &[
+            "shape(link, #{rate, burst, latency, delay, jitter, loss, replace})",
+            "shape(ns, link, #{rate, burst, latency, delay, jitter, loss, replace})",
+        ],
         summary: "Limit a link's egress rate with a token bucket (tbf root qdisc); calling it again changes the rate. \
+                  With delay, jitter or loss (\"10ms\", \"1ms\", \"1%\" or seconds / percent) it is Mininet's \
+                  TCLink(bw, delay): netem as the root qdisc and the tbf under it; that needs a kernel with sch_netem \
+                  (without it shape fails naming sch_netem and the link is left as it was). \
                   rate: \"10mbit\", \"500kbit\", \"1gbit\" (tc's units) or bits per second; burst: \"32kb\" or bytes \
                   (default: 10 ms of the rate, and at least 4 full packets, 4 × (mtu + 14) bytes: 6056 at mtu 1500); \
                   latency: how long packets may queue, \"50ms\" or seconds (default 50 ms). The bucket must drain within \
@@ -96,14 +102,33 @@ fn shape(c: &mut Call) -> Out {
     let ns = c.ns()?;
     let link = c.string("link", "a link name")?;
     let o = c.opts()?;
-    let rate = amount(c, &o, "rate", "10mbit")?.ok_or_else(|| c.error("shape needs a rate, like #{rate: \"10mbit\"}"))?;
-    let spec = ShapeSpec {
-        rate,
-        burst: amount(c, &o, "burst", "32kb")?,
-        latency: amount(c, &o, "latency", "50ms")?,
-        replace: o.boolean("replace")?.unwrap_or(false),
+    let replace = o.boolean("replace")?.unwrap_or(false);
+    let emulation = ImpairSpec {
+        delay: amount(c, &o, "delay", "100ms")?,
+        jitter: amount(c, &o, "jitter", "10ms")?,
+        loss: amount(c, &o, "loss", "1%")?,
+        replace,
+        ..Default::default()
     };
-    c.lab().shape(&ns, &link, &spec)?;
+    let emulated = emulation.delay.is_some() || emulation.jitter.is_some() || emulation.loss.is_some();
+    let rate = amount(c, &o, "rate", "10mbit")?;
+    let (burst, latency) = (amount(c, &o, "burst", "32kb")?, amount(c, &o, "latency", "50ms")?);
+    let Some(rate) = rate else {
+        if !emulated {
+            return Err(c.error("shape needs a rate or a delay, jitter or loss, like #{rate: \"10mbit\", delay: \"10ms\"}").into());
+        }
+        if burst.is_some() || latency.is_some() {
+            return Err(c.error("the burst and latency options of shape belong to a rate: add rate: \"10mbit\"").into());
+        }
+        c.lab().shape_emulated(&ns, &link, None, &emulation)?;
+        return done();
+    };
+    let spec = ShapeSpec { rate, burst, latency, replace };
+    if emulated {
+        c.lab().shape_emulated(&ns, &link, Some(&spec), &emulation)?;
+    } else {
+        c.lab().shape(&ns, &link, &spec)?;
+    }
     done()
 }
 
