@@ -8,7 +8,8 @@ use super::native::{done, Call, Native, Opts, Out};
 use super::values_traffic::PingAll;
 use crate::engine::icmp::PingOptions;
 use crate::lab::shaping::{ImpairSpec, ShapeSpec};
-use crate::lab::throughput::ThroughputSpec;
+use crate::lab::throughput::{ThroughputSpec, DEFAULT_UDP_RATE};
+use crate::lab::units;
 use crate::lab::units::Amount;
 
 pub const TRAFFIC: &[Native] = &[
@@ -67,10 +68,13 @@ pub const TRAFFIC: &[Native] = &[
     },
     Native {
         name: "throughput",
-        forms: &["throughput(from_ns, to_ns) -> float", "throughput(from_ns, to_ns, #{seconds, port, dst}) -> float"],
+        forms: &["throughput(from_ns, to_ns) -> float", "throughput(from_ns, to_ns, #{seconds, port, dst, udp, rate}) -> float"],
         summary: "TCP throughput from one namespace to another in bits per second, measured at the receiver (no iperf \
                   needed). Sends for `seconds` (default 2); connects to dst (default: to_ns's first global address, IPv4 \
-                  first) on port (default: a free one). Ctrl-C stops it.",
+                  first) on port (default: a free one). Ctrl-C stops it. With udp: true it is iperf -u: datagrams of \
+                  1470 bytes (1450 over IPv6) paced at rate (\"10mbit\" or bits per second, default 1 Mbit/s), and \
+                  it returns #{bps, loss, jitter}: the received rate in bits per second, the datagrams lost in \
+                  percent, and the RFC 3550 interarrival jitter in seconds.",
         example: r#"let bps = throughput("a", "b", #{seconds: 1}); print(`${bps / 1e6} Mbit/s`);"#,
         ip: "iperf3 -s (in to_ns); iperf3 -c DST -t SECONDS (in from_ns)",
         call: throughput,
@@ -189,6 +193,25 @@ fn throughput(c: &mut Call) -> Out {
     }
     let from = c.ns_of("from_ns")?;
     let to = c.ns_of("to_ns")?;
+    let rate = amount(c, &o, "rate", "10mbit")?;
+    if o.boolean("udp")?.unwrap_or(false) {
+        // units::rate gives bytes per second.
+        let rate = match &rate {
+            Some(r) => units::rate(r)? as f64 * 8.0,
+            None => DEFAULT_UDP_RATE,
+        };
+        let r = c.lab().throughput_udp(&from, &to, &spec, rate)?;
+        let mut m = rhai::Map::new();
+        m.insert("bps".into(), r.bits_per_second().into());
+        m.insert("loss".into(), r.loss_percent().into());
+        m.insert("jitter".into(), r.jitter.into());
+        m.insert("sent".into(), (r.sent as i64).into());
+        m.insert("received".into(), (r.received as i64).into());
+        return Ok(m.into());
+    }
+    if rate.is_some() {
+        return Err(c.error("the rate option of throughput paces UDP: add udp: true (TCP takes what the path gives)").into());
+    }
     let report = c.lab().throughput(&from, &to, &spec)?;
     Ok(report.bits_per_second().into())
 }
