@@ -634,7 +634,12 @@ mod tests {
     use super::*;
 
     fn opts(count: u32, timeout_ms: u64, interval_ms: u64) -> PingOptions {
-        PingOptions { count, timeout: Duration::from_millis(timeout_ms), interval: Duration::from_millis(interval_ms), ..Default::default() }
+        PingOptions {
+            count,
+            timeout: Duration::from_millis(timeout_ms),
+            interval: Duration::from_millis(interval_ms),
+            ..Default::default()
+        }
     }
 
     /// An IPv4 header (no options) for `payload`, as a raw socket delivers it.

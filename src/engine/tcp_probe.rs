@@ -117,7 +117,8 @@ pub struct ConnectReport {
 pub fn connect(ns: Option<&File>, home: &File, dst: IpAddr, port: u16, timeout: Duration) -> Result<ConnectReport> {
     let open = || -> Result<Socket> {
         let domain = if dst.is_ipv4() { Domain::IPV4 } else { Domain::IPV6 };
-        let s = Socket::new(domain, Type::STREAM.cloexec(), Some(Protocol::TCP)).map_err(|e| EngineError::io("open a TCP socket", e))?;
+        let s = Socket::new(domain, Type::STREAM.cloexec(), Some(Protocol::TCP))
+            .map_err(|e| EngineError::io("open a TCP socket", e))?;
         s.set_nonblocking(true).map_err(|e| EngineError::io("open a TCP socket", e))?;
         Ok(s)
     };

@@ -66,7 +66,15 @@ impl Lab {
         };
         let cancel = self.cancel.clone();
         let report = crate::engine::icmp::ping(file.as_deref(), &self.home, ip, opts, &|| cancel.load(Ordering::Relaxed))
-            .map_err(|e| LabError::from_engine(format!("ping {dst} from {ns}"), e))?;
+            .map_err(|e| match (e.code(), &opts.dev, opts.from) {
+                (Some(nix::errno::Errno::ENODEV), Some(dev), _) => LabError::NoSuchLink { ns: ns.to_string(), link: dev.clone() },
+                (Some(nix::errno::Errno::EADDRNOTAVAIL), _, Some(from)) => LabError::Failed {
+                    op: format!("ping {dst} from {ns}"),
+                    detail: format!("{from} is not an address of {ns} (the from option must be one of its own)"),
+                    errno: e.code(),
+                },
+                _ => LabError::from_engine(format!("ping {dst} from {ns}"), e),
+            })?;
         if self.cancelled() {
             return Err(LabError::Interrupted);
         }

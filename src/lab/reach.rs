@@ -159,7 +159,13 @@ fn probe_one(ns: &File, home: &File, targets: &[IpAddr], opts: &ProbeOptions, ca
     let mut last_error: Option<String> = None;
     let mut unsent = None;
     if targets.is_empty() {
-        return ProbeOutcome { reached: None, error: Some("no address to ping".into()), attempts, elapsed: start.elapsed(), unsent };
+        return ProbeOutcome {
+            reached: None,
+            error: Some("no address to ping".into()),
+            attempts,
+            elapsed: start.elapsed(),
+            unsent,
+        };
     }
     let cancelled = || cancel.load(Ordering::Relaxed);
     loop {
@@ -168,7 +174,12 @@ fn probe_one(ns: &File, home: &File, targets: &[IpAddr], opts: &ProbeOptions, ca
         for &target in targets {
             attempts += 1;
             let remaining = opts.window.saturating_sub(start.elapsed()).max(Duration::from_millis(20));
-            let ping = PingOptions { count: 1, timeout: opts.attempt.min(remaining), interval: Duration::from_secs(1), ..Default::default() };
+            let ping = PingOptions {
+                count: 1,
+                timeout: opts.attempt.min(remaining),
+                interval: Duration::from_secs(1),
+                ..Default::default()
+            };
             match icmp::ping(Some(ns), home, target, &ping, &cancelled) {
                 Ok(r) if r.received > 0 => {
                     return ProbeOutcome { reached: Some(target), error: None, attempts, elapsed: start.elapsed(), unsent: None };

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use rhai::{Array, Dynamic, Engine, Map};
 
-use super::native::{Call, Native, Opts, Out};
 use super::failure::Res;
+use super::native::{Call, Native, Opts, Out};
 use crate::engine::icmp::PingOptions;
 use crate::engine::tcp_probe::ConnectReport;
 use crate::lab::tcp::TcpService;
@@ -117,9 +117,10 @@ fn address(c: &Call, o: &Opts, key: &str) -> Res<Option<IpAddr>> {
 /// The `port` argument, from `lo` to 65535.
 fn port(c: &Call, lo: i64) -> Res<u16> {
     let p = c.integer("port", "the port")?;
-    u16::try_from(p).ok().filter(|p| i64::from(*p) >= lo).ok_or_else(|| {
-        c.error(format!("the port of {} must be from {lo} to 65535, not {p}", c.ctx().fn_name()))
-    })
+    u16::try_from(p)
+        .ok()
+        .filter(|p| i64::from(*p) >= lo)
+        .ok_or_else(|| c.error(format!("the port of {} must be from {lo} to 65535, not {p}", c.ctx().fn_name())))
 }
 
 fn seconds_value(d: Option<Duration>) -> Dynamic {
@@ -140,7 +141,9 @@ fn traceroute(c: &mut Call) -> Out {
     opts.proto = match o.string("proto")?.as_deref() {
         None | Some("icmp") => TraceProto::Icmp,
         Some("udp") => TraceProto::Udp,
-        Some(other) => return Err(c.error(format!("the proto option of traceroute must be \"icmp\" or \"udp\", not {other:?}")).into()),
+        Some(other) => {
+            return Err(c.error(format!("the proto option of traceroute must be \"icmp\" or \"udp\", not {other:?}")).into())
+        }
     };
     let hops = c.lab().traceroute(&ns, &dst, &opts)?;
     let hops: Array = hops

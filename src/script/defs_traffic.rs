@@ -119,7 +119,9 @@ fn shape(c: &mut Call) -> Out {
     let (burst, latency) = (amount(c, &o, "burst", "32kb")?, amount(c, &o, "latency", "50ms")?);
     let Some(rate) = rate else {
         if !emulated {
-            return Err(c.error("shape needs a rate or a delay, jitter or loss, like #{rate: \"10mbit\", delay: \"10ms\"}").into());
+            return Err(c
+                .error("shape needs a rate or a delay, jitter or loss, like #{rate: \"10mbit\", delay: \"10ms\"}")
+                .into());
         }
         if burst.is_some() || latency.is_some() {
             return Err(c.error("the burst and latency options of shape belong to a rate: add rate: \"10mbit\"").into());
@@ -197,7 +199,15 @@ fn throughput(c: &mut Call) -> Out {
     if o.boolean("udp")?.unwrap_or(false) {
         // units::rate gives bytes per second.
         let rate = match &rate {
-            Some(r) => units::rate(r)? as f64 * 8.0,
+            Some(r) => {
+                let bps = units::rate(r)? as f64 * 8.0;
+                if !(1000.0..=1e11).contains(&bps) {
+                    return Err(c
+                        .error(format!("the rate of a UDP throughput test must be from 1kbit to 100gbit, not {r}"))
+                        .into());
+                }
+                bps
+            }
             None => DEFAULT_UDP_RATE,
         };
         let r = c.lab().throughput_udp(&from, &to, &spec, rate)?;
