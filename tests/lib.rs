@@ -18,6 +18,7 @@ mod session;
 mod side_by_side;
 mod support;
 mod traffic;
+mod traffic_full;
 mod user_errors;
 mod veth;
 mod walkthrough;

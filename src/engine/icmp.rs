@@ -250,14 +250,17 @@ fn configure(fd: &OwnedFd, kind: SocketKind, dst: IpAddr, opts: &PingOptions) ->
 /// The source address the kernel picks for `dst` under the same binding: connecting a UDP socket
 /// runs the route lookup without sending anything. None when there is no route.
 pub(crate) fn source_for(dst: IpAddr, opts: &PingOptions) -> Option<IpAddr> {
-    if opts.from.is_some() {
-        return opts.from;
+    if let Some(from) = opts.from.filter(|a| !a.is_unspecified()) {
+        return Some(from);
     }
     let family = match dst {
         IpAddr::V4(_) => AddressFamily::Inet,
         IpAddr::V6(_) => AddressFamily::Inet6,
     };
     let fd = socket(family, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None).ok()?;
+    if let Some(any) = opts.from {
+        nix::sys::socket::bind(fd.as_raw_fd(), &SockaddrStorage::from(SocketAddr::new(any, 0))).ok()?;
+    }
     if let Some(dev) = &opts.dev {
         nix::sys::socket::setsockopt(&fd, nix::sys::socket::sockopt::BindToDevice, &std::ffi::OsString::from(dev)).ok()?;
     }
