@@ -188,10 +188,7 @@ fn tcp_listen_connect_and_wait() {
     assert_eq!(section(&run, "any_port"), "true");
     assert_eq!(section(&run, "open"), "false");
     assert_eq!(section(&run, "ss_after"), "0", "closed: nothing listens any more");
-    assert!(
-        section(&run, "wait").contains("nothing accepted within 0.3 s (last attempt: Connection refused)"),
-        "{run:?}"
-    );
+    assert!(section(&run, "wait").contains("nothing accepted within 0.3 s (last attempt: Connection refused)"), "{run:?}");
     assert_eq!(section(&run, "doomed_open"), "false");
 }
 
@@ -284,7 +281,10 @@ fn expect_no_reach_never_passes_without_a_probe() {
         section(&run, "no_address"),
         r#"cannot check that namespace "h1" reaches nothing: the target has no address to probe, so no probe would be sent"#
     );
-    assert_eq!(section(&run, "no_address_matrix"), r#"cannot check that "h1" does not reach "bare": "bare" has no address to probe"#);
+    assert_eq!(
+        section(&run, "no_address_matrix"),
+        r#"cannot check that "h1" does not reach "bare": "bare" has no address to probe"#
+    );
     assert_eq!(section(&run, "broadcast_ping"), "Permission denied");
     assert!(section(&run, "broadcast").starts_with(
         r#"cannot check that namespace "h1" does not reach 10.1.0.255: the probe could not be sent (Permission denied)"#
