@@ -86,7 +86,7 @@ impl Lab {
     /// Sends UDP from `from` to `to` at `rate_bps` for the spec's duration (`iperf -u -b`) and
     /// reports the received rate, the loss and the jitter.
     pub fn throughput_udp(&mut self, from: &Ns, to: &Ns, spec: &ThroughputSpec, rate_bps: f64) -> Result<UdpReport> {
-        if !(rate_bps >= 1000.0 && rate_bps <= 1e11) {
+        if !(1000.0..=1e11).contains(&rate_bps) {
             return Err(LabError::Invalid {
                 what: "rate",
                 value: format!("{rate_bps}"),
