@@ -300,3 +300,41 @@ fn expect_no_reach_never_passes_without_a_probe() {
     assert!(section(&run, "reached").contains("reaches 10.3.0.2, but must not"), "{run:?}");
     assert!(section(&run, "reach_bare").contains("it has no global address to ping"), "{run:?}");
 }
+
+/// Without CAP_NET_RAW nslab pings through a "ping socket" (SOCK_DGRAM), allowed by the
+/// namespace's net.ipv4.ping_group_range; ICMP errors then come through its error queue
+/// (IP_RECVERR), and the reply TTL through IP_RECVTTL.
+#[test]
+fn ping_sockets_without_cap_net_raw_report_the_same() {
+    if std::process::Command::new("setpriv").arg("--version").output().is_err() {
+        eprintln!("skipping: no setpriv to drop CAP_NET_RAW");
+        return;
+    }
+    let body = r#"
+        let refused = ""; try { h1.ping("10.3.0.2"); } catch (e) { refused = e.message; }
+        out("refused", refused);
+        sysctl(h1, "net.ipv4.ping_group_range", "0 0");
+        let p = h1.ping("10.3.0.2", #{count: 2, interval: 0.1});
+        out("ok", p.ok); out("ttl", p.ttl); out("from", p.from);
+        let t = h1.ping("10.3.0.2", #{ttl: 1}); out("t_error", t.error); out("t_icmp", t.icmp_from);
+        out("net", h1.ping("10.9.0.2").error);
+        out("hops", traceroute(h1, "10.3.0.2").map(|h| h.addr));
+    "#;
+    let path = script("dgram", "lab.rhai", &format!("{CHAIN}{body}"));
+    let run = crate::support::in_private_netns(&format!(
+        "setpriv --bounding-set=-net_raw --inh-caps=-net_raw \"$NSLAB\" run {}",
+        path.display()
+    ));
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        section(&run, "refused"),
+        r#"cannot ping 10.3.0.2 from namespace "h1": neither a raw ICMP socket (needs CAP_NET_RAW) nor a ping socket (needs the group id in net.ipv4.ping_group_range of namespace "h1") is allowed: run as root, or set that sysctl"#
+    );
+    assert_eq!(section(&run, "ok"), "true");
+    assert_eq!(section(&run, "ttl"), "62");
+    assert_eq!(section(&run, "from"), "10.1.0.2");
+    assert_eq!(section(&run, "t_error"), "Time exceeded from 10.1.0.1");
+    assert_eq!(section(&run, "t_icmp"), "10.1.0.1");
+    assert_eq!(section(&run, "net"), "Destination unreachable (net) from 10.1.0.1");
+    assert_eq!(section(&run, "hops"), r#"["10.1.0.1", "10.2.0.2", "10.3.0.2"]"#);
+}

@@ -73,6 +73,16 @@ impl Lab {
                     detail: format!("{from} is not an address of {ns} (the from option must be one of its own)"),
                     errno: e.code(),
                 },
+                (Some(code @ (nix::errno::Errno::EACCES | nix::errno::Errno::EPERM)), ..) if e.op == "open an ICMP socket" => {
+                    LabError::Failed {
+                        op: format!("ping {dst} from {ns}"),
+                        detail: format!(
+                            "neither a raw ICMP socket (needs CAP_NET_RAW) nor a ping socket (needs the group id in \
+                             net.ipv4.ping_group_range of {ns}) is allowed: run as root, or set that sysctl"
+                        ),
+                        errno: Some(code),
+                    }
+                }
                 _ => LabError::from_engine(format!("ping {dst} from {ns}"), e),
             })?;
         if self.cancelled() {
