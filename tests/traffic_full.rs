@@ -338,3 +338,40 @@ fn ping_sockets_without_cap_net_raw_report_the_same() {
     assert_eq!(section(&run, "net"), "Destination unreachable (net) from 10.1.0.1");
     assert_eq!(section(&run, "hops"), r#"["10.1.0.1", "10.2.0.2", "10.3.0.2"]"#);
 }
+
+/// The same over IPv6: hop limit of the reply, ICMPv6 time exceeded and no-route errors,
+/// traceroute both ways, TCP and UDP.
+#[test]
+fn ipv6_ping_traceroute_tcp_and_udp() {
+    let script_text = r#"
+        fn out(name, value) { print("=" + name); print(value); }
+        let h1 = netns_add("h1"); let r1 = netns_add("r1"); let h2 = netns_add("h2");
+        for n in [h1, r1, h2] { sysctl(n, "net.ipv6.conf.default.accept_dad", 0); }
+        veth(h1, "eth0", r1, "eth0"); veth(r1, "eth1", h2, "eth0");
+        h1.addr("eth0", "fd01::2/64"); r1.addr("eth0", "fd01::1/64"); r1.addr("eth1", "fd02::1/64"); h2.addr("eth0", "fd02::2/64");
+        for n in [h1, r1, h2] { n.up("lo"); for l in links(n) { if l.name != "lo" { n.up(l.name); } } }
+        forwarding(r1, true);
+        route(h1, "default", #{via: "fd01::1"}); route(h2, "default", #{via: "fd02::1"});
+        let p = h1.ping("fd02::2", #{count: 2, interval: 0.1, size: 2000, dev: "eth0"});
+        out("ok", p.ok); out("ttl", p.ttl); out("from", p.from);
+        out("t1", h1.ping("fd02::2", #{ttl: 1}).error);
+        out("noroute", h1.ping("fd09::2").error);
+        out("icmp", traceroute(h1, "fd02::2").map(|h| h.addr));
+        out("udp", traceroute(h1, "fd02::2", #{proto: "udp"}).map(|h| h.addr));
+        let s = tcp_listen(h2, 80);
+        out("tcp", tcp_connect(h1, "fd02::2", 80).ok);
+        out("udp_loss", throughput(h1, h2, #{udp: true, rate: "2mbit", seconds: 0.5, dst: "fd02::2"}).loss);
+    "#;
+    let path = script("ipv6", "lab.rhai", script_text);
+    let run = run_nslab(&["run", "--sandbox", path.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(section(&run, "ok"), "true");
+    assert_eq!(section(&run, "ttl"), "63", "one router: hop limit 64 - 1");
+    assert_eq!(section(&run, "from"), "fd01::2");
+    assert_eq!(section(&run, "t1"), "Time exceeded from fd01::1");
+    assert_eq!(section(&run, "noroute"), "Destination unreachable (no route) from fd01::1");
+    assert_eq!(section(&run, "icmp"), r#"["fd01::1", "fd02::2"]"#);
+    assert_eq!(section(&run, "udp"), r#"["fd01::1", "fd02::2"]"#);
+    assert_eq!(section(&run, "tcp"), "true");
+    assert_eq!(section(&run, "udp_loss"), "0.0");
+}
