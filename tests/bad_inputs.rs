@@ -881,6 +881,16 @@ const CASES: &[Case] = &[
         r#"expect_no_reach(a, "10.1.0.1", #{tmo: 0.1})"#,
         r#"expect_no_reach has no option "tmo"; the options are: timeout"#,
     ),
+    c(
+        "expect_no_reach",
+        r#"expect_no_reach(a, "10.1.0.255")"#,
+        r#"cannot check that namespace "a" does not reach 10.1.0.255: the probe could not be sent (Permission denied), which says nothing about reachability (only "Network is unreachable", "No route to host" or an ICMP error would)"#,
+    ),
+    c(
+        "expect_matrix",
+        r#"expect_matrix(#{})"#,
+        r#"expect_matrix needs at least two namespaces: with fewer there is no pair to probe"#,
+    ),
     c("expect_matrix", r#"expect_matrix(5)"#, r#"expect_matrix needs a map like #{h1: ["h2"], h2: []}, not the integer 5"#),
     c(
         "expect_matrix",

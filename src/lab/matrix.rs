@@ -142,6 +142,12 @@ impl Lab {
     /// those that must not for at most `NO_REACH_WINDOW`; then diagnoses each pair that must
     /// reach a namespace with addresses and does not.
     pub fn check_matrix(&mut self, plan: MatrixPlan, window: Duration) -> Result<MatrixResult> {
+        if plan.pairs.is_empty() {
+            // Nothing would be probed: a check that cannot fail.
+            return Err(super::LabError::Refused(
+                "expect_matrix needs at least two namespaces: with fewer there is no pair to probe".into(),
+            ));
+        }
         let mut cells = Vec::with_capacity(plan.pairs.len());
         for expected in [true, false] {
             let pairs: Vec<&PlannedPair> = plan.pairs.iter().filter(|p| p.expected == expected).collect();
