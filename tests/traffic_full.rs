@@ -269,6 +269,9 @@ fn expect_no_reach_never_passes_without_a_probe() {
         out("no_route_errno", ping(h2, "10.1.0.2").error);
         out("no_route2", verdict(|| expect_no_reach(h2, "10.1.0.2")));
         out("icmp", verdict(|| expect_no_reach(h1, "10.9.0.1")));
+        exec_in(r1, "ip route add prohibit 10.5.0.0/24");
+        out("prohibited", ping(h1, "10.5.0.1").error);
+        out("prohibited_check", verdict(|| expect_no_reach(h1, "10.5.0.1")));
         out("silent", verdict(|| expect_no_reach(h1, "10.3.0.9")));
         exec_in(h1, "ip route add blackhole 10.7.0.0/24");
         out("blackhole_ping", ping(h1, "10.7.0.1").error);
@@ -294,6 +297,8 @@ fn expect_no_reach_never_passes_without_a_probe() {
     assert_eq!(section(&run, "no_route_errno"), "Network is unreachable");
     assert_eq!(section(&run, "no_route2"), "passed");
     assert_eq!(section(&run, "icmp"), "passed");
+    assert_eq!(section(&run, "prohibited"), "Destination unreachable (administratively prohibited) from 10.1.0.1");
+    assert_eq!(section(&run, "prohibited_check"), "passed");
     assert_eq!(section(&run, "silent"), "passed");
     assert_eq!(section(&run, "blackhole_ping"), "Invalid argument");
     assert_eq!(section(&run, "blackhole"), "passed", "EINVAL from a blackhole route: the route lookup says so");
