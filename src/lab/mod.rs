@@ -3,10 +3,12 @@
 //! ledger, and turns engine failures into errors about the user's objects.
 
 mod bridges;
+mod checkpoint;
 pub(crate) mod diagnose;
 pub(crate) mod diagnosis;
 mod holding;
 mod ifindex;
+mod interactive;
 mod links;
 mod moved;
 mod namespaces;
@@ -162,6 +164,8 @@ pub struct Lab {
     procs: processes::Procs,
     /// TCP listeners started by `tcp_listen`.
     tcp: tcp::Listeners,
+    /// Active checkpoints, outermost first (see `checkpoint.rs`).
+    checkpoints: Vec<checkpoint::Frame>,
 }
 
 /// How a program run to its end finished, and what it wrote.
@@ -207,6 +211,7 @@ impl Lab {
             cancel: Arc::new(AtomicBool::new(false)),
             procs: processes::Procs::default(),
             tcp: tcp::Listeners::default(),
+            checkpoints: Vec::new(),
         })
     }
 

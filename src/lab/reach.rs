@@ -119,7 +119,8 @@ impl Lab {
             }
         }
         Err(LabError::Refused(format!(
-            "cannot check that {from} does not reach {ip}: the probe could not be sent ({words}), which says nothing about reachability (only \"Network is unreachable\", \"No route to host\" or an ICMP error would)"
+            "cannot check that {from} does not reach {ip}: the probe could not be sent ({words}), which says nothing \
+             about reachability (only \"Network is unreachable\", \"No route to host\" or an ICMP error would)"
         )))
     }
 

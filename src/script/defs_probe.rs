@@ -23,7 +23,7 @@ pub const PROBE: &[Native] = &[
             "traceroute(ns, dst, #{max_hops, timeout, proto}) -> array",
         ],
         summary: "Trace the path to dst natively: probes with TTL 1, 2, ... (one per hop) until the destination \
-                  answers. Returns an array of hops #{ttl, addr, rtt} (addr the router that answered, or () where \
+                  answers. Returns an array of Hop maps #{ttl, addr, rtt} (addr the router that answered, or () where \
                   nothing did; rtt in seconds, or ()). proto: \"icmp\" (echo requests, default) or \"udp\" (ports \
                   from 33434); max_hops default 30; timeout: seconds per probe (default 1).",
         example: r#"for h in traceroute("h1", "10.0.3.2") { print(`${h.ttl} ${h.addr}`); }"#,
@@ -54,8 +54,8 @@ pub const PROBE: &[Native] = &[
             "tcp_connect(dst, port, #{timeout}) -> map",
             "tcp_connect(ns, dst, port, #{timeout}) -> map",
         ],
-        summary: "Try one TCP connection; never raises for a refused, unreachable or silent destination. Returns \
-                  #{ok, error, rtt}: error \"Connection refused\", \"No route to host\", \"timed out after 1 s\" \
+        summary: "Try one TCP connection; never raises for a refused, unreachable or silent destination. Returns a \
+                  TcpConnect map #{ok, error, rtt}: error \"Connection refused\", \"No route to host\", \"timed out after 1 s\" \
                   (\"\" when ok); rtt: seconds to connect, or (). timeout: seconds (default 1).",
         example: r#"let r = tcp_connect("h1", "10.0.0.2", 80); assert(!r.ok && r.error == "Connection refused");"#,
         ip: "ip netns exec NS nc -z -w TIMEOUT DST PORT",

@@ -73,7 +73,8 @@ pub const TRAFFIC: &[Native] = &[
                   needed). Sends for `seconds` (default 2); connects to dst (default: to_ns's first global address, IPv4 \
                   first) on port (default: a free one). Ctrl-C stops it. With udp: true it is iperf -u: datagrams of \
                   1470 bytes (1450 over IPv6) paced at rate (\"10mbit\" or bits per second, default 1 Mbit/s), and \
-                  it returns #{bps, loss, jitter}: the received rate in bits per second, the datagrams lost in \
+                  it returns a UdpThroughput map #{bps, loss, jitter, sent, received}: the received rate in bits \
+                  per second, the datagrams lost in \
                   percent, and the RFC 3550 interarrival jitter in seconds.",
         example: r#"let bps = throughput("a", "b", #{seconds: 1}); print(`${bps / 1e6} Mbit/s`);"#,
         ip: "iperf3 -s (in to_ns); iperf3 -c DST -t SECONDS (in from_ns)",
