@@ -166,6 +166,12 @@ fn tcp_listen_connect_and_wait() {
         out("open", srv.open);
         out("ss_after", exec_in(h2, "ss -Hltn sport = :8080").stdout.len());
         try { wait_tcp(h1, "10.3.0.2", 8080, 0.3); out("wait", "passed"); } catch (e) { out("wait", e.message); }
+        // A sub-test closes the listeners it started, not the others.
+        let kept = tcp_listen(h2, 6060);
+        let inner = ();
+        test("listens", || { inner = tcp_listen(h2, 6061); assert(tcp_connect(h1, "10.3.0.2", 6061).ok); });
+        out("after_test", tcp_connect(h1, "10.3.0.2", 6061).error);
+        out("kept", tcp_connect(h1, "10.3.0.2", 6060).ok);
         // A listener goes with its namespace: the namespace is really gone.
         let doomed = tcp_listen(h2, 7070);
         netns_del(h2);
@@ -190,6 +196,8 @@ fn tcp_listen_connect_and_wait() {
     assert_eq!(section(&run, "ss_after"), "0", "closed: nothing listens any more");
     assert!(section(&run, "wait").contains("nothing accepted within 0.3 s (last attempt: Connection refused)"), "{run:?}");
     assert_eq!(section(&run, "doomed_open"), "false");
+    assert_eq!(section(&run, "after_test"), "Connection refused", "the sub-test's listener closed with it");
+    assert_eq!(section(&run, "kept"), "true");
 }
 
 #[test]

@@ -50,32 +50,46 @@ impl std::fmt::Debug for TcpService {
     }
 }
 
-/// The listeners the lab started (weakly: the script's handles own them).
+/// The listeners the lab started (weakly: the script's handles own them), each with a serial
+/// number so that a sub-test can close those it started.
 #[derive(Default)]
-pub(super) struct Listeners(Vec<(Ns, Weak<Mutex<Listener>>)>);
+pub(super) struct Listeners {
+    started: Vec<(u64, Ns, Weak<Mutex<Listener>>)>,
+    next: u64,
+}
+
+fn stop(w: &Weak<Mutex<Listener>>) {
+    if let Some(l) = w.upgrade() {
+        l.lock().unwrap_or_else(|e| e.into_inner()).stop();
+    }
+}
 
 impl Listeners {
     fn add(&mut self, ns: &Ns, l: &Arc<Mutex<Listener>>) {
-        self.0.retain(|(_, w)| w.strong_count() > 0);
-        self.0.push((ns.clone(), Arc::downgrade(l)));
+        self.started.retain(|(_, _, w)| w.strong_count() > 0);
+        self.started.push((self.next, ns.clone(), Arc::downgrade(l)));
+        self.next += 1;
     }
 
-    /// Closes the listeners in `ns` (before it is deleted).
+    /// The serial the next listener gets: a checkpoint's mark.
+    pub(super) fn mark(&self) -> u64 {
+        self.next
+    }
+
+    /// Closes the listeners started since `mark` (a sub-test's, when it ends).
+    pub(super) fn close_since(&mut self, mark: u64) {
+        self.started.iter().filter(|(n, ..)| *n >= mark).for_each(|(_, _, w)| stop(w));
+        self.started.retain(|(n, ..)| *n < mark);
+    }
+
+    /// Closes the listeners in `ns` (before it is deleted: their sockets would keep it alive).
     pub(super) fn close_in(&mut self, ns: &Ns) {
-        for (_, w) in self.0.iter().filter(|(n, _)| n == ns) {
-            if let Some(l) = w.upgrade() {
-                l.lock().unwrap_or_else(|e| e.into_inner()).stop();
-            }
-        }
-        self.0.retain(|(n, _)| n != ns);
+        self.started.iter().filter(|(_, n, _)| n == ns).for_each(|(_, _, w)| stop(w));
+        self.started.retain(|(_, n, _)| n != ns);
     }
 
     pub(super) fn close_all(&mut self) {
-        for (_, w) in self.0.drain(..) {
-            if let Some(l) = w.upgrade() {
-                l.lock().unwrap_or_else(|e| e.into_inner()).stop();
-            }
-        }
+        self.started.drain(..).for_each(|(_, _, w)| stop(&w));
     }
 }
 
