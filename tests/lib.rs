@@ -19,6 +19,7 @@ mod shell;
 mod side_by_side;
 mod subtests;
 mod support;
+mod trace;
 mod traffic;
 mod traffic_full;
 mod user_errors;

@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{nslab, piped, script};
+use crate::support::{nslab, script};
 
 fn last_line(text: &str) -> Option<&str> {
     text.trim_end().lines().last()

@@ -14,6 +14,7 @@ mod moved;
 mod namespaces;
 mod probe;
 mod routes;
+pub(crate) mod trace;
 mod veth;
 
 pub(crate) mod error;
@@ -166,6 +167,8 @@ pub struct Lab {
     tcp: tcp::Listeners,
     /// Active checkpoints, outermost first (see `checkpoint.rs`).
     checkpoints: Vec<checkpoint::Frame>,
+    /// Where `--trace` lines go (see `trace.rs`).
+    trace: Option<trace::TraceSink>,
 }
 
 /// How a program run to its end finished, and what it wrote.
@@ -212,6 +215,7 @@ impl Lab {
             procs: processes::Procs::default(),
             tcp: tcp::Listeners::default(),
             checkpoints: Vec::new(),
+            trace: None,
         })
     }
 
