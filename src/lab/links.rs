@@ -116,6 +116,12 @@ impl Lab {
                         .filter(|a| a.index == l.index)
                         .map(|a| format!("{}/{}", a.address, a.prefix))
                         .collect(),
+                    operstate: operstate_name(&l.operstate),
+                    alias: l.alias.clone(),
+                    altnames: l.altnames.clone(),
+                    group: l.group,
+                    promisc: l.promisc,
+                    txqueuelen: l.txqueuelen,
                 }
             })
             .collect();
@@ -136,11 +142,13 @@ impl Lab {
         }
     }
 
-    /// One link, as `links` shows it.
+    /// One link, as `links` shows it, by its name or one of its alternative names.
     pub fn link(&mut self, ns: &Ns, name: &str) -> Result<LinkView> {
-        validate::link_name(name)?;
+        super::validate_links::link_or_altname(name)?;
         let links = self.links(ns)?;
-        links.into_iter().find(|l| l.name == name).ok_or_else(|| LabError::NoSuchLink { ns: ns.to_string(), link: name.into() })
+        let by_name = links.iter().position(|l| l.name == name);
+        let found = by_name.or_else(|| links.iter().position(|l| l.altnames.iter().any(|a| a == name)));
+        found.map(|i| links[i].clone()).ok_or_else(|| LabError::NoSuchLink { ns: ns.to_string(), link: name.into() })
     }
 
     /// The addresses in `ns` (`ip addr show`).
@@ -161,5 +169,14 @@ impl Lab {
                 scope: a.scope.clone(),
             })
             .collect())
+    }
+}
+
+/// The kernel's IF_OPER_* name, lowercased ("lowerlayerdown", "notpresent", ...), from
+/// netlink-packet-route's names ("LowerLayerDown" -> "lowerlayerdown").
+fn operstate_name(s: &str) -> String {
+    match s {
+        "" => "unknown".into(),
+        other => other.replace(['_', '-'], "").to_lowercase(),
     }
 }

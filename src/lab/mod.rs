@@ -34,6 +34,7 @@ pub(crate) mod teardown;
 pub(crate) mod throughput;
 pub(crate) mod units;
 pub(crate) mod validate;
+pub(crate) mod validate_links;
 pub(crate) mod validate_net;
 pub(crate) mod view;
 

@@ -184,6 +184,7 @@ fn register_kinds(reg: &mut Registrar, lab: &SharedLab) {
             remote: opt_string(ctx, &m, "remote")?,
             dev: opt_string(ctx, &m, "dev")?,
             port: opt_integer(ctx, &m, "port")?,
+            ..VxlanOptions::default()
         };
         let opts = link_opts(ctx, &m, &name)?;
         done(l.borrow_mut().vxlan(&c.ns, &name, &v, &opts), ctx)
