@@ -7,6 +7,7 @@ pub(crate) mod diagnose;
 pub(crate) mod diagnosis;
 mod holding;
 mod ifindex;
+mod link_del;
 mod links;
 mod moved;
 mod namespaces;
