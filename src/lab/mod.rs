@@ -8,6 +8,7 @@ pub(crate) mod diagnosis;
 mod holding;
 mod ifindex;
 mod link_del;
+pub(crate) mod link_set;
 mod links;
 mod moved;
 mod namespaces;
