@@ -127,9 +127,7 @@ impl Lab {
             self.altname_free(ns, &link, a)?;
         }
         let conn = self.conn(ns)?;
-        let info = self
-            .block_on(conn.link_by_name(&link))
-            .map_err(|e| self.link_error(ns, &link, "find", e))?;
+        let info = self.block_on(conn.link_by_name(&link)).map_err(|e| self.link_error(ns, &link, "find", e))?;
         self.record_changes(ns, &info, c)?;
         if !props.is_empty() {
             self.on_link(ns, &link, "change", |conn, index| {
@@ -200,7 +198,8 @@ impl Lab {
             _ => SavedLink::default(),
         };
         old.note(info, c);
-        let record = Object::LinkSet { ns: ns.key(), ns_inode: self.ns_inode(ns)?, name: info.name.clone(), index: info.index, old };
+        let record =
+            Object::LinkSet { ns: ns.key(), ns_inode: self.ns_inode(ns)?, name: info.name.clone(), index: info.index, old };
         // Made at once: putting back a value that did not change is harmless, so the record
         // holds whether or not the change goes through.
         self.ledger_mut()?.made(&record)?;

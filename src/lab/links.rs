@@ -92,6 +92,8 @@ impl Lab {
     /// The links in `ns` (`ip link show`).
     pub fn links(&mut self, ns: &Ns) -> Result<Vec<LinkView>> {
         let conn = self.conn(ns)?;
+        // Links brought up are shown in service (their operstate settled), as traffic sees them.
+        self.settle()?;
         let (links, addrs) = self
             .block_on(async { Ok::<_, EngineError>((conn.links().await?, conn.addrs().await?)) })
             .map_err(|e| LabError::from_engine(format!("list links in {ns}"), e))?;

@@ -215,7 +215,10 @@ fn remove_with(objects: &[Object], home: &File, group: Option<u32>, dead: bool) 
     let rest: Vec<&Object> = objects
         .iter()
         .filter(|o| {
-            matches!(o, Object::Link { .. } | Object::Addr { .. } | Object::Route { .. } | Object::Qdisc { .. } | Object::LinkSet { .. })
+            matches!(
+                o,
+                Object::Link { .. } | Object::Addr { .. } | Object::Route { .. } | Object::Qdisc { .. } | Object::LinkSet { .. }
+            )
         })
         .collect();
     if rest.is_empty() {

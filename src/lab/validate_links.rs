@@ -73,9 +73,8 @@ pub fn header_byte(what: &'static str, n: i64, link: &str) -> Result<u8, LabErro
 /// The UDP source port range of a VXLAN link, `[lo, hi]`.
 pub fn srcport(lo: i64, hi: i64, link: &str) -> Result<(u16, u16), LabError> {
     let shown = format!("[{lo}, {hi}]");
-    let port = |p: i64| {
-        u16::try_from(p).map_err(|_| invalid("srcport", &shown, format!("vxlan {link:?} takes ports from 0 to 65535")))
-    };
+    let port =
+        |p: i64| u16::try_from(p).map_err(|_| invalid("srcport", &shown, format!("vxlan {link:?} takes ports from 0 to 65535")));
     let (l, h) = (port(lo)?, port(hi)?);
     if l > h {
         return Err(invalid("srcport", &shown, format!("the range of vxlan {link:?} is [low, high] with low <= high")));
@@ -105,11 +104,7 @@ pub fn port_cost(n: i64, port: &str) -> Result<u32, LabError> {
 
 pub fn port_priority(n: i64, port: &str) -> Result<u16, LabError> {
     if !(0..=MAX_PORT_PRIORITY).contains(&n) {
-        return Err(invalid(
-            "port priority",
-            n,
-            format!("bridge port {port:?} takes a priority from 0 to {MAX_PORT_PRIORITY}"),
-        ));
+        return Err(invalid("port priority", n, format!("bridge port {port:?} takes a priority from 0 to {MAX_PORT_PRIORITY}")));
     }
     Ok(n as u16)
 }

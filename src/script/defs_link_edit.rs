@@ -44,7 +44,9 @@ fn link_set(c: &mut Call) -> Out {
     let name = c.string("name", "a link name")?;
     let o = c.opts()?;
     if o.map().is_empty() {
-        return Err(c.error("link_set needs at least one setting: #{alias, altname, promisc, arp, txqueuelen, group, mtu, mac}").into());
+        return Err(c
+            .error("link_set needs at least one setting: #{alias, altname, promisc, arp, txqueuelen, group, mtu, mac}")
+            .into());
     }
     let changes = LinkChanges {
         alias: o.string("alias")?,
@@ -137,7 +139,8 @@ pub(super) fn vxlan(c: &mut Call) -> Out {
 
 /// `srcport: [lo, hi]`.
 fn port_range(c: &Call, v: &Dynamic) -> Result<(i64, i64), Fail> {
-    let wrong = || c.error(format!("the srcport option of vxlan must be [low, high], two port numbers, not {}", super::args::shown(v)));
+    let wrong =
+        || c.error(format!("the srcport option of vxlan must be [low, high], two port numbers, not {}", super::args::shown(v)));
     let a = v.clone().into_array().map_err(|_| wrong())?;
     match a.as_slice() {
         [lo, hi] => Ok((lo.as_int().map_err(|_| wrong())?, hi.as_int().map_err(|_| wrong())?)),

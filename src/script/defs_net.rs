@@ -184,8 +184,6 @@ fn created<'a>(c: &Call<'a>) -> Res<(Ns, String, Opts<'a>)> {
     Ok((c.ns()?, c.string("name", "a link name")?, c.opts()?))
 }
 
-
-
 fn nomaster(c: &mut Call) -> Out {
     let ns = c.ns()?;
     let link = c.string("link", "a link name")?;
@@ -201,7 +199,6 @@ fn macvlan(c: &mut Call) -> Out {
     c.lab().macvlan(&ns, &name, &parent, &mode, &opts)?;
     done()
 }
-
 
 fn dummy(c: &mut Call) -> Out {
     let (ns, name, o) = created(c)?;
