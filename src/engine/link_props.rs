@@ -148,6 +148,19 @@ impl Conn {
             .map_err(|e| EngineError::from_netlink(format!("set the bridge port options of link {index}"), e))
     }
 
+    /// Deletes every link in link group `group`, in one batch: one RCU grace period for all of
+    /// them instead of one per link (`ip link del group G`).
+    pub async fn del_group(&self, group: u32) -> Result<()> {
+        let mut msg = LinkMessage::default();
+        msg.attributes.push(LinkAttribute::Group(group));
+        self.handle
+            .link()
+            .del_with_message(msg)
+            .execute()
+            .await
+            .map_err(|e| EngineError::from_netlink(format!("delete the links of group {group}"), e))
+    }
+
     /// The id this namespace knows the namespace `fd` by (RTM_GETNSID), or None when it has
     /// none: no link here has a peer there.
     pub async fn nsid_of(&self, fd: u32) -> Result<Option<i32>> {

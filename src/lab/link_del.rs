@@ -9,10 +9,16 @@ use nix::errno::Errno;
 
 use super::ledger::Object;
 use super::{validate_links, Lab, LabError, Ns, Result};
+use crate::engine::link_props::LinkProps;
 use crate::engine::netlink::LinkInfo;
 
 /// How long `netns_del` waits for a link it did not create to go with the namespace.
 pub(super) const PEER_WAIT: Duration = Duration::from_secs(5);
+
+/// The link group the veths of a lab namespace being deleted are put in, there, to be deleted
+/// in one request. Any value would do: it is used only inside that namespace, all of whose
+/// links go with it anyway.
+const DYING_GROUP: u32 = 0x6e64_0000;
 
 /// A link in another namespace that goes when a namespace does, and that the lab did not
 /// create: waited for rather than deleted.
@@ -113,18 +119,37 @@ impl Lab {
         let links = self.block_on(conn.links()).map_err(|e| LabError::from_engine(format!("list links in {target}"), e))?;
         let owned = self.owns(&target);
         let mut left = Vec::new();
+        let mut cut = Vec::new();
         for l in links.iter().filter(|l| l.kind == "veth" && l.peer_netnsid.is_some()) {
             let peer = self.peers.get(&(target.key(), l.name.clone())).cloned();
             let peer_ours = peer.as_ref().is_some_and(|p| self.made_links.contains(p));
-            if !owned && !peer_ours {
+            if owned || peer_ours {
+                cut.push((l, peer));
+            } else {
                 left.push(l.index);
-                continue;
             }
-            match self.block_on(conn.del_link(l.index)) {
-                Ok(()) => {}
-                Err(e) if e.code() == Some(Errno::ENODEV) => {}
-                Err(e) => return Err(self.link_error(&target, &l.name, "delete", e)),
+        }
+        if owned && cut.len() > 1 {
+            // Everything in the namespace is the lab's and goes with it anyway: marked with a
+            // group of their own there, the pairs go in one request (one RCU grace period, ~20
+            // ms, instead of one each).
+            let group = DYING_GROUP;
+            for (l, _) in &cut {
+                let props = LinkProps { group: Some(group), ..LinkProps::default() };
+                self.block_on(conn.set_props(l.index, &props)).map_err(|e| self.link_error(&target, &l.name, "mark", e))?;
             }
+            self.block_on(conn.del_group(group))
+                .map_err(|e| LabError::from_engine(format!("delete the veths of {target} that lead elsewhere"), e))?;
+        } else {
+            for (l, _) in &cut {
+                match self.block_on(conn.del_link(l.index)) {
+                    Ok(()) => {}
+                    Err(e) if e.code() == Some(Errno::ENODEV) => {}
+                    Err(e) => return Err(self.link_error(&target, &l.name, "delete", e)),
+                }
+            }
+        }
+        for (_, peer) in cut {
             if let Some((pns, pname)) = peer {
                 self.forget_link(&ns_of(&pns), &pname)?;
             }
