@@ -269,3 +269,45 @@ pub(super) async fn restore(conn: &Conn, name: &str, index: u32, old: &SavedLink
     }
     Ok(Restored::Done)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info() -> LinkInfo {
+        LinkInfo { name: "eth0".into(), alias: "orig".into(), txqueuelen: 1000, mtu: 1500, ..LinkInfo::default() }
+    }
+
+    #[test]
+    fn the_first_old_value_of_each_setting_is_kept() {
+        let mut saved = SavedLink::default();
+        saved.note(&info(), &LinkChanges { alias: Some("a".into()), altname: Some("alt".into()), ..Default::default() });
+        let mut later = info();
+        later.alias = "a".into();
+        later.altnames = vec!["alt".into()];
+        saved.note(
+            &later,
+            &LinkChanges { alias: Some("b".into()), mtu: Some(1400), altname: Some("alt".into()), ..Default::default() },
+        );
+        assert_eq!(saved.alias.as_deref(), Some("orig"));
+        assert_eq!(saved.mtu, Some(1500));
+        assert_eq!(saved.altnames, vec!["alt".to_string()]);
+        assert_eq!((saved.txqueuelen, saved.promisc), (None, None), "what was not changed is not put back");
+        // An altname the link had before the lab is not the lab's to remove.
+        let mut had = info();
+        had.altnames = vec!["theirs".into()];
+        let mut s = SavedLink::default();
+        s.note(&had, &LinkChanges { altname: Some("theirs".into()), ..Default::default() });
+        assert!(s.altnames.is_empty());
+    }
+
+    #[test]
+    fn ledger_records_of_settings_are_checked() {
+        let record = |name: &str, old: SavedLink| Object::LinkSet { ns: None, ns_inode: 1, name: name.into(), index: 2, old };
+        assert!(record("eth0", SavedLink { alias: Some("x".into()), ..Default::default() }).check().is_ok());
+        assert!(record("a/b", SavedLink::default()).check().is_err());
+        assert!(record("eth0", SavedLink { altnames: vec!["../x".into()], ..Default::default() }).check().is_err());
+        assert!(record("eth0", SavedLink { mac: Some("zz".into()), ..Default::default() }).check().is_err());
+        assert!(record("eth0", SavedLink { alias: Some("x".repeat(300)), ..Default::default() }).check().is_err());
+    }
+}
