@@ -862,6 +862,11 @@ const CASES: &[Case] = &[
     ),
     c(
         "link_set",
+        r#"link_set(a, "v0", #{group: 1845493761})"#,
+        r#"invalid link group "1845493761": groups 1845493760 to 1862270975 are nslab's marks of its labs' links (teardown deletes by them); link "v0" takes any other group from 0 to 4294967295"#,
+    ),
+    c(
+        "link_set",
         r#"link_set(a, "v0", #{promisc: "on"})"#,
         r#"the promisc option of link_set must be true or false, not the string "on""#,
     ),

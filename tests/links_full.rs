@@ -56,7 +56,9 @@ fn link_set_and_link_fields_match_ip() {
         print("=down"); print(link("a").to_json());
         print("=ipdown"); print(exec("ip -j link show dev a").stdout);
         link_set("a", #{alias: "uplink to x", altname: "a-very-long-alternative-name-0", txqueuelen: 500,
-                        promisc: true, arp: false, group: 7, mtu: 1400, mac: "02:00:00:00:00:09"});
+                        promisc: true, arp: false, mtu: 1400, mac: "02:00:00:00:00:09"});
+        // The group of a link in a lab namespace; outside them the lab's links keep its group.
+        link_set(x, "b", #{group: 7});
         // Found by its alternative name, as link() and link_set() and link_del() find it.
         print("=set"); print(link("a-very-long-alternative-name-0").to_json());
         print("=ipset"); print(exec("ip -j -d link show dev a").stdout);
@@ -88,7 +90,7 @@ fn link_set_and_link_fields_match_ip() {
     assert_eq!((set["txqueuelen"].as_u64(), ipset["txqlen"].as_u64()), (Some(500), Some(500)));
     assert_eq!(set["promisc"], true);
     assert!(flags(ipset).contains(&"PROMISC".to_string()) && flags(ipset).contains(&"NOARP".to_string()), "{ipset}");
-    assert_eq!((set["group"].as_u64().unwrap(), ip_group(ipset)), (7, 7));
+    assert_eq!(set["group"].as_u64().unwrap(), ip_group(ipset));
     assert_eq!((set["mtu"].as_u64(), ipset["mtu"].as_u64()), (Some(1400), Some(1400)));
     assert_eq!((set["mac"].as_str(), ipset["address"].as_str()), (Some("02:00:00:00:00:09"), Some("02:00:00:00:00:09")));
 
@@ -103,6 +105,8 @@ fn link_set_and_link_fields_match_ip() {
 
     // Every link nslab lists agrees with ip on the new fields.
     let (all, ipall) = (section(&s, "all")["v"].clone(), section(&s, "ipall"));
+    let b = all.as_array().unwrap().iter().find(|l| l["name"] == "b").unwrap();
+    assert_eq!(b["group"], 7);
     for l in all.as_array().unwrap() {
         let ip = ipall.as_array().unwrap().iter().find(|i| i["ifname"] == l["name"]).unwrap();
         assert_eq!(l["index"], ip["ifindex"], "{l}");
@@ -190,6 +194,7 @@ fn errors_say_what_is_wrong_and_change_nothing() {
         print("=foreign"); print(fails(|| link_del("f1")));
         print("=lo"); print(fails(|| link_del(x, "lo")));
         print("=clash"); print(fails(|| link_set("a", #{altname: "f2"})));
+        print("=group"); print(fails(|| link_set("a", #{group: 7})));
         link_set("f1", #{altname: "f1-alt"});
         print("=altclash"); print(fails(|| link_set("a", #{altname: "f1-alt"})));
         print("=cost"); print(fails(|| master(x, "b", "nobridge", #{cost: 0})));
@@ -210,6 +215,7 @@ fn errors_say_what_is_wrong_and_change_nothing() {
         "{}",
         text("clash")
     );
+    assert!(text("group").contains(r#"link "a" in the root namespace keeps the lab's link group"#), "{}", text("group"));
     assert!(text("altclash").contains(r#"(an alternative name of link "f1")"#), "{}", text("altclash"));
     assert!(
         text("cost").contains(r#"invalid port cost "0": bridge port "b" takes a path cost from 1 to 65535"#),

@@ -114,6 +114,11 @@ impl Lab {
     /// lab may (the namespace is the lab's, or the outside end is), so that no end survives it
     /// for a moment; returns the outside ends of the others, to wait for once it is gone.
     pub(super) fn cut_outside_peers(&mut self, name: &str) -> Result<Vec<Survivor>> {
+        // Only a namespace mount is looked into: `netns_del` refuses anything else itself (and
+        // never follows a symlink).
+        if !matches!(crate::engine::netns::at_name(name), crate::engine::netns::AtName::Namespace(_)) {
+            return Ok(Vec::new());
+        }
         let target = Ns::named(name);
         let conn = self.conn(&target)?;
         let links = self.block_on(conn.links()).map_err(|e| LabError::from_engine(format!("list links in {target}"), e))?;

@@ -128,6 +128,12 @@ impl Lab {
         }
         let conn = self.conn(ns)?;
         let info = self.block_on(conn.link_by_name(&link)).map_err(|e| self.link_error(ns, &link, "find", e))?;
+        if props.group.is_some() && !self.owns(ns) && self.created_here(ns, &info) {
+            return Err(LabError::Refused(format!(
+                "link {link:?} in {ns} keeps the lab's link group: it is how teardown knows the links the lab made \
+                 outside its namespaces; change the group of links inside the lab's namespaces"
+            )));
+        }
         self.record_changes(ns, &info, c)?;
         if !props.is_empty() {
             self.on_link(ns, &link, "change", |conn, index| {
@@ -170,7 +176,8 @@ impl Lab {
     fn altname_error(&self, ns: &Ns, link: &str, altname: &str, e: EngineError) -> LabError {
         let op = format!("add the alternative name {altname:?} to link {link:?} in {ns}");
         match e.code() {
-            Some(Errno::EOPNOTSUPP) | Some(Errno::EINVAL) if !e.cause.to_string().contains("exists") => {
+            // A kernel before 5.5 knows no RTM_NEWLINKPROP: its answer to an unknown request.
+            Some(Errno::EOPNOTSUPP) => {
                 LabError::Unsupported { op, feature: "alternative interface names (RTM_NEWLINKPROP, Linux 5.5 or later)".into() }
             }
             Some(Errno::EEXIST) => LabError::Exists { what: "link name", name: altname.into(), owner: format!(" in {ns}") },

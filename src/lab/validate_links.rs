@@ -61,8 +61,27 @@ pub fn txqueuelen(n: i64, link: &str) -> Result<u32, LabError> {
         .map_err(|_| invalid("txqueuelen", n, format!("link {link:?} takes a transmit queue length from 0 to {}", u32::MAX)))
 }
 
+/// nslab's link groups: 0x6e and a lab's 24-bit id, the mark by which teardown and `clean` know
+/// a lab's links outside its namespaces (`Header::link_group`).
+pub const LAB_GROUPS: std::ops::RangeInclusive<u32> = 0x6e00_0000..=0x6eff_ffff;
+
 pub fn group(n: i64, link: &str) -> Result<u32, LabError> {
-    u32::try_from(n).map_err(|_| invalid("link group", n, format!("link {link:?} takes a group from 0 to {}", u32::MAX)))
+    let g =
+        u32::try_from(n).map_err(|_| invalid("link group", n, format!("link {link:?} takes a group from 0 to {}", u32::MAX)))?;
+    if LAB_GROUPS.contains(&g) {
+        return Err(invalid(
+            "link group",
+            n,
+            format!(
+                "groups {} to {} are nslab's marks of its labs' links (teardown deletes by them); link {link:?} takes any other \
+                 group from 0 to {}",
+                LAB_GROUPS.start(),
+                LAB_GROUPS.end(),
+                u32::MAX
+            ),
+        ));
+    }
+    Ok(g)
 }
 
 /// A byte-sized IP header field of a VXLAN link (`ttl`, `tos`).
@@ -125,6 +144,8 @@ mod tests {
         assert_eq!(txqueuelen(0, "x").unwrap(), 0);
         assert!(txqueuelen(-1, "x").unwrap_err().to_string().contains("from 0 to 4294967295"));
         assert!(group(1 << 32, "x").is_err());
+        assert!(group(0x6e12_3456, "x").unwrap_err().to_string().contains("nslab's marks"));
+        assert_eq!(group(0x6f00_0000, "x").unwrap(), 0x6f00_0000);
         assert_eq!(header_byte("ttl", 255, "v").unwrap(), 255);
         assert!(header_byte("ttl", 256, "v").unwrap_err().to_string().contains("ttl from 0 to 255"));
         assert_eq!(srcport(1000, 2000, "v").unwrap(), (1000, 2000));
