@@ -398,3 +398,40 @@ fn teardown_restores_foreign_links_and_leaves_nothing() {
     assert_eq!(s["netns"].trim(), "");
     assert_eq!(s["ledgers"].trim(), "", "{run:?}");
 }
+
+/// A sub-test puts back the link settings it changed, to what they were when it started (not to
+/// what they were before the lab), and leaves the lab's own earlier changes alone.
+#[test]
+fn a_subtest_puts_back_the_link_settings_it_changed() {
+    let (run, s) = sandboxed(
+        "subtest-link-set",
+        r#"
+        let x = netns_add("x");
+        veth(root(), "a", x, "b");
+        exec("ip link add f1 type veth peer name f2");
+        link_set("f1", #{alias: "before the test", txqueuelen: 900});
+        link_set(x, "b", #{alias: "lab b"});
+        test("changes links", || {
+            link_set("f1", #{alias: "in the test", txqueuelen: 5, promisc: true});
+            link_set(x, "b", #{mtu: 1400, alias: "test b", altname: "b-in-test"});
+            link_set("a", #{txqueuelen: 7});
+            print("=inside"); print(exec("ip -j -d link show dev f1").stdout);
+        });
+        print("=f1"); print(exec("ip -j -d link show dev f1").stdout);
+        print("=b"); print(exec_in(x, "ip -j -d link show dev b").stdout);
+        print("=a"); print(exec("ip -j -d link show dev a").stdout);
+        "#,
+    );
+    let inside = section(&s, "inside");
+    assert_eq!((one(&inside)["ifalias"].as_str(), one(&inside)["txqlen"].as_u64()), (Some("in the test"), Some(5)), "{run:?}");
+    let f1 = section(&s, "f1");
+    let f1 = one(&f1);
+    assert_eq!((f1["ifalias"].as_str(), f1["txqlen"].as_u64()), (Some("before the test"), Some(900)), "{run:?}");
+    assert!(!flags(f1).contains(&"PROMISC".to_string()), "{f1}");
+    let b = section(&s, "b");
+    let b = one(&b);
+    assert_eq!((b["ifalias"].as_str(), b["mtu"].as_u64()), (Some("lab b"), Some(1500)), "{b}");
+    assert!(b.get("altnames").is_none(), "{b}");
+    let a = section(&s, "a");
+    assert_eq!(one(&a)["txqlen"], 1000);
+}

@@ -185,28 +185,34 @@ impl Lab {
         }
     }
 
-    /// On a link the lab did not create, outside its namespaces: records what `c` changes
-    /// before it changes (teardown puts it back). A foreign link the lab moved into one of its
+    /// Records what `c` changes before it changes, for teardown (or the end of a sub-test) to put
+    /// back: on a link the lab did not create, outside its namespaces, and, while a sub-test
+    /// runs, on any link that outlives it. A foreign link the lab moved into one of its
     /// namespaces is refused: it goes back as it came.
     fn record_changes(&mut self, ns: &Ns, info: &LinkInfo, c: &LinkChanges) -> Result<()> {
-        if self.created_here(ns, info) {
-            return Ok(());
-        }
-        if self.owns(ns) {
+        let ours = self.created_here(ns, info);
+        if !ours && self.owns(ns) {
             return Err(LabError::Refused(format!(
                 "link {:?} in {ns} is not the lab's: it was moved there with move_to and goes back as it came; \
                  change it where it belongs",
                 info.name
             )));
         }
-        let key = (ns.key(), info.index);
-        let mut old = match self.changed.link_sets.get(&key) {
+        if ours && !self.records_on_link(ns, &info.name) {
+            return Ok(());
+        }
+        let depth = self.checkpoints.len();
+        let key = (ns.key(), info.index, depth);
+        // A record undone with its sub-test no longer stands: start afresh.
+        let standing =
+            self.changed.link_sets.get(&key).filter(|r| self.ledger.as_ref().is_some_and(|l| l.standing().contains(r)));
+        let mut old = match standing {
             Some(Object::LinkSet { old, .. }) => old.clone(),
             _ => SavedLink::default(),
         };
         old.note(info, c);
-        let record =
-            Object::LinkSet { ns: ns.key(), ns_inode: self.ns_inode(ns)?, name: info.name.clone(), index: info.index, old };
+        let ns_inode = self.ns_inode(ns)?;
+        let record = Object::LinkSet { ns: ns.key(), ns_inode, name: info.name.clone(), index: info.index, old, depth };
         // Made at once: putting back a value that did not change is harmless, so the record
         // holds whether or not the change goes through.
         self.ledger_mut()?.made(&record)?;
