@@ -316,7 +316,8 @@ mod tests {
 
     #[test]
     fn ledger_records_of_settings_are_checked() {
-        let record = |name: &str, old: SavedLink| Object::LinkSet { ns: None, ns_inode: 1, name: name.into(), index: 2, old };
+        let record =
+            |name: &str, old: SavedLink| Object::LinkSet { ns: None, ns_inode: 1, name: name.into(), index: 2, old, depth: 0 };
         assert!(record("eth0", SavedLink { alias: Some("x".into()), ..Default::default() }).check().is_ok());
         assert!(record("a/b", SavedLink::default()).check().is_err());
         assert!(record("eth0", SavedLink { altnames: vec!["../x".into()], ..Default::default() }).check().is_err());
