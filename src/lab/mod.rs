@@ -8,6 +8,7 @@ pub(crate) mod diagnose;
 pub(crate) mod diagnosis;
 mod holding;
 mod ifindex;
+mod interactive;
 mod link_del;
 pub(crate) mod link_set;
 mod links;
@@ -15,6 +16,7 @@ mod moved;
 mod namespaces;
 mod probe;
 mod routes;
+pub(crate) mod trace;
 mod veth;
 
 pub(crate) mod error;
@@ -163,6 +165,8 @@ pub struct Lab {
     procs: processes::Procs,
     /// Active checkpoints, outermost first (see `checkpoint.rs`).
     checkpoints: Vec<checkpoint::Frame>,
+    /// Where `--trace` lines go (see `trace.rs`).
+    trace: Option<trace::TraceSink>,
 }
 
 /// How a program run to its end finished, and what it wrote.
@@ -208,6 +212,7 @@ impl Lab {
             cancel: Arc::new(AtomicBool::new(false)),
             procs: processes::Procs::default(),
             checkpoints: Vec::new(),
+            trace: None,
         })
     }
 
