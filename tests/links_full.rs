@@ -203,6 +203,11 @@ fn errors_say_what_is_wrong_and_change_nothing() {
         print("=prio"); print(fails(|| master(x, "b", "br0", #{priority: 64})));
         print("=joined"); print(link(x, "b").master);
         print("=ttl"); print(fails(|| vxlan(x, "vx0", #{id: 1, ttl: 300})));
+        // A link the lab did not create, moved into one of its namespaces: it goes back as it came.
+        exec("ip link add g1 type veth peer name g2");
+        move_to("g1", x);
+        print("=moved-del"); print(fails(|| link_del(x, "g1")));
+        print("=moved-set"); print(fails(|| link_set(x, "g1", #{alias: "x"})));
         print("=vx"); print(links(x).filter(|l| l.name == "vx0").len());
         print("=ip"); print(exec("ip -j link show").stdout);
         "#,
@@ -226,6 +231,9 @@ fn errors_say_what_is_wrong_and_change_nothing() {
     assert_eq!(text("joined"), "");
     assert!(text("ttl").contains(r#"invalid ttl "300": vxlan "vx0" takes a ttl from 0 to 255"#), "{}", text("ttl"));
     assert_eq!(text("vx"), "0");
+    assert!(text("moved-del").contains(r#"link "g1" in namespace "x" was not created by this lab"#), "{}", text("moved-del"));
+    assert!(text("moved-set").contains("it was moved there with move_to and goes back as it came"), "{}", text("moved-set"));
+    assert!(names(&section(&s, "ip")).contains(&"g2".to_string()));
     let ip = section(&s, "ip");
     assert!(names(&ip).contains(&"f1".to_string()), "a refused link_del leaves the link: {ip}");
 }
