@@ -477,7 +477,11 @@ const CASES: &[Case] = &[
         r#"bridge(a, "br1", #{mtu: 70000})"#,
         r#"invalid MTU "70000": bridge "br1" takes MTUs from 68 (the IPv4 minimum) to 65535"#,
     ),
-    c("bridge", r#"bridge(a, "br1", #{speed: 10})"#, r#"bridge has no option "speed"; the options are: mtu, stp"#),
+    c(
+        "bridge",
+        r#"bridge(a, "br1", #{speed: 10})"#,
+        r#"bridge has no option "speed"; the options are: mtu, stp, ageing_time, mcast_snooping"#,
+    ),
     c(
         "bridge",
         r#"bridge(a, "b r")"#,
@@ -980,6 +984,137 @@ const CASES: &[Case] = &[
     c("wait", r#"wait(p, -1)"#, r#"wait needs a number of seconds from 0 to 999999, not -1"#),
     c("wait", r#"wait(p, "x")"#, r#"the number of seconds of wait must be a number, not the string "x""#),
     c("output", r#"output("x")"#, r#"the first argument of output must be a process (from spawn_in), not the string "x""#),
+    // Links: deleting and changing (tests/links_full.rs has the kernel side).
+    c("link_del", r#"link_del(a, "zz")"#, r#"link "zz" does not exist in namespace "a""#),
+    c(
+        "link_del",
+        r#"link_del(a, "lo")"#,
+        r#"link "lo" is the loopback link of namespace "a": every namespace has one, and it goes only with its namespace"#,
+    ),
+    c(
+        "link_del",
+        r#"link_del("lo")"#,
+        r#"link "lo" is the loopback link of the root namespace: every namespace has one, and it goes only with its namespace"#,
+    ),
+    c(
+        "link_del",
+        r#"link_del(a, "a/b")"#,
+        r#"invalid interface name "a/b": it contains '/', which the kernel refuses in interface names"#,
+    ),
+    c("link_del", r#"link_del(a, 5)"#, r#"the second argument of link_del must be a link name (a string), not the integer 5"#),
+    c(
+        "link_set",
+        r#"link_set(a, "v0", #{})"#,
+        r#"link_set needs at least one setting: #{alias, altname, promisc, arp, txqueuelen, group, mtu, mac}"#,
+    ),
+    c("link_set", r#"link_set(a, "zz", #{promisc: true})"#, r#"link "zz" does not exist in namespace "a""#),
+    c(
+        "link_set",
+        r#"let s = ""; s.pad(256, "x"); link_set(a, "v0", #{alias: s})"#,
+        r#"invalid alias "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx": it is 256 bytes long; link "v0" takes an alias of at most 255 bytes"#,
+    ),
+    c(
+        "link_set",
+        r#"let s = ""; s.pad(128, "y"); link_set(a, "v0", #{altname: s})"#,
+        r#"invalid alternative name "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy": it is 128 bytes long; the kernel allows at most 127"#,
+    ),
+    c(
+        "link_set",
+        r#"link_set(a, "v0", #{altname: "w0"})"#,
+        r#"link name "w0" already exists in namespace "a" (the name of a link)"#,
+    ),
+    c(
+        "link_set",
+        r#"link_set(a, "v0", #{altname: "a b"})"#,
+        r#"invalid alternative name "a b": it contains ' ', which the kernel refuses in interface names"#,
+    ),
+    c(
+        "link_set",
+        r#"link_set(a, "v0", #{txqueuelen: -1})"#,
+        r#"invalid txqueuelen "-1": link "v0" takes a transmit queue length from 0 to 4294967295"#,
+    ),
+    c(
+        "link_set",
+        r#"link_set(a, "v0", #{group: 4294967296})"#,
+        r#"invalid link group "4294967296": link "v0" takes a group from 0 to 4294967295"#,
+    ),
+    c(
+        "link_set",
+        r#"link_set(a, "v0", #{group: 1845493761})"#,
+        r#"invalid link group "1845493761": groups 1845493760 to 1862270975 are nslab's marks of its labs' links (teardown deletes by them); link "v0" takes any other group from 0 to 4294967295"#,
+    ),
+    c(
+        "link_set",
+        r#"link_set(a, "v0", #{promisc: "on"})"#,
+        r#"the promisc option of link_set must be true or false, not the string "on""#,
+    ),
+    c(
+        "link_set",
+        r#"link_set(a, "v0", #{mtu: 10})"#,
+        r#"invalid MTU "10": link "v0" in namespace "a" takes MTUs from 68 (the IPv4 minimum) to 65535"#,
+    ),
+    c(
+        "link_set",
+        r#"link_set(a, "v0", #{mac: "zz"})"#,
+        r#"invalid MAC address "zz": it must be six hexadecimal bytes separated by colons, like "02:00:00:00:00:01""#,
+    ),
+    c(
+        "link_set",
+        r#"link_set(a, "v0", #{speed: 10})"#,
+        r#"link_set has no option "speed"; the options are: alias, altname, promisc, arp, txqueuelen, group, mtu, mac"#,
+    ),
+    c("vxlan", r#"vxlan(a, "vx0", #{id: 5, ttl: 256})"#, r#"invalid ttl "256": vxlan "vx0" takes a ttl from 0 to 255"#),
+    c("vxlan", r#"vxlan(a, "vx0", #{id: 5, tos: -1})"#, r#"invalid tos "-1": vxlan "vx0" takes a tos from 0 to 255"#),
+    c(
+        "vxlan",
+        r#"vxlan(a, "vx0", #{id: 5, srcport: [5000, 4000]})"#,
+        r#"invalid srcport "[5000, 4000]": the range of vxlan "vx0" is [low, high] with low <= high"#,
+    ),
+    c(
+        "vxlan",
+        r#"vxlan(a, "vx0", #{id: 5, srcport: [1, 70000]})"#,
+        r#"invalid srcport "[1, 70000]": vxlan "vx0" takes ports from 0 to 65535"#,
+    ),
+    c(
+        "vxlan",
+        r#"vxlan(a, "vx0", #{id: 5, srcport: 4000})"#,
+        r#"the srcport option of vxlan must be [low, high], two port numbers, not the integer 4000"#,
+    ),
+    c(
+        "vxlan",
+        r#"vxlan(a, "vx0", #{id: 5, learning: 1})"#,
+        r#"the learning option of vxlan must be true or false, not the integer 1"#,
+    ),
+    c(
+        "bridge",
+        r#"bridge(a, "br1", #{ageing_time: -1})"#,
+        r#"invalid ageing_time "-1": bridge "br1" takes an ageing time from 0 to 42949672.95 seconds"#,
+    ),
+    c(
+        "bridge",
+        r#"bridge(a, "br1", #{mcast_snooping: "no"})"#,
+        r#"the mcast_snooping option of bridge must be true or false, not the string "no""#,
+    ),
+    c(
+        "master",
+        r#"master(a, "w0", "br0", #{cost: 0})"#,
+        r#"invalid port cost "0": bridge port "w0" takes a path cost from 1 to 65535"#,
+    ),
+    c(
+        "master",
+        r#"master(a, "w0", "br0", #{priority: 64})"#,
+        r#"invalid port priority "64": bridge port "w0" takes a priority from 0 to 63"#,
+    ),
+    c(
+        "master",
+        r#"master(a, "w0", "br0", #{hairpin: "yes"})"#,
+        r#"the hairpin option of master must be true or false, not the string "yes""#,
+    ),
+    c(
+        "master",
+        r#"master(a, "w0", "br0", #{speed: 1})"#,
+        r#"master has no option "speed"; the options are: hairpin, learning, flood, isolated, cost, priority"#,
+    ),
 ];
 
 /// The script: the setup, then each case in `try`; `links()` after the call carries out

@@ -8,6 +8,7 @@ mod fuzz;
 mod ledger_trust;
 mod lifecycle;
 mod limits;
+mod links_full;
 mod net;
 mod ownership;
 mod processes;

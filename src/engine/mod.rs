@@ -7,6 +7,7 @@ pub mod icmp;
 pub(crate) mod keeper;
 pub(crate) mod limits;
 pub(crate) mod link_kinds;
+pub(crate) mod link_props;
 pub(crate) mod lookup;
 pub mod netlink;
 pub(crate) mod netns;

@@ -238,7 +238,12 @@ fn remove_with(objects: &[Object], home: &File, group: Option<u32>, whole: Optio
     }
     let rest: Vec<&Object> = objects
         .iter()
-        .filter(|o| matches!(o, Object::Link { .. } | Object::Addr { .. } | Object::Route { .. } | Object::Qdisc { .. }))
+        .filter(|o| {
+            matches!(
+                o,
+                Object::Link { .. } | Object::Addr { .. } | Object::Route { .. } | Object::Qdisc { .. } | Object::LinkSet { .. }
+            )
+        })
         .collect();
     if rest.is_empty() {
         return report;
@@ -249,9 +254,10 @@ fn remove_with(objects: &[Object], home: &File, group: Option<u32>, whole: Optio
     let mut conns: HashMap<Option<String>, Option<(Conn, u64)>> = HashMap::new();
     for obj in rest.into_iter().rev() {
         let (ns, recorded) = match obj {
-            Object::Link { ns, ns_inode, .. } | Object::Route { ns, ns_inode, .. } | Object::Qdisc { ns, ns_inode, .. } => {
-                (ns, Some(*ns_inode))
-            }
+            Object::Link { ns, ns_inode, .. }
+            | Object::Route { ns, ns_inode, .. }
+            | Object::Qdisc { ns, ns_inode, .. }
+            | Object::LinkSet { ns, ns_inode, .. } => (ns, Some(*ns_inode)),
             Object::Addr { ns, ns_inode, .. } => (ns, *ns_inode),
             _ => continue,
         };
@@ -295,6 +301,7 @@ fn remove_with(objects: &[Object], home: &File, group: Option<u32>, whole: Optio
                 Object::Link { .. } => report.links += 1,
                 Object::Addr { .. } => report.addrs += 1,
                 Object::Qdisc { .. } => report.qdiscs += 1,
+                Object::LinkSet { .. } => {}
                 _ => report.routes += 1,
             },
             // Already gone because its peer's namespace was deleted just now: removed all the
@@ -348,6 +355,7 @@ fn describe(obj: &Object) -> String {
         Object::Pidns { pid, .. } => format!("process namespace of {pid}"),
         Object::Sysctl { key, .. } => format!("sysctl {key}"),
         Object::Moved { name, .. } => format!("link {name}"),
+        Object::LinkSet { name, .. } => format!("settings of link {name}"),
     }
 }
 
@@ -465,6 +473,11 @@ async fn remove_in(conn: &Conn, obj: &Object, group: Option<u32>, vanishing: boo
                 _ => Ok(Outcome::Absent),
             }
         }
+        Object::LinkSet { name, index, old, .. } => Ok(match super::link_set::restore(conn, name, *index, old).await? {
+            super::link_set::Restored::Done => Outcome::Done,
+            super::link_set::Restored::Absent => Outcome::Absent,
+            super::link_set::Restored::Left(why) => Outcome::Left(why),
+        }),
         _ => Ok(Outcome::Absent),
     }
 }

@@ -6,6 +6,7 @@ pub(crate) mod bindings;
 pub mod catalog;
 pub(crate) mod check;
 pub(crate) mod defs_core;
+pub(crate) mod defs_link_edit;
 pub(crate) mod defs_links;
 pub(crate) mod defs_net;
 pub(crate) mod defs_probe;

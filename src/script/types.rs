@@ -116,6 +116,16 @@ pub const TYPES: &[TypeDoc] = &[
             ("peer_netns", "string", "the namespace of a veth's peer"),
             ("master", "string", "the bridge (bond, vrf) it is a port of"),
             ("addresses", "array", "its addresses as CIDRs"),
+            (
+                "operstate",
+                "string",
+                "operational state, the kernel's IF_OPER name lowercased: \"up\", \"down\", \"lowerlayerdown\", \"dormant\", \"unknown\", ...",
+            ),
+            ("alias", "string", "its alias (\"\" when it has none)"),
+            ("altnames", "array", "its alternative names (link() finds it by them too)"),
+            ("group", "int", "its link group (0: default)"),
+            ("promisc", "bool", "whether it is in promiscuous mode"),
+            ("txqueuelen", "int", "its transmit queue length"),
         ],
     },
     TypeDoc {
