@@ -1,6 +1,7 @@
 //! The netns + netlink engine: kernel objects, nothing about scripts or users.
 
 pub(crate) mod error;
+pub(crate) mod addr_options;
 pub(crate) mod exec;
 pub mod heap;
 pub mod icmp;
@@ -8,6 +9,7 @@ pub(crate) mod keeper;
 pub(crate) mod limits;
 pub(crate) mod link_kinds;
 pub(crate) mod lookup;
+pub(crate) mod neigh;
 pub mod netlink;
 pub(crate) mod netns;
 pub(crate) mod nsmembers;
