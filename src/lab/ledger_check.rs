@@ -65,6 +65,7 @@ impl Object {
                 namespace(to)
             }
             Object::Process { pid, .. } | Object::Pidns { pid, .. } => process(*pid),
+            Object::Neigh { .. } | Object::Fdb { .. } | Object::Flushed { .. } => super::ledger_neigh::check(self),
         }
     }
 }

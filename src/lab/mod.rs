@@ -2,12 +2,16 @@
 //! It speaks in names, checks input before the kernel sees it, records what it creates in the
 //! ledger, and turns engine failures into errors about the user's objects.
 
+mod addr_options;
 mod bridges;
+mod fdb;
 pub(crate) mod diagnose;
 pub(crate) mod diagnosis;
 mod holding;
 mod ifindex;
+mod ledger_neigh;
 mod links;
+mod neigh;
 mod moved;
 mod namespaces;
 mod probe;
@@ -31,9 +35,11 @@ pub(crate) mod shared_settings;
 mod stragglers;
 mod sysctl;
 pub(crate) mod teardown;
+mod teardown_neigh;
 pub(crate) mod throughput;
 pub(crate) mod units;
 pub(crate) mod validate;
+pub(crate) mod validate_neigh;
 pub(crate) mod validate_net;
 pub(crate) mod view;
 
@@ -48,7 +54,10 @@ use std::time::Duration;
 use nix::errno::Errno;
 
 pub use error::{LabError, Result};
+pub use addr_options::AddrOptions;
+pub use fdb::{FdbOptions, FdbView};
 pub use holding::{Outcome, Ticket};
+pub use neigh::NeighView;
 use ledger::{Ledger, Object};
 pub use routes::route_spec;
 pub use teardown::TeardownReport;
