@@ -1,9 +1,9 @@
 //! The language reference in Markdown, generated from the catalog (`nslab doc`), so the
 //! reference, `:help` and the registrations cannot drift apart.
 
-use super::catalog::{self, FnDoc};
+use super::catalog::{self, Native};
 
-fn entry(d: &FnDoc) -> String {
+fn entry(d: &Native) -> String {
     let forms: String = d.forms.iter().map(|f| format!("    {f}\n")).collect();
     format!("### `{}`\n\n{}\n\n{forms}\nExample: `{}`\n\nLike: `{}`\n", d.name, d.summary, d.example, d.ip)
 }

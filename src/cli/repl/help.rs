@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::commands::COMMANDS;
-use crate::script::catalog::{self, FnDoc};
+use crate::script::catalog::{self, Native};
 
 pub fn overview() -> String {
     let mut out =
@@ -50,7 +50,7 @@ pub fn topic(name: &str, defined: &[String], builtin: Option<&std::collections::
     Err(msg)
 }
 
-fn function(d: &FnDoc) -> String {
+fn function(d: &Native) -> String {
     let mut out = d.forms.join("\n");
     let _ = write!(out, "\n\n  {}\n\n  example:  {}\n  ip:       {}", d.summary, d.example, d.ip);
     out
