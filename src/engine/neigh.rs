@@ -111,6 +111,12 @@ fn ip_of(a: &NeighbourAddress) -> Option<IpAddr> {
     match a {
         NeighbourAddress::Inet(a) => Some(IpAddr::V4(*a)),
         NeighbourAddress::Inet6(a) => Some(IpAddr::V6(*a)),
+        // In AF_BRIDGE messages (a vxlan remote) the address comes unparsed: its length tells.
+        NeighbourAddress::Other(b) => match b.len() {
+            4 => Some(IpAddr::from(<[u8; 4]>::try_from(b.as_slice()).ok()?)),
+            16 => Some(IpAddr::from(<[u8; 16]>::try_from(b.as_slice()).ok()?)),
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -227,6 +233,7 @@ impl Conn {
                     own: m.header.flags.contains(NeighbourFlags::Own),
                     bridge: None,
                 };
+                // The bridge reports its entries with NDA_MASTER, not always with NTF_MASTER.
                 for a in &m.attributes {
                     match a {
                         NeighbourAttribute::LinkLayerAddress(b) => e.mac = format_mac(b),
@@ -238,6 +245,7 @@ impl Conn {
                         _ => {}
                     }
                 }
+                e.master |= e.bridge.is_some();
                 e
             })
             .collect())

@@ -7,6 +7,7 @@ pub mod catalog;
 pub(crate) mod check;
 pub(crate) mod defs_core;
 pub(crate) mod defs_links;
+pub(crate) mod defs_neigh;
 pub(crate) mod defs_net;
 pub(crate) mod defs_processes;
 pub(crate) mod defs_routes;
