@@ -1,7 +1,7 @@
 //! The netns + netlink engine: kernel objects, nothing about scripts or users.
 
-pub(crate) mod error;
 pub(crate) mod addr_options;
+pub(crate) mod error;
 pub(crate) mod exec;
 pub mod heap;
 pub mod icmp;

@@ -52,12 +52,17 @@ pub struct FdbView {
     pub bridge: String,
 }
 
-/// Whether a dumped entry is the one `spec` names. A vxlan dumps the VNI and port of a remote
-/// only where they differ from its own, so an absent one matches any.
 fn matches(e: &FdbEntry, spec: &FdbSpec, mac: &str) -> bool {
+    matches_any(e, spec, mac, false)
+}
+
+/// Whether a dumped entry is the one `spec` names. A vxlan dumps the VNI and port of a remote
+/// only where they differ from its own, so an absent one matches any. `any_dst`: a spec without
+/// a remote names every remote of the MAC (as `bridge fdb del` without dst deletes them all).
+fn matches_any(e: &FdbEntry, spec: &FdbSpec, mac: &str, any_dst: bool) -> bool {
     e.index == spec.index
         && e.mac == mac
-        && e.dst == spec.dst
+        && (e.dst == spec.dst || (spec.dst.is_none() && any_dst))
         && (e.vni.is_none() || spec.vni.is_none() || e.vni == spec.vni)
         && (e.port.is_none() || spec.port.is_none() || e.port == spec.port)
         && ((spec.master && e.master) || (spec.own && e.own))
@@ -87,7 +92,8 @@ impl Lab {
             return Err(LabError::Invalid {
                 what: "forwarding entry",
                 value: mac.into(),
-                reason: "master and self are both false: it must go to the bridge's table (master) or the link's own (self)".into(),
+                reason: "master and self are both false: it must go to the bridge's table (master) or the link's own (self)"
+                    .into(),
             });
         }
         if master && !port_of_bridge {
@@ -180,11 +186,17 @@ impl Lab {
     pub fn fdb_del(&mut self, ns: &Ns, dev: &str, mac: &str, o: &FdbOptions) -> Result<()> {
         let spec = self.fdb_spec(ns, dev, mac, &FdbOptions { state: None, port: None, ..o.clone() })?;
         let mac_text = format_mac(&spec.mac);
+        // Looked up first: the kernel's answers for a missing entry differ by table (ENOENT from
+        // a bridge or vxlan, EINVAL from a link's address list).
+        let present = self.fdb_entries(ns)?.iter().any(|e| matches_any(e, &spec, &mac_text, true));
         let conn = self.conn(ns)?;
-        if let Err(e) = self.block_on(conn.fdb_del(&spec)) {
-            if !matches!(e.code(), Some(Errno::ENOENT | Errno::ENXIO)) {
-                return Err(self.link_error(ns, dev, &format!("delete forwarding entry {mac_text} on"), e));
-            }
+        let deleted = if present { self.block_on(conn.fdb_del(&spec)).map(|()| true) } else { Ok(false) };
+        let missing = match deleted {
+            Ok(gone) => !gone,
+            Err(e) if matches!(e.code(), Some(Errno::ENOENT | Errno::ENXIO)) => true,
+            Err(e) => return Err(self.link_error(ns, dev, &format!("delete forwarding entry {mac_text} on"), e)),
+        };
+        if missing {
             let there: Vec<String> = self
                 .fdbs(ns, Some(dev))?
                 .into_iter()
@@ -265,7 +277,16 @@ fn fdb_record(ns: &Ns, ns_inode: u64, dev: &str, s: &FdbSpec) -> Object {
 pub(super) fn fdb_record_spec(r: &Object) -> Option<FdbSpec> {
     let Object::Fdb { index, mac, dst, vni, port, master, own, state, .. } = r else { return None };
     let dst: Option<IpAddr> = if dst.is_empty() { None } else { Some(dst.parse().ok()?) };
-    Some(FdbSpec { index: *index, mac: v::any_mac(mac).ok()?, dst, vni: *vni, port: *port, master: *master, own: *own, state: *state })
+    Some(FdbSpec {
+        index: *index,
+        mac: v::any_mac(mac).ok()?,
+        dst,
+        vni: *vni,
+        port: *port,
+        master: *master,
+        own: *own,
+        state: *state,
+    })
 }
 
 /// Whether the dumped entries still hold the entry a record names, as the lab left it.

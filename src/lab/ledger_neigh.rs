@@ -76,16 +76,7 @@ mod tests {
     use super::*;
 
     fn neigh(ip: &str, mac: &str, state: u16, proxy: bool) -> Object {
-        Object::Neigh {
-            ns: None,
-            ns_inode: 1,
-            link: "eth0".into(),
-            index: 2,
-            ip: ip.into(),
-            mac: mac.into(),
-            state,
-            proxy,
-        }
+        Object::Neigh { ns: None, ns_inode: 1, link: "eth0".into(), index: 2, ip: ip.into(), mac: mac.into(), state, proxy }
     }
 
     fn fdb(mac: &str, dst: &str, vni: Option<u32>, master: bool, own: bool) -> Object {

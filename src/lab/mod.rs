@@ -4,16 +4,16 @@
 
 mod addr_options;
 mod bridges;
-mod fdb;
 pub(crate) mod diagnose;
 pub(crate) mod diagnosis;
+mod fdb;
 mod holding;
 mod ifindex;
 mod ledger_neigh;
 mod links;
-mod neigh;
 mod moved;
 mod namespaces;
+mod neigh;
 mod probe;
 mod routes;
 mod veth;
@@ -53,12 +53,12 @@ use std::time::Duration;
 
 use nix::errno::Errno;
 
-pub use error::{LabError, Result};
 pub use addr_options::AddrOptions;
+pub use error::{LabError, Result};
 pub use fdb::{FdbOptions, FdbView};
 pub use holding::{Outcome, Ticket};
-pub use neigh::NeighView;
 use ledger::{Ledger, Object};
+pub use neigh::NeighView;
 pub use routes::route_spec;
 pub use teardown::TeardownReport;
 pub use view::{AddrView, LinkView, RouteView};

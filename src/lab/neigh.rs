@@ -10,8 +10,8 @@ use nix::errno::Errno;
 use super::ledger::Object;
 use super::validate_neigh as v;
 use super::{Lab, LabError, Ns, Result};
-use crate::engine::netlink::format_mac;
 use crate::engine::neigh::{nud_name, NeighEntry, NUD_NOARP, NUD_PERMANENT};
+use crate::engine::netlink::format_mac;
 
 /// A neighbour entry, as `neighs()` shows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,7 +81,11 @@ impl Lab {
                     return Err(LabError::Exists {
                         what: "neighbour",
                         name: ip.into(),
-                        owner: format!(" on link {dev:?} in {ns} ({} at {}): remove it first with neigh_del", nud_name(e.state), e.mac),
+                        owner: format!(
+                            " on link {dev:?} in {ns} ({} at {}): remove it first with neigh_del",
+                            nud_name(e.state),
+                            e.mac
+                        ),
                     });
                 }
                 None => {}
@@ -100,6 +104,15 @@ impl Lab {
     pub fn neigh_proxy(&mut self, ns: &Ns, dev: &str, ip: &str) -> Result<()> {
         let addr = v::neigh_ip(ip)?;
         let index = self.index(ns, dev)?;
+        // The kernel takes a second identical proxy entry without a word: say it is there (and
+        // never record someone else's as the lab's).
+        if self.neigh_entry(ns, index, addr, true)?.is_some() {
+            return Err(LabError::Exists {
+                what: "proxy neighbour",
+                name: ip.into(),
+                owner: format!(" on link {dev:?} in {ns}"),
+            });
+        }
         let record = if self.records_on(ns, dev) {
             let ns_inode = self.ns_inode(ns)?;
             let ip = addr.to_string();
@@ -174,7 +187,8 @@ impl Lab {
     pub fn neigh_flush(&mut self, ns: &Ns, dev: &str) -> Result<usize> {
         let index = self.index(ns, dev)?;
         let conn = self.conn(ns)?;
-        let entries = self.block_on(conn.neigh_dump(false)).map_err(|e| LabError::from_engine(format!("list neighbours in {ns}"), e))?;
+        let entries =
+            self.block_on(conn.neigh_dump(false)).map_err(|e| LabError::from_engine(format!("list neighbours in {ns}"), e))?;
         let mut removed = 0;
         for e in entries.iter().filter(|e| e.index == index && !kept_by_flush(e.state)) {
             match self.block_on(conn.neigh_del(index, e.ip, false)) {
@@ -202,7 +216,8 @@ impl Lab {
     /// The entry for `ip` on the link `index`, if there is one.
     fn neigh_entry(&mut self, ns: &Ns, index: u32, ip: IpAddr, proxy: bool) -> Result<Option<NeighEntry>> {
         let conn = self.conn(ns)?;
-        let all = self.block_on(conn.neigh_dump(proxy)).map_err(|e| LabError::from_engine(format!("list neighbours in {ns}"), e))?;
+        let all =
+            self.block_on(conn.neigh_dump(proxy)).map_err(|e| LabError::from_engine(format!("list neighbours in {ns}"), e))?;
         Ok(all.into_iter().find(|e| e.index == index && e.ip == ip))
     }
 }

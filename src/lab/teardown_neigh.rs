@@ -5,8 +5,8 @@ use nix::errno::Errno;
 
 use super::fdb::{fdb_record_spec, fdb_still_there};
 use super::ledger::Object;
-use crate::engine::netlink::Conn;
 use crate::engine::neigh::{NUD_NOARP, NUD_PERMANENT};
+use crate::engine::netlink::Conn;
 use crate::engine::EngineError;
 
 /// What became of one object (teardown's `Outcome`).

@@ -91,11 +91,9 @@ pub fn lifetimes(valid: Option<Lifetime>, preferred: Option<Lifetime>) -> Result
         match l {
             Lifetime::Forever => Ok(FOREVER),
             Lifetime::Seconds(n) if (min..i64::from(FOREVER)).contains(&n) => Ok(n as u32),
-            Lifetime::Seconds(n) => Err(invalid(
-                what,
-                &n.to_string(),
-                format!("it must be from {min} to {} seconds, or \"forever\"", FOREVER - 1),
-            )),
+            Lifetime::Seconds(n) => {
+                Err(invalid(what, &n.to_string(), format!("it must be from {min} to {} seconds, or \"forever\"", FOREVER - 1)))
+            }
         }
     };
     if valid.is_none() && preferred.is_none() {
@@ -109,7 +107,10 @@ pub fn lifetimes(valid: Option<Lifetime>, preferred: Option<Lifetime>) -> Result
         return Err(invalid(
             "preferred_lft",
             &shown(p),
-            format!("it is longer than the valid lifetime ({}); an address is preferred at most as long as it is valid", shown(v)),
+            format!(
+                "it is longer than the valid lifetime ({}); an address is preferred at most as long as it is valid",
+                shown(v)
+            ),
         ));
     }
     Ok((Some(v), Some(p)))
@@ -164,7 +165,9 @@ pub fn broadcast(text: &str, local: IpAddr, prefix: u8) -> Result<Ipv4Addr, LabE
     }
     match super::validate::ip_as("broadcast address", text)? {
         IpAddr::V4(b) => Ok(b),
-        IpAddr::V6(_) => Err(invalid("broadcast address", text, "it must be an IPv4 address (or \"+\" for the network's last one)")),
+        IpAddr::V6(_) => {
+            Err(invalid("broadcast address", text, "it must be an IPv4 address (or \"+\" for the network's last one)"))
+        }
     }
 }
 

@@ -47,7 +47,12 @@ pub const NEIGH: &[Native] = &[
     },
     Native {
         name: "neigh_del",
-        forms: &["neigh_del(dev, ip)", "neigh_del(dev, ip, #{proxy})", "neigh_del(ns, dev, ip)", "neigh_del(ns, dev, ip, #{proxy})"],
+        forms: &[
+            "neigh_del(dev, ip)",
+            "neigh_del(dev, ip, #{proxy})",
+            "neigh_del(ns, dev, ip)",
+            "neigh_del(ns, dev, ip, #{proxy})",
+        ],
         summary: "Delete the neighbour entry for ip on dev (proxy: true, the proxy entry); an error naming the entries \
                   there when it has none.",
         example: r#"neigh_del("h1", "eth0", "10.0.0.2");"#,
@@ -63,7 +68,12 @@ pub const NEIGH: &[Native] = &[
     },
     Native {
         name: "neighs",
-        forms: &["neighs() -> array", "neighs(#{dev, proxy}) -> array", "neighs(ns) -> array", "neighs(ns, #{dev, proxy}) -> array"],
+        forms: &[
+            "neighs() -> array",
+            "neighs(#{dev, proxy}) -> array",
+            "neighs(ns) -> array",
+            "neighs(ns, #{dev, proxy}) -> array",
+        ],
         summary: "The neighbour entries of a namespace, every state (permanent and noarp included), IPv4 and IPv6, as \
                   maps: dev, ip, mac, state, router, proxy. dev: only that link's; proxy: true lists the proxy entries \
                   instead (each with proxy: true, mac \"\" and state \"none\").",
@@ -117,7 +127,12 @@ pub const NEIGH: &[Native] = &[
     },
     Native {
         name: "fdb_del",
-        forms: &["fdb_del(dev, mac)", "fdb_del(dev, mac, #{dst, vni, master, self})", "fdb_del(ns, dev, mac)", "fdb_del(ns, dev, mac, #{dst, vni, master, self})"],
+        forms: &[
+            "fdb_del(dev, mac)",
+            "fdb_del(dev, mac, #{dst, vni, master, self})",
+            "fdb_del(ns, dev, mac)",
+            "fdb_del(ns, dev, mac, #{dst, vni, master, self})",
+        ],
         summary: "Delete a forwarding entry (master / self chosen as fdb() chooses them); with dst (and vni) only that \
                   vxlan remote. An error naming the entries there when it has none.",
         example: r#"fdb_del("a", "vx0", "00:00:00:00:00:00", #{dst: "192.168.0.2"});"#,
