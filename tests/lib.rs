@@ -8,6 +8,7 @@ mod fuzz;
 mod ledger_trust;
 mod lifecycle;
 mod limits;
+mod neigh_fdb;
 mod net;
 mod ownership;
 mod processes;

@@ -1,0 +1,275 @@
+//! Neighbour entries (`neigh`, `neigh_proxy`, `neigh_del`, `neighs`, `neigh_flush`) and bridge
+//! forwarding entries (`fdb`, `fdb_del`, `fdbs`), checked against `ip -j neigh show` and
+//! `bridge -j fdb show`; and their bookkeeping: what a lab adds in nslab's own namespace, on
+//! links it did not create, is gone after teardown (and after `nslab down` of a kept lab), and
+//! an entry someone changed meanwhile is left alone.
+
+use serde_json::Value;
+
+use crate::support::{in_private_netns, json, script, sections};
+
+/// The JSON of section `name` (see `support::sections`).
+fn section(s: &std::collections::HashMap<String, String>, name: &str) -> Value {
+    json(s.get(name).unwrap_or_else(|| panic!("no section {name} in {s:?}")))
+}
+
+fn entries<'a>(v: &'a Value, key: &str, value: &str) -> Vec<&'a Value> {
+    v.as_array().unwrap().iter().filter(|e| e[key] == value).collect()
+}
+
+fn neigh_state(e: &Value) -> String {
+    e["state"].as_array().map(|s| s[0].as_str().unwrap_or("").to_lowercase()).unwrap_or_default()
+}
+
+#[test]
+fn neighbours_match_ip_neigh() {
+    let path = script(
+        "neigh-ip",
+        "lab.rhai",
+        r#"
+        let n = netns_add("n");
+        veth(n, "v0", "v1");
+        up(n, "v0"); up(n, "v1");
+        neigh(n, "v0", "10.0.0.2", "02:00:00:00:00:02");
+        neigh(n, "v0", "10.0.0.3", "02:00:00:00:00:03", #{state: "reachable"});
+        neigh(n, "v0", "10.0.0.4", "02:00:00:00:00:04", #{state: "stale"});
+        n.neigh("v0", "10.0.0.5", "02:00:00:00:00:05", #{state: "noarp"});
+        neigh(n, "v0", "fd00::2", "02:00:00:00:00:12");
+        neigh(n, "v0", "fd00::3", "02:00:00:00:00:13", #{state: "stale"});
+        neigh_proxy(n, "v0", "10.0.0.9");
+        n.neigh_proxy("v0", "fd00::9");
+        let all = neighs(n, #{dev: "v0"});
+        let find = |ip| all.filter(|e| e.ip == ip);
+        assert(find.call("10.0.0.2")[0].state == "permanent" && find.call("10.0.0.2")[0].mac == "02:00:00:00:00:02");
+        assert(find.call("10.0.0.5")[0].state == "noarp", "noarp entries are listed");
+        assert(find.call("fd00::3")[0].state == "stale");
+        assert(all.all(|e| !e.proxy && e.dev == "v0"));
+        assert(!all.some(|e| e.ip == "10.0.0.9"), "proxy entries only when asked");
+        let proxies = neighs(n, #{proxy: true});
+        assert(proxies.len() == 2 && proxies.all(|e| e.proxy && e.dev == "v0"), `${proxies}`);
+        assert(neighs(n, #{dev: "v1"}).all(|e| e.dev == "v1"));
+        print("=before"); print(exec(n, "ip -j neigh show nud all").stdout);
+        print("=proxy"); print(exec(n, "ip -j neigh show proxy").stdout);
+        // A learned-looking entry is replaced; a permanent one is not.
+        neigh(n, "v0", "10.0.0.4", "02:00:00:00:00:44");
+        let dup = "";
+        try { neigh(n, "v0", "10.0.0.2", "02:00:00:00:00:22"); } catch (e) { dup = e; }
+        print("=dup"); print(dup);
+        // What ip neigh flush removes: the reachable and stale ones, IPv4 and IPv6.
+        let flushed = neigh_flush(n, "v0");
+        print("=flushed"); print(flushed);
+        print("=after"); print(exec(n, "ip -j neigh show nud all").stdout);
+        neigh_del(n, "v0", "10.0.0.2");
+        neigh_del(n, "v0", "fd00::9", #{proxy: true});
+        let gone = "";
+        try { neigh_del(n, "v0", "10.0.0.2"); } catch (e) { gone = e; }
+        print("=gone"); print(gone);
+        print("=deleted"); print(exec(n, "ip -j neigh show nud all").stdout);
+        print("=proxy_deleted"); print(exec(n, "ip -j neigh show proxy").stdout);
+        "#,
+    );
+    let run = crate::support::run_nslab(&["run", "--sandbox", path.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let s = sections(&run.stdout);
+    let before = section(&s, "before");
+    for (ip, mac, state) in [
+        ("10.0.0.2", "02:00:00:00:00:02", "permanent"),
+        ("10.0.0.3", "02:00:00:00:00:03", "reachable"),
+        ("10.0.0.4", "02:00:00:00:00:04", "stale"),
+        ("10.0.0.5", "02:00:00:00:00:05", "noarp"),
+        ("fd00::2", "02:00:00:00:00:12", "permanent"),
+        ("fd00::3", "02:00:00:00:00:13", "stale"),
+    ] {
+        let e = entries(&before, "dst", ip);
+        assert_eq!(e.len(), 1, "{ip}: {before}");
+        assert_eq!((e[0]["lladdr"].as_str(), neigh_state(e[0]).as_str(), e[0]["dev"].as_str()), (Some(mac), state, Some("v0")));
+    }
+    let proxy = section(&s, "proxy");
+    let mut proxies: Vec<&str> = proxy.as_array().unwrap().iter().map(|e| e["dst"].as_str().unwrap()).collect();
+    proxies.sort();
+    assert_eq!(proxies, ["10.0.0.9", "fd00::9"], "{proxy}");
+    assert!(
+        s["dup"]
+            .contains("neighbour \"10.0.0.2\" already exists on link \"v0\" in namespace \"n\" (permanent at 02:00:00:00:00:02)"),
+        "{s:?}"
+    );
+    // Flushed: 10.0.0.3 (reachable), 10.0.0.4 (stale, replaced by a permanent one: kept), fd00::3.
+    assert_eq!(s["flushed"].trim(), "2", "{s:?}");
+    let after = section(&s, "after");
+    let left: Vec<&str> =
+        after.as_array().unwrap().iter().filter(|e| e["dev"] == "v0").map(|e| e["dst"].as_str().unwrap()).collect();
+    for ip in ["10.0.0.2", "10.0.0.4", "10.0.0.5", "fd00::2"] {
+        assert!(left.contains(&ip), "{ip} must survive the flush: {after}");
+    }
+    for ip in ["10.0.0.3", "fd00::3"] {
+        assert!(!left.contains(&ip), "{ip} must be flushed: {after}");
+    }
+    assert_eq!(entries(&after, "dst", "10.0.0.4")[0]["lladdr"], "02:00:00:00:00:44");
+    assert!(s["gone"].contains("link \"v0\" in namespace \"n\" has no neighbour entry for 10.0.0.2; it has: "), "{s:?}");
+    assert!(entries(&section(&s, "deleted"), "dst", "10.0.0.2").is_empty());
+    let proxy = section(&s, "proxy_deleted");
+    assert_eq!(proxy.as_array().unwrap().len(), 1, "{proxy}");
+    assert_eq!(proxy[0]["dst"], "10.0.0.9");
+}
+
+#[test]
+fn forwarding_entries_match_bridge_fdb() {
+    let path = script(
+        "fdb-bridge",
+        "lab.rhai",
+        r#"
+        let n = netns_add("n");
+        bridge(n, "br0");
+        veth(n, "p1", "q1");
+        master(n, "p1", "br0");
+        up(n, "br0"); up(n, "p1"); up(n, "q1");
+        vxlan(n, "vx0", #{id: 42, local: "10.9.0.1"});
+        fdb(n, "p1", "02:00:00:00:00:01");
+        fdb(n, "p1", "02:00:00:00:00:02", #{state: "static"});
+        fdb(n, "p1", "02:00:00:00:00:03", #{state: "dynamic"});
+        // The vxlan's own table: a flood list of two remotes, and a unicast entry with its own
+        // VNI and port.
+        fdb(n, "vx0", "00:00:00:00:00:00", #{dst: "10.9.0.2"});
+        n.fdb("vx0", "00:00:00:00:00:00", #{dst: "10.9.0.3"});
+        fdb(n, "vx0", "02:00:00:00:00:04", #{dst: "10.9.0.4", vni: 7, port: 4790, self: true});
+        let again = "";
+        try { fdb(n, "vx0", "00:00:00:00:00:00", #{dst: "10.9.0.3"}); } catch (e) { again = e; }
+        print("=again"); print(again);
+        let mine = fdbs(n, #{dev: "p1"}).filter(|f| f.mac.starts_with("02:00:00:00:00:0"));
+        assert(mine.len() == 3 && mine.all(|f| f.master && !f.self && f.bridge == "br0"), `${mine}`);
+        let vx = fdbs(n, #{dev: "vx0"});
+        let flood = vx.filter(|f| f.mac == "00:00:00:00:00:00").map(|f| f.dst);
+        flood.sort();
+        assert(flood == ["10.9.0.2", "10.9.0.3"], `${vx}`);
+        let u = vx.filter(|f| f.mac == "02:00:00:00:00:04")[0];
+        assert(u.self && !u.master && u.vni == 7 && u.port == 4790 && u.state == "permanent", `${u}`);
+        assert(fdbs(n).some(|f| f.dev == "vx0") && fdbs(n).some(|f| f.dev == "p1"));
+        print("=before"); print(exec(n, "bridge -j fdb show").stdout);
+        fdb_del(n, "vx0", "00:00:00:00:00:00", #{dst: "10.9.0.2"});
+        fdb_del(n, "p1", "02:00:00:00:00:02");
+        let missing = "";
+        try { fdb_del(n, "p1", "02:00:00:00:00:02"); } catch (e) { missing = e; }
+        print("=missing"); print(missing);
+        print("=after"); print(exec(n, "bridge -j fdb show").stdout);
+        fdb_del(n, "vx0", "00:00:00:00:00:00");
+        print("=none"); print(exec(n, "bridge -j fdb show dev vx0").stdout);
+        "#,
+    );
+    let run = crate::support::run_nslab(&["run", "--sandbox", path.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let s = sections(&run.stdout);
+    assert!(
+        s["again"].contains(
+            "forwarding entry \"00:00:00:00:00:00\" already exists on link \"vx0\" in namespace \"n\" with that remote"
+        ),
+        "{s:?}"
+    );
+    let before = section(&s, "before");
+    let one = |mac: &str| entries(&before, "mac", mac).into_iter().cloned().collect::<Vec<Value>>();
+    for (mac, state) in [("02:00:00:00:00:01", "permanent"), ("02:00:00:00:00:02", "static"), ("02:00:00:00:00:03", "")] {
+        let e = one(mac);
+        assert_eq!(e.len(), 1, "{mac}: {before}");
+        assert_eq!(
+            (e[0]["ifname"].as_str(), e[0]["master"].as_str(), e[0]["state"].as_str()),
+            (Some("p1"), Some("br0"), Some(state))
+        );
+    }
+    let flood: Vec<String> = one("00:00:00:00:00:00").iter().map(|e| e["dst"].as_str().unwrap().to_string()).collect();
+    assert_eq!(flood.len(), 2, "{before}");
+    assert!(flood.iter().any(|d| d == "10.9.0.2") && flood.iter().any(|d| d == "10.9.0.3"), "{before}");
+    let u = &one("02:00:00:00:00:04")[0];
+    assert_eq!((u["dst"].as_str(), u["vni"].as_u64(), u["port"].as_u64()), (Some("10.9.0.4"), Some(7), Some(4790)), "{u}");
+    assert_eq!(u["flags"], serde_json::json!(["self"]));
+    assert!(
+        s["missing"].contains("link \"p1\" in namespace \"n\" has no entry 02:00:00:00:00:02 in the bridge's table"),
+        "{s:?}"
+    );
+    let after = section(&s, "after");
+    let flood: Vec<&Value> = entries(&after, "mac", "00:00:00:00:00:00");
+    assert_eq!(flood.len(), 1, "one remote left: {after}");
+    assert_eq!(flood[0]["dst"], "10.9.0.3");
+    assert!(entries(&after, "mac", "02:00:00:00:00:02").is_empty(), "{after}");
+    assert_eq!(entries(&after, "mac", "02:00:00:00:00:01").len(), 1, "{after}");
+    let none = section(&s, "none");
+    assert!(entries(&none, "mac", "00:00:00:00:00:00").is_empty(), "fdb_del without dst removes every remote: {none}");
+}
+
+/// Links made with `ip` (not the lab's) in the private namespace's own namespace, the lab's
+/// entries on them, and what is left after teardown.
+const FOREIGN: &str = r#"
+ip link add h0 type veth peer name h1
+ip link add br0 type bridge
+ip link set h1 master br0
+ip link add vx0 type vxlan id 5 dstport 4789 local 10.8.0.1
+for l in h0 h1 br0; do ip link set $l up; done
+ip neigh add 10.0.0.50 lladdr 02:00:00:00:00:50 dev h0 nud permanent
+"#;
+
+const FOREIGN_LAB: &str = r#"
+neigh("h0", "10.0.0.2", "02:00:00:00:00:02");
+neigh("h0", "fd00::2", "02:00:00:00:00:02", #{state: "noarp"});
+neigh("h0", "10.0.0.3", "02:00:00:00:00:03");
+neigh_proxy("h0", "10.0.0.9");
+fdb("h1", "02:00:00:00:00:0a");
+fdb("vx0", "00:00:00:00:00:00", #{dst: "10.8.0.2"});
+fdb("vx0", "00:00:00:00:00:00", #{dst: "10.8.0.3"});
+// Someone else changes one of the lab's entries: it is theirs now.
+exec("ip neigh replace 10.0.0.3 lladdr 02:00:00:00:00:33 dev h0 nud permanent");
+"#;
+
+fn check_foreign_left_clean(s: &std::collections::HashMap<String, String>) {
+    let neigh = section(s, "neigh");
+    let ips: Vec<&str> = neigh.as_array().unwrap().iter().map(|e| e["dst"].as_str().unwrap()).collect();
+    assert!(!ips.contains(&"10.0.0.2") && !ips.contains(&"fd00::2"), "the lab's entries are gone: {neigh}");
+    assert!(ips.contains(&"10.0.0.50"), "an entry the lab did not add stays: {neigh}");
+    let changed = entries(&neigh, "dst", "10.0.0.3");
+    assert_eq!(changed.len(), 1, "an entry changed by someone else stays: {neigh}");
+    assert_eq!(changed[0]["lladdr"], "02:00:00:00:00:33");
+    assert_eq!(s["proxy"].trim(), "[]", "{s:?}");
+    let fdb = section(s, "fdb");
+    assert!(entries(&fdb, "mac", "02:00:00:00:00:0a").is_empty(), "{fdb}");
+    assert!(entries(&fdb, "mac", "00:00:00:00:00:00").is_empty(), "{fdb}");
+    assert_eq!(s["netns"].trim(), "", "{s:?}");
+}
+
+const ORACLE: &str = r#"
+echo "=neigh"; ip -j neigh show nud all
+echo "=proxy"; ip -j neigh show proxy
+echo "=fdb"; bridge -j fdb show
+echo "=netns"; ip netns list
+"#;
+
+#[test]
+fn entries_the_lab_added_on_links_it_did_not_create_go_at_teardown() {
+    let path = script(
+        "neigh-foreign",
+        "lab.rhai",
+        &format!("{FOREIGN_LAB}\nprint(\"=during\"); print(neighs(#{{dev: \"h0\"}}).len());"),
+    );
+    let run = in_private_netns(&format!("set -e\n{FOREIGN}\nset +e\n$NSLAB run {} 2>&1\n{ORACLE}", path.display()));
+    assert_eq!(run.code, 0, "{run:?}");
+    let s = sections(&run.stdout);
+    assert!(s["during"].contains("torn down: 3 neighbour entries, 3 forwarding entries"), "{s:?}");
+    assert!(
+        s["during"].contains(
+            "left: neighbour 10.0.0.3 on h0: it is now permanent at \"02:00:00:00:00:33\", not the lab's entry: left as is"
+        ),
+        "{s:?}"
+    );
+    check_foreign_left_clean(&s);
+}
+
+#[test]
+fn a_kept_lab_s_entries_go_with_nslab_down() {
+    let path = script("neigh-kept", "lab.rhai", FOREIGN_LAB);
+    let run = in_private_netns(&format!(
+        "set -e\n{FOREIGN}\nset +e\n$NSLAB run --keep {} || exit 9\necho =kept; ip -j neigh show nud all\necho =down; $NSLAB down lab 2>&1\n{ORACLE}",
+        path.display()
+    ));
+    assert_eq!(run.code, 0, "{run:?}");
+    let s = sections(&run.stdout);
+    let kept = section(&s, "kept");
+    assert_eq!(entries(&kept, "dst", "10.0.0.2").len(), 1, "kept until nslab down: {kept}");
+    assert!(s["down"].contains("torn down: 3 neighbour entries, 3 forwarding entries; left: neighbour 10.0.0.3 on h0"), "{s:?}");
+    check_foreign_left_clean(&s);
+}
