@@ -144,6 +144,22 @@ fn forwarding_entries_match_bridge_fdb() {
         let u = vx.filter(|f| f.mac == "02:00:00:00:00:04")[0];
         assert(u.self && !u.master && u.vni == 7 && u.port == 4790 && u.state == "permanent", `${u}`);
         assert(fdbs(n).some(|f| f.dev == "vx0") && fdbs(n).some(|f| f.dev == "p1"));
+        // The bridge device's own entry (self: it is no port), and a vxlan that is a port,
+        // in both tables at once (Docker's overlay).
+        fdb(n, "br0", "02:00:00:00:00:05");
+        assert(fdbs(n, #{dev: "br0"}).some(|f| f.mac == "02:00:00:00:00:05" && f.bridge == "br0"));
+        fdb_del(n, "br0", "02:00:00:00:00:05");
+        assert(!fdbs(n, #{dev: "br0"}).some(|f| f.mac == "02:00:00:00:00:05"));
+        vxlan(n, "vx1", #{id: 43, local: "10.9.0.1", port: 4790});
+        master(n, "vx1", "br0");
+        fdb(n, "vx1", "02:00:00:00:00:06", #{master: true, self: true, dst: "10.9.0.6"});
+        let both = fdbs(n, #{dev: "vx1"}).filter(|f| f.mac == "02:00:00:00:00:06");
+        assert(both.len() == 2 && both.some(|f| f.master) && both.some(|f| f.self && f.dst == "10.9.0.6"), `${both}`);
+        let port_only = "";
+        try { fdb(n, "vx1", "02:00:00:00:00:07", #{dst: "10.9.0.7"}); } catch (e) { port_only = `${e}`; }
+        assert(port_only.contains("give #{self: true} for \"vx1\" (it is a bridge port)"), port_only);
+        fdb_del(n, "vx1", "02:00:00:00:00:06", #{master: true, self: true});
+        assert(!fdbs(n, #{dev: "vx1"}).some(|f| f.mac == "02:00:00:00:00:06"));
         print("=before"); print(exec(n, "bridge -j fdb show").stdout);
         fdb_del(n, "vx0", "00:00:00:00:00:00", #{dst: "10.9.0.2"});
         fdb_del(n, "p1", "02:00:00:00:00:02");
@@ -211,6 +227,7 @@ neigh("h0", "fd00::2", "02:00:00:00:00:02", #{state: "noarp"});
 neigh("h0", "10.0.0.3", "02:00:00:00:00:03");
 neigh_proxy("h0", "10.0.0.9");
 fdb("h1", "02:00:00:00:00:0a");
+fdb("br0", "02:00:00:00:00:0b");
 fdb("vx0", "00:00:00:00:00:00", #{dst: "10.8.0.2"});
 fdb("vx0", "00:00:00:00:00:00", #{dst: "10.8.0.3"});
 // Someone else changes one of the lab's entries: it is theirs now.
@@ -228,6 +245,7 @@ fn check_foreign_left_clean(s: &std::collections::HashMap<String, String>) {
     assert_eq!(s["proxy"].trim(), "[]", "{s:?}");
     let fdb = section(s, "fdb");
     assert!(entries(&fdb, "mac", "02:00:00:00:00:0a").is_empty(), "{fdb}");
+    assert!(entries(&fdb, "mac", "02:00:00:00:00:0b").is_empty(), "{fdb}");
     assert!(entries(&fdb, "mac", "00:00:00:00:00:00").is_empty(), "{fdb}");
     assert_eq!(s["netns"].trim(), "", "{s:?}");
 }
@@ -249,7 +267,7 @@ fn entries_the_lab_added_on_links_it_did_not_create_go_at_teardown() {
     let run = in_private_netns(&format!("set -e\n{FOREIGN}\nset +e\n$NSLAB run {} 2>&1\n{ORACLE}", path.display()));
     assert_eq!(run.code, 0, "{run:?}");
     let s = sections(&run.stdout);
-    assert!(s["during"].contains("torn down: 3 neighbour entries, 3 forwarding entries"), "{s:?}");
+    assert!(s["during"].contains("torn down: 3 neighbour entries, 4 forwarding entries"), "{s:?}");
     assert!(
         s["during"].contains(
             "left: neighbour 10.0.0.3 on h0: it is now permanent at \"02:00:00:00:00:33\", not the lab's entry: left as is"
@@ -270,6 +288,6 @@ fn a_kept_lab_s_entries_go_with_nslab_down() {
     let s = sections(&run.stdout);
     let kept = section(&s, "kept");
     assert_eq!(entries(&kept, "dst", "10.0.0.2").len(), 1, "kept until nslab down: {kept}");
-    assert!(s["down"].contains("torn down: 3 neighbour entries, 3 forwarding entries; left: neighbour 10.0.0.3 on h0"), "{s:?}");
+    assert!(s["down"].contains("torn down: 3 neighbour entries, 4 forwarding entries; left: neighbour 10.0.0.3 on h0"), "{s:?}");
     check_foreign_left_clean(&s);
 }

@@ -65,7 +65,8 @@ fn matches_any(e: &FdbEntry, spec: &FdbSpec, mac: &str, any_dst: bool) -> bool {
         && (e.dst == spec.dst || (spec.dst.is_none() && any_dst))
         && (e.vni.is_none() || spec.vni.is_none() || e.vni == spec.vni)
         && (e.port.is_none() || spec.port.is_none() || e.port == spec.port)
-        && ((spec.master && e.master) || (spec.own && e.own))
+        // A bridge reports the entries of its own device (added with self) as its table's.
+        && ((spec.master && e.master) || (spec.own && (e.own || e.bridge == Some(e.index))))
 }
 
 impl Lab {
@@ -178,6 +179,15 @@ impl Lab {
                     errno: Some(Errno::EINVAL),
                 }
             }
+            Some(Errno::EAFNOSUPPORT) if spec.dst.is_some() => LabError::Failed {
+                op: format!("add forwarding entry {mac_text} on {dev:?} in {ns}"),
+                detail: format!(
+                    "the remote {} is not of the vxlan's own family: a vxlan's remotes are all IPv4 or all IPv6, \
+                     like its local address",
+                    spec.dst.map(|d| d.to_string()).unwrap_or_default()
+                ),
+                errno: Some(Errno::EAFNOSUPPORT),
+            },
             _ => self.link_error(ns, dev, &format!("add forwarding entry {mac_text} on"), e),
         })
     }
