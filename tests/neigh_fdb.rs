@@ -291,3 +291,42 @@ fn a_kept_lab_s_entries_go_with_nslab_down() {
     assert!(s["down"].contains("torn down: 3 neighbour entries, 4 forwarding entries; left: neighbour 10.0.0.3 on h0"), "{s:?}");
     check_foreign_left_clean(&s);
 }
+
+/// Neighbour, forwarding and flushed-address lines forged into a kept lab's ledger: `clean`
+/// reports each, obeys none, and trusts nothing else in that ledger either.
+#[test]
+fn forged_neighbour_lines_are_never_obeyed() {
+    let path = script("neigh-forged", "lab.rhai", r#"neigh("h0", "10.0.0.2", "02:00:00:00:00:02");"#);
+    let forged = [
+        r#"{"made":{"neigh":{"ns":null,"ns_inode":1,"link":"h0/../x","index":2,"ip":"10.0.0.50","mac":"02:00:00:00:00:50","state":128,"proxy":false}}}"#,
+        r#"{"made":{"neigh":{"ns":null,"ns_inode":1,"link":"h0","index":2,"ip":"10.0.0.50","mac":"02:00:00:00:00:50","state":32,"proxy":false}}}"#,
+        r#"{"made":{"fdb":{"ns":null,"ns_inode":1,"link":"h0","index":2,"mac":"zz","dst":"","vni":null,"port":null,"master":true,"own":false,"state":192}}}"#,
+        r#"{"made":{"flushed":{"ns":null,"ns_inode":1,"link":"h0","index":2,"cidr":"10.0.0.1/24","peer":"","broadcast":"","scope":0,"flags":128,"valid":1,"preferred":1}}}"#,
+    ];
+    let lines = path.with_file_name("forged.jsonl");
+    std::fs::write(&lines, forged.join("\n") + "\n").unwrap();
+    let run = in_private_netns(&format!(
+        r#"ip link add h0 type veth peer name h1; ip link set h0 up
+        ip neigh add 10.0.0.50 lladdr 02:00:00:00:00:50 dev h0 nud permanent
+        $NSLAB run --keep {} 2>/dev/null || exit 9
+        cat {} >> $(ls /run/nslab/*.jsonl)
+        echo "=clean"; $NSLAB clean 2>&1; echo "status $?"
+        echo "=neigh"; ip -j neigh show nud all
+        echo "=addrs"; ip -j addr show dev h0"#,
+        path.display(),
+        lines.display()
+    ));
+    assert_eq!(run.code, 0, "{run:?}");
+    let s = sections(&run.stdout);
+    let clean: Vec<&str> = s["clean"].lines().collect();
+    assert!(clean[0].contains("invalid interface name \"h0/../x\"") && clean[0].ends_with("never acted on"), "{run:?}");
+    assert!(clean[1].contains("invalid neighbour state \"32\": it is not one nslab sets"), "{run:?}");
+    assert!(clean[2].contains("invalid MAC address \"zz\""), "{run:?}");
+    assert!(clean[3].contains("invalid address flags \"0x80\": nslab restores only flags a user can set"), "{run:?}");
+    assert!(clean[4].contains("left alone: 4 lines of its ledger"), "{run:?}");
+    assert_eq!(clean.last(), Some(&"status 1"), "{run:?}");
+    let neigh = section(&s, "neigh");
+    assert_eq!(entries(&neigh, "dst", "10.0.0.50").len(), 1, "{neigh}");
+    assert_eq!(entries(&neigh, "dst", "10.0.0.2").len(), 1, "an untrusted ledger removes nothing: {neigh}");
+    assert!(section(&s, "addrs")[0]["addr_info"].as_array().unwrap().is_empty(), "nothing was 'restored': {run:?}");
+}
