@@ -4,6 +4,7 @@
 
 mod addr_options;
 mod bridges;
+mod checkpoint;
 pub(crate) mod diagnose;
 pub(crate) mod diagnosis;
 mod fdb;
@@ -166,6 +167,8 @@ pub struct Lab {
     unsettled: probe::Unsettled,
     cancel: Arc<AtomicBool>,
     procs: processes::Procs,
+    /// Active checkpoints, outermost first (see `checkpoint.rs`).
+    checkpoints: Vec<checkpoint::Frame>,
 }
 
 /// How a program run to its end finished, and what it wrote.
@@ -210,6 +213,7 @@ impl Lab {
             unsettled: probe::Unsettled::default(),
             cancel: Arc::new(AtomicBool::new(false)),
             procs: processes::Procs::default(),
+            checkpoints: Vec::new(),
         })
     }
 

@@ -22,7 +22,7 @@ impl Lab {
         let mut spec = self.route_spec(ns, dst, via, dev, metric)?;
         // Every field of the key stated, so that the route is known exactly (see `route_key`).
         spec.metric = Some(metric.unwrap_or(route::default_metric(spec.v6)));
-        let record = if self.owns(ns) {
+        let record = if !self.records(ns) {
             None
         } else {
             let ns_inode = self.ns_inode(ns)?;
