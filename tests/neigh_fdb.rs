@@ -330,3 +330,56 @@ fn forged_neighbour_lines_are_never_obeyed() {
     assert_eq!(entries(&neigh, "dst", "10.0.0.2").len(), 1, "an untrusted ledger removes nothing: {neigh}");
     assert!(section(&s, "addrs")[0]["addr_info"].as_array().unwrap().is_empty(), "nothing was 'restored': {run:?}");
 }
+
+/// A sub-test's neighbour and forwarding entries go when it ends, and the addresses it flushed
+/// come back, in a namespace the lab made before it (which does not go with the sub-test).
+#[test]
+fn a_subtest_undoes_its_entries_and_flushes() {
+    let path = script(
+        "neigh-subtest",
+        "lab.rhai",
+        r#"
+        let n = netns_add("n");
+        bridge(n, "br0");
+        veth(n, "v0", "v1");
+        master(n, "v1", "br0");
+        up(n, "v0"); up(n, "v1"); up(n, "br0");
+        addr(n, "v0", "10.0.0.1/24");
+        addr(n, "v0", "10.0.0.2/24");
+        // On another link: removing a link's last IPv4 address drops its ARP entries, permanent
+        // ones included (the kernel's arp_ifdown).
+        neigh(n, "br0", "10.0.0.7", "02:00:00:00:00:07");
+        neigh(n, "v0", "fd00::7", "02:00:00:00:00:07");
+        test("changes", || {
+            neigh(n, "v0", "10.0.0.9", "02:00:00:00:00:09");
+            neigh_proxy(n, "v0", "10.0.0.10");
+            fdb(n, "v1", "02:00:00:00:00:0a");
+            assert(addr_flush(n, "v0") >= 2);
+            addr(n, "v0", "10.5.0.1/24");
+        });
+        print("=neigh"); print(exec(n, "ip -j neigh show nud all").stdout);
+        print("=proxy"); print(exec(n, "ip -j neigh show proxy").stdout);
+        print("=fdb"); print(exec(n, "bridge -j fdb show dev v1").stdout);
+        print("=addrs"); print(exec(n, "ip -j addr show dev v0").stdout);
+        "#,
+    );
+    let run = crate::support::run_nslab(&["run", "--sandbox", path.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let s = sections(&run.stdout);
+    let neigh = section(&s, "neigh");
+    assert!(entries(&neigh, "dst", "10.0.0.9").is_empty(), "{neigh}");
+    assert_eq!(entries(&neigh, "dst", "10.0.0.7").len(), 1, "made before the sub-test: stays {neigh}");
+    assert_eq!(entries(&neigh, "dst", "fd00::7").len(), 1, "{neigh}");
+    assert_eq!(s["proxy"].trim(), "[]", "{s:?}");
+    assert!(entries(&section(&s, "fdb"), "mac", "02:00:00:00:00:0a").is_empty(), "{s:?}");
+    let addrs = section(&s, "addrs");
+    let mut v4: Vec<String> = addrs[0]["addr_info"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["family"] == "inet")
+        .map(|a| format!("{} {}", a["local"].as_str().unwrap(), a["secondary"] == true))
+        .collect();
+    v4.sort();
+    assert_eq!(v4, ["10.0.0.1 false", "10.0.0.2 true"], "flushed ones back, primary first; the sub-test's own gone: {addrs}");
+}

@@ -51,7 +51,7 @@ impl Lab {
             spec.flags |= IFA_F_NOPREFIXROUTE;
         }
         let index = self.index(ns, link)?;
-        let record = if self.records_on(ns, link) {
+        let record = if self.records_on_link(ns, link) {
             let ns_inode = Some(self.ns_inode(ns)?);
             Some(Object::Addr { ns: ns.key(), ns_inode, link: link.into(), index: Some(index), cidr: c.to_string() })
         } else {
@@ -90,13 +90,17 @@ impl Lab {
         let all = self.block_on(conn.addr_details()).map_err(|e| LabError::from_engine(format!("list addresses in {ns}"), e))?;
         // Secondaries (listed after their primary) first: deleting a primary takes them along.
         let on_link: Vec<AddrDetail> = all.into_iter().filter(|a| a.index == index).rev().collect();
-        let records = self.records_on(ns, link);
+        let records = self.records_on_link(ns, link);
         let ns_inode = if records { self.ns_inode(ns)? } else { 0 };
         let mut removed = 0;
         for a in &on_link {
             let cidr = format!("{}/{}", a.ip, a.prefix);
             let own = Object::Addr { ns: ns.key(), ns_inode: None, link: link.into(), index: None, cidr: cidr.clone() };
-            let is_labs = self.ledger.as_ref().is_some_and(|l| l.standing().iter().any(|o| o.same(&own)));
+            // The lab's own address just goes, and is no longer the lab's to remove; while a
+            // sub-test runs it is put back like any other when the sub-test ends (its record
+            // stays for the lab's teardown).
+            let is_labs =
+                self.checkpoints.is_empty() && self.ledger.as_ref().is_some_and(|l| l.standing().iter().any(|o| o.same(&own)));
             // Written newest last in this reverse order, so teardown (newest first) puts the
             // primary back before its secondaries.
             let record = (records && !is_labs).then(|| flushed_record(ns, ns_inode, link, a));

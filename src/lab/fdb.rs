@@ -133,7 +133,7 @@ impl Lab {
                 });
             }
         }
-        let record = if self.records_on(ns, dev) {
+        let record = if self.records_on_link(ns, dev) {
             let ns_inode = self.ns_inode(ns)?;
             Some(fdb_record(ns, ns_inode, dev, &spec))
         } else {

@@ -37,12 +37,6 @@ fn kept_by_flush(state: u16) -> bool {
 }
 
 impl Lab {
-    /// Whether what the lab adds on `link` in `ns` must be recorded (and undone one by one):
-    /// outside its namespaces, on a link it did not create.
-    pub(super) fn records_on(&self, ns: &Ns, link: &str) -> bool {
-        !self.owns(ns) && !self.made_links.contains(&(ns.key(), link.to_string()))
-    }
-
     /// Adds a neighbour entry: `ip` is at `mac` on `dev` (`ip neigh add IP lladdr MAC dev DEV nud
     /// STATE`). An entry the kernel learned (not permanent or noarp) is replaced; one someone set
     /// is an error.
@@ -51,7 +45,7 @@ impl Lab {
         let bytes = v::any_mac(mac)?;
         let state = v::neigh_state(state.unwrap_or("permanent"))?;
         let index = self.index(ns, dev)?;
-        let record = if self.records_on(ns, dev) {
+        let record = if self.records_on_link(ns, dev) {
             let ns_inode = self.ns_inode(ns)?;
             Some(Object::Neigh {
                 ns: ns.key(),
@@ -113,7 +107,7 @@ impl Lab {
                 owner: format!(" on link {dev:?} in {ns}"),
             });
         }
-        let record = if self.records_on(ns, dev) {
+        let record = if self.records_on_link(ns, dev) {
             let ns_inode = self.ns_inode(ns)?;
             let ip = addr.to_string();
             Some(Object::Neigh { ns: ns.key(), ns_inode, link: dev.into(), index, ip, mac: String::new(), state: 0, proxy: true })

@@ -65,6 +65,9 @@ impl TeardownReport {
         self.processes += other.processes;
         self.sysctls += other.sysctls;
         self.moved += other.moved;
+        self.neighbours += other.neighbours;
+        self.fdb += other.fdb;
+        self.restored += other.restored;
         self.failures.extend(other.failures);
         self.left.extend(other.left);
     }

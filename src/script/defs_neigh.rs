@@ -164,8 +164,10 @@ pub const NEIGH: &[Native] = &[
     Native {
         name: "addr_flush",
         forms: &["addr_flush(link) -> int", "addr_flush(ns, link) -> int"],
-        summary: "Remove every address of a link, IPv4 and IPv6, link-local included. Returns how many went. On a link \
-                  the lab did not create, outside its namespaces, the addresses are put back when the lab ends.",
+        summary: "Remove every address of a link, IPv4 and IPv6, link-local included (the kernel then also drops the \
+                  link's IPv4 neighbour entries, permanent ones too). Returns how many went. On a link the lab did not \
+                  create, outside its namespaces (or in a sub-test), the addresses are put back when the lab (the \
+                  sub-test) ends.",
         example: r#"addr_flush("h1", "eth0");"#,
         ip: "ip addr flush dev LINK",
         call: |c| {
@@ -253,4 +255,64 @@ pub(super) fn addr_options(c: &Call) -> Result<crate::lab::AddrOptions, Box<rhai
         peer: o.text("peer", "the peer's address")?,
         scope,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::lab::AddrView;
+
+    fn keys(d: Dynamic) -> BTreeSet<String> {
+        d.cast::<Map>().keys().map(|k| k.to_string()).collect()
+    }
+
+    fn documented(name: &str) -> BTreeSet<String> {
+        super::super::types::find(name).expect(name).fields.iter().map(|(n, ..)| n.to_string()).collect()
+    }
+
+    /// The maps' keys are the fields `nslab doc` lists for them.
+    #[test]
+    fn maps_have_the_documented_fields() {
+        let n = NeighView {
+            dev: "v0".into(),
+            ip: "10.0.0.2".into(),
+            mac: String::new(),
+            state: "none".into(),
+            router: false,
+            proxy: true,
+        };
+        assert_eq!(keys(neigh_map(n)), documented("Neigh"));
+        let f = FdbView {
+            dev: "vx0".into(),
+            mac: "00:00:00:00:00:00".into(),
+            dst: "10.0.0.2".into(),
+            vni: Some(7),
+            port: None,
+            state: "permanent".into(),
+            master: false,
+            own: true,
+            bridge: String::new(),
+        };
+        assert_eq!(keys(fdb_map(f)), documented("Fdb"));
+        let a = AddrView {
+            link: "v0".into(),
+            index: 2,
+            family: "inet".into(),
+            address: "10.0.0.1".into(),
+            prefix: 24,
+            cidr: "10.0.0.1/24".into(),
+            scope: "global".into(),
+            flags: vec!["permanent".into()],
+            valid_lft: None,
+            preferred_lft: Some(5),
+            peer: String::new(),
+            broadcast: String::new(),
+        };
+        let m = super::super::values::addr_map(a);
+        assert_eq!(m.clone().cast::<Map>()["valid_lft"].clone().into_string().unwrap(), "forever");
+        assert_eq!(m.clone().cast::<Map>()["preferred_lft"].as_int().unwrap(), 5);
+        assert_eq!(keys(m), documented("Addr"));
+    }
 }
