@@ -158,6 +158,8 @@ fn forwarding_entries_match_bridge_fdb() {
         let port_only = "";
         try { fdb(n, "vx1", "02:00:00:00:00:07", #{dst: "10.9.0.7"}); } catch (e) { port_only = `${e}`; }
         assert(port_only.contains("give #{self: true} for \"vx1\" (it is a bridge port)"), port_only);
+        fdb(n, "vx1", "02:00:00:00:00:08", #{dst: "10.9.0.8", master: false});
+        assert(fdbs(n, #{dev: "vx1"}).some(|f| f.mac == "02:00:00:00:00:08" && f.self && !f.master && f.dst == "10.9.0.8"));
         fdb_del(n, "vx1", "02:00:00:00:00:06", #{master: true, self: true});
         assert(!fdbs(n, #{dev: "vx1"}).some(|f| f.mac == "02:00:00:00:00:06"));
         print("=before"); print(exec(n, "bridge -j fdb show").stdout);

@@ -85,9 +85,12 @@ impl Lab {
             .map_err(|e| self.link_error(ns, dev, "find", e))?
             .ok_or_else(|| LabError::NoSuchLink { ns: ns.to_string(), link: dev.into() })?;
         let port_of_bridge = link.master.is_some();
+        // One given: the other is its opposite (`self: false` means the bridge's table).
         let (master, own) = match (o.master, o.own) {
             (None, None) => (port_of_bridge, !port_of_bridge),
-            (m, s) => (m.unwrap_or(false), s.unwrap_or(false)),
+            (Some(m), None) => (m, !m),
+            (None, Some(s)) => (!s, s),
+            (Some(m), Some(s)) => (m, s),
         };
         if !master && !own {
             return Err(LabError::Invalid {
