@@ -111,7 +111,8 @@ pub const NEIGH: &[Native] = &[
             "fdb(ns, dev, mac, #{dst, vni, port, master, self, state})",
         ],
         summary: "Add a bridge forwarding entry for mac on dev: in the bridge's table when dev is a bridge port \
-                  (master), in dev's own otherwise (self: a vxlan's remotes, a bridge's own). dst, vni, port: a vxlan \
+                  (master), in dev's own otherwise (self: a vxlan's remotes, a bridge's own); with only one of master \
+                  and self given, the other is its opposite. dst, vni, port: a vxlan \
                   remote (for the all-zero MAC, each call adds one more remote to the flood list, like bridge fdb \
                   append). state: \"permanent\" (default), \"static\" or \"dynamic\".",
         example: r#"fdb("a", "vx0", "00:00:00:00:00:00", #{dst: "192.168.0.2"});"#,
