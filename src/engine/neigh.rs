@@ -159,6 +159,35 @@ impl Conn {
         self.ack(RouteNetlinkMessage::DelNeighbour(msg), 0, format!("delete neighbour {ip} on link {index}")).await
     }
 
+    /// The entry for `ip` on link `index` (`proxy`: the proxy entry), asked for alone
+    /// (RTM_GETNEIGH without a dump: constant time whatever the table's size).
+    pub async fn neigh_get(&self, index: u32, ip: IpAddr, proxy: bool) -> Result<Option<NeighEntry>> {
+        let mut msg = NeighbourMessage::default();
+        msg.header.family = family_of(ip);
+        msg.header.ifindex = index;
+        if proxy {
+            msg.header.flags = NeighbourFlags::Proxy;
+        }
+        msg.attributes.push(NeighbourAttribute::Destination(address(ip)));
+        let mut req = NetlinkMessage::from(RouteNetlinkMessage::GetNeighbour(msg));
+        req.header.flags = NLM_F_REQUEST;
+        let op = format!("find neighbour {ip} on link {index}");
+        let mut handle = self.handle.clone();
+        let mut response = handle.request(req).map_err(|e| EngineError::from_netlink(&op, e))?;
+        let mut found = None;
+        while let Some(msg) = response.next().await {
+            match msg.payload {
+                NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewNeighbour(m)) => found = entry(&m),
+                NetlinkPayload::Error(err) if err.code.is_some() => {
+                    let e = EngineError::from_netlink(op, rtnetlink::Error::NetlinkError(err));
+                    return if e.code() == Some(nix::errno::Errno::ENOENT) { Ok(None) } else { Err(e) };
+                }
+                _ => {}
+            }
+        }
+        Ok(found)
+    }
+
     /// Every IPv4 and IPv6 entry of the neighbour table (`proxy`: of the proxy table instead),
     /// whatever its state (`ip neigh show nud all`).
     pub async fn neigh_dump(&self, proxy: bool) -> Result<Vec<NeighEntry>> {
@@ -172,25 +201,7 @@ impl Conn {
             .iter()
             // An unspecified-family dump also runs the bridge's (AF_BRIDGE): not neighbours.
             .filter(|m| matches!(m.header.family, AddressFamily::Inet | AddressFamily::Inet6))
-            .filter_map(|m| {
-                let mut ip = None;
-                let mut mac = String::new();
-                for a in &m.attributes {
-                    match a {
-                        NeighbourAttribute::Destination(d) => ip = ip_of(d),
-                        NeighbourAttribute::LinkLayerAddress(b) => mac = format_mac(b),
-                        _ => {}
-                    }
-                }
-                Some(NeighEntry {
-                    index: m.header.ifindex,
-                    ip: ip?,
-                    mac,
-                    state: u16::from(m.header.state),
-                    router: m.header.flags.contains(NeighbourFlags::Router),
-                    proxy: m.header.flags.contains(NeighbourFlags::Proxy),
-                })
-            })
+            .filter_map(entry)
             .collect())
     }
 
@@ -282,6 +293,26 @@ impl Conn {
         }
         Ok(out)
     }
+}
+
+fn entry(m: &NeighbourMessage) -> Option<NeighEntry> {
+    let mut ip = None;
+    let mut mac = String::new();
+    for a in &m.attributes {
+        match a {
+            NeighbourAttribute::Destination(d) => ip = ip_of(d),
+            NeighbourAttribute::LinkLayerAddress(b) => mac = format_mac(b),
+            _ => {}
+        }
+    }
+    Some(NeighEntry {
+        index: m.header.ifindex,
+        ip: ip?,
+        mac,
+        state: u16::from(m.header.state),
+        router: m.header.flags.contains(NeighbourFlags::Router),
+        proxy: m.header.flags.contains(NeighbourFlags::Proxy),
+    })
 }
 
 fn fdb_message(f: &FdbSpec) -> NeighbourMessage {

@@ -210,9 +210,8 @@ impl Lab {
     /// The entry for `ip` on the link `index`, if there is one.
     fn neigh_entry(&mut self, ns: &Ns, index: u32, ip: IpAddr, proxy: bool) -> Result<Option<NeighEntry>> {
         let conn = self.conn(ns)?;
-        let all =
-            self.block_on(conn.neigh_dump(proxy)).map_err(|e| LabError::from_engine(format!("list neighbours in {ns}"), e))?;
-        Ok(all.into_iter().find(|e| e.index == index && e.ip == ip))
+        self.block_on(conn.neigh_get(index, ip, proxy))
+            .map_err(|e| LabError::from_engine(format!("look up neighbours in {ns}"), e))
     }
 }
 

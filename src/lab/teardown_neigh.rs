@@ -32,8 +32,7 @@ pub(super) async fn undo(conn: &Conn, obj: &Object) -> Result<Undo, EngineError>
                 return Ok(u);
             }
             let Ok(ip) = ip.parse() else { return Ok(Undo::Absent) };
-            let entries = conn.neigh_dump(*proxy).await?;
-            let Some(e) = entries.iter().find(|e| e.index == *index && e.ip == ip) else { return Ok(Undo::Absent) };
+            let Some(e) = conn.neigh_get(*index, ip, *proxy).await? else { return Ok(Undo::Absent) };
             // A set state (permanent, noarp) must still be that; a dynamic one may have moved on
             // (reachable -> stale -> ...), but not to another MAC or to a state someone set.
             let set = |s: u16| s & (NUD_PERMANENT | NUD_NOARP);
