@@ -17,6 +17,7 @@ mod repl;
 mod sandbox_view;
 mod scenario;
 mod session;
+mod shell;
 mod side_by_side;
 mod subtests;
 mod support;

@@ -80,7 +80,7 @@ pub fn run(args: RunArgs) -> i32 {
         Ok(s) => s,
         Err(refusal) => return refusal.report(),
     };
-    let keep = Keep::asked(args.keep, args.sandbox);
+    let keep = Keep::asked(args.keep);
     let outcome = session.run(|s| s.run(&source));
     let panicked = outcome.is_err();
     let outcome = outcome.unwrap_or(Ok(()));

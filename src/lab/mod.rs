@@ -10,6 +10,7 @@ pub(crate) mod diagnosis;
 mod fdb;
 mod holding;
 mod ifindex;
+mod interactive;
 mod ledger_neigh;
 mod links;
 mod moved;
