@@ -21,6 +21,7 @@ mod shell;
 mod side_by_side;
 mod subtests;
 mod support;
+mod trace;
 mod traffic;
 mod user_errors;
 mod veth;

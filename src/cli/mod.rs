@@ -93,6 +93,10 @@ pub(crate) struct RunArgs {
     /// Open the REPL on the lab once the script has run (or failed).
     #[arg(short, long)]
     pub interactive: bool,
+    /// Print each operation, as it starts, as the ip/tc/sysctl command line that does the same
+    /// (on stderr, after "+ ").
+    #[arg(long)]
+    pub trace: bool,
     /// Set a limit on what the script may build (strings=128M, arrays=20M, ...); repeatable.
     #[arg(long = "limit", value_name = "KEY=VALUE", value_parser = LimitArg::parse, long_help = LIMIT_HELP)]
     pub limits: Vec<LimitArg>,

@@ -18,6 +18,7 @@ mod namespaces;
 mod neigh;
 mod probe;
 mod routes;
+pub(crate) mod trace;
 mod veth;
 
 pub(crate) mod error;
@@ -170,6 +171,8 @@ pub struct Lab {
     procs: processes::Procs,
     /// Active checkpoints, outermost first (see `checkpoint.rs`).
     checkpoints: Vec<checkpoint::Frame>,
+    /// Where `--trace` lines go (see `trace.rs`).
+    trace: Option<trace::TraceSink>,
 }
 
 /// How a program run to its end finished, and what it wrote.
@@ -215,6 +218,7 @@ impl Lab {
             cancel: Arc::new(AtomicBool::new(false)),
             procs: processes::Procs::default(),
             checkpoints: Vec::new(),
+            trace: None,
         })
     }
 
