@@ -385,3 +385,118 @@ fn a_subtest_undoes_its_entries_and_flushes() {
     v4.sort();
     assert_eq!(v4, ["10.0.0.1 false", "10.0.0.2 true"], "flushed ones back, primary first; the sub-test's own gone: {addrs}");
 }
+
+/// `run --trace` says each neighbour, forwarding-entry and address operation as the `ip` /
+/// `bridge` command that does the same: replayed by bash, they build the same entries.
+#[test]
+fn the_trace_of_entries_and_address_options_replays() {
+    let path = script(
+        "neigh-trace",
+        "lab.rhai",
+        r#"
+        let n = netns_add("n");
+        bridge(n, "br0");
+        veth(n, "v0", "v1");
+        master(n, "v1", "br0");
+        vxlan(n, "vx0", #{id: 42, local: "10.9.0.1"});
+        up(n, "v0"); up(n, "v1"); up(n, "br0");
+        addr(n, "v0", "10.0.0.1/24");
+        addr(n, "v0", "10.0.0.2/24");
+        addr_flush(n, "v0");
+        addr(n, "v0", "10.1.0.1/24", #{broadcast: "+", noprefixroute: true, valid_lft: 1000});
+        addr(n, "v0", "10.2.0.1/32", #{peer: "10.2.0.2", scope: "link"});
+        addr(n, "v0", "fd00::1/64", #{nodad: true, preferred_lft: 500});
+        neigh(n, "v0", "10.1.0.2", "02:00:00:00:00:02");
+        neigh(n, "v0", "fd00::2", "02:00:00:00:00:02", #{state: "noarp"});
+        neigh(n, "v0", "10.1.0.3", "02:00:00:00:00:03");
+        neigh_del(n, "v0", "10.1.0.3");
+        neigh_proxy(n, "v0", "10.1.0.9");
+        fdb(n, "v1", "02:00:00:00:00:0a", #{state: "static"});
+        fdb(n, "vx0", "00:00:00:00:00:00", #{dst: "10.9.0.2"});
+        fdb(n, "vx0", "00:00:00:00:00:00", #{dst: "10.9.0.3"});
+        fdb(n, "vx0", "02:00:00:00:00:0b", #{dst: "10.9.0.4", vni: 7, port: 4790});
+        fdb_del(n, "vx0", "00:00:00:00:00:00", #{dst: "10.9.0.2"});
+        "#,
+    );
+    let state = |tag: &str| {
+        format!(
+            r#"echo ={tag}neigh; ip -n n -j neigh show nud all
+echo ={tag}proxy; ip -n n -j neigh show proxy
+echo ={tag}fdb; bridge -n n -j fdb show
+echo ={tag}addrs; ip -n n -j addr show dev v0"#
+        )
+    };
+    let run = in_private_netns(&format!(
+        r#"$NSLAB run --keep --trace {} 2>/run/tmp/trace.err || exit 9
+grep '^+ ' /run/tmp/trace.err | sed 's/^+ //' > /run/tmp/trace.sh
+echo =trace; cat /run/tmp/trace.sh
+# The vxlan's own line does not carry its options yet (not this test's subject).
+sed -i 's/^ip -n n link add vx0 type vxlan$/ip -n n link add vx0 type vxlan id 42 local 10.9.0.1 dstport 4789/' /run/tmp/trace.sh
+{}
+$NSLAB down lab >/dev/null 2>&1 || exit 8
+bash -e /run/tmp/trace.sh || exit 7
+{}"#,
+        path.display(),
+        state(""),
+        state("again-")
+    ));
+    assert_eq!(run.code, 0, "{run:?}");
+    let s = sections(&run.stdout);
+    let trace = &s["trace"];
+    for line in [
+        "ip -n n addr flush dev v0\n",
+        "ip -n n addr add 10.1.0.1/24 broadcast + valid_lft 1000 preferred_lft 1000 noprefixroute dev v0\n",
+        "ip -n n addr add fd00::1/64 valid_lft forever preferred_lft 500 nodad dev v0\n",
+        "ip -n n addr add 10.2.0.1 peer 10.2.0.2/32 scope link dev v0\n",
+        "ip -n n neigh add 10.1.0.2 lladdr 02:00:00:00:00:02 dev v0 nud permanent\n",
+        "ip -n n neigh del 10.1.0.3 dev v0\n",
+        "ip -n n neigh add proxy 10.1.0.9 dev v0\n",
+        "bridge -n n fdb add 02:00:00:00:00:0a dev v1 master static\n",
+        "bridge -n n fdb append 00:00:00:00:00:00 dev vx0 self dst 10.9.0.3 permanent\n",
+        "bridge -n n fdb add 02:00:00:00:00:0b dev vx0 self dst 10.9.0.4 vni 7 port 4790 permanent\n",
+        "bridge -n n fdb del 00:00:00:00:00:00 dev vx0 self dst 10.9.0.2\n",
+    ] {
+        assert!(trace.contains(line), "{line:?} not in:\n{trace}");
+    }
+    let summary = |tag: &str| -> Vec<String> {
+        let mut out = Vec::new();
+        // The lab's entries (the kernel's own multicast ones come and go with MLD timing).
+        for e in section(&s, &format!("{tag}neigh"))
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["lladdr"].as_str().is_some_and(|m| m.starts_with("02:00:00")))
+        {
+            out.push(format!("neigh {} {} {} {}", e["dst"], e["dev"], e["lladdr"], neigh_state(e)));
+        }
+        for e in section(&s, &format!("{tag}proxy")).as_array().unwrap() {
+            out.push(format!("proxy {} {}", e["dst"], e["dev"]));
+        }
+        for e in section(&s, &format!("{tag}fdb")).as_array().unwrap() {
+            if e["mac"].as_str().is_some_and(|m| m.starts_with("02:00:00") || m.starts_with("00:00:00")) {
+                out.push(format!(
+                    "fdb {} {} {} {} {} {} {}",
+                    e["mac"], e["ifname"], e["dst"], e["vni"], e["port"], e["flags"], e["state"]
+                ));
+            }
+        }
+        for a in addr_infos(&section(&s, &format!("{tag}addrs"))) {
+            let flags: Vec<&str> =
+                ["nodad", "noprefixroute", "secondary", "dynamic"].into_iter().filter(|f| a[*f] == true).collect();
+            out.push(format!(
+                "addr {} {} {} {} {} {flags:?}",
+                a["local"], a["address"], a["prefixlen"], a["scope"], a["broadcast"]
+            ));
+        }
+        out.sort();
+        out
+    };
+    let (built, replayed) = (summary(""), summary("again-"));
+    assert_eq!(built, replayed);
+    assert!(built.iter().any(|l| l.starts_with("fdb \"00:00:00:00:00:00\" \"vx0\" \"10.9.0.3\"")), "{built:?}");
+    assert!(built.iter().any(|l| l.starts_with("proxy \"10.1.0.9\"")), "{built:?}");
+}
+
+fn addr_infos(v: &Value) -> Vec<Value> {
+    v.as_array().unwrap().iter().flat_map(|l| l["addr_info"].as_array().cloned().unwrap_or_default()).collect()
+}

@@ -34,6 +34,7 @@ impl Lab {
     /// Adds `cidr` to `link` with options (`ip addr add CIDR dev LINK [peer P] [brd B] [scope S]
     /// [valid_lft V] [preferred_lft P] [nodad] [noprefixroute]`).
     pub fn addr_with(&mut self, ns: &Ns, link: &str, cidr: &str, o: &AddrOptions) -> Result<()> {
+        self.trace(|| format!("{} addr add {} dev {}", super::trace::ip(ns), addr_words(cidr, o), super::trace::word(link)));
         self.passing(|lab| lab.addr_with_now(ns, link, cidr, o))
     }
 
@@ -81,6 +82,7 @@ impl Lab {
     /// dev LINK`). Returns how many went. Outside the lab's namespaces, on a link it did not
     /// create, each is recorded first and put back at teardown.
     pub fn addr_flush(&mut self, ns: &Ns, link: &str) -> Result<usize> {
+        self.trace(|| format!("{} addr flush dev {}", super::trace::ip(ns), super::trace::word(link)));
         self.passing(|lab| lab.addr_flush_now(ns, link))
     }
 
@@ -128,6 +130,34 @@ impl Lab {
         }
         Ok(removed)
     }
+}
+
+/// An address and its options as `ip addr add` words (a peer takes the prefix: `A peer P/N`).
+fn addr_words(cidr: &str, o: &AddrOptions) -> String {
+    let w = super::trace::word;
+    let mut out = match (&o.peer, cidr.split_once('/')) {
+        (Some(p), Some((ip, prefix))) => format!("{} peer {}", w(ip), w(&format!("{p}/{prefix}"))),
+        (Some(p), None) => format!("{} peer {}", w(cidr), w(p)),
+        (None, _) => w(cidr),
+    };
+    if let Some(b) = &o.broadcast {
+        out += &format!(" broadcast {}", w(b));
+    }
+    if let Some(s) = &o.scope {
+        out += &format!(" scope {}", w(s));
+    }
+    // `ip` wants both lifetimes when one is given (and no preferred beyond valid).
+    if let Ok((Some(v), Some(p))) = v::lifetimes(o.valid_lft, o.preferred_lft) {
+        let text = |n: u32| if n == crate::engine::addr_options::FOREVER { "forever".to_string() } else { n.to_string() };
+        out += &format!(" valid_lft {} preferred_lft {}", text(v), text(p));
+    }
+    if o.nodad {
+        out += " nodad";
+    }
+    if o.noprefixroute {
+        out += " noprefixroute";
+    }
+    out
 }
 
 fn flushed_record(ns: &Ns, ns_inode: u64, link: &str, a: &AddrDetail) -> Object {

@@ -126,6 +126,12 @@ impl Lab {
         let spec = self.fdb_spec(ns, dev, mac, o)?;
         let mac_text = format_mac(&spec.mac);
         let flood = spec.own && (spec.mac == [0; 6] || spec.mac[0] & 1 == 1) && spec.dst.is_some();
+        // Said once the table is known: `bridge` with neither master nor self picks no table.
+        self.trace(|| {
+            let state = o.state.as_deref().unwrap_or("permanent");
+            let verb = if flood { "append" } else { "add" };
+            format!("{} fdb {verb} {mac_text} dev {}{} {state}", bridge_cmd(ns), super::trace::word(dev), fdb_words(&spec))
+        });
         if flood {
             // Appending a remote the list has already succeeds without a change: say so instead.
             if self.fdb_entries(ns)?.iter().any(|e| matches(e, &spec, &mac_text)) {
@@ -199,6 +205,7 @@ impl Lab {
     pub fn fdb_del(&mut self, ns: &Ns, dev: &str, mac: &str, o: &FdbOptions) -> Result<()> {
         let spec = self.fdb_spec(ns, dev, mac, &FdbOptions { state: None, port: None, ..o.clone() })?;
         let mac_text = format_mac(&spec.mac);
+        self.trace(|| format!("{} fdb del {mac_text} dev {}{}", bridge_cmd(ns), super::trace::word(dev), fdb_words(&spec)));
         // Looked up first: the kernel's answers for a missing entry differ by table (ENOENT from
         // a bridge or vxlan, EINVAL from a link's address list).
         let present = self.fdb_entries(ns)?.iter().any(|e| matches_any(e, &spec, &mac_text, true));
@@ -268,6 +275,35 @@ impl Lab {
         let conn = self.conn(ns)?;
         self.block_on(conn.fdb_dump()).map_err(|e| LabError::from_engine(format!("list forwarding entries in {ns}"), e))
     }
+}
+
+/// `bridge` for `ns`: `bridge -n NAME` for a named namespace.
+fn bridge_cmd(ns: &Ns) -> String {
+    match ns {
+        Ns::Root => "bridge".into(),
+        Ns::Named(n) => format!("bridge -n {}", super::trace::word(n)),
+    }
+}
+
+/// An entry's table and remote as `bridge fdb` words.
+fn fdb_words(s: &FdbSpec) -> String {
+    let mut out = String::new();
+    if s.master {
+        out += " master";
+    }
+    if s.own {
+        out += " self";
+    }
+    if let Some(d) = s.dst {
+        out += &format!(" dst {d}");
+    }
+    if let Some(v) = s.vni {
+        out += &format!(" vni {v}");
+    }
+    if let Some(p) = s.port {
+        out += &format!(" port {p}");
+    }
+    out
 }
 
 fn fdb_record(ns: &Ns, ns_inode: u64, dev: &str, s: &FdbSpec) -> Object {

@@ -41,6 +41,11 @@ impl Lab {
     /// STATE`). An entry the kernel learned (not permanent or noarp) is replaced; one someone set
     /// is an error.
     pub fn neigh(&mut self, ns: &Ns, dev: &str, ip: &str, mac: &str, state: Option<&str>) -> Result<()> {
+        self.trace(|| {
+            let w = super::trace::word;
+            let nud = w(state.unwrap_or("permanent"));
+            format!("{} neigh add {} lladdr {} dev {} nud {nud}", super::trace::ip(ns), w(ip), w(mac), w(dev))
+        });
         let addr = v::neigh_ip(ip)?;
         let bytes = v::any_mac(mac)?;
         let state = v::neigh_state(state.unwrap_or("permanent"))?;
@@ -96,6 +101,9 @@ impl Lab {
     /// Makes `dev` answer ARP / neighbour solicitations for `ip` (`ip neigh add proxy IP dev DEV`;
     /// the kernel answers only with `proxy_arp` / `proxy_ndp` on for the link).
     pub fn neigh_proxy(&mut self, ns: &Ns, dev: &str, ip: &str) -> Result<()> {
+        self.trace(|| {
+            format!("{} neigh add proxy {} dev {}", super::trace::ip(ns), super::trace::word(ip), super::trace::word(dev))
+        });
         let addr = v::neigh_ip(ip)?;
         let index = self.index(ns, dev)?;
         // The kernel takes a second identical proxy entry without a word: say it is there (and
@@ -134,6 +142,10 @@ impl Lab {
 
     /// Deletes the entry for `ip` on `dev` (`proxy`: the proxy entry) (`ip neigh del`).
     pub fn neigh_del(&mut self, ns: &Ns, dev: &str, ip: &str, proxy: bool) -> Result<()> {
+        self.trace(|| {
+            let proxy = if proxy { " proxy" } else { "" };
+            format!("{} neigh del{proxy} {} dev {}", super::trace::ip(ns), super::trace::word(ip), super::trace::word(dev))
+        });
         let addr = v::neigh_ip(ip)?;
         let index = self.index(ns, dev)?;
         let conn = self.conn(ns)?;
@@ -179,6 +191,7 @@ impl Lab {
     /// Removes what `ip neigh flush dev DEV` removes: every entry of the link but the permanent
     /// and noarp ones (and not the proxy entries). Returns how many went.
     pub fn neigh_flush(&mut self, ns: &Ns, dev: &str) -> Result<usize> {
+        self.trace(|| format!("{} neigh flush dev {}", super::trace::ip(ns), super::trace::word(dev)));
         let index = self.index(ns, dev)?;
         let conn = self.conn(ns)?;
         let entries =
