@@ -23,6 +23,7 @@ mod subtests;
 mod support;
 mod trace;
 mod traffic;
+mod traffic_full;
 mod user_errors;
 mod veth;
 mod walkthrough;

@@ -108,6 +108,7 @@ impl Lab {
     fn forget_ns(&mut self, name: &str) {
         self.spaces.remove(name);
         self.unsettled.forget_ns(&Ns::named(name));
+        self.tcp.close_in(&Ns::named(name));
         let key = Some(name.to_string());
         self.indexes.retain(|(ns, _), _| *ns != key);
         self.peers.retain(|(ns, _), (pns, _)| *ns != key && *pns != key);

@@ -12,6 +12,7 @@ const GROUPS: &[&[Native]] = &[
     super::defs_routes::ROUTES,
     super::defs_net::NET,
     super::defs_traffic::TRAFFIC,
+    super::defs_probe::PROBE,
     super::defs_testing::TESTING,
     super::defs_processes::PROCESSES,
 ];

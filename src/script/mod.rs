@@ -9,6 +9,7 @@ pub(crate) mod defs_core;
 pub(crate) mod defs_links;
 pub(crate) mod defs_neigh;
 pub(crate) mod defs_net;
+pub(crate) mod defs_probe;
 pub(crate) mod defs_processes;
 pub(crate) mod defs_routes;
 pub(crate) mod defs_testing;
