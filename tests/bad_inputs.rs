@@ -1115,6 +1115,195 @@ const CASES: &[Case] = &[
         r#"master(a, "w0", "br0", #{speed: 1})"#,
         r#"master has no option "speed"; the options are: hairpin, learning, flood, isolated, cost, priority"#,
     ),
+    // Neighbours, forwarding entries, address options and flushing.
+    c(
+        "neigh",
+        r#"neigh(a, "v0", "10.1.0.9", "02:00:00:00:00")"#,
+        r#"invalid MAC address "02:00:00:00:00": it must be six hexadecimal bytes separated by colons, like "02:00:00:00:00:01""#,
+    ),
+    c(
+        "neigh",
+        r#"neigh(a, "v0", "10.1.0.300", "02:00:00:00:00:09")"#,
+        r#"invalid neighbour address "10.1.0.300": it is not an IPv4 or IPv6 address"#,
+    ),
+    c(
+        "neigh",
+        r#"neigh(a, "v0", "224.0.0.1", "02:00:00:00:00:09")"#,
+        r#"invalid neighbour address "224.0.0.1": 224.0.0.1 is a multicast group address (224.0.0.0/4), not a host's; a neighbour entry is for one host's unicast address"#,
+    ),
+    c(
+        "neigh",
+        r#"neigh(a, "v0", "10.1.0.9/24", "02:00:00:00:00:09")"#,
+        r#"invalid neighbour address "10.1.0.9/24": it has a prefix length; give the address alone, like "10.1.0.9""#,
+    ),
+    c(
+        "neigh",
+        r#"neigh(a, "v0", "10.1.0.9", "02:00:00:00:00:09", #{state: "incomplete"})"#,
+        r#"invalid neighbour state "incomplete": it must be "permanent", "reachable", "stale" or "noarp""#,
+    ),
+    c(
+        "neigh",
+        r#"neigh(a, "v0", "10.1.0.9", "02:00:00:00:00:09", #{nud: "permanent"})"#,
+        r#"neigh has no option "nud"; the options are: state"#,
+    ),
+    c("neigh", r#"neigh(a, "nope", "10.1.0.9", "02:00:00:00:00:09")"#, r#"link "nope" does not exist in namespace "a""#),
+    c(
+        "neigh",
+        r#"neigh(a, "v0", 10, "02:00:00:00:00:09")"#,
+        r#"the third argument of neigh must be an IPv4 or IPv6 address (a string), not the integer 10"#,
+    ),
+    c(
+        "neigh",
+        r#"{ neigh(a, "w0", "10.1.0.8", "02:00:00:00:00:08"); neigh(a, "w0", "10.1.0.8", "02:00:00:00:00:07") }"#,
+        r#"neighbour "10.1.0.8" already exists on link "w0" in namespace "a" (permanent at 02:00:00:00:00:08): remove it first with neigh_del"#,
+    ),
+    c(
+        "neigh_proxy",
+        r#"neigh_proxy(a, "v0", "fd00::zz")"#,
+        r#"invalid neighbour address "fd00::zz": it is not an IPv4 or IPv6 address (host names are not looked up: give an address)"#,
+    ),
+    c("neigh_proxy", r#"neigh_proxy(a, "nope", "10.1.0.9")"#, r#"link "nope" does not exist in namespace "a""#),
+    c(
+        "neigh_proxy",
+        r#"{ neigh_proxy(a, "w0", "10.1.0.8"); neigh_proxy(a, "w0", "10.1.0.8") }"#,
+        r#"proxy neighbour "10.1.0.8" already exists on link "w0" in namespace "a""#,
+    ),
+    c(
+        "neigh_del",
+        r#"neigh_del(a, "w1", "10.1.0.77")"#,
+        r#"link "w1" in namespace "a" has no neighbour entry for 10.1.0.77; it has none"#,
+    ),
+    c(
+        "neigh_del",
+        r#"neigh_del(a, "w1", "10.1.0.77", #{proxy: true})"#,
+        r#"link "w1" in namespace "a" has no proxy entry for 10.1.0.77; it has none"#,
+    ),
+    c(
+        "neigh_del",
+        r#"neigh_del(a, "w1", "10.1.0.77", #{proxy: 1})"#,
+        r#"the proxy option of neigh_del must be true or false, not the integer 1"#,
+    ),
+    c("neigh_del", r#"neigh_del(a, "w1", "::1::")"#, r#"invalid neighbour address "::1::": it is not an IPv4 or IPv6 address"#),
+    c("neighs", r#"neighs(a, #{dev: "nope"})"#, r#"link "nope" does not exist in namespace "a""#),
+    c("neighs", r#"neighs(a, #{dev: 5})"#, r#"the dev option of neighs must be a link name (a string), not the integer 5"#),
+    c("neighs", r#"neighs("zz")"#, r#"namespace "zz" does not exist"#),
+    c("neigh_flush", r#"neigh_flush(a, "nope")"#, r#"link "nope" does not exist in namespace "a""#),
+    c(
+        "neigh_flush",
+        r#"neigh_flush(5)"#,
+        r#"the first argument of neigh_flush must be a link name (a string), not the integer 5"#,
+    ),
+    c(
+        "fdb",
+        r#"fdb(a, "w1", "02:00:00:00:00")"#,
+        r#"invalid MAC address "02:00:00:00:00": it must be six hexadecimal bytes separated by colons, like "02:00:00:00:00:01""#,
+    ),
+    c(
+        "fdb",
+        r#"fdb(a, "w1", "02:00:00:00:00:01", #{master: true})"#,
+        r#"link "w1" in namespace "a" is not a bridge port, so there is no bridge table for it (master); give #{self: true} for the link's own table"#,
+    ),
+    c(
+        "fdb",
+        r#"fdb(a, "w1", "02:00:00:00:00:01", #{state: "local"})"#,
+        r#"invalid forwarding entry state "local": it must be "permanent", "static" or "dynamic""#,
+    ),
+    c(
+        "fdb",
+        r#"fdb(a, "w1", "02:00:00:00:00:01", #{dst: "10.0.0.2"})"#,
+        r#"dst, vni and port name a vxlan remote; link "w1" in namespace "a" is a veth link, not a vxlan"#,
+    ),
+    c(
+        "fdb",
+        r#"fdb(a, "w1", "02:00:00:00:00:01", #{dst: "10.0.0.300"})"#,
+        r#"invalid remote address "10.0.0.300": it is not an IPv4 or IPv6 address"#,
+    ),
+    c(
+        "fdb",
+        r#"fdb(a, "w1", "02:00:00:00:00:01", #{vni: 16777216})"#,
+        r#"invalid VNI "16777216": a VXLAN network identifier is from 0 to 16777215"#,
+    ),
+    c("fdb", r#"fdb(a, "w1", "02:00:00:00:00:01", #{port: 0})"#, r#"invalid UDP port "0": it must be from 1 to 65535"#),
+    c(
+        "fdb",
+        r#"fdb(a, "w1", "02:00:00:00:00:01", #{master: false, self: false})"#,
+        r#"invalid forwarding entry "02:00:00:00:00:01": master and self are both false: it must go to the bridge's table (master) or the link's own (self)"#,
+    ),
+    c(
+        "fdb",
+        r#"fdb(a, "w1", "02:00:00:00:00:01", #{state: "static"})"#,
+        r#"cannot add forwarding entry 02:00:00:00:00:01 on "w1" in namespace "a": a link's own address list takes only permanent entries"#,
+    ),
+    c("fdb", r#"fdb(a, "nope", "02:00:00:00:00:01")"#, r#"link "nope" does not exist in namespace "a""#),
+    c(
+        "fdb_del",
+        r#"fdb_del(a, "w1", "02:00:00:00:00:77")"#,
+        r#"link "w1" in namespace "a" has no entry 02:00:00:00:00:77 in its own table; its entries: 33:33:00:00:00:01"#,
+    ),
+    c(
+        "fdb_del",
+        r#"fdb_del(a, "w1", "zz")"#,
+        r#"invalid MAC address "zz": it must be six hexadecimal bytes separated by colons, like "02:00:00:00:00:01""#,
+    ),
+    c(
+        "fdb_del",
+        r#"fdb_del(a, "w1", "02:00:00:00:00:77", #{port: 4789})"#,
+        r#"fdb_del has no option "port"; the options are: dst, vni, master, self"#,
+    ),
+    c("fdbs", r#"fdbs(a, #{dev: "nope"})"#, r#"link "nope" does not exist in namespace "a""#),
+    c("fdbs", r#"fdbs(a, #{port: 1})"#, r#"fdbs has no option "port"; the options are: dev"#),
+    c("addr_flush", r#"addr_flush(a, "nope")"#, r#"link "nope" does not exist in namespace "a""#),
+    c("addr_flush", r#"addr_flush(5)"#, r#"the first argument of addr_flush must be a link name (a string), not the integer 5"#),
+    c(
+        "addr",
+        r#"addr(a, "w0", "10.7.0.1/24", #{valid_lft: 10, preferred_lft: 20})"#,
+        r#"invalid preferred_lft "20 s": it is longer than the valid lifetime (10 s); an address is preferred at most as long as it is valid"#,
+    ),
+    c(
+        "addr",
+        r#"addr(a, "w0", "10.7.0.1/24", #{valid_lft: 0})"#,
+        r#"invalid valid_lft "0": it must be from 1 to 4294967294 seconds, or "forever""#,
+    ),
+    c(
+        "addr",
+        r#"addr(a, "w0", "10.7.0.1/24", #{valid_lft: "later"})"#,
+        r#"the valid_lft option of addr must be a whole number of seconds or "forever", not the string "later""#,
+    ),
+    c(
+        "addr",
+        r#"addr(a, "w0", "10.7.0.1/24", #{valid_lft: 1.5})"#,
+        r#"the valid_lft option of addr must be a whole number of seconds or "forever", not the float 1.5"#,
+    ),
+    c(
+        "addr",
+        r#"addr(a, "w0", "fd07::1/64", #{broadcast: "+"})"#,
+        r#"invalid broadcast address "+": fd07::1 is an IPv6 address, and IPv6 has no broadcast"#,
+    ),
+    c(
+        "addr",
+        r#"addr(a, "w0", "10.7.0.1/24", #{peer: "fd00::1"})"#,
+        r#"invalid peer address "fd00::1": it is not of the same family as the local address 10.7.0.1"#,
+    ),
+    c(
+        "addr",
+        r#"addr(a, "w0", "10.7.0.1/24", #{scope: "galaxy"})"#,
+        r#"invalid scope "galaxy": it must be "global", "site", "link", "host", "nowhere" or a number from 0 to 255"#,
+    ),
+    c(
+        "addr",
+        r#"addr(a, "w0", "10.7.0.1/24", #{scope: 256})"#,
+        r#"invalid scope "256": it must be "global", "site", "link", "host", "nowhere" or a number from 0 to 255"#,
+    ),
+    c(
+        "addr",
+        r#"addr(a, "w0", "10.7.0.1/24", #{nodad: "yes"})"#,
+        r#"the nodad option of addr must be true or false, not the string "yes""#,
+    ),
+    c(
+        "addr",
+        r#"addr(a, "w0", "10.7.0.1/24", #{label: "x"})"#,
+        r#"addr has no option "label"; the options are: nodad, valid_lft, preferred_lft, broadcast, noprefixroute, peer, scope"#,
+    ),
 ];
 
 /// The script: the setup, then each case in `try`; `links()` after the call carries out

@@ -1,5 +1,6 @@
 //! Integration tests: one binary (see DESIGN.md §5), all kernel objects in private namespaces.
 
+mod addr_options;
 mod bad_inputs;
 mod containment;
 mod errors;
@@ -9,6 +10,7 @@ mod ledger_trust;
 mod lifecycle;
 mod limits;
 mod links_full;
+mod neigh_fdb;
 mod net;
 mod ownership;
 mod processes;

@@ -1,5 +1,6 @@
 //! The netns + netlink engine: kernel objects, nothing about scripts or users.
 
+pub(crate) mod addr_options;
 pub(crate) mod error;
 pub(crate) mod exec;
 pub mod heap;
@@ -9,6 +10,7 @@ pub(crate) mod limits;
 pub(crate) mod link_kinds;
 pub(crate) mod link_props;
 pub(crate) mod lookup;
+pub(crate) mod neigh;
 pub mod netlink;
 pub(crate) mod netns;
 pub(crate) mod nsmembers;

@@ -72,6 +72,7 @@ impl Object {
                 old.altnames.iter().try_for_each(|a| super::validate_links::altname(a))
             }
             Object::Process { pid, .. } | Object::Pidns { pid, .. } => process(*pid),
+            Object::Neigh { .. } | Object::Fdb { .. } | Object::Flushed { .. } => super::ledger_neigh::check(self),
         }
     }
 }

@@ -158,24 +158,13 @@ impl Lab {
         found.map(|i| links[i].clone()).ok_or_else(|| LabError::NoSuchLink { ns: ns.to_string(), link: name.into() })
     }
 
-    /// The addresses in `ns` (`ip addr show`).
+    /// The addresses in `ns` (`ip addr show`), with their flags and lifetimes.
     pub fn addrs(&mut self, ns: &Ns) -> Result<Vec<AddrView>> {
         let conn = self.conn(ns)?;
         let (links, addrs) = self
-            .block_on(async { Ok::<_, EngineError>((conn.links().await?, conn.addrs().await?)) })
+            .block_on(async { Ok::<_, EngineError>((conn.links().await?, conn.addr_details().await?)) })
             .map_err(|e| LabError::from_engine(format!("list addresses in {ns}"), e))?;
-        Ok(addrs
-            .iter()
-            .map(|a| AddrView {
-                link: links.iter().find(|l| l.index == a.index).map(|l| l.name.clone()).unwrap_or_default(),
-                index: a.index,
-                family: if a.address.is_ipv4() { "inet".into() } else { "inet6".into() },
-                address: a.address.to_string(),
-                prefix: a.prefix,
-                cidr: format!("{}/{}", a.address, a.prefix),
-                scope: a.scope.clone(),
-            })
-            .collect())
+        Ok(addrs.iter().map(|a| super::addr_options::addr_view(a, &links)).collect())
     }
 }
 

@@ -2,18 +2,22 @@
 //! It speaks in names, checks input before the kernel sees it, records what it creates in the
 //! ledger, and turns engine failures into errors about the user's objects.
 
+mod addr_options;
 mod bridges;
 mod checkpoint;
 pub(crate) mod diagnose;
 pub(crate) mod diagnosis;
+mod fdb;
 mod holding;
 mod ifindex;
 mod interactive;
+mod ledger_neigh;
 mod link_del;
 pub(crate) mod link_set;
 mod links;
 mod moved;
 mod namespaces;
+mod neigh;
 mod probe;
 mod routes;
 pub(crate) mod trace;
@@ -37,11 +41,13 @@ mod stragglers;
 mod sysctl;
 pub(crate) mod tcp;
 pub(crate) mod teardown;
+mod teardown_neigh;
 pub(crate) mod throughput;
 pub(crate) mod traceroute;
 pub(crate) mod units;
 pub(crate) mod validate;
 pub(crate) mod validate_links;
+pub(crate) mod validate_neigh;
 pub(crate) mod validate_net;
 pub(crate) mod validate_traffic;
 pub(crate) mod view;
@@ -56,9 +62,12 @@ use std::time::Duration;
 
 use nix::errno::Errno;
 
+pub use addr_options::AddrOptions;
 pub use error::{LabError, Result};
+pub use fdb::{FdbOptions, FdbView};
 pub use holding::{Outcome, Ticket};
 use ledger::{Ledger, Object};
+pub use neigh::NeighView;
 pub use routes::route_spec;
 pub use teardown::TeardownReport;
 pub use view::{AddrView, LinkView, RouteView};

@@ -34,6 +34,12 @@ pub struct TeardownReport {
     pub sysctls: usize,
     /// Links the lab did not create, moved back where they came from.
     pub moved: usize,
+    /// Neighbour (and proxy) entries removed.
+    pub neighbours: usize,
+    /// Forwarding (bridge fdb) entries removed.
+    pub fdb: usize,
+    /// Addresses the lab flushed, put back.
+    pub restored: usize,
     /// Objects that could not be removed, each with the reason.
     pub failures: Vec<String>,
     /// Objects left as they are because they are no longer (provably) the lab's, or someone
@@ -59,6 +65,9 @@ impl TeardownReport {
         self.processes += other.processes;
         self.sysctls += other.sysctls;
         self.moved += other.moved;
+        self.neighbours += other.neighbours;
+        self.fdb += other.fdb;
+        self.restored += other.restored;
         self.failures.extend(other.failures);
         self.left.extend(other.left);
     }
@@ -77,6 +86,9 @@ impl std::fmt::Display for TeardownReport {
             (self.processes, "process", "processes"),
             (self.sysctls, "sysctl restored", "sysctls restored"),
             (self.moved, "link moved back", "links moved back"),
+            (self.neighbours, "neighbour entry", "neighbour entries"),
+            (self.fdb, "forwarding entry", "forwarding entries"),
+            (self.restored, "flushed address put back", "flushed addresses put back"),
         ] {
             if n > 0 {
                 parts.push(plural(n, one, many));
@@ -241,7 +253,14 @@ fn remove_with(objects: &[Object], home: &File, group: Option<u32>, whole: Optio
         .filter(|o| {
             matches!(
                 o,
-                Object::Link { .. } | Object::Addr { .. } | Object::Route { .. } | Object::Qdisc { .. } | Object::LinkSet { .. }
+                Object::Link { .. }
+                    | Object::Addr { .. }
+                    | Object::Route { .. }
+                    | Object::Qdisc { .. }
+                    | Object::LinkSet { .. }
+                    | Object::Neigh { .. }
+                    | Object::Fdb { .. }
+                    | Object::Flushed { .. }
             )
         })
         .collect();
@@ -257,7 +276,10 @@ fn remove_with(objects: &[Object], home: &File, group: Option<u32>, whole: Optio
             Object::Link { ns, ns_inode, .. }
             | Object::Route { ns, ns_inode, .. }
             | Object::Qdisc { ns, ns_inode, .. }
-            | Object::LinkSet { ns, ns_inode, .. } => (ns, Some(*ns_inode)),
+            | Object::LinkSet { ns, ns_inode, .. }
+            | Object::Neigh { ns, ns_inode, .. }
+            | Object::Fdb { ns, ns_inode, .. }
+            | Object::Flushed { ns, ns_inode, .. } => (ns, Some(*ns_inode)),
             Object::Addr { ns, ns_inode, .. } => (ns, *ns_inode),
             _ => continue,
         };
@@ -302,6 +324,9 @@ fn remove_with(objects: &[Object], home: &File, group: Option<u32>, whole: Optio
                 Object::Addr { .. } => report.addrs += 1,
                 Object::Qdisc { .. } => report.qdiscs += 1,
                 Object::LinkSet { .. } => {}
+                Object::Neigh { .. } => report.neighbours += 1,
+                Object::Fdb { .. } => report.fdb += 1,
+                Object::Flushed { .. } => report.restored += 1,
                 _ => report.routes += 1,
             },
             // Already gone because its peer's namespace was deleted just now: removed all the
@@ -356,6 +381,11 @@ fn describe(obj: &Object) -> String {
         Object::Sysctl { key, .. } => format!("sysctl {key}"),
         Object::Moved { name, .. } => format!("link {name}"),
         Object::LinkSet { name, .. } => format!("settings of link {name}"),
+        Object::Neigh { ip, link, proxy: false, .. } => format!("neighbour {ip} on {link}"),
+        Object::Neigh { ip, link, .. } => format!("proxy neighbour {ip} on {link}"),
+        Object::Fdb { mac, dst, link, .. } if dst.is_empty() => format!("forwarding entry {mac} on {link}"),
+        Object::Fdb { mac, dst, link, .. } => format!("forwarding entry {mac} dst {dst} on {link}"),
+        Object::Flushed { cidr, link, .. } => format!("flushed address {cidr} on {link}"),
     }
 }
 
@@ -478,6 +508,13 @@ async fn remove_in(conn: &Conn, obj: &Object, group: Option<u32>, vanishing: boo
             super::link_set::Restored::Absent => Outcome::Absent,
             super::link_set::Restored::Left(why) => Outcome::Left(why),
         }),
+        Object::Neigh { .. } | Object::Fdb { .. } | Object::Flushed { .. } => {
+            Ok(match super::teardown_neigh::undo(conn, obj).await? {
+                super::teardown_neigh::Undo::Done => Outcome::Done,
+                super::teardown_neigh::Undo::Absent => Outcome::Absent,
+                super::teardown_neigh::Undo::Left(why) => Outcome::Left(why),
+            })
+        }
         _ => Ok(Outcome::Absent),
     }
 }

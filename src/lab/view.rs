@@ -58,6 +58,17 @@ pub struct AddrView {
     pub cidr: String,
     /// Scope ("global", "link", "host").
     pub scope: String,
+    /// IFA_F_* flags by name ("permanent", "tentative", "nodad", "noprefixroute", "dadfailed",
+    /// "deprecated", ...; "dynamic" for one that is not permanent, as `ip` says).
+    pub flags: Vec<String>,
+    /// Remaining lifetimes in seconds; None: forever.
+    pub valid_lft: Option<u32>,
+    /// Remaining preferred lifetime in seconds; None: forever.
+    pub preferred_lft: Option<u32>,
+    /// The other end of a point-to-point address ("" for none).
+    pub peer: String,
+    /// The IPv4 broadcast address ("" for none).
+    pub broadcast: String,
 }
 
 /// A route, as `routes()` shows it.

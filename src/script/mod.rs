@@ -8,6 +8,7 @@ pub(crate) mod check;
 pub(crate) mod defs_core;
 pub(crate) mod defs_link_edit;
 pub(crate) mod defs_links;
+pub(crate) mod defs_neigh;
 pub(crate) mod defs_net;
 pub(crate) mod defs_probe;
 pub(crate) mod defs_processes;
