@@ -1,5 +1,6 @@
 //! Integration tests: one binary (see DESIGN.md §5), all kernel objects in private namespaces.
 
+mod addr_options;
 mod bad_inputs;
 mod containment;
 mod errors;
@@ -8,6 +9,8 @@ mod fuzz;
 mod ledger_trust;
 mod lifecycle;
 mod limits;
+mod links_full;
+mod neigh_fdb;
 mod net;
 mod ownership;
 mod processes;
@@ -21,6 +24,7 @@ mod subtests;
 mod support;
 mod trace;
 mod traffic;
+mod traffic_full;
 mod user_errors;
 mod veth;
 mod walkthrough;

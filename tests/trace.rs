@@ -71,7 +71,8 @@ fn summary(s: &std::collections::HashMap<String, String>) -> Vec<String> {
 fn the_trace_replays_into_the_same_lab() {
     let path = script("trace", "lab.rhai", LAB);
     let run = in_private_netns(&format!(
-        r#"$NSLAB run --keep --trace {} 2>trace.err || exit 9
+        r#"cd "$TMPDIR"
+$NSLAB run --keep --trace {} 2>trace.err || exit 9
 grep '^+ ' trace.err | sed 's/^+ //' > trace.sh
 echo =trace; cat trace.sh
 {STATE}

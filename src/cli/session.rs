@@ -122,7 +122,7 @@ impl Session {
         }
         let lab = Lab::new(LabOptions::new(plan.name)).map_err(|e| Refusal {
             message: e.to_string(),
-            hint: e.hint(),
+            hint: crate::script::hints::hint(&e),
             status: EXIT_FAILED,
         })?;
         let which = watch_signals(&lab, plan.interrupt);

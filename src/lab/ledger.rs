@@ -102,6 +102,56 @@ pub enum Object {
         to_inode: u64,
         now: u32,
     },
+    /// Settings the lab changed (`link_set`) on a link it did not create, outside its
+    /// namespaces: the link by ifindex (its name confirms it), `old` each setting before the
+    /// lab's first change of it, and the alternative names it added. Put back at teardown.
+    /// `depth`: the sub-test checkpoints active when it was made (0: none); a sub-test's record
+    /// holds the values from its start, so undoing it puts back no more than it changed.
+    LinkSet {
+        ns: Option<String>,
+        ns_inode: u64,
+        name: String,
+        index: u32,
+        old: super::link_set::SavedLink,
+        #[serde(default)]
+        depth: usize,
+    },
+    /// A neighbour entry (`proxy`: a proxy entry) added to a link the lab did not create, outside
+    /// its namespaces; the link by ifindex. Removed only while the entry is as the lab left it
+    /// (the same MAC, and the same state when that was permanent or noarp). See `lab/neigh.rs`.
+    Neigh { ns: Option<String>, ns_inode: u64, link: String, index: u32, ip: String, mac: String, state: u16, proxy: bool },
+    /// A forwarding entry added to a link the lab did not create, outside its namespaces: the
+    /// bridge's (`master`) and/or the link's own (`own`, `bridge fdb ... self`), by MAC and the
+    /// vxlan remote it names (`dst` "" for none). See `lab/fdb.rs`.
+    Fdb {
+        ns: Option<String>,
+        ns_inode: u64,
+        link: String,
+        index: u32,
+        mac: String,
+        dst: String,
+        vni: Option<u32>,
+        port: Option<u16>,
+        master: bool,
+        own: bool,
+        state: u16,
+    },
+    /// An address the lab flushed from a link it did not create, outside its namespaces: put
+    /// back at teardown (if the link is still that ifindex and the address is not there), with
+    /// its peer, broadcast, scope, settable flags and lifetimes. See `lab/addr_options.rs`.
+    Flushed {
+        ns: Option<String>,
+        ns_inode: u64,
+        link: String,
+        index: u32,
+        cidr: String,
+        peer: String,
+        broadcast: String,
+        scope: u8,
+        flags: u32,
+        valid: u32,
+        preferred: u32,
+    },
     /// A background process (group leader); `start` is its start time in clock ticks, which
     /// tells it from a later process that reuses the pid.
     Process { pid: i32, start: u64 },
@@ -119,6 +169,11 @@ pub struct SavedQdisc {
 }
 
 impl Object {
+    /// Whether two records describe the same object (see `key`).
+    pub fn same(&self, other: &Object) -> bool {
+        self.key() == other.key()
+    }
+
     /// Two records describe the same object when these match (identity fields may be filled later).
     pub(crate) fn key(&self) -> String {
         match self {
@@ -128,9 +183,15 @@ impl Object {
             Object::Route { ns, table, dst, metric, via, .. } => format!("route {ns:?} {table} {dst} {metric} {via}"),
             Object::Qdisc { ns, index, .. } => format!("qdisc {ns:?} {index}"),
             Object::Moved { ns, index, .. } => format!("moved {ns:?} {index}"),
+            Object::LinkSet { ns, index, depth, .. } => format!("linkset {ns:?} {index} {depth}"),
             Object::Process { pid, .. } => format!("process {pid}"),
             Object::Pidns { pid, .. } => format!("pidns {pid}"),
             Object::Sysctl { ns, key, .. } => format!("sysctl {ns:?} {key}"),
+            Object::Neigh { ns, index, ip, proxy, .. } => format!("neigh {ns:?} {index} {ip} {proxy}"),
+            Object::Fdb { ns, index, mac, dst, vni, port, master, own, .. } => {
+                format!("fdb {ns:?} {index} {mac} {dst} {vni:?} {port:?} {master} {own}")
+            }
+            Object::Flushed { ns, index, cidr, .. } => format!("flushed {ns:?} {index} {cidr}"),
         }
     }
 }

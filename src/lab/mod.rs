@@ -2,16 +2,22 @@
 //! It speaks in names, checks input before the kernel sees it, records what it creates in the
 //! ledger, and turns engine failures into errors about the user's objects.
 
+mod addr_options;
 mod bridges;
 mod checkpoint;
 pub(crate) mod diagnose;
 pub(crate) mod diagnosis;
+mod fdb;
 mod holding;
 mod ifindex;
 mod interactive;
+mod ledger_neigh;
+mod link_del;
+pub(crate) mod link_set;
 mod links;
 mod moved;
 mod namespaces;
+mod neigh;
 mod probe;
 mod routes;
 pub(crate) mod trace;
@@ -33,11 +39,17 @@ pub(crate) mod shaping;
 pub(crate) mod shared_settings;
 mod stragglers;
 mod sysctl;
+pub(crate) mod tcp;
 pub(crate) mod teardown;
+mod teardown_neigh;
 pub(crate) mod throughput;
+pub(crate) mod traceroute;
 pub(crate) mod units;
 pub(crate) mod validate;
+pub(crate) mod validate_links;
+pub(crate) mod validate_neigh;
 pub(crate) mod validate_net;
+pub(crate) mod validate_traffic;
 pub(crate) mod view;
 
 use std::collections::{HashMap, HashSet};
@@ -50,9 +62,12 @@ use std::time::Duration;
 
 use nix::errno::Errno;
 
+pub use addr_options::AddrOptions;
 pub use error::{LabError, Result};
+pub use fdb::{FdbOptions, FdbView};
 pub use holding::{Outcome, Ticket};
 use ledger::{Ledger, Object};
+pub use neigh::NeighView;
 pub use routes::route_spec;
 pub use teardown::TeardownReport;
 pub use view::{AddrView, LinkView, RouteView};
@@ -160,6 +175,8 @@ pub struct Lab {
     unsettled: probe::Unsettled,
     cancel: Arc<AtomicBool>,
     procs: processes::Procs,
+    /// TCP listeners started by `tcp_listen`.
+    tcp: tcp::Listeners,
     /// Active checkpoints, outermost first (see `checkpoint.rs`).
     checkpoints: Vec<checkpoint::Frame>,
     /// Where `--trace` lines go (see `trace.rs`).
@@ -208,6 +225,7 @@ impl Lab {
             unsettled: probe::Unsettled::default(),
             cancel: Arc::new(AtomicBool::new(false)),
             procs: processes::Procs::default(),
+            tcp: tcp::Listeners::default(),
             checkpoints: Vec::new(),
             trace: None,
         })
@@ -373,6 +391,7 @@ impl Lab {
         // need not come up only to go.
         self.pending = None;
         self.held_up = None;
+        self.tcp.close_all();
         let Some(ledger) = self.ledger.take() else { return TeardownReport::default() };
         // From memory, not the file: its path may be gone or replaced, and reading it would need
         // a descriptor the lab may not have left (a lab at the open-file limit).

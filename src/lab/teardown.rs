@@ -34,6 +34,12 @@ pub struct TeardownReport {
     pub sysctls: usize,
     /// Links the lab did not create, moved back where they came from.
     pub moved: usize,
+    /// Neighbour (and proxy) entries removed.
+    pub neighbours: usize,
+    /// Forwarding (bridge fdb) entries removed.
+    pub fdb: usize,
+    /// Addresses the lab flushed, put back.
+    pub restored: usize,
     /// Objects that could not be removed, each with the reason.
     pub failures: Vec<String>,
     /// Objects left as they are because they are no longer (provably) the lab's, or someone
@@ -59,6 +65,9 @@ impl TeardownReport {
         self.processes += other.processes;
         self.sysctls += other.sysctls;
         self.moved += other.moved;
+        self.neighbours += other.neighbours;
+        self.fdb += other.fdb;
+        self.restored += other.restored;
         self.failures.extend(other.failures);
         self.left.extend(other.left);
     }
@@ -77,6 +86,9 @@ impl std::fmt::Display for TeardownReport {
             (self.processes, "process", "processes"),
             (self.sysctls, "sysctl restored", "sysctls restored"),
             (self.moved, "link moved back", "links moved back"),
+            (self.neighbours, "neighbour entry", "neighbour entries"),
+            (self.fdb, "forwarding entry", "forwarding entries"),
+            (self.restored, "flushed address put back", "flushed addresses put back"),
         ] {
             if n > 0 {
                 parts.push(plural(n, one, many));
@@ -238,7 +250,19 @@ fn remove_with(objects: &[Object], home: &File, group: Option<u32>, whole: Optio
     }
     let rest: Vec<&Object> = objects
         .iter()
-        .filter(|o| matches!(o, Object::Link { .. } | Object::Addr { .. } | Object::Route { .. } | Object::Qdisc { .. }))
+        .filter(|o| {
+            matches!(
+                o,
+                Object::Link { .. }
+                    | Object::Addr { .. }
+                    | Object::Route { .. }
+                    | Object::Qdisc { .. }
+                    | Object::LinkSet { .. }
+                    | Object::Neigh { .. }
+                    | Object::Fdb { .. }
+                    | Object::Flushed { .. }
+            )
+        })
         .collect();
     if rest.is_empty() {
         return report;
@@ -249,9 +273,13 @@ fn remove_with(objects: &[Object], home: &File, group: Option<u32>, whole: Optio
     let mut conns: HashMap<Option<String>, Option<(Conn, u64)>> = HashMap::new();
     for obj in rest.into_iter().rev() {
         let (ns, recorded) = match obj {
-            Object::Link { ns, ns_inode, .. } | Object::Route { ns, ns_inode, .. } | Object::Qdisc { ns, ns_inode, .. } => {
-                (ns, Some(*ns_inode))
-            }
+            Object::Link { ns, ns_inode, .. }
+            | Object::Route { ns, ns_inode, .. }
+            | Object::Qdisc { ns, ns_inode, .. }
+            | Object::LinkSet { ns, ns_inode, .. }
+            | Object::Neigh { ns, ns_inode, .. }
+            | Object::Fdb { ns, ns_inode, .. }
+            | Object::Flushed { ns, ns_inode, .. } => (ns, Some(*ns_inode)),
             Object::Addr { ns, ns_inode, .. } => (ns, *ns_inode),
             _ => continue,
         };
@@ -295,6 +323,10 @@ fn remove_with(objects: &[Object], home: &File, group: Option<u32>, whole: Optio
                 Object::Link { .. } => report.links += 1,
                 Object::Addr { .. } => report.addrs += 1,
                 Object::Qdisc { .. } => report.qdiscs += 1,
+                Object::LinkSet { .. } => {}
+                Object::Neigh { .. } => report.neighbours += 1,
+                Object::Fdb { .. } => report.fdb += 1,
+                Object::Flushed { .. } => report.restored += 1,
                 _ => report.routes += 1,
             },
             // Already gone because its peer's namespace was deleted just now: removed all the
@@ -348,6 +380,12 @@ fn describe(obj: &Object) -> String {
         Object::Pidns { pid, .. } => format!("process namespace of {pid}"),
         Object::Sysctl { key, .. } => format!("sysctl {key}"),
         Object::Moved { name, .. } => format!("link {name}"),
+        Object::LinkSet { name, .. } => format!("settings of link {name}"),
+        Object::Neigh { ip, link, proxy: false, .. } => format!("neighbour {ip} on {link}"),
+        Object::Neigh { ip, link, .. } => format!("proxy neighbour {ip} on {link}"),
+        Object::Fdb { mac, dst, link, .. } if dst.is_empty() => format!("forwarding entry {mac} on {link}"),
+        Object::Fdb { mac, dst, link, .. } => format!("forwarding entry {mac} dst {dst} on {link}"),
+        Object::Flushed { cidr, link, .. } => format!("flushed address {cidr} on {link}"),
     }
 }
 
@@ -464,6 +502,18 @@ async fn remove_in(conn: &Conn, obj: &Object, group: Option<u32>, vanishing: boo
                 ))),
                 _ => Ok(Outcome::Absent),
             }
+        }
+        Object::LinkSet { name, index, old, .. } => Ok(match super::link_set::restore(conn, name, *index, old).await? {
+            super::link_set::Restored::Done => Outcome::Done,
+            super::link_set::Restored::Absent => Outcome::Absent,
+            super::link_set::Restored::Left(why) => Outcome::Left(why),
+        }),
+        Object::Neigh { .. } | Object::Fdb { .. } | Object::Flushed { .. } => {
+            Ok(match super::teardown_neigh::undo(conn, obj).await? {
+                super::teardown_neigh::Undo::Done => Outcome::Done,
+                super::teardown_neigh::Undo::Absent => Outcome::Absent,
+                super::teardown_neigh::Undo::Left(why) => Outcome::Left(why),
+            })
         }
         _ => Ok(Outcome::Absent),
     }
