@@ -36,7 +36,9 @@ impl Lab {
     /// belongs before the checkpoint.
     pub fn checkpoint(&mut self) -> Result<Checkpoint> {
         self.flush()?;
-        let mark = self.ledger.as_ref().map(|l| l.mark());
+        // The ledger is made here if the lab has none yet: what the sub-test makes is then
+        // everything after an empty mark.
+        let mark = Some(self.ledger_mut()?.mark());
         self.checkpoints.push(Frame { owned: self.owned.clone(), sysctls: Vec::new(), tcp: self.tcp.mark() });
         Ok(Checkpoint { depth: self.checkpoints.len(), mark })
     }
