@@ -125,12 +125,16 @@ impl Lab {
         let owned = self.owns(&target);
         let mut left = Vec::new();
         let mut cut = Vec::new();
-        for l in links.iter().filter(|l| l.kind == "veth" && l.peer_netnsid.is_some()) {
+        // A veth with its peer elsewhere; in the lab's own namespace also any link whose other
+        // half lives in another namespace (a vxlan made elsewhere and moved in keeps its VNI
+        // and UDP port there until the kernel's cleanup destroys it, and a new one with that VNI
+        // would be refused until then).
+        for l in links.iter().filter(|l| l.peer_netnsid.is_some() && (l.kind == "veth" || owned)) {
             let peer = self.peers.get(&(target.key(), l.name.clone())).cloned();
             let peer_ours = peer.as_ref().is_some_and(|p| self.made_links.contains(p));
             if owned || peer_ours {
                 cut.push((l, peer));
-            } else {
+            } else if l.kind == "veth" {
                 left.push(l.index);
             }
         }
