@@ -7,7 +7,7 @@
 use super::error::LabError;
 use super::ledger::{Header, Object, SavedQdisc};
 use super::{validate, validate_net};
-use crate::engine::{route, tc};
+use crate::engine::{route, rule, tc};
 
 /// The largest pid the kernel can hand out (PID_MAX_LIMIT on 64-bit).
 const MAX_PID: i32 = 4_194_304;
@@ -32,16 +32,39 @@ impl Object {
                 validate::link_name(link)?;
                 validate::cidr(cidr).map(drop)
             }
-            Object::Route { ns, dst, via, table, kind, protocol, .. } => {
+            Object::Route { ns, dst, via, table, kind, protocol, nexthops, .. } => {
                 namespace(ns)?;
-                super::route_spec(dst, via)?;
-                // nslab adds unicast routes to the main table, marked as its own.
-                if (*table, *kind, *protocol) != (route::MAIN_TABLE, route::UNICAST, route::NSLAB_PROTOCOL) {
-                    return Err(invalid(
-                        "route",
-                        dst,
-                        "nslab's routes are unicast routes in the main table with its own protocol number",
-                    ));
+                let spec = super::route_spec(dst, via)?;
+                route_fields(dst, *table, *kind, *protocol)?;
+                for h in nexthops {
+                    let hop = super::route_spec(dst, &h.via)?;
+                    if !h.via.is_empty() && hop.v6 != spec.v6 && spec.dst.is_some() {
+                        return Err(invalid("route", dst, "a nexthop's gateway is of another family"));
+                    }
+                    if !(1..=256).contains(&h.weight) {
+                        return Err(invalid("route", dst, "a nexthop's weight is from 1 to 256"));
+                    }
+                }
+                Ok(())
+            }
+            Object::Rule { ns, v6, table, action, from, to, iif, oif, protocol, .. } => {
+                namespace(ns)?;
+                for (what, p) in [("rule source", from), ("rule destination", to)] {
+                    if !p.is_empty() {
+                        let c = validate::network(what, p)?;
+                        if c.ip.is_ipv6() != *v6 {
+                            return Err(invalid(what, p, "it is not of the rule's family"));
+                        }
+                    }
+                }
+                for name in [iif, oif] {
+                    if !name.is_empty() {
+                        validate::link_name(name)?;
+                    }
+                }
+                // nslab marks every rule it adds as its own, and adds only these actions.
+                if *protocol != route::NSLAB_PROTOCOL || !rule::ACTIONS.iter().any(|(_, a)| a == action) {
+                    return Err(invalid("rule", &format!("priority {table}"), "nslab's rules carry its own protocol number and a lookup, blackhole, unreachable or prohibit action"));
                 }
                 Ok(())
             }
@@ -82,6 +105,20 @@ impl Header {
         }
         process(self.pid)
     }
+}
+
+/// A route nslab could have added: a real table (not 0, "unspec"), a type it creates, and a
+/// protocol other than the kernel's own marks (0 to 2: unspec, redirect, kernel), so that no
+/// record can name a route the kernel made for an address.
+fn route_fields(dst: &str, table: u32, kind: u8, protocol: u8) -> Check {
+    if table == 0 || !route::TYPES.iter().any(|(_, k)| *k == kind) || protocol < 3 {
+        return Err(invalid(
+            "route",
+            dst,
+            "nslab's routes are in a numbered table, of a type it creates, with its own protocol number or one the script gave (3 to 255)",
+        ));
+    }
+    Ok(())
 }
 
 fn invalid(what: &'static str, value: &str, reason: &str) -> LabError {

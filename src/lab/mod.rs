@@ -11,7 +11,9 @@ mod links;
 mod moved;
 mod namespaces;
 mod probe;
+mod route_list;
 mod routes;
+mod rules;
 mod veth;
 
 pub(crate) mod error;
@@ -35,6 +37,7 @@ pub(crate) mod throughput;
 pub(crate) mod units;
 pub(crate) mod validate;
 pub(crate) mod validate_net;
+pub(crate) mod validate_routes;
 pub(crate) mod view;
 
 use std::collections::{HashMap, HashSet};
@@ -52,7 +55,11 @@ pub use holding::{Outcome, Ticket};
 use ledger::{Ledger, Object};
 pub use routes::route_spec;
 pub use teardown::TeardownReport;
-pub use view::{AddrView, LinkView, RouteView};
+pub use route_list::RouteGetArgs;
+pub use routes::{HopArgs, RouteArgs};
+pub use rules::RuleArgs;
+pub use validate_routes::NameOrNumber;
+pub use view::{AddrView, LinkView, NextHopView, RouteGetView, RouteView, RuleView};
 
 use crate::engine::netlink::Conn;
 use crate::engine::{netns, EngineError};

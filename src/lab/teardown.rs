@@ -26,6 +26,8 @@ pub struct TeardownReport {
     pub addrs: usize,
     /// Routes removed.
     pub routes: usize,
+    /// Policy rules removed.
+    pub rules: usize,
     /// Queueing disciplines removed.
     pub qdiscs: usize,
     /// Processes ended.
@@ -59,6 +61,7 @@ impl std::fmt::Display for TeardownReport {
             (self.links, "link", "links"),
             (self.addrs, "address", "addresses"),
             (self.routes, "route", "routes"),
+            (self.rules, "rule", "rules"),
             (self.qdiscs, "qdisc", "qdiscs"),
             (self.processes, "process", "processes"),
             (self.sysctls, "sysctl restored", "sysctls restored"),
@@ -214,7 +217,9 @@ fn remove_with(objects: &[Object], home: &File, group: Option<u32>, dead: bool) 
     }
     let rest: Vec<&Object> = objects
         .iter()
-        .filter(|o| matches!(o, Object::Link { .. } | Object::Addr { .. } | Object::Route { .. } | Object::Qdisc { .. }))
+        .filter(|o| {
+            matches!(o, Object::Link { .. } | Object::Addr { .. } | Object::Route { .. } | Object::Rule { .. } | Object::Qdisc { .. })
+        })
         .collect();
     if rest.is_empty() {
         return report;
@@ -225,7 +230,10 @@ fn remove_with(objects: &[Object], home: &File, group: Option<u32>, dead: bool) 
     let mut conns: HashMap<Option<String>, Option<(Conn, u64)>> = HashMap::new();
     for obj in rest.into_iter().rev() {
         let (ns, recorded) = match obj {
-            Object::Link { ns, ns_inode, .. } | Object::Route { ns, ns_inode, .. } | Object::Qdisc { ns, ns_inode, .. } => {
+            Object::Link { ns, ns_inode, .. }
+            | Object::Route { ns, ns_inode, .. }
+            | Object::Rule { ns, ns_inode, .. }
+            | Object::Qdisc { ns, ns_inode, .. } => {
                 (ns, Some(*ns_inode))
             }
             Object::Addr { ns, ns_inode, .. } => (ns, *ns_inode),
@@ -268,6 +276,7 @@ fn remove_with(objects: &[Object], home: &File, group: Option<u32>, dead: bool) 
                 Object::Link { .. } => report.links += 1,
                 Object::Addr { .. } => report.addrs += 1,
                 Object::Qdisc { .. } => report.qdiscs += 1,
+                Object::Rule { .. } => report.rules += 1,
                 _ => report.routes += 1,
             },
             // Already gone because its peer's namespace was deleted just now: removed all the
@@ -315,6 +324,10 @@ fn describe(obj: &Object) -> String {
         Object::Addr { link, cidr, .. } => format!("address {cidr} on {link}"),
         Object::Route { dst, via, metric, .. } if via.is_empty() => format!("route {dst} metric {metric}"),
         Object::Route { dst, via, metric, .. } => format!("route {dst} via {via} metric {metric}"),
+        Object::Rule { .. } => match super::rules::rule_of_record(obj) {
+            Some(r) => format!("rule {}", super::rules::describe(&r)),
+            None => "rule".into(),
+        },
         Object::Qdisc { link, handle, .. } => format!("qdisc {} on {link}", tc::handle_text(*handle)),
         Object::Netns { name, .. } => format!("namespace {name}"),
         Object::Process { pid, .. } => format!("process {pid}"),
@@ -410,6 +423,12 @@ async fn remove_in(conn: &Conn, obj: &Object, group: Option<u32>, vanishing: boo
         Object::Route { .. } => {
             let Some(key) = super::routes::route_key(obj) else { return Ok(Outcome::Absent) };
             Ok(if conn.del_route_exact(&key).await? { Outcome::Done } else { Outcome::Absent })
+        }
+        // Only a rule equal in every field, nslab's protocol included, and only when the
+        // kernel would take that one for the request.
+        Object::Rule { .. } => {
+            let Some(rule) = super::rules::rule_of_record(obj) else { return Ok(Outcome::Absent) };
+            Ok(if conn.del_rule_exact(&rule).await? { Outcome::Done } else { Outcome::Absent })
         }
         // Only the root qdisc with the lab's handle, on the link with the recorded ifindex; what
         // it replaced comes back.
