@@ -53,11 +53,11 @@ use nix::errno::Errno;
 pub use error::{LabError, Result};
 pub use holding::{Outcome, Ticket};
 use ledger::{Ledger, Object};
-pub use routes::route_spec;
-pub use teardown::TeardownReport;
 pub use route_list::RouteGetArgs;
+pub use routes::route_spec;
 pub use routes::{HopArgs, RouteArgs};
 pub use rules::RuleArgs;
+pub use teardown::TeardownReport;
 pub use validate_routes::NameOrNumber;
 pub use view::{AddrView, LinkView, NextHopView, RouteGetView, RouteView, RuleView};
 

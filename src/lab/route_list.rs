@@ -12,9 +12,13 @@ use crate::engine::route::{self, RouteInfo};
 /// What `route_get` selects on besides the destination, as a script gives it.
 #[derive(Debug, Clone, Default)]
 pub struct RouteGetArgs {
+    /// Source address selector (an address, a CIDR or "all").
     pub from: Option<String>,
+    /// Input link name.
     pub iif: Option<String>,
+    /// Output link name.
     pub oif: Option<String>,
+    /// Firewall mark.
     pub mark: Option<u32>,
 }
 
@@ -109,10 +113,11 @@ impl Lab {
                 })
             }
             Err(e) => match e.code() {
-                Some(code) => Ok(RouteGetView { ok: false, error: crate::engine::error::errno_text(code), ..RouteGetView::default() }),
+                Some(code) => {
+                    Ok(RouteGetView { ok: false, error: crate::engine::error::errno_text(code), ..RouteGetView::default() })
+                }
                 None => Err(LabError::from_engine(format!("look up the route to {dst} in {ns}"), e)),
             },
         }
     }
 }
-

@@ -12,25 +12,38 @@ use crate::engine::route::{self, NextHop, RouteInfo, RouteKey, RouteSpec};
 /// A route as a script names it (`route`, `route_del`): every field optional, checked here.
 #[derive(Debug, Clone, Default)]
 pub struct RouteArgs {
+    /// Gateway address.
     pub via: Option<String>,
+    /// Output link name.
     pub dev: Option<String>,
+    /// Route metric (priority).
     pub metric: Option<u32>,
+    /// Routing table.
     pub table: Option<NameOrNumber>,
     /// The route type ("unicast", "local", "blackhole", ...).
     pub kind: Option<String>,
+    /// The gateway is on the link, whatever its address says.
     pub onlink: Option<bool>,
+    /// Preferred source address.
     pub src: Option<String>,
+    /// Route scope.
     pub scope: Option<NameOrNumber>,
+    /// Routing protocol mark.
     pub proto: Option<NameOrNumber>,
+    /// Multipath nexthops.
     pub nexthops: Option<Vec<HopArgs>>,
 }
 
 /// One nexthop of a multipath route as a script gives it.
 #[derive(Debug, Clone, Default)]
 pub struct HopArgs {
+    /// Gateway address.
     pub via: Option<String>,
+    /// Output link name.
     pub dev: Option<String>,
+    /// Nexthop weight (1 to 256).
     pub weight: Option<i64>,
+    /// The gateway is on the link, whatever its address says.
     pub onlink: Option<bool>,
 }
 
@@ -219,9 +232,7 @@ impl Lab {
                 };
                 let gw = match (&a.via, &a.nexthops) {
                     (Some(v), _) => v.clone(),
-                    (None, Some(h)) => {
-                        h.iter().filter_map(|h| h.via.clone()).collect::<Vec<_>>().join(" or ")
-                    }
+                    (None, Some(h)) => h.iter().filter_map(|h| h.via.clone()).collect::<Vec<_>>().join(" or "),
                     _ => "?".into(),
                 };
                 LabError::Failed {
@@ -304,9 +315,14 @@ impl Lab {
         };
         let conn = self.conn(ns)?;
         let key = found.key();
-        let deleted = self.block_on(conn.del_route_exact(&key)).map_err(|e| LabError::from_engine(format!("delete route {dst} in {ns}"), e))?;
+        let deleted = self
+            .block_on(conn.del_route_exact(&key))
+            .map_err(|e| LabError::from_engine(format!("delete route {dst} in {ns}"), e))?;
         if !deleted {
-            return Err(LabError::Refused(format!("the route {} in {ns} went away while it was being deleted", self.describe_route(ns, &found))));
+            return Err(LabError::Refused(format!(
+                "the route {} in {ns} went away while it was being deleted",
+                self.describe_route(ns, &found)
+            )));
         }
         // Whichever of the lab's routes is no longer there is no longer the lab's to remove.
         let recorded: Vec<Object> = std::mem::take(&mut self.changed.routes);

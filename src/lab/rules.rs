@@ -13,14 +13,23 @@ use crate::engine::rule::{self, Rule};
 /// A rule as a script names it (`rule`, `rule_del`): every field optional, checked here.
 #[derive(Debug, Clone, Default)]
 pub struct RuleArgs {
+    /// Source address selector (an address, a CIDR or "all").
     pub from: Option<String>,
+    /// Destination selector (an address, a CIDR or "all").
     pub to: Option<String>,
+    /// Input link name.
     pub iif: Option<String>,
+    /// Output link name.
     pub oif: Option<String>,
+    /// Firewall mark (and mask).
     pub fwmark: Option<NameOrNumber>,
+    /// Routing table.
     pub table: Option<NameOrNumber>,
+    /// Rule priority.
     pub priority: Option<u32>,
+    /// Rule action ("lookup", "blackhole", "unreachable", "prohibit").
     pub action: Option<String>,
+    /// "inet" or "inet6".
     pub family: Option<String>,
 }
 
@@ -240,10 +249,7 @@ impl Lab {
             [one] => (*one).clone(),
             [] => {
                 let list: Vec<String> = rules.iter().map(describe).collect();
-                return Err(LabError::Refused(format!(
-                    "no rule in {ns} has what was given; its rules are: {}",
-                    list.join("; ")
-                )));
+                return Err(LabError::Refused(format!("no rule in {ns} has what was given; its rules are: {}", list.join("; "))));
             }
             several => {
                 let list: Vec<String> = several.iter().map(|r| describe(r)).collect();

@@ -218,7 +218,10 @@ fn remove_with(objects: &[Object], home: &File, group: Option<u32>, dead: bool) 
     let rest: Vec<&Object> = objects
         .iter()
         .filter(|o| {
-            matches!(o, Object::Link { .. } | Object::Addr { .. } | Object::Route { .. } | Object::Rule { .. } | Object::Qdisc { .. })
+            matches!(
+                o,
+                Object::Link { .. } | Object::Addr { .. } | Object::Route { .. } | Object::Rule { .. } | Object::Qdisc { .. }
+            )
         })
         .collect();
     if rest.is_empty() {
@@ -233,9 +236,7 @@ fn remove_with(objects: &[Object], home: &File, group: Option<u32>, dead: bool) 
             Object::Link { ns, ns_inode, .. }
             | Object::Route { ns, ns_inode, .. }
             | Object::Rule { ns, ns_inode, .. }
-            | Object::Qdisc { ns, ns_inode, .. } => {
-                (ns, Some(*ns_inode))
-            }
+            | Object::Qdisc { ns, ns_inode, .. } => (ns, Some(*ns_inode)),
             Object::Addr { ns, ns_inode, .. } => (ns, *ns_inode),
             _ => continue,
         };

@@ -10,14 +10,16 @@ use crate::engine::{route, rule};
 /// A value a script may give as a name or a number (a table, a scope, a protocol).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NameOrNumber {
+    /// Given as text.
     Name(String),
+    /// Given as an integer.
     Number(i64),
 }
 
 impl std::fmt::Display for NameOrNumber {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            NameOrNumber::Name(s) => write!(f, "{s:?}"),
+            NameOrNumber::Name(s) => write!(f, "{s}"),
             NameOrNumber::Number(n) => write!(f, "{n}"),
         }
     }
@@ -47,7 +49,11 @@ pub fn table_filter(t: &NameOrNumber) -> Result<Option<u32>, LabError> {
         NameOrNumber::Name(n) if n == "all" => Ok(None),
         NameOrNumber::Number(0) => Ok(None),
         _ => table(t).map(Some).map_err(|_| {
-            invalid("table", t, "give a number from 1 to 4294967295, \"main\", \"local\", \"default\", or \"all\" (or 0) for every table")
+            invalid(
+                "table",
+                t,
+                "give a number from 1 to 4294967295, \"main\", \"local\", \"default\", or \"all\" (or 0) for every table",
+            )
         }),
     }
 }
@@ -56,7 +62,7 @@ pub fn table_filter(t: &NameOrNumber) -> Result<Option<u32>, LabError> {
 pub fn route_type(name: &str) -> Result<u8, LabError> {
     route::TYPES.iter().find(|(n, _)| *n == name).map(|(_, k)| *k).ok_or_else(|| {
         let names: Vec<String> = route::TYPES.iter().map(|(n, _)| format!("{n:?}")).collect();
-        invalid("route type", format!("{name:?}"), format!("it must be one of {}", names.join(", ")))
+        invalid("route type", name, format!("it must be one of {}", names.join(", ")))
     })
 }
 
@@ -79,7 +85,9 @@ pub fn scope(s: &NameOrNumber) -> Result<u8, LabError> {
 /// and "nslab") or 3 to 255. 0 to 2 (unspec, redirect, kernel) are the kernel's own marks.
 pub fn protocol(p: &NameOrNumber) -> Result<u8, LabError> {
     let number = match p {
-        NameOrNumber::Name(n) => route::PROTOCOLS.iter().find(|(name, _)| name == n).map(|(_, x)| i64::from(*x)).or_else(|| n.parse().ok()),
+        NameOrNumber::Name(n) => {
+            route::PROTOCOLS.iter().find(|(name, _)| name == n).map(|(_, x)| i64::from(*x)).or_else(|| n.parse().ok())
+        }
         NameOrNumber::Number(n) => Some(*n),
     };
     match number.and_then(|n| u8::try_from(n).ok()) {
@@ -89,10 +97,7 @@ pub fn protocol(p: &NameOrNumber) -> Result<u8, LabError> {
             Err(invalid(
                 "route protocol",
                 p,
-                format!(
-                    "it must be a number from 3 to 255 or one of {} (0 to 2 mark the kernel's own routes)",
-                    names.join(", ")
-                ),
+                format!("it must be a number from 3 to 255 or one of {} (0 to 2 mark the kernel's own routes)", names.join(", ")),
             ))
         }
     }
@@ -111,7 +116,7 @@ pub fn family(name: &str) -> Result<bool, LabError> {
     match name {
         "inet" | "ipv4" => Ok(false),
         "inet6" | "ipv6" => Ok(true),
-        _ => Err(invalid("family", format!("{name:?}"), "it must be \"inet\" (IPv4) or \"inet6\" (IPv6)")),
+        _ => Err(invalid("family", name, "it must be \"inet\" (IPv4) or \"inet6\" (IPv6)")),
     }
 }
 
@@ -119,7 +124,7 @@ pub fn family(name: &str) -> Result<bool, LabError> {
 pub fn action(name: &str) -> Result<u8, LabError> {
     rule::ACTIONS.iter().find(|(n, _)| *n == name).map(|(_, a)| *a).ok_or_else(|| {
         let names: Vec<String> = rule::ACTIONS.iter().map(|(n, _)| format!("{n:?}")).collect();
-        invalid("rule action", format!("{name:?}"), format!("it must be one of {}", names.join(", ")))
+        invalid("rule action", name, format!("it must be one of {}", names.join(", ")))
     })
 }
 
@@ -160,11 +165,9 @@ pub fn fwmark(m: &NameOrNumber) -> Result<(u32, Option<u32>), LabError> {
 /// An address that must be of the route's or rule's family; `v6` None: not decided yet.
 pub fn same_family(what: &'static str, ip: IpAddr, v6: Option<bool>, other: &str) -> Result<(), LabError> {
     match v6 {
-        Some(v6) if v6 != ip.is_ipv6() => Err(invalid(
-            what,
-            ip,
-            format!("it is {} but {other} is {}", fam(ip.is_ipv6()), fam(v6)),
-        )),
+        Some(v6) if v6 != ip.is_ipv6() => {
+            Err(invalid(what, ip, format!("it is {} but {other} is {}", fam(ip.is_ipv6()), fam(v6))))
+        }
         _ => Ok(()),
     }
 }
@@ -195,8 +198,8 @@ mod tests {
         assert_eq!(table(&Number(100)).unwrap(), 100);
         assert_eq!(table(&Name("100".into())).unwrap(), 100);
         says(table(&Name("mian".into())), "invalid table \"mian\": a table is a number from 1");
-        says(table(&Number(0)), "invalid table 0");
-        says(table(&Number(-1)), "invalid table -1");
+        says(table(&Number(0)), "invalid table \"0\"");
+        says(table(&Number(-1)), "invalid table \"-1\"");
         assert_eq!(table_filter(&Name("all".into())).unwrap(), None);
         assert_eq!(table_filter(&Number(0)).unwrap(), None);
         says(table_filter(&Name("x".into())), "\"all\" (or 0) for every table");
@@ -221,7 +224,7 @@ mod tests {
     fn weights_marks_families_actions() {
         assert_eq!(weight(1).unwrap(), 1);
         assert_eq!(weight(256).unwrap(), 256);
-        says(weight(0), "nexthop weight 0");
+        says(weight(0), "nexthop weight \"0\"");
         says(weight(257), "from 1 to 256");
         assert_eq!(fwmark(&Number(16)).unwrap(), (16, None));
         assert_eq!(fwmark(&Name("0x10/0xff".into())).unwrap(), (16, Some(255)));
@@ -234,6 +237,9 @@ mod tests {
         assert_eq!(prefix("rule source", "all").unwrap(), None);
         assert!(prefix("rule source", "10.0.0.1").unwrap().is_some_and(|p| p.1 == 32));
         says(prefix("rule source", "10.0.0.1/24"), "host bits are set");
-        says(same_family("gateway", "fd00::1".parse().unwrap(), Some(false), "10.0.0.0/24"), "it is IPv6 but 10.0.0.0/24 is IPv4");
+        says(
+            same_family("gateway", "fd00::1".parse().unwrap(), Some(false), "10.0.0.0/24"),
+            "it is IPv6 but 10.0.0.0/24 is IPv4",
+        );
     }
 }

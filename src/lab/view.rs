@@ -79,8 +79,11 @@ pub struct RouteView {
 /// One nexthop of a multipath route.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NextHopView {
+    /// Gateway address.
     pub via: String,
+    /// Output link name.
     pub dev: String,
+    /// Nexthop weight (1 to 256).
     pub weight: u32,
 }
 
@@ -89,8 +92,11 @@ pub struct NextHopView {
 pub struct RouteGetView {
     /// A route was found (`error` says why not otherwise).
     pub ok: bool,
+    /// Output link name.
     pub dev: String,
+    /// Gateway address.
     pub via: String,
+    /// Preferred source address.
     pub src: String,
     /// The table the route was found in (0: not reported).
     pub table: u32,
@@ -103,20 +109,26 @@ pub struct RouteGetView {
 /// A policy routing rule, as `rules()` shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RuleView {
+    /// "inet" or "inet6".
     pub family: String,
+    /// Rule priority.
     pub priority: u32,
     /// "all" or a CIDR.
     pub from: String,
+    /// Destination selector (an address, a CIDR or "all").
     pub to: String,
     /// Empty: any link.
     pub iif: String,
+    /// Output link name.
     pub oif: String,
     /// 0: no mark match.
     pub fwmark: u32,
     /// The mark's mask (0xffffffff: the whole mark; 0 without a mark).
     pub fwmask: u32,
+    /// Routing table.
     pub table: u32,
     /// "lookup", "blackhole", "unreachable", "prohibit", "goto", "nop".
     pub action: String,
+    /// Routing protocol name.
     pub protocol: String,
 }

@@ -58,6 +58,7 @@ pub fn register(reg: &mut Registrar, lab: &SharedLab) {
     register_ping(reg, lab);
     register_checks(reg, lab);
     super::bindings_net::register(reg, lab);
+    super::bindings_routes::register(reg, lab);
     super::bindings_testing::register(reg, lab);
     super::processes::register(reg, lab);
     super::bindings_traffic::register(reg, lab);

@@ -1,18 +1,17 @@
-//! Links, addresses, inspection and routes as script functions.
+//! Links, addresses and inspection as script functions.
 
 use rhai::{Array, Dynamic, NativeCallContext};
 
 use super::args;
 use super::bindings::{Registrar, SharedLab};
 use super::failure::{argument_error, lab_error, Res};
-use super::values::{addr_map, link_map, route_map};
+use super::values::{addr_map, link_map};
 use crate::engine::netlink::LinkOptions;
 use crate::lab::{validate_net, Ns};
 
 pub fn register(reg: &mut Registrar, lab: &SharedLab) {
     register_links(reg, lab);
     register_inspection(reg, lab);
-    register_routes(reg, lab);
 }
 
 /// A veth's options: `mtu` (both ends), `up` (both ends, at birth), `master` (a bridge in the
@@ -189,81 +188,5 @@ fn register_inspection(reg: &mut Registrar, lab: &SharedLab) {
     reg.add("addrs", move |ctx: NativeCallContext, ns: Dynamic| {
         let ns = args::ns(&ctx, &ns, 0)?;
         list_addrs(&l, &ctx, ns)
-    });
-}
-
-fn register_routes(reg: &mut Registrar, lab: &SharedLab) {
-    /// The gateway, device and metric of a route: a gateway address, or #{via, dev, metric}.
-    /// `n` is the argument's position in the call.
-    fn route_how(ctx: &NativeCallContext, how: &Dynamic, n: usize) -> Res<(Option<String>, Option<String>, Option<u32>)> {
-        if !args::is_map(how) {
-            return Ok((Some(args::string(ctx, how, n, "a gateway address or #{via, dev, metric}")?), None, None));
-        }
-        let m = args::map(ctx, how, n, &["via", "dev", "metric"])?;
-        let text = |k: &str, what: &str| -> Res<Option<String>> {
-            m.get(k)
-                .map(|v| {
-                    v.clone().into_string().map_err(|_| {
-                        let msg =
-                            format!("the {k} option of {} must be {what} (a string), not {}", ctx.fn_name(), args::shown(v));
-                        argument_error(ctx, msg)
-                    })
-                })
-                .transpose()
-        };
-        let metric = match m.get("metric") {
-            Some(v) => {
-                let metric = args::integer(ctx, v, "the metric option")?;
-                Some(u32::try_from(metric).map_err(|_| {
-                    argument_error(
-                        ctx,
-                        format!("the metric option of {} must be from 0 to {}, not {metric}", ctx.fn_name(), u32::MAX),
-                    )
-                })?)
-            }
-            None => None,
-        };
-        Ok((text("via", "a gateway address")?, text("dev", "a link name")?, metric))
-    }
-    fn add_route(l: &SharedLab, ctx: &NativeCallContext, ns: Ns, dst: &Dynamic, how: &Dynamic, n: usize) -> Res<()> {
-        let dst = args::string(ctx, dst, n, "a destination (a CIDR or \"default\")")?;
-        let (via, dev, metric) = route_how(ctx, how, n + 1)?;
-        l.borrow_mut().route(&ns, &dst, via.as_deref(), dev.as_deref(), metric).map_err(|e| lab_error(ctx, e))
-    }
-    let l = lab.clone();
-    reg.add("route", move |ctx: NativeCallContext, dst: Dynamic, via: Dynamic| add_route(&l, &ctx, Ns::Root, &dst, &via, 0));
-    let l = lab.clone();
-    reg.add("route", move |ctx: NativeCallContext, ns: Dynamic, dst: Dynamic, via: Dynamic| {
-        let ns = args::ns(&ctx, &ns, 0)?;
-        add_route(&l, &ctx, ns, &dst, &via, 1)
-    });
-    let l = lab.clone();
-    reg.add("route_del", move |ctx: NativeCallContext, dst: Dynamic| -> Res<()> {
-        let dst = args::string(&ctx, &dst, 0, "a destination")?;
-        l.borrow_mut().route_del(&Ns::Root, &dst, None, None, None).map_err(|e| lab_error(&ctx, e))
-    });
-    let l = lab.clone();
-    reg.add("route_del", move |ctx: NativeCallContext, ns: Dynamic, dst: Dynamic| -> Res<()> {
-        let ns = args::ns(&ctx, &ns, 0)?;
-        let dst = args::string(&ctx, &dst, 1, "a destination")?;
-        l.borrow_mut().route_del(&ns, &dst, None, None, None).map_err(|e| lab_error(&ctx, e))
-    });
-    let l = lab.clone();
-    reg.add("route_del", move |ctx: NativeCallContext, ns: Dynamic, dst: Dynamic, how: Dynamic| -> Res<()> {
-        let ns = args::ns(&ctx, &ns, 0)?;
-        let dst = args::string(&ctx, &dst, 1, "a destination")?;
-        let (via, dev, metric) = route_how(&ctx, &how, 2)?;
-        l.borrow_mut().route_del(&ns, &dst, via.as_deref(), dev.as_deref(), metric).map_err(|e| lab_error(&ctx, e))
-    });
-    let list = |l: &SharedLab, ctx: &NativeCallContext, ns: Ns| -> Res<Array> {
-        let routes = l.borrow_mut().routes(&ns).map_err(|e| lab_error(ctx, e))?;
-        Ok(routes.into_iter().map(route_map).collect())
-    };
-    let l = lab.clone();
-    reg.add("routes", move |ctx: NativeCallContext| list(&l, &ctx, Ns::Root));
-    let l = lab.clone();
-    reg.add("routes", move |ctx: NativeCallContext, ns: Dynamic| {
-        let ns = args::ns(&ctx, &ns, 0)?;
-        list(&l, &ctx, ns)
     });
 }

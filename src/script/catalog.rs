@@ -17,7 +17,7 @@ pub struct FnDoc {
     pub ip: &'static str,
 }
 
-/// The core language: namespaces, veth pairs, addresses, routes, exec and ping.
+/// The core language: namespaces, veth pairs, addresses, exec and ping.
 pub const CORE: &[FnDoc] = &[
     FnDoc {
         name: "netns_add",
@@ -155,32 +155,6 @@ pub const CORE: &[FnDoc] = &[
         ip: "ip -j addr show",
     },
     FnDoc {
-        name: "route",
-        forms: &[
-            "route(dst, via)",
-            "route(dst, #{via, dev, metric})",
-            "route(ns, dst, via)",
-            "route(ns, dst, #{via, dev, metric})",
-        ],
-        summary: "Add a route (dst: a CIDR or \"default\"; IPv4 or IPv6: \"default\" takes the gateway's family, \"::/0\" is the IPv6 default without one). It needs a gateway (via) or a device (dev).",
-        example: r#"route("h1", "default", "10.0.1.1");"#,
-        ip: "ip route add DST via GW [dev LINK] [metric N]",
-    },
-    FnDoc {
-        name: "route_del",
-        forms: &["route_del(dst)", "route_del(ns, dst)", "route_del(ns, dst, via)", "route_del(ns, dst, #{via, dev, metric})"],
-        summary: "Delete a route, whatever its protocol (kernel-made connected routes too); a gateway, device or metric given must match.",
-        example: r#"route_del("h1", "default");"#,
-        ip: "ip route del DST [via GW] [dev LINK] [metric N]",
-    },
-    FnDoc {
-        name: "routes",
-        forms: &["routes() -> array", "routes(ns) -> array"],
-        summary: "The main routing table as maps: dst, via, dev, metric, protocol, scope, family.",
-        example: r#"print(routes("h1"));"#,
-        ip: "ip -j route show",
-    },
-    FnDoc {
         name: "assert",
         forms: &["assert(cond)", "assert(cond, message)"],
         summary: "Fail the script at this line unless cond is true.",
@@ -200,6 +174,7 @@ pub const CORE: &[FnDoc] = &[
 const GROUPS: &[&[FnDoc]] = &[
     CORE,
     super::catalog_net::NET,
+    super::catalog_routes::ROUTES,
     super::catalog_traffic::TRAFFIC,
     super::catalog_testing::TESTING,
     super::processes::PROCESSES,
