@@ -219,11 +219,15 @@ impl Lab {
             }
             // ENETUNREACH (IPv4) or EHOSTUNREACH (IPv6): no connected network holds the gateway.
             Some(code @ (Errno::ENETUNREACH | Errno::EHOSTUNREACH)) => {
+                let names = self.link_names(ns)?;
                 let connected: Vec<String> = self
                     .routes_in(ns, Some(route::MAIN_TABLE), Some(spec.v6))?
                     .into_iter()
                     .filter(|r| r.via.is_none() && r.protocol_number == 2)
-                    .map(|r| self.describe_route(ns, &r))
+                    .map(|r| {
+                        let dev = r.dev.and_then(|d| names.get(&d).cloned()).unwrap_or_default();
+                        format!("{} (dev {dev})", dst_text(r.dst, r.v6))
+                    })
                     .collect();
                 let there = if connected.is_empty() {
                     "there are none there: give a link an address in the gateway's network and bring it up".to_string()
@@ -237,9 +241,7 @@ impl Lab {
                 };
                 LabError::Failed {
                     op,
-                    detail: format!(
-                        "the gateway {gw} is not on any directly connected network (onlink: true says it is on dev's link anyway); {there}"
-                    ),
+                    detail: format!("the gateway {gw} is not on any directly connected network; {there}"),
                     errno: Some(code),
                 }
             }
@@ -299,7 +301,7 @@ impl Lab {
             [] => {
                 let list: Vec<String> = same_dst.iter().map(|r| self.describe_route(ns, r)).collect();
                 return Err(LabError::Refused(format!(
-                    "no route to {dst}{table} in {ns} has {}; the routes to {dst} there are: {}",
+                    "there is no route to {dst}{}{table} in {ns}; the routes to {dst}{table} there are: {}",
                     describe_args(a),
                     list.join("; ")
                 )));
@@ -439,7 +441,7 @@ impl Wanted {
     }
 }
 
-/// The arguments given, as words for a message ("via 10.0.0.1 dev v0").
+/// The arguments given, as words for a message (" via 10.0.0.1 dev v0").
 fn describe_args(a: &RouteArgs) -> String {
     let mut parts = Vec::new();
     if let Some(k) = &a.kind {
@@ -469,14 +471,10 @@ fn describe_args(a: &RouteArgs) -> String {
     if let Some(h) = &a.nexthops {
         parts.push(format!("these {} nexthops", h.len()));
     }
-    if parts.is_empty() {
-        "that destination".into()
-    } else {
-        parts.join(" ")
-    }
+    parts.iter().map(|p| format!(" {p}")).collect()
 }
 
-/// A route as `ip route` prints it: "blackhole 10.5.0.0/24 table 100 proto nslab metric 0".
+/// A route as `ip route` prints it: "blackhole 10.5.0.0/24 table 100 metric 0".
 pub(super) fn describe(r: &RouteInfo, names: &std::collections::HashMap<u32, String>) -> String {
     let name = |i: u32| names.get(&i).cloned().unwrap_or_else(|| format!("#{i}"));
     let mut text = String::new();
@@ -493,7 +491,10 @@ pub(super) fn describe(r: &RouteInfo, names: &std::collections::HashMap<u32, Str
     if r.table != route::MAIN_TABLE {
         text += &format!(" table {}", r.table);
     }
-    text += &format!(" proto {} metric {}", r.protocol, r.metric.unwrap_or(0));
+    if !["kernel", "nslab"].contains(&r.protocol.as_str()) {
+        text += &format!(" proto {}", r.protocol);
+    }
+    text += &format!(" metric {}", r.metric.unwrap_or(0));
     for h in &r.nexthops {
         text += " nexthop";
         if let Some(v) = h.via {
