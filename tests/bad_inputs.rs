@@ -439,7 +439,7 @@ const CASES: &[Case] = &[
     c(
         "route",
         r#"route(a, "10.2.0.0/24", #{dev: "v0", proto: "kernel"})"#,
-        r#"invalid route protocol "kernel": it must be a number from 3 to 255 or one of boot, static, gated, ra, mrt, zebra, bird, dnrouted, xorp, ntk, dhcp, keepalived, babel, nslab, bgp, isis, ospf, rip, eigrp (0 to 2 mark the kernel's own routes)"#,
+        r#"invalid route protocol "kernel": it must be a number from 3 to 255 or one of boot, static, gated, ra, mrt, zebra, bird, dnrouted, xorp, ntk, dhcp, keepalived, babel, openr, nslab, bgp, isis, ospf, rip, eigrp (0 to 2 mark the kernel's own routes)"#,
     ),
     c(
         "route",

@@ -12,6 +12,7 @@ mod net;
 mod ownership;
 mod processes;
 mod repl;
+mod routes_full;
 mod sandbox_view;
 mod scenario;
 mod session;

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use futures::TryStreamExt;
 use rtnetlink::packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourMessage, NeighbourState};
-use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteMessage, RouteType};
+use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteFlags, RouteMessage, RouteType};
 use rtnetlink::packet_route::AddressFamily;
 
 use super::error::{EngineError, Result};
@@ -96,6 +96,8 @@ impl Conn {
         msg.header.address_family = if dst.is_ipv4() { AddressFamily::Inet } else { AddressFamily::Inet6 };
         msg.header.destination_prefix_length = if dst.is_ipv4() { 32 } else { 128 };
         msg.attributes.push(RouteAttribute::Destination(route_address(dst)));
+        // Report the table the route was found in (as `ip route get` asks), not main.
+        msg.header.flags |= RouteFlags::LookupTable;
         if let Some(from) = q.from {
             msg.header.source_prefix_length = if from.is_ipv4() { 32 } else { 128 };
             msg.attributes.push(RouteAttribute::Source(route_address(from)));

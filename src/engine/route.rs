@@ -438,6 +438,7 @@ pub const PROTOCOLS: &[(&str, u8)] = &[
     ("dhcp", 16),
     ("keepalived", 18),
     ("babel", 42),
+    ("openr", 99),
     ("nslab", NSLAB_PROTOCOL),
     ("bgp", 186),
     ("isis", 187),
