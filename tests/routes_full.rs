@@ -496,3 +496,54 @@ fn teardown_removes_routes_and_rules_outside_the_lab_and_nothing_else() {
     assert_eq!(json(&section(&run.stdout, "r6")).as_array().unwrap().len(), 2, "the kernel's two IPv6 rules");
     assert_eq!(section(&run.stdout, "ledgers").trim(), "0");
 }
+
+/// A lab killed with routes and rules in the namespace nslab runs in: `nslab clean` replays its
+/// ledger from disk (every field of every record read back and checked) and removes them.
+#[test]
+fn clean_after_kill_9_removes_the_routes_and_rules_of_a_dead_lab() {
+    let path = script(
+        "routes-clean",
+        "t.rhai",
+        r#"
+        veth("v0", "v1");
+        up("v0");
+        addr("v0", "10.1.0.1/24");
+        addr("v0", "fd00:1::1/64");
+        route("10.9.0.0/24", #{onlink: true, nexthops: [#{via: "10.1.0.2", dev: "v0", weight: 7}, #{via: "10.7.0.3", dev: "v0"}]});
+        route("fd00:9::/64", #{nexthops: [#{via: "fd00:1::2", dev: "v0"}, #{via: "fd00:1::3", dev: "v0", weight: 2}]});
+        route("10.8.0.0/24", #{type: "prohibit", table: 1000000});
+        route("::/0", #{type: "blackhole", table: 7});
+        route("10.7.0.0/24", #{via: "10.1.0.2", proto: "bird"});
+        rule(#{from: "10.1.0.0/24", to: "10.8.0.0/24", table: 1000000, priority: 10});
+        rule(#{family: "inet6", fwmark: "0x3/0xf", iif: "v0", oif: "lo", action: "unreachable"});
+        exec(["touch", "/run/tmp/ready"]);
+        sleep(30);
+        "#,
+    );
+    let run = in_private_netns(&format!(
+        r#"$NSLAB run {p} >/dev/null 2>&1 & P=$!
+        for i in $(seq 1 200); do [ -e /run/tmp/ready ] && break; sleep 0.05; done
+        echo "=before"; ip -4 -o route show table all proto 110 | wc -l; ip -6 -o route show table all proto 110 | wc -l; ip rule | grep -c "proto 110"; ip -6 rule | grep -c "proto 110"
+        kill -9 $P; wait $P
+        echo "=clean"; $NSLAB clean 2>&1; echo "status $?"
+        echo "=v4"; ip -4 -j route show table all
+        echo "=v6"; ip -6 -j route show table all
+        echo "=r4"; ip -4 -j rule
+        echo "=r6"; ip -6 -j rule
+        echo "=ledgers"; ls /run/nslab | wc -l
+        echo "=end""#,
+        p = path.display()
+    ));
+    assert_eq!(run.code, 0, "{run:?}");
+    let before = section(&run.stdout, "before");
+    let before: Vec<&str> = before.lines().map(str::trim).collect();
+    assert_eq!(before, ["2", "2", "1", "1"], "the lab had made them: {run:?}");
+    let clean = section(&run.stdout, "clean");
+    assert!(clean.contains("torn down: 1 link, 5 routes, 2 rules"), "{run:?}");
+    assert!(clean.ends_with("status 0\n"), "{run:?}");
+    let ip = ip_routes(&run.stdout, "v4", "v6");
+    assert!(ip.iter().all(|r| r.contains("|kernel|")), "nothing of the lab's is left: {ip:#?}");
+    assert_eq!(json(&section(&run.stdout, "r4")).as_array().unwrap().len(), 3);
+    assert_eq!(json(&section(&run.stdout, "r6")).as_array().unwrap().len(), 2);
+    assert_eq!(section(&run.stdout, "ledgers").trim(), "0");
+}
