@@ -66,9 +66,12 @@ pub(super) struct Wanted {
     pub weights_given: Vec<bool>,
 }
 
+/// A network (address and prefix length); None: the default route.
+type Prefix = Option<(IpAddr, u8)>;
+
 /// A destination: "default" or a CIDR ("0.0.0.0/0" and "::/0" are the default routes of a
 /// family); an address alone is a host route. The family when the text says it.
-pub(super) fn destination(dst: &str) -> Result<(Option<(IpAddr, u8)>, Option<bool>)> {
+pub(super) fn destination(dst: &str) -> Result<(Prefix, Option<bool>)> {
     if dst == "default" {
         return Ok((None, None));
     }
