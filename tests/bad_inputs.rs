@@ -534,7 +534,7 @@ const CASES: &[Case] = &[
         r#"rule(a, #{priority: 7, table: 100}); let e = (); try { rule(a, #{priority: 7, table: 100}) } catch (x) { e = x } rule_del(a, #{priority: 7}); throw e"#,
         r#"rule "7: from all lookup 100 proto nslab" already exists in namespace "a""#,
     ),
-    c("rule", r#"rule(a)"#, r#"rule needs an options map, like #{from: "10.0.0.0/24", table: 100}"#),
+    c("rule", r#"rule(a)"#, r#"the first argument of rule must be an options map, not a Netns"#),
     c(
         "rule",
         r#"rule(a, #{prio: 5})"#,
@@ -987,6 +987,19 @@ const CASES: &[Case] = &[
         r#"the second argument of test must be a function (a closure like || { ... }), not the integer 5"#,
     ),
     c("test", r#"test(5, || {})"#, r#"the first argument of test must be the sub-test's name (a string), not the integer 5"#),
+    c("test", r#"test("x", #{kept: true}, || {})"#, r#"test has no option "kept"; the options are: keep"#),
+    c("test", r#"test("x", #{keep: 1}, || {})"#, r#"the keep option of test must be true or false, not the integer 1"#),
+    c("defer", r#"defer(5)"#, r#"the first argument of defer must be a function (a closure like || { ... }), not the integer 5"#),
+    c(
+        "expect_error",
+        r#"expect_error("x")"#,
+        r#"the first argument of expect_error must be a function (a closure like || { ... }), not the string "x""#,
+    ),
+    c(
+        "expect_error",
+        r#"expect_error(|| 1, 5)"#,
+        r#"the second argument of expect_error must be the text the message must contain (a string), not the integer 5"#,
+    ),
     c("spawn_in", r#"spawn_in(a, "")"#, r#"the command given to spawn_in is empty"#),
     c(
         "spawn_in",

@@ -17,6 +17,7 @@ mod sandbox_view;
 mod scenario;
 mod session;
 mod side_by_side;
+mod subtests;
 mod support;
 mod traffic;
 mod user_errors;

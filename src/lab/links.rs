@@ -43,7 +43,7 @@ impl Lab {
     fn addr_now(&mut self, ns: &Ns, link: &str, cidr: &str) -> Result<()> {
         let cidr = validate::link_cidr(cidr)?;
         let index = self.index(ns, link)?;
-        let record = if !self.owns(ns) && !self.made_links.contains(&(ns.key(), link.to_string())) {
+        let record = if self.records_on_link(ns, link) {
             let ns_inode = Some(self.ns_inode(ns)?);
             Some(Object::Addr { ns: ns.key(), ns_inode, link: link.into(), index: Some(index), cidr: cidr.to_string() })
         } else {

@@ -3,6 +3,7 @@
 //! ledger, and turns engine failures into errors about the user's objects.
 
 mod bridges;
+mod checkpoint;
 pub(crate) mod diagnose;
 pub(crate) mod diagnosis;
 mod holding;
@@ -164,6 +165,8 @@ pub struct Lab {
     unsettled: probe::Unsettled,
     cancel: Arc<AtomicBool>,
     procs: processes::Procs,
+    /// Active checkpoints, outermost first (see `checkpoint.rs`).
+    checkpoints: Vec<checkpoint::Frame>,
 }
 
 /// How a program run to its end finished, and what it wrote.
@@ -208,6 +211,7 @@ impl Lab {
             unsettled: probe::Unsettled::default(),
             cancel: Arc::new(AtomicBool::new(false)),
             procs: processes::Procs::default(),
+            checkpoints: Vec::new(),
         })
     }
 

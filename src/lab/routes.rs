@@ -180,7 +180,7 @@ impl Lab {
     pub fn route(&mut self, ns: &Ns, dst: &str, a: &RouteArgs) -> Result<()> {
         let w = self.wanted(ns, dst, a)?;
         let spec = add_spec(dst, a, &w)?;
-        let record = if self.owns(ns) {
+        let record = if !self.records(ns) {
             None
         } else {
             let ns_inode = self.ns_inode(ns)?;

@@ -214,7 +214,7 @@ impl Lab {
             protocol: route::NSLAB_PROTOCOL,
             extra: false,
         };
-        let rec = if self.owns(ns) {
+        let rec = if !self.records(ns) {
             None
         } else {
             let ns_inode = self.ns_inode(ns)?;

@@ -252,7 +252,10 @@ impl Lab {
             }
             other => other,
         };
-        if self.lab_made(ns, link, index) {
+        let own = self.lab_made(ns, link, index);
+        // While a checkpoint is active the lab's own links' qdiscs are recorded too, so that
+        // the checkpoint can put back what was there.
+        if own && self.checkpoints.is_empty() {
             return self
                 .on_link(ns, link, verb, |conn, index| {
                     let options = options.clone();
@@ -269,7 +272,7 @@ impl Lab {
         let saved = match (&current, &earlier) {
             (Some(q), Some(Object::Qdisc { handle, saved, .. })) if q.handle == *handle => saved.clone(),
             (Some(q), _) if !q.is_default() => {
-                if !replace {
+                if !replace && !own {
                     return Err(LabError::Failed {
                         op: op(),
                         detail: format!(

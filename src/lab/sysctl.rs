@@ -31,8 +31,12 @@ impl Lab {
             });
         }
         let file = self.ns_file(ns)?;
-        let done =
-            if self.owns(ns) { sysctl::write(&file, &parts, value) } else { self.shared_sysctl_set(ns, &file, &parts, value)? };
+        let done = if self.owns(ns) {
+            self.note_sysctl(ns, &parts, || sysctl::read(&file, &parts).ok());
+            sysctl::write(&file, &parts, value)
+        } else {
+            self.shared_sysctl_set(ns, &file, &parts, value)?
+        };
         done.map_err(|e| match e.code() {
             // The kernel says no more; the value it holds shows the form it takes.
             Some(Errno::EINVAL) | Some(Errno::ERANGE) => LabError::Failed {

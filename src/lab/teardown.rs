@@ -50,6 +50,21 @@ impl TeardownReport {
     pub fn failed(&self) -> bool {
         !self.failures.is_empty()
     }
+
+    /// Adds what `other` counted and found.
+    pub fn merge(&mut self, other: TeardownReport) {
+        self.namespaces += other.namespaces;
+        self.links += other.links;
+        self.addrs += other.addrs;
+        self.routes += other.routes;
+        self.rules += other.rules;
+        self.qdiscs += other.qdiscs;
+        self.processes += other.processes;
+        self.sysctls += other.sysctls;
+        self.moved += other.moved;
+        self.failures.extend(other.failures);
+        self.left.extend(other.left);
+    }
 }
 
 impl std::fmt::Display for TeardownReport {
@@ -97,16 +112,24 @@ const NETNS_RETRY_PAUSE: Duration = Duration::from_millis(25);
 /// `group`: the lab's link group (`Header::link_group`), which identifies its links outside
 /// its namespaces whose ifindex was never noted.
 pub fn remove(objects: &[Object], home: &File, group: Option<u32>) -> TeardownReport {
-    remove_with(objects, home, group, false)
+    remove_with(objects, home, group, Some(false))
+}
+
+/// `remove` for part of a running lab (what a sub-test made, see `checkpoint.rs`): programs
+/// the rest of the lab started, adopted by nslab, keep running.
+pub fn remove_part(objects: &[Object], home: &File, group: Option<u32>) -> TeardownReport {
+    remove_with(objects, home, group, None)
 }
 
 /// `remove` for a lab whose process is gone (`nslab down`, `clean`): whatever still runs in its
 /// namespaces is ended as well, before they go (see `stragglers.rs`).
 pub fn remove_dead(objects: &[Object], home: &File, group: Option<u32>) -> TeardownReport {
-    remove_with(objects, home, group, true)
+    remove_with(objects, home, group, Some(true))
 }
 
-fn remove_with(objects: &[Object], home: &File, group: Option<u32>, dead: bool) -> TeardownReport {
+/// `whole`: Some(dead) for a whole lab (dead: its process is gone); None for part of a running lab.
+fn remove_with(objects: &[Object], home: &File, group: Option<u32>, whole: Option<bool>) -> TeardownReport {
+    let dead = whole.unwrap_or(false);
     // A link that goes with a deleted namespace is waited for (one RCU grace period after the
     // last socket in that namespace closed, 14-70 ms) so that nobody sees it after nslab returns;
     // in a sandbox nobody can, and the sandbox's namespace takes the link with it anyway.
@@ -140,7 +163,9 @@ fn remove_with(objects: &[Object], home: &File, group: Option<u32>, dead: bool) 
             _ => None,
         })
         .collect();
-    report.processes += crate::engine::orphans::end_adopted(&recorded);
+    if whole.is_some() {
+        report.processes += crate::engine::orphans::end_adopted(&recorded);
+    }
     // Links the lab did not create go back where they came from while their namespaces stand.
     super::moved::restore_all(objects, home, &mut report);
     // Namespaces: first decide which are still ours, by inode (anything else at the name is left
@@ -271,7 +296,10 @@ fn remove_with(objects: &[Object], home: &File, group: Option<u32>, dead: bool) 
             continue;
         }
         // The peer's namespace is gone (deleted now, or by the script): the link goes with it.
-        let vanishing = matches!(obj, Object::Link { peer_ns: Some(p), .. } if deleted.contains(p.as_str()) || !netns::netns_path(p).exists());
+        // Part of a running lab removes such a link itself: the kernel's cleanup of the namespace
+        // comes later, and the script goes on at once.
+        let vanishing = whole.is_some()
+            && matches!(obj, Object::Link { peer_ns: Some(p), .. } if deleted.contains(p.as_str()) || !netns::netns_path(p).exists());
         match rt.block_on(remove_in(conn, obj, group, vanishing, wait_for_vanishing)) {
             Ok(Outcome::Done) => match obj {
                 Object::Link { .. } => report.links += 1,

@@ -79,7 +79,7 @@ impl Lab {
         // Ends outside the lab's namespaces are recorded by namespace inode and ifindex.
         let mut outside: Vec<(usize, u64)> = Vec::new();
         for (i, (n, _)) in ends.iter().enumerate() {
-            if !self.owns(n) {
+            if self.records(n) {
                 outside.push((i, self.ns_inode(n)?));
             }
         }
@@ -87,7 +87,7 @@ impl Lab {
         // intent names the namespace by inode; the index is known once the pair exists.
         let mut records: Vec<Object> = Vec::new();
         for (n, l) in ends {
-            if !self.owns(n) {
+            if self.records(n) {
                 let ns_inode = self.ns_inode(n)?;
                 records.push(Object::Link { ns: n.key(), ns_inode, name: l.to_string(), index: None, peer_ns: None });
             }

@@ -1,9 +1,18 @@
-//! Documentation of the traffic functions: shaping, impairment, reachability, throughput.
+//! Traffic: shaping and impairment (tc qdiscs), pingall, throughput.
+use std::time::Duration;
 
-use super::catalog::FnDoc;
+use rhai::Dynamic;
 
-pub const TRAFFIC: &[FnDoc] = &[
-    FnDoc {
+use super::args;
+use super::native::{done, Call, Native, Opts, Out};
+use super::values_traffic::PingAll;
+use crate::engine::icmp::PingOptions;
+use crate::lab::shaping::{ImpairSpec, ShapeSpec};
+use crate::lab::throughput::ThroughputSpec;
+use crate::lab::units::Amount;
+
+pub const TRAFFIC: &[Native] = &[
+    Native {
         name: "shape",
         forms: &["shape(link, #{rate, burst, latency, replace})", "shape(ns, link, #{rate, burst, latency, replace})"],
         summary: "Limit a link's egress rate with a token bucket (tbf root qdisc); calling it again changes the rate. \
@@ -15,8 +24,9 @@ pub const TRAFFIC: &[FnDoc] = &[
                   unless replace: true (that qdisc comes back when the lab ends).",
         example: r#"shape("a", "eth0", #{rate: "20mbit"}); shape("a", "eth0", #{rate: "1mbit", burst: "64kb", latency: "20ms"});"#,
         ip: "tc qdisc replace dev LINK root tbf rate RATE burst BURST latency LATENCY",
+        call: shape,
     },
-    FnDoc {
+    Native {
         name: "impair",
         forms: &[
             "impair(link, #{delay, jitter, loss, duplicate, corrupt, reorder, replace})",
@@ -27,16 +37,18 @@ pub const TRAFFIC: &[FnDoc] = &[
                   replace: as for shape. Needs a kernel with sch_netem.",
         example: r#"impair("a", "eth0", #{delay: "100ms", jitter: "10ms", loss: "1%"});"#,
         ip: "tc qdisc replace dev LINK root netem delay D J loss L duplicate P corrupt P reorder P",
+        call: impair,
     },
-    FnDoc {
+    Native {
         name: "unshape",
         forms: &["unshape(link)", "unshape(ns, link)"],
         summary: "Remove a link's shaping or impairment (its root qdisc); nothing happens when it has none. On a link \
                   the lab did not create, only the lab's own qdisc goes, and what it replaced comes back.",
         example: r#"unshape("a", "eth0");"#,
         ip: "tc qdisc del dev LINK root",
+        call: unshape,
     },
-    FnDoc {
+    Native {
         name: "pingall",
         forms: &["pingall() -> PingAll", "pingall(#{count, timeout}) -> PingAll"],
         summary: "Every namespace this lab created (not nslab's own, nor other labs' or users') pings every global \
@@ -45,8 +57,9 @@ pub const TRAFFIC: &[FnDoc] = &[
                   .dropped (percent), .summary, .namespaces. Defaults: 1 request per address, 1 s to answer.",
         example: r#"let r = pingall(); print(r); assert(r.ok);"#,
         ip: "mininet> pingall",
+        call: pingall,
     },
-    FnDoc {
+    Native {
         name: "throughput",
         forms: &["throughput(from_ns, to_ns) -> float", "throughput(from_ns, to_ns, #{seconds, port, dst}) -> float"],
         summary: "TCP throughput from one namespace to another in bits per second, measured at the receiver (no iperf \
@@ -54,8 +67,106 @@ pub const TRAFFIC: &[FnDoc] = &[
                   first) on port (default: a free one). Ctrl-C stops it.",
         example: r#"let bps = throughput("a", "b", #{seconds: 1}); print(`${bps / 1e6} Mbit/s`);"#,
         ip: "iperf3 -s (in to_ns); iperf3 -c DST -t SECONDS (in from_ns)",
+        call: throughput,
     },
 ];
+
+type Res<T> = Result<T, Box<rhai::EvalAltResult>>;
+
+/// An option given as text with a unit ("10mbit") or as a number (unit per option).
+fn amount(c: &Call, o: &Opts, key: &str, example: &str) -> Res<Option<Amount>> {
+    let Some(v) = o.get(key) else { return Ok(None) };
+    if v.is_string() {
+        return Ok(Some(Amount::Text(v.clone().into_string().expect("checked"))));
+    }
+    if let Ok(i) = v.as_int() {
+        return Ok(Some(Amount::Number(i as f64)));
+    }
+    if let Ok(f) = v.as_float() {
+        return Ok(Some(Amount::Number(f)));
+    }
+    Err(c.error(format!(
+        "the {key} option of {} must be a string like {example:?} or a number, not {}",
+        c.ctx().fn_name(),
+        args::shown(v)
+    )))
+}
+
+fn shape(c: &mut Call) -> Out {
+    let ns = c.ns()?;
+    let link = c.string("link", "a link name")?;
+    let o = c.opts()?;
+    let rate = amount(c, &o, "rate", "10mbit")?.ok_or_else(|| c.error("shape needs a rate, like #{rate: \"10mbit\"}"))?;
+    let spec = ShapeSpec {
+        rate,
+        burst: amount(c, &o, "burst", "32kb")?,
+        latency: amount(c, &o, "latency", "50ms")?,
+        replace: o.boolean("replace")?.unwrap_or(false),
+    };
+    c.lab().shape(&ns, &link, &spec)?;
+    done()
+}
+
+fn impair(c: &mut Call) -> Out {
+    let ns = c.ns()?;
+    let link = c.string("link", "a link name")?;
+    let o = c.opts()?;
+    let spec = ImpairSpec {
+        delay: amount(c, &o, "delay", "100ms")?,
+        jitter: amount(c, &o, "jitter", "10ms")?,
+        loss: amount(c, &o, "loss", "1%")?,
+        duplicate: amount(c, &o, "duplicate", "1%")?,
+        corrupt: amount(c, &o, "corrupt", "1%")?,
+        reorder: amount(c, &o, "reorder", "25%")?,
+        replace: o.boolean("replace")?.unwrap_or(false),
+    };
+    c.lab().impair(&ns, &link, &spec)?;
+    done()
+}
+
+fn unshape(c: &mut Call) -> Out {
+    let ns = c.ns()?;
+    let link = c.string("link", "a link name")?;
+    c.lab().unshape(&ns, &link)?;
+    done()
+}
+
+/// One request per pair and a second to answer, like Mininet's `pingall`.
+fn pingall(c: &mut Call) -> Out {
+    let o = c.opts()?;
+    let mut opts = PingOptions { count: 1, timeout: Duration::from_secs(1), interval: Duration::from_millis(200) };
+    if let Some(n) = o.integer("count")? {
+        opts.count = u32::try_from(n)
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| c.error(format!("the count option of pingall must be from 1 to 1000, not {n}")))?;
+    }
+    if let Some(t) = o.seconds_in("timeout", 0.001, 3600.0)? {
+        opts.timeout = t;
+    }
+    Ok(Dynamic::from(PingAll(c.lab().pingall(&opts)?)))
+}
+
+fn throughput(c: &mut Call) -> Out {
+    let o = c.opts()?;
+    let mut spec = ThroughputSpec::default();
+    if let Some(d) = o.seconds_in("seconds", 0.01, 3600.0)? {
+        spec.duration = d;
+    }
+    if let Some(p) = o.integer("port")? {
+        spec.port = u16::try_from(p)
+            .ok()
+            .filter(|p| *p >= 1)
+            .ok_or_else(|| c.error(format!("the port option of throughput must be from 1 to 65535, not {p}")))?;
+    }
+    if let Some(d) = o.get("dst") {
+        spec.dst = Some(args::string(c.ctx(), d, 2, "an address")?);
+    }
+    let from = c.ns_of("from_ns")?;
+    let to = c.ns_of("to_ns")?;
+    let report = c.lab().throughput(&from, &to, &spec)?;
+    Ok(report.bits_per_second().into())
+}
 
 #[cfg(test)]
 mod tests {
