@@ -547,3 +547,44 @@ fn clean_after_kill_9_removes_the_routes_and_rules_of_a_dead_lab() {
     assert_eq!(json(&section(&run.stdout, "r6")).as_array().unwrap().len(), 2);
     assert_eq!(section(&run.stdout, "ledgers").trim(), "0");
 }
+
+/// A sub-test's routes and rules go when it ends, in the lab's namespaces and where nslab runs;
+/// routes of the lab's from before it stay.
+#[test]
+fn a_subtest_undoes_its_routes_and_rules() {
+    let path = script(
+        "routes-subtest",
+        "t.rhai",
+        &(TWO_LINKS.to_string()
+            + r#"
+        route(n, "10.9.0.0/24", #{via: "10.1.0.2"});
+        rule(n, #{from: "10.1.0.0/24", table: 100, priority: 100});
+        veth("v0", "v1");
+        up("v0");
+        test("routes and rules", || {
+            route(n, "10.8.0.0/24", #{type: "blackhole", table: 100});
+            route(n, "fd00:8::/64", #{nexthops: [#{via: "fd00:1::2", dev: "a"}, #{via: "fd00:2::2", dev: "b"}]});
+            rule(n, #{to: "10.8.0.0/24", table: 100, priority: 200});
+            route("10.7.0.0/24", #{dev: "v0", table: 7});
+            rule(#{family: "inet6", table: 7, priority: 300});
+            assert(false, "on purpose");
+        });
+        print("=v4"); print(exec(n, "ip -4 -j route show table all").stdout);
+        print("=v6"); print(exec(n, "ip -6 -j route show table all").stdout);
+        print("=rules"); print(exec(n, "ip -j rule").stdout);
+        print("=root"); print(exec("ip -j route show table 7").stdout);
+        print("=rootrules"); print(exec("ip -6 -j rule").stdout);
+        print("=end");
+        "#),
+    );
+    let run = in_private_netns(&format!("$NSLAB run {}; echo \"=status\"; echo $?", path.display()));
+    let ip = ip_routes(&run.stdout, "v4", "v6");
+    let ours: Vec<&String> = ip.iter().filter(|r| r.contains("|nslab|")).collect();
+    assert_eq!(ours, ["10.9.0.0/24|unicast|254|10.1.0.2|a|0|nslab|global||false|"], "{run:?}");
+    let rules: Vec<String> =
+        json(&section(&run.stdout, "rules")).as_array().unwrap().iter().map(|r| ip_rule(r, "inet")).collect();
+    assert!(rules.contains(&"inet|100|10.1.0.0/24|all|||0/0|100|lookup".to_string()), "{rules:?}");
+    assert!(!rules.iter().any(|r| r.contains("|200|")), "{rules:?}");
+    assert_eq!(json(&section(&run.stdout, "root")), json("[]"), "{run:?}");
+    assert_eq!(json(&section(&run.stdout, "rootrules")).as_array().unwrap().len(), 2, "{run:?}");
+}
