@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::routes::dst_text;
+use super::routes::dst_view;
 use super::validate_routes::{self as vr, NameOrNumber};
 use super::{validate, Lab, LabError, NextHopView, Ns, Result, RouteGetView, RouteView};
 use crate::engine::lookup::RouteQuery;
@@ -59,7 +59,7 @@ impl Lab {
         Ok(routes
             .iter()
             .map(|r| RouteView {
-                dst: dst_text(r.dst, r.v6),
+                dst: dst_view(r.dst),
                 kind: r.kind.clone(),
                 table: r.table,
                 via: r.via.map(|v| v.to_string()).unwrap_or_default(),

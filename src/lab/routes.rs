@@ -79,7 +79,13 @@ pub(super) fn destination(dst: &str) -> Result<(Prefix, Option<bool>)> {
     Ok(((c.prefix > 0).then_some((c.ip, c.prefix)), Some(c.ip.is_ipv6())))
 }
 
-/// A route's destination as nslab writes it: "default" for IPv4's, "::/0" for IPv6's.
+/// A route's destination as `routes()` and messages show it: "default" for either family's
+/// default route (as `ip route` does), else a CIDR.
+pub(super) fn dst_view(dst: Option<(IpAddr, u8)>) -> String {
+    dst.map(|(ip, len)| format!("{ip}/{len}")).unwrap_or_else(|| "default".into())
+}
+
+/// A route's destination as the ledger records it: "default" for IPv4's, "::/0" for IPv6's.
 pub(super) fn dst_text(dst: Option<(IpAddr, u8)>, v6: bool) -> String {
     match dst {
         Some((ip, len)) => format!("{ip}/{len}"),
@@ -229,7 +235,7 @@ impl Lab {
                     .filter(|r| r.via.is_none() && r.protocol_number == 2)
                     .map(|r| {
                         let dev = r.dev.and_then(|d| names.get(&d).cloned()).unwrap_or_default();
-                        format!("{} (dev {dev})", dst_text(r.dst, r.v6))
+                        format!("{} (dev {dev})", dst_view(r.dst))
                     })
                     .collect();
                 let there = if connected.is_empty() {
@@ -292,7 +298,7 @@ impl Lab {
         let found = match matching.as_slice() {
             [one] => (*one).clone(),
             [] if same_dst.is_empty() => {
-                let mut dsts: Vec<String> = candidates.iter().map(|r| dst_text(r.dst, r.v6)).collect();
+                let mut dsts: Vec<String> = candidates.iter().map(|r| dst_view(r.dst)).collect();
                 dsts.dedup();
                 let has = if dsts.is_empty() {
                     format!("it has no {family} routes{table}")
@@ -484,7 +490,7 @@ pub(super) fn describe(r: &RouteInfo, names: &std::collections::HashMap<u32, Str
     if r.kind_number != route::UNICAST {
         text += &format!("{} ", r.kind);
     }
-    text += &dst_text(r.dst, r.v6);
+    text += &dst_view(r.dst);
     if let Some(v) = r.via {
         text += &format!(" via {v}");
     }

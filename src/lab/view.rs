@@ -50,7 +50,7 @@ pub struct AddrView {
 /// A route, as `routes()` shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RouteView {
-    /// Destination (`10.1.0.0/24`, or `default`; `::/0` for IPv6's default).
+    /// Destination (`10.1.0.0/24`, or `default` in either family).
     pub dst: String,
     /// Route type ("unicast", "local", "blackhole", "unreachable", "prohibit", "throw", ...).
     pub kind: String,

@@ -118,7 +118,7 @@ pub const TYPES: &[TypeDoc] = &[
         summary: "A route as routes() returns it.",
         map: true,
         fields: &[
-            ("dst", "string", "its destination, always a CIDR (\"default\" for IPv4's default route, \"::/0\" for IPv6's)"),
+            ("dst", "string", "its destination, a CIDR (\"default\" for the default route of either family: see family)"),
             (
                 "type",
                 "string",
