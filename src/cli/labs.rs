@@ -33,7 +33,6 @@ fn counts(rec: &Record) -> String {
         (n(|o| matches!(o, Object::Link { .. })), "links"),
         (n(|o| matches!(o, Object::Addr { .. })), "addrs"),
         (n(|o| matches!(o, Object::Route { .. })), "routes"),
-        (n(|o| matches!(o, Object::Rule { .. })), "rules"),
         (n(|o| matches!(o, Object::Qdisc { .. })), "qdiscs"),
         (n(|o| matches!(o, Object::Process { .. })), "procs"),
         (n(|o| matches!(o, Object::Sysctl { .. })), "sysctls"),
