@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::routes::dst_view;
+use super::route_args::dst_view;
 use super::validate_routes::{self as vr, NameOrNumber};
 use super::{validate, Lab, LabError, NextHopView, Ns, Result, RouteGetView, RouteView};
 use crate::engine::lookup::RouteQuery;

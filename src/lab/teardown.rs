@@ -450,7 +450,7 @@ async fn remove_in(conn: &Conn, obj: &Object, group: Option<u32>, vanishing: boo
         // Only a route with the whole recorded key, nslab's protocol included, and deleted by
         // that key: the kernel would take the first route matching a partial one.
         Object::Route { .. } => {
-            let Some(key) = super::routes::route_key(obj) else { return Ok(Outcome::Absent) };
+            let Some(key) = super::route_records::route_key(obj) else { return Ok(Outcome::Absent) };
             Ok(if conn.del_route_exact(&key).await? { Outcome::Done } else { Outcome::Absent })
         }
         // Only a rule equal in every field, nslab's protocol included, and only when the
