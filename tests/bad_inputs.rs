@@ -986,6 +986,12 @@ const CASES: &[Case] = &[
         r#"test("x", 5)"#,
         r#"the second argument of test must be a function (a closure like || { ... }), not the integer 5"#,
     ),
+    c(
+        "shell",
+        r#"shell(a)"#,
+        r#"cannot open a shell in namespace "a": it needs a terminal, and nslab's standard input is not one"#,
+    ),
+    c("shell", r#"shell(5)"#, r#"the first argument of shell must be a namespace (a name or a Netns handle), not the integer 5"#),
     c("test", r#"test(5, || {})"#, r#"the first argument of test must be the sub-test's name (a string), not the integer 5"#),
     c("test", r#"test("x", #{kept: true}, || {})"#, r#"test has no option "kept"; the options are: keep"#),
     c("test", r#"test("x", #{keep: 1}, || {})"#, r#"the keep option of test must be true or false, not the integer 1"#),

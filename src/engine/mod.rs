@@ -20,6 +20,7 @@ pub(crate) mod procnet;
 pub(crate) mod route;
 pub(crate) mod rule;
 pub mod sandbox;
+pub(crate) mod sandbox_hold;
 pub(crate) mod spawn;
 pub(crate) mod sysctl;
 pub(crate) mod tc;

@@ -25,6 +25,10 @@ pub struct VxlanOptions {
 impl Lab {
     /// Creates a link of `kind` in `ns`, recording it in the ledger when `ns` is not the lab's.
     pub(super) fn create_link(&mut self, ns: &Ns, name: &str, kind: Kind, opts: &LinkOptions) -> Result<()> {
+        self.trace(|| {
+            let (ip, words) = (super::trace::ip(ns), super::trace::link_words(opts));
+            format!("{ip} link add {}{words} type {}", super::trace::word(name), kind.name())
+        });
         validate::link_name(name)?;
         if let Some(m) = opts.mtu {
             validate_net::link_mtu(i64::from(m), kind.name(), name)?;

@@ -8,6 +8,7 @@ pub(crate) mod diagnose;
 pub(crate) mod diagnosis;
 mod holding;
 mod ifindex;
+mod interactive;
 mod links;
 mod moved;
 mod namespaces;
@@ -17,6 +18,7 @@ mod route_list;
 mod route_records;
 mod routes;
 mod rules;
+pub(crate) mod trace;
 mod veth;
 
 pub(crate) mod error;
@@ -169,6 +171,8 @@ pub struct Lab {
     procs: processes::Procs,
     /// Active checkpoints, outermost first (see `checkpoint.rs`).
     checkpoints: Vec<checkpoint::Frame>,
+    /// Where `--trace` lines go (see `trace.rs`).
+    trace: Option<trace::TraceSink>,
 }
 
 /// How a program run to its end finished, and what it wrote.
@@ -214,6 +218,7 @@ impl Lab {
             cancel: Arc::new(AtomicBool::new(false)),
             procs: processes::Procs::default(),
             checkpoints: Vec::new(),
+            trace: None,
         })
     }
 

@@ -304,3 +304,53 @@ pub(super) fn describe_args(a: &RouteArgs) -> String {
     }
     parts.iter().map(|p| format!(" {p}")).collect()
 }
+
+/// A route's words after `ip route add|del`, as the script gave them (`run --trace`).
+pub(super) fn route_words(dst: &str, a: &RouteArgs) -> String {
+    use super::trace::word;
+    let mut out = String::new();
+    if let Some(k) = &a.kind {
+        out += &format!("{} ", word(k));
+    }
+    out += &word(dst);
+    if let Some(v) = &a.via {
+        out += &format!(" via {}", word(v));
+    }
+    if let Some(d) = &a.dev {
+        out += &format!(" dev {}", word(d));
+    }
+    if let Some(t) = &a.table {
+        out += &format!(" table {}", word(&t.to_string()));
+    }
+    if let Some(m) = a.metric {
+        out += &format!(" metric {m}");
+    }
+    if let Some(s) = &a.src {
+        out += &format!(" src {}", word(s));
+    }
+    if let Some(s) = &a.scope {
+        out += &format!(" scope {}", word(&s.to_string()));
+    }
+    if let Some(p) = &a.proto {
+        out += &format!(" proto {}", word(&p.to_string()));
+    }
+    if a.onlink == Some(true) {
+        out += " onlink";
+    }
+    for h in a.nexthops.iter().flatten() {
+        out += " nexthop";
+        if let Some(v) = &h.via {
+            out += &format!(" via {}", word(v));
+        }
+        if let Some(d) = &h.dev {
+            out += &format!(" dev {}", word(d));
+        }
+        if let Some(w) = h.weight {
+            out += &format!(" weight {w}");
+        }
+        if h.onlink == Some(true) {
+            out += " onlink";
+        }
+    }
+    out
+}

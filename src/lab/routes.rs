@@ -3,7 +3,7 @@
 use nix::errno::Errno;
 
 use super::ledger::Object;
-use super::route_args::{add_spec, describe_args, dst_view, RouteArgs};
+use super::route_args::{add_spec, describe_args, dst_view, route_words, RouteArgs};
 use super::route_records::{as_spec, describe, r_inode, route_key, route_record};
 use super::{Lab, LabError, Ns, Result};
 use crate::engine::route::{self, RouteInfo, RouteSpec};
@@ -13,6 +13,7 @@ impl Lab {
     /// and/or out of a link, or over several nexthops, in any table, of any type. Table and scope
     /// default as `ip route add` chooses them; the protocol is nslab's unless given.
     pub fn route(&mut self, ns: &Ns, dst: &str, a: &RouteArgs) -> Result<()> {
+        self.trace(|| format!("{} route add {}", super::trace::ip(ns), route_words(dst, a)));
         let w = self.wanted(ns, dst, a)?;
         let spec = add_spec(dst, &w)?;
         let record = if !self.records(ns) {
@@ -118,6 +119,7 @@ impl Lab {
     /// given must match (the type too, which the kernel ignores for IPv6), fields not given
     /// match anything, and when that leaves several routes, nothing is deleted.
     pub fn route_del(&mut self, ns: &Ns, dst: &str, a: &RouteArgs) -> Result<()> {
+        self.trace(|| format!("{} route del {}", super::trace::ip(ns), route_words(dst, a)));
         let w = self.wanted(ns, dst, a)?;
         let family = if w.v6 { "IPv6" } else { "IPv4" };
         let candidates = self.routes_in(ns, Some(w.table), Some(w.v6))?;

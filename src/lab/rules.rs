@@ -110,6 +110,41 @@ pub(super) fn describe(r: &Rule) -> String {
     text
 }
 
+/// A rule's words after `ip rule add|del` (with ` -6` before `rule` for IPv6), as the script
+/// gave them (`run --trace`).
+fn rule_words(a: &RuleArgs) -> String {
+    use super::trace::word;
+    let mut out = String::new();
+    for (key, v) in [("from", &a.from), ("to", &a.to), ("iif", &a.iif), ("oif", &a.oif)] {
+        if let Some(v) = v {
+            out += &format!(" {key} {}", word(v));
+        }
+    }
+    if let Some(m) = &a.fwmark {
+        out += &format!(" fwmark {}", word(&m.to_string()));
+    }
+    if let Some(p) = a.priority {
+        out += &format!(" priority {p}");
+    }
+    match (&a.action, &a.table) {
+        (Some(act), _) if act != "lookup" => out += &format!(" {}", word(act)),
+        (_, Some(t)) => out += &format!(" lookup {}", word(&t.to_string())),
+        _ => {}
+    }
+    out
+}
+
+/// " -6" for an IPv6 rule (by its family or an address), "" otherwise.
+fn family_word(a: &RuleArgs) -> &'static str {
+    let v6 = a.family.as_deref().map(|f| f == "inet6" || f == "ipv6").unwrap_or(false)
+        || [&a.from, &a.to].into_iter().flatten().any(|t| t.contains(':'));
+    if v6 {
+        " -6"
+    } else {
+        ""
+    }
+}
+
 fn table_name(t: u32) -> String {
     match t {
         route::MAIN_TABLE => "main".into(),
@@ -185,6 +220,7 @@ impl Lab {
     /// "blackhole", "unreachable", "prohibit"; IPv4 unless an address or `family` says IPv6;
     /// the priority the kernel would choose unless given. Marked with nslab's protocol.
     pub fn rule(&mut self, ns: &Ns, a: &RuleArgs) -> Result<()> {
+        self.trace(|| format!("{}{} rule add{}", super::trace::ip(ns), family_word(a), rule_words(a)));
         let w = resolve(a)?;
         let v6 = w.v6.unwrap_or(false);
         let action = w.action.unwrap_or(1);
@@ -242,6 +278,7 @@ impl Lab {
     /// Deletes the one rule the arguments name (`ip rule del`): every field given must match,
     /// fields not given match anything, and when that leaves several rules nothing is deleted.
     pub fn rule_del(&mut self, ns: &Ns, a: &RuleArgs) -> Result<()> {
+        self.trace(|| format!("{}{} rule del{}", super::trace::ip(ns), family_word(a), rule_words(a)));
         let w = resolve(a)?;
         let rules = self.rules_of(ns, w.v6)?;
         let matching: Vec<&Rule> = rules.iter().filter(|r| w.matches(a, r)).collect();

@@ -17,6 +17,7 @@ pub(crate) mod failure;
 pub(crate) mod files;
 pub mod harness;
 pub(crate) mod held;
+pub mod hints;
 pub(crate) mod limits;
 pub(crate) mod modules;
 pub mod native;
