@@ -49,7 +49,9 @@ fn ip_route(r: &Value, v6: bool) -> String {
         Some(p) => p,
     };
     let scope = r.get("scope").and_then(Value::as_str).unwrap_or("global");
-    let onlink = r["flags"].as_array().is_some_and(|f| f.iter().any(|x| x == "onlink"));
+    let has_onlink = |v: &Value| v["flags"].as_array().is_some_and(|f| f.iter().any(|x| x == "onlink"));
+    // A multipath route is onlink when every nexthop is.
+    let onlink = has_onlink(r) || r.get("nexthops").and_then(Value::as_array).is_some_and(|h| h.iter().all(has_onlink));
     let hops: Vec<String> = r
         .get("nexthops")
         .and_then(Value::as_array)
@@ -588,4 +590,87 @@ fn a_subtest_undoes_its_routes_and_rules() {
     assert!(!rules.iter().any(|r| r.contains("|200|")), "{rules:?}");
     assert_eq!(json(&section(&run.stdout, "root")), json("[]"), "{run:?}");
     assert_eq!(json(&section(&run.stdout, "rootrules")).as_array().unwrap().len(), 2, "{run:?}");
+}
+
+/// `run --trace` says each route and rule as the `ip` command that does the same: replayed by
+/// bash in the same namespace after `nslab down`, the lines build the same tables and rules
+/// (the protocol aside: `ip route add` marks routes "boot", nslab its own).
+#[test]
+fn the_trace_of_routes_and_rules_replays_into_the_same_tables() {
+    let lab = TWO_LINKS.to_string()
+        + r#"
+        route(n, "10.9.0.0/24", #{nexthops: [#{via: "10.1.0.2", weight: 2}, #{via: "10.2.0.2", dev: "b"}]});
+        route(n, "fd00:9::/64", #{nexthops: [#{via: "fd00:1::2", dev: "a"}, #{via: "fd00:2::2", dev: "b", weight: 4}]});
+        route(n, "10.4.0.0/24", #{onlink: true, nexthops: [#{via: "192.168.50.1", dev: "a"}, #{via: "192.168.60.1", dev: "b"}]});
+        route(n, "10.8.0.0/24", #{type: "blackhole", table: 100});
+        route(n, "fd00:8::/64", #{type: "prohibit", table: "default", metric: 7});
+        route(n, "10.1.0.77", #{type: "local", dev: "a"});
+        route(n, "192.168.5.0/24", #{via: "192.168.99.1", dev: "a", onlink: true, src: "10.1.0.1", scope: "global"});
+        route(n, "default", #{dev: "a", table: 300});
+        route(n, "10.7.0.0/24", #{type: "unreachable"});
+        route_del(n, "10.7.0.0/24", #{type: "unreachable"});
+        rule(n, #{from: "10.1.0.0/24", table: 100, priority: 1000});
+        rule(n, #{to: "10.9.0.0/16", iif: "a", fwmark: "0x10/0xff", action: "prohibit"});
+        rule(n, #{family: "inet6", oif: "b", table: "main"});
+        rule(n, #{from: "fd00:1::/64", action: "unreachable", priority: 5});
+        rule_del(n, #{priority: 5});
+        "#;
+    // (Links not called "a" or "b": `ip link add a ...` reads "a" as "address".)
+    let lab = lab.replace("\"a\"", "\"va\"").replace("\"b\"", "\"vb\"");
+    let path = script("routes-trace", "lab.rhai", &lab);
+    let state = |tag: &str| {
+        format!(
+            r#"echo "={tag}v4"; ip -n r -4 -j route show table all
+            echo "={tag}v6"; ip -n r -6 -j route show table all
+            echo "={tag}r4"; ip -n r -4 -j rule
+            echo "={tag}r6"; ip -n r -6 -j rule
+            "#
+        )
+    };
+    let run = in_private_netns(&format!(
+        r#"$NSLAB run --keep --trace {p} 2>trace.err || exit 9
+        grep '^+ ' trace.err | sed 's/^+ //' > trace.sh
+        echo "=trace"; cat trace.sh
+        {built}
+        $NSLAB down lab >/dev/null 2>&1 || exit 8
+        bash -e trace.sh || exit 7
+        {again}
+        echo "=end""#,
+        p = path.display(),
+        built = state("built-"),
+        again = state("again-"),
+    ));
+    assert_eq!(run.code, 0, "{run:?}");
+    let trace = section(&run.stdout, "trace");
+    for line in [
+        "ip -n r route add 10.9.0.0/24 nexthop via 10.1.0.2 weight 2 nexthop via 10.2.0.2 dev vb\n",
+        "ip -n r route add blackhole 10.8.0.0/24 table 100\n",
+        "ip -n r route add 10.4.0.0/24 nexthop via 192.168.50.1 dev va onlink nexthop via 192.168.60.1 dev vb onlink\n",
+        "ip -n r route del unreachable 10.7.0.0/24\n",
+        "ip -n r rule add from 10.1.0.0/24 priority 1000 lookup 100\n",
+        "ip -n r -6 rule add oif vb lookup main\n",
+        "ip -n r -6 rule del priority 5\n",
+    ] {
+        assert!(trace.contains(line), "{line:?} in:\n{trace}");
+    }
+    // Routes without their protocol, which is the one difference.
+    let no_proto = |tag: &str| -> Vec<String> {
+        ip_routes(&run.stdout, &format!("{tag}v4"), &format!("{tag}v6"))
+            .into_iter()
+            .map(|r| {
+                let mut f: Vec<&str> = r.split('|').collect();
+                f.remove(6);
+                f.join("|")
+            })
+            .collect()
+    };
+    let rules = |tag: &str| -> Vec<String> {
+        let mut out: Vec<String> =
+            json(&section(&run.stdout, &format!("{tag}r4"))).as_array().unwrap().iter().map(|r| ip_rule(r, "inet")).collect();
+        out.extend(json(&section(&run.stdout, &format!("{tag}r6"))).as_array().unwrap().iter().map(|r| ip_rule(r, "inet6")));
+        out
+    };
+    assert_eq!(no_proto("built-"), no_proto("again-"));
+    assert_eq!(rules("built-"), rules("again-"));
+    assert_eq!(rules("built-").len(), 8, "{:?}", rules("built-"));
 }

@@ -254,7 +254,8 @@ impl RouteSpec {
         if let Some(src) = self.src {
             msg.attributes.push(RouteAttribute::PrefSource(route_address(src)));
         }
-        if self.onlink {
+        // A multipath route's is per nexthop (the kernel ignores it in the header there).
+        if self.onlink && self.nexthops.is_empty() {
             msg.header.flags |= RouteFlags::Onlink;
         }
         if !self.nexthops.is_empty() {

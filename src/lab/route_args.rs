@@ -334,7 +334,9 @@ pub(super) fn route_words(dst: &str, a: &RouteArgs) -> String {
     if let Some(p) = &a.proto {
         out += &format!(" proto {}", word(&p.to_string()));
     }
-    if a.onlink == Some(true) {
+    // The kernel takes onlink per nexthop on a multipath route (`ip` puts a route-level one in
+    // the header, where it is ignored): said on each nexthop, as nslab applies it.
+    if a.onlink == Some(true) && a.nexthops.is_none() {
         out += " onlink";
     }
     for h in a.nexthops.iter().flatten() {
@@ -348,7 +350,7 @@ pub(super) fn route_words(dst: &str, a: &RouteArgs) -> String {
         if let Some(w) = h.weight {
             out += &format!(" weight {w}");
         }
-        if h.onlink == Some(true) {
+        if h.onlink.or(a.onlink) == Some(true) {
             out += " onlink";
         }
     }

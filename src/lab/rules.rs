@@ -278,7 +278,6 @@ impl Lab {
     /// Deletes the one rule the arguments name (`ip rule del`): every field given must match,
     /// fields not given match anything, and when that leaves several rules nothing is deleted.
     pub fn rule_del(&mut self, ns: &Ns, a: &RuleArgs) -> Result<()> {
-        self.trace(|| format!("{}{} rule del{}", super::trace::ip(ns), family_word(a), rule_words(a)));
         let w = resolve(a)?;
         let rules = self.rules_of(ns, w.v6)?;
         let matching: Vec<&Rule> = rules.iter().filter(|r| w.matches(a, r)).collect();
@@ -297,6 +296,9 @@ impl Lab {
                 )));
             }
         };
+        // Said once the rule is found: its family is known then, whatever was given.
+        let six = if found.v6 { " -6" } else { "" };
+        self.trace(|| format!("{}{six} rule del{}", super::trace::ip(ns), rule_words(a)));
         if found.extra {
             return Err(LabError::Refused(format!(
                 "the rule {} in {ns} also matches on what nslab does not set (tos, ports, uid range, not, ...): delete it with ip rule del",
