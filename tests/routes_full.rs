@@ -628,7 +628,8 @@ fn the_trace_of_routes_and_rules_replays_into_the_same_tables() {
         )
     };
     let run = in_private_netns(&format!(
-        r#"$NSLAB run --keep --trace {p} 2>trace.err || exit 9
+        r#"cd /run/tmp
+        $NSLAB run --keep --trace {p} 2>trace.err || exit 9
         grep '^+ ' trace.err | sed 's/^+ //' > trace.sh
         echo "=trace"; cat trace.sh
         {built}
