@@ -250,7 +250,11 @@ const CASES: &[Case] = &[
         r#"ping(a, "10.1.0.2", #{interval: -1})"#,
         r#"the interval option of ping must be a number of seconds from 0 to 999999, not -1"#,
     ),
-    c("ping", r#"ping(a, "10.1.0.2", #{cnt: 1})"#, r#"ping has no option "cnt"; the options are: count, timeout, interval"#),
+    c(
+        "ping",
+        r#"ping(a, "10.1.0.2", #{cnt: 1})"#,
+        r#"ping has no option "cnt"; the options are: count, timeout, interval, ttl, size, from, dev"#,
+    ),
     c(
         "ping",
         r#"ping(a, "host.example")"#,
@@ -260,6 +264,107 @@ const CASES: &[Case] = &[
     c("ping", r#"ping(a, "10.1.0.2", 5)"#, r#"the third argument of ping must be an options map, not the integer 5"#),
     c("ping", r#"ping(5)"#, r#"the first argument of ping must be a destination address (a string), not the integer 5"#),
     c("ping", r#"ping("zz", "10.1.0.2")"#, r#"namespace "zz" does not exist"#),
+    c("ping", r#"ping(a, "10.1.0.2", #{ttl: 0})"#, r#"the ttl option of ping must be from 1 to 255, not 0"#),
+    c("ping", r#"ping(a, "10.1.0.2", #{ttl: 256})"#, r#"the ttl option of ping must be from 1 to 255, not 256"#),
+    c("ping", r#"ping(a, "10.1.0.2", #{size: -1})"#, r#"the size option of ping must be from 0 to 65527, not -1"#),
+    c(
+        "ping",
+        r#"ping(a, "10.1.0.2", #{size: 65508})"#,
+        r#"invalid ping size "65508": an echo payload to 10.1.0.2 holds at most 65507 bytes"#,
+    ),
+    c(
+        "ping",
+        r#"ping(a, "10.1.0.2", #{from: "fd00::1"})"#,
+        r#"invalid source address "fd00::1": it is not of the destination's family (10.1.0.2 is IPv4)"#,
+    ),
+    c(
+        "ping",
+        r#"ping(a, "10.1.0.2", #{from: "10.1.0.9"})"#,
+        r#"cannot ping 10.1.0.2 from namespace "a": 10.1.0.9 is not an address of namespace "a" (the from option must be one of its own)"#,
+    ),
+    c(
+        "ping",
+        r#"ping(a, "10.1.0.2", #{from: "nowhere"})"#,
+        r#"the from option of ping must be an IP address like "10.0.0.1" or "fd00::1", not "nowhere""#,
+    ),
+    c("ping", r#"ping(a, "10.1.0.2", #{dev: "zz"})"#, r#"link "zz" does not exist in namespace "a""#),
+    c("ping", r#"ping(a, "10.1.0.2", #{dev: 5})"#, r#"the dev option of ping must be a link name (a string), not the integer 5"#),
+    c("ping", r#"ping("10.1.0.300", #{count: 1})"#, r#"invalid destination "10.1.0.300": it is not an IPv4 or IPv6 address"#),
+    c("traceroute", r#"traceroute(a, "10.1.0.300")"#, r#"invalid destination "10.1.0.300": it is not an IPv4 or IPv6 address"#),
+    c(
+        "traceroute",
+        r#"traceroute(a, "10.1.0.2", #{proto: "tcp"})"#,
+        r#"the proto option of traceroute must be "icmp" or "udp", not "tcp""#,
+    ),
+    c(
+        "traceroute",
+        r#"traceroute(a, "10.1.0.2", #{max_hops: 0})"#,
+        r#"the max_hops option of traceroute must be from 1 to 255, not 0"#,
+    ),
+    c(
+        "traceroute",
+        r#"traceroute(a, "10.1.0.2", #{timeout: 0})"#,
+        r#"the timeout option of traceroute must be a number of seconds from 0.001 to 60, not 0"#,
+    ),
+    c(
+        "traceroute",
+        r#"traceroute(a, "10.1.0.2", #{hops: 3})"#,
+        r#"traceroute has no option "hops"; the options are: max_hops, timeout, proto"#,
+    ),
+    c(
+        "traceroute",
+        r#"traceroute(a, "10.9.0.1")"#,
+        r#"cannot traceroute to 10.9.0.1 from namespace "a": Network is unreachable"#,
+    ),
+    c("traceroute", r#"traceroute("zz", "10.1.0.2")"#, r#"namespace "zz" does not exist"#),
+    c("tcp_listen", r#"tcp_listen(a, 70000)"#, r#"the port of tcp_listen must be from 0 to 65535, not 70000"#),
+    c("tcp_listen", r#"tcp_listen(a, "80")"#, r#"the port of tcp_listen must be an integer, not the string "80""#),
+    c(
+        "tcp_listen",
+        r#"tcp_listen(a, 8080, #{addr: "10.1.0.9"})"#,
+        r#"cannot listen on TCP port 8080 in namespace "a": 10.1.0.9 is not an address of namespace "a""#,
+    ),
+    c(
+        "tcp_listen",
+        r#"tcp_listen(a, 8080, #{addr: "nowhere"})"#,
+        r#"invalid listening address "nowhere": it is not an IPv4 or IPv6 address (host names are not looked up: give an address)"#,
+    ),
+    c("tcp_listen", r#"tcp_listen(a, 8080, #{port: 1})"#, r#"tcp_listen has no option "port"; the options are: addr"#),
+    c(
+        "tcp_listen",
+        r#"{ let s = tcp_listen(a, 8081); tcp_listen(a, 8081) }"#,
+        r#"cannot listen on TCP port 8081 in namespace "a": port 8081 is already in use in namespace "a""#,
+    ),
+    c("tcp_listen", r#"tcp_listen("zz", 8080)"#, r#"namespace "zz" does not exist"#),
+    c("tcp_connect", r#"tcp_connect(a, "10.1.0.2", 0)"#, r#"the port of tcp_connect must be from 1 to 65535, not 0"#),
+    c(
+        "tcp_connect",
+        r#"tcp_connect(a, "nowhere", 80)"#,
+        r#"invalid destination "nowhere": it is not an IPv4 or IPv6 address (host names are not looked up: give an address)"#,
+    ),
+    c(
+        "tcp_connect",
+        r#"tcp_connect(a, "10.1.0.2", 80, #{timeout: -1})"#,
+        r#"the timeout option of tcp_connect must be a number of seconds from 0.001 to 3600, not -1"#,
+    ),
+    c(
+        "tcp_connect",
+        r#"tcp_connect(a, "10.1.0.2", 80, #{wait: 1})"#,
+        r#"tcp_connect has no option "wait"; the options are: timeout"#,
+    ),
+    c("tcp_connect", r#"tcp_connect("zz", "10.1.0.2", 80)"#, r#"namespace "zz" does not exist"#),
+    c(
+        "wait_tcp",
+        r#"wait_tcp(a, "10.1.0.2", 80, 0.2)"#,
+        r#"cannot wait for TCP port 80 on 10.1.0.2 from namespace "a": nothing accepted within 0.2 s (last attempt: Connection refused)"#,
+    ),
+    c(
+        "wait_tcp",
+        r#"wait_tcp(a, "10.1.0.2", 80, 0)"#,
+        r#"the timeout of wait_tcp must be a number of seconds from 0.001 to 3600, not 0"#,
+    ),
+    c("wait_tcp", r#"wait_tcp(a, "10.1.0.2", 80, "soon")"#, r#"the timeout of wait_tcp must be a number, not the string "soon""#),
+    c("wait_tcp", r#"wait_tcp(a, "10.1.0.2", 65536, 1)"#, r#"the port of wait_tcp must be from 1 to 65535, not 65536"#),
     c("links", r#"links("zz")"#, r#"namespace "zz" does not exist"#),
     c("links", r#"links(5)"#, r#"the first argument of links must be a namespace (a name or a Netns handle), not the integer 5"#),
     c("link", r#"link(a, "zz")"#, r#"link "zz" does not exist in namespace "a""#),
@@ -576,7 +681,11 @@ const CASES: &[Case] = &[
         r#"bridge(a, "br1", #{mtu: 70000})"#,
         r#"invalid MTU "70000": bridge "br1" takes MTUs from 68 (the IPv4 minimum) to 65535"#,
     ),
-    c("bridge", r#"bridge(a, "br1", #{speed: 10})"#, r#"bridge has no option "speed"; the options are: mtu, stp"#),
+    c(
+        "bridge",
+        r#"bridge(a, "br1", #{speed: 10})"#,
+        r#"bridge has no option "speed"; the options are: mtu, stp, ageing_time, mcast_snooping"#,
+    ),
     c(
         "bridge",
         r#"bridge(a, "b r")"#,
@@ -809,7 +918,31 @@ const CASES: &[Case] = &[
         r#"shape(a, "v0", #{rate: "10 mbits"})"#,
         r#"invalid rate "10 mbits": expected a number and a unit like "10mbit", "500kbit" or "1gbit" (bit, kbit, mbit, gbit, tbit; bps, kbps, mbps, gbps for bytes per second), or a number of bits per second"#,
     ),
-    c("shape", r#"shape(a, "v0", #{burst: "10kb"})"#, r#"shape needs a rate, like #{rate: "10mbit"}"#),
+    c(
+        "shape",
+        r#"shape(a, "v0", #{burst: "10kb"})"#,
+        r#"shape needs a rate or a delay, jitter or loss, like #{rate: "10mbit", delay: "10ms"}"#,
+    ),
+    c(
+        "shape",
+        r#"shape(a, "v0", #{delay: "10ms", burst: "10kb"})"#,
+        r#"the burst and latency options of shape belong to a rate: add rate: "10mbit""#,
+    ),
+    c(
+        "shape",
+        r#"shape(a, "v0", #{jitter: "1ms"})"#,
+        r#"invalid jitter "1ms": jitter needs a delay (netem varies or reorders delayed packets): add delay: "10ms""#,
+    ),
+    c(
+        "shape",
+        r#"shape(a, "v0", #{rate: "1mbit", delay: "10ms"})"#,
+        r#"cannot shape link "v0" in namespace "a": the running kernel has no netem (sch_netem) support"#,
+    ),
+    c(
+        "shape",
+        r#"shape(a, "v0", #{delay: "10 parsecs"})"#,
+        r#"invalid delay "10 parsecs": expected a number and a unit like "50ms" (s, ms, us, ns), or a number of seconds"#,
+    ),
     c(
         "shape",
         r#"shape(a, "v0", #{rate: "10mbit", latency: "2h"})"#,
@@ -890,6 +1023,26 @@ const CASES: &[Case] = &[
     c("throughput", r#"throughput(a, "zz")"#, r#"namespace "zz" does not exist"#),
     c(
         "throughput",
+        r#"throughput(a, b, #{rate: "1mbit"})"#,
+        r#"the rate option of throughput paces UDP: add udp: true (TCP takes what the path gives)"#,
+    ),
+    c(
+        "throughput",
+        r#"throughput(a, b, #{udp: true, rate: "100bit"})"#,
+        r#"the rate of a UDP throughput test must be from 1kbit to 100gbit, not 100bit"#,
+    ),
+    c(
+        "throughput",
+        r#"throughput(a, b, #{udp: "yes"})"#,
+        r#"the udp option of throughput must be true or false, not the string "yes""#,
+    ),
+    c(
+        "throughput",
+        r#"throughput(a, b, #{udp: true, rate: "fast"})"#,
+        r#"invalid rate "fast": expected a number and a unit like "10mbit", "500kbit" or "1gbit" (bit, kbit, mbit, gbit, tbit; bps, kbps, mbps, gbps for bytes per second), or a number of bits per second"#,
+    ),
+    c(
+        "throughput",
         r#"throughput(a, b, #{dst: "10.9.9.9", seconds: 0.1})"#,
         r#"cannot measure throughput from namespace "a" to namespace "b": namespace "a" has no route to 10.9.9.9 (Network is unreachable)"#,
     ),
@@ -935,6 +1088,16 @@ const CASES: &[Case] = &[
         "expect_no_reach",
         r#"expect_no_reach(a, "10.1.0.1", #{tmo: 0.1})"#,
         r#"expect_no_reach has no option "tmo"; the options are: timeout"#,
+    ),
+    c(
+        "expect_no_reach",
+        r#"expect_no_reach(a, "10.1.0.255")"#,
+        r#"cannot check that namespace "a" does not reach 10.1.0.255: the probe could not be sent (Permission denied), which says nothing about reachability (only "Network is unreachable", "No route to host" or an ICMP error would)"#,
+    ),
+    c(
+        "expect_matrix",
+        r#"expect_matrix(#{})"#,
+        r#"expect_matrix needs at least two namespaces: with fewer there is no pair to probe"#,
     ),
     c("expect_matrix", r#"expect_matrix(5)"#, r#"expect_matrix needs a map like #{h1: ["h2"], h2: []}, not the integer 5"#),
     c(
@@ -1025,6 +1188,137 @@ const CASES: &[Case] = &[
     c("wait", r#"wait(p, -1)"#, r#"wait needs a number of seconds from 0 to 999999, not -1"#),
     c("wait", r#"wait(p, "x")"#, r#"the number of seconds of wait must be a number, not the string "x""#),
     c("output", r#"output("x")"#, r#"the first argument of output must be a process (from spawn_in), not the string "x""#),
+    // Links: deleting and changing (tests/links_full.rs has the kernel side).
+    c("link_del", r#"link_del(a, "zz")"#, r#"link "zz" does not exist in namespace "a""#),
+    c(
+        "link_del",
+        r#"link_del(a, "lo")"#,
+        r#"link "lo" is the loopback link of namespace "a": every namespace has one, and it goes only with its namespace"#,
+    ),
+    c(
+        "link_del",
+        r#"link_del("lo")"#,
+        r#"link "lo" is the loopback link of the root namespace: every namespace has one, and it goes only with its namespace"#,
+    ),
+    c(
+        "link_del",
+        r#"link_del(a, "a/b")"#,
+        r#"invalid interface name "a/b": it contains '/', which the kernel refuses in interface names"#,
+    ),
+    c("link_del", r#"link_del(a, 5)"#, r#"the second argument of link_del must be a link name (a string), not the integer 5"#),
+    c(
+        "link_set",
+        r#"link_set(a, "v0", #{})"#,
+        r#"link_set needs at least one setting: #{alias, altname, promisc, arp, txqueuelen, group, mtu, mac}"#,
+    ),
+    c("link_set", r#"link_set(a, "zz", #{promisc: true})"#, r#"link "zz" does not exist in namespace "a""#),
+    c(
+        "link_set",
+        r#"let s = ""; s.pad(256, "x"); link_set(a, "v0", #{alias: s})"#,
+        r#"invalid alias "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx": it is 256 bytes long; link "v0" takes an alias of at most 255 bytes"#,
+    ),
+    c(
+        "link_set",
+        r#"let s = ""; s.pad(128, "y"); link_set(a, "v0", #{altname: s})"#,
+        r#"invalid alternative name "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy": it is 128 bytes long; the kernel allows at most 127"#,
+    ),
+    c(
+        "link_set",
+        r#"link_set(a, "v0", #{altname: "w0"})"#,
+        r#"link name "w0" already exists in namespace "a" (the name of a link)"#,
+    ),
+    c(
+        "link_set",
+        r#"link_set(a, "v0", #{altname: "a b"})"#,
+        r#"invalid alternative name "a b": it contains ' ', which the kernel refuses in interface names"#,
+    ),
+    c(
+        "link_set",
+        r#"link_set(a, "v0", #{txqueuelen: -1})"#,
+        r#"invalid txqueuelen "-1": link "v0" takes a transmit queue length from 0 to 4294967295"#,
+    ),
+    c(
+        "link_set",
+        r#"link_set(a, "v0", #{group: 4294967296})"#,
+        r#"invalid link group "4294967296": link "v0" takes a group from 0 to 4294967295"#,
+    ),
+    c(
+        "link_set",
+        r#"link_set(a, "v0", #{group: 1845493761})"#,
+        r#"invalid link group "1845493761": groups 1845493760 to 1862270975 are nslab's marks of its labs' links (teardown deletes by them); link "v0" takes any other group from 0 to 4294967295"#,
+    ),
+    c(
+        "link_set",
+        r#"link_set(a, "v0", #{promisc: "on"})"#,
+        r#"the promisc option of link_set must be true or false, not the string "on""#,
+    ),
+    c(
+        "link_set",
+        r#"link_set(a, "v0", #{mtu: 10})"#,
+        r#"invalid MTU "10": link "v0" in namespace "a" takes MTUs from 68 (the IPv4 minimum) to 65535"#,
+    ),
+    c(
+        "link_set",
+        r#"link_set(a, "v0", #{mac: "zz"})"#,
+        r#"invalid MAC address "zz": it must be six hexadecimal bytes separated by colons, like "02:00:00:00:00:01""#,
+    ),
+    c(
+        "link_set",
+        r#"link_set(a, "v0", #{speed: 10})"#,
+        r#"link_set has no option "speed"; the options are: alias, altname, promisc, arp, txqueuelen, group, mtu, mac"#,
+    ),
+    c("vxlan", r#"vxlan(a, "vx0", #{id: 5, ttl: 256})"#, r#"invalid ttl "256": vxlan "vx0" takes a ttl from 0 to 255"#),
+    c("vxlan", r#"vxlan(a, "vx0", #{id: 5, tos: -1})"#, r#"invalid tos "-1": vxlan "vx0" takes a tos from 0 to 255"#),
+    c(
+        "vxlan",
+        r#"vxlan(a, "vx0", #{id: 5, srcport: [5000, 4000]})"#,
+        r#"invalid srcport "[5000, 4000]": the range of vxlan "vx0" is [low, high] with low <= high"#,
+    ),
+    c(
+        "vxlan",
+        r#"vxlan(a, "vx0", #{id: 5, srcport: [1, 70000]})"#,
+        r#"invalid srcport "[1, 70000]": vxlan "vx0" takes ports from 0 to 65535"#,
+    ),
+    c(
+        "vxlan",
+        r#"vxlan(a, "vx0", #{id: 5, srcport: 4000})"#,
+        r#"the srcport option of vxlan must be [low, high], two port numbers, not the integer 4000"#,
+    ),
+    c(
+        "vxlan",
+        r#"vxlan(a, "vx0", #{id: 5, learning: 1})"#,
+        r#"the learning option of vxlan must be true or false, not the integer 1"#,
+    ),
+    c(
+        "bridge",
+        r#"bridge(a, "br1", #{ageing_time: -1})"#,
+        r#"invalid ageing_time "-1": bridge "br1" takes an ageing time from 0 to 42949672.95 seconds"#,
+    ),
+    c(
+        "bridge",
+        r#"bridge(a, "br1", #{mcast_snooping: "no"})"#,
+        r#"the mcast_snooping option of bridge must be true or false, not the string "no""#,
+    ),
+    c(
+        "master",
+        r#"master(a, "w0", "br0", #{cost: 0})"#,
+        r#"invalid port cost "0": bridge port "w0" takes a path cost from 1 to 65535"#,
+    ),
+    c(
+        "master",
+        r#"master(a, "w0", "br0", #{priority: 64})"#,
+        r#"invalid port priority "64": bridge port "w0" takes a priority from 0 to 63"#,
+    ),
+    c(
+        "master",
+        r#"master(a, "w0", "br0", #{hairpin: "yes"})"#,
+        r#"the hairpin option of master must be true or false, not the string "yes""#,
+    ),
+    c(
+        "master",
+        r#"master(a, "w0", "br0", #{speed: 1})"#,
+        r#"master has no option "speed"; the options are: hairpin, learning, flood, isolated, cost, priority"#,
+    ),
 ];
 
 /// The script: the setup, then each case in `try`; `links()` after the call carries out

@@ -7,6 +7,7 @@ pub mod icmp;
 pub(crate) mod keeper;
 pub(crate) mod limits;
 pub(crate) mod link_kinds;
+pub(crate) mod link_props;
 pub(crate) mod lookup;
 pub mod netlink;
 pub(crate) mod netns;
@@ -26,6 +27,9 @@ pub(crate) mod sysctl;
 pub(crate) mod tc;
 pub(crate) mod tc_options;
 pub(crate) mod tcp_bench;
+pub(crate) mod tcp_probe;
 pub(crate) mod trusted_dir;
+pub(crate) mod udp_bench;
+pub(crate) mod udp_probe;
 
 pub use error::{EngineError, Result};

@@ -122,6 +122,20 @@ pub enum Object {
         to_inode: u64,
         now: u32,
     },
+    /// Settings the lab changed (`link_set`) on a link it did not create, outside its
+    /// namespaces: the link by ifindex (its name confirms it), `old` each setting before the
+    /// lab's first change of it, and the alternative names it added. Put back at teardown.
+    /// `depth`: the sub-test checkpoints active when it was made (0: none); a sub-test's record
+    /// holds the values from its start, so undoing it puts back no more than it changed.
+    LinkSet {
+        ns: Option<String>,
+        ns_inode: u64,
+        name: String,
+        index: u32,
+        old: super::link_set::SavedLink,
+        #[serde(default)]
+        depth: usize,
+    },
     /// A background process (group leader); `start` is its start time in clock ticks, which
     /// tells it from a later process that reuses the pid.
     Process { pid: i32, start: u64 },
@@ -159,6 +173,7 @@ impl Object {
             }
             Object::Qdisc { ns, index, .. } => format!("qdisc {ns:?} {index}"),
             Object::Moved { ns, index, .. } => format!("moved {ns:?} {index}"),
+            Object::LinkSet { ns, index, depth, .. } => format!("linkset {ns:?} {index} {depth}"),
             Object::Process { pid, .. } => format!("process {pid}"),
             Object::Pidns { pid, .. } => format!("pidns {pid}"),
             Object::Sysctl { ns, key, .. } => format!("sysctl {ns:?} {key}"),

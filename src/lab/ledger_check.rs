@@ -91,6 +91,13 @@ impl Object {
                 validate::link_name(name)?;
                 namespace(to)
             }
+            Object::LinkSet { ns, name, old, .. } => {
+                namespace(ns)?;
+                validate::link_name(name)?;
+                old.alias.as_deref().map_or(Ok(()), |a| super::validate_links::alias(a, name).map(drop))?;
+                old.mac.as_deref().filter(|m| !m.is_empty()).map_or(Ok(()), |m| validate_net::mac(m).map(drop))?;
+                old.altnames.iter().try_for_each(|a| super::validate_links::altname(a))
+            }
             Object::Process { pid, .. } | Object::Pidns { pid, .. } => process(*pid),
         }
     }

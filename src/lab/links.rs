@@ -97,6 +97,8 @@ impl Lab {
     /// The links in `ns` (`ip link show`).
     pub fn links(&mut self, ns: &Ns) -> Result<Vec<LinkView>> {
         let conn = self.conn(ns)?;
+        // Links brought up are shown in service (their operstate settled), as traffic sees them.
+        self.settle()?;
         let (links, addrs) = self
             .block_on(async { Ok::<_, EngineError>((conn.links().await?, conn.addrs().await?)) })
             .map_err(|e| LabError::from_engine(format!("list links in {ns}"), e))?;
@@ -121,6 +123,12 @@ impl Lab {
                         .filter(|a| a.index == l.index)
                         .map(|a| format!("{}/{}", a.address, a.prefix))
                         .collect(),
+                    operstate: operstate_name(&l.operstate),
+                    alias: l.alias.clone(),
+                    altnames: l.altnames.clone(),
+                    group: l.group,
+                    promisc: l.promisc,
+                    txqueuelen: l.txqueuelen,
                 }
             })
             .collect();
@@ -141,11 +149,13 @@ impl Lab {
         }
     }
 
-    /// One link, as `links` shows it.
+    /// One link, as `links` shows it, by its name or one of its alternative names.
     pub fn link(&mut self, ns: &Ns, name: &str) -> Result<LinkView> {
-        validate::link_name(name)?;
+        super::validate_links::link_or_altname(name)?;
         let links = self.links(ns)?;
-        links.into_iter().find(|l| l.name == name).ok_or_else(|| LabError::NoSuchLink { ns: ns.to_string(), link: name.into() })
+        let by_name = links.iter().position(|l| l.name == name);
+        let found = by_name.or_else(|| links.iter().position(|l| l.altnames.iter().any(|a| a == name)));
+        found.map(|i| links[i].clone()).ok_or_else(|| LabError::NoSuchLink { ns: ns.to_string(), link: name.into() })
     }
 
     /// The addresses in `ns` (`ip addr show`).
@@ -166,5 +176,14 @@ impl Lab {
                 scope: a.scope.clone(),
             })
             .collect())
+    }
+}
+
+/// The kernel's IF_OPER_* name, lowercased ("lowerlayerdown", "notpresent", ...), from
+/// netlink-packet-route's names ("LowerLayerDown" -> "lowerlayerdown").
+fn operstate_name(s: &str) -> String {
+    match s {
+        "" => "unknown".into(),
+        other => other.replace(['_', '-'], "").to_lowercase(),
     }
 }

@@ -94,6 +94,8 @@ impl Lab {
         }
         self.flush()?;
         self.return_moved_from(&Ns::named(name))?;
+        // Its veths' ends elsewhere go now, not when the kernel gets round to it (see `link_del.rs`).
+        let survivors = self.cut_outside_peers(name)?;
         // The namespace the lab has been working with under this name, if it opened it.
         let expected = self.spaces.get(name).and_then(|s| netns::inode_of(&s.file).ok());
         // Our own socket would keep the namespace alive: drop it first.
@@ -102,12 +104,13 @@ impl Lab {
         if self.owned.remove(name) {
             self.ledger_mut()?.gone(&Object::Netns { name: name.into(), inode: expected, file: None })?;
         }
-        Ok(())
+        self.wait_survivors(name, survivors)
     }
 
     fn forget_ns(&mut self, name: &str) {
         self.spaces.remove(name);
         self.unsettled.forget_ns(&Ns::named(name));
+        self.tcp.close_in(&Ns::named(name));
         let key = Some(name.to_string());
         self.indexes.retain(|(ns, _), _| *ns != key);
         self.peers.retain(|(ns, _), (pns, _)| *ns != key && *pns != key);

@@ -33,9 +33,12 @@ impl Lab {
 
     /// " in NS (owned by ...)" for a link that already exists: the lab that created it, or the
     /// lab that created the namespace it is in, or "not created by nslab".
-    pub(super) fn link_owner(&self, ns: &Ns, link: &str) -> String {
+    pub(super) fn link_owner(&mut self, ns: &Ns, link: &str) -> String {
         let key = ns.key();
-        if self.made_links.contains(&(key.clone(), link.to_string())) {
+        // The kernel's truth, not the lab's memory: the link the lab made under this name may
+        // be gone, and this one a namesake.
+        let now = self.conn(ns).ok().and_then(|c| self.block_on(c.link_by_name(link)).ok());
+        if now.is_some_and(|info| !self.owns(ns) && self.created_here(ns, &info)) {
             return format!(" in {ns} (this lab created it earlier)");
         }
         if self.owns(ns) {

@@ -179,6 +179,36 @@ impl Lab {
         self.set_root_qdisc(ns, link, "tbf", options, "shape", spec.replace)
     }
 
+    /// Rate and emulation on one link (Mininet's `TCLink(bw, delay)`): netem as the root qdisc
+    /// (delay, jitter, loss) with a tbf under its class for the rate, when one is given. netem
+    /// goes first: on a kernel without sch_netem that add fails and the link is left as it was.
+    pub fn shape_emulated(&mut self, ns: &Ns, link: &str, rate: Option<&ShapeSpec>, emulation: &ImpairSpec) -> Result<()> {
+        let clock = Clock::read();
+        let netem = emulation.netem()?.options(&clock);
+        let tbf = match rate {
+            Some(spec) => {
+                units::rate(&spec.rate)?;
+                let mtu = self.link_mtu(ns, link)?;
+                Some(spec.tbf(mtu, &clock)?.options(&clock))
+            }
+            None => None,
+        };
+        self.set_root_qdisc(ns, link, "netem", netem, "shape", emulation.replace)?;
+        let Some(tbf) = tbf else { return Ok(()) };
+        let index = self.index(ns, link)?;
+        let conn = self.conn(ns)?;
+        let op = || format!("shape link {link:?} in {ns}");
+        let root = self.block_on(conn.root_qdisc(index)).map_err(|e| LabError::from_engine(op(), e))?;
+        let root = root.map(|q| q.handle).ok_or_else(|| LabError::Failed {
+            op: op(),
+            detail: "its netem root qdisc is gone right after it was set".into(),
+            errno: None,
+        })?;
+        // netem's one class is minor 1; the root's removal takes the child with it.
+        self.block_on(conn.put_child_qdisc(index, root | 1, "tbf", tbf, tc::CHILD_HANDLE))
+            .map_err(|e| LabError::from_engine(op(), e))
+    }
+
     /// Emulates a worse network on a link's egress (netem as root qdisc): delay, jitter, loss,
     /// duplication, corruption, reordering. Replaces any root qdisc the link had.
     pub fn impair(&mut self, ns: &Ns, link: &str, spec: &ImpairSpec) -> Result<()> {

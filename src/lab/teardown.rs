@@ -245,7 +245,12 @@ fn remove_with(objects: &[Object], home: &File, group: Option<u32>, whole: Optio
         .filter(|o| {
             matches!(
                 o,
-                Object::Link { .. } | Object::Addr { .. } | Object::Route { .. } | Object::Rule { .. } | Object::Qdisc { .. }
+                Object::Link { .. }
+                    | Object::Addr { .. }
+                    | Object::Route { .. }
+                    | Object::Rule { .. }
+                    | Object::Qdisc { .. }
+                    | Object::LinkSet { .. }
             )
         })
         .collect();
@@ -261,7 +266,8 @@ fn remove_with(objects: &[Object], home: &File, group: Option<u32>, whole: Optio
             Object::Link { ns, ns_inode, .. }
             | Object::Route { ns, ns_inode, .. }
             | Object::Rule { ns, ns_inode, .. }
-            | Object::Qdisc { ns, ns_inode, .. } => (ns, Some(*ns_inode)),
+            | Object::Qdisc { ns, ns_inode, .. }
+            | Object::LinkSet { ns, ns_inode, .. } => (ns, Some(*ns_inode)),
             Object::Addr { ns, ns_inode, .. } => (ns, *ns_inode),
             _ => continue,
         };
@@ -306,6 +312,7 @@ fn remove_with(objects: &[Object], home: &File, group: Option<u32>, whole: Optio
                 Object::Addr { .. } => report.addrs += 1,
                 Object::Qdisc { .. } => report.qdiscs += 1,
                 Object::Rule { .. } => report.rules += 1,
+                Object::LinkSet { .. } => {}
                 _ => report.routes += 1,
             },
             // Already gone because its peer's namespace was deleted just now: removed all the
@@ -363,6 +370,7 @@ fn describe(obj: &Object) -> String {
         Object::Pidns { pid, .. } => format!("process namespace of {pid}"),
         Object::Sysctl { key, .. } => format!("sysctl {key}"),
         Object::Moved { name, .. } => format!("link {name}"),
+        Object::LinkSet { name, .. } => format!("settings of link {name}"),
     }
 }
 
@@ -486,6 +494,11 @@ async fn remove_in(conn: &Conn, obj: &Object, group: Option<u32>, vanishing: boo
                 _ => Ok(Outcome::Absent),
             }
         }
+        Object::LinkSet { name, index, old, .. } => Ok(match super::link_set::restore(conn, name, *index, old).await? {
+            super::link_set::Restored::Done => Outcome::Done,
+            super::link_set::Restored::Absent => Outcome::Absent,
+            super::link_set::Restored::Left(why) => Outcome::Left(why),
+        }),
         _ => Ok(Outcome::Absent),
     }
 }

@@ -1,7 +1,7 @@
 //! What inspection returns: links and addresses as the user thinks of them.
 
 /// A link, as `links()` shows it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct LinkView {
     /// Interface name.
     pub name: String,
@@ -26,6 +26,19 @@ pub struct LinkView {
     pub master: String,
     /// Its addresses, as CIDRs.
     pub addresses: Vec<String>,
+    /// The operational state (RFC 2863, the kernel's IF_OPER_* name lowercased): "up", "down",
+    /// "lowerlayerdown", "dormant", "unknown", ...
+    pub operstate: String,
+    /// The alias (empty: none).
+    pub alias: String,
+    /// Alternative names.
+    pub altnames: Vec<String>,
+    /// The link group (0: "default").
+    pub group: u32,
+    /// Promiscuous mode (IFF_PROMISC).
+    pub promisc: bool,
+    /// Transmit queue length.
+    pub txqueuelen: u32,
 }
 
 /// An address, as `addrs()` shows it.

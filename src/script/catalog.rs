@@ -10,7 +10,9 @@ const GROUPS: &[&[Native]] = &[
     super::defs_links::LINKS,
     super::defs_routes::ROUTES,
     super::defs_net::NET,
+    super::defs_link_edit::LINK_EDIT,
     super::defs_traffic::TRAFFIC,
+    super::defs_probe::PROBE,
     super::defs_testing::TESTING,
     super::defs_processes::PROCESSES,
 ];

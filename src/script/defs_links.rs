@@ -81,7 +81,7 @@ pub const LINKS: &[Native] = &[
     Native {
         name: "links",
         forms: &["links() -> array", "links(ns) -> array"],
-        summary: "The links of a namespace as maps: name, index, kind, state, carrier, mtu, mac, peer, peer_netns, master, addresses.",
+        summary: "The links of a namespace as maps: name, index, kind, state (administrative), operstate (operational: up, down, lowerlayerdown, dormant, unknown, ...), carrier, mtu, mac, peer, peer_netns, master, addresses, alias, altnames, group, promisc, txqueuelen.",
         example: r#"for l in links("netns1") { print(`${l.name} ${l.state}`); }"#,
         ip: "ip -j addr show",
         call: |c| {
@@ -93,7 +93,7 @@ pub const LINKS: &[Native] = &[
     Native {
         name: "link",
         forms: &["link(name) -> map", "link(ns, name) -> map"],
-        summary: "One link as a map (see links()); an error when it does not exist.",
+        summary: "One link as a map (see links()), by its name or an alternative name; an error when it does not exist. state is the administrative state (\"up\"/\"down\"), operstate the operational one (\"up\", \"down\", \"lowerlayerdown\", \"dormant\", \"unknown\", ...).",
         example: r#"assert(link("netns1", "lo").state == "up");"#,
         ip: "ip -j addr show dev LINK",
         call: |c| {

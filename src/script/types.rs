@@ -45,8 +45,27 @@ pub const TYPES: &[TypeDoc] = &[
             ("rtt_min", "float", "shortest round trip in milliseconds (() without replies)"),
             ("rtt_avg", "float", "mean round trip in milliseconds"),
             ("rtt_max", "float", "longest round trip in milliseconds"),
-            ("error", "string", "why requests failed (\"\" when none did)"),
+            (
+                "error",
+                "string",
+                "why requests failed (\"\" when none did); an ICMP error names its sender: \"Time exceeded from \
+                 10.0.0.1\", \"Destination unreachable (port) from ...\"",
+            ),
             ("dst", "string", "the destination pinged"),
+            ("ttl", "int", "TTL (IPv4) or hop limit (IPv6) of the last reply (() without replies)"),
+            ("from", "string", "the source address the requests left from (() when there was no route)"),
+            ("icmp_from", "string", "who sent the first ICMP error about the requests (() when none came)"),
+        ],
+    },
+    TypeDoc {
+        name: "TcpListener",
+        summary: "A TCP listener started by tcp_listen(); it accepts, answers \"nslab\\n\" and closes each connection.",
+        map: false,
+        fields: &[
+            ("port", "int", "the port it listens on (the kernel's choice for port 0)"),
+            ("addr", "string", "the address it listens on (\"::\" for every address)"),
+            ("accepted", "int", "connections accepted so far"),
+            ("open", "bool", "whether it still listens (close() ends it)"),
         ],
     },
     TypeDoc {
@@ -97,6 +116,16 @@ pub const TYPES: &[TypeDoc] = &[
             ("peer_netns", "string", "the namespace of a veth's peer"),
             ("master", "string", "the bridge (bond, vrf) it is a port of"),
             ("addresses", "array", "its addresses as CIDRs"),
+            (
+                "operstate",
+                "string",
+                "operational state, the kernel's IF_OPER name lowercased: \"up\", \"down\", \"lowerlayerdown\", \"dormant\", \"unknown\", ...",
+            ),
+            ("alias", "string", "its alias (\"\" when it has none)"),
+            ("altnames", "array", "its alternative names (link() finds it by them too)"),
+            ("group", "int", "its link group (0: default)"),
+            ("promisc", "bool", "whether it is in promiscuous mode"),
+            ("txqueuelen", "int", "its transmit queue length"),
         ],
     },
     TypeDoc {
@@ -111,6 +140,38 @@ pub const TYPES: &[TypeDoc] = &[
             ("prefix", "int", "its prefix length"),
             ("cidr", "string", "address/prefix"),
             ("scope", "string", "\"global\", \"link\", \"host\", ..."),
+        ],
+    },
+    TypeDoc {
+        name: "Hop",
+        summary: "One hop of traceroute() (which returns an array of them, the last the destination when it answered).",
+        map: true,
+        fields: &[
+            ("ttl", "int", "the TTL of the probe"),
+            ("addr", "string", "who answered (a router's \"time exceeded\", or the destination); () when nothing did"),
+            ("rtt", "float", "round trip of the answer in seconds (() when nothing answered)"),
+        ],
+    },
+    TypeDoc {
+        name: "TcpConnect",
+        summary: "One TCP connection attempt, as tcp_connect() and wait_tcp() return it.",
+        map: true,
+        fields: &[
+            ("ok", "bool", "the connection was established"),
+            ("error", "string", "why not: \"Connection refused\", \"No route to host\", \"timed out after 1 s\" (\"\" when ok)"),
+            ("rtt", "float", "seconds to establish it (() when it was not)"),
+        ],
+    },
+    TypeDoc {
+        name: "UdpThroughput",
+        summary: "What throughput(from, to, #{udp: true, rate}) measured (like iperf -u).",
+        map: true,
+        fields: &[
+            ("bps", "float", "received payload bits per second of sending time"),
+            ("loss", "float", "datagrams lost, in percent of those sent"),
+            ("jitter", "float", "RFC 3550 interarrival jitter, in seconds"),
+            ("sent", "int", "datagrams sent"),
+            ("received", "int", "datagrams received"),
         ],
     },
     TypeDoc {

@@ -147,6 +147,12 @@ pub fn link_map(l: LinkView) -> Dynamic {
     m.insert("peer_netns".into(), l.peer_netns.into());
     m.insert("master".into(), l.master.into());
     m.insert("addresses".into(), l.addresses.into_iter().map(Dynamic::from).collect::<Array>().into());
+    m.insert("operstate".into(), l.operstate.into());
+    m.insert("alias".into(), l.alias.into());
+    m.insert("altnames".into(), l.altnames.into_iter().map(Dynamic::from).collect::<Array>().into());
+    m.insert("group".into(), (l.group as i64).into());
+    m.insert("promisc".into(), l.promisc.into());
+    m.insert("txqueuelen".into(), (l.txqueuelen as i64).into());
     m.into()
 }
 
