@@ -390,7 +390,11 @@ const CASES: &[Case] = &[
         r#"route(a, "10.2.0.0/24", #{via: "10.1.0.2", metric: -1})"#,
         r#"the metric option of route must be from 0 to 4294967295, not -1"#,
     ),
-    c("route", r#"route(a, "10.2.0.0/24", #{})"#, r#"invalid route "10.2.0.0/24": it needs a gateway (via) or a device (dev)"#),
+    c(
+        "route",
+        r#"route(a, "10.2.0.0/24", #{})"#,
+        r#"invalid route "10.2.0.0/24": it needs a gateway (via), a device (dev) or nexthops"#,
+    ),
     c("route", r#"route(a, "10.2.0.0/24", #{dev: "nope"})"#, r#"link "nope" does not exist in namespace "a""#),
     c(
         "route",
@@ -400,7 +404,7 @@ const CASES: &[Case] = &[
     c(
         "route",
         r#"route(a, "10.2.0.0/24", "fd00::1")"#,
-        r#"invalid gateway "fd00::1": it is not of the same family as 10.2.0.0/24"#,
+        r#"invalid gateway "fd00::1": it is IPv6 but the destination 10.2.0.0/24 is IPv4"#,
     ),
     c(
         "route",
@@ -427,7 +431,11 @@ const CASES: &[Case] = &[
         r#"route(a, "10.2.0.0/24", #{via: 5})"#,
         r#"the via option of route must be a gateway address (a string), not the integer 5"#,
     ),
-    c("route", r#"route(a, "10.2.0.0/24", #{gw: "10.1.0.2"})"#, r#"route has no option "gw"; the options are: via, dev, metric"#),
+    c(
+        "route",
+        r#"route(a, "10.2.0.0/24", #{gw: "10.1.0.2"})"#,
+        r#"route has no option "gw"; the options are: via, dev, metric, table, type, onlink, src, scope, proto, nexthops"#,
+    ),
     c(
         "route",
         r#"route(a, "10.2.0.0/24", "0.0.0.0")"#,
@@ -458,6 +466,202 @@ const CASES: &[Case] = &[
         r#"route_del(a, "10.1.0.0/24", #{metric: 7})"#,
         r#"there is no route to 10.1.0.0/24 metric 7 in namespace "a"; the routes to 10.1.0.0/24 there are: 10.1.0.0/24 dev v0 metric 0"#,
     ),
+    c(
+        "route",
+        r#"route(a, "10.2.0.0/24", #{type: "anycast", dev: "v0"})"#,
+        r#"invalid route type "anycast": it must be one of "unicast", "local", "blackhole", "unreachable", "prohibit", "throw""#,
+    ),
+    c(
+        "route",
+        r#"route(a, "10.2.0.0/24", #{type: "blackhole", via: "10.1.0.2"})"#,
+        r#"invalid route "10.2.0.0/24": a blackhole route takes no gateway (via), device (dev) or nexthops"#,
+    ),
+    c(
+        "route",
+        r#"route(a, "10.2.0.0/24", #{dev: "v0", table: "mian"})"#,
+        r#"invalid table "mian": a table is a number from 1 to 4294967295 or "main", "local" or "default""#,
+    ),
+    c(
+        "route",
+        r#"route(a, "10.2.0.0/24", #{dev: "v0", table: 0})"#,
+        r#"invalid table "0": a table is a number from 1 to 4294967295 or "main", "local" or "default""#,
+    ),
+    c(
+        "route",
+        r#"route(a, "10.2.0.0/24", #{dev: "v0", table: 1.5})"#,
+        r#"the table option of route must be a table number or "main", "local", "default", not the float 1.5"#,
+    ),
+    c(
+        "route",
+        r#"route(a, "10.2.0.0/24", #{nexthops: [#{via: "10.1.0.2", weight: 0}, #{via: "10.1.0.3"}]})"#,
+        r#"invalid nexthop weight "0": it must be from 1 to 256"#,
+    ),
+    c(
+        "route",
+        r#"route(a, "10.2.0.0/24", #{nexthops: [#{via: "10.1.0.2", weight: 257}]})"#,
+        r#"invalid nexthop weight "257": it must be from 1 to 256"#,
+    ),
+    c(
+        "route",
+        r#"route(a, "10.2.0.0/24", #{nexthops: [#{weight: 2}, #{via: "10.1.0.3"}]})"#,
+        r##"invalid nexthop "#1": each nexthop needs a gateway (via) or a device (dev)"##,
+    ),
+    c(
+        "route",
+        r#"route(a, "10.2.0.0/24", #{nexthops: []})"#,
+        r#"invalid nexthops "[]": give at least one #{via, dev, weight, onlink}, or leave nexthops out"#,
+    ),
+    c(
+        "route",
+        r#"route(a, "10.2.0.0/24", #{nexthops: [#{via: "10.1.0.2", gw: 1}]})"#,
+        r#"a nexthop of route has no key "gw"; the keys are: via, dev, weight, onlink"#,
+    ),
+    c(
+        "route",
+        r#"route(a, "10.2.0.0/24", #{nexthops: ["10.1.0.2"]})"#,
+        r#"each nexthop of route must be a map #{via, dev, weight, onlink}, not the string "10.1.0.2""#,
+    ),
+    c(
+        "route",
+        r#"route(a, "10.2.0.0/24", #{via: "10.1.0.2", nexthops: [#{via: "10.1.0.3"}]})"#,
+        r#"invalid route "10.2.0.0/24": give either via/dev or nexthops, not both"#,
+    ),
+    c(
+        "route",
+        r#"route(a, "10.2.0.0/24", #{nexthops: [#{via: "10.1.0.2"}, #{via: "fd00::2"}]})"#,
+        r#"invalid gateway "fd00::2": it is IPv6 but the first nexthop's is IPv4"#,
+    ),
+    c(
+        "route",
+        r#"route(a, "10.2.0.0/24", #{via: "10.1.0.2", src: "fd00::1"})"#,
+        r#"invalid source address (src) "fd00::1": it is IPv6 but the destination 10.2.0.0/24 is IPv4"#,
+    ),
+    c(
+        "route",
+        r#"route(a, "10.2.0.0/24", #{via: "10.9.0.2", onlink: true})"#,
+        r#"invalid route "10.2.0.0/24": onlink needs a gateway (via) and a device (dev): it says the gateway is on that link"#,
+    ),
+    c(
+        "route",
+        r#"route(a, "10.2.0.0/24", #{dev: "v0", proto: "kernel"})"#,
+        r#"invalid route protocol "kernel": it must be a number from 3 to 255 or one of boot, static, gated, ra, mrt, zebra, bird, dnrouted, xorp, ntk, dhcp, keepalived, babel, openr, nslab, bgp, isis, ospf, rip, eigrp (0 to 2 mark the kernel's own routes)"#,
+    ),
+    c(
+        "route",
+        r#"route(a, "10.2.0.0/24", #{dev: "v0", scope: "planet"})"#,
+        r#"invalid scope "planet": a scope is "global", "site", "link", "host" or a number from 0 to 255"#,
+    ),
+    c(
+        "route",
+        r#"route(a, "10.1.0.9", #{type: "local"})"#,
+        r#"invalid route "10.1.0.9": a local route needs a device (dev): the link whose address it is"#,
+    ),
+    c(
+        "route_del",
+        r#"route_del(a, "10.5.0.0/24", #{type: "blackhole"})"#,
+        r#"there is no route to 10.5.0.0/24 type blackhole in namespace "a"; the routes to 10.5.0.0/24 there are: 10.5.0.0/24 via 10.1.0.2 dev v0 metric 0"#,
+    ),
+    c(
+        "route_del",
+        r#"route_del(a, "10.5.0.0/24", #{table: 100})"#,
+        r#"there is no route to 10.5.0.0/24 table 100 in namespace "a"; it has no IPv4 routes table 100"#,
+    ),
+    c(
+        "route_del",
+        r#"route(a, "10.6.0.0/24", #{via: "10.1.0.2", metric: 1}); route(a, "10.6.0.0/24", #{via: "10.1.0.2", metric: 2}); let e = (); try { route_del(a, "10.6.0.0/24") } catch (x) { e = x } route_del(a, "10.6.0.0/24", #{metric: 1}); route_del(a, "10.6.0.0/24", #{metric: 2}); throw e"#,
+        r#"2 routes to 10.6.0.0/24 in namespace "a" match, and route_del removes exactly one: 10.6.0.0/24 via 10.1.0.2 dev v0 metric 1; 10.6.0.0/24 via 10.1.0.2 dev v0 metric 2; say which with via, dev, metric, type or proto"#,
+    ),
+    c(
+        "route_del",
+        r#"route_del(a, "10.5.0.0/24", #{weight: 1})"#,
+        r#"route_del has no option "weight"; the options are: via, dev, metric, table, type, onlink, src, scope, proto, nexthops"#,
+    ),
+    c(
+        "routes",
+        r#"routes(a, #{table: "mian"})"#,
+        r#"invalid table "mian": give a number from 1 to 4294967295, "main", "local", "default", or "all" (or 0) for every table"#,
+    ),
+    c("routes", r#"routes(a, #{family: "ipx"})"#, r#"invalid family "ipx": it must be "inet" (IPv4) or "inet6" (IPv6)"#),
+    c("routes", r#"routes(#{dev: "v0"})"#, r#"routes has no option "dev"; the options are: table, family"#),
+    c(
+        "route_get",
+        r#"route_get(a, "10.1.0.0/24")"#,
+        r#"invalid destination "10.1.0.0/24": it has a prefix length; give the address alone, like "10.1.0.0""#,
+    ),
+    c("route_get", r#"route_get(a, "10.1.0.2", #{iif: "nope"})"#, r#"link "nope" does not exist in namespace "a""#),
+    c(
+        "route_get",
+        r#"route_get(a, "10.1.0.2", #{from: "fd00::1"})"#,
+        r#"invalid source address (from) "fd00::1": it is IPv6 but the destination 10.1.0.2 is IPv4"#,
+    ),
+    c(
+        "route_get",
+        r#"route_get(a, "10.1.0.2", #{mark: -1})"#,
+        r#"the mark option of route_get must be from 0 to 4294967295, not -1"#,
+    ),
+    c(
+        "route_get",
+        r#"route_get(5)"#,
+        r#"the first argument of route_get must be a destination address (a string), not the integer 5"#,
+    ),
+    c(
+        "rule",
+        r#"rule(a, #{from: "10.0.0.0/8", family: "inet6"})"#,
+        r#"invalid rule source (from) "10.0.0.0": it is IPv4 but family "inet6" is IPv6"#,
+    ),
+    c(
+        "rule",
+        r#"rule(a, #{from: "10.0.0.1/8"})"#,
+        r#"invalid rule source (from) "10.0.0.1/8": host bits are set; the network is 10.0.0.0/8"#,
+    ),
+    c(
+        "rule",
+        r#"rule(a, #{action: "goto"})"#,
+        r#"invalid rule action "goto": it must be one of "lookup", "blackhole", "unreachable", "prohibit""#,
+    ),
+    c(
+        "rule",
+        r#"rule(a, #{action: "blackhole", table: 100})"#,
+        r#"invalid rule "action \"blackhole\"": only a lookup rule takes a table"#,
+    ),
+    c(
+        "rule",
+        r#"rule(a, #{fwmark: "x", table: 100})"#,
+        r#"invalid fwmark "x": a mark is a number from 1 to 4294967295, or text "MARK/MASK" like "0x10/0xff""#,
+    ),
+    c(
+        "rule",
+        r#"rule(a, #{iif: "a/b"})"#,
+        r#"invalid interface name "a/b": it contains '/', which the kernel refuses in interface names"#,
+    ),
+    c(
+        "rule",
+        r#"rule(a, #{priority: 7, table: 100}); let e = (); try { rule(a, #{priority: 7, table: 100}) } catch (x) { e = x } rule_del(a, #{priority: 7}); throw e"#,
+        r#"rule "7: from all lookup 100 proto nslab" already exists in namespace "a""#,
+    ),
+    c("rule", r#"rule(a)"#, r#"the first argument of rule must be an options map, not a Netns"#),
+    c(
+        "rule",
+        r#"rule(a, #{prio: 5})"#,
+        r#"rule has no option "prio"; the options are: from, to, iif, oif, fwmark, table, priority, action, family"#,
+    ),
+    c(
+        "rule_del",
+        r#"rule_del(a, #{priority: 5})"#,
+        r#"no rule in namespace "a" has what was given; its rules are: 0: from all lookup local proto kernel; 32766: from all lookup main proto kernel; 32767: from all lookup default proto kernel; 0: from all lookup local proto kernel; 32766: from all lookup main proto kernel"#,
+    ),
+    c(
+        "rule_del",
+        r#"rule_del(a, #{table: "main"})"#,
+        r#"2 rules in namespace "a" match, and rule_del removes exactly one: 32766: from all lookup main proto kernel; 32766: from all lookup main proto kernel; say which with priority, from, table, ..."#,
+    ),
+    c("rule_del", r#"rule_del(a, #{family: "ipx"})"#, r#"invalid family "ipx": it must be "inet" (IPv4) or "inet6" (IPv6)"#),
+    c(
+        "rules",
+        r#"rules(a, #{family: 6})"#,
+        r#"the family option of rules must be "inet" or "inet6" (a string), not the integer 6"#,
+    ),
+    c("rules", r#"rules("zz")"#, r#"namespace "zz" does not exist"#),
     c("routes", r#"routes("zz")"#, r#"namespace "zz" does not exist"#),
     c(
         "routes",

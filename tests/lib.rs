@@ -15,6 +15,7 @@ mod net;
 mod ownership;
 mod processes;
 mod repl;
+mod routes_full;
 mod sandbox_view;
 mod scenario;
 mod session;

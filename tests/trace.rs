@@ -94,7 +94,7 @@ echo =replayed
     let s = sections(&run.stdout);
     let trace = &s["trace"];
     assert!(trace.starts_with("ip netns add r\nip netns add h1\n"), "{trace}");
-    assert!(trace.contains("ip -n h1 link add eth0 type veth peer name p1 netns sw\n"), "{trace}");
+    assert!(trace.contains("ip -n h1 link add name eth0 type veth peer name p1 netns sw\n"), "{trace}");
     assert!(trace.contains("ip -n h1 route add 10.9.0.0/24 via 10.0.0.1 metric 50\n"), "{trace}");
     assert!(
         trace.contains("ip netns exec r tc qdisc replace dev eth0 root tbf rate 10000000bit burst 12500 latency 50000us\n"),

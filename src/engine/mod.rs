@@ -21,6 +21,7 @@ pub mod pidns;
 pub(crate) mod probe;
 pub(crate) mod procnet;
 pub(crate) mod route;
+pub(crate) mod rule;
 pub mod sandbox;
 pub(crate) mod sandbox_hold;
 pub(crate) mod spawn;

@@ -139,6 +139,7 @@ impl Lab {
         self.changed.moved.retain(|_, o| !made.contains(&o.key()));
         self.changed.qdiscs.retain(|_, o| !made.contains(&o.key()));
         self.changed.routes.retain(|o| !made.contains(&o.key()));
+        self.changed.rules.retain(|o| !made.contains(&o.key()));
         self.unsettled = Default::default();
     }
 }

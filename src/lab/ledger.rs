@@ -78,6 +78,26 @@ pub enum Object {
         dev: Option<u32>,
         via: String,
         protocol: u8,
+        /// A multipath route's nexthops, in the kernel's order (empty: a single path).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        nexthops: Vec<RouteHop>,
+    },
+    /// A policy rule added in a namespace the lab did not create, by every field it has
+    /// (`from`/`to`: "" for all; `iif`/`oif`: "" for any; `fwmark` 0: none).
+    Rule {
+        ns: Option<String>,
+        ns_inode: u64,
+        v6: bool,
+        priority: u32,
+        table: u32,
+        action: u8,
+        from: String,
+        to: String,
+        iif: String,
+        oif: String,
+        fwmark: u32,
+        fwmask: Option<u32>,
+        protocol: u8,
     },
     /// A network sysctl set in a namespace the lab did not create: `key` is its path below
     /// /proc/sys ("net/ipv4/ip_forward"), `old` the value before the lab's first change, `new`
@@ -160,6 +180,14 @@ pub enum Object {
     Pidns { pid: i32, start: u64 },
 }
 
+/// One nexthop of a recorded multipath route: gateway ("" for none), output ifindex, weight.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteHop {
+    pub via: String,
+    pub dev: Option<u32>,
+    pub weight: u16,
+}
+
 /// A root qdisc as the kernel dumped it: its kind, handle and TCA_OPTIONS bytes (hex).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SavedQdisc {
@@ -181,6 +209,9 @@ impl Object {
             Object::Link { ns, name, .. } => format!("link {ns:?} {name}"),
             Object::Addr { ns, link, cidr, .. } => format!("addr {ns:?} {link} {cidr}"),
             Object::Route { ns, table, dst, metric, via, .. } => format!("route {ns:?} {table} {dst} {metric} {via}"),
+            Object::Rule { ns, v6, priority, table, action, from, to, iif, oif, fwmark, .. } => {
+                format!("rule {ns:?} {v6} {priority} {table} {action} {from} {to} {iif} {oif} {fwmark}")
+            }
             Object::Qdisc { ns, index, .. } => format!("qdisc {ns:?} {index}"),
             Object::Moved { ns, index, .. } => format!("moved {ns:?} {index}"),
             Object::LinkSet { ns, index, depth, .. } => format!("linkset {ns:?} {index} {depth}"),

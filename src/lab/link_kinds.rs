@@ -41,10 +41,13 @@ pub struct BridgeOptions {
 impl Lab {
     /// Creates a link of `kind` in `ns`, recording it in the ledger when `ns` is not the lab's.
     pub(super) fn create_link(&mut self, ns: &Ns, name: &str, kind: Kind, opts: &LinkOptions) -> Result<()> {
-        self.trace(|| {
+        if self.tracing() {
             let (ip, words) = (super::trace::ip(ns), super::trace::link_words(opts));
-            format!("{ip} link add {}{words} type {}", super::trace::word(name), kind.name())
-        });
+            let kind_words = self.kind_words(ns, &kind);
+            // A parent link comes before `type` (`link PARENT type vlan ...`).
+            let kind_words = if kind_words.starts_with("link ") { kind_words } else { format!("type {kind_words}") };
+            self.trace(|| format!("{ip} link add name {}{words} {kind_words}", super::trace::word(name)));
+        }
         validate::link_name(name)?;
         if let Some(m) = opts.mtu {
             validate_net::link_mtu(i64::from(m), kind.name(), name)?;

@@ -19,7 +19,11 @@ mod moved;
 mod namespaces;
 mod neigh;
 mod probe;
+mod route_args;
+mod route_list;
+mod route_records;
 mod routes;
+mod rules;
 pub(crate) mod trace;
 mod veth;
 
@@ -49,6 +53,7 @@ pub(crate) mod validate;
 pub(crate) mod validate_links;
 pub(crate) mod validate_neigh;
 pub(crate) mod validate_net;
+pub(crate) mod validate_routes;
 pub(crate) mod validate_traffic;
 pub(crate) mod view;
 
@@ -68,9 +73,13 @@ pub use fdb::{FdbOptions, FdbView};
 pub use holding::{Outcome, Ticket};
 use ledger::{Ledger, Object};
 pub use neigh::NeighView;
-pub use routes::route_spec;
+pub use route_args::{HopArgs, RouteArgs};
+pub use route_list::RouteGetArgs;
+pub use route_records::route_spec;
+pub use rules::RuleArgs;
 pub use teardown::TeardownReport;
-pub use view::{AddrView, LinkView, RouteView};
+pub use validate_routes::NameOrNumber;
+pub use view::{AddrView, LinkView, NextHopView, RouteGetView, RouteView, RuleView};
 
 use crate::engine::netlink::Conn;
 use crate::engine::{netns, EngineError};

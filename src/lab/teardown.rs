@@ -26,6 +26,8 @@ pub struct TeardownReport {
     pub addrs: usize,
     /// Routes removed.
     pub routes: usize,
+    /// Policy rules removed.
+    pub rules: usize,
     /// Queueing disciplines removed.
     pub qdiscs: usize,
     /// Processes ended.
@@ -61,6 +63,7 @@ impl TeardownReport {
         self.links += other.links;
         self.addrs += other.addrs;
         self.routes += other.routes;
+        self.rules += other.rules;
         self.qdiscs += other.qdiscs;
         self.processes += other.processes;
         self.sysctls += other.sysctls;
@@ -82,6 +85,7 @@ impl std::fmt::Display for TeardownReport {
             (self.links, "link", "links"),
             (self.addrs, "address", "addresses"),
             (self.routes, "route", "routes"),
+            (self.rules, "rule", "rules"),
             (self.qdiscs, "qdisc", "qdiscs"),
             (self.processes, "process", "processes"),
             (self.sysctls, "sysctl restored", "sysctls restored"),
@@ -256,6 +260,7 @@ fn remove_with(objects: &[Object], home: &File, group: Option<u32>, whole: Optio
                 Object::Link { .. }
                     | Object::Addr { .. }
                     | Object::Route { .. }
+                    | Object::Rule { .. }
                     | Object::Qdisc { .. }
                     | Object::LinkSet { .. }
                     | Object::Neigh { .. }
@@ -275,6 +280,7 @@ fn remove_with(objects: &[Object], home: &File, group: Option<u32>, whole: Optio
         let (ns, recorded) = match obj {
             Object::Link { ns, ns_inode, .. }
             | Object::Route { ns, ns_inode, .. }
+            | Object::Rule { ns, ns_inode, .. }
             | Object::Qdisc { ns, ns_inode, .. }
             | Object::LinkSet { ns, ns_inode, .. }
             | Object::Neigh { ns, ns_inode, .. }
@@ -323,6 +329,7 @@ fn remove_with(objects: &[Object], home: &File, group: Option<u32>, whole: Optio
                 Object::Link { .. } => report.links += 1,
                 Object::Addr { .. } => report.addrs += 1,
                 Object::Qdisc { .. } => report.qdiscs += 1,
+                Object::Rule { .. } => report.rules += 1,
                 Object::LinkSet { .. } => {}
                 Object::Neigh { .. } => report.neighbours += 1,
                 Object::Fdb { .. } => report.fdb += 1,
@@ -374,6 +381,10 @@ fn describe(obj: &Object) -> String {
         Object::Addr { link, cidr, .. } => format!("address {cidr} on {link}"),
         Object::Route { dst, via, metric, .. } if via.is_empty() => format!("route {dst} metric {metric}"),
         Object::Route { dst, via, metric, .. } => format!("route {dst} via {via} metric {metric}"),
+        Object::Rule { .. } => match super::rules::rule_of_record(obj) {
+            Some(r) => format!("rule {}", super::rules::describe(&r)),
+            None => "rule".into(),
+        },
         Object::Qdisc { link, handle, .. } => format!("qdisc {} on {link}", tc::handle_text(*handle)),
         Object::Netns { name, .. } => format!("namespace {name}"),
         Object::Process { pid, .. } => format!("process {pid}"),
@@ -473,8 +484,14 @@ async fn remove_in(conn: &Conn, obj: &Object, group: Option<u32>, vanishing: boo
         // Only a route with the whole recorded key, nslab's protocol included, and deleted by
         // that key: the kernel would take the first route matching a partial one.
         Object::Route { .. } => {
-            let Some(key) = super::routes::route_key(obj) else { return Ok(Outcome::Absent) };
+            let Some(key) = super::route_records::route_key(obj) else { return Ok(Outcome::Absent) };
             Ok(if conn.del_route_exact(&key).await? { Outcome::Done } else { Outcome::Absent })
+        }
+        // Only a rule equal in every field, nslab's protocol included, and only when the
+        // kernel would take that one for the request.
+        Object::Rule { .. } => {
+            let Some(rule) = super::rules::rule_of_record(obj) else { return Ok(Outcome::Absent) };
+            Ok(if conn.del_rule_exact(&rule).await? { Outcome::Done } else { Outcome::Absent })
         }
         // Only the root qdisc with the lab's handle, on the link with the recorded ifindex; what
         // it replaced comes back.

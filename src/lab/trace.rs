@@ -3,6 +3,7 @@
 //! Said as the operation starts, like `set -x`, so a failing one is the last line shown.
 
 use super::{Lab, Ns};
+use crate::engine::link_kinds::Kind;
 use crate::engine::netlink::LinkOptions;
 
 /// Where trace lines go.
@@ -42,9 +43,75 @@ pub fn link_words(opts: &LinkOptions) -> String {
 }
 
 impl Lab {
+    /// A created link's kind with its settings, as `ip link add ... type` words; parents are
+    /// named by looking their index up in `ns`.
+    pub(super) fn kind_words(&mut self, ns: &Ns, kind: &Kind) -> String {
+        let mut name_of = |index: u32| -> String {
+            let found = self.conn(ns).ok().and_then(|c| self.block_on(c.link_by_index(index)).ok().flatten());
+            found.map_or_else(|| index.to_string(), |l| word(&l.name))
+        };
+        let flag =
+            |on: Option<bool>, name: &str| on.map(|on| format!(" {}{name}", if on { "" } else { "no" })).unwrap_or_default();
+        match kind {
+            Kind::Vxlan(v) => {
+                let mut w = format!("vxlan id {}", v.id);
+                if let Some(l) = v.local {
+                    w += &format!(" local {l}");
+                }
+                if let Some(r) = v.remote {
+                    w += &format!(" {} {r}", if r.is_multicast() { "group" } else { "remote" });
+                }
+                if let Some(d) = v.dev {
+                    w += &format!(" dev {}", name_of(d));
+                }
+                w += &format!(" dstport {}", v.port);
+                let e = &v.extra;
+                w += &flag(e.learning, "learning");
+                w += &flag(e.proxy, "proxy");
+                if let Some(t) = e.ttl {
+                    w += &format!(" ttl {t}");
+                }
+                if let Some(t) = e.tos {
+                    w += &format!(" tos {t}");
+                }
+                if let Some((lo, hi)) = e.srcport {
+                    w += &format!(" srcport {lo} {hi}");
+                }
+                w += &flag(e.l2miss, "l2miss");
+                w += &flag(e.l3miss, "l3miss");
+                w
+            }
+            Kind::Bridge(b) => {
+                let mut w = "bridge".to_string();
+                if let Some(stp) = b.stp {
+                    w += &format!(" stp_state {}", u8::from(stp));
+                }
+                if let Some(a) = b.ageing_time {
+                    w += &format!(" ageing_time {a}");
+                }
+                if let Some(m) = b.mcast_snooping {
+                    w += &format!(" mcast_snooping {}", u8::from(m));
+                }
+                w
+            }
+            Kind::Macvlan { parent, mode } => {
+                let mode = format!("{mode:?}").to_lowercase();
+                format!("link {} type macvlan mode {mode}", name_of(*parent))
+            }
+            Kind::Vlan { parent, id } => format!("link {} type vlan id {id}", name_of(*parent)),
+            Kind::Vrf { table } => format!("vrf table {table}"),
+            other => other.name().to_string(),
+        }
+    }
+
     /// Sends trace lines to `sink` (None: stops).
     pub fn set_trace(&mut self, sink: Option<TraceSink>) {
         self.trace = sink;
+    }
+
+    /// Whether trace lines are wanted.
+    pub(super) fn tracing(&self) -> bool {
+        self.trace.is_some()
     }
 
     /// Says `line()` when tracing; the line is only made then.

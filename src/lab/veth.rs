@@ -35,7 +35,7 @@ impl Lab {
                 format!(" netns {}", super::trace::word(&peer_ns.key().unwrap_or_else(|| "1".into())))
             };
             format!(
-                "{} link add {}{} type veth peer name {}{there}",
+                "{} link add name {}{} type veth peer name {}{there}",
                 super::trace::ip(ns),
                 super::trace::word(name),
                 super::trace::link_words(opts),

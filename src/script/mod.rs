@@ -30,6 +30,7 @@ pub(crate) mod registrar;
 pub(crate) mod render_reach;
 pub mod types;
 pub(crate) mod values;
+pub(crate) mod values_routes;
 pub(crate) mod values_traffic;
 
 use std::cell::{Cell, Ref, RefCell, RefMut};

@@ -3,7 +3,7 @@
 use rhai::{Array, Dynamic, Map};
 
 use crate::engine::icmp::PingReport;
-use crate::lab::{AddrView, ExecOutput, LinkView, Ns, RouteView};
+use crate::lab::{AddrView, ExecOutput, LinkView, Ns};
 
 /// A namespace handle: `netns_add` / `netns` / `root` return it; every function that takes a
 /// namespace accepts it as the first argument, or as a method receiver.
@@ -172,18 +172,6 @@ pub fn addr_map(a: AddrView) -> Dynamic {
     m.insert("preferred_lft".into(), lifetime(a.preferred_lft));
     m.insert("peer".into(), a.peer.into());
     m.insert("broadcast".into(), a.broadcast.into());
-    m.into()
-}
-
-pub fn route_map(r: RouteView) -> Dynamic {
-    let mut m = Map::new();
-    m.insert("dst".into(), r.dst.into());
-    m.insert("via".into(), r.via.into());
-    m.insert("dev".into(), r.dev.into());
-    m.insert("metric".into(), r.metric.map(|x| Dynamic::from(x as i64)).unwrap_or(Dynamic::UNIT));
-    m.insert("protocol".into(), r.protocol.into());
-    m.insert("scope".into(), r.scope.into());
-    m.insert("family".into(), r.family.into());
     m.into()
 }
 
