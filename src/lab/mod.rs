@@ -3,6 +3,7 @@
 //! ledger, and turns engine failures into errors about the user's objects.
 
 mod bridges;
+pub(crate) mod census;
 pub(crate) mod diagnose;
 pub(crate) mod diagnosis;
 mod holding;
@@ -153,6 +154,8 @@ pub struct Lab {
     ledger: Option<Ledger>,
     opts: LabOptions,
     netns_dir_ready: bool,
+    /// How many namespaces the lab has standing, for the command line's progress line.
+    standing_ns: Arc<std::sync::atomic::AtomicUsize>,
     /// Links brought up since the last wait before traffic: they may still be settling.
     unsettled: probe::Unsettled,
     cancel: Arc<AtomicBool>,
@@ -198,6 +201,7 @@ impl Lab {
             next_index: ifindex::FIRST_CHOSEN_INDEX,
             opts,
             netns_dir_ready: false,
+            standing_ns: Arc::default(),
             unsettled: probe::Unsettled::default(),
             cancel: Arc::new(AtomicBool::new(false)),
             procs: processes::Procs::default(),
@@ -398,13 +402,27 @@ impl Lab {
         }
     }
 
+    /// A counter of the namespaces the lab has standing, readable from another thread (the
+    /// command line draws progress from it; nothing below the command line prints).
+    pub fn progress(&self) -> Arc<std::sync::atomic::AtomicUsize> {
+        self.standing_ns.clone()
+    }
+
+    fn count_namespaces(&self) {
+        self.standing_ns.store(self.owned.len(), std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Leaves the lab standing; its ledger stays so `nslab down` can remove it later.
     /// Returns the lab's id, or None when it created nothing.
     pub fn keep(mut self) -> Option<String> {
         // Whatever was held back is part of the lab the user keeps, its programs too.
         let _ = self.flush();
         let _ = self.procs.keep();
-        self.ledger.take().map(|l| l.header.id.clone())
+        self.ledger.take().map(|mut l| {
+            // Unrecorded, the lab would look dead to `clean`, which would remove it.
+            let _ = l.kept();
+            l.header.id.clone()
+        })
     }
 
     /// Waits this long before checking again, in loops that wait for the kernel.

@@ -10,6 +10,7 @@ use super::{Lab, Ns};
 fn describe(rec: &Record, made: bool) -> String {
     let lab = format!("lab {:?}, id {}, pid {}", rec.header.name, rec.header.id, rec.header.pid);
     match (made, rec.alive()) {
+        _ if rec.kept => format!("owned by {lab}, kept: `nslab down {}` removes it", rec.header.id),
         (true, true) => format!("owned by {lab}, running"),
         (true, false) => format!("owned by {lab}, dead: `nslab clean` removes it"),
         (false, true) => format!("being created by {lab}"),
