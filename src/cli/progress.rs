@@ -4,12 +4,24 @@
 
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// The line being drawn, if any: other output goes through `suspend` so it does not land on it.
+static SHOWN: Mutex<Option<ProgressBar>> = Mutex::new(None);
+
+/// Runs `f` (which prints) with the progress line out of the way, redrawn after.
+pub fn suspend<R>(f: impl FnOnce() -> R) -> R {
+    let bar = SHOWN.lock().ok().and_then(|b| b.clone());
+    match bar {
+        Some(bar) => bar.suspend(f),
+        None => f(),
+    }
+}
 
 /// `--quiet`: no progress at all.
 pub fn set_quiet(quiet: bool) {
@@ -53,11 +65,17 @@ impl Ticker {
                 let started = Instant::now();
                 let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
                 bar.set_style(ProgressStyle::with_template("{msg}").expect("a valid template"));
+                if let Ok(mut shown) = SHOWN.lock() {
+                    *shown = Some(bar.clone());
+                }
                 while !halt.load(Ordering::Relaxed) {
                     if started.elapsed() >= QUIET_START {
                         bar.set_message(line(counter.load(Ordering::Relaxed), total, what, started.elapsed()));
                     }
                     std::thread::sleep(Duration::from_millis(100));
+                }
+                if let Ok(mut shown) = SHOWN.lock() {
+                    *shown = None;
                 }
                 bar.finish_and_clear();
             })

@@ -6,7 +6,6 @@ use super::report;
 use super::session::{self, exit_status, stdout_printer, Interrupt, Keep, Plan, EXIT_FAILED, EXIT_USAGE};
 use super::{LimitArg, RunArgs};
 use crate::script::harness::{Subtest, SubtestOutcome};
-
 use crate::script::{ErrorKind, ScriptError, Session, Source};
 
 /// The name a script read from standard input goes by in reports.

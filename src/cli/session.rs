@@ -263,7 +263,9 @@ pub fn stdout_printer() -> Rc<dyn Fn(&str)> {
     // A closed stdout must not panic inside a script: the lab still has to be torn down.
     Rc::new(|s: &str| {
         use std::io::Write;
-        let _ = writeln!(std::io::stdout(), "{s}");
+        super::progress::suspend(|| {
+            let _ = writeln!(std::io::stdout(), "{s}");
+        });
     })
 }
 
