@@ -1,6 +1,7 @@
 //! Integration tests: one binary (see DESIGN.md §5), all kernel objects in private namespaces.
 
 mod bad_inputs;
+mod cli_ux;
 mod containment;
 mod errors;
 mod fault_random;

@@ -326,10 +326,7 @@ fn keep_ls_and_down_by_id_and_by_name() {
     assert_eq!(first, format!("kept: lab kept-lab (id {id}); remove it with `nslab down {id}`"), "{run:?}");
     let ls: Vec<&str> = s["ls"].lines().collect();
     assert_eq!(ls.len(), 4, "{run:?}");
-    assert!(
-        ls[1..].iter().all(|l| l.contains(" kept ") && l.ends_with(" 1 netns, 1 proc")),
-        "{run:?}"
-    );
+    assert!(ls[1..].iter().all(|l| l.contains(" kept ") && l.ends_with(" 1 netns, 1 proc")), "{run:?}");
     assert!(s["ambiguous"].contains("× 2 labs are named \"other\""), "{run:?}");
     assert!(s["ambiguous"].contains("name one by id: "), "{run:?}");
     assert!(s["ambiguous"].ends_with("status 1\n"), "{run:?}");

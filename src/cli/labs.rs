@@ -83,8 +83,11 @@ impl Counts {
             (self.sysctls, "sysctl", "sysctls"),
             (self.moved, "moved", "moved"),
         ];
-        let shown: Vec<String> =
-            parts.iter().filter(|(n, ..)| *n > 0).map(|(n, one, many)| format!("{n} {}", if *n == 1 { one } else { many })).collect();
+        let shown: Vec<String> = parts
+            .iter()
+            .filter(|(n, ..)| *n > 0)
+            .map(|(n, one, many)| format!("{n} {}", if *n == 1 { one } else { many }))
+            .collect();
         if shown.is_empty() {
             "nothing".into()
         } else {

@@ -25,10 +25,11 @@ fn link_local(ip: &IpAddr) -> bool {
 pub fn count(namespaces: &[String]) -> Result<Census> {
     let failed = |op: String| move |e: crate::engine::EngineError| LabError::from_engine(op, e);
     let home = netns::current().map_err(failed("open nslab's own namespace".into()))?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| LabError::Failed { op: "start a netlink runtime".into(), detail: e.to_string(), errno: None })?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| LabError::Failed {
+        op: "start a netlink runtime".into(),
+        detail: e.to_string(),
+        errno: None,
+    })?;
     let mut census = Census::default();
     for name in namespaces {
         let Ok(file) = netns::open_named(name) else { continue };

@@ -569,7 +569,9 @@ pub fn scan(dir: &Path) -> Scan {
             Err(why) => scan.refused.push(format!("{}: {why}", path.display())),
         }
     }
-    scan.records.sort_by_key(|r| (r.header.started, r.header.id.clone()));
+    // Oldest first; labs started in the same second by name, so that `ls` reads the same each time.
+    scan.records
+        .sort_by(|a, b| (a.header.started, &a.header.name, &a.header.id).cmp(&(b.header.started, &b.header.name, &b.header.id)));
     scan
 }
 

@@ -56,9 +56,7 @@ fn is_link_param(p: &str) -> bool {
 
 /// The forms of `name` taking `argc` arguments.
 fn forms_with(name: &str, argc: usize) -> Vec<Vec<String>> {
-    catalog::find(name)
-        .map(|d| d.forms.iter().map(|f| params(f)).filter(|p| p.len() == argc).collect())
-        .unwrap_or_default()
+    catalog::find(name).map(|d| d.forms.iter().map(|f| params(f)).filter(|p| p.len() == argc).collect()).unwrap_or_default()
 }
 
 fn literal(e: &Expr) -> Option<&str> {
@@ -120,15 +118,17 @@ pub fn check(ast: &AST, source: &Source) -> (Vec<ScriptError>, Vec<ScriptError>)
         if let Some(var) = receiver.as_deref().filter(|v| handles.contains(*v)) {
             if !forms.is_empty() && !forms.iter().any(|p| p.first().is_some_and(|f| is_ns_param(f))) {
                 let first = forms[0].first().cloned().unwrap_or_default();
-                let with_ns: Vec<&str> = def.forms.iter().copied().filter(|f| params(f).first().is_some_and(|p| is_ns_param(p))).collect();
+                let with_ns: Vec<&str> =
+                    def.forms.iter().copied().filter(|f| params(f).first().is_some_and(|p| is_ns_param(p))).collect();
                 let help = if with_ns.is_empty() {
-                    format!("{name} takes no namespace (forms: {}); call it as {name}(...)", def.forms.join("; "))
-                } else {
                     format!(
-                        "a method call passes {var} first; {name} with a namespace first takes {} arguments: {}",
-                        with_ns.iter().map(|f| params(f).len().to_string()).collect::<Vec<_>>().join(" or "),
-                        with_ns.join("; ")
+                        "{name} takes no namespace ({}): call it as {name}(...), not as a method of {var}",
+                        def.forms.join("; ")
                     )
+                } else {
+                    let as_method: Vec<String> =
+                        with_ns.iter().map(|f| format!("{var}.{name}({})", params(f)[1..].join(", "))).collect();
+                    format!("with a namespace first: {}", as_method.join("; "))
                 };
                 errors.push(source.check_error(
                     format!(
@@ -153,15 +153,22 @@ pub fn check(ast: &AST, source: &Source) -> (Vec<ScriptError>, Vec<ScriptError>)
         for (param, value) in params.iter().zip(&args) {
             let Some(value) = value else { continue };
             if is_link_param(param) && namespaces.contains(value) && warned.insert((name.clone(), value.clone()), ()).is_none() {
-                warnings.push(source.check_error(
-                    format!("{name}: the link name {value:?} is also the name of a namespace of this script"),
-                    pos,
-                    Some(format!(
-                        "this makes a link called {value:?} in nslab's own namespace; to act in the namespace, pass it \
+                warnings.push(
+                    source.check_error(
+                        format!("{name}: the link name {value:?} is also the name of a namespace of this script"),
+                        pos,
+                        Some(format!(
+                            "this makes a link called {value:?} in nslab's own namespace; to act in the namespace, pass it \
                          first: {}",
-                        def.forms.iter().filter(|f| self::params(f).first().is_some_and(|p| is_ns_param(p))).copied().collect::<Vec<_>>().join("; ")
-                    )),
-                ));
+                            def.forms
+                                .iter()
+                                .filter(|f| self::params(f).first().is_some_and(|p| is_ns_param(p)))
+                                .copied()
+                                .collect::<Vec<_>>()
+                                .join("; ")
+                        )),
+                    ),
+                );
             }
         }
     }

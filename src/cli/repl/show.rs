@@ -34,7 +34,10 @@ fn render(engine: &Engine, v: &Dynamic, indent: usize) -> String {
         let items: Vec<String> = v
             .read_lock::<Map>()
             .map(|m| {
-                m.iter().filter(|(_, i)| !i.is_unit()).map(|(k, i)| format!("{}: {}", key(k), render(engine, i, indent + 2))).collect()
+                m.iter()
+                    .filter(|(_, i)| !i.is_unit())
+                    .map(|(k, i)| format!("{}: {}", key(k), render(engine, i, indent + 2)))
+                    .collect()
             })
             .unwrap_or_default();
         return group("#{", &items, "}", indent);

@@ -80,7 +80,12 @@ pub fn summary(s: &Summary) -> String {
     if s.interrupted {
         notes.push("interrupted before the end".into());
     }
-    notes.push(format!("{} in {} s with -j {}", super::super::report::plural(s.total, "scenario"), fmt_seconds((s.duration_ms / 10.0).round() / 100.0), s.jobs));
+    notes.push(format!(
+        "{} in {} s with -j {}",
+        super::super::report::plural(s.total, "scenario"),
+        fmt_seconds((s.duration_ms / 10.0).round() / 100.0),
+        s.jobs
+    ));
     out += &notes.join("; ");
     out.push('\n');
     out

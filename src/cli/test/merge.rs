@@ -34,7 +34,8 @@ fn parse(path: &Path, text: &str) -> Result<Report, String> {
     let mut suites = Vec::new();
     let mut rest = body;
     while let Some(start) = rest.find("<testsuite ") {
-        let end = rest[start..].find("</testsuite>").ok_or_else(|| not("a <testsuite> does not end"))? + start + "</testsuite>".len();
+        let end =
+            rest[start..].find("</testsuite>").ok_or_else(|| not("a <testsuite> does not end"))? + start + "</testsuite>".len();
         let suite = &rest[start..end];
         let name = attribute(suite, "name").unwrap_or_default().to_string();
         suites.push((name, format!("  {}\n", suite.trim())));
@@ -53,7 +54,9 @@ pub fn run(out: &Path, inputs: &[PathBuf]) -> i32 {
     let mut time = 0.0;
     let mut suites = Vec::new();
     for path in inputs {
-        let report = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display())).and_then(|t| parse(path, &t));
+        let report = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))
+            .and_then(|t| parse(path, &t));
         match report {
             Ok(r) => {
                 for (c, n) in counts.iter_mut().zip(r.counts) {
