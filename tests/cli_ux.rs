@@ -322,7 +322,7 @@ fn partitions_are_disjoint_and_merge_back() {
     let mut union = BTreeSet::new();
     for (i, (files, stderr)) in shards.iter().enumerate() {
         assert!(stderr.starts_with(&format!("partition {}/3: ", i + 1)), "{stderr}");
-        assert!(stderr.contains(&format!(" of the 12 found\n")), "{stderr}");
+        assert!(stderr.contains(" of the 12 found\n"), "{stderr}");
         for f in files {
             assert!(union.insert(f.clone()), "{f} in two shards");
         }

@@ -54,6 +54,16 @@ pub struct Ticker {
 impl Ticker {
     /// Draws `counter` (out of `total`, if known) as `what`; None when progress is not wanted.
     pub fn start(counter: Arc<AtomicUsize>, total: Option<usize>, what: &'static str) -> Option<Ticker> {
+        Ticker::drawing(move || counter.load(Ordering::Relaxed), total, what)
+    }
+
+    /// Draws how far a counter of what is left has come down from `total` (a teardown).
+    pub fn countdown(left: Arc<AtomicUsize>, what: &'static str) -> Option<Ticker> {
+        let total = left.load(Ordering::Relaxed);
+        Ticker::drawing(move || total.saturating_sub(left.load(Ordering::Relaxed)), Some(total), what)
+    }
+
+    fn drawing(done: impl Fn() -> usize + Send + 'static, total: Option<usize>, what: &'static str) -> Option<Ticker> {
         if !wanted() {
             return None;
         }
@@ -70,7 +80,7 @@ impl Ticker {
                 }
                 while !halt.load(Ordering::Relaxed) {
                     if started.elapsed() >= QUIET_START {
-                        bar.set_message(line(counter.load(Ordering::Relaxed), total, what, started.elapsed()));
+                        bar.set_message(line(done(), total, what, started.elapsed()));
                     }
                     std::thread::sleep(Duration::from_millis(100));
                 }

@@ -192,8 +192,11 @@ impl Standing {
             }
             Teardown::Kept
         } else {
+            let ticker = super::progress::Ticker::countdown(lab.progress(), "namespaces torn down");
             // A bug in teardown leaves the ledger, for `nslab clean`.
-            match guarded(|| lab.teardown()) {
+            let torn = guarded(|| lab.teardown());
+            drop(ticker);
+            match torn {
                 Ok(report) => {
                     note!("{report}");
                     Teardown::Done(report)

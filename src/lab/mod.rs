@@ -378,10 +378,11 @@ impl Lab {
         self.spaces.clear();
         self.root_conn = None;
         let home = self.home.clone();
+        let standing = self.standing_ns.clone();
         // The programs' PID namespace stays until `remove` has ended it and counted what ran.
         let Lab { rt, procs: _programs, .. } = self;
         rt.shutdown_background();
-        let report = teardown::remove(&objects, &home, Some(ledger.header.link_group()));
+        let report = teardown::remove(&objects, &home, Some(ledger.header.link_group()), &standing);
         if !report.failed() {
             ledger.close();
         }

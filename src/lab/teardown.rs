@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use std::path::Path;
@@ -93,17 +94,25 @@ const NETNS_RETRY_PAUSE: Duration = Duration::from_millis(25);
 /// `home` is the namespace nslab runs in.
 /// `group`: the lab's link group (`Header::link_group`), which identifies its links outside
 /// its namespaces whose ifindex was never noted.
-pub fn remove(objects: &[Object], home: &File, group: Option<u32>) -> TeardownReport {
-    remove_with(objects, home, group, false)
+/// Counts `standing` down as each namespace goes (for a progress line drawn by the command line
+/// from another thread).
+pub fn remove(objects: &[Object], home: &File, group: Option<u32>, standing: &AtomicUsize) -> TeardownReport {
+    remove_with(objects, home, group, false, Some(standing))
 }
 
 /// `remove` for a lab whose process is gone (`nslab down`, `clean`): whatever still runs in its
 /// namespaces is ended as well, before they go (see `stragglers.rs`).
 pub fn remove_dead(objects: &[Object], home: &File, group: Option<u32>) -> TeardownReport {
-    remove_with(objects, home, group, true)
+    remove_with(objects, home, group, true, None)
 }
 
-fn remove_with(objects: &[Object], home: &File, group: Option<u32>, dead: bool) -> TeardownReport {
+fn remove_with(
+    objects: &[Object],
+    home: &File,
+    group: Option<u32>,
+    dead: bool,
+    standing: Option<&AtomicUsize>,
+) -> TeardownReport {
     // A link that goes with a deleted namespace is waited for (one RCU grace period after the
     // last socket in that namespace closed, 14-70 ms) so that nobody sees it after nslab returns;
     // in a sandbox nobody can, and the sandbox's namespace takes the link with it anyway.
@@ -179,6 +188,9 @@ fn remove_with(objects: &[Object], home: &File, group: Option<u32>, dead: bool) 
             Ok(()) => {
                 report.namespaces += 1;
                 deleted.insert(name);
+                if let Some(n) = standing {
+                    let _ = n.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1));
+                }
             }
             Err(e) => report.failures.push(format!("namespace {name}: {}", e.cause)),
         }

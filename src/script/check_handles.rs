@@ -9,7 +9,7 @@
 //! Namespaces are known by the script's own calls: `netns_add("h1")` / `netns("h1")` with a
 //! literal name, and variables assigned from those (or `root()`).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use rhai::{ASTNode, Expr, Position, Stmt, AST};
 
@@ -66,13 +66,22 @@ fn literal(e: &Expr) -> Option<&str> {
     }
 }
 
+/// A call as the check sees it.
+struct Seen {
+    name: String,
+    /// Each argument's value when it is a string literal (a method call's receiver first).
+    args: Vec<Option<String>>,
+    pos: Position,
+    /// For a method call on a variable, its name ("" for another receiver); None for a call.
+    receiver: Option<String>,
+}
+
 /// Errors (method calls on a handle that take it in the wrong place) and warnings (link names
 /// that are namespace names).
 pub fn check(ast: &AST, source: &Source) -> (Vec<ScriptError>, Vec<ScriptError>) {
     let mut handles: BTreeSet<String> = BTreeSet::new();
     let mut namespaces: BTreeSet<String> = BTreeSet::new();
-    // Calls as (name, args as literals or None, position, receiver variable for a method call).
-    let mut calls: Vec<(String, Vec<Option<String>>, Position, Option<String>)> = Vec::new();
+    let mut calls: Vec<Seen> = Vec::new();
     ast.walk(&mut |path: &[ASTNode]| {
         match path.last() {
             Some(ASTNode::Stmt(Stmt::Var(x, ..))) => {
@@ -91,7 +100,7 @@ pub fn check(ast: &AST, source: &Source) -> (Vec<ScriptError>, Vec<ScriptError>)
                     }
                 }
                 let args = x.args.iter().map(|a| literal(a).map(str::to_string)).collect();
-                calls.push((x.name.to_string(), args, *pos, None));
+                calls.push(Seen { name: x.name.to_string(), args, pos: *pos, receiver: None });
             }
             Some(ASTNode::Expr(Expr::MethodCall(x, pos))) if !x.is_qualified() => {
                 let receiver = match path.len().checked_sub(2).map(|i| &path[i]) {
@@ -102,7 +111,7 @@ pub fn check(ast: &AST, source: &Source) -> (Vec<ScriptError>, Vec<ScriptError>)
                     _ => None,
                 };
                 let args = std::iter::once(None).chain(x.args.iter().map(|a| literal(a).map(str::to_string))).collect();
-                calls.push((x.name.to_string(), args, *pos, receiver.or(Some(String::new()))));
+                calls.push(Seen { name: x.name.to_string(), args, pos: *pos, receiver: receiver.or(Some(String::new())) });
             }
             _ => {}
         }
@@ -111,8 +120,8 @@ pub fn check(ast: &AST, source: &Source) -> (Vec<ScriptError>, Vec<ScriptError>)
     // Variables reassigned to something else are not followed: a handle stays a handle here.
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
-    let mut warned: HashMap<(String, String), ()> = HashMap::new();
-    for (name, args, pos, receiver) in calls {
+    let mut warned: BTreeSet<(String, String)> = BTreeSet::new();
+    for Seen { name, args, pos, receiver } in calls {
         let Some(def) = catalog::find(&name) else { continue };
         let forms = forms_with(&name, args.len());
         if let Some(var) = receiver.as_deref().filter(|v| handles.contains(*v)) {
@@ -152,12 +161,11 @@ pub fn check(ast: &AST, source: &Source) -> (Vec<ScriptError>, Vec<ScriptError>)
         }
         for (param, value) in params.iter().zip(&args) {
             let Some(value) = value else { continue };
-            if is_link_param(param) && namespaces.contains(value) && warned.insert((name.clone(), value.clone()), ()).is_none() {
-                warnings.push(
-                    source.check_error(
-                        format!("{name}: the link name {value:?} is also the name of a namespace of this script"),
-                        pos,
-                        Some(format!(
+            if is_link_param(param) && namespaces.contains(value) && warned.insert((name.clone(), value.clone())) {
+                warnings.push(source.check_error(
+                    format!("{name}: the link name {value:?} is also the name of a namespace of this script"),
+                    pos,
+                    Some(format!(
                             "this makes a link called {value:?} in nslab's own namespace; to act in the namespace, pass it \
                          first: {}",
                             def.forms
@@ -167,8 +175,7 @@ pub fn check(ast: &AST, source: &Source) -> (Vec<ScriptError>, Vec<ScriptError>)
                                 .collect::<Vec<_>>()
                                 .join("; ")
                         )),
-                    ),
-                );
+                ));
             }
         }
     }
