@@ -120,6 +120,13 @@ const RUN_OPTIONS: &[&str] = &["--sandbox", "--keep", "--name", "--interactive",
 /// Refuses an nslab option among the script's arguments (unless `--` says they are the
 /// script's); the exit status when refused.
 pub fn misplaced_option(args: &RunArgs) -> Option<i32> {
+    if args.interactive && args.file == Path::new("-") {
+        report::plain(
+            "-i reads REPL entries from standard input, which `-` uses for the script",
+            Some("give the script as a file: nslab run -i FILE".into()),
+        );
+        return Some(EXIT_USAGE);
+    }
     let explicit = std::env::args().any(|a| a == "--");
     if explicit {
         return None;
