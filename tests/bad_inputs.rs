@@ -782,7 +782,26 @@ const CASES: &[Case] = &[
         r#"test("x", 5)"#,
         r#"the second argument of test must be a function (a closure like || { ... }), not the integer 5"#,
     ),
+    c(
+        "shell",
+        r#"shell(a)"#,
+        r#"cannot open a shell in namespace "a": it needs a terminal, and nslab's standard input is not one"#,
+    ),
+    c("shell", r#"shell(5)"#, r#"the first argument of shell must be a namespace (a name or a Netns handle), not the integer 5"#),
     c("test", r#"test(5, || {})"#, r#"the first argument of test must be the sub-test's name (a string), not the integer 5"#),
+    c("test", r#"test("x", #{kept: true}, || {})"#, r#"test has no option "kept"; the options are: keep"#),
+    c("test", r#"test("x", #{keep: 1}, || {})"#, r#"the keep option of test must be true or false, not the integer 1"#),
+    c("defer", r#"defer(5)"#, r#"the first argument of defer must be a function (a closure like || { ... }), not the integer 5"#),
+    c(
+        "expect_error",
+        r#"expect_error("x")"#,
+        r#"the first argument of expect_error must be a function (a closure like || { ... }), not the string "x""#,
+    ),
+    c(
+        "expect_error",
+        r#"expect_error(|| 1, 5)"#,
+        r#"the second argument of expect_error must be the text the message must contain (a string), not the integer 5"#,
+    ),
     c("spawn_in", r#"spawn_in(a, "")"#, r#"the command given to spawn_in is empty"#),
     c(
         "spawn_in",

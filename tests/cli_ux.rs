@@ -74,7 +74,7 @@ fn man_page_renders_with_every_section() {
     }
     // Every function of the catalog, as `nslab doc --json` lists them.
     let docs = json(&run_nslab(&["doc", "--json"]).stdout);
-    for f in docs.as_array().unwrap() {
+    for f in docs["functions"].as_array().unwrap() {
         let name = f["name"].as_str().unwrap();
         assert!(text.contains(name), "{name} not in the manual");
     }
@@ -84,13 +84,20 @@ fn man_page_renders_with_every_section() {
 fn doc_json_lists_every_function_with_its_documentation() {
     let run = run_nslab(&["doc", "--json"]);
     assert_eq!(run.code, 0, "{run:?}");
-    let docs = json(&run.stdout);
-    let docs = docs.as_array().unwrap();
-    // The same functions, in the same order, as the Markdown reference.
+    let reference = json(&run.stdout);
+    let docs = reference["functions"].as_array().unwrap();
+    // The same functions and types, in the same order, as the Markdown reference.
     let markdown = run_nslab(&["doc"]).stdout;
-    let headed: Vec<&str> = markdown.lines().filter_map(|l| l.strip_prefix("### `").and_then(|l| l.strip_suffix('`'))).collect();
-    let listed: Vec<&str> = docs.iter().map(|d| d["name"].as_str().unwrap()).collect();
-    assert_eq!(listed, headed);
+    let (functions, types) = markdown.split_once("\n## Result types\n").unwrap();
+    let headed = |text: &str| -> Vec<String> {
+        text.lines().filter_map(|l| l.strip_prefix("### `").and_then(|l| l.strip_suffix('`'))).map(str::to_string).collect()
+    };
+    let listed: Vec<String> = docs.iter().map(|d| d["name"].as_str().unwrap().to_string()).collect();
+    assert_eq!(listed, headed(functions));
+    let typed: Vec<String> =
+        reference["types"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_string()).collect();
+    assert_eq!(typed, headed(types));
+    assert_eq!(reference["types"][0]["fields"][0]["type"], "string", "{reference}");
     for d in docs {
         let name = d["name"].as_str().unwrap();
         let forms = d["forms"].as_array().unwrap();
@@ -191,10 +198,18 @@ fn options_after_the_scripts_arguments() {
     assert!(unwrap(&refused.stderr).contains(&format!("`nslab run {p} -- x --sandbox`")), "{refused:?}");
     let also = run_nslab(&["run", p, "x", "--name=other"]);
     assert_eq!(also.code, 2, "{also:?}");
-    // Between the file and its arguments: nslab's (the sandbox's --keep note proves --sandbox).
-    let between = run_nslab(&["run", p, "--sandbox", "--keep", "x"]);
-    assert_eq!((between.code, between.stdout.as_str()), (0, "[\"x\"]\n"), "{between:?}");
-    assert!(between.stderr.starts_with("note: --keep has no effect with --sandbox"), "{between:?}");
+    // Between the file and its arguments: nslab's. The script runs in the sandbox's own user
+    // namespace, not in this one.
+    let mine = std::fs::read_link("/proc/self/ns/user").unwrap().display().to_string();
+    let userns = script(
+        "misplaced-userns",
+        "userns.rhai",
+        "print(ARGS); let o = exec(\"readlink /proc/self/ns/user\").stdout; o.trim(); print(o);\n",
+    );
+    let between = run_nslab(&["run", userns.to_str().unwrap(), "--sandbox", "x"]);
+    let lines: Vec<&str> = between.stdout.lines().collect();
+    assert_eq!((between.code, lines[0]), (0, "[\"x\"]"), "{between:?}");
+    assert!(lines[1].starts_with("user:[") && lines[1] != mine, "ran in the sandbox: {between:?}");
     // After `--`, the script's (in a private namespace: this one runs without the sandbox).
     let run = in_private_netns(&format!("$NSLAB run {p} -- x --sandbox; echo \"status $?\""));
     assert_eq!(run.stdout, "[\"x\", \"--sandbox\"]\nstatus 0\n", "{run:?}");
@@ -232,21 +247,23 @@ fn kept_labs_survive_clean() {
     let s = sections(&run.stdout);
     assert_eq!(s[""], "kept: lab kept (id ID); remove it with `nslab down ID`\n", "{run:?}");
     // Columns: NAME, STATE, OBJECTS (id, pid and age blanked).
-    let ls: Vec<String> = s["ls"].lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
+    let mut ls: Vec<String> = s["ls"].lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
+    // Oldest first: the two may have started in the same second or not; compared by name.
+    ls[1..].sort();
     assert_eq!(
         ls,
-        // Oldest first; started in the same second, by name. Routes: 10.9.0.0/24 on each side and
-        // the default route.
+        // Routes: 10.9.0.0/24 on each side and the default route.
         ["NAME STATE OBJECTS", "dead dead 1 netns", "kept kept 2 netns, 2 links, 2 addrs, 3 routes, 1 proc"],
         "{run:?}"
     );
     let labs = json(&s["json"]);
-    assert_eq!(labs[1]["name"], "kept");
-    assert_eq!(labs[1]["state"], "kept");
-    let objects = &labs[1]["objects"];
+    let lab = |name: &str| labs.as_array().unwrap().iter().find(|l| l["name"] == name).unwrap().clone();
+    let kept = lab("kept");
+    assert_eq!((&kept["state"], &kept["sandbox"]), (&"kept".into(), &false.into()), "{run:?}");
+    let objects = &kept["objects"];
     assert_eq!((&objects["namespaces"], &objects["links"], &objects["addrs"]), (&2.into(), &2.into(), &2.into()), "{run:?}");
     assert_eq!((&objects["routes"], &objects["processes"]), (&3.into(), &1.into()), "{run:?}");
-    assert_eq!(labs[0]["state"], "dead");
+    assert_eq!(lab("dead")["state"], "dead");
     assert_eq!(s["ip"], "ka kb kd \n", "{run:?}");
     assert_eq!(
         s["clean"],

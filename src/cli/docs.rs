@@ -20,6 +20,31 @@ struct FunctionDoc {
     ip: &'static str,
 }
 
+/// A result type as `doc --json` lists it.
+#[derive(serde::Serialize)]
+struct TypeJson {
+    name: &'static str,
+    summary: &'static str,
+    /// A map (`r["dst"]` works too) rather than a handle.
+    map: bool,
+    fields: Vec<FieldJson>,
+}
+
+#[derive(serde::Serialize)]
+struct FieldJson {
+    name: &'static str,
+    #[serde(rename = "type")]
+    ty: &'static str,
+    meaning: &'static str,
+}
+
+/// The whole reference as `doc --json` prints it.
+#[derive(serde::Serialize)]
+struct Reference {
+    functions: Vec<FunctionDoc>,
+    types: Vec<TypeJson>,
+}
+
 impl FunctionDoc {
     fn of(d: &'static Native) -> FunctionDoc {
         FunctionDoc { name: d.name, forms: d.forms, summary: d.summary, example: d.example, ip: d.ip }
@@ -35,10 +60,21 @@ fn write_out(text: &str) -> i32 {
 pub fn doc(function: Option<&str>, json: bool) -> i32 {
     let chosen: Vec<&'static Native> = catalog::all().filter(|d| function.is_none_or(|f| f == d.name)).collect();
     if json {
-        let docs: Vec<FunctionDoc> = chosen.into_iter().map(FunctionDoc::of).collect();
+        let functions: Vec<FunctionDoc> = chosen.into_iter().map(FunctionDoc::of).collect();
         let text = match function {
-            Some(_) => serde_json::to_string_pretty(&docs[0]),
-            None => serde_json::to_string_pretty(&docs),
+            Some(_) => serde_json::to_string_pretty(&functions[0]),
+            None => {
+                let types = crate::script::types::TYPES
+                    .iter()
+                    .map(|t| TypeJson {
+                        name: t.name,
+                        summary: t.summary,
+                        map: t.map,
+                        fields: t.fields.iter().map(|&(name, ty, meaning)| FieldJson { name, ty, meaning }).collect(),
+                    })
+                    .collect();
+                serde_json::to_string_pretty(&Reference { functions, types })
+            }
         };
         return write_out(&format!("{}\n", text.expect("documentation serializes")));
     }

@@ -116,10 +116,14 @@ struct LabJson<'a> {
     name: &'a str,
     id: &'a str,
     pid: i32,
+    /// "alive", "kept", "dead" or "damaged".
     state: &'static str,
-    /// Seconds since the epoch.
-    started: u64,
-    ledger: String,
+    /// Kept inside its sandbox (by a holder process), not on the host.
+    sandbox: bool,
+    /// Seconds since the epoch (None for a sandbox lab).
+    started: Option<u64>,
+    /// Its ledger (None for a sandbox lab: its ledger is inside the sandbox).
+    ledger: Option<String>,
     objects: Counts,
     problems: &'a [String],
 }
@@ -152,8 +156,9 @@ fn report_damaged(cmd: &str, rec: &Record) {
 /// `ls` exits 1 when a ledger could not be read or is damaged (reported on stderr).
 pub fn ls(json: bool) -> i32 {
     let scan = ledger::scan(ledger_dir());
+    let sandboxed = crate::engine::sandbox_hold::kept();
     if json {
-        let labs: Vec<LabJson> = scan
+        let mut labs: Vec<LabJson> = scan
             .records
             .iter()
             .map(|rec| LabJson {
@@ -161,12 +166,24 @@ pub fn ls(json: bool) -> i32 {
                 id: &rec.header.id,
                 pid: rec.header.pid,
                 state: state(rec),
-                started: rec.header.started,
-                ledger: rec.path.display().to_string(),
+                sandbox: false,
+                started: Some(rec.header.started),
+                ledger: Some(rec.path.display().to_string()),
                 objects: Counts::of(rec),
                 problems: &rec.problems,
             })
             .collect();
+        labs.extend(sandboxed.iter().map(|k| LabJson {
+            name: &k.name,
+            id: &k.id,
+            pid: k.pid,
+            state: "kept",
+            sandbox: true,
+            started: None,
+            ledger: None,
+            objects: Counts { namespaces: k.namespaces.len(), ..Counts::default() },
+            problems: &[],
+        }));
         out!("{}", serde_json::to_string_pretty(&labs).expect("labs serialize"));
     } else {
         out!("{:<20} {:<8} {:>8} {:<7} {:>5}  OBJECTS", "NAME", "ID", "PID", "STATE", "AGE");
@@ -180,6 +197,10 @@ pub fn ls(json: bool) -> i32 {
                 age(rec.header.started),
                 Counts::of(rec).text()
             );
+        }
+        for k in &sandboxed {
+            let objects = format!("{} in its sandbox", report::plural(k.namespaces.len(), "namespace"));
+            out!("{:<20} {:<8} {:>8} {:<7} {:>5}  {objects}", k.name, k.id, k.pid, "kept", "-");
         }
     }
     let mut status = i32::from(report_refused("ls", &scan));
@@ -217,6 +238,19 @@ fn remove_dead(cmd: &str, rec: &Record) -> i32 {
 }
 
 pub fn down(which: &str) -> i32 {
+    let kept: Vec<_> = crate::engine::sandbox_hold::kept().into_iter().filter(|k| k.id == which || k.name == which).collect();
+    if let [k] = kept.as_slice() {
+        return match crate::engine::sandbox_hold::end(k) {
+            Ok(()) => {
+                note!("lab {} (id {}) ended with its sandbox", k.name, k.id);
+                0
+            }
+            Err(e) => {
+                report::plain(e.to_string(), None);
+                1
+            }
+        };
+    }
     let scan = ledger::scan(ledger_dir());
     let matching: Vec<&Record> = scan.records.iter().filter(|r| r.header.id == which || r.header.name == which).collect();
     match matching.as_slice() {

@@ -23,6 +23,7 @@ pub(crate) mod repl;
 pub(crate) mod report;
 pub(crate) mod run;
 pub(crate) mod session;
+pub(crate) mod shell;
 pub(crate) mod test;
 
 use std::path::PathBuf;
@@ -61,6 +62,11 @@ const EXIT_CLEAN: &str = "\
 Exit status:
   0        every dead lab is gone (or there was none)
   1        something could not be removed, or a ledger could not be read or trusted (it is kept)
+  2        bad usage";
+const EXIT_SHELL: &str = "\
+Exit status:
+  the shell's or CMD's own status
+  1        no such lab or namespace, or the lab cannot be entered
   2        bad usage";
 const EXIT_PRINT: &str = "\
 Exit status:
@@ -127,6 +133,20 @@ pub(crate) enum Command {
         #[arg(value_name = "LAB")]
         lab: String,
     },
+    /// Open a shell (or run CMD) in a namespace of a standing lab: one kept on the host
+    /// (`run --keep`) or in its sandbox (`run --sandbox --keep`). Exits as the shell or CMD does.
+    #[command(after_help = EXIT_SHELL)]
+    Shell {
+        /// The lab, by name or id (`nslab ls` lists them).
+        #[arg(value_name = "LAB")]
+        lab: String,
+        /// The namespace to enter (for a sandbox lab, left out: the sandbox's own).
+        #[arg(value_name = "NS")]
+        ns: Option<String>,
+        /// The program to run instead of $SHELL, after `--`.
+        #[arg(last = true, value_name = "CMD")]
+        cmd: Vec<String>,
+    },
     /// Tear down every dead lab (after kill -9, a crash, an OOM kill); labs kept with --keep stay.
     #[command(after_help = EXIT_CLEAN)]
     Clean {
@@ -176,6 +196,10 @@ pub(crate) struct RunArgs {
     /// Open the REPL on the lab once the script has run (or failed).
     #[arg(short, long)]
     pub interactive: bool,
+    /// Print each operation, as it starts, as the ip/tc/sysctl command line that does the same
+    /// (on stderr, after "+ ").
+    #[arg(long)]
+    pub trace: bool,
     /// Set a limit on what the script may build (strings=128M, arrays=20M, ...); repeatable.
     #[arg(long = "limit", value_name = "KEY=VALUE", value_parser = LimitArg::parse, long_help = LIMIT_HELP)]
     pub limits: Vec<LimitArg>,
@@ -271,6 +295,7 @@ pub fn main() -> i32 {
         Some(Command::Ls { json }) => labs::ls(json),
         Some(Command::Down { lab }) => labs::down(&lab),
         Some(Command::Clean { kept }) => labs::clean(kept),
+        Some(Command::Shell { lab, ns, cmd }) => shell::shell(&lab, ns.as_deref(), &cmd),
         Some(Command::Doc { function, json }) => docs::doc(function.as_deref(), json),
         Some(Command::Test(args)) => test::run(args),
         Some(Command::Completions { shell }) => docs::completions(shell),

@@ -115,7 +115,8 @@ pub fn lab_name(args: &RunArgs) -> String {
 /// nslab's own options for `run`, which after the script's first argument would go to the
 /// script. Given there without `--`, they are refused rather than passed on silently (`nslab
 /// run FILE x --sandbox` would otherwise run on the host).
-const RUN_OPTIONS: &[&str] = &["--sandbox", "--keep", "--name", "--interactive", "-i", "--limit", "--color", "--quiet", "-q"];
+const RUN_OPTIONS: &[&str] =
+    &["--sandbox", "--keep", "--name", "--interactive", "-i", "--trace", "--limit", "--color", "--quiet", "-q"];
 
 /// Refuses an nslab option among the script's arguments (unless `--` says they are the
 /// script's); the exit status when refused.
@@ -167,7 +168,13 @@ pub fn run(args: RunArgs) -> i32 {
         Ok(s) => s,
         Err(refusal) => return refusal.report(),
     };
-    let keep = Keep::asked(args.keep, args.sandbox);
+    let keep = Keep::asked(args.keep);
+    if args.trace {
+        // Each operation as its command line, on stderr, as it starts (like `set -x`).
+        session.script.lab.borrow_mut().set_trace(Some(Box::new(|line: &str| {
+            super::progress::suspend(|| note!("+ {line}"));
+        })));
+    }
     let ticker = super::progress::Ticker::start(session.script.lab.borrow().progress(), None, "namespaces");
     let outcome = session.run(|s| {
         let ast = s.compile(&source)?;

@@ -19,6 +19,7 @@ pub(crate) mod probe;
 pub(crate) mod procnet;
 pub(crate) mod route;
 pub mod sandbox;
+pub(crate) mod sandbox_hold;
 pub(crate) mod spawn;
 pub(crate) mod sysctl;
 pub(crate) mod tc;

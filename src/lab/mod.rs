@@ -4,15 +4,18 @@
 
 mod bridges;
 pub(crate) mod census;
+mod checkpoint;
 pub(crate) mod diagnose;
 pub(crate) mod diagnosis;
 mod holding;
 mod ifindex;
+mod interactive;
 mod links;
 mod moved;
 mod namespaces;
 mod probe;
 mod routes;
+pub(crate) mod trace;
 mod veth;
 
 pub(crate) mod error;
@@ -160,6 +163,10 @@ pub struct Lab {
     unsettled: probe::Unsettled,
     cancel: Arc<AtomicBool>,
     procs: processes::Procs,
+    /// Active checkpoints, outermost first (see `checkpoint.rs`).
+    checkpoints: Vec<checkpoint::Frame>,
+    /// Where `--trace` lines go (see `trace.rs`).
+    trace: Option<trace::TraceSink>,
 }
 
 /// How a program run to its end finished, and what it wrote.
@@ -205,6 +212,8 @@ impl Lab {
             unsettled: probe::Unsettled::default(),
             cancel: Arc::new(AtomicBool::new(false)),
             procs: processes::Procs::default(),
+            checkpoints: Vec::new(),
+            trace: None,
         })
     }
 
@@ -382,7 +391,7 @@ impl Lab {
         // The programs' PID namespace stays until `remove` has ended it and counted what ran.
         let Lab { rt, procs: _programs, .. } = self;
         rt.shutdown_background();
-        let report = teardown::remove(&objects, &home, Some(ledger.header.link_group()), &standing);
+        let report = teardown::remove_counting(&objects, &home, Some(ledger.header.link_group()), &standing);
         if !report.failed() {
             ledger.close();
         }

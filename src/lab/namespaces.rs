@@ -30,6 +30,7 @@ impl Lab {
 
     /// Creates the network namespace `name` (`ip netns add NAME`), with `lo` up.
     pub fn netns_add(&mut self, name: &str) -> Result<()> {
+        self.trace(|| format!("ip netns add {}", super::trace::word(name)));
         validate::netns_name(name)?;
         if self.owned.contains(name) {
             return Err(LabError::Exists {
@@ -87,6 +88,7 @@ impl Lab {
     /// Deletes a namespace (`ip netns del`), but never through a symlink, and for one of the
     /// lab's only the namespace it made. Foreign links the lab moved in go back first.
     pub fn netns_del(&mut self, name: &str) -> Result<()> {
+        self.trace(|| format!("ip netns delete {}", super::trace::word(name)));
         validate::netns_name(name)?;
         if matches!(netns::at_name(name), netns::AtName::Missing) {
             return Err(LabError::NoSuchNetns(name.into()));

@@ -14,6 +14,9 @@ impl Lab {
     /// Like every start, it first carries out a held-back veth and lets links just brought up
     /// come into service (the program may send packets at once).
     pub fn exec(&mut self, ns: &Ns, argv: &[String]) -> Result<ExecOutput> {
+        self.trace(|| {
+            format!("{}{}", super::trace::inside(ns), argv.iter().map(|a| super::trace::word(a)).collect::<Vec<_>>().join(" "))
+        });
         self.run_to_end(ns, argv)
     }
 

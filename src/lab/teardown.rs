@@ -49,6 +49,20 @@ impl TeardownReport {
     pub fn failed(&self) -> bool {
         !self.failures.is_empty()
     }
+
+    /// Adds what `other` counted and found.
+    pub fn merge(&mut self, other: TeardownReport) {
+        self.namespaces += other.namespaces;
+        self.links += other.links;
+        self.addrs += other.addrs;
+        self.routes += other.routes;
+        self.qdiscs += other.qdiscs;
+        self.processes += other.processes;
+        self.sysctls += other.sysctls;
+        self.moved += other.moved;
+        self.failures.extend(other.failures);
+        self.left.extend(other.left);
+    }
 }
 
 impl std::fmt::Display for TeardownReport {
@@ -94,25 +108,33 @@ const NETNS_RETRY_PAUSE: Duration = Duration::from_millis(25);
 /// `home` is the namespace nslab runs in.
 /// `group`: the lab's link group (`Header::link_group`), which identifies its links outside
 /// its namespaces whose ifindex was never noted.
-/// Counts `standing` down as each namespace goes (for a progress line drawn by the command line
+/// Counts `standing` down as each namespace goes (for a progress line the command line draws
 /// from another thread).
-pub fn remove(objects: &[Object], home: &File, group: Option<u32>, standing: &AtomicUsize) -> TeardownReport {
-    remove_with(objects, home, group, false, Some(standing))
+pub fn remove_counting(objects: &[Object], home: &File, group: Option<u32>, standing: &AtomicUsize) -> TeardownReport {
+    remove_with(objects, home, group, Some(false), Some(standing))
 }
 
-/// `remove` for a lab whose process is gone (`nslab down`, `clean`): whatever still runs in its
+/// `remove_counting` for part of a running lab (what a sub-test made, see `checkpoint.rs`): programs
+/// the rest of the lab started, adopted by nslab, keep running.
+pub fn remove_part(objects: &[Object], home: &File, group: Option<u32>) -> TeardownReport {
+    remove_with(objects, home, group, None, None)
+}
+
+/// `remove_counting` for a lab whose process is gone (`nslab down`, `clean`): whatever still runs in its
 /// namespaces is ended as well, before they go (see `stragglers.rs`).
 pub fn remove_dead(objects: &[Object], home: &File, group: Option<u32>) -> TeardownReport {
-    remove_with(objects, home, group, true, None)
+    remove_with(objects, home, group, Some(true), None)
 }
 
+/// `whole`: Some(dead) for a whole lab (dead: its process is gone); None for part of a running lab.
 fn remove_with(
     objects: &[Object],
     home: &File,
     group: Option<u32>,
-    dead: bool,
+    whole: Option<bool>,
     standing: Option<&AtomicUsize>,
 ) -> TeardownReport {
+    let dead = whole.unwrap_or(false);
     // A link that goes with a deleted namespace is waited for (one RCU grace period after the
     // last socket in that namespace closed, 14-70 ms) so that nobody sees it after nslab returns;
     // in a sandbox nobody can, and the sandbox's namespace takes the link with it anyway.
@@ -146,7 +168,9 @@ fn remove_with(
             _ => None,
         })
         .collect();
-    report.processes += crate::engine::orphans::end_adopted(&recorded);
+    if whole.is_some() {
+        report.processes += crate::engine::orphans::end_adopted(&recorded);
+    }
     // Links the lab did not create go back where they came from while their namespaces stand.
     super::moved::restore_all(objects, home, &mut report);
     // Namespaces: first decide which are still ours, by inode (anything else at the name is left
@@ -274,7 +298,10 @@ fn remove_with(
             continue;
         }
         // The peer's namespace is gone (deleted now, or by the script): the link goes with it.
-        let vanishing = matches!(obj, Object::Link { peer_ns: Some(p), .. } if deleted.contains(p.as_str()) || !netns::netns_path(p).exists());
+        // Part of a running lab removes such a link itself: the kernel's cleanup of the namespace
+        // comes later, and the script goes on at once.
+        let vanishing = whole.is_some()
+            && matches!(obj, Object::Link { peer_ns: Some(p), .. } if deleted.contains(p.as_str()) || !netns::netns_path(p).exists());
         match rt.block_on(remove_in(conn, obj, group, vanishing, wait_for_vanishing)) {
             Ok(Outcome::Done) => match obj {
                 Object::Link { .. } => report.links += 1,

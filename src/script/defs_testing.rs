@@ -82,12 +82,34 @@ pub const TESTING: &[Native] = &[
     },
     Native {
         name: "test",
-        forms: &["test(name, body)"],
+        forms: &["test(name, body)", "test(name, #{keep}, body)"],
         summary: "Run body (a closure) as a named sub-test, reported on its own; a failure or skip inside ends the \
-                  sub-test only and the script goes on (the scenario then fails).",
+                  sub-test only and the script goes on (the scenario then fails). When it ends (passed, failed or \
+                  skipped) what it did is undone: namespaces and links it made, and the addresses, routes, qdiscs, \
+                  processes and sysctls it added or changed in namespaces that were there before it (keep: true \
+                  leaves them). Its deferred closures run first.",
         example: r#"test("h1 reaches h2", || { expect_reach("h1", "h2"); });"#,
         ip: "(a subtest)",
         call: test,
+    },
+    Native {
+        name: "defer",
+        forms: &["defer(f)"],
+        summary: "Run the closure f when the enclosing test ends, or the script (a REPL entry) when there is none; \
+                  deferred closures run newest first, also after a failure, and a failure in one fails what \
+                  encloses it.",
+        example: r#"let p = spawn_in("h2", "sleep 60"); defer(|| p.kill());"#,
+        ip: "trap '...' EXIT",
+        call: defer,
+    },
+    Native {
+        name: "expect_error",
+        forms: &["expect_error(f) -> string", "expect_error(f, pattern) -> string"],
+        summary: "Call the closure f and fail here unless it fails with a message containing pattern (\"\" or none: \
+                  any failure); returns the message. Ctrl-C and skip() pass through.",
+        example: r#"expect_error(|| veth("a", "x0", "x0"), "same name");"#,
+        ip: "! CMD 2>&1 | grep -q PATTERN",
+        call: expect_error,
     },
 ];
 
@@ -338,8 +360,81 @@ fn require(c: &mut Call) -> Out {
 
 fn test(c: &mut Call) -> Out {
     let name = c.string("name", "the sub-test's name")?;
+    let keep = c.opts()?.boolean("keep")?.unwrap_or(false);
     let body = function(c, "body")?;
+    let checkpoint = if keep { None } else { Some(c.lab().checkpoint()?) };
     let ctx = c.ctx();
-    c.harness().run_subtest(&name, || body.call_within_context::<Dynamic>(ctx, ()))?;
+    let harness = c.harness().clone();
+    harness.open_defers();
+    let c = &*c;
+    harness.run_subtest(&name, || {
+        let result = body.call_within_context::<Dynamic>(ctx, ());
+        let deferred = run_deferred(c, harness.close_defers());
+        let result = match (result, deferred) {
+            (Ok(_), Err(e)) => Err(e),
+            (result, _) => result,
+        };
+        let Some(cp) = checkpoint else { return result };
+        let undone = c.lab().undo_to(cp);
+        match result {
+            Ok(_) if undone.failed() => {
+                let message = format!("test {name:?} passed, but what it did could not all be undone: {undone}");
+                Err(raise(c.ctx(), CallFailure { message, hint: None, kind: FailureKind::Expectation, held: None }))
+            }
+            result => result,
+        }
+    })?;
     done()
+}
+
+/// Runs deferred closures (newest first, all of them); the first failure is returned.
+fn run_deferred(c: &Call, closures: Vec<FnPtr>) -> Result<Dynamic, Box<rhai::EvalAltResult>> {
+    let mut first = None;
+    for f in closures {
+        if let Err(e) = f.call_within_context::<Dynamic>(c.ctx(), ()) {
+            first.get_or_insert(e);
+        }
+    }
+    first.map_or(Ok(Dynamic::UNIT), Err)
+}
+
+fn defer(c: &mut Call) -> Out {
+    let f = function(c, "f")?;
+    c.harness().defer(f);
+    done()
+}
+
+fn expect_error(c: &mut Call) -> Out {
+    let f = function(c, "f")?;
+    let pattern = if c.has("pattern") { c.string("pattern", "the text the message must contain")? } else { String::new() };
+    let wanted = if pattern.is_empty() { String::new() } else { format!(" with a message containing {pattern:?}") };
+    match f.call_within_context::<Dynamic>(c.ctx(), ()) {
+        Ok(v) => Err(fail(
+            c,
+            format!("expect_error: the call succeeded (it returned {}), but it must fail{wanted}", describe(&v)),
+            None,
+        )),
+        Err(e) => match failure_message(&e) {
+            // Ctrl-C and skip() are no failures of the call: they go on.
+            None => Err(e.into()),
+            Some(message) if message.contains(&pattern) => Ok(message.into()),
+            Some(message) => {
+                Err(fail(c, format!("expect_error: the call failed with {message:?}, but it must fail{wanted}"), None))
+            }
+        },
+    }
+}
+
+/// The message of a failure as `catch (e)` would see it; None for an interruption or a skip.
+fn failure_message(e: &rhai::EvalAltResult) -> Option<String> {
+    match e {
+        rhai::EvalAltResult::ErrorInFunctionCall(_, _, inner, _) => failure_message(inner),
+        rhai::EvalAltResult::ErrorRuntime(payload, _) => match payload.read_lock::<CallFailure>() {
+            Some(f) if matches!(f.kind, FailureKind::Interrupted | FailureKind::Skip) => None,
+            Some(f) => Some(f.message.clone()),
+            None => Some(payload.to_string()),
+        },
+        rhai::EvalAltResult::ErrorTerminated(..) => None,
+        other => Some(other.to_string()),
+    }
 }

@@ -20,6 +20,17 @@ pub fn markdown() -> String {
         out.push('\n');
         out.push_str(&entry(d));
     }
+    out.push_str("\n## Result types\n\nWhat the functions return, with their fields (`p.ok`, `r.dst`).\n");
+    for t in super::types::TYPES {
+        out.push_str(&format!("\n### `{}`\n\n{}\n", t.name, t.summary));
+        if t.map {
+            out.push_str("\nA map.\n");
+        }
+        out.push_str("\n| field | type | meaning |\n|---|---|---|\n");
+        for (name, ty, doc) in t.fields {
+            out.push_str(&format!("| `{name}` | {ty} | {doc} |\n"));
+        }
+    }
     out
 }
 

@@ -12,6 +12,8 @@ pub fn overview() -> String {
     for d in catalog::all() {
         let _ = writeln!(out, "  {:width$}  {}", d.name, first_sentence(d.summary));
     }
+    let types: Vec<&str> = crate::script::types::TYPES.iter().map(|t| t.name).collect();
+    let _ = writeln!(out, "\nResult types (`:help TYPE` lists the fields): {}", types.join(", "));
     out.push_str("\nCommands:\n");
     for c in COMMANDS {
         let _ = writeln!(out, "  {:14}  {}", format!(":{} {}", c.name, c.args).trim_end(), c.summary);
@@ -34,6 +36,9 @@ pub fn topic(name: &str, defined: &[String], builtin: Option<&std::collections::
     }
     if let Some(d) = catalog::find(name) {
         return Ok(function(d));
+    }
+    if let Some(t) = crate::script::types::find(name) {
+        return Ok(format!("{}\n\n  {}", t.name, crate::script::types::describe(t).replace('\n', "\n  ")));
     }
     if !defined.is_empty() {
         return Ok(format!("{}\n\n  defined in this session", defined.join("\n")));
