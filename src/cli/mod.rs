@@ -206,8 +206,9 @@ pub(crate) struct RunArgs {
     /// The lab script (`-`: read it from standard input).
     #[arg(value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub file: PathBuf,
-    /// Passed to the script as the string array ARGS. An nslab option among them is refused:
-    /// put it before FILE, or after `--` to pass it to the script.
+    /// Passed to the script as the string array ARGS. nslab's own options go before them (before
+    /// or after FILE); one among them is refused, unless `--` comes first (`nslab run FILE --
+    /// --keep` passes --keep to the script).
     #[arg(value_name = "ARGS", trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
 }
