@@ -2,6 +2,7 @@
 
 mod addr_options;
 mod bad_inputs;
+mod cli_ux;
 mod containment;
 mod errors;
 mod fault_random;

@@ -198,8 +198,11 @@ impl Standing {
             }
             Teardown::Kept
         } else {
+            let ticker = super::progress::Ticker::countdown(lab.progress(), "namespaces torn down");
             // A bug in teardown leaves the ledger, for `nslab clean`.
-            match guarded(|| lab.teardown()) {
+            let torn = guarded(|| lab.teardown());
+            drop(ticker);
+            match torn {
                 Ok(report) => {
                     note!("{report}");
                     Teardown::Done(report)
@@ -269,7 +272,9 @@ pub fn stdout_printer() -> Rc<dyn Fn(&str)> {
     // A closed stdout must not panic inside a script: the lab still has to be torn down.
     Rc::new(|s: &str| {
         use std::io::Write;
-        let _ = writeln!(std::io::stdout(), "{s}");
+        super::progress::suspend(|| {
+            let _ = writeln!(std::io::stdout(), "{s}");
+        });
     })
 }
 

@@ -238,12 +238,16 @@ enum Event {
     Gone(Object),
     /// The creation announced by the last `Intent` for this object failed: nothing was made.
     Failed(Object),
+    /// The lab was left standing on purpose (`--keep`, `:keep`), at this time (seconds since
+    /// the epoch): `clean` leaves it, `down` removes it.
+    Kept(u64),
 }
 
 impl Event {
-    fn object(&self) -> &Object {
+    fn object(&self) -> Option<&Object> {
         match self {
-            Event::Intent(o) | Event::Made(o) | Event::Gone(o) | Event::Failed(o) => o,
+            Event::Intent(o) | Event::Made(o) | Event::Gone(o) | Event::Failed(o) => Some(o),
+            Event::Kept(_) => None,
         }
     }
 }
@@ -279,6 +283,7 @@ impl Replay {
                 let key = o.key();
                 self.pending.retain(|p| p.key() != key);
             }
+            Event::Kept(_) => {}
         }
     }
 
@@ -337,6 +342,8 @@ pub struct Record {
     /// on, and a record with any is not trusted at all: `clean` and `down` remove nothing it
     /// lists and keep the file. (A last line cut short by a crash is not a problem.)
     pub problems: Vec<String>,
+    /// Left standing on purpose (`--keep`): not dead, whatever became of its process.
+    pub kept: bool,
     /// The file's (device, inode) when read.
     identity: (u64, u64),
 }
@@ -455,6 +462,12 @@ impl Ledger {
         self.append(Event::Failed(obj.clone()))
     }
 
+    /// Notes that the lab is left standing on purpose (see `Record::kept`).
+    pub fn kept(&mut self) -> Result<()> {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        self.append(Event::Kept(now))
+    }
+
     /// Where the ledger stands now, to undo back to (see `checkpoint.rs`).
     pub fn mark(&self) -> Mark {
         let standing = self.state.index.iter().map(|(k, &i)| (k.clone(), self.state.made[i].clone())).collect();
@@ -497,6 +510,7 @@ impl Ledger {
             objects: self.state.objects(),
             pending: self.state.pending.clone(),
             problems: Vec::new(),
+            kept: false,
             identity: self.identity,
         })
     }
@@ -612,6 +626,7 @@ fn parse(path: &Path, text: &[u8], identity: (u64, u64)) -> std::result::Result<
     header.check(&stem).map_err(|e| format!("line 1: {e}"))?;
     let mut state = Replay::default();
     let mut problems = Vec::new();
+    let mut kept = false;
     for (i, line) in lines.iter().enumerate().skip(1) {
         let n = i + 1;
         let event = match std::str::from_utf8(line).map(serde_json::from_str::<Event>) {
@@ -627,12 +642,16 @@ fn parse(path: &Path, text: &[u8], identity: (u64, u64)) -> std::result::Result<
                 continue;
             }
         };
-        match event.object().check() {
+        let Some(object) = event.object() else {
+            kept = true;
+            continue;
+        };
+        match object.check() {
             Ok(()) => state.apply(event),
             Err(e) => problems.push(format!("{}:{n}: {e}; never acted on", path.display())),
         }
     }
-    Ok(Record { header, path: path.to_path_buf(), objects: state.objects(), pending: state.pending, problems, identity })
+    Ok(Record { header, path: path.to_path_buf(), objects: state.objects(), pending: state.pending, problems, kept, identity })
 }
 
 /// Reads one ledger (see `load` and `parse` for what is refused).
@@ -672,7 +691,9 @@ pub fn scan(dir: &Path) -> Scan {
             Err(why) => scan.refused.push(format!("{}: {why}", path.display())),
         }
     }
-    scan.records.sort_by_key(|r| (r.header.started, r.header.id.clone()));
+    // Oldest first; labs started in the same second by name, so that `ls` reads the same each time.
+    scan.records
+        .sort_by(|a, b| (a.header.started, &a.header.name, &a.header.id).cmp(&(b.header.started, &b.header.name, &b.header.id)));
     scan
 }
 

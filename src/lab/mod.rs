@@ -4,6 +4,7 @@
 
 mod addr_options;
 mod bridges;
+pub(crate) mod census;
 mod checkpoint;
 pub(crate) mod diagnose;
 pub(crate) mod diagnosis;
@@ -180,6 +181,8 @@ pub struct Lab {
     ledger: Option<Ledger>,
     opts: LabOptions,
     netns_dir_ready: bool,
+    /// How many namespaces the lab has standing, for the command line's progress line.
+    standing_ns: Arc<std::sync::atomic::AtomicUsize>,
     /// Links brought up since the last wait before traffic: they may still be settling.
     unsettled: probe::Unsettled,
     cancel: Arc<AtomicBool>,
@@ -231,6 +234,7 @@ impl Lab {
             next_index: ifindex::FIRST_CHOSEN_INDEX,
             opts,
             netns_dir_ready: false,
+            standing_ns: Arc::default(),
             unsettled: probe::Unsettled::default(),
             cancel: Arc::new(AtomicBool::new(false)),
             procs: processes::Procs::default(),
@@ -411,10 +415,11 @@ impl Lab {
         self.spaces.clear();
         self.root_conn = None;
         let home = self.home.clone();
+        let standing = self.standing_ns.clone();
         // The programs' PID namespace stays until `remove` has ended it and counted what ran.
         let Lab { rt, procs: _programs, .. } = self;
         rt.shutdown_background();
-        let report = teardown::remove(&objects, &home, Some(ledger.header.link_group()));
+        let report = teardown::remove_counting(&objects, &home, Some(ledger.header.link_group()), &standing);
         if !report.failed() {
             ledger.close();
         }
@@ -435,13 +440,27 @@ impl Lab {
         }
     }
 
+    /// A counter of the namespaces the lab has standing, readable from another thread (the
+    /// command line draws progress from it; nothing below the command line prints).
+    pub fn progress(&self) -> Arc<std::sync::atomic::AtomicUsize> {
+        self.standing_ns.clone()
+    }
+
+    fn count_namespaces(&self) {
+        self.standing_ns.store(self.owned.len(), std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Leaves the lab standing; its ledger stays so `nslab down` can remove it later.
     /// Returns the lab's id, or None when it created nothing.
     pub fn keep(mut self) -> Option<String> {
         // Whatever was held back is part of the lab the user keeps, its programs too.
         let _ = self.flush();
         let _ = self.procs.keep();
-        self.ledger.take().map(|l| l.header.id.clone())
+        self.ledger.take().map(|mut l| {
+            // Unrecorded, the lab would look dead to `clean`, which would remove it.
+            let _ = l.kept();
+            l.header.id.clone()
+        })
     }
 
     /// Waits this long before checking again, in loops that wait for the kernel.

@@ -63,6 +63,7 @@ impl Lab {
                 let intent = recorded.expect("recorded before the mount");
                 self.ledger_mut()?.made(&intent)?;
                 self.owned.insert(name.into());
+                self.count_namespaces();
                 self.spaces.insert(name.into(), Space { file: Rc::new(file), conn: None, used: 0 });
                 Ok(())
             }
@@ -102,6 +103,7 @@ impl Lab {
         self.forget_ns(name);
         netns::delete(name, expected).map_err(|e| LabError::from_engine(format!("delete namespace {name:?}"), e))?;
         if self.owned.remove(name) {
+            self.count_namespaces();
             self.ledger_mut()?.gone(&Object::Netns { name: name.into(), inode: expected, file: None })?;
         }
         self.wait_survivors(name, survivors)

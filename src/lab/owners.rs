@@ -10,6 +10,8 @@ use super::{Lab, Ns};
 fn describe(rec: &Record, made: bool) -> String {
     let lab = format!("lab {:?}, id {}, pid {}", rec.header.name, rec.header.id, rec.header.pid);
     match (made, rec.alive()) {
+        // Kept on purpose: not something a clean-up of dead labs removes.
+        _ if rec.kept => format!("owned by {lab}, kept on purpose: taking that lab down removes it"),
         (true, true) => format!("owned by {lab}, running"),
         (true, false) => format!("owned by {lab}, whose process is gone: a clean-up of dead labs removes it"),
         (false, true) => format!("being created by {lab}"),

@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use std::path::Path;
@@ -123,24 +124,32 @@ const NETNS_RETRY_PAUSE: Duration = Duration::from_millis(25);
 /// `home` is the namespace nslab runs in.
 /// `group`: the lab's link group (`Header::link_group`), which identifies its links outside
 /// its namespaces whose ifindex was never noted.
-pub fn remove(objects: &[Object], home: &File, group: Option<u32>) -> TeardownReport {
-    remove_with(objects, home, group, Some(false))
+/// Counts `standing` down as each namespace goes (for a progress line the command line draws
+/// from another thread).
+pub fn remove_counting(objects: &[Object], home: &File, group: Option<u32>, standing: &AtomicUsize) -> TeardownReport {
+    remove_with(objects, home, group, Some(false), Some(standing))
 }
 
-/// `remove` for part of a running lab (what a sub-test made, see `checkpoint.rs`): programs
+/// `remove_counting` for part of a running lab (what a sub-test made, see `checkpoint.rs`): programs
 /// the rest of the lab started, adopted by nslab, keep running.
 pub fn remove_part(objects: &[Object], home: &File, group: Option<u32>) -> TeardownReport {
-    remove_with(objects, home, group, None)
+    remove_with(objects, home, group, None, None)
 }
 
-/// `remove` for a lab whose process is gone (`nslab down`, `clean`): whatever still runs in its
+/// `remove_counting` for a lab whose process is gone (`nslab down`, `clean`): whatever still runs in its
 /// namespaces is ended as well, before they go (see `stragglers.rs`).
 pub fn remove_dead(objects: &[Object], home: &File, group: Option<u32>) -> TeardownReport {
-    remove_with(objects, home, group, Some(true))
+    remove_with(objects, home, group, Some(true), None)
 }
 
 /// `whole`: Some(dead) for a whole lab (dead: its process is gone); None for part of a running lab.
-fn remove_with(objects: &[Object], home: &File, group: Option<u32>, whole: Option<bool>) -> TeardownReport {
+fn remove_with(
+    objects: &[Object],
+    home: &File,
+    group: Option<u32>,
+    whole: Option<bool>,
+    standing: Option<&AtomicUsize>,
+) -> TeardownReport {
     let dead = whole.unwrap_or(false);
     // A link that goes with a deleted namespace is waited for (one RCU grace period after the
     // last socket in that namespace closed, 14-70 ms) so that nobody sees it after nslab returns;
@@ -219,6 +228,9 @@ fn remove_with(objects: &[Object], home: &File, group: Option<u32>, whole: Optio
             Ok(()) => {
                 report.namespaces += 1;
                 deleted.insert(name);
+                if let Some(n) = standing {
+                    let _ = n.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1));
+                }
             }
             Err(e) => report.failures.push(format!("namespace {name}: {}", e.cause)),
         }
