@@ -148,16 +148,8 @@ impl Lab {
         } else {
             None
         };
-        if let Some(r) = &record {
-            self.ledger_mut()?.intent(r)?;
-        }
         let conn = self.conn(ns)?;
-        let done = self.block_on(conn.fdb_add(&spec, flood));
-        match (&done, &record) {
-            (Ok(()), Some(r)) => self.ledger_mut()?.made(r)?,
-            (Err(_), Some(r)) => self.ledger_mut()?.failed(r)?,
-            _ => {}
-        }
+        let done = self.recorded(record.as_ref(), |lab| lab.block_on(conn.fdb_add(&spec, flood)))?;
         let Err(e) = done else { return Ok(()) };
         Err(match e.code() {
             Some(Errno::EEXIST) => {

@@ -53,21 +53,12 @@ impl Lab {
         } else {
             None
         };
-        if let Some(r) = &record {
-            self.ledger_mut()?.intent(r)?;
-        }
         let done =
-            self.on_link(
-                ns,
-                link,
-                "add an address to",
-                |conn, index| async move { conn.add_addr(index, cidr.ip, cidr.prefix).await },
-            );
-        match (&done, &record) {
-            (Ok(()), Some(r)) => self.ledger_mut()?.made(r)?,
-            (Err(_), Some(r)) => self.ledger_mut()?.failed(r)?,
-            _ => {}
-        }
+            self.recorded(record.as_ref(), |lab| {
+                lab.on_link(ns, link, "add an address to", |conn, index| async move {
+                    conn.add_addr(index, cidr.ip, cidr.prefix).await
+                })
+            })?;
         done.map_err(|e| match e {
             LabError::Failed { errno: Some(Errno::EEXIST), .. } => {
                 LabError::Exists { what: "address", name: cidr.to_string(), owner: format!(" on link {link:?} in {ns}") }

@@ -25,6 +25,7 @@ mod route_list;
 mod route_records;
 mod routes;
 mod rules;
+mod steps;
 pub(crate) mod trace;
 mod veth;
 

@@ -122,16 +122,8 @@ impl Lab {
         } else {
             None
         };
-        if let Some(r) = &record {
-            self.ledger_mut()?.intent(r)?;
-        }
         let conn = self.conn(ns)?;
-        let done = self.block_on(conn.proxy_add(index, addr));
-        match (&done, &record) {
-            (Ok(()), Some(r)) => self.ledger_mut()?.made(r)?,
-            (Err(_), Some(r)) => self.ledger_mut()?.failed(r)?,
-            _ => {}
-        }
+        let done = self.recorded(record.as_ref(), |lab| lab.block_on(conn.proxy_add(index, addr)))?;
         done.map_err(|e| match e.code() {
             Some(Errno::EEXIST) => {
                 LabError::Exists { what: "proxy neighbour", name: ip.into(), owner: format!(" on link {dev:?} in {ns}") }

@@ -350,17 +350,13 @@ impl Lab {
         };
         let handle = tc::next_handle(current.as_ref());
         let record = Object::Qdisc { ns: ns.key(), ns_inode: self.ns_inode(ns)?, link: link.into(), index, handle, saved };
-        self.ledger_mut()?.intent(&record)?;
-        let done = self
-            .block_on(conn.put_root_qdisc(index, kind, options, handle))
-            .map_err(|e| self.link_error(ns, link, verb, e))
-            .map_err(unsupported);
-        match &done {
-            Ok(()) => {
-                self.ledger_mut()?.made(&record)?;
-                self.changed.qdiscs.insert((ns.key(), index), record);
-            }
-            Err(_) => self.ledger_mut()?.failed(&record)?,
+        let done = self.recorded(Some(&record), |lab| {
+            lab.block_on(conn.put_root_qdisc(index, kind, options, handle))
+                .map_err(|e| lab.link_error(ns, link, verb, e))
+                .map_err(unsupported)
+        })?;
+        if done.is_ok() {
+            self.changed.qdiscs.insert((ns.key(), index), record);
         }
         done
     }
