@@ -104,6 +104,7 @@ fn serve(socket: Socket, stop: &AtomicBool, accepted: &AtomicU64) {
 /// The outcome of one connection attempt.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConnectReport {
+    /// Whether the connection was established.
     pub ok: bool,
     /// Why not ("Connection refused", "No route to host", "timed out"); None when ok.
     pub error: Option<String>,

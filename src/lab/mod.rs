@@ -71,6 +71,11 @@ use nix::errno::Errno;
 
 pub use addr_options::AddrOptions;
 pub use error::{LabError, Result};
+// What the language hands to the lab and gets back, named here so that the layers above need
+// not know where in the engine they are defined.
+pub use crate::engine::icmp::{PingOptions, PingReport};
+pub use crate::engine::netlink::LinkOptions;
+pub use crate::engine::tcp_probe::ConnectReport;
 pub use fdb::{FdbOptions, FdbView};
 pub use holding::{Outcome, Ticket};
 use ledger::{Ledger, Object};

@@ -4,10 +4,10 @@
 use rhai::Dynamic;
 
 use super::native::{done, Call, Fail, Native, Opts, Out};
-use crate::engine::netlink::LinkOptions;
 use crate::lab::link_kinds::{BridgeOptions, VxlanOptions};
 use crate::lab::link_set::{LinkChanges, PortSettings};
 use crate::lab::validate_net;
+use crate::lab::LinkOptions;
 
 pub const LINK_EDIT: &[Native] = &[
     Native {

@@ -4,7 +4,7 @@ use rhai::Array;
 
 use super::native::{done, Call, Native, Out};
 use super::values::{addr_map, link_map};
-use crate::engine::netlink::LinkOptions;
+use crate::lab::LinkOptions;
 use crate::lab::{validate_net, Ns};
 
 pub const LINKS: &[Native] = &[

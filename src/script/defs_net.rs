@@ -3,7 +3,7 @@ use rhai::Dynamic;
 
 use super::args;
 use super::native::{done, Call, Native, Opts, Out};
-use crate::engine::netlink::LinkOptions;
+use crate::lab::LinkOptions;
 use crate::lab::{validate_net, Ns};
 
 pub const NET: &[Native] = &[

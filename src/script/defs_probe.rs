@@ -8,10 +8,10 @@ use rhai::{Array, Dynamic, Engine, Map};
 
 use super::failure::Res;
 use super::native::{Call, Native, Opts, Out};
-use crate::engine::icmp::PingOptions;
-use crate::engine::tcp_probe::ConnectReport;
 use crate::lab::tcp::TcpService;
 use crate::lab::traceroute::{TraceOptions, TraceProto};
+use crate::lab::ConnectReport;
+use crate::lab::PingOptions;
 
 pub const PROBE: &[Native] = &[
     Native {

@@ -6,11 +6,11 @@ use rhai::Dynamic;
 use super::args;
 use super::native::{done, Call, Native, Opts, Out};
 use super::values_traffic::PingAll;
-use crate::engine::icmp::PingOptions;
 use crate::lab::shaping::{ImpairSpec, ShapeSpec};
 use crate::lab::throughput::{ThroughputSpec, DEFAULT_UDP_RATE};
 use crate::lab::units;
 use crate::lab::units::Amount;
+use crate::lab::PingOptions;
 
 pub const TRAFFIC: &[Native] = &[
     Native {

@@ -2,7 +2,7 @@
 
 use rhai::{Array, Dynamic, Map};
 
-use crate::engine::icmp::PingReport;
+use crate::lab::PingReport;
 use crate::lab::{AddrView, ExecOutput, LinkView, Ns};
 
 /// A namespace handle: `netns_add` / `netns` / `root` return it; every function that takes a

@@ -135,7 +135,7 @@ impl std::fmt::Display for PingAll {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::icmp::PingReport;
+    use crate::lab::PingReport;
 
     fn pair(from: &str, to: &str, dst: &str, received: u32, rtt: f64) -> PingPair {
         PingPair {
