@@ -32,6 +32,7 @@ impl Lab {
     /// Deletes a link the lab created (`ip link del`); a veth takes its peer with it. `name` may
     /// be an alternative name. A link the lab did not create is refused: it may be the host's.
     pub fn link_del(&mut self, ns: &Ns, name: &str) -> Result<()> {
+        self.trace(|| format!("{} link del {}", super::trace::ip(ns), super::trace::word(name)));
         self.passing(|lab| lab.link_del_now(ns, name))
     }
 

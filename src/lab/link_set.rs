@@ -104,6 +104,36 @@ impl Lab {
     /// `ip link set LINK alias/promisc/arp/txqueuelen/group/mtu/address`, `ip link property add
     /// altname`. `name` may be an alternative name.
     pub fn link_set(&mut self, ns: &Ns, name: &str, c: &LinkChanges) -> Result<()> {
+        self.trace(|| {
+            use super::trace::{ip, word};
+            let dev = word(name);
+            let mut set = Vec::new();
+            let flag = |on: bool| if on { "on" } else { "off" };
+            if let Some(a) = &c.alias {
+                set.push(format!("alias {}", word(a)));
+            }
+            if let Some(p) = c.promisc {
+                set.push(format!("promisc {}", flag(p)));
+            }
+            if let Some(a) = c.arp {
+                set.push(format!("arp {}", flag(a)));
+            }
+            if let Some(q) = c.txqueuelen {
+                set.push(format!("txqueuelen {q}"));
+            }
+            if let Some(g) = c.group {
+                set.push(format!("group {g}"));
+            }
+            // mtu and mac are set through `mtu`/`mac`, which say their own lines.
+            let mut lines = Vec::new();
+            if !set.is_empty() {
+                lines.push(format!("{} link set dev {dev} {}", ip(ns), set.join(" ")));
+            }
+            if let Some(a) = &c.altname {
+                lines.push(format!("{} link property add dev {dev} altname {}", ip(ns), word(a)));
+            }
+            lines.join("\n")
+        });
         self.passing(|lab| lab.link_set_now(ns, name, c))
     }
 
@@ -246,6 +276,27 @@ impl Lab {
         if opts.is_empty() {
             return Ok(());
         }
+        self.trace(|| {
+            use super::trace::word;
+            let mut port = Vec::new();
+            let flag = |on: bool| if on { "on" } else { "off" };
+            for (key, v) in [("hairpin", s.hairpin), ("learning", s.learning), ("flood", s.flood), ("isolated", s.isolated)] {
+                if let Some(v) = v {
+                    port.push(format!("{key} {}", flag(v)));
+                }
+            }
+            if let Some(c) = s.cost {
+                port.push(format!("cost {c}"));
+            }
+            if let Some(p) = s.priority {
+                port.push(format!("priority {p}"));
+            }
+            let netns = match ns {
+                Ns::Root => String::new(),
+                Ns::Named(n) => format!(" -n {}", word(n)),
+            };
+            format!("bridge{netns} link set dev {} {}", word(link), port.join(" "))
+        });
         let done = self.on_link(ns, link, "set the port options of", |conn, index| {
             let opts = opts.clone();
             async move { conn.set_port(index, &opts).await }

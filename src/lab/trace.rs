@@ -117,7 +117,8 @@ impl Lab {
     /// Says `line()` when tracing; the line is only made then.
     pub(super) fn trace(&self, line: impl FnOnce() -> String) {
         if let Some(sink) = &self.trace {
-            sink(&line());
+            // One command per line, each said on its own.
+            line().lines().for_each(|l| sink(l));
         }
     }
 }
