@@ -118,7 +118,7 @@ impl Lab {
     pub(super) fn trace(&self, line: impl FnOnce() -> String) {
         if let Some(sink) = &self.trace {
             // One command per line, each said on its own.
-            line().lines().for_each(|l| sink(l));
+            line().lines().for_each(sink);
         }
     }
 }
