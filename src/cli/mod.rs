@@ -16,6 +16,9 @@ macro_rules! note {
     }};
 }
 
+pub(crate) mod export;
+pub(crate) mod graph;
+pub(crate) mod graph_render;
 pub(crate) mod labs;
 pub(crate) mod repl;
 pub(crate) mod report;
@@ -57,6 +60,12 @@ pub(crate) enum Command {
     Down { lab: String },
     /// Tear down every lab whose process is gone (after kill -9, a crash, an OOM kill).
     Clean,
+    /// Draw a lab: a script (run in a sandbox, drawn when it ends) or a lab left standing, as
+    /// DOT, Mermaid, JSON or SVG.
+    Graph(graph::GraphArgs),
+    /// Write a lab (a script, or a lab left standing) as a bash script of `ip` commands that
+    /// rebuilds it.
+    Export(graph::ExportArgs),
     /// Print the language reference (Markdown), generated from the same catalog as `:help`.
     Doc,
     /// Run scenario scripts as tests, each in its own sandbox, and report PASS / FAIL / SKIP /
@@ -163,6 +172,8 @@ pub fn main() -> i32 {
         Some(Command::Ls) => labs::ls(),
         Some(Command::Down { lab }) => labs::down(&lab),
         Some(Command::Clean) => labs::clean(),
+        Some(Command::Graph(args)) => graph::graph(args),
+        Some(Command::Export(args)) => graph::export(args),
         Some(Command::Doc) => {
             use std::io::Write as _;
             let _ = std::io::stdout().write_all(crate::script::reference::markdown().as_bytes());

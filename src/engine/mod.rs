@@ -24,6 +24,7 @@ pub(crate) mod sysctl;
 pub(crate) mod tc;
 pub(crate) mod tc_options;
 pub(crate) mod tcp_bench;
+pub(crate) mod topo;
 pub(crate) mod trusted_dir;
 
 pub use error::{EngineError, Result};

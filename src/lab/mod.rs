@@ -33,6 +33,7 @@ mod stragglers;
 mod sysctl;
 pub(crate) mod teardown;
 pub(crate) mod throughput;
+pub(crate) mod topology;
 pub(crate) mod units;
 pub(crate) mod validate;
 pub(crate) mod validate_net;

@@ -1,0 +1,194 @@
+//! What a topology reader needs from a namespace beyond `links()`: each link's kind-specific
+//! settings (a vxlan's id, ends, underlay and port; a macvlan's mode and parent; a vlan's id),
+//! and the network sysctls a fresh namespace starts with, so a lab's changes can be told apart.
+
+use std::net::IpAddr;
+
+use futures::TryStreamExt;
+use rtnetlink::packet_route::link::{InfoData, InfoMacVlan, InfoVlan, InfoVxlan, LinkAttribute, LinkInfo as NlLinkInfo, LinkMessage};
+
+use super::error::{EngineError, Result};
+use super::netlink::{link_info, Conn, LinkInfo};
+
+/// A vxlan's settings, as `ip -d link` shows them.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct VxlanInfo {
+    pub id: u32,
+    pub local: Option<IpAddr>,
+    /// The far end (unicast) or the multicast group.
+    pub remote: Option<IpAddr>,
+    /// The underlay device's ifindex.
+    pub dev: Option<u32>,
+    pub port: Option<u16>,
+}
+
+/// A link with its kind's own settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkDetail {
+    pub info: LinkInfo,
+    pub vxlan: Option<VxlanInfo>,
+    /// A macvlan's mode ("bridge", "private", "vepa", "passthru", "source").
+    pub macvlan_mode: Option<String>,
+    /// A vlan's id.
+    pub vlan_id: Option<u16>,
+}
+
+impl Conn {
+    /// Every link in this namespace, with its kind's settings.
+    pub async fn link_details(&self) -> Result<Vec<LinkDetail>> {
+        let msgs: Vec<LinkMessage> =
+            self.link_get().execute().try_collect().await.map_err(|e| EngineError::from_netlink("list links", e))?;
+        Ok(msgs.iter().map(detail).collect())
+    }
+}
+
+fn detail(msg: &LinkMessage) -> LinkDetail {
+    let mut d = LinkDetail { info: link_info(msg), vxlan: None, macvlan_mode: None, vlan_id: None };
+    let infos = msg.attributes.iter().filter_map(|a| match a {
+        LinkAttribute::LinkInfo(infos) => Some(infos),
+        _ => None,
+    });
+    for info in infos.flatten() {
+        match info {
+            NlLinkInfo::Data(InfoData::Vxlan(attrs)) => d.vxlan = Some(vxlan(attrs)),
+            NlLinkInfo::Data(InfoData::MacVlan(attrs)) => {
+                d.macvlan_mode = attrs.iter().find_map(|a| match a {
+                    InfoMacVlan::Mode(m) => Some(macvlan_mode(u32::from(*m))),
+                    _ => None,
+                })
+            }
+            NlLinkInfo::Data(InfoData::Vlan(attrs)) => {
+                d.vlan_id = attrs.iter().find_map(|a| match a {
+                    InfoVlan::Id(id) => Some(*id),
+                    _ => None,
+                })
+            }
+            _ => {}
+        }
+    }
+    d
+}
+
+fn vxlan(attrs: &[InfoVxlan]) -> VxlanInfo {
+    let mut v = VxlanInfo::default();
+    for a in attrs {
+        match a {
+            InfoVxlan::Id(id) => v.id = *id,
+            InfoVxlan::Local(ip) => v.local = Some(IpAddr::V4(*ip)),
+            InfoVxlan::Local6(ip) => v.local = Some(IpAddr::V6(*ip)),
+            InfoVxlan::Group(ip) => v.remote = Some(IpAddr::V4(*ip)),
+            InfoVxlan::Group6(ip) => v.remote = Some(IpAddr::V6(*ip)),
+            InfoVxlan::Link(i) => v.dev = Some(*i),
+            InfoVxlan::Port(p) => v.port = Some(*p),
+            _ => {}
+        }
+    }
+    // The kernel reports unset addresses as 0.0.0.0 / :: and an unset device as 0.
+    v.local = v.local.filter(|ip| !ip.is_unspecified());
+    v.remote = v.remote.filter(|ip| !ip.is_unspecified());
+    v.dev = v.dev.filter(|i| *i != 0);
+    v
+}
+
+/// MACVLAN_MODE_* as `ip link` names them.
+fn macvlan_mode(bits: u32) -> String {
+    match bits {
+        1 => "private".into(),
+        2 => "vepa".into(),
+        4 => "bridge".into(),
+        8 => "passthru".into(),
+        16 => "source".into(),
+        other => other.to_string(),
+    }
+}
+
+/// The values a namespace made now starts with for these sysctls (path components below
+/// /proc/sys), read by a thread that moves into a namespace of its own: what "unchanged" means.
+/// None for a key the kernel does not have.
+pub fn fresh_sysctls(keys: &[Vec<String>]) -> Result<Vec<Option<String>>> {
+    std::thread::scope(|s| {
+        let worker = s.spawn(|| {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
+                .map_err(|e| EngineError::errno("make a scratch namespace to read default sysctls", e))?;
+            Ok(keys.iter().map(|k| read_key(k)).collect())
+        });
+        match worker.join() {
+            Ok(out) => out,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
+/// Reads these sysctls (path components below /proc/sys) in `ns`, on one thread inside it.
+/// None for a key the kernel does not have there.
+pub fn read_sysctls(ns: &std::fs::File, keys: &[Vec<String>]) -> Result<Vec<Option<String>>> {
+    super::nsthread::run_in(ns, || Ok(keys.iter().map(|k| read_key(k)).collect()))
+}
+
+fn read_key(key: &[String]) -> Option<String> {
+    std::fs::read_to_string(super::sysctl::path(key)).ok().map(|t| t.trim_end_matches('\n').to_string())
+}
+
+/// A token bucket filter's settings from its dumped TCA_OPTIONS: (rate in bytes/s, burst in
+/// bytes, limit in bytes), as `tc qdisc add ... tbf rate R burst B limit L` takes them.
+pub fn decode_tbf(options: &[u8]) -> Option<(u64, u32, u32)> {
+    const PARMS: u16 = 1;
+    const RATE64: u16 = 4;
+    const BURST: u16 = 6;
+    let (mut rate, mut burst, mut limit) = (None, None, None);
+    let mut at = 0;
+    while at + 4 <= options.len() {
+        let len = usize::from(u16::from_ne_bytes([options[at], options[at + 1]]));
+        let kind = u16::from_ne_bytes([options[at + 2], options[at + 3]]) & 0x3fff;
+        if len < 4 || at + len > options.len() {
+            break;
+        }
+        let value = &options[at + 4..at + len];
+        let u32_at = |o: usize| value.get(o..o + 4).map(|b| u32::from_ne_bytes(b.try_into().expect("4 bytes")));
+        match kind {
+            // struct tc_tbf_qopt: rate (a 12-byte tc_ratespec, its rate last), peakrate, limit.
+            PARMS => {
+                rate = rate.or(u32_at(8).map(u64::from));
+                limit = u32_at(24);
+            }
+            RATE64 => rate = value.get(..8).map(|b| u64::from_ne_bytes(b.try_into().expect("8 bytes"))),
+            BURST => burst = u32_at(0),
+            _ => {}
+        }
+        at += (len + 3) & !3;
+    }
+    Some((rate?, burst?, limit?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tbf_options_decode_as_they_were_made() {
+        let clock = crate::engine::tc_options::Clock::read();
+        let tbf = crate::engine::tc_options::Tbf { rate: 125_000, burst: 5000, latency_us: 50_000 };
+        assert_eq!(decode_tbf(&tbf.options(&clock)), Some((125_000, 5000, tbf.limit())));
+        let fast = crate::engine::tc_options::Tbf { rate: 10 << 32, burst: 1 << 20, latency_us: 1000 };
+        assert_eq!(decode_tbf(&fast.options(&clock)), Some((10 << 32, 1 << 20, fast.limit())));
+        assert_eq!(decode_tbf(&[1, 2, 3]), None);
+    }
+
+    #[test]
+    fn macvlan_modes_are_named_as_ip_names_them() {
+        assert_eq!(macvlan_mode(4), "bridge");
+        assert_eq!(macvlan_mode(8), "passthru");
+        assert_eq!(macvlan_mode(3), "3");
+    }
+
+    #[test]
+    fn unset_vxlan_fields_are_none() {
+        let v = vxlan(&[
+            InfoVxlan::Id(42),
+            InfoVxlan::Local(std::net::Ipv4Addr::UNSPECIFIED),
+            InfoVxlan::Group(std::net::Ipv4Addr::new(10, 0, 0, 2)),
+            InfoVxlan::Link(0),
+        ]);
+        assert_eq!(v, VxlanInfo { id: 42, local: None, remote: Some("10.0.0.2".parse().unwrap()), dev: None, port: None });
+    }
+}
