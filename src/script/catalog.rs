@@ -13,6 +13,7 @@ const GROUPS: &[&[Native]] = &[
     super::defs_traffic::TRAFFIC,
     super::defs_testing::TESTING,
     super::defs_processes::PROCESSES,
+    super::defs_view::VIEW,
 ];
 
 /// Every native function, group by group.
