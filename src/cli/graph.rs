@@ -191,7 +191,10 @@ fn from_lab(which: &str) -> Result<Topology, i32> {
         }
         many => {
             let ids: Vec<&str> = many.iter().map(|r| r.header.id.as_str()).collect();
-            report::plain(format!("{} labs are named {which:?}", many.len()), Some(format!("name one by id: {}", ids.join(", "))));
+            report::plain(
+                format!("{} labs are named {which:?}", many.len()),
+                Some(format!("name one by id: {}", ids.join(", "))),
+            );
             return Err(EXIT_USAGE);
         }
     };

@@ -46,7 +46,11 @@ struct Picture {
 
 /// Addresses worth showing: not IPv6 link-local, not loopback.
 fn shown_addresses(l: &Link) -> Vec<&str> {
-    l.addresses.iter().map(String::as_str).filter(|a| !a.starts_with("fe80:") && !a.starts_with("127.") && *a != "::1/128").collect()
+    l.addresses
+        .iter()
+        .map(String::as_str)
+        .filter(|a| !a.starts_with("fe80:") && !a.starts_with("127.") && *a != "::1/128")
+        .collect()
 }
 
 fn end_text(n: &Node, link: &str) -> String {
@@ -71,7 +75,9 @@ fn picture(t: &Topology, opts: Options) -> Picture {
         }
         // Links that no edge describes, with addresses worth saying: lo's extra ones, a dummy.
         let in_edge = |l: &Link| {
-            t.edges.iter().any(|e| (e.from.node == n.name && e.from.link == l.name) || (e.to.node == n.name && e.to.link == l.name))
+            t.edges
+                .iter()
+                .any(|e| (e.from.node == n.name && e.from.link == l.name) || (e.to.node == n.name && e.to.link == l.name))
         };
         for l in n.links.iter().filter(|l| l.kind != "bridge" && !in_edge(l)) {
             let addrs = shown_addresses(l);

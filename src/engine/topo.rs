@@ -5,7 +5,9 @@
 use std::net::IpAddr;
 
 use futures::TryStreamExt;
-use rtnetlink::packet_route::link::{InfoData, InfoMacVlan, InfoVlan, InfoVxlan, LinkAttribute, LinkInfo as NlLinkInfo, LinkMessage};
+use rtnetlink::packet_route::link::{
+    InfoData, InfoMacVlan, InfoVlan, InfoVxlan, LinkAttribute, LinkInfo as NlLinkInfo, LinkMessage,
+};
 
 use super::error::{EngineError, Result};
 use super::netlink::{link_info, Conn, LinkInfo};
@@ -130,12 +132,13 @@ fn read_key(key: &[String]) -> Option<String> {
 }
 
 /// A token bucket filter's settings from its dumped TCA_OPTIONS: (rate in bytes/s, burst in
-/// bytes, limit in bytes), as `tc qdisc add ... tbf rate R burst B limit L` takes them.
-pub fn decode_tbf(options: &[u8]) -> Option<(u64, u32, u32)> {
+/// bytes, limit in bytes), as `tc qdisc add ... tbf rate R burst B limit L` takes them. The
+/// kernel dumps the bucket as the time to send it (ticks of `clock`), not in bytes: the burst is
+/// worked back from it, as `tc` does (`tc_calc_xmitsize`).
+pub fn decode_tbf(options: &[u8], clock: &super::tc_options::Clock) -> Option<(u64, u32, u32)> {
     const PARMS: u16 = 1;
     const RATE64: u16 = 4;
-    const BURST: u16 = 6;
-    let (mut rate, mut burst, mut limit) = (None, None, None);
+    let (mut rate, mut buffer, mut limit) = (None, None, None);
     let mut at = 0;
     while at + 4 <= options.len() {
         let len = usize::from(u16::from_ne_bytes([options[at], options[at + 1]]));
@@ -146,18 +149,21 @@ pub fn decode_tbf(options: &[u8]) -> Option<(u64, u32, u32)> {
         let value = &options[at + 4..at + len];
         let u32_at = |o: usize| value.get(o..o + 4).map(|b| u32::from_ne_bytes(b.try_into().expect("4 bytes")));
         match kind {
-            // struct tc_tbf_qopt: rate (a 12-byte tc_ratespec, its rate last), peakrate, limit.
+            // struct tc_tbf_qopt: rate (a 12-byte tc_ratespec, its rate last), peakrate, limit,
+            // buffer.
             PARMS => {
                 rate = rate.or(u32_at(8).map(u64::from));
                 limit = u32_at(24);
+                buffer = u32_at(28);
             }
             RATE64 => rate = value.get(..8).map(|b| u64::from_ne_bytes(b.try_into().expect("8 bytes"))),
-            BURST => burst = u32_at(0),
             _ => {}
         }
         at += (len + 3) & !3;
     }
-    Some((rate?, burst?, limit?))
+    let rate = rate?;
+    let burst = (rate as f64 * clock.tick2usec(buffer?) / 1_000_000.0).round();
+    Some((rate, burst.min(f64::from(u32::MAX)) as u32, limit?))
 }
 
 #[cfg(test)]
@@ -168,10 +174,13 @@ mod tests {
     fn tbf_options_decode_as_they_were_made() {
         let clock = crate::engine::tc_options::Clock::read();
         let tbf = crate::engine::tc_options::Tbf { rate: 125_000, burst: 5000, latency_us: 50_000 };
-        assert_eq!(decode_tbf(&tbf.options(&clock)), Some((125_000, 5000, tbf.limit())));
+        assert_eq!(decode_tbf(&tbf.options(&clock), &clock), Some((125_000, 5000, tbf.limit())));
         let fast = crate::engine::tc_options::Tbf { rate: 10 << 32, burst: 1 << 20, latency_us: 1000 };
-        assert_eq!(decode_tbf(&fast.options(&clock)), Some((10 << 32, 1 << 20, fast.limit())));
-        assert_eq!(decode_tbf(&[1, 2, 3]), None);
+        // At such rates the bucket's time is whole microseconds: the burst comes back close.
+        let (rate, burst, limit) = decode_tbf(&fast.options(&clock), &clock).unwrap();
+        assert_eq!((rate, limit), (10 << 32, fast.limit()));
+        assert!((f64::from(burst) / f64::from(1u32 << 20) - 1.0).abs() < 0.02, "{burst}");
+        assert_eq!(decode_tbf(&[1, 2, 3], &clock), None);
     }
 
     #[test]

@@ -383,7 +383,11 @@ fn assemble(scope: &Scope, raws: Vec<Raw>, fresh: &[Option<String>], root_name: 
                 edges.push(Edge { kind: l.kind.clone(), from: here.clone(), to: end(p) });
             }
             if let Some(m) = &master {
-                edges.push(Edge { kind: "bridge".into(), from: here.clone(), to: End { node: here.node.clone(), link: m.clone() } });
+                edges.push(Edge {
+                    kind: "bridge".into(),
+                    from: here.clone(),
+                    to: End { node: here.node.clone(), link: m.clone() },
+                });
             }
             let mut addresses: Vec<&AddrInfo> = raw.addrs.iter().filter(|a| a.index == l.index).collect();
             addresses.sort_by_key(|a| (a.address.is_ipv6(), a.address, a.prefix));
@@ -466,7 +470,7 @@ fn overlays(nodes: &[Node]) -> Vec<Edge> {
 }
 
 fn qdisc(q: &QdiscInfo) -> Qdisc {
-    let tbf = if q.kind == "tbf" { topo::decode_tbf(&q.options) } else { None };
+    let tbf = if q.kind == "tbf" { topo::decode_tbf(&q.options, &crate::engine::tc_options::Clock::read()) } else { None };
     Qdisc {
         kind: q.kind.clone(),
         handle: crate::engine::tc::handle_text(q.handle),

@@ -9,7 +9,11 @@ pub struct CommandDoc {
 pub const COMMANDS: &[CommandDoc] = &[
     CommandDoc { name: "help", args: "[NAME]", summary: "this overview, or a function's forms, example and `ip` equivalent" },
     CommandDoc { name: "net", args: "", summary: "namespaces with their links, peers, states and addresses" },
-    CommandDoc { name: "graph", args: "[dot|mermaid]", summary: "the lab's topology as Graphviz DOT (the default) or Mermaid, as `nslab graph` draws it" },
+    CommandDoc {
+        name: "graph",
+        args: "[dot|mermaid]",
+        summary: "the lab's topology as Graphviz DOT (the default) or Mermaid, as `nslab graph` draws it",
+    },
     CommandDoc { name: "save", args: "FILE", summary: "write the statements that took effect as a script `nslab run` replays" },
     CommandDoc { name: "keep", args: "", summary: "leave the lab standing when the REPL ends (`nslab down` removes it)" },
     CommandDoc { name: "quit", args: "", summary: "leave, like Ctrl-D: the lab is torn down unless :keep" },
@@ -20,7 +24,9 @@ pub enum Command {
     Help(Option<String>),
     Net,
     /// `:graph`: true for Mermaid, false for DOT.
-    Graph { mermaid: bool },
+    Graph {
+        mermaid: bool,
+    },
     Save(String),
     Keep,
     Quit,
