@@ -316,8 +316,8 @@ fn assemble(scope: &Scope, raws: Vec<Raw>, fresh: &[Option<String>], root_name: 
             root_shown.insert(li);
         }
     }
-    for ns in 1..raws.len() {
-        for li in 0..raws[ns].links.len() {
+    for (ns, raw) in raws.iter().enumerate().skip(1) {
+        for li in 0..raw.links.len() {
             if let Some((0, r)) = related((ns, li)) {
                 root_shown.insert(r);
             }
@@ -369,7 +369,7 @@ fn assemble(scope: &Scope, raws: Vec<Raw>, fresh: &[Option<String>], root_name: 
             }
             let l = &d.info;
             let here = End { node: node_name(ns), link: l.name.clone() };
-            let master = l.master.and_then(|m| find(ns, m)).map(|at| name_in(at));
+            let master = l.master.and_then(|m| find(ns, m)).map(&name_in);
             let peer = if l.kind == "veth" { peer_of((ns, li)).filter(|at| shown(*at)) } else { None };
             let parent = if l.kind != "veth" { related((ns, li)).filter(|at| shown(*at)) } else { None };
             if let Some(p) = peer {
@@ -405,7 +405,7 @@ fn assemble(scope: &Scope, raws: Vec<Raw>, fresh: &[Option<String>], root_name: 
                     id: v.id,
                     local: v.local.map(|ip| ip.to_string()),
                     remote: v.remote.map(|ip| ip.to_string()),
-                    dev: v.dev.and_then(|i| find(ns, i)).map(|at| name_in(at)),
+                    dev: v.dev.and_then(|i| find(ns, i)).map(&name_in),
                     port: v.port,
                 }),
                 macvlan_mode: d.macvlan_mode.clone(),
@@ -415,7 +415,7 @@ fn assemble(scope: &Scope, raws: Vec<Raw>, fresh: &[Option<String>], root_name: 
             });
         }
         links.sort_by(|a, b| a.name.cmp(&b.name));
-        let dev_name = |i: u32| find(ns, i).map(|at| name_in(at));
+        let dev_name = |i: u32| find(ns, i).map(&name_in);
         let routes = raw
             .routes
             .iter()
