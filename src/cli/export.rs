@@ -165,7 +165,18 @@ fn create(t: &Topology, n: &Node, l: &Link, second: bool) -> Option<String> {
     }
 }
 
+/// Whether the script can make the link: not a device of the machine's (a NIC moved into the
+/// lab has no kind), which it can only name. Such links are left out of every section.
+fn replayable(l: &Link) -> bool {
+    l.name == "lo" || !l.kind.is_empty()
+}
+
 fn links(t: &Topology, out: &mut Vec<String>) {
+    for n in &t.nodes {
+        for l in n.links.iter().filter(|l| !replayable(l)) {
+            out.push(format!("# {} in {} is a device of the machine, not made by a lab: move it in by hand", l.name, n.name));
+        }
+    }
     for second in [false, true] {
         for n in &t.nodes {
             out.extend(n.links.iter().filter_map(|l| create(t, n, l, second)));
@@ -193,7 +204,7 @@ fn moves(t: &Topology, out: &mut Vec<String>) {
 
 fn masters(t: &Topology, out: &mut Vec<String>) {
     for n in &t.nodes {
-        for l in &n.links {
+        for l in n.links.iter().filter(|l| replayable(l)) {
             if let Some(m) = &l.master {
                 out.push(format!("{} link set {} master {}", ip(n), q(&l.name), q(m)));
             }
@@ -208,7 +219,7 @@ fn automatic(address: &str) -> bool {
 
 fn addresses(t: &Topology, out: &mut Vec<String>) {
     for n in &t.nodes {
-        for l in &n.links {
+        for l in n.links.iter().filter(|l| replayable(l)) {
             for a in l.addresses.iter().filter(|a| !automatic(a)) {
                 out.push(format!("{} addr add {a} dev {}", ip(n), q(&l.name)));
             }
@@ -218,7 +229,7 @@ fn addresses(t: &Topology, out: &mut Vec<String>) {
 
 fn up(t: &Topology, out: &mut Vec<String>) {
     for n in &t.nodes {
-        for l in n.links.iter().filter(|l| l.state == "up") {
+        for l in n.links.iter().filter(|l| l.state == "up" && replayable(l)) {
             out.push(format!("{} link set {} up", ip(n), q(&l.name)));
         }
     }
@@ -246,7 +257,7 @@ fn routes(t: &Topology, out: &mut Vec<String>) {
 
 fn qdiscs(t: &Topology, out: &mut Vec<String>) {
     for n in &t.nodes {
-        for l in &n.links {
+        for l in n.links.iter().filter(|l| replayable(l)) {
             let Some(qd) = &l.qdisc else { continue };
             let head = format!("{} qdisc replace dev {} root handle {} {}", tc(n), q(&l.name), qd.handle, qd.kind);
             match (qd.rate, qd.burst, qd.limit) {

@@ -36,6 +36,9 @@ pub(crate) struct GraphArgs {
     /// What to write.
     #[arg(long, value_enum, default_value_t = Format::Dot)]
     pub format: Format,
+    /// The same as --format json.
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
     /// Show each namespace's routes (in JSON: include them).
     #[arg(long)]
     pub routes: bool,
@@ -68,8 +71,15 @@ pub fn graph(args: GraphArgs) -> i32 {
             n.routes.clear();
         }
     }
+    if topology.nodes.is_empty() {
+        note!(
+            "graph: lab {} had no namespaces or links left to draw (a script that deletes what it made ends empty)",
+            topology.lab
+        );
+    }
     let opts = graph_render::Options { routes: args.routes };
-    let text = match args.format {
+    let format = if args.json { Format::Json } else { args.format };
+    let text = match format {
         Format::Dot => graph_render::dot(&topology, opts),
         Format::Mermaid => graph_render::mermaid(&topology, opts),
         Format::Json => serde_json::to_string_pretty(&topology).expect("a topology serializes") + "\n",

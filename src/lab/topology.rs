@@ -200,6 +200,7 @@ struct Raw {
     addrs: Vec<AddrInfo>,
     routes: Vec<RouteInfo>,
     qdiscs: Vec<(u32, QdiscInfo)>,
+    file: std::rc::Rc<std::fs::File>,
     sysctls: Vec<Option<String>>,
 }
 
@@ -228,34 +229,33 @@ impl Lab {
     pub fn read_topology(&mut self, scope: &Scope) -> Result<Topology> {
         let keys: Vec<Vec<String>> = WATCHED_SYSCTLS.iter().map(|k| k.split('.').map(String::from).collect()).collect();
         let fresh = topo::fresh_sysctls(&keys).map_err(|e| LabError::from_engine("read a fresh namespace's sysctls", e))?;
-        let mut raws = vec![self.dump(&Ns::Root, &keys)?];
+        let mut raws = vec![self.dump(&Ns::Root)?];
         for name in &scope.namespaces {
-            match self.dump(&Ns::named(name), &keys) {
+            match self.dump(&Ns::named(name)) {
                 Ok(raw) => raws.push(raw),
                 Err(LabError::NoSuchNetns(_)) => {}
                 Err(e) => return Err(e),
             }
         }
+        let files: Vec<&std::fs::File> = raws.iter().map(|r| &*r.file).collect();
+        let values = topo::read_sysctls(&files, &keys).map_err(|e| LabError::from_engine("read the lab's sysctls", e))?;
+        for (raw, values) in raws.iter_mut().zip(values) {
+            raw.sysctls = values;
+        }
         let root_name = if scope.namespaces.iter().any(|n| n == "root") { "root namespace" } else { "root" };
         Ok(assemble(scope, raws, &fresh, root_name))
     }
 
-    fn dump(&mut self, ns: &Ns, keys: &[Vec<String>]) -> Result<Raw> {
+    fn dump(&mut self, ns: &Ns) -> Result<Raw> {
         let conn = self.conn(ns)?;
         let what = format!("read the links, addresses and routes of {ns}");
         let (links, addrs, routes) = self
             .block_on(async { Ok::<_, EngineError>((conn.link_details().await?, conn.addrs().await?, conn.routes().await?)) })
             .map_err(|e| LabError::from_engine(&what, e))?;
-        let mut qdiscs = Vec::new();
-        for l in links.iter().filter(|l| l.info.up) {
-            let q = self.block_on(conn.root_qdisc(l.info.index)).map_err(|e| LabError::from_engine(&what, e))?;
-            if let Some(q) = q.filter(|q| !q.is_default()) {
-                qdiscs.push((l.info.index, q));
-            }
-        }
+        let mut qdiscs = self.block_on(conn.root_qdiscs()).map_err(|e| LabError::from_engine(&what, e))?;
+        qdiscs.retain(|(_, q)| !q.is_default());
         let file = self.ns_file(ns)?;
-        let sysctls = topo::read_sysctls(&file, keys).map_err(|e| LabError::from_engine(&what, e))?;
-        Ok(Raw { ns: ns.clone(), links, addrs, routes, qdiscs, sysctls })
+        Ok(Raw { ns: ns.clone(), file, links, addrs, routes, qdiscs, sysctls: Vec::new() })
     }
 }
 
