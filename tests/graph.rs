@@ -359,7 +359,7 @@ fn state(dumps: &HashMap<String, String>, prefix: &str, namespaces: &[&str]) -> 
 
 /// A lab kept with `run --keep` (in a private namespace), drawn and exported; the export is
 /// replayed by bash in a fresh namespace and gives the same `ip -j` state.
-fn replay(test: &str, text: &str, namespaces: &[&str]) {
+fn replay(test: &str, text: &str, namespaces: &[&str], want_edges: &[&str]) {
     let dir = scratch(test);
     std::fs::write(dir.join("lab.rhai"), text).unwrap();
     let list = namespaces.join(" ");
@@ -387,8 +387,9 @@ echo "=end"
     let after = state(&out, "replayed ", namespaces);
     let export = std::fs::read_to_string(dir.join("export.sh")).unwrap();
     assert_eq!(before, after, "the replayed export differs from the lab\n{export}\n{run:?}");
-    // The kept lab's graph names what the kernel holds too.
+    // The kept lab's graph, read from the kernel by name, names what the kernel holds too.
     let topo = json(&out["graph"]);
+    assert_eq!(edges(&topo), set(want_edges), "edges of the kept lab");
     for n in arr(&topo["nodes"]) {
         let ns = if n["root"] == true { "root" } else { s(&n["name"]) };
         for l in arr(&n["links"]) {
@@ -401,17 +402,18 @@ echo "=end"
 
 #[test]
 fn export_of_the_router_lab_replays() {
-    replay("export-router", &router(), &["h1", "h2", "r"]);
+    replay("export-router", &router(), &["h1", "h2", "r"], &["veth h1/eth0 r/eth1", "veth h2/eth0 r/eth2"]);
 }
 
 #[test]
 fn export_of_the_walkthrough_replays() {
-    replay("export-walkthrough", &walkthrough(), &["root", "netns1"]);
+    replay("export-walkthrough", &walkthrough(), &["root", "netns1"], &["veth netns1/veth1 root/veth0"]);
 }
 
 #[test]
 fn export_of_link_kinds_replays() {
-    replay("export-kinds", KINDS, &["a", "b"]);
+    let edges = ["bridge a/vx0 a/br0", "macvlan b/mv0 b/eth0", "veth a/eth0 b/eth0", "vxlan a/vx0 b/vx0"];
+    replay("export-kinds", KINDS, &["a", "b"], &edges);
 }
 
 #[test]

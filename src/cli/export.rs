@@ -269,3 +269,81 @@ fn qdiscs(t: &Topology, out: &mut Vec<String>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::lab::topology::{Forwarding, Qdisc};
+
+    fn link(name: &str, kind: &str) -> Link {
+        Link {
+            name: name.into(),
+            index: 0,
+            kind: kind.into(),
+            state: "up".into(),
+            mtu: 1500,
+            mac: "02:00:00:00:00:01".into(),
+            master: None,
+            peer: None,
+            parent: None,
+            vxlan: None,
+            macvlan_mode: None,
+            vlan_id: None,
+            addresses: vec![],
+            qdisc: None,
+        }
+    }
+
+    fn node(name: &str, root: bool, links: Vec<Link>) -> Node {
+        let forwarding = Forwarding { ipv4: false, ipv6: false };
+        Node { name: name.into(), root, forwarding, links, routes: vec![], sysctls: BTreeMap::new() }
+    }
+
+    fn end(node: &str, link: &str) -> Option<End> {
+        Some(End { node: node.into(), link: link.into() })
+    }
+
+    #[test]
+    fn sections_replay_in_order_and_each_link_is_made_where_it_can_be() {
+        let mut v0 = link("veth0", "veth");
+        v0.peer = end("a", "veth1");
+        let mut v1 = link("veth1", "veth");
+        v1.peer = end("root", "veth0");
+        let mut mv = link("mv0", "macvlan");
+        mv.parent = end("a", "veth1");
+        mv.macvlan_mode = Some("bridge".into());
+        mv.addresses = vec!["10.0.0.9/24".into(), "fe80::1/64".into()];
+        let mut nic = link("eth9", "");
+        nic.addresses = vec!["192.0.2.1/24".into()];
+        nic.qdisc = Some(Qdisc { kind: "tbf".into(), handle: "1:".into(), rate: Some(1000), burst: Some(10), limit: Some(10) });
+        let mut lo = link("lo", "");
+        lo.addresses = vec!["127.0.0.1/8".into()];
+        v1.qdisc = Some(Qdisc { kind: "pfifo".into(), handle: "8001:".into(), rate: None, burst: None, limit: None });
+        let t = Topology {
+            lab: "t".into(),
+            nodes: vec![node("root", true, vec![v0]), node("a", false, vec![lo, v1]), node("b", false, vec![nic, mv])],
+            edges: vec![],
+        };
+        let text = script(&t);
+        let at = |needle: &str| text.find(needle).unwrap_or_else(|| panic!("{needle:?} missing from\n{text}"));
+        // The pair from its root end (netns cannot name the root namespace), once.
+        at("ip link add veth0 mtu 1500 address 02:00:00:00:00:01 type veth peer name veth1 mtu 1500 address 02:00:00:00:00:01 netns a\n");
+        assert!(!text.contains("ip -n a link add veth1"), "{text}");
+        // The macvlan is made next to its parent, then moved.
+        let made = at("ip -n a link add mv0 mtu 1500 address 02:00:00:00:00:01 link veth1 type macvlan mode bridge\n");
+        let moved = at("ip -n a link set mv0 netns b\n");
+        let addressed = at("ip -n b addr add 10.0.0.9/24 dev mv0\n");
+        assert!(made < moved && moved < addressed, "{text}");
+        // The kernel's own addresses are not added; a machine's device is only named.
+        assert!(!text.contains("127.0.0.1") && !text.contains("fe80::1"), "{text}");
+        at("# eth9 in b is a device of the machine");
+        assert!(!text.contains("dev eth9"), "{text}");
+        // A qdisc whose options are not read back says so.
+        at("tc -n a qdisc replace dev veth1 root handle 8001: pfifo  # its options are not read back");
+        let headings: Vec<usize> = SECTIONS.iter().filter_map(|(h, _)| text.find(&format!("# {h}\n"))).collect();
+        assert!(headings.windows(2).all(|w| w[0] < w[1]), "{text}");
+        assert_eq!(headings.len(), 6, "namespaces, links, moves, addresses, up, qdiscs:\n{text}");
+    }
+}

@@ -42,6 +42,9 @@ pub(crate) struct GraphArgs {
     /// Show each namespace's routes (in JSON: include them).
     #[arg(long)]
     pub routes: bool,
+    /// A script's lab name (default: the file name without .rhai).
+    #[arg(long)]
+    pub name: Option<String>,
     /// Passed to a script as the string array ARGS.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
@@ -56,13 +59,16 @@ pub(crate) struct ExportArgs {
     /// Write the lab as a bash script of `ip`, `tc` and `bridge` commands that rebuilds it.
     #[arg(long, required = true)]
     pub ip: bool,
+    /// A script's lab name (default: the file name without .rhai).
+    #[arg(long)]
+    pub name: Option<String>,
     /// Passed to a script as the string array ARGS.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
 }
 
 pub fn graph(args: GraphArgs) -> i32 {
-    let mut topology = match read(&args.target, &args.args) {
+    let mut topology = match read(&args.target, args.name.as_deref(), &args.args) {
         Ok(t) => t,
         Err(status) => return status,
     };
@@ -97,7 +103,7 @@ pub fn graph(args: GraphArgs) -> i32 {
 
 pub fn export(args: ExportArgs) -> i32 {
     debug_assert!(args.ip, "clap requires --ip");
-    match read(&args.target, &args.args) {
+    match read(&args.target, args.name.as_deref(), &args.args) {
         Ok(t) => {
             let _ = std::io::stdout().write_all(export::script(&t).as_bytes());
             0
@@ -133,22 +139,28 @@ fn svg(dot: &str) -> Result<String, (String, Option<String>)> {
 }
 
 /// The topology of a script (run in a sandbox) or of a standing lab.
-fn read(target: &str, args: &[String]) -> Result<Topology, i32> {
+fn read(target: &str, name: Option<&str>, args: &[String]) -> Result<Topology, i32> {
     let path = Path::new(target);
     if path.is_file() {
-        return from_script(path, args);
+        return from_script(path, name, args);
     }
-    if !args.is_empty() {
-        report::plain(format!("no script file {target:?}"), Some("a standing lab takes no script arguments".into()));
+    if !args.is_empty() || name.is_some() {
+        report::plain(
+            format!("no script file {target:?}"),
+            Some("a standing lab takes no script arguments and no --name".into()),
+        );
         return Err(EXIT_USAGE);
     }
     from_lab(target)
 }
 
-fn from_script(path: &Path, args: &[String]) -> Result<Topology, i32> {
+fn from_script(path: &Path, name: Option<&str>, args: &[String]) -> Result<Topology, i32> {
     let sandbox = session::enter_sandbox().map_err(|r| r.report())?;
     let source = super::run::read_source(path)?;
-    let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "lab".into());
+    let name = match name {
+        Some(n) => n.to_string(),
+        None => path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "lab".into()),
+    };
     let plan = Plan {
         name: &name,
         dir: &crate::script::script_dir(&source.name),

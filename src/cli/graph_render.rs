@@ -129,6 +129,12 @@ fn picture(t: &Topology, opts: Options) -> Picture {
         };
         let (from, to) = (t.node(&e.from.node), t.node(&e.to.node));
         let (Some(from_node), Some(to_node)) = (from, to) else { continue };
+        if style == Style::Parent && e.from.node == e.to.node {
+            // A macvlan on a link of its own namespace: a line in the box, not a loop.
+            let text = format!("{} ({} on {})", end_text(from_node, &e.from.link), e.kind, e.to.link);
+            vertices[node_at[&e.from.node]].lines.push(text);
+            continue;
+        }
         let mut label = format!("{} — {}", end_text(from_node, &e.from.link), end_text(to_node, &e.to.link));
         if e.kind != "veth" {
             label = format!("{}: {label}", e.kind);
