@@ -250,7 +250,11 @@ const CASES: &[Case] = &[
         r#"ping(a, "10.1.0.2", #{interval: -1})"#,
         r#"the interval option of ping must be a number of seconds from 0 to 999999, not -1"#,
     ),
-    c("ping", r#"ping(a, "10.1.0.2", #{cnt: 1})"#, r#"ping has no option "cnt"; the options are: count, timeout, interval"#),
+    c(
+        "ping",
+        r#"ping(a, "10.1.0.2", #{cnt: 1})"#,
+        r#"ping has no option "cnt"; the options are: count, timeout, interval, ttl, size, from, dev"#,
+    ),
     c(
         "ping",
         r#"ping(a, "host.example")"#,
@@ -260,6 +264,107 @@ const CASES: &[Case] = &[
     c("ping", r#"ping(a, "10.1.0.2", 5)"#, r#"the third argument of ping must be an options map, not the integer 5"#),
     c("ping", r#"ping(5)"#, r#"the first argument of ping must be a destination address (a string), not the integer 5"#),
     c("ping", r#"ping("zz", "10.1.0.2")"#, r#"namespace "zz" does not exist"#),
+    c("ping", r#"ping(a, "10.1.0.2", #{ttl: 0})"#, r#"the ttl option of ping must be from 1 to 255, not 0"#),
+    c("ping", r#"ping(a, "10.1.0.2", #{ttl: 256})"#, r#"the ttl option of ping must be from 1 to 255, not 256"#),
+    c("ping", r#"ping(a, "10.1.0.2", #{size: -1})"#, r#"the size option of ping must be from 0 to 65527, not -1"#),
+    c(
+        "ping",
+        r#"ping(a, "10.1.0.2", #{size: 65508})"#,
+        r#"invalid ping size "65508": an echo payload to 10.1.0.2 holds at most 65507 bytes"#,
+    ),
+    c(
+        "ping",
+        r#"ping(a, "10.1.0.2", #{from: "fd00::1"})"#,
+        r#"invalid source address "fd00::1": it is not of the destination's family (10.1.0.2 is IPv4)"#,
+    ),
+    c(
+        "ping",
+        r#"ping(a, "10.1.0.2", #{from: "10.1.0.9"})"#,
+        r#"cannot ping 10.1.0.2 from namespace "a": 10.1.0.9 is not an address of namespace "a" (the from option must be one of its own)"#,
+    ),
+    c(
+        "ping",
+        r#"ping(a, "10.1.0.2", #{from: "nowhere"})"#,
+        r#"the from option of ping must be an IP address like "10.0.0.1" or "fd00::1", not "nowhere""#,
+    ),
+    c("ping", r#"ping(a, "10.1.0.2", #{dev: "zz"})"#, r#"link "zz" does not exist in namespace "a""#),
+    c("ping", r#"ping(a, "10.1.0.2", #{dev: 5})"#, r#"the dev option of ping must be a link name (a string), not the integer 5"#),
+    c("ping", r#"ping("10.1.0.300", #{count: 1})"#, r#"invalid destination "10.1.0.300": it is not an IPv4 or IPv6 address"#),
+    c("traceroute", r#"traceroute(a, "10.1.0.300")"#, r#"invalid destination "10.1.0.300": it is not an IPv4 or IPv6 address"#),
+    c(
+        "traceroute",
+        r#"traceroute(a, "10.1.0.2", #{proto: "tcp"})"#,
+        r#"the proto option of traceroute must be "icmp" or "udp", not "tcp""#,
+    ),
+    c(
+        "traceroute",
+        r#"traceroute(a, "10.1.0.2", #{max_hops: 0})"#,
+        r#"the max_hops option of traceroute must be from 1 to 255, not 0"#,
+    ),
+    c(
+        "traceroute",
+        r#"traceroute(a, "10.1.0.2", #{timeout: 0})"#,
+        r#"the timeout option of traceroute must be a number of seconds from 0.001 to 60, not 0"#,
+    ),
+    c(
+        "traceroute",
+        r#"traceroute(a, "10.1.0.2", #{hops: 3})"#,
+        r#"traceroute has no option "hops"; the options are: max_hops, timeout, proto"#,
+    ),
+    c(
+        "traceroute",
+        r#"traceroute(a, "10.9.0.1")"#,
+        r#"cannot traceroute to 10.9.0.1 from namespace "a": Network is unreachable"#,
+    ),
+    c("traceroute", r#"traceroute("zz", "10.1.0.2")"#, r#"namespace "zz" does not exist"#),
+    c("tcp_listen", r#"tcp_listen(a, 70000)"#, r#"the port of tcp_listen must be from 0 to 65535, not 70000"#),
+    c("tcp_listen", r#"tcp_listen(a, "80")"#, r#"the port of tcp_listen must be an integer, not the string "80""#),
+    c(
+        "tcp_listen",
+        r#"tcp_listen(a, 8080, #{addr: "10.1.0.9"})"#,
+        r#"cannot listen on TCP port 8080 in namespace "a": 10.1.0.9 is not an address of namespace "a""#,
+    ),
+    c(
+        "tcp_listen",
+        r#"tcp_listen(a, 8080, #{addr: "nowhere"})"#,
+        r#"invalid listening address "nowhere": it is not an IPv4 or IPv6 address (host names are not looked up: give an address)"#,
+    ),
+    c("tcp_listen", r#"tcp_listen(a, 8080, #{port: 1})"#, r#"tcp_listen has no option "port"; the options are: addr"#),
+    c(
+        "tcp_listen",
+        r#"{ let s = tcp_listen(a, 8081); tcp_listen(a, 8081) }"#,
+        r#"cannot listen on TCP port 8081 in namespace "a": port 8081 is already in use in namespace "a""#,
+    ),
+    c("tcp_listen", r#"tcp_listen("zz", 8080)"#, r#"namespace "zz" does not exist"#),
+    c("tcp_connect", r#"tcp_connect(a, "10.1.0.2", 0)"#, r#"the port of tcp_connect must be from 1 to 65535, not 0"#),
+    c(
+        "tcp_connect",
+        r#"tcp_connect(a, "nowhere", 80)"#,
+        r#"invalid destination "nowhere": it is not an IPv4 or IPv6 address (host names are not looked up: give an address)"#,
+    ),
+    c(
+        "tcp_connect",
+        r#"tcp_connect(a, "10.1.0.2", 80, #{timeout: -1})"#,
+        r#"the timeout option of tcp_connect must be a number of seconds from 0.001 to 3600, not -1"#,
+    ),
+    c(
+        "tcp_connect",
+        r#"tcp_connect(a, "10.1.0.2", 80, #{wait: 1})"#,
+        r#"tcp_connect has no option "wait"; the options are: timeout"#,
+    ),
+    c("tcp_connect", r#"tcp_connect("zz", "10.1.0.2", 80)"#, r#"namespace "zz" does not exist"#),
+    c(
+        "wait_tcp",
+        r#"wait_tcp(a, "10.1.0.2", 80, 0.2)"#,
+        r#"cannot wait for TCP port 80 on 10.1.0.2 from namespace "a": nothing accepted within 0.2 s (last attempt: Connection refused)"#,
+    ),
+    c(
+        "wait_tcp",
+        r#"wait_tcp(a, "10.1.0.2", 80, 0)"#,
+        r#"the timeout of wait_tcp must be a number of seconds from 0.001 to 3600, not 0"#,
+    ),
+    c("wait_tcp", r#"wait_tcp(a, "10.1.0.2", 80, "soon")"#, r#"the timeout of wait_tcp must be a number, not the string "soon""#),
+    c("wait_tcp", r#"wait_tcp(a, "10.1.0.2", 65536, 1)"#, r#"the port of wait_tcp must be from 1 to 65535, not 65536"#),
     c("links", r#"links("zz")"#, r#"namespace "zz" does not exist"#),
     c("links", r#"links(5)"#, r#"the first argument of links must be a namespace (a name or a Netns handle), not the integer 5"#),
     c("link", r#"link(a, "zz")"#, r#"link "zz" does not exist in namespace "a""#),
@@ -285,7 +390,11 @@ const CASES: &[Case] = &[
         r#"route(a, "10.2.0.0/24", #{via: "10.1.0.2", metric: -1})"#,
         r#"the metric option of route must be from 0 to 4294967295, not -1"#,
     ),
-    c("route", r#"route(a, "10.2.0.0/24", #{})"#, r#"invalid route "10.2.0.0/24": it needs a gateway (via) or a device (dev)"#),
+    c(
+        "route",
+        r#"route(a, "10.2.0.0/24", #{})"#,
+        r#"invalid route "10.2.0.0/24": it needs a gateway (via), a device (dev) or nexthops"#,
+    ),
     c("route", r#"route(a, "10.2.0.0/24", #{dev: "nope"})"#, r#"link "nope" does not exist in namespace "a""#),
     c(
         "route",
@@ -295,7 +404,7 @@ const CASES: &[Case] = &[
     c(
         "route",
         r#"route(a, "10.2.0.0/24", "fd00::1")"#,
-        r#"invalid gateway "fd00::1": it is not of the same family as 10.2.0.0/24"#,
+        r#"invalid gateway "fd00::1": it is IPv6 but the destination 10.2.0.0/24 is IPv4"#,
     ),
     c(
         "route",
@@ -322,7 +431,11 @@ const CASES: &[Case] = &[
         r#"route(a, "10.2.0.0/24", #{via: 5})"#,
         r#"the via option of route must be a gateway address (a string), not the integer 5"#,
     ),
-    c("route", r#"route(a, "10.2.0.0/24", #{gw: "10.1.0.2"})"#, r#"route has no option "gw"; the options are: via, dev, metric"#),
+    c(
+        "route",
+        r#"route(a, "10.2.0.0/24", #{gw: "10.1.0.2"})"#,
+        r#"route has no option "gw"; the options are: via, dev, metric, table, type, onlink, src, scope, proto, nexthops"#,
+    ),
     c(
         "route",
         r#"route(a, "10.2.0.0/24", "0.0.0.0")"#,
@@ -353,6 +466,202 @@ const CASES: &[Case] = &[
         r#"route_del(a, "10.1.0.0/24", #{metric: 7})"#,
         r#"there is no route to 10.1.0.0/24 metric 7 in namespace "a"; the routes to 10.1.0.0/24 there are: 10.1.0.0/24 dev v0 metric 0"#,
     ),
+    c(
+        "route",
+        r#"route(a, "10.2.0.0/24", #{type: "anycast", dev: "v0"})"#,
+        r#"invalid route type "anycast": it must be one of "unicast", "local", "blackhole", "unreachable", "prohibit", "throw""#,
+    ),
+    c(
+        "route",
+        r#"route(a, "10.2.0.0/24", #{type: "blackhole", via: "10.1.0.2"})"#,
+        r#"invalid route "10.2.0.0/24": a blackhole route takes no gateway (via), device (dev) or nexthops"#,
+    ),
+    c(
+        "route",
+        r#"route(a, "10.2.0.0/24", #{dev: "v0", table: "mian"})"#,
+        r#"invalid table "mian": a table is a number from 1 to 4294967295 or "main", "local" or "default""#,
+    ),
+    c(
+        "route",
+        r#"route(a, "10.2.0.0/24", #{dev: "v0", table: 0})"#,
+        r#"invalid table "0": a table is a number from 1 to 4294967295 or "main", "local" or "default""#,
+    ),
+    c(
+        "route",
+        r#"route(a, "10.2.0.0/24", #{dev: "v0", table: 1.5})"#,
+        r#"the table option of route must be a table number or "main", "local", "default", not the float 1.5"#,
+    ),
+    c(
+        "route",
+        r#"route(a, "10.2.0.0/24", #{nexthops: [#{via: "10.1.0.2", weight: 0}, #{via: "10.1.0.3"}]})"#,
+        r#"invalid nexthop weight "0": it must be from 1 to 256"#,
+    ),
+    c(
+        "route",
+        r#"route(a, "10.2.0.0/24", #{nexthops: [#{via: "10.1.0.2", weight: 257}]})"#,
+        r#"invalid nexthop weight "257": it must be from 1 to 256"#,
+    ),
+    c(
+        "route",
+        r#"route(a, "10.2.0.0/24", #{nexthops: [#{weight: 2}, #{via: "10.1.0.3"}]})"#,
+        r##"invalid nexthop "#1": each nexthop needs a gateway (via) or a device (dev)"##,
+    ),
+    c(
+        "route",
+        r#"route(a, "10.2.0.0/24", #{nexthops: []})"#,
+        r#"invalid nexthops "[]": give at least one #{via, dev, weight, onlink}, or leave nexthops out"#,
+    ),
+    c(
+        "route",
+        r#"route(a, "10.2.0.0/24", #{nexthops: [#{via: "10.1.0.2", gw: 1}]})"#,
+        r#"a nexthop of route has no key "gw"; the keys are: via, dev, weight, onlink"#,
+    ),
+    c(
+        "route",
+        r#"route(a, "10.2.0.0/24", #{nexthops: ["10.1.0.2"]})"#,
+        r#"each nexthop of route must be a map #{via, dev, weight, onlink}, not the string "10.1.0.2""#,
+    ),
+    c(
+        "route",
+        r#"route(a, "10.2.0.0/24", #{via: "10.1.0.2", nexthops: [#{via: "10.1.0.3"}]})"#,
+        r#"invalid route "10.2.0.0/24": give either via/dev or nexthops, not both"#,
+    ),
+    c(
+        "route",
+        r#"route(a, "10.2.0.0/24", #{nexthops: [#{via: "10.1.0.2"}, #{via: "fd00::2"}]})"#,
+        r#"invalid gateway "fd00::2": it is IPv6 but the first nexthop's is IPv4"#,
+    ),
+    c(
+        "route",
+        r#"route(a, "10.2.0.0/24", #{via: "10.1.0.2", src: "fd00::1"})"#,
+        r#"invalid source address (src) "fd00::1": it is IPv6 but the destination 10.2.0.0/24 is IPv4"#,
+    ),
+    c(
+        "route",
+        r#"route(a, "10.2.0.0/24", #{via: "10.9.0.2", onlink: true})"#,
+        r#"invalid route "10.2.0.0/24": onlink needs a gateway (via) and a device (dev): it says the gateway is on that link"#,
+    ),
+    c(
+        "route",
+        r#"route(a, "10.2.0.0/24", #{dev: "v0", proto: "kernel"})"#,
+        r#"invalid route protocol "kernel": it must be a number from 3 to 255 or one of boot, static, gated, ra, mrt, zebra, bird, dnrouted, xorp, ntk, dhcp, keepalived, babel, openr, nslab, bgp, isis, ospf, rip, eigrp (0 to 2 mark the kernel's own routes)"#,
+    ),
+    c(
+        "route",
+        r#"route(a, "10.2.0.0/24", #{dev: "v0", scope: "planet"})"#,
+        r#"invalid scope "planet": a scope is "global", "site", "link", "host" or a number from 0 to 255"#,
+    ),
+    c(
+        "route",
+        r#"route(a, "10.1.0.9", #{type: "local"})"#,
+        r#"invalid route "10.1.0.9": a local route needs a device (dev): the link whose address it is"#,
+    ),
+    c(
+        "route_del",
+        r#"route_del(a, "10.5.0.0/24", #{type: "blackhole"})"#,
+        r#"there is no route to 10.5.0.0/24 type blackhole in namespace "a"; the routes to 10.5.0.0/24 there are: 10.5.0.0/24 via 10.1.0.2 dev v0 metric 0"#,
+    ),
+    c(
+        "route_del",
+        r#"route_del(a, "10.5.0.0/24", #{table: 100})"#,
+        r#"there is no route to 10.5.0.0/24 table 100 in namespace "a"; it has no IPv4 routes table 100"#,
+    ),
+    c(
+        "route_del",
+        r#"route(a, "10.6.0.0/24", #{via: "10.1.0.2", metric: 1}); route(a, "10.6.0.0/24", #{via: "10.1.0.2", metric: 2}); let e = (); try { route_del(a, "10.6.0.0/24") } catch (x) { e = x } route_del(a, "10.6.0.0/24", #{metric: 1}); route_del(a, "10.6.0.0/24", #{metric: 2}); throw e"#,
+        r#"2 routes to 10.6.0.0/24 in namespace "a" match, and route_del removes exactly one: 10.6.0.0/24 via 10.1.0.2 dev v0 metric 1; 10.6.0.0/24 via 10.1.0.2 dev v0 metric 2; say which with via, dev, metric, type or proto"#,
+    ),
+    c(
+        "route_del",
+        r#"route_del(a, "10.5.0.0/24", #{weight: 1})"#,
+        r#"route_del has no option "weight"; the options are: via, dev, metric, table, type, onlink, src, scope, proto, nexthops"#,
+    ),
+    c(
+        "routes",
+        r#"routes(a, #{table: "mian"})"#,
+        r#"invalid table "mian": give a number from 1 to 4294967295, "main", "local", "default", or "all" (or 0) for every table"#,
+    ),
+    c("routes", r#"routes(a, #{family: "ipx"})"#, r#"invalid family "ipx": it must be "inet" (IPv4) or "inet6" (IPv6)"#),
+    c("routes", r#"routes(#{dev: "v0"})"#, r#"routes has no option "dev"; the options are: table, family"#),
+    c(
+        "route_get",
+        r#"route_get(a, "10.1.0.0/24")"#,
+        r#"invalid destination "10.1.0.0/24": it has a prefix length; give the address alone, like "10.1.0.0""#,
+    ),
+    c("route_get", r#"route_get(a, "10.1.0.2", #{iif: "nope"})"#, r#"link "nope" does not exist in namespace "a""#),
+    c(
+        "route_get",
+        r#"route_get(a, "10.1.0.2", #{from: "fd00::1"})"#,
+        r#"invalid source address (from) "fd00::1": it is IPv6 but the destination 10.1.0.2 is IPv4"#,
+    ),
+    c(
+        "route_get",
+        r#"route_get(a, "10.1.0.2", #{mark: -1})"#,
+        r#"the mark option of route_get must be from 0 to 4294967295, not -1"#,
+    ),
+    c(
+        "route_get",
+        r#"route_get(5)"#,
+        r#"the first argument of route_get must be a destination address (a string), not the integer 5"#,
+    ),
+    c(
+        "rule",
+        r#"rule(a, #{from: "10.0.0.0/8", family: "inet6"})"#,
+        r#"invalid rule source (from) "10.0.0.0": it is IPv4 but family "inet6" is IPv6"#,
+    ),
+    c(
+        "rule",
+        r#"rule(a, #{from: "10.0.0.1/8"})"#,
+        r#"invalid rule source (from) "10.0.0.1/8": host bits are set; the network is 10.0.0.0/8"#,
+    ),
+    c(
+        "rule",
+        r#"rule(a, #{action: "goto"})"#,
+        r#"invalid rule action "goto": it must be one of "lookup", "blackhole", "unreachable", "prohibit""#,
+    ),
+    c(
+        "rule",
+        r#"rule(a, #{action: "blackhole", table: 100})"#,
+        r#"invalid rule "action \"blackhole\"": only a lookup rule takes a table"#,
+    ),
+    c(
+        "rule",
+        r#"rule(a, #{fwmark: "x", table: 100})"#,
+        r#"invalid fwmark "x": a mark is a number from 1 to 4294967295, or text "MARK/MASK" like "0x10/0xff""#,
+    ),
+    c(
+        "rule",
+        r#"rule(a, #{iif: "a/b"})"#,
+        r#"invalid interface name "a/b": it contains '/', which the kernel refuses in interface names"#,
+    ),
+    c(
+        "rule",
+        r#"rule(a, #{priority: 7, table: 100}); let e = (); try { rule(a, #{priority: 7, table: 100}) } catch (x) { e = x } rule_del(a, #{priority: 7}); throw e"#,
+        r#"rule "7: from all lookup 100 proto nslab" already exists in namespace "a""#,
+    ),
+    c("rule", r#"rule(a)"#, r#"the first argument of rule must be an options map, not a Netns"#),
+    c(
+        "rule",
+        r#"rule(a, #{prio: 5})"#,
+        r#"rule has no option "prio"; the options are: from, to, iif, oif, fwmark, table, priority, action, family"#,
+    ),
+    c(
+        "rule_del",
+        r#"rule_del(a, #{priority: 5})"#,
+        r#"no rule in namespace "a" has what was given; its rules are: 0: from all lookup local proto kernel; 32766: from all lookup main proto kernel; 32767: from all lookup default proto kernel; 0: from all lookup local proto kernel; 32766: from all lookup main proto kernel"#,
+    ),
+    c(
+        "rule_del",
+        r#"rule_del(a, #{table: "main"})"#,
+        r#"2 rules in namespace "a" match, and rule_del removes exactly one: 32766: from all lookup main proto kernel; 32766: from all lookup main proto kernel; say which with priority, from, table, ..."#,
+    ),
+    c("rule_del", r#"rule_del(a, #{family: "ipx"})"#, r#"invalid family "ipx": it must be "inet" (IPv4) or "inet6" (IPv6)"#),
+    c(
+        "rules",
+        r#"rules(a, #{family: 6})"#,
+        r#"the family option of rules must be "inet" or "inet6" (a string), not the integer 6"#,
+    ),
+    c("rules", r#"rules("zz")"#, r#"namespace "zz" does not exist"#),
     c("routes", r#"routes("zz")"#, r#"namespace "zz" does not exist"#),
     c(
         "routes",
@@ -372,7 +681,11 @@ const CASES: &[Case] = &[
         r#"bridge(a, "br1", #{mtu: 70000})"#,
         r#"invalid MTU "70000": bridge "br1" takes MTUs from 68 (the IPv4 minimum) to 65535"#,
     ),
-    c("bridge", r#"bridge(a, "br1", #{speed: 10})"#, r#"bridge has no option "speed"; the options are: mtu, stp"#),
+    c(
+        "bridge",
+        r#"bridge(a, "br1", #{speed: 10})"#,
+        r#"bridge has no option "speed"; the options are: mtu, stp, ageing_time, mcast_snooping"#,
+    ),
     c(
         "bridge",
         r#"bridge(a, "b r")"#,
@@ -605,7 +918,31 @@ const CASES: &[Case] = &[
         r#"shape(a, "v0", #{rate: "10 mbits"})"#,
         r#"invalid rate "10 mbits": expected a number and a unit like "10mbit", "500kbit" or "1gbit" (bit, kbit, mbit, gbit, tbit; bps, kbps, mbps, gbps for bytes per second), or a number of bits per second"#,
     ),
-    c("shape", r#"shape(a, "v0", #{burst: "10kb"})"#, r#"shape needs a rate, like #{rate: "10mbit"}"#),
+    c(
+        "shape",
+        r#"shape(a, "v0", #{burst: "10kb"})"#,
+        r#"shape needs a rate or a delay, jitter or loss, like #{rate: "10mbit", delay: "10ms"}"#,
+    ),
+    c(
+        "shape",
+        r#"shape(a, "v0", #{delay: "10ms", burst: "10kb"})"#,
+        r#"the burst and latency options of shape belong to a rate: add rate: "10mbit""#,
+    ),
+    c(
+        "shape",
+        r#"shape(a, "v0", #{jitter: "1ms"})"#,
+        r#"invalid jitter "1ms": jitter needs a delay (netem varies or reorders delayed packets): add delay: "10ms""#,
+    ),
+    c(
+        "shape",
+        r#"shape(a, "v0", #{rate: "1mbit", delay: "10ms"})"#,
+        r#"cannot shape link "v0" in namespace "a": the running kernel has no netem (sch_netem) support"#,
+    ),
+    c(
+        "shape",
+        r#"shape(a, "v0", #{delay: "10 parsecs"})"#,
+        r#"invalid delay "10 parsecs": expected a number and a unit like "50ms" (s, ms, us, ns), or a number of seconds"#,
+    ),
     c(
         "shape",
         r#"shape(a, "v0", #{rate: "10mbit", latency: "2h"})"#,
@@ -686,6 +1023,26 @@ const CASES: &[Case] = &[
     c("throughput", r#"throughput(a, "zz")"#, r#"namespace "zz" does not exist"#),
     c(
         "throughput",
+        r#"throughput(a, b, #{rate: "1mbit"})"#,
+        r#"the rate option of throughput paces UDP: add udp: true (TCP takes what the path gives)"#,
+    ),
+    c(
+        "throughput",
+        r#"throughput(a, b, #{udp: true, rate: "100bit"})"#,
+        r#"the rate of a UDP throughput test must be from 1kbit to 100gbit, not 100bit"#,
+    ),
+    c(
+        "throughput",
+        r#"throughput(a, b, #{udp: "yes"})"#,
+        r#"the udp option of throughput must be true or false, not the string "yes""#,
+    ),
+    c(
+        "throughput",
+        r#"throughput(a, b, #{udp: true, rate: "fast"})"#,
+        r#"invalid rate "fast": expected a number and a unit like "10mbit", "500kbit" or "1gbit" (bit, kbit, mbit, gbit, tbit; bps, kbps, mbps, gbps for bytes per second), or a number of bits per second"#,
+    ),
+    c(
+        "throughput",
         r#"throughput(a, b, #{dst: "10.9.9.9", seconds: 0.1})"#,
         r#"cannot measure throughput from namespace "a" to namespace "b": namespace "a" has no route to 10.9.9.9 (Network is unreachable)"#,
     ),
@@ -731,6 +1088,16 @@ const CASES: &[Case] = &[
         "expect_no_reach",
         r#"expect_no_reach(a, "10.1.0.1", #{tmo: 0.1})"#,
         r#"expect_no_reach has no option "tmo"; the options are: timeout"#,
+    ),
+    c(
+        "expect_no_reach",
+        r#"expect_no_reach(a, "10.1.0.255")"#,
+        r#"cannot check that namespace "a" does not reach 10.1.0.255: the probe could not be sent (Permission denied), which says nothing about reachability (only "Network is unreachable", "No route to host" or an ICMP error would)"#,
+    ),
+    c(
+        "expect_matrix",
+        r#"expect_matrix(#{})"#,
+        r#"expect_matrix needs at least two namespaces: with fewer there is no pair to probe"#,
     ),
     c("expect_matrix", r#"expect_matrix(5)"#, r#"expect_matrix needs a map like #{h1: ["h2"], h2: []}, not the integer 5"#),
     c(
@@ -782,6 +1149,12 @@ const CASES: &[Case] = &[
         r#"test("x", 5)"#,
         r#"the second argument of test must be a function (a closure like || { ... }), not the integer 5"#,
     ),
+    c(
+        "shell",
+        r#"shell(a)"#,
+        r#"cannot open a shell in namespace "a": it needs a terminal, and nslab's standard input is not one"#,
+    ),
+    c("shell", r#"shell(5)"#, r#"the first argument of shell must be a namespace (a name or a Netns handle), not the integer 5"#),
     c("test", r#"test(5, || {})"#, r#"the first argument of test must be the sub-test's name (a string), not the integer 5"#),
     c("test", r#"test("x", #{kept: true}, || {})"#, r#"test has no option "kept"; the options are: keep"#),
     c("test", r#"test("x", #{keep: 1}, || {})"#, r#"the keep option of test must be true or false, not the integer 1"#),
@@ -817,6 +1190,326 @@ const CASES: &[Case] = &[
     c("topology", r#"Fn("topology").call(1)"#, r#"Function not found: topology (i64)"#),
     c("topology", r#"Fn("topology").call("a")"#, r#"Function not found: topology (&str | ImmutableString | String)"#),
     c("output", r#"output("x")"#, r#"the first argument of output must be a process (from spawn_in), not the string "x""#),
+    // Links: deleting and changing (tests/links_full.rs has the kernel side).
+    c("link_del", r#"link_del(a, "zz")"#, r#"link "zz" does not exist in namespace "a""#),
+    c(
+        "link_del",
+        r#"link_del(a, "lo")"#,
+        r#"link "lo" is the loopback link of namespace "a": every namespace has one, and it goes only with its namespace"#,
+    ),
+    c(
+        "link_del",
+        r#"link_del("lo")"#,
+        r#"link "lo" is the loopback link of the root namespace: every namespace has one, and it goes only with its namespace"#,
+    ),
+    c(
+        "link_del",
+        r#"link_del(a, "a/b")"#,
+        r#"invalid interface name "a/b": it contains '/', which the kernel refuses in interface names"#,
+    ),
+    c("link_del", r#"link_del(a, 5)"#, r#"the second argument of link_del must be a link name (a string), not the integer 5"#),
+    c(
+        "link_set",
+        r#"link_set(a, "v0", #{})"#,
+        r#"link_set needs at least one setting: #{alias, altname, promisc, arp, txqueuelen, group, mtu, mac}"#,
+    ),
+    c("link_set", r#"link_set(a, "zz", #{promisc: true})"#, r#"link "zz" does not exist in namespace "a""#),
+    c(
+        "link_set",
+        r#"let s = ""; s.pad(256, "x"); link_set(a, "v0", #{alias: s})"#,
+        r#"invalid alias "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx": it is 256 bytes long; link "v0" takes an alias of at most 255 bytes"#,
+    ),
+    c(
+        "link_set",
+        r#"let s = ""; s.pad(128, "y"); link_set(a, "v0", #{altname: s})"#,
+        r#"invalid alternative name "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy": it is 128 bytes long; the kernel allows at most 127"#,
+    ),
+    c(
+        "link_set",
+        r#"link_set(a, "v0", #{altname: "w0"})"#,
+        r#"link name "w0" already exists in namespace "a" (the name of a link)"#,
+    ),
+    c(
+        "link_set",
+        r#"link_set(a, "v0", #{altname: "a b"})"#,
+        r#"invalid alternative name "a b": it contains ' ', which the kernel refuses in interface names"#,
+    ),
+    c(
+        "link_set",
+        r#"link_set(a, "v0", #{txqueuelen: -1})"#,
+        r#"invalid txqueuelen "-1": link "v0" takes a transmit queue length from 0 to 4294967295"#,
+    ),
+    c(
+        "link_set",
+        r#"link_set(a, "v0", #{group: 4294967296})"#,
+        r#"invalid link group "4294967296": link "v0" takes a group from 0 to 4294967295"#,
+    ),
+    c(
+        "link_set",
+        r#"link_set(a, "v0", #{group: 1845493761})"#,
+        r#"invalid link group "1845493761": groups 1845493760 to 1862270975 are nslab's marks of its labs' links (teardown deletes by them); link "v0" takes any other group from 0 to 4294967295"#,
+    ),
+    c(
+        "link_set",
+        r#"link_set(a, "v0", #{promisc: "on"})"#,
+        r#"the promisc option of link_set must be true or false, not the string "on""#,
+    ),
+    c(
+        "link_set",
+        r#"link_set(a, "v0", #{mtu: 10})"#,
+        r#"invalid MTU "10": link "v0" in namespace "a" takes MTUs from 68 (the IPv4 minimum) to 65535"#,
+    ),
+    c(
+        "link_set",
+        r#"link_set(a, "v0", #{mac: "zz"})"#,
+        r#"invalid MAC address "zz": it must be six hexadecimal bytes separated by colons, like "02:00:00:00:00:01""#,
+    ),
+    c(
+        "link_set",
+        r#"link_set(a, "v0", #{speed: 10})"#,
+        r#"link_set has no option "speed"; the options are: alias, altname, promisc, arp, txqueuelen, group, mtu, mac"#,
+    ),
+    c("vxlan", r#"vxlan(a, "vx0", #{id: 5, ttl: 256})"#, r#"invalid ttl "256": vxlan "vx0" takes a ttl from 0 to 255"#),
+    c("vxlan", r#"vxlan(a, "vx0", #{id: 5, tos: -1})"#, r#"invalid tos "-1": vxlan "vx0" takes a tos from 0 to 255"#),
+    c(
+        "vxlan",
+        r#"vxlan(a, "vx0", #{id: 5, srcport: [5000, 4000]})"#,
+        r#"invalid srcport "[5000, 4000]": the range of vxlan "vx0" is [low, high] with low <= high"#,
+    ),
+    c(
+        "vxlan",
+        r#"vxlan(a, "vx0", #{id: 5, srcport: [1, 70000]})"#,
+        r#"invalid srcport "[1, 70000]": vxlan "vx0" takes ports from 0 to 65535"#,
+    ),
+    c(
+        "vxlan",
+        r#"vxlan(a, "vx0", #{id: 5, srcport: 4000})"#,
+        r#"the srcport option of vxlan must be [low, high], two port numbers, not the integer 4000"#,
+    ),
+    c(
+        "vxlan",
+        r#"vxlan(a, "vx0", #{id: 5, learning: 1})"#,
+        r#"the learning option of vxlan must be true or false, not the integer 1"#,
+    ),
+    c(
+        "bridge",
+        r#"bridge(a, "br1", #{ageing_time: -1})"#,
+        r#"invalid ageing_time "-1": bridge "br1" takes an ageing time from 0 to 42949672.95 seconds"#,
+    ),
+    c(
+        "bridge",
+        r#"bridge(a, "br1", #{mcast_snooping: "no"})"#,
+        r#"the mcast_snooping option of bridge must be true or false, not the string "no""#,
+    ),
+    c(
+        "master",
+        r#"master(a, "w0", "br0", #{cost: 0})"#,
+        r#"invalid port cost "0": bridge port "w0" takes a path cost from 1 to 65535"#,
+    ),
+    c(
+        "master",
+        r#"master(a, "w0", "br0", #{priority: 64})"#,
+        r#"invalid port priority "64": bridge port "w0" takes a priority from 0 to 63"#,
+    ),
+    c(
+        "master",
+        r#"master(a, "w0", "br0", #{hairpin: "yes"})"#,
+        r#"the hairpin option of master must be true or false, not the string "yes""#,
+    ),
+    c(
+        "master",
+        r#"master(a, "w0", "br0", #{speed: 1})"#,
+        r#"master has no option "speed"; the options are: hairpin, learning, flood, isolated, cost, priority"#,
+    ),
+    // Neighbours, forwarding entries, address options and flushing.
+    c(
+        "neigh",
+        r#"neigh(a, "v0", "10.1.0.9", "02:00:00:00:00")"#,
+        r#"invalid MAC address "02:00:00:00:00": it must be six hexadecimal bytes separated by colons, like "02:00:00:00:00:01""#,
+    ),
+    c(
+        "neigh",
+        r#"neigh(a, "v0", "10.1.0.300", "02:00:00:00:00:09")"#,
+        r#"invalid neighbour address "10.1.0.300": it is not an IPv4 or IPv6 address"#,
+    ),
+    c(
+        "neigh",
+        r#"neigh(a, "v0", "224.0.0.1", "02:00:00:00:00:09")"#,
+        r#"invalid neighbour address "224.0.0.1": 224.0.0.1 is a multicast group address (224.0.0.0/4), not a host's; a neighbour entry is for one host's unicast address"#,
+    ),
+    c(
+        "neigh",
+        r#"neigh(a, "v0", "10.1.0.9/24", "02:00:00:00:00:09")"#,
+        r#"invalid neighbour address "10.1.0.9/24": it has a prefix length; give the address alone, like "10.1.0.9""#,
+    ),
+    c(
+        "neigh",
+        r#"neigh(a, "v0", "10.1.0.9", "02:00:00:00:00:09", #{state: "incomplete"})"#,
+        r#"invalid neighbour state "incomplete": it must be "permanent", "reachable", "stale" or "noarp""#,
+    ),
+    c(
+        "neigh",
+        r#"neigh(a, "v0", "10.1.0.9", "02:00:00:00:00:09", #{nud: "permanent"})"#,
+        r#"neigh has no option "nud"; the options are: state"#,
+    ),
+    c("neigh", r#"neigh(a, "nope", "10.1.0.9", "02:00:00:00:00:09")"#, r#"link "nope" does not exist in namespace "a""#),
+    c(
+        "neigh",
+        r#"neigh(a, "v0", 10, "02:00:00:00:00:09")"#,
+        r#"the third argument of neigh must be an IPv4 or IPv6 address (a string), not the integer 10"#,
+    ),
+    c(
+        "neigh",
+        r#"{ neigh(a, "w0", "10.1.0.8", "02:00:00:00:00:08"); neigh(a, "w0", "10.1.0.8", "02:00:00:00:00:07") }"#,
+        r#"neighbour "10.1.0.8" already exists on link "w0" in namespace "a" (permanent at 02:00:00:00:00:08): remove it first with neigh_del"#,
+    ),
+    c(
+        "neigh_proxy",
+        r#"neigh_proxy(a, "v0", "fd00::zz")"#,
+        r#"invalid neighbour address "fd00::zz": it is not an IPv4 or IPv6 address (host names are not looked up: give an address)"#,
+    ),
+    c("neigh_proxy", r#"neigh_proxy(a, "nope", "10.1.0.9")"#, r#"link "nope" does not exist in namespace "a""#),
+    c(
+        "neigh_proxy",
+        r#"{ neigh_proxy(a, "w0", "10.1.0.8"); neigh_proxy(a, "w0", "10.1.0.8") }"#,
+        r#"proxy neighbour "10.1.0.8" already exists on link "w0" in namespace "a""#,
+    ),
+    c(
+        "neigh_del",
+        r#"neigh_del(a, "w1", "10.1.0.77")"#,
+        r#"link "w1" in namespace "a" has no neighbour entry for 10.1.0.77; it has none"#,
+    ),
+    c(
+        "neigh_del",
+        r#"neigh_del(a, "w1", "10.1.0.77", #{proxy: true})"#,
+        r#"link "w1" in namespace "a" has no proxy entry for 10.1.0.77; it has none"#,
+    ),
+    c(
+        "neigh_del",
+        r#"neigh_del(a, "w1", "10.1.0.77", #{proxy: 1})"#,
+        r#"the proxy option of neigh_del must be true or false, not the integer 1"#,
+    ),
+    c("neigh_del", r#"neigh_del(a, "w1", "::1::")"#, r#"invalid neighbour address "::1::": it is not an IPv4 or IPv6 address"#),
+    c("neighs", r#"neighs(a, #{dev: "nope"})"#, r#"link "nope" does not exist in namespace "a""#),
+    c("neighs", r#"neighs(a, #{dev: 5})"#, r#"the dev option of neighs must be a link name (a string), not the integer 5"#),
+    c("neighs", r#"neighs("zz")"#, r#"namespace "zz" does not exist"#),
+    c("neigh_flush", r#"neigh_flush(a, "nope")"#, r#"link "nope" does not exist in namespace "a""#),
+    c(
+        "neigh_flush",
+        r#"neigh_flush(5)"#,
+        r#"the first argument of neigh_flush must be a link name (a string), not the integer 5"#,
+    ),
+    c(
+        "fdb",
+        r#"fdb(a, "w1", "02:00:00:00:00")"#,
+        r#"invalid MAC address "02:00:00:00:00": it must be six hexadecimal bytes separated by colons, like "02:00:00:00:00:01""#,
+    ),
+    c(
+        "fdb",
+        r#"fdb(a, "w1", "02:00:00:00:00:01", #{master: true})"#,
+        r#"link "w1" in namespace "a" is not a bridge port, so there is no bridge table for it (master); give #{self: true} for the link's own table"#,
+    ),
+    c(
+        "fdb",
+        r#"fdb(a, "w1", "02:00:00:00:00:01", #{state: "local"})"#,
+        r#"invalid forwarding entry state "local": it must be "permanent", "static" or "dynamic""#,
+    ),
+    c(
+        "fdb",
+        r#"fdb(a, "w1", "02:00:00:00:00:01", #{dst: "10.0.0.2"})"#,
+        r#"dst, vni and port name a vxlan remote; link "w1" in namespace "a" is a veth link, not a vxlan"#,
+    ),
+    c(
+        "fdb",
+        r#"fdb(a, "w1", "02:00:00:00:00:01", #{dst: "10.0.0.300"})"#,
+        r#"invalid remote address "10.0.0.300": it is not an IPv4 or IPv6 address"#,
+    ),
+    c(
+        "fdb",
+        r#"fdb(a, "w1", "02:00:00:00:00:01", #{vni: 16777216})"#,
+        r#"invalid VNI "16777216": a VXLAN network identifier is from 0 to 16777215"#,
+    ),
+    c("fdb", r#"fdb(a, "w1", "02:00:00:00:00:01", #{port: 0})"#, r#"invalid UDP port "0": it must be from 1 to 65535"#),
+    c(
+        "fdb",
+        r#"fdb(a, "w1", "02:00:00:00:00:01", #{master: false, self: false})"#,
+        r#"invalid forwarding entry "02:00:00:00:00:01": master and self are both false: it must go to the bridge's table (master) or the link's own (self)"#,
+    ),
+    c(
+        "fdb",
+        r#"fdb(a, "w1", "02:00:00:00:00:01", #{state: "static"})"#,
+        r#"cannot add forwarding entry 02:00:00:00:00:01 on "w1" in namespace "a": a link's own address list takes only permanent entries"#,
+    ),
+    c("fdb", r#"fdb(a, "nope", "02:00:00:00:00:01")"#, r#"link "nope" does not exist in namespace "a""#),
+    c(
+        "fdb_del",
+        r#"fdb_del(a, "w1", "02:00:00:00:00:77")"#,
+        r#"link "w1" in namespace "a" has no entry 02:00:00:00:00:77 in its own table; its entries: 33:33:00:00:00:01"#,
+    ),
+    c(
+        "fdb_del",
+        r#"fdb_del(a, "w1", "zz")"#,
+        r#"invalid MAC address "zz": it must be six hexadecimal bytes separated by colons, like "02:00:00:00:00:01""#,
+    ),
+    c(
+        "fdb_del",
+        r#"fdb_del(a, "w1", "02:00:00:00:00:77", #{port: 4789})"#,
+        r#"fdb_del has no option "port"; the options are: dst, vni, master, self"#,
+    ),
+    c("fdbs", r#"fdbs(a, #{dev: "nope"})"#, r#"link "nope" does not exist in namespace "a""#),
+    c("fdbs", r#"fdbs(a, #{port: 1})"#, r#"fdbs has no option "port"; the options are: dev"#),
+    c("addr_flush", r#"addr_flush(a, "nope")"#, r#"link "nope" does not exist in namespace "a""#),
+    c("addr_flush", r#"addr_flush(5)"#, r#"the first argument of addr_flush must be a link name (a string), not the integer 5"#),
+    c(
+        "addr",
+        r#"addr(a, "w0", "10.7.0.1/24", #{valid_lft: 10, preferred_lft: 20})"#,
+        r#"invalid preferred_lft "20 s": it is longer than the valid lifetime (10 s); an address is preferred at most as long as it is valid"#,
+    ),
+    c(
+        "addr",
+        r#"addr(a, "w0", "10.7.0.1/24", #{valid_lft: 0})"#,
+        r#"invalid valid_lft "0": it must be from 1 to 4294967294 seconds, or "forever""#,
+    ),
+    c(
+        "addr",
+        r#"addr(a, "w0", "10.7.0.1/24", #{valid_lft: "later"})"#,
+        r#"the valid_lft option of addr must be a whole number of seconds or "forever", not the string "later""#,
+    ),
+    c(
+        "addr",
+        r#"addr(a, "w0", "10.7.0.1/24", #{valid_lft: 1.5})"#,
+        r#"the valid_lft option of addr must be a whole number of seconds or "forever", not the float 1.5"#,
+    ),
+    c(
+        "addr",
+        r#"addr(a, "w0", "fd07::1/64", #{broadcast: "+"})"#,
+        r#"invalid broadcast address "+": fd07::1 is an IPv6 address, and IPv6 has no broadcast"#,
+    ),
+    c(
+        "addr",
+        r#"addr(a, "w0", "10.7.0.1/24", #{peer: "fd00::1"})"#,
+        r#"invalid peer address "fd00::1": it is not of the same family as the local address 10.7.0.1"#,
+    ),
+    c(
+        "addr",
+        r#"addr(a, "w0", "10.7.0.1/24", #{scope: "galaxy"})"#,
+        r#"invalid scope "galaxy": it must be "global", "site", "link", "host", "nowhere" or a number from 0 to 255"#,
+    ),
+    c(
+        "addr",
+        r#"addr(a, "w0", "10.7.0.1/24", #{scope: 256})"#,
+        r#"invalid scope "256": it must be "global", "site", "link", "host", "nowhere" or a number from 0 to 255"#,
+    ),
+    c(
+        "addr",
+        r#"addr(a, "w0", "10.7.0.1/24", #{nodad: "yes"})"#,
+        r#"the nodad option of addr must be true or false, not the string "yes""#,
+    ),
+    c(
+        "addr",
+        r#"addr(a, "w0", "10.7.0.1/24", #{label: "x"})"#,
+        r#"addr has no option "label"; the options are: nodad, valid_lft, preferred_lft, broadcast, noprefixroute, peer, scope"#,
+    ),
 ];
 
 /// The script: the setup, then each case in `try`; `links()` after the call carries out

@@ -152,11 +152,11 @@ EOF
     assert!(ledger.starts_with("/run/nslab/") && ledger.ends_with(".jsonl"), "{run:?}");
     let clean: Vec<&str> = s["clean"].lines().collect();
     let at = |n: usize| format!("clean: {ledger}:{n}: ");
-    assert!(clean[0].starts_with(&at(7)) && clean[0].contains("invalid namespace name \"../precious\""), "{run:?}");
-    assert!(clean[1].starts_with(&at(8)) && clean[1].contains("\"../mnt-target\""), "{run:?}");
-    assert!(clean[2].starts_with(&at(9)) && clean[2].contains("only network sysctls (net.*)"), "{run:?}");
-    assert!(clean[3].starts_with(&at(10)) && clean[3].contains("empty or relative part"), "{run:?}");
-    assert!(clean[4].starts_with(&at(11)) && clean[4].contains("invalid interface name \"vhost/../../x\""), "{run:?}");
+    assert!(clean[0].starts_with(&at(8)) && clean[0].contains("invalid namespace name \"../precious\""), "{run:?}");
+    assert!(clean[1].starts_with(&at(9)) && clean[1].contains("\"../mnt-target\""), "{run:?}");
+    assert!(clean[2].starts_with(&at(10)) && clean[2].contains("only network sysctls (net.*)"), "{run:?}");
+    assert!(clean[3].starts_with(&at(11)) && clean[3].contains("empty or relative part"), "{run:?}");
+    assert!(clean[4].starts_with(&at(12)) && clean[4].contains("invalid interface name \"vhost/../../x\""), "{run:?}");
     assert!(clean[..5].iter().all(|l| l.ends_with("never acted on")), "{run:?}");
     assert!(clean[5].starts_with("clean: lab kept (id "), "{run:?}");
     assert!(
@@ -185,7 +185,7 @@ fn a_fifo_named_like_a_ledger_does_not_hang_ls_or_clean() {
         r#"$NSLAB run --keep {p} 2>/dev/null
         mkfifo /run/nslab/x.jsonl; mkdir /run/nslab/d.jsonl; ln -s /dev/zero /run/nslab/z.jsonl
         echo "=ls"; timeout 10 $NSLAB ls 2>&1 >/dev/null; echo "status $?"
-        echo "=clean"; timeout 10 $NSLAB clean 2>&1; echo "status $?"
+        echo "=clean"; timeout 10 $NSLAB clean --kept 2>&1; echo "status $?"
         echo "=end"; ip -j netns list; ls /run/nslab"#
     ));
     let s = sections(&run.stdout);
@@ -206,11 +206,11 @@ fn a_torn_last_line_is_tolerated() {
         r#"$NSLAB run --keep {p} 2>/dev/null
         printf '{{"intent":{{"netns":{{"name":"c","in' >> /run/nslab/*.jsonl
         echo "=ls"; $NSLAB ls > /run/ls 2>&1; echo "status $?"; tail -n +2 /run/ls | awk '{{print $1, $4}}'
-        echo "=clean"; $NSLAB clean 2>&1; echo "status $?"
+        echo "=clean"; $NSLAB clean --kept 2>&1; echo "status $?"
         echo "=end"; ip -j netns list; ls /run/nslab | wc -l"#
     ));
     let s = sections(&run.stdout);
-    assert_eq!(s["ls"], "status 0\nkept dead\n", "{run:?}");
+    assert_eq!(s["ls"], "status 0\nkept kept\n", "{run:?}");
     assert!(s["clean"].ends_with(") torn down: 2 namespaces\nstatus 0\n"), "{run:?}");
     assert_eq!(s["end"], "[]\n0\n", "{run:?}");
 }

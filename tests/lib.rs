@@ -1,6 +1,8 @@
 //! Integration tests: one binary (see DESIGN.md §5), all kernel objects in private namespaces.
 
+mod addr_options;
 mod bad_inputs;
+mod cli_ux;
 mod containment;
 mod errors;
 mod fault_random;
@@ -9,17 +11,23 @@ mod graph;
 mod ledger_trust;
 mod lifecycle;
 mod limits;
+mod links_full;
+mod neigh_fdb;
 mod net;
 mod ownership;
 mod processes;
 mod repl;
+mod routes_full;
 mod sandbox_view;
 mod scenario;
 mod session;
+mod shell;
 mod side_by_side;
 mod subtests;
 mod support;
+mod trace;
 mod traffic;
+mod traffic_full;
 mod user_errors;
 mod veth;
 mod walkthrough;

@@ -497,7 +497,10 @@ fn bad_input_gets_exact_messages() {
             r#"veth("a", "b"); macvlan("m", "a", #{mode: "source"});"#,
             r#"invalid macvlan mode "source": macvlan "m" takes one of bridge, private, vepa, passthru"#,
         ),
-        (r#"bridge("br0", #{speed: 10});"#, r#"bridge has no option "speed"; the options are: mtu, stp"#),
+        (
+            r#"bridge("br0", #{speed: 10});"#,
+            r#"bridge has no option "speed"; the options are: mtu, stp, ageing_time, mcast_snooping"#,
+        ),
         (
             r#"vxlan("vx0", #{id: 16777216});"#,
             r#"invalid VXLAN id "16777216": vxlan "vx0" needs a VNI from 0 to 16777215 (24 bits)"#,

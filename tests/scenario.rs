@@ -270,7 +270,9 @@ fn scenarios_pass() {
             .filter(|f| f.ends_with(".rhai"))
             .collect::<Vec<_>>()
     };
-    let mut files: Vec<String> = listing("tests/scenarios").into_iter().chain(listing("scripts")).collect();
+    // nslab test searches directories recursively: the ported third-party scenarios too.
+    let mut files: Vec<String> =
+        listing("tests/scenarios").into_iter().chain(listing("scripts")).chain(listing("scripts/selftests")).collect();
     files.sort();
     assert_eq!(found.keys().cloned().collect::<Vec<_>>(), files, "{run:?}");
     assert!(found.values().all(|s| s == "PASS"), "{run:?}");

@@ -135,3 +135,16 @@ for f in [|| expect_error(|| 1, "x"), || expect_error(|| veth(a, "y0", "y1"), "z
          expect_error: the call failed with \"boom\", but it must fail with a message containing \"zzz\"\n"
     );
 }
+
+/// A sub-test that runs before the lab has made anything is undone like any other.
+#[test]
+fn a_first_subtest_is_undone_too() {
+    let path = script(
+        "subtest_first",
+        "lab.rhai",
+        "test(\"a\", || netns_add(\"h\"));\ntest(\"b\", || netns_add(\"h\"));\nprint(netns_list());\n",
+    );
+    let run = run_nslab(&["run", "--sandbox", path.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.stdout, "[]\n");
+}

@@ -31,7 +31,7 @@ pub(crate) enum Format {
 pub(crate) struct GraphArgs {
     /// A lab script (run in a sandbox and read when it ends), or the name or id of a lab left
     /// standing (`nslab run --keep`), read from the kernel.
-    #[arg(value_name = "FILE|LAB")]
+    #[arg(value_name = "FILE|LAB", value_hint = clap::ValueHint::AnyPath)]
     pub target: String,
     /// What to write.
     #[arg(long, value_enum, default_value_t = Format::Dot)]
@@ -54,7 +54,7 @@ pub(crate) struct GraphArgs {
 pub(crate) struct ExportArgs {
     /// A lab script (run in a sandbox and read when it ends), or the name or id of a lab left
     /// standing (`nslab run --keep`), read from the kernel.
-    #[arg(value_name = "LAB|FILE")]
+    #[arg(value_name = "LAB|FILE", value_hint = clap::ValueHint::AnyPath)]
     pub target: String,
     /// Write the lab as a bash script of `ip`, `tc` and `bridge` commands that rebuilds it.
     #[arg(long, required = true)]
@@ -188,7 +188,7 @@ fn from_script(path: &Path, name: Option<&str>, args: &[String]) -> Result<Topol
     let read = match read {
         Some(Ok(t)) => Some(t),
         Some(Err(e)) => {
-            report::plain(format!("cannot read the lab's topology: {e}"), e.hint());
+            report::plain(format!("cannot read the lab's topology: {e}"), crate::script::hints::hint(&e));
             None
         }
         None => None,
@@ -229,13 +229,13 @@ fn from_lab(which: &str) -> Result<Topology, i32> {
     }
     // A lab that makes nothing reads the kept one's namespaces (no ledger is started).
     let mut reader = Lab::new(LabOptions::new(rec.header.name.clone())).map_err(|e| {
-        report::plain(e.to_string(), e.hint());
+        report::plain(e.to_string(), crate::script::hints::hint(&e));
         EXIT_FAILED
     })?;
     let read = reader.read_topology(&Scope::of_record(rec));
     let _ = reader.teardown();
     read.map_err(|e| {
-        report::plain(format!("cannot read lab {}: {e}", rec.header.name), e.hint());
+        report::plain(format!("cannot read lab {}: {e}", rec.header.name), crate::script::hints::hint(&e));
         EXIT_FAILED
     })
 }

@@ -25,20 +25,107 @@ fn age(started: u64) -> String {
     }
 }
 
-fn counts(rec: &Record) -> String {
-    let all: Vec<&Object> = rec.objects.iter().chain(rec.pending.iter()).collect();
-    let n = |f: fn(&Object) -> bool| all.iter().filter(|o| f(o)).count();
-    let parts = [
-        (n(|o| matches!(o, Object::Netns { .. })), "netns"),
-        (n(|o| matches!(o, Object::Link { .. })), "links"),
-        (n(|o| matches!(o, Object::Addr { .. })), "addrs"),
-        (n(|o| matches!(o, Object::Route { .. })), "routes"),
-        (n(|o| matches!(o, Object::Qdisc { .. })), "qdiscs"),
-        (n(|o| matches!(o, Object::Process { .. })), "procs"),
-        (n(|o| matches!(o, Object::Sysctl { .. })), "sysctls"),
-        (n(|o| matches!(o, Object::Moved { .. })), "moved"),
-    ];
-    parts.iter().map(|(n, what)| format!("{n} {what}")).collect::<Vec<_>>().join(", ")
+/// What a lab has standing: its namespaces and objects outside them (from its ledger), and what
+/// is inside its namespaces (from the kernel, `lab::census`; None when that cannot be read).
+#[derive(Debug, Default, serde::Serialize)]
+struct Counts {
+    namespaces: usize,
+    links: usize,
+    addrs: usize,
+    routes: usize,
+    qdiscs: usize,
+    processes: usize,
+    sysctls: usize,
+    moved: usize,
+}
+
+impl Counts {
+    fn of(rec: &Record) -> Counts {
+        let all: Vec<&Object> = rec.objects.iter().chain(rec.pending.iter()).collect();
+        let n = |f: fn(&Object) -> bool| all.iter().filter(|o| f(o)).count();
+        let mut c = Counts {
+            namespaces: n(|o| matches!(o, Object::Netns { .. })),
+            links: n(|o| matches!(o, Object::Link { .. })),
+            addrs: n(|o| matches!(o, Object::Addr { .. })),
+            routes: n(|o| matches!(o, Object::Route { .. })),
+            qdiscs: n(|o| matches!(o, Object::Qdisc { .. })),
+            processes: n(|o| matches!(o, Object::Process { .. })),
+            sysctls: n(|o| matches!(o, Object::Sysctl { .. })),
+            moved: n(|o| matches!(o, Object::Moved { .. })),
+        };
+        // Inside its namespaces: only a trusted ledger's names are looked at.
+        if rec.trusted() {
+            let names: Vec<String> = all
+                .iter()
+                .filter_map(|o| match o {
+                    Object::Netns { name, .. } => Some(name.clone()),
+                    _ => None,
+                })
+                .collect();
+            if let Ok(inside) = crate::lab::census::count(&names) {
+                c.links += inside.links;
+                c.addrs += inside.addrs;
+                c.routes += inside.routes;
+            }
+        }
+        c
+    }
+
+    /// "1 netns, 2 links, 1 addr, 1 route, 1 proc": what is there, nothing when empty.
+    fn text(&self) -> String {
+        let parts = [
+            (self.namespaces, "netns", "netns"),
+            (self.links, "link", "links"),
+            (self.addrs, "addr", "addrs"),
+            (self.routes, "route", "routes"),
+            (self.qdiscs, "qdisc", "qdiscs"),
+            (self.processes, "proc", "procs"),
+            (self.sysctls, "sysctl", "sysctls"),
+            (self.moved, "moved", "moved"),
+        ];
+        let shown: Vec<String> = parts
+            .iter()
+            .filter(|(n, ..)| *n > 0)
+            .map(|(n, one, many)| format!("{n} {}", if *n == 1 { one } else { many }))
+            .collect();
+        if shown.is_empty() {
+            "nothing".into()
+        } else {
+            shown.join(", ")
+        }
+    }
+}
+
+/// running (its process runs), kept (left standing on purpose), dead, or damaged (its ledger
+/// cannot be trusted).
+fn state(rec: &Record) -> &'static str {
+    if !rec.trusted() {
+        "damaged"
+    } else if rec.alive() {
+        "alive"
+    } else if rec.kept {
+        "kept"
+    } else {
+        "dead"
+    }
+}
+
+/// One lab as `ls --json` prints it.
+#[derive(serde::Serialize)]
+struct LabJson<'a> {
+    name: &'a str,
+    id: &'a str,
+    pid: i32,
+    /// "alive", "kept", "dead" or "damaged".
+    state: &'static str,
+    /// Kept inside its sandbox (by a holder process), not on the host.
+    sandbox: bool,
+    /// Seconds since the epoch (None for a sandbox lab).
+    started: Option<u64>,
+    /// Its ledger (None for a sandbox lab: its ledger is inside the sandbox).
+    ledger: Option<String>,
+    objects: Counts,
+    problems: &'a [String],
 }
 
 /// Says which ledgers could not be read, and why; true if any.
@@ -67,26 +154,54 @@ fn report_damaged(cmd: &str, rec: &Record) {
 }
 
 /// `ls` exits 1 when a ledger could not be read or is damaged (reported on stderr).
-pub fn ls() -> i32 {
+pub fn ls(json: bool) -> i32 {
     let scan = ledger::scan(ledger_dir());
-    out!("{:<20} {:<8} {:>8} {:<7} {:>5}  OBJECTS", "NAME", "ID", "PID", "STATE", "AGE");
-    for rec in &scan.records {
-        let state = if !rec.trusted() {
-            "damaged"
-        } else if rec.alive() {
-            "alive"
-        } else {
-            "dead"
-        };
-        out!(
-            "{:<20} {:<8} {:>8} {:<7} {:>5}  {}",
-            rec.header.name,
-            rec.header.id,
-            rec.header.pid,
-            state,
-            age(rec.header.started),
-            counts(rec)
-        );
+    let sandboxed = crate::engine::sandbox_hold::kept();
+    if json {
+        let mut labs: Vec<LabJson> = scan
+            .records
+            .iter()
+            .map(|rec| LabJson {
+                name: &rec.header.name,
+                id: &rec.header.id,
+                pid: rec.header.pid,
+                state: state(rec),
+                sandbox: false,
+                started: Some(rec.header.started),
+                ledger: Some(rec.path.display().to_string()),
+                objects: Counts::of(rec),
+                problems: &rec.problems,
+            })
+            .collect();
+        labs.extend(sandboxed.iter().map(|k| LabJson {
+            name: &k.name,
+            id: &k.id,
+            pid: k.pid,
+            state: "kept",
+            sandbox: true,
+            started: None,
+            ledger: None,
+            objects: Counts { namespaces: k.namespaces.len(), ..Counts::default() },
+            problems: &[],
+        }));
+        out!("{}", serde_json::to_string_pretty(&labs).expect("labs serialize"));
+    } else {
+        out!("{:<20} {:<8} {:>8} {:<7} {:>5}  OBJECTS", "NAME", "ID", "PID", "STATE", "AGE");
+        for rec in &scan.records {
+            out!(
+                "{:<20} {:<8} {:>8} {:<7} {:>5}  {}",
+                rec.header.name,
+                rec.header.id,
+                rec.header.pid,
+                state(rec),
+                age(rec.header.started),
+                Counts::of(rec).text()
+            );
+        }
+        for k in &sandboxed {
+            let objects = format!("{} in its sandbox", report::plural(k.namespaces.len(), "namespace"));
+            out!("{:<20} {:<8} {:>8} {:<7} {:>5}  {objects}", k.name, k.id, k.pid, "kept", "-");
+        }
     }
     let mut status = i32::from(report_refused("ls", &scan));
     for rec in scan.records.iter().filter(|r| !r.trusted()) {
@@ -123,6 +238,19 @@ fn remove_dead(cmd: &str, rec: &Record) -> i32 {
 }
 
 pub fn down(which: &str) -> i32 {
+    let kept: Vec<_> = crate::engine::sandbox_hold::kept().into_iter().filter(|k| k.id == which || k.name == which).collect();
+    if let [k] = kept.as_slice() {
+        return match crate::engine::sandbox_hold::end(k) {
+            Ok(()) => {
+                note!("lab {} (id {}) ended with its sandbox", k.name, k.id);
+                0
+            }
+            Err(e) => {
+                report::plain(e.to_string(), None);
+                1
+            }
+        };
+    }
     let scan = ledger::scan(ledger_dir());
     let matching: Vec<&Record> = scan.records.iter().filter(|r| r.header.id == which || r.header.name == which).collect();
     match matching.as_slice() {
@@ -141,7 +269,10 @@ pub fn down(which: &str) -> i32 {
             1
         }
         [] => {
-            report::plain(format!("no lab named {which:?} is standing"), Some("`nslab ls` lists the labs that are".into()));
+            report::plain(
+                format!("no lab named {which:?} is standing"),
+                Some("`nslab ls` lists the labs that are standing, by name and id".into()),
+            );
             1
         }
         // A running lab tears down from its own memory: a damaged file does not matter to it.
@@ -196,20 +327,33 @@ fn stop(rec: &Record) -> i32 {
     }
 }
 
-/// Tears down every dead lab. Exits 1 when something could not be removed, or a ledger could not
-/// be read or trusted (those are kept, and nothing they list is touched).
-pub fn clean() -> i32 {
+/// Tears down every dead lab, and with `kept` the labs kept on purpose too. Exits 1 when
+/// something could not be removed, or a ledger could not be read or trusted (those are kept, and
+/// nothing they list is touched).
+pub fn clean(kept: bool) -> i32 {
     let scan = ledger::scan(ledger_dir());
     let mut status = i32::from(report_refused("clean", &scan));
-    let mut dead = 0;
+    let mut removed = 0;
+    let mut left = Vec::new();
     for rec in scan.records.iter().filter(|r| !r.alive()) {
-        dead += 1;
+        if rec.kept && !kept && rec.trusted() {
+            left.push(format!("{} (id {})", rec.header.name, rec.header.id));
+            continue;
+        }
+        removed += 1;
         status |= remove_dead("clean", rec);
     }
     // Shared-settings records a lab killed before it wrote them left empty, and their directory.
     crate::lab::shared_settings::prune(&ledger_dir().join("shared"));
-    if dead == 0 && status == 0 {
+    if removed == 0 && status == 0 {
         note!("clean: no dead labs");
+    }
+    if !left.is_empty() {
+        note!(
+            "clean: left {} kept on purpose: {} (`nslab down LAB` or `nslab clean --kept` removes them)",
+            report::plural(left.len(), "lab"),
+            left.join(", ")
+        );
     }
     status
 }

@@ -1,16 +1,51 @@
 //! How errors look: miette reports, in colour on a terminal and plain (but identical in shape)
-//! elsewhere, so tests and CI logs can compare them exactly.
+//! elsewhere, so tests and CI logs can compare them exactly. `--color` and NO_COLOR decide.
 
 use std::io::IsTerminal;
+use std::sync::OnceLock;
 
 use miette::{GraphicalReportHandler, GraphicalTheme};
 
+/// `--color`: when to use colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal, unless NO_COLOR is set.
+    #[default]
+    Auto,
+    /// Always, also into a pipe or a file.
+    Always,
+    /// Never.
+    Never,
+}
+
+static CHOICE: OnceLock<ColorChoice> = OnceLock::new();
+
+/// Sets the choice for the whole process (once, from the command line).
+pub fn set_color(choice: ColorChoice) {
+    let _ = CHOICE.set(choice);
+}
+
+/// Whether output to a stream (a terminal or not, as `tty` says) is coloured.
+pub fn color_for(tty: bool) -> bool {
+    match CHOICE.get().copied().unwrap_or_default() {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        // https://no-color.org: set and not empty.
+        ColorChoice::Auto => tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+    }
+}
+
+/// Whether standard error is coloured.
+pub fn stderr_color() -> bool {
+    color_for(std::io::stderr().is_terminal())
+}
+
 pub fn install_hook() {
     let _ = miette::set_hook(Box::new(|_| {
-        let tty = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
         let mut opts = miette::MietteHandlerOpts::new().terminal_links(false).unicode(true);
-        if !tty {
-            opts = opts.color(false).width(100);
+        opts = if stderr_color() { opts.color(true) } else { opts.color(false) };
+        if !std::io::stderr().is_terminal() {
+            opts = opts.width(100);
         }
         Box::new(opts.build())
     }));
@@ -39,4 +74,9 @@ pub struct PlainError {
 
 pub fn plain(message: impl Into<String>, help: Option<String>) {
     print(PlainError { message: message.into(), help });
+}
+
+/// "1 scenario", "2 scenarios".
+pub fn plural(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }

@@ -96,6 +96,30 @@ pub struct VxlanSpec {
     pub remote: Option<IpAddr>,
     pub dev: Option<u32>,
     pub port: u16,
+    /// The rest of `ip link add ... type vxlan`'s settings; None leaves the kernel's default.
+    pub extra: VxlanExtra,
+}
+
+/// VXLAN settings beyond the endpoint: `[no]learning`, `[no]proxy`, `ttl`, `tos`, `srcport LO
+/// HI`, `[no]l2miss`, `[no]l3miss`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VxlanExtra {
+    pub learning: Option<bool>,
+    pub proxy: Option<bool>,
+    pub ttl: Option<u8>,
+    pub tos: Option<u8>,
+    pub srcport: Option<(u16, u16)>,
+    pub l2miss: Option<bool>,
+    pub l3miss: Option<bool>,
+}
+
+/// Bridge settings at creation: `stp_state`, `ageing_time` (in the kernel's clock_t, hundredths
+/// of a second, as `ip` takes it), `mcast_snooping`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BridgeSpec {
+    pub stp: Option<bool>,
+    pub ageing_time: Option<u32>,
+    pub mcast_snooping: Option<bool>,
 }
 
 /// What kind of link to create, with the kind's own settings (ifb, the intermediate functional
@@ -103,7 +127,7 @@ pub struct VxlanSpec {
 /// namespace the link is created in.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Kind {
-    Bridge { stp: Option<bool> },
+    Bridge(BridgeSpec),
     Macvlan { parent: u32, mode: MacvlanMode },
     Vxlan(VxlanSpec),
     Dummy,
@@ -118,7 +142,7 @@ impl Kind {
     /// The kind's name as `ip -d link` shows it.
     pub fn name(&self) -> &'static str {
         match self {
-            Kind::Bridge { .. } => "bridge",
+            Kind::Bridge(_) => "bridge",
             Kind::Macvlan { .. } => "macvlan",
             Kind::Vxlan(_) => "vxlan",
             Kind::Dummy => "dummy",
@@ -133,7 +157,7 @@ impl Kind {
     /// The kernel feature (config option or module) that provides the kind, in words.
     pub fn feature(&self) -> &'static str {
         match self {
-            Kind::Bridge { .. } => "bridge",
+            Kind::Bridge(_) => "bridge",
             Kind::Macvlan { .. } => "macvlan",
             Kind::Vxlan(_) => "vxlan",
             Kind::Dummy => "dummy",
@@ -157,10 +181,16 @@ impl Conn {
     /// Creates a link of `kind` named `name`: down, like `ip link add`, unless `opts.up`.
     pub async fn add_link(&self, name: &str, kind: &Kind, opts: &LinkOptions) -> Result<()> {
         let mut msg = match kind {
-            Kind::Bridge { stp } => {
+            Kind::Bridge(spec) => {
                 let mut b = LinkMessageBuilder::<LinkBridge>::new(name);
-                if let Some(on) = stp {
-                    b = b.stp_state(if *on { BridgeStpState::KernelStp } else { BridgeStpState::Disabled });
+                if let Some(on) = spec.stp {
+                    b = b.stp_state(if on { BridgeStpState::KernelStp } else { BridgeStpState::Disabled });
+                }
+                if let Some(t) = spec.ageing_time {
+                    b = b.ageing_time(t);
+                }
+                if let Some(on) = spec.mcast_snooping {
+                    b = b.mcast_snooping(on);
                 }
                 b.build()
             }
@@ -179,6 +209,28 @@ impl Conn {
                     Some(IpAddr::V4(ip)) => b = b.remote(ip),
                     Some(IpAddr::V6(ip)) => b = b.remote6(ip),
                     None => {}
+                }
+                let x = &v.extra;
+                if let Some(on) = x.learning {
+                    b = b.learning(on);
+                }
+                if let Some(on) = x.proxy {
+                    b = b.proxy(on);
+                }
+                if let Some(ttl) = x.ttl {
+                    b = b.ttl(ttl);
+                }
+                if let Some(tos) = x.tos {
+                    b = b.tos(tos);
+                }
+                if let Some((lo, hi)) = x.srcport {
+                    b = b.port_range(lo, hi);
+                }
+                if let Some(on) = x.l2miss {
+                    b = b.l2miss(on);
+                }
+                if let Some(on) = x.l3miss {
+                    b = b.l3miss(on);
                 }
                 b.build()
             }

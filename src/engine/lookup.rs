@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use futures::TryStreamExt;
 use rtnetlink::packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourMessage, NeighbourState};
-use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteMessage, RouteType};
+use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteFlags, RouteMessage, RouteType};
 use rtnetlink::packet_route::AddressFamily;
 
 use super::error::{EngineError, Result};
@@ -23,6 +23,16 @@ pub struct RouteLookup {
     /// The source address the kernel would use.
     pub src: Option<IpAddr>,
     pub table: Option<u32>,
+}
+
+/// What `ip route get` selects on besides the destination: a source address, an input link
+/// (the packet arrives there, as if forwarded), an output link and a firewall mark.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RouteQuery {
+    pub from: Option<IpAddr>,
+    pub iif: Option<u32>,
+    pub oif: Option<u32>,
+    pub mark: Option<u32>,
 }
 
 /// One entry of the neighbour (ARP / NDP) table.
@@ -76,11 +86,31 @@ impl Conn {
     /// `ip route get DST`). No route comes back as the errno the kernel gives: ENETUNREACH
     /// (no route), EHOSTUNREACH (an unreachable route), EINVAL (blackhole), EACCES (prohibit).
     pub async fn route_get(&self, dst: IpAddr) -> Result<RouteLookup> {
+        self.route_query(dst, &RouteQuery::default()).await
+    }
+
+    /// `route_get` with the rest of `ip route get`'s selectors: `from`, `iif`, `oif`, `mark`.
+    pub async fn route_query(&self, dst: IpAddr, q: &RouteQuery) -> Result<RouteLookup> {
         let op = format!("look up the route to {dst}");
         let mut msg = RouteMessage::default();
         msg.header.address_family = if dst.is_ipv4() { AddressFamily::Inet } else { AddressFamily::Inet6 };
         msg.header.destination_prefix_length = if dst.is_ipv4() { 32 } else { 128 };
         msg.attributes.push(RouteAttribute::Destination(route_address(dst)));
+        // Report the table the route was found in (as `ip route get` asks), not main.
+        msg.header.flags |= RouteFlags::LookupTable;
+        if let Some(from) = q.from {
+            msg.header.source_prefix_length = if from.is_ipv4() { 32 } else { 128 };
+            msg.attributes.push(RouteAttribute::Source(route_address(from)));
+        }
+        if let Some(i) = q.iif {
+            msg.attributes.push(RouteAttribute::Iif(i));
+        }
+        if let Some(o) = q.oif {
+            msg.attributes.push(RouteAttribute::Oif(o));
+        }
+        if let Some(m) = q.mark {
+            msg.attributes.push(RouteAttribute::Mark(m));
+        }
         let mut stream = self.handle.route().get(msg).execute();
         let reply = match stream.try_next().await {
             Ok(Some(m)) => m,

@@ -17,7 +17,7 @@ use super::error::{EngineError, Result};
 use super::netns;
 
 /// A link as the kernel reports it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct LinkInfo {
     /// Interface index, unique within its namespace.
     pub index: u32,
@@ -44,6 +44,16 @@ pub struct LinkInfo {
     pub master: Option<u32>,
     /// The link group (0: "default").
     pub group: u32,
+    /// The alias (IFLA_IFALIAS; empty when it has none).
+    pub alias: String,
+    /// Alternative names (IFLA_PROP_LIST / IFLA_ALT_IFNAME).
+    pub altnames: Vec<String>,
+    /// IFF_PROMISC.
+    pub promisc: bool,
+    /// IFF_NOARP.
+    pub noarp: bool,
+    /// Transmit queue length (IFLA_TXQLEN).
+    pub txqueuelen: u32,
 }
 
 /// An address on a link, as the kernel reports it.
@@ -322,6 +332,11 @@ pub(super) fn link_info(msg: &LinkMessage) -> LinkInfo {
         peer_netnsid: None,
         master: None,
         group: 0,
+        alias: String::new(),
+        altnames: super::link_props::altnames(msg),
+        promisc: msg.header.flags.contains(LinkFlags::Promisc),
+        noarp: msg.header.flags.contains(LinkFlags::Noarp),
+        txqueuelen: 0,
     };
     for attr in &msg.attributes {
         match attr {
@@ -333,6 +348,8 @@ pub(super) fn link_info(msg: &LinkMessage) -> LinkInfo {
             LinkAttribute::LinkNetNsId(id) => info.peer_netnsid = Some(*id),
             LinkAttribute::Controller(i) => info.master = Some(*i),
             LinkAttribute::Group(g) => info.group = *g,
+            LinkAttribute::IfAlias(a) => info.alias = a.clone(),
+            LinkAttribute::TxQueueLen(n) => info.txqueuelen = *n,
             LinkAttribute::LinkInfo(infos) => {
                 for i in infos {
                     if let NlLinkInfo::Kind(k) = i {

@@ -27,6 +27,8 @@ pub(super) struct Frame {
     owned: HashSet<String>,
     /// Sysctls changed in those namespaces since, with the value to put back, oldest first.
     sysctls: Vec<(Ns, Vec<String>, String)>,
+    /// The TCP listeners' mark: those started since close when the sub-test ends.
+    tcp: u64,
 }
 
 impl Lab {
@@ -34,8 +36,10 @@ impl Lab {
     /// belongs before the checkpoint.
     pub fn checkpoint(&mut self) -> Result<Checkpoint> {
         self.flush()?;
-        let mark = self.ledger.as_ref().map(|l| l.mark());
-        self.checkpoints.push(Frame { owned: self.owned.clone(), sysctls: Vec::new() });
+        // The ledger is made here if the lab has none yet: what the sub-test makes is then
+        // everything after an empty mark.
+        let mark = Some(self.ledger_mut()?.mark());
+        self.checkpoints.push(Frame { owned: self.owned.clone(), sysctls: Vec::new(), tcp: self.tcp.mark() });
         Ok(Checkpoint { depth: self.checkpoints.len(), mark })
     }
 
@@ -75,6 +79,7 @@ impl Lab {
         let _ = self.flush();
         self.checkpoints.truncate(cp.depth);
         let frame = self.checkpoints.pop().unwrap_or_default();
+        self.tcp.close_since(frame.tcp);
         let mut report = TeardownReport::default();
         for (ns, parts, old) in frame.sysctls.iter().rev() {
             let file = self.ns_file(ns).ok();
@@ -134,6 +139,7 @@ impl Lab {
         self.changed.moved.retain(|_, o| !made.contains(&o.key()));
         self.changed.qdiscs.retain(|_, o| !made.contains(&o.key()));
         self.changed.routes.retain(|o| !made.contains(&o.key()));
+        self.changed.rules.retain(|o| !made.contains(&o.key()));
         self.unsettled = Default::default();
     }
 }

@@ -230,7 +230,7 @@ mod tests {
             peer_index: None,
             peer_netnsid: None,
             master: None,
-            group: 0,
+            ..LinkInfo::default()
         }
     }
 

@@ -78,6 +78,26 @@ pub enum Object {
         dev: Option<u32>,
         via: String,
         protocol: u8,
+        /// A multipath route's nexthops, in the kernel's order (empty: a single path).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        nexthops: Vec<RouteHop>,
+    },
+    /// A policy rule added in a namespace the lab did not create, by every field it has
+    /// (`from`/`to`: "" for all; `iif`/`oif`: "" for any; `fwmark` 0: none).
+    Rule {
+        ns: Option<String>,
+        ns_inode: u64,
+        v6: bool,
+        priority: u32,
+        table: u32,
+        action: u8,
+        from: String,
+        to: String,
+        iif: String,
+        oif: String,
+        fwmark: u32,
+        fwmask: Option<u32>,
+        protocol: u8,
     },
     /// A network sysctl set in a namespace the lab did not create: `key` is its path below
     /// /proc/sys ("net/ipv4/ip_forward"), `old` the value before the lab's first change, `new`
@@ -102,12 +122,70 @@ pub enum Object {
         to_inode: u64,
         now: u32,
     },
+    /// Settings the lab changed (`link_set`) on a link it did not create, outside its
+    /// namespaces: the link by ifindex (its name confirms it), `old` each setting before the
+    /// lab's first change of it, and the alternative names it added. Put back at teardown.
+    /// `depth`: the sub-test checkpoints active when it was made (0: none); a sub-test's record
+    /// holds the values from its start, so undoing it puts back no more than it changed.
+    LinkSet {
+        ns: Option<String>,
+        ns_inode: u64,
+        name: String,
+        index: u32,
+        old: super::link_set::SavedLink,
+        #[serde(default)]
+        depth: usize,
+    },
+    /// A neighbour entry (`proxy`: a proxy entry) added to a link the lab did not create, outside
+    /// its namespaces; the link by ifindex. Removed only while the entry is as the lab left it
+    /// (the same MAC, and the same state when that was permanent or noarp). See `lab/neigh.rs`.
+    Neigh { ns: Option<String>, ns_inode: u64, link: String, index: u32, ip: String, mac: String, state: u16, proxy: bool },
+    /// A forwarding entry added to a link the lab did not create, outside its namespaces: the
+    /// bridge's (`master`) and/or the link's own (`own`, `bridge fdb ... self`), by MAC and the
+    /// vxlan remote it names (`dst` "" for none). See `lab/fdb.rs`.
+    Fdb {
+        ns: Option<String>,
+        ns_inode: u64,
+        link: String,
+        index: u32,
+        mac: String,
+        dst: String,
+        vni: Option<u32>,
+        port: Option<u16>,
+        master: bool,
+        own: bool,
+        state: u16,
+    },
+    /// An address the lab flushed from a link it did not create, outside its namespaces: put
+    /// back at teardown (if the link is still that ifindex and the address is not there), with
+    /// its peer, broadcast, scope, settable flags and lifetimes. See `lab/addr_options.rs`.
+    Flushed {
+        ns: Option<String>,
+        ns_inode: u64,
+        link: String,
+        index: u32,
+        cidr: String,
+        peer: String,
+        broadcast: String,
+        scope: u8,
+        flags: u32,
+        valid: u32,
+        preferred: u32,
+    },
     /// A background process (group leader); `start` is its start time in clock ticks, which
     /// tells it from a later process that reuses the pid.
     Process { pid: i32, start: u64 },
     /// The PID namespace the lab's programs run in, by its first process (its init): ending
     /// that ends everything in the namespace (see `engine::pidns`).
     Pidns { pid: i32, start: u64 },
+}
+
+/// One nexthop of a recorded multipath route: gateway ("" for none), output ifindex, weight.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteHop {
+    pub via: String,
+    pub dev: Option<u32>,
+    pub weight: u16,
 }
 
 /// A root qdisc as the kernel dumped it: its kind, handle and TCA_OPTIONS bytes (hex).
@@ -119,6 +197,11 @@ pub struct SavedQdisc {
 }
 
 impl Object {
+    /// Whether two records describe the same object (see `key`).
+    pub fn same(&self, other: &Object) -> bool {
+        self.key() == other.key()
+    }
+
     /// Two records describe the same object when these match (identity fields may be filled later).
     pub(crate) fn key(&self) -> String {
         match self {
@@ -126,11 +209,20 @@ impl Object {
             Object::Link { ns, name, .. } => format!("link {ns:?} {name}"),
             Object::Addr { ns, link, cidr, .. } => format!("addr {ns:?} {link} {cidr}"),
             Object::Route { ns, table, dst, metric, via, .. } => format!("route {ns:?} {table} {dst} {metric} {via}"),
+            Object::Rule { ns, v6, priority, table, action, from, to, iif, oif, fwmark, .. } => {
+                format!("rule {ns:?} {v6} {priority} {table} {action} {from} {to} {iif} {oif} {fwmark}")
+            }
             Object::Qdisc { ns, index, .. } => format!("qdisc {ns:?} {index}"),
             Object::Moved { ns, index, .. } => format!("moved {ns:?} {index}"),
+            Object::LinkSet { ns, index, depth, .. } => format!("linkset {ns:?} {index} {depth}"),
             Object::Process { pid, .. } => format!("process {pid}"),
             Object::Pidns { pid, .. } => format!("pidns {pid}"),
             Object::Sysctl { ns, key, .. } => format!("sysctl {ns:?} {key}"),
+            Object::Neigh { ns, index, ip, proxy, .. } => format!("neigh {ns:?} {index} {ip} {proxy}"),
+            Object::Fdb { ns, index, mac, dst, vni, port, master, own, .. } => {
+                format!("fdb {ns:?} {index} {mac} {dst} {vni:?} {port:?} {master} {own}")
+            }
+            Object::Flushed { ns, index, cidr, .. } => format!("flushed {ns:?} {index} {cidr}"),
         }
     }
 }
@@ -146,12 +238,16 @@ enum Event {
     Gone(Object),
     /// The creation announced by the last `Intent` for this object failed: nothing was made.
     Failed(Object),
+    /// The lab was left standing on purpose (`--keep`, `:keep`), at this time (seconds since
+    /// the epoch): `clean` leaves it, `down` removes it.
+    Kept(u64),
 }
 
 impl Event {
-    fn object(&self) -> &Object {
+    fn object(&self) -> Option<&Object> {
         match self {
-            Event::Intent(o) | Event::Made(o) | Event::Gone(o) | Event::Failed(o) => o,
+            Event::Intent(o) | Event::Made(o) | Event::Gone(o) | Event::Failed(o) => Some(o),
+            Event::Kept(_) => None,
         }
     }
 }
@@ -187,6 +283,7 @@ impl Replay {
                 let key = o.key();
                 self.pending.retain(|p| p.key() != key);
             }
+            Event::Kept(_) => {}
         }
     }
 
@@ -245,6 +342,8 @@ pub struct Record {
     /// on, and a record with any is not trusted at all: `clean` and `down` remove nothing it
     /// lists and keep the file. (A last line cut short by a crash is not a problem.)
     pub problems: Vec<String>,
+    /// Left standing on purpose (`--keep`): not dead, whatever became of its process.
+    pub kept: bool,
     /// The file's (device, inode) when read.
     identity: (u64, u64),
 }
@@ -363,6 +462,12 @@ impl Ledger {
         self.append(Event::Failed(obj.clone()))
     }
 
+    /// Notes that the lab is left standing on purpose (see `Record::kept`).
+    pub fn kept(&mut self) -> Result<()> {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        self.append(Event::Kept(now))
+    }
+
     /// Where the ledger stands now, to undo back to (see `checkpoint.rs`).
     pub fn mark(&self) -> Mark {
         let standing = self.state.index.iter().map(|(k, &i)| (k.clone(), self.state.made[i].clone())).collect();
@@ -405,6 +510,7 @@ impl Ledger {
             objects: self.state.objects(),
             pending: self.state.pending.clone(),
             problems: Vec::new(),
+            kept: false,
             identity: self.identity,
         })
     }
@@ -520,6 +626,7 @@ fn parse(path: &Path, text: &[u8], identity: (u64, u64)) -> std::result::Result<
     header.check(&stem).map_err(|e| format!("line 1: {e}"))?;
     let mut state = Replay::default();
     let mut problems = Vec::new();
+    let mut kept = false;
     for (i, line) in lines.iter().enumerate().skip(1) {
         let n = i + 1;
         let event = match std::str::from_utf8(line).map(serde_json::from_str::<Event>) {
@@ -535,12 +642,16 @@ fn parse(path: &Path, text: &[u8], identity: (u64, u64)) -> std::result::Result<
                 continue;
             }
         };
-        match event.object().check() {
+        let Some(object) = event.object() else {
+            kept = true;
+            continue;
+        };
+        match object.check() {
             Ok(()) => state.apply(event),
             Err(e) => problems.push(format!("{}:{n}: {e}; never acted on", path.display())),
         }
     }
-    Ok(Record { header, path: path.to_path_buf(), objects: state.objects(), pending: state.pending, problems, identity })
+    Ok(Record { header, path: path.to_path_buf(), objects: state.objects(), pending: state.pending, problems, kept, identity })
 }
 
 /// Reads one ledger (see `load` and `parse` for what is refused).
@@ -580,7 +691,9 @@ pub fn scan(dir: &Path) -> Scan {
             Err(why) => scan.refused.push(format!("{}: {why}", path.display())),
         }
     }
-    scan.records.sort_by_key(|r| (r.header.started, r.header.id.clone()));
+    // Oldest first; labs started in the same second by name, so that `ls` reads the same each time.
+    scan.records
+        .sort_by(|a, b| (a.header.started, &a.header.name, &a.header.id).cmp(&(b.header.started, &b.header.name, &b.header.id)));
     scan
 }
 

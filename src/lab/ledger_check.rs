@@ -7,7 +7,7 @@
 use super::error::LabError;
 use super::ledger::{Header, Object, SavedQdisc};
 use super::{validate, validate_net};
-use crate::engine::{route, tc};
+use crate::engine::{route, rule, tc};
 
 /// The largest pid the kernel can hand out (PID_MAX_LIMIT on 64-bit).
 const MAX_PID: i32 = 4_194_304;
@@ -32,15 +32,42 @@ impl Object {
                 validate::link_name(link)?;
                 validate::cidr(cidr).map(drop)
             }
-            Object::Route { ns, dst, via, table, kind, protocol, .. } => {
+            Object::Route { ns, dst, via, table, kind, protocol, nexthops, .. } => {
                 namespace(ns)?;
-                super::route_spec(dst, via)?;
-                // nslab adds unicast routes to the main table, marked as its own.
-                if (*table, *kind, *protocol) != (route::MAIN_TABLE, route::UNICAST, route::NSLAB_PROTOCOL) {
+                let spec = super::route_spec(dst, via)?;
+                route_fields(dst, *table, *kind, *protocol)?;
+                for h in nexthops {
+                    let hop = super::route_spec(dst, &h.via)?;
+                    if !h.via.is_empty() && hop.v6 != spec.v6 && spec.dst.is_some() {
+                        return Err(invalid("route", dst, "a nexthop's gateway is of another family"));
+                    }
+                    if !(1..=256).contains(&h.weight) {
+                        return Err(invalid("route", dst, "a nexthop's weight is from 1 to 256"));
+                    }
+                }
+                Ok(())
+            }
+            Object::Rule { ns, v6, table, action, from, to, iif, oif, protocol, .. } => {
+                namespace(ns)?;
+                for (what, p) in [("rule source", from), ("rule destination", to)] {
+                    if !p.is_empty() {
+                        let c = validate::network(what, p)?;
+                        if c.ip.is_ipv6() != *v6 {
+                            return Err(invalid(what, p, "it is not of the rule's family"));
+                        }
+                    }
+                }
+                for name in [iif, oif] {
+                    if !name.is_empty() {
+                        validate::link_name(name)?;
+                    }
+                }
+                // nslab marks every rule it adds as its own, and adds only these actions.
+                if *protocol != route::NSLAB_PROTOCOL || !rule::ACTIONS.iter().any(|(_, a)| a == action) {
                     return Err(invalid(
-                        "route",
-                        dst,
-                        "nslab's routes are unicast routes in the main table with its own protocol number",
+                        "rule",
+                        &format!("priority {table}"),
+                        "nslab's rules carry its own protocol number and a lookup, blackhole, unreachable or prohibit action",
                     ));
                 }
                 Ok(())
@@ -64,7 +91,15 @@ impl Object {
                 validate::link_name(name)?;
                 namespace(to)
             }
+            Object::LinkSet { ns, name, old, .. } => {
+                namespace(ns)?;
+                validate::link_name(name)?;
+                old.alias.as_deref().map_or(Ok(()), |a| super::validate_links::alias(a, name).map(drop))?;
+                old.mac.as_deref().filter(|m| !m.is_empty()).map_or(Ok(()), |m| validate_net::mac(m).map(drop))?;
+                old.altnames.iter().try_for_each(|a| super::validate_links::altname(a))
+            }
             Object::Process { pid, .. } | Object::Pidns { pid, .. } => process(*pid),
+            Object::Neigh { .. } | Object::Fdb { .. } | Object::Flushed { .. } => super::ledger_neigh::check(self),
         }
     }
 }
@@ -82,6 +117,20 @@ impl Header {
         }
         process(self.pid)
     }
+}
+
+/// A route nslab could have added: a real table (not 0, "unspec"), a type it creates, and a
+/// protocol other than the kernel's own marks (0 to 2: unspec, redirect, kernel), so that no
+/// record can name a route the kernel made for an address.
+fn route_fields(dst: &str, table: u32, kind: u8, protocol: u8) -> Check {
+    if table == 0 || !route::TYPES.iter().any(|(_, k)| *k == kind) || protocol < 3 {
+        return Err(invalid(
+            "route",
+            dst,
+            "nslab's routes are in a numbered table, of a type it creates, with its own protocol number or one the script gave (3 to 255)",
+        ));
+    }
+    Ok(())
 }
 
 fn invalid(what: &'static str, value: &str, reason: &str) -> LabError {
@@ -138,6 +187,7 @@ fn process(pid: i32) -> Check {
 
 #[cfg(test)]
 mod tests {
+    use super::super::ledger::RouteHop;
     use super::*;
 
     fn ok(o: Object) {
@@ -172,6 +222,25 @@ mod tests {
             dev: None,
             via: via.into(),
             protocol: route::NSLAB_PROTOCOL,
+            nexthops: Vec::new(),
+        }
+    }
+
+    fn rule(ns: Option<&str>, from: &str, iif: &str, action: u8, protocol: u8) -> Object {
+        Object::Rule {
+            ns: ns.map(Into::into),
+            ns_inode: 1,
+            v6: false,
+            priority: 100,
+            table: 100,
+            action,
+            from: from.into(),
+            to: String::new(),
+            iif: iif.into(),
+            oif: String::new(),
+            fwmark: 0,
+            fwmask: None,
+            protocol,
         }
     }
 
@@ -235,9 +304,48 @@ mod tests {
             dev,
             via: via.clone(),
             protocol,
+            nexthops: Vec::new(),
         };
-        bad(foreign(254, 3), "its own protocol number");
-        bad(foreign(255, route::NSLAB_PROTOCOL), "its own protocol number");
+        // The kernel's own marks (a connected or local route of the machine's), table 0.
+        bad(foreign(254, 2), "its own protocol number or one the script gave");
+        bad(foreign(255, 0), "its own protocol number or one the script gave");
+        bad(foreign(0, route::NSLAB_PROTOCOL), "in a numbered table");
+        let typed = |k| match foreign(255, route::NSLAB_PROTOCOL) {
+            Object::Route { ns, ns_inode, table, dst, metric, dev, via, protocol, nexthops, .. } => {
+                Object::Route { ns, ns_inode, table, dst, metric, kind: k, dev, via, protocol, nexthops }
+            }
+            other => other,
+        };
+        bad(typed(3), "of a type it creates");
+        ok(typed(route::LOCAL));
+        ok(typed(6));
+        ok(foreign(100, 4));
+        let hop = |v: &str, weight| match route("10.9.0.0/24", "") {
+            Object::Route { ns, ns_inode, table, dst, metric, kind, dev, via, protocol, .. } => Object::Route {
+                ns,
+                ns_inode,
+                table,
+                dst,
+                metric,
+                kind,
+                dev,
+                via,
+                protocol,
+                nexthops: vec![RouteHop { via: v.into(), dev: Some(2), weight }],
+            },
+            other => other,
+        };
+        ok(hop("10.1.0.2", 1));
+        bad(hop("fd00::2", 1), "it is IPv6 but");
+        bad(hop("10.1.0.2", 0), "from 1 to 256");
+        bad(hop("10.1.0.2/24", 1), "invalid gateway");
+        ok(rule(Some("a"), "10.0.0.0/8", "", 1, route::NSLAB_PROTOCOL));
+        bad(rule(Some("../x"), "", "", 1, route::NSLAB_PROTOCOL), "namespace name");
+        bad(rule(None, "10.0.0.1/8", "", 1, route::NSLAB_PROTOCOL), "host bits");
+        bad(rule(None, "fd00::/8", "", 1, route::NSLAB_PROTOCOL), "rule's family");
+        bad(rule(None, "", "a/b", 1, route::NSLAB_PROTOCOL), "interface name");
+        bad(rule(None, "", "", 1, 2), "own protocol number");
+        bad(rule(None, "", "", 2, route::NSLAB_PROTOCOL), "own protocol number");
         bad(qdisc("eth0", 0x0005_0000, None), "not one nslab gives");
         bad(qdisc("eth0", 0x1ab0_0000, Some(("../x", "00"))), "qdisc's name");
         bad(qdisc("eth0", 0x1ab0_0000, Some(("tbf", "0g"))), "hexadecimal");

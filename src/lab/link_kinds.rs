@@ -5,7 +5,7 @@ use nix::errno::Errno;
 
 use super::ledger::Object;
 use super::{validate, validate_net, Lab, LabError, Ns, Result};
-use crate::engine::link_kinds::{BondMode, Kind, MacvlanMode, VxlanSpec};
+use crate::engine::link_kinds::{BondMode, BridgeSpec, Kind, MacvlanMode, VxlanExtra, VxlanSpec};
 use crate::engine::netlink::LinkOptions;
 use crate::engine::EngineError;
 
@@ -20,11 +20,34 @@ pub struct VxlanOptions {
     pub remote: Option<String>,
     pub dev: Option<String>,
     pub port: Option<i64>,
+    pub learning: Option<bool>,
+    pub proxy: Option<bool>,
+    pub ttl: Option<i64>,
+    pub tos: Option<i64>,
+    /// The UDP source port range, `[lo, hi]`.
+    pub srcport: Option<(i64, i64)>,
+    pub l2miss: Option<bool>,
+    pub l3miss: Option<bool>,
+}
+
+/// A bridge's settings at creation: spanning tree, ageing time (seconds), multicast snooping.
+#[derive(Debug, Clone, Default)]
+pub struct BridgeOptions {
+    pub stp: Option<bool>,
+    pub ageing_time: Option<f64>,
+    pub mcast_snooping: Option<bool>,
 }
 
 impl Lab {
     /// Creates a link of `kind` in `ns`, recording it in the ledger when `ns` is not the lab's.
     pub(super) fn create_link(&mut self, ns: &Ns, name: &str, kind: Kind, opts: &LinkOptions) -> Result<()> {
+        if self.tracing() {
+            let (ip, words) = (super::trace::ip(ns), super::trace::link_words(opts));
+            let kind_words = self.kind_words(ns, &kind);
+            // A parent link comes before `type` (`link PARENT type vlan ...`).
+            let kind_words = if kind_words.starts_with("link ") { kind_words } else { format!("type {kind_words}") };
+            self.trace(|| format!("{ip} link add name {}{words} {kind_words}", super::trace::word(name)));
+        }
         validate::link_name(name)?;
         if let Some(m) = opts.mtu {
             validate_net::link_mtu(i64::from(m), kind.name(), name)?;
@@ -85,9 +108,17 @@ impl Lab {
     /// An MTU given is set after creation, as `ip link set` would: the kernel then keeps it when
     /// ports join, where an MTU given at creation is lowered to the smallest port's.
     pub fn bridge(&mut self, ns: &Ns, name: &str, opts: &LinkOptions, stp: Option<bool>) -> Result<()> {
+        self.bridge_with(ns, name, opts, &BridgeOptions { stp, ..BridgeOptions::default() })
+    }
+
+    /// A bridge with the settings `b` (see `bridge`).
+    pub fn bridge_with(&mut self, ns: &Ns, name: &str, opts: &LinkOptions, b: &BridgeOptions) -> Result<()> {
+        validate::link_name(name)?;
+        let ageing_time = b.ageing_time.map(|t| super::validate_links::ageing_time(t, name)).transpose()?;
+        let spec = BridgeSpec { stp: b.stp, ageing_time, mcast_snooping: b.mcast_snooping };
         let mut at_creation = opts.clone();
         at_creation.mtu = None;
-        self.create_link(ns, name, Kind::Bridge { stp }, &at_creation)?;
+        self.create_link(ns, name, Kind::Bridge(spec), &at_creation)?;
         if let Some(mtu) = opts.mtu {
             if let Err(e) = self.mtu(ns, name, i64::from(mtu)) {
                 // No half-built state: the bridge goes again.
@@ -197,8 +228,9 @@ impl Lab {
                 remote.expect("a group")
             )));
         }
+        let extra = vxlan_extra(v, name)?;
         let dev = v.dev.as_deref().map(|d| self.index(ns, d)).transpose()?;
-        self.create_link(ns, name, Kind::Vxlan(VxlanSpec { id, local, remote, dev, port }), opts)
+        self.create_link(ns, name, Kind::Vxlan(VxlanSpec { id, local, remote, dev, port, extra }), opts)
     }
 
     /// Creates a dummy link `name` in `ns` (`ip link add NAME type dummy`).
@@ -257,4 +289,18 @@ impl Lab {
     pub fn wireguard(&mut self, ns: &Ns, name: &str, opts: &LinkOptions) -> Result<()> {
         self.create_link(ns, name, Kind::Wireguard, opts)
     }
+}
+
+/// The VXLAN settings beyond the endpoint, checked.
+fn vxlan_extra(v: &VxlanOptions, name: &str) -> Result<VxlanExtra> {
+    use super::validate_links::{header_byte, srcport};
+    Ok(VxlanExtra {
+        learning: v.learning,
+        proxy: v.proxy,
+        ttl: v.ttl.map(|n| header_byte("ttl", n, name)).transpose()?,
+        tos: v.tos.map(|n| header_byte("tos", n, name)).transpose()?,
+        srcport: v.srcport.map(|(lo, hi)| srcport(lo, hi, name)).transpose()?,
+        l2miss: v.l2miss,
+        l3miss: v.l3miss,
+    })
 }

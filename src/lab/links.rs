@@ -11,6 +11,9 @@ impl Lab {
     /// `ip link set LINK up|down`. `up` of a bridge the lab made may be held back (see
     /// `holding.rs`).
     pub fn set_up(&mut self, ns: &Ns, link: &str, up: bool) -> Result<Outcome> {
+        self.trace(|| {
+            format!("{} link set {} {}", super::trace::ip(ns), super::trace::word(link), if up { "up" } else { "down" })
+        });
         self.passing(|lab| {
             if up {
                 if let Some(ticket) = lab.hold_bridge_up(ns, link)? {
@@ -37,6 +40,7 @@ impl Lab {
 
     /// Adds the address `cidr` (`10.0.0.1/24`, `fd00::1/64`) to `link` in `ns` (`ip addr add`).
     pub fn addr(&mut self, ns: &Ns, link: &str, cidr: &str) -> Result<()> {
+        self.trace(|| format!("{} addr add {} dev {}", super::trace::ip(ns), super::trace::word(cidr), super::trace::word(link)));
         self.passing(|lab| lab.addr_now(ns, link, cidr))
     }
 
@@ -74,6 +78,7 @@ impl Lab {
 
     /// Removes the address `cidr` from `link` in `ns` (`ip addr del`).
     pub fn addr_del(&mut self, ns: &Ns, link: &str, cidr: &str) -> Result<()> {
+        self.trace(|| format!("{} addr del {} dev {}", super::trace::ip(ns), super::trace::word(cidr), super::trace::word(link)));
         let cidr = validate::cidr(cidr)?;
         let done = self.on_link(ns, link, "remove an address from", |conn, index| async move {
             conn.del_addr(index, cidr.ip, cidr.prefix).await
@@ -92,6 +97,8 @@ impl Lab {
     /// The links in `ns` (`ip link show`).
     pub fn links(&mut self, ns: &Ns) -> Result<Vec<LinkView>> {
         let conn = self.conn(ns)?;
+        // Links brought up are shown in service (their operstate settled), as traffic sees them.
+        self.settle()?;
         let (links, addrs) = self
             .block_on(async { Ok::<_, EngineError>((conn.links().await?, conn.addrs().await?)) })
             .map_err(|e| LabError::from_engine(format!("list links in {ns}"), e))?;
@@ -116,6 +123,12 @@ impl Lab {
                         .filter(|a| a.index == l.index)
                         .map(|a| format!("{}/{}", a.address, a.prefix))
                         .collect(),
+                    operstate: operstate_name(&l.operstate),
+                    alias: l.alias.clone(),
+                    altnames: l.altnames.clone(),
+                    group: l.group,
+                    promisc: l.promisc,
+                    txqueuelen: l.txqueuelen,
                 }
             })
             .collect();
@@ -136,30 +149,30 @@ impl Lab {
         }
     }
 
-    /// One link, as `links` shows it.
+    /// One link, as `links` shows it, by its name or one of its alternative names.
     pub fn link(&mut self, ns: &Ns, name: &str) -> Result<LinkView> {
-        validate::link_name(name)?;
+        super::validate_links::link_or_altname(name)?;
         let links = self.links(ns)?;
-        links.into_iter().find(|l| l.name == name).ok_or_else(|| LabError::NoSuchLink { ns: ns.to_string(), link: name.into() })
+        let by_name = links.iter().position(|l| l.name == name);
+        let found = by_name.or_else(|| links.iter().position(|l| l.altnames.iter().any(|a| a == name)));
+        found.map(|i| links[i].clone()).ok_or_else(|| LabError::NoSuchLink { ns: ns.to_string(), link: name.into() })
     }
 
-    /// The addresses in `ns` (`ip addr show`).
+    /// The addresses in `ns` (`ip addr show`), with their flags and lifetimes.
     pub fn addrs(&mut self, ns: &Ns) -> Result<Vec<AddrView>> {
         let conn = self.conn(ns)?;
         let (links, addrs) = self
-            .block_on(async { Ok::<_, EngineError>((conn.links().await?, conn.addrs().await?)) })
+            .block_on(async { Ok::<_, EngineError>((conn.links().await?, conn.addr_details().await?)) })
             .map_err(|e| LabError::from_engine(format!("list addresses in {ns}"), e))?;
-        Ok(addrs
-            .iter()
-            .map(|a| AddrView {
-                link: links.iter().find(|l| l.index == a.index).map(|l| l.name.clone()).unwrap_or_default(),
-                index: a.index,
-                family: if a.address.is_ipv4() { "inet".into() } else { "inet6".into() },
-                address: a.address.to_string(),
-                prefix: a.prefix,
-                cidr: format!("{}/{}", a.address, a.prefix),
-                scope: a.scope.clone(),
-            })
-            .collect())
+        Ok(addrs.iter().map(|a| super::addr_options::addr_view(a, &links)).collect())
+    }
+}
+
+/// The kernel's IF_OPER_* name, lowercased ("lowerlayerdown", "notpresent", ...), from
+/// netlink-packet-route's names ("LowerLayerDown" -> "lowerlayerdown").
+fn operstate_name(s: &str) -> String {
+    match s {
+        "" => "unknown".into(),
+        other => other.replace(['_', '-'], "").to_lowercase(),
     }
 }

@@ -2,17 +2,30 @@
 //! It speaks in names, checks input before the kernel sees it, records what it creates in the
 //! ledger, and turns engine failures into errors about the user's objects.
 
+mod addr_options;
 mod bridges;
+pub(crate) mod census;
 mod checkpoint;
 pub(crate) mod diagnose;
 pub(crate) mod diagnosis;
+mod fdb;
 mod holding;
 mod ifindex;
+mod interactive;
+mod ledger_neigh;
+mod link_del;
+pub(crate) mod link_set;
 mod links;
 mod moved;
 mod namespaces;
+mod neigh;
 mod probe;
+mod route_args;
+mod route_list;
+mod route_records;
 mod routes;
+mod rules;
+pub(crate) mod trace;
 mod veth;
 
 pub(crate) mod error;
@@ -31,12 +44,19 @@ pub(crate) mod shaping;
 pub(crate) mod shared_settings;
 mod stragglers;
 mod sysctl;
+pub(crate) mod tcp;
 pub(crate) mod teardown;
+mod teardown_neigh;
 pub(crate) mod throughput;
 pub(crate) mod topology;
+pub(crate) mod traceroute;
 pub(crate) mod units;
 pub(crate) mod validate;
+pub(crate) mod validate_links;
+pub(crate) mod validate_neigh;
 pub(crate) mod validate_net;
+pub(crate) mod validate_routes;
+pub(crate) mod validate_traffic;
 pub(crate) mod view;
 
 use std::collections::{HashMap, HashSet};
@@ -49,12 +69,19 @@ use std::time::Duration;
 
 use nix::errno::Errno;
 
+pub use addr_options::AddrOptions;
 pub use error::{LabError, Result};
+pub use fdb::{FdbOptions, FdbView};
 pub use holding::{Outcome, Ticket};
 use ledger::{Ledger, Object};
-pub use routes::route_spec;
+pub use neigh::NeighView;
+pub use route_args::{HopArgs, RouteArgs};
+pub use route_list::RouteGetArgs;
+pub use route_records::route_spec;
+pub use rules::RuleArgs;
 pub use teardown::TeardownReport;
-pub use view::{AddrView, LinkView, RouteView};
+pub use validate_routes::NameOrNumber;
+pub use view::{AddrView, LinkView, NextHopView, RouteGetView, RouteView, RuleView};
 
 use crate::engine::netlink::Conn;
 use crate::engine::{netns, EngineError};
@@ -155,12 +182,18 @@ pub struct Lab {
     ledger: Option<Ledger>,
     opts: LabOptions,
     netns_dir_ready: bool,
+    /// How many namespaces the lab has standing, for the command line's progress line.
+    standing_ns: Arc<std::sync::atomic::AtomicUsize>,
     /// Links brought up since the last wait before traffic: they may still be settling.
     unsettled: probe::Unsettled,
     cancel: Arc<AtomicBool>,
     procs: processes::Procs,
+    /// TCP listeners started by `tcp_listen`.
+    tcp: tcp::Listeners,
     /// Active checkpoints, outermost first (see `checkpoint.rs`).
     checkpoints: Vec<checkpoint::Frame>,
+    /// Where `--trace` lines go (see `trace.rs`).
+    trace: Option<trace::TraceSink>,
 }
 
 /// How a program run to its end finished, and what it wrote.
@@ -202,10 +235,13 @@ impl Lab {
             next_index: ifindex::FIRST_CHOSEN_INDEX,
             opts,
             netns_dir_ready: false,
+            standing_ns: Arc::default(),
             unsettled: probe::Unsettled::default(),
             cancel: Arc::new(AtomicBool::new(false)),
             procs: processes::Procs::default(),
+            tcp: tcp::Listeners::default(),
             checkpoints: Vec::new(),
+            trace: None,
         })
     }
 
@@ -369,6 +405,7 @@ impl Lab {
         // need not come up only to go.
         self.pending = None;
         self.held_up = None;
+        self.tcp.close_all();
         let Some(ledger) = self.ledger.take() else { return TeardownReport::default() };
         // From memory, not the file: its path may be gone or replaced, and reading it would need
         // a descriptor the lab may not have left (a lab at the open-file limit).
@@ -379,10 +416,11 @@ impl Lab {
         self.spaces.clear();
         self.root_conn = None;
         let home = self.home.clone();
+        let standing = self.standing_ns.clone();
         // The programs' PID namespace stays until `remove` has ended it and counted what ran.
         let Lab { rt, procs: _programs, .. } = self;
         rt.shutdown_background();
-        let report = teardown::remove(&objects, &home, Some(ledger.header.link_group()));
+        let report = teardown::remove_counting(&objects, &home, Some(ledger.header.link_group()), &standing);
         if !report.failed() {
             ledger.close();
         }
@@ -403,13 +441,27 @@ impl Lab {
         }
     }
 
+    /// A counter of the namespaces the lab has standing, readable from another thread (the
+    /// command line draws progress from it; nothing below the command line prints).
+    pub fn progress(&self) -> Arc<std::sync::atomic::AtomicUsize> {
+        self.standing_ns.clone()
+    }
+
+    fn count_namespaces(&self) {
+        self.standing_ns.store(self.owned.len(), std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Leaves the lab standing; its ledger stays so `nslab down` can remove it later.
     /// Returns the lab's id, or None when it created nothing.
     pub fn keep(mut self) -> Option<String> {
         // Whatever was held back is part of the lab the user keeps, its programs too.
         let _ = self.flush();
         let _ = self.procs.keep();
-        self.ledger.take().map(|l| l.header.id.clone())
+        self.ledger.take().map(|mut l| {
+            // Unrecorded, the lab would look dead to `clean`, which would remove it.
+            let _ = l.kept();
+            l.header.id.clone()
+        })
     }
 
     /// Waits this long before checking again, in loops that wait for the kernel.

@@ -25,6 +25,10 @@ pub(super) struct Changed {
     pub qdiscs: HashMap<(Option<String>, u32), Object>,
     /// Routes added outside the lab's namespaces, oldest first.
     pub routes: Vec<Object>,
+    /// Rules added outside the lab's namespaces, oldest first.
+    pub rules: Vec<Object>,
+    /// Settings changed on links (`link_set.rs`): (namespace, ifindex, checkpoint depth) -> record.
+    pub link_sets: HashMap<(Option<String>, u32, usize), Object>,
 }
 
 impl Lab {

@@ -30,6 +30,7 @@ impl Lab {
 
     /// Creates the network namespace `name` (`ip netns add NAME`), with `lo` up.
     pub fn netns_add(&mut self, name: &str) -> Result<()> {
+        self.trace(|| format!("ip netns add {}", super::trace::word(name)));
         validate::netns_name(name)?;
         if self.owned.contains(name) {
             return Err(LabError::Exists {
@@ -62,6 +63,7 @@ impl Lab {
                 let intent = recorded.expect("recorded before the mount");
                 self.ledger_mut()?.made(&intent)?;
                 self.owned.insert(name.into());
+                self.count_namespaces();
                 self.spaces.insert(name.into(), Space { file: Rc::new(file), conn: None, used: 0 });
                 Ok(())
             }
@@ -86,26 +88,31 @@ impl Lab {
     /// Deletes a namespace (`ip netns del`), but never through a symlink, and for one of the
     /// lab's only the namespace it made. Foreign links the lab moved in go back first.
     pub fn netns_del(&mut self, name: &str) -> Result<()> {
+        self.trace(|| format!("ip netns delete {}", super::trace::word(name)));
         validate::netns_name(name)?;
         if matches!(netns::at_name(name), netns::AtName::Missing) {
             return Err(LabError::NoSuchNetns(name.into()));
         }
         self.flush()?;
         self.return_moved_from(&Ns::named(name))?;
+        // Its veths' ends elsewhere go now, not when the kernel gets round to it (see `link_del.rs`).
+        let survivors = self.cut_outside_peers(name)?;
         // The namespace the lab has been working with under this name, if it opened it.
         let expected = self.spaces.get(name).and_then(|s| netns::inode_of(&s.file).ok());
         // Our own socket would keep the namespace alive: drop it first.
         self.forget_ns(name);
         netns::delete(name, expected).map_err(|e| LabError::from_engine(format!("delete namespace {name:?}"), e))?;
         if self.owned.remove(name) {
+            self.count_namespaces();
             self.ledger_mut()?.gone(&Object::Netns { name: name.into(), inode: expected, file: None })?;
         }
-        Ok(())
+        self.wait_survivors(name, survivors)
     }
 
     fn forget_ns(&mut self, name: &str) {
         self.spaces.remove(name);
         self.unsettled.forget_ns(&Ns::named(name));
+        self.tcp.close_in(&Ns::named(name));
         let key = Some(name.to_string());
         self.indexes.retain(|(ns, _), _| *ns != key);
         self.peers.retain(|(ns, _), (pns, _)| *ns != key && *pns != key);

@@ -10,10 +10,14 @@ use super::{Lab, Ns};
 fn describe(rec: &Record, made: bool) -> String {
     let lab = format!("lab {:?}, id {}, pid {}", rec.header.name, rec.header.id, rec.header.pid);
     match (made, rec.alive()) {
+        // Kept on purpose: not something a clean-up of dead labs removes.
+        _ if rec.kept => format!("owned by {lab}, kept on purpose: taking that lab down removes it"),
         (true, true) => format!("owned by {lab}, running"),
-        (true, false) => format!("owned by {lab}, dead: `nslab clean` removes it"),
+        (true, false) => format!("owned by {lab}, whose process is gone: a clean-up of dead labs removes it"),
         (false, true) => format!("being created by {lab}"),
-        (false, false) => format!("left half-made by {lab}, dead: `nslab clean` removes it if it is still the lab's"),
+        (false, false) => {
+            format!("left half-made by {lab}, whose process is gone: a clean-up of dead labs removes it if it is still the lab's")
+        }
     }
 }
 
@@ -31,9 +35,12 @@ impl Lab {
 
     /// " in NS (owned by ...)" for a link that already exists: the lab that created it, or the
     /// lab that created the namespace it is in, or "not created by nslab".
-    pub(super) fn link_owner(&self, ns: &Ns, link: &str) -> String {
+    pub(super) fn link_owner(&mut self, ns: &Ns, link: &str) -> String {
         let key = ns.key();
-        if self.made_links.contains(&(key.clone(), link.to_string())) {
+        // The kernel's truth, not the lab's memory: the link the lab made under this name may
+        // be gone, and this one a namesake.
+        let now = self.conn(ns).ok().and_then(|c| self.block_on(c.link_by_name(link)).ok());
+        if now.is_some_and(|info| !self.owns(ns) && self.created_here(ns, &info)) {
             return format!(" in {ns} (this lab created it earlier)");
         }
         if self.owns(ns) {

@@ -22,6 +22,7 @@ impl Lab {
 
     /// Sets a network sysctl in `ns` (`sysctl -w KEY=VALUE` inside it).
     pub fn sysctl_set(&mut self, ns: &Ns, key: &str, value: &str) -> Result<()> {
+        self.trace(|| format!("{}sysctl -qw {}", super::trace::inside(ns), super::trace::word(&format!("{key}={value}"))));
         let parts = validate_net::sysctl_key(key)?;
         if value.contains('\n') || value.contains('\0') {
             return Err(LabError::Invalid {

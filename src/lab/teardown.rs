@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use std::path::Path;
@@ -26,6 +27,8 @@ pub struct TeardownReport {
     pub addrs: usize,
     /// Routes removed.
     pub routes: usize,
+    /// Policy rules removed.
+    pub rules: usize,
     /// Queueing disciplines removed.
     pub qdiscs: usize,
     /// Processes ended.
@@ -34,6 +37,12 @@ pub struct TeardownReport {
     pub sysctls: usize,
     /// Links the lab did not create, moved back where they came from.
     pub moved: usize,
+    /// Neighbour (and proxy) entries removed.
+    pub neighbours: usize,
+    /// Forwarding (bridge fdb) entries removed.
+    pub fdb: usize,
+    /// Addresses the lab flushed, put back.
+    pub restored: usize,
     /// Objects that could not be removed, each with the reason.
     pub failures: Vec<String>,
     /// Objects left as they are because they are no longer (provably) the lab's, or someone
@@ -55,10 +64,14 @@ impl TeardownReport {
         self.links += other.links;
         self.addrs += other.addrs;
         self.routes += other.routes;
+        self.rules += other.rules;
         self.qdiscs += other.qdiscs;
         self.processes += other.processes;
         self.sysctls += other.sysctls;
         self.moved += other.moved;
+        self.neighbours += other.neighbours;
+        self.fdb += other.fdb;
+        self.restored += other.restored;
         self.failures.extend(other.failures);
         self.left.extend(other.left);
     }
@@ -73,10 +86,14 @@ impl std::fmt::Display for TeardownReport {
             (self.links, "link", "links"),
             (self.addrs, "address", "addresses"),
             (self.routes, "route", "routes"),
+            (self.rules, "rule", "rules"),
             (self.qdiscs, "qdisc", "qdiscs"),
             (self.processes, "process", "processes"),
             (self.sysctls, "sysctl restored", "sysctls restored"),
             (self.moved, "link moved back", "links moved back"),
+            (self.neighbours, "neighbour entry", "neighbour entries"),
+            (self.fdb, "forwarding entry", "forwarding entries"),
+            (self.restored, "flushed address put back", "flushed addresses put back"),
         ] {
             if n > 0 {
                 parts.push(plural(n, one, many));
@@ -107,24 +124,32 @@ const NETNS_RETRY_PAUSE: Duration = Duration::from_millis(25);
 /// `home` is the namespace nslab runs in.
 /// `group`: the lab's link group (`Header::link_group`), which identifies its links outside
 /// its namespaces whose ifindex was never noted.
-pub fn remove(objects: &[Object], home: &File, group: Option<u32>) -> TeardownReport {
-    remove_with(objects, home, group, Some(false))
+/// Counts `standing` down as each namespace goes (for a progress line the command line draws
+/// from another thread).
+pub fn remove_counting(objects: &[Object], home: &File, group: Option<u32>, standing: &AtomicUsize) -> TeardownReport {
+    remove_with(objects, home, group, Some(false), Some(standing))
 }
 
-/// `remove` for part of a running lab (what a sub-test made, see `checkpoint.rs`): programs
+/// `remove_counting` for part of a running lab (what a sub-test made, see `checkpoint.rs`): programs
 /// the rest of the lab started, adopted by nslab, keep running.
 pub fn remove_part(objects: &[Object], home: &File, group: Option<u32>) -> TeardownReport {
-    remove_with(objects, home, group, None)
+    remove_with(objects, home, group, None, None)
 }
 
-/// `remove` for a lab whose process is gone (`nslab down`, `clean`): whatever still runs in its
+/// `remove_counting` for a lab whose process is gone (`nslab down`, `clean`): whatever still runs in its
 /// namespaces is ended as well, before they go (see `stragglers.rs`).
 pub fn remove_dead(objects: &[Object], home: &File, group: Option<u32>) -> TeardownReport {
-    remove_with(objects, home, group, Some(true))
+    remove_with(objects, home, group, Some(true), None)
 }
 
 /// `whole`: Some(dead) for a whole lab (dead: its process is gone); None for part of a running lab.
-fn remove_with(objects: &[Object], home: &File, group: Option<u32>, whole: Option<bool>) -> TeardownReport {
+fn remove_with(
+    objects: &[Object],
+    home: &File,
+    group: Option<u32>,
+    whole: Option<bool>,
+    standing: Option<&AtomicUsize>,
+) -> TeardownReport {
     let dead = whole.unwrap_or(false);
     // A link that goes with a deleted namespace is waited for (one RCU grace period after the
     // last socket in that namespace closed, 14-70 ms) so that nobody sees it after nslab returns;
@@ -203,6 +228,9 @@ fn remove_with(objects: &[Object], home: &File, group: Option<u32>, whole: Optio
             Ok(()) => {
                 report.namespaces += 1;
                 deleted.insert(name);
+                if let Some(n) = standing {
+                    let _ = n.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1));
+                }
             }
             Err(e) => report.failures.push(format!("namespace {name}: {}", e.cause)),
         }
@@ -238,7 +266,20 @@ fn remove_with(objects: &[Object], home: &File, group: Option<u32>, whole: Optio
     }
     let rest: Vec<&Object> = objects
         .iter()
-        .filter(|o| matches!(o, Object::Link { .. } | Object::Addr { .. } | Object::Route { .. } | Object::Qdisc { .. }))
+        .filter(|o| {
+            matches!(
+                o,
+                Object::Link { .. }
+                    | Object::Addr { .. }
+                    | Object::Route { .. }
+                    | Object::Rule { .. }
+                    | Object::Qdisc { .. }
+                    | Object::LinkSet { .. }
+                    | Object::Neigh { .. }
+                    | Object::Fdb { .. }
+                    | Object::Flushed { .. }
+            )
+        })
         .collect();
     if rest.is_empty() {
         return report;
@@ -249,9 +290,14 @@ fn remove_with(objects: &[Object], home: &File, group: Option<u32>, whole: Optio
     let mut conns: HashMap<Option<String>, Option<(Conn, u64)>> = HashMap::new();
     for obj in rest.into_iter().rev() {
         let (ns, recorded) = match obj {
-            Object::Link { ns, ns_inode, .. } | Object::Route { ns, ns_inode, .. } | Object::Qdisc { ns, ns_inode, .. } => {
-                (ns, Some(*ns_inode))
-            }
+            Object::Link { ns, ns_inode, .. }
+            | Object::Route { ns, ns_inode, .. }
+            | Object::Rule { ns, ns_inode, .. }
+            | Object::Qdisc { ns, ns_inode, .. }
+            | Object::LinkSet { ns, ns_inode, .. }
+            | Object::Neigh { ns, ns_inode, .. }
+            | Object::Fdb { ns, ns_inode, .. }
+            | Object::Flushed { ns, ns_inode, .. } => (ns, Some(*ns_inode)),
             Object::Addr { ns, ns_inode, .. } => (ns, *ns_inode),
             _ => continue,
         };
@@ -295,6 +341,11 @@ fn remove_with(objects: &[Object], home: &File, group: Option<u32>, whole: Optio
                 Object::Link { .. } => report.links += 1,
                 Object::Addr { .. } => report.addrs += 1,
                 Object::Qdisc { .. } => report.qdiscs += 1,
+                Object::Rule { .. } => report.rules += 1,
+                Object::LinkSet { .. } => {}
+                Object::Neigh { .. } => report.neighbours += 1,
+                Object::Fdb { .. } => report.fdb += 1,
+                Object::Flushed { .. } => report.restored += 1,
                 _ => report.routes += 1,
             },
             // Already gone because its peer's namespace was deleted just now: removed all the
@@ -342,12 +393,22 @@ fn describe(obj: &Object) -> String {
         Object::Addr { link, cidr, .. } => format!("address {cidr} on {link}"),
         Object::Route { dst, via, metric, .. } if via.is_empty() => format!("route {dst} metric {metric}"),
         Object::Route { dst, via, metric, .. } => format!("route {dst} via {via} metric {metric}"),
+        Object::Rule { .. } => match super::rules::rule_of_record(obj) {
+            Some(r) => format!("rule {}", super::rules::describe(&r)),
+            None => "rule".into(),
+        },
         Object::Qdisc { link, handle, .. } => format!("qdisc {} on {link}", tc::handle_text(*handle)),
         Object::Netns { name, .. } => format!("namespace {name}"),
         Object::Process { pid, .. } => format!("process {pid}"),
         Object::Pidns { pid, .. } => format!("process namespace of {pid}"),
         Object::Sysctl { key, .. } => format!("sysctl {key}"),
         Object::Moved { name, .. } => format!("link {name}"),
+        Object::LinkSet { name, .. } => format!("settings of link {name}"),
+        Object::Neigh { ip, link, proxy: false, .. } => format!("neighbour {ip} on {link}"),
+        Object::Neigh { ip, link, .. } => format!("proxy neighbour {ip} on {link}"),
+        Object::Fdb { mac, dst, link, .. } if dst.is_empty() => format!("forwarding entry {mac} on {link}"),
+        Object::Fdb { mac, dst, link, .. } => format!("forwarding entry {mac} dst {dst} on {link}"),
+        Object::Flushed { cidr, link, .. } => format!("flushed address {cidr} on {link}"),
     }
 }
 
@@ -435,8 +496,14 @@ async fn remove_in(conn: &Conn, obj: &Object, group: Option<u32>, vanishing: boo
         // Only a route with the whole recorded key, nslab's protocol included, and deleted by
         // that key: the kernel would take the first route matching a partial one.
         Object::Route { .. } => {
-            let Some(key) = super::routes::route_key(obj) else { return Ok(Outcome::Absent) };
+            let Some(key) = super::route_records::route_key(obj) else { return Ok(Outcome::Absent) };
             Ok(if conn.del_route_exact(&key).await? { Outcome::Done } else { Outcome::Absent })
+        }
+        // Only a rule equal in every field, nslab's protocol included, and only when the
+        // kernel would take that one for the request.
+        Object::Rule { .. } => {
+            let Some(rule) = super::rules::rule_of_record(obj) else { return Ok(Outcome::Absent) };
+            Ok(if conn.del_rule_exact(&rule).await? { Outcome::Done } else { Outcome::Absent })
         }
         // Only the root qdisc with the lab's handle, on the link with the recorded ifindex; what
         // it replaced comes back.
@@ -464,6 +531,18 @@ async fn remove_in(conn: &Conn, obj: &Object, group: Option<u32>, vanishing: boo
                 ))),
                 _ => Ok(Outcome::Absent),
             }
+        }
+        Object::LinkSet { name, index, old, .. } => Ok(match super::link_set::restore(conn, name, *index, old).await? {
+            super::link_set::Restored::Done => Outcome::Done,
+            super::link_set::Restored::Absent => Outcome::Absent,
+            super::link_set::Restored::Left(why) => Outcome::Left(why),
+        }),
+        Object::Neigh { .. } | Object::Fdb { .. } | Object::Flushed { .. } => {
+            Ok(match super::teardown_neigh::undo(conn, obj).await? {
+                super::teardown_neigh::Undo::Done => Outcome::Done,
+                super::teardown_neigh::Undo::Absent => Outcome::Absent,
+                super::teardown_neigh::Undo::Left(why) => Outcome::Left(why),
+            })
         }
         _ => Ok(Outcome::Absent),
     }

@@ -1,6 +1,6 @@
 //! Registers nslab's types and every native function of the catalog's tables with Rhai.
 
-use rhai::Engine;
+use rhai::{Dynamic, Engine};
 
 use super::failure::CallFailure;
 pub use super::registrar::{Registrar, SharedLab};
@@ -10,6 +10,7 @@ use super::values_traffic::PingAll;
 pub fn register(reg: &mut Registrar, lab: &SharedLab) {
     register_types(reg.engine());
     super::processes::register_types(reg, lab);
+    super::defs_probe::register_types(reg.engine());
     for table in super::catalog::groups() {
         super::native::register(reg, lab, table);
     }
@@ -48,6 +49,9 @@ fn register_types(engine: &mut Engine) {
         .register_get("rtt_max", |p: &mut Ping| p.rtt_max())
         .register_get("error", |p: &mut Ping| p.error())
         .register_get("dst", |p: &mut Ping| p.dst.clone())
+        .register_get("ttl", |p: &mut Ping| p.report.ttl.map_or(Dynamic::UNIT, |t| Dynamic::from(i64::from(t))))
+        .register_get("from", |p: &mut Ping| p.report.from.map_or(Dynamic::UNIT, |a| Dynamic::from(a.to_string())))
+        .register_get("icmp_from", |p: &mut Ping| p.report.icmp_from.map_or(Dynamic::UNIT, |a| Dynamic::from(a.to_string())))
         .register_fn("to_string", |p: &mut Ping| p.to_string())
         .register_fn("to_debug", |p: &mut Ping| p.to_string());
     engine

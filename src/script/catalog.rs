@@ -8,9 +8,12 @@ pub use super::native::{form_arity, Native};
 const GROUPS: &[&[Native]] = &[
     super::defs_core::CORE,
     super::defs_links::LINKS,
+    super::defs_neigh::NEIGH,
     super::defs_routes::ROUTES,
     super::defs_net::NET,
+    super::defs_link_edit::LINK_EDIT,
     super::defs_traffic::TRAFFIC,
+    super::defs_probe::PROBE,
     super::defs_testing::TESTING,
     super::defs_processes::PROCESSES,
     super::defs_view::VIEW,

@@ -8,7 +8,6 @@ use super::args;
 use super::failure::{raise, CallFailure, FailureKind};
 use super::native::{done, Call, Native, Out};
 use super::values::{Exec, Netns, Ping};
-use crate::engine::icmp::PingOptions;
 use crate::lab::Ns;
 
 pub const CORE: &[Native] = &[
@@ -82,10 +81,19 @@ pub const CORE: &[Native] = &[
     },
     Native {
         name: "ping",
-        forms: &["ping(dst) -> Ping", "ping(ns, dst) -> Ping", "ping(ns, dst, #{count, timeout, interval}) -> Ping"],
-        summary: "Send ICMP echo requests natively (IPv4 or IPv6); one request and one second to answer by default.",
-        example: r#"assert(ping("netns1", "10.1.1.2").ok);"#,
-        ip: "ip netns exec NS ping -c COUNT -W TIMEOUT -i INTERVAL DST",
+        forms: &[
+            "ping(dst) -> Ping",
+            "ping(ns, dst) -> Ping",
+            "ping(dst, #{count, timeout, interval, ttl, size, from, dev}) -> Ping",
+            "ping(ns, dst, #{count, timeout, interval, ttl, size, from, dev}) -> Ping",
+        ],
+        summary: "Send ICMP echo requests natively (IPv4 or IPv6); one request and one second to answer by default. \
+                  ttl: TTL / hop limit sent (1-255); size: payload bytes (like ping -s, default 56); from: source \
+                  address; dev: send through this link (SO_BINDTODEVICE). Never raises for an unreachable host: the \
+                  Ping result tells (fields: ok, sent, received, loss, rtt_min, rtt_avg, rtt_max, dst, ttl, from, \
+                  error, icmp_from).",
+        example: r#"assert(ping("netns1", "10.1.1.2").ok); let p = ping("h1", "10.0.2.2", #{ttl: 1}); print(p.error);"#,
+        ip: "ip netns exec NS ping -c COUNT -W TIMEOUT -i INTERVAL -t TTL -s SIZE -I FROM|DEV DST",
         call: ping,
     },
     Native {
@@ -151,20 +159,7 @@ fn exec(c: &mut Call) -> Out {
 fn ping(c: &mut Call) -> Out {
     let ns = c.ns()?;
     let dst = c.string("dst", "a destination address")?;
-    let o = c.opts()?;
-    let mut opts = PingOptions { count: 1, timeout: Duration::from_secs(1), interval: Duration::from_secs(1) };
-    if let Some(n) = o.integer("count")? {
-        opts.count = u32::try_from(n)
-            .ok()
-            .filter(|n| *n >= 1)
-            .ok_or_else(|| c.error(format!("the count option of ping must be from 1 to {}, not {n}", u32::MAX)))?;
-    }
-    if let Some(t) = o.seconds("timeout", 0.001)? {
-        opts.timeout = t;
-    }
-    if let Some(i) = o.seconds("interval", 0.0)? {
-        opts.interval = i;
-    }
+    let opts = super::defs_probe::ping_options(c, &c.opts()?)?;
     let report = c.lab().ping(&ns, &dst, &opts)?;
     Ok(Dynamic::from(Ping { dst, report }))
 }

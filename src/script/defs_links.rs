@@ -40,13 +40,27 @@ pub const LINKS: &[Native] = &[
     },
     Native {
         name: "addr",
-        forms: &["addr(link, cidr)", "addr(ns, link, cidr)"],
-        summary: "Add an IPv4 or IPv6 address with its prefix length to a link.",
-        example: r#"addr("netns1", "veth1", "10.1.1.1/24");"#,
-        ip: "ip addr add CIDR dev LINK",
+        forms: &[
+            "addr(link, cidr)",
+            "addr(link, cidr, #{nodad, valid_lft, preferred_lft, broadcast, noprefixroute, peer, scope})",
+            "addr(ns, link, cidr)",
+            "addr(ns, link, cidr, #{nodad, valid_lft, preferred_lft, broadcast, noprefixroute, peer, scope})",
+        ],
+        summary: "Add an IPv4 or IPv6 address with its prefix length to a link. Options: nodad (IPv6: usable at once, \
+                  never tentative), valid_lft / preferred_lft (seconds or \"forever\"; only valid_lft: preferred as \
+                  long; preferred may not exceed valid), broadcast (IPv4; \"+\" for the network's last address), \
+                  noprefixroute, peer (the other end of a point-to-point link; the prefix is the peer's), scope \
+                  (\"global\", \"link\", \"host\", \"site\" or a number).",
+        example: r#"addr("netns1", "veth1", "fd00::1/64", #{nodad: true});"#,
+        ip: "ip addr add CIDR dev LINK [peer P] [broadcast B] [scope S] [valid_lft V] [preferred_lft P] [nodad] [noprefixroute]",
         call: |c| {
             let (ns, link, cidr) = addr_args(c)?;
-            c.lab().addr(&ns, &link, &cidr)?;
+            if c.has_opts() {
+                let o = super::defs_neigh::addr_options(c)?;
+                c.lab().addr_with(&ns, &link, &cidr, &o)?;
+            } else {
+                c.lab().addr(&ns, &link, &cidr)?;
+            }
             done()
         },
     },
@@ -81,7 +95,7 @@ pub const LINKS: &[Native] = &[
     Native {
         name: "links",
         forms: &["links() -> array", "links(ns) -> array"],
-        summary: "The links of a namespace as maps: name, index, kind, state, carrier, mtu, mac, peer, peer_netns, master, addresses.",
+        summary: "The links of a namespace as maps: name, index, kind, state (administrative), operstate (operational: up, down, lowerlayerdown, dormant, unknown, ...), carrier, mtu, mac, peer, peer_netns, master, addresses, alias, altnames, group, promisc, txqueuelen.",
         example: r#"for l in links("netns1") { print(`${l.name} ${l.state}`); }"#,
         ip: "ip -j addr show",
         call: |c| {
@@ -93,7 +107,7 @@ pub const LINKS: &[Native] = &[
     Native {
         name: "link",
         forms: &["link(name) -> map", "link(ns, name) -> map"],
-        summary: "One link as a map (see links()); an error when it does not exist.",
+        summary: "One link as a map (see links()), by its name or an alternative name; an error when it does not exist. state is the administrative state (\"up\"/\"down\"), operstate the operational one (\"up\", \"down\", \"lowerlayerdown\", \"dormant\", \"unknown\", ...).",
         example: r#"assert(link("netns1", "lo").state == "up");"#,
         ip: "ip -j addr show dev LINK",
         call: |c| {
@@ -106,7 +120,10 @@ pub const LINKS: &[Native] = &[
     Native {
         name: "addrs",
         forms: &["addrs() -> array", "addrs(ns) -> array"],
-        summary: "The addresses of a namespace as maps: link, index, family, address, prefix, cidr, scope.",
+        summary: "The addresses of a namespace as maps: link, index, family, address, prefix, cidr, scope, flags (an \
+                  array: \"permanent\" or \"dynamic\", \"tentative\", \"dadfailed\", \"nodad\", \"noprefixroute\", \
+                  \"deprecated\", \"secondary\", ...), valid_lft and preferred_lft (seconds left, or \"forever\"), \
+                  peer and broadcast (\"\" for none).",
         example: r#"print(addrs("netns1"));"#,
         ip: "ip -j addr show",
         call: |c| {

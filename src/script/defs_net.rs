@@ -4,25 +4,34 @@ use rhai::Dynamic;
 use super::args;
 use super::native::{done, Call, Native, Opts, Out};
 use crate::engine::netlink::LinkOptions;
-use crate::lab::link_kinds::VxlanOptions;
 use crate::lab::{validate_net, Ns};
 
 pub const NET: &[Native] = &[
     Native {
         name: "bridge",
-        forms: &["bridge(name)", "bridge(name, #{mtu, stp})", "bridge(ns, name)", "bridge(ns, name, #{mtu, stp})"],
-        summary: "Create a bridge (down, like ip link add; bring it up with up()). stp: true turns on the spanning tree (off by default, so ports forward at once).",
-        example: r#"bridge("sw", "br0"); up("sw", "br0");"#,
-        ip: "ip link add NAME type bridge [mtu N] [stp_state 1]",
-        call: bridge,
+        forms: &[
+            "bridge(name)",
+            "bridge(name, #{mtu, stp, ageing_time, mcast_snooping})",
+            "bridge(ns, name)",
+            "bridge(ns, name, #{mtu, stp, ageing_time, mcast_snooping})",
+        ],
+        summary: "Create a bridge (down, like ip link add; bring it up with up()). stp: true turns on the spanning tree (off by default, so ports forward at once); ageing_time: seconds a learnt address is kept (default 300; 0 keeps none); mcast_snooping: true/false.",
+        example: r#"bridge("sw", "br0", #{ageing_time: 30, mcast_snooping: false}); up("sw", "br0");"#,
+        ip: "ip link add NAME type bridge [mtu N] [stp_state 1] [ageing_time CENTISECONDS] [mcast_snooping 0|1]",
+        call: super::defs_link_edit::bridge,
     },
     Native {
         name: "master",
-        forms: &["master(link, bridge)", "master(ns, link, bridge)"],
-        summary: "Make a link a port of a bridge (or bond, or vrf) in the same namespace.",
-        example: r#"master("sw", "p1", "br0");"#,
-        ip: "ip link set LINK master BRIDGE",
-        call: master,
+        forms: &[
+            "master(link, bridge)",
+            "master(link, bridge, #{hairpin, learning, flood, isolated, cost, priority})",
+            "master(ns, link, bridge)",
+            "master(ns, link, bridge, #{hairpin, learning, flood, isolated, cost, priority})",
+        ],
+        summary: "Make a link a port of a bridge (or bond, or vrf) in the same namespace. A bridge port's options: hairpin, learning, flood (unknown unicast), isolated (true/false), cost (1 to 65535), priority (0 to 63).",
+        example: r#"master("sw", "p1", "br0", #{hairpin: true, cost: 10});"#,
+        ip: "ip link set LINK master BRIDGE; ip link set LINK type bridge_slave hairpin on learning off flood off isolated on cost N priority N",
+        call: super::defs_link_edit::master,
     },
     Native {
         name: "nomaster",
@@ -47,11 +56,14 @@ pub const NET: &[Native] = &[
     },
     Native {
         name: "vxlan",
-        forms: &["vxlan(name, #{id, local, remote, dev, port, mtu})", "vxlan(ns, name, #{id, local, remote, dev, port, mtu})"],
-        summary: "Create a VXLAN link: id is the VNI (required), remote the far end or a multicast group, dev the underlay link; port defaults to 4789 (IANA), not the kernel's 8472.",
-        example: r#"vxlan("a", "vx0", #{id: 42, local: "192.168.0.1", remote: "192.168.0.2", dev: "eth0"});"#,
-        ip: "ip link add NAME type vxlan id ID local IP remote IP dev LINK dstport PORT",
-        call: vxlan,
+        forms: &[
+            "vxlan(name, #{id, local, remote, dev, port, mtu, learning, proxy, ttl, tos, srcport, l2miss, l3miss})",
+            "vxlan(ns, name, #{id, local, remote, dev, port, mtu, learning, proxy, ttl, tos, srcport, l2miss, l3miss})",
+        ],
+        summary: "Create a VXLAN link: id is the VNI (required), remote the far end or a multicast group, dev the underlay link; port defaults to 4789 (IANA), not the kernel's 8472. learning, proxy, l2miss, l3miss: true/false; ttl and tos: 0 to 255; srcport: [low, high], the UDP source ports used.",
+        example: r#"vxlan("a", "vx0", #{id: 42, local: "192.168.0.1", remote: "192.168.0.2", dev: "eth0", learning: false, ttl: 16, srcport: [4000, 5000]});"#,
+        ip: "ip link add NAME type vxlan id ID local IP remote IP dev LINK dstport PORT [no]learning [no]proxy ttl N tos N srcport LO HI [no]l2miss [no]l3miss",
+        call: super::defs_link_edit::vxlan,
     },
     Native {
         name: "dummy",
@@ -172,22 +184,6 @@ fn created<'a>(c: &Call<'a>) -> Res<(Ns, String, Opts<'a>)> {
     Ok((c.ns()?, c.string("name", "a link name")?, c.opts()?))
 }
 
-fn bridge(c: &mut Call) -> Out {
-    let (ns, name, o) = created(c)?;
-    let opts = link_opts(c, &o, &name)?;
-    let stp = o.boolean("stp")?;
-    c.lab().bridge(&ns, &name, &opts, stp)?;
-    done()
-}
-
-fn master(c: &mut Call) -> Out {
-    let ns = c.ns()?;
-    let link = c.string("link", "a link name")?;
-    let bridge = c.string("bridge", "the name of a bridge (or bond, or vrf)")?;
-    c.lab().master(&ns, &link, &bridge)?;
-    done()
-}
-
 fn nomaster(c: &mut Call) -> Out {
     let ns = c.ns()?;
     let link = c.string("link", "a link name")?;
@@ -201,26 +197,6 @@ fn macvlan(c: &mut Call) -> Out {
     let mode = o.string("mode")?.unwrap_or_else(|| "bridge".into());
     let opts = link_opts(c, &o, &name)?;
     c.lab().macvlan(&ns, &name, &parent, &mode, &opts)?;
-    done()
-}
-
-fn vxlan(c: &mut Call) -> Out {
-    if !c.has_opts() {
-        return Err(c.error("vxlan needs an options map with at least the VNI: #{id: 42, remote: \"10.0.0.2\"}").into());
-    }
-    let ns = c.ns()?;
-    let name = c.string("name", "a link name")?;
-    let o = c.opts()?;
-    let id = o.integer("id")?.ok_or_else(|| c.error("vxlan needs the id option: the VNI, from 0 to 16777215"))?;
-    let v = VxlanOptions {
-        id,
-        local: o.string("local")?,
-        remote: o.string("remote")?,
-        dev: o.string("dev")?,
-        port: o.integer("port")?,
-    };
-    let opts = link_opts(c, &o, &name)?;
-    c.lab().vxlan(&ns, &name, &v, &opts)?;
     done()
 }
 

@@ -10,6 +10,16 @@ use super::values::Exec;
 
 pub const PROCESSES: &[Native] = &[
     Native {
+        name: "shell",
+        forms: &["shell() -> int", "shell(ns) -> int", "shell(ns, cmd) -> int"],
+        summary: "Open an interactive shell ($SHELL, or cmd) on the terminal inside a namespace, placed as exec_in places \
+                  programs; the script (or REPL) goes on when it exits, with its exit status. NSLAB_LAB and NSLAB_NETNS \
+                  name where it is. An error when nslab's input is not a terminal.",
+        example: r#"shell("h1"); // look around, then exit"#,
+        ip: "ip netns exec NS $SHELL",
+        call: shell,
+    },
+    Native {
         name: "spawn_in",
         forms: &["spawn_in(ns, cmd) -> Proc"],
         summary: "Start a program in the background inside a namespace (placed as exec_in places it, in its own process group) and return a handle: .pid, .running, .stdout, .stderr (output so far; past 16 MiB only the latest 8 MiB are kept, after a line saying how much was dropped), kill(), wait(), output(). The lab ends it, and everything it started, at teardown.",
@@ -95,4 +105,15 @@ fn output(c: &mut Call) -> Out {
     let p = proc_arg(c)?;
     let out = c.lab().proc_output(p.pid)?;
     Ok(Dynamic::from(Exec::from_output(out)))
+}
+
+fn shell(c: &mut Call) -> Out {
+    let ns = c.ns()?;
+    let argv = if c.has("cmd") {
+        let (at, cmd) = c.arg("cmd");
+        args::command(c.ctx(), cmd, at)?
+    } else {
+        vec![std::env::var("SHELL").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "/bin/sh".into())]
+    };
+    Ok((c.lab().interactive(&ns, &argv)? as i64).into())
 }

@@ -8,14 +8,21 @@ use super::native::{done, Call, Native, Opts, Out};
 use super::values_traffic::PingAll;
 use crate::engine::icmp::PingOptions;
 use crate::lab::shaping::{ImpairSpec, ShapeSpec};
-use crate::lab::throughput::ThroughputSpec;
+use crate::lab::throughput::{ThroughputSpec, DEFAULT_UDP_RATE};
+use crate::lab::units;
 use crate::lab::units::Amount;
 
 pub const TRAFFIC: &[Native] = &[
     Native {
         name: "shape",
-        forms: &["shape(link, #{rate, burst, latency, replace})", "shape(ns, link, #{rate, burst, latency, replace})"],
+        forms: &[
+            "shape(link, #{rate, burst, latency, delay, jitter, loss, replace})",
+            "shape(ns, link, #{rate, burst, latency, delay, jitter, loss, replace})",
+        ],
         summary: "Limit a link's egress rate with a token bucket (tbf root qdisc); calling it again changes the rate. \
+                  With delay, jitter or loss (\"10ms\", \"1ms\", \"1%\" or seconds / percent) it is Mininet's \
+                  TCLink(bw, delay): netem as the root qdisc and the tbf under it; that needs a kernel with sch_netem \
+                  (without it shape fails naming sch_netem and the link is left as it was). \
                   rate: \"10mbit\", \"500kbit\", \"1gbit\" (tc's units) or bits per second; burst: \"32kb\" or bytes \
                   (default: 10 ms of the rate, and at least 4 full packets, 4 × (mtu + 14) bytes: 6056 at mtu 1500); \
                   latency: how long packets may queue, \"50ms\" or seconds (default 50 ms). The bucket must drain within \
@@ -61,10 +68,14 @@ pub const TRAFFIC: &[Native] = &[
     },
     Native {
         name: "throughput",
-        forms: &["throughput(from_ns, to_ns) -> float", "throughput(from_ns, to_ns, #{seconds, port, dst}) -> float"],
+        forms: &["throughput(from_ns, to_ns) -> float", "throughput(from_ns, to_ns, #{seconds, port, dst, udp, rate}) -> float"],
         summary: "TCP throughput from one namespace to another in bits per second, measured at the receiver (no iperf \
                   needed). Sends for `seconds` (default 2); connects to dst (default: to_ns's first global address, IPv4 \
-                  first) on port (default: a free one). Ctrl-C stops it.",
+                  first) on port (default: a free one). Ctrl-C stops it. With udp: true it is iperf -u: datagrams of \
+                  1470 bytes (1450 over IPv6) paced at rate (\"10mbit\" or bits per second, default 1 Mbit/s), and \
+                  it returns a UdpThroughput map #{bps, loss, jitter, sent, received}: the received rate in bits \
+                  per second, the datagrams lost in \
+                  percent, and the RFC 3550 interarrival jitter in seconds.",
         example: r#"let bps = throughput("a", "b", #{seconds: 1}); print(`${bps / 1e6} Mbit/s`);"#,
         ip: "iperf3 -s (in to_ns); iperf3 -c DST -t SECONDS (in from_ns)",
         call: throughput,
@@ -96,14 +107,35 @@ fn shape(c: &mut Call) -> Out {
     let ns = c.ns()?;
     let link = c.string("link", "a link name")?;
     let o = c.opts()?;
-    let rate = amount(c, &o, "rate", "10mbit")?.ok_or_else(|| c.error("shape needs a rate, like #{rate: \"10mbit\"}"))?;
-    let spec = ShapeSpec {
-        rate,
-        burst: amount(c, &o, "burst", "32kb")?,
-        latency: amount(c, &o, "latency", "50ms")?,
-        replace: o.boolean("replace")?.unwrap_or(false),
+    let replace = o.boolean("replace")?.unwrap_or(false);
+    let emulation = ImpairSpec {
+        delay: amount(c, &o, "delay", "100ms")?,
+        jitter: amount(c, &o, "jitter", "10ms")?,
+        loss: amount(c, &o, "loss", "1%")?,
+        replace,
+        ..Default::default()
     };
-    c.lab().shape(&ns, &link, &spec)?;
+    let emulated = emulation.delay.is_some() || emulation.jitter.is_some() || emulation.loss.is_some();
+    let rate = amount(c, &o, "rate", "10mbit")?;
+    let (burst, latency) = (amount(c, &o, "burst", "32kb")?, amount(c, &o, "latency", "50ms")?);
+    let Some(rate) = rate else {
+        if !emulated {
+            return Err(c
+                .error("shape needs a rate or a delay, jitter or loss, like #{rate: \"10mbit\", delay: \"10ms\"}")
+                .into());
+        }
+        if burst.is_some() || latency.is_some() {
+            return Err(c.error("the burst and latency options of shape belong to a rate: add rate: \"10mbit\"").into());
+        }
+        c.lab().shape_emulated(&ns, &link, None, &emulation)?;
+        return done();
+    };
+    let spec = ShapeSpec { rate, burst, latency, replace };
+    if emulated {
+        c.lab().shape_emulated(&ns, &link, Some(&spec), &emulation)?;
+    } else {
+        c.lab().shape(&ns, &link, &spec)?;
+    }
     done()
 }
 
@@ -134,7 +166,7 @@ fn unshape(c: &mut Call) -> Out {
 /// One request per pair and a second to answer, like Mininet's `pingall`.
 fn pingall(c: &mut Call) -> Out {
     let o = c.opts()?;
-    let mut opts = PingOptions { count: 1, timeout: Duration::from_secs(1), interval: Duration::from_millis(200) };
+    let mut opts = PingOptions { interval: Duration::from_millis(200), ..Default::default() };
     if let Some(n) = o.integer("count")? {
         opts.count = u32::try_from(n)
             .ok()
@@ -164,6 +196,33 @@ fn throughput(c: &mut Call) -> Out {
     }
     let from = c.ns_of("from_ns")?;
     let to = c.ns_of("to_ns")?;
+    let rate = amount(c, &o, "rate", "10mbit")?;
+    if o.boolean("udp")?.unwrap_or(false) {
+        // units::rate gives bytes per second.
+        let rate = match &rate {
+            Some(r) => {
+                let bps = units::rate(r)? as f64 * 8.0;
+                if !(1000.0..=1e11).contains(&bps) {
+                    return Err(c
+                        .error(format!("the rate of a UDP throughput test must be from 1kbit to 100gbit, not {r}"))
+                        .into());
+                }
+                bps
+            }
+            None => DEFAULT_UDP_RATE,
+        };
+        let r = c.lab().throughput_udp(&from, &to, &spec, rate)?;
+        let mut m = rhai::Map::new();
+        m.insert("bps".into(), r.bits_per_second().into());
+        m.insert("loss".into(), r.loss_percent().into());
+        m.insert("jitter".into(), r.jitter.into());
+        m.insert("sent".into(), (r.sent as i64).into());
+        m.insert("received".into(), (r.received as i64).into());
+        return Ok(m.into());
+    }
+    if rate.is_some() {
+        return Err(c.error("the rate option of throughput paces UDP: add udp: true (TCP takes what the path gives)").into());
+    }
     let report = c.lab().throughput(&from, &to, &spec)?;
     Ok(report.bits_per_second().into())
 }

@@ -5,9 +5,13 @@ pub(crate) mod args;
 pub(crate) mod bindings;
 pub mod catalog;
 pub(crate) mod check;
+pub(crate) mod check_handles;
 pub(crate) mod defs_core;
+pub(crate) mod defs_link_edit;
 pub(crate) mod defs_links;
+pub(crate) mod defs_neigh;
 pub(crate) mod defs_net;
+pub(crate) mod defs_probe;
 pub(crate) mod defs_processes;
 pub(crate) mod defs_routes;
 pub(crate) mod defs_testing;
@@ -18,6 +22,7 @@ pub(crate) mod failure;
 pub(crate) mod files;
 pub mod harness;
 pub(crate) mod held;
+pub mod hints;
 pub(crate) mod limits;
 pub(crate) mod modules;
 pub mod native;
@@ -27,6 +32,7 @@ pub(crate) mod registrar;
 pub(crate) mod render_reach;
 pub mod types;
 pub(crate) mod values;
+pub(crate) mod values_routes;
 pub(crate) mod values_traffic;
 
 use std::cell::{Cell, Ref, RefCell, RefMut};
@@ -103,6 +109,8 @@ pub struct Session {
     /// Variables and constants defined so far (kept between REPL entries).
     pub scope: Scope<'static>,
     known: Option<check::Known>,
+    /// What the last `compile` found worth a word but not an error.
+    warnings: Vec<ScriptError>,
     /// The functions nslab registered, as (name, arity).
     pub registered: Vec<(&'static str, usize)>,
     /// The call log (when capturing) and the sub-tests of the scripts run.
@@ -167,6 +175,7 @@ impl Session {
             lab: slot,
             scope: Scope::new(),
             known: None,
+            warnings: Vec::new(),
             registered,
             harness,
             resolver,
@@ -220,13 +229,16 @@ impl Session {
             vec![source.check_error(message, pos, None)]
         })?;
         self.apply_limits(limits::Limits::default().with(&header).with(&self.limit_flags));
-        let (engine, scope, known) = (&self.engine, &self.scope, &mut self.known);
+        let (engine, scope, known, warnings) = (&self.engine, &self.scope, &mut self.known, &mut self.warnings);
         // Parsing and walking the tree (of the script and of its modules) recurse as deep as it
         // nests: on the interpreter's stack too.
         on_big_stack(self.limits.stack(), || {
             let mut ast = engine.compile_with_scope(scope, &source.text).map_err(|e| vec![source.from_parse(&e)])?;
             ast.set_source(source.name.as_str());
             let mut problems = check::check(engine, &ast, source, known);
+            let (wrong_handles, warned) = check_handles::check(&ast, source);
+            problems.extend(wrong_handles);
+            *warnings = warned;
             problems.extend(modules::check_imports(engine, &ast, source));
             if problems.is_empty() {
                 Ok(ast)
@@ -234,6 +246,11 @@ impl Session {
                 Err(problems)
             }
         })
+    }
+
+    /// What the last `compile` warned about (a link named like a namespace), once.
+    pub fn take_warnings(&mut self) -> Vec<ScriptError> {
+        std::mem::take(&mut self.warnings)
     }
 
     /// Runs a compiled script; whatever the lab held back is carried out before it returns (also

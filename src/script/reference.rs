@@ -3,7 +3,7 @@
 
 use super::catalog::{self, Native};
 
-fn entry(d: &Native) -> String {
+pub fn entry(d: &Native) -> String {
     let forms: String = d.forms.iter().map(|f| format!("    {f}\n")).collect();
     format!("### `{}`\n\n{}\n\n{forms}\nExample: `{}`\n\nLike: `{}`\n", d.name, d.summary, d.example, d.ip)
 }

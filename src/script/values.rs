@@ -3,7 +3,7 @@
 use rhai::{Array, Dynamic, Map};
 
 use crate::engine::icmp::PingReport;
-use crate::lab::{AddrView, ExecOutput, LinkView, Ns, RouteView};
+use crate::lab::{AddrView, ExecOutput, LinkView, Ns};
 
 /// A namespace handle: `netns_add` / `netns` / `root` return it; every function that takes a
 /// namespace accepts it as the first argument, or as a method receiver.
@@ -147,6 +147,12 @@ pub fn link_map(l: LinkView) -> Dynamic {
     m.insert("peer_netns".into(), l.peer_netns.into());
     m.insert("master".into(), l.master.into());
     m.insert("addresses".into(), l.addresses.into_iter().map(Dynamic::from).collect::<Array>().into());
+    m.insert("operstate".into(), l.operstate.into());
+    m.insert("alias".into(), l.alias.into());
+    m.insert("altnames".into(), l.altnames.into_iter().map(Dynamic::from).collect::<Array>().into());
+    m.insert("group".into(), (l.group as i64).into());
+    m.insert("promisc".into(), l.promisc.into());
+    m.insert("txqueuelen".into(), (l.txqueuelen as i64).into());
     m.into()
 }
 
@@ -159,18 +165,13 @@ pub fn addr_map(a: AddrView) -> Dynamic {
     m.insert("prefix".into(), (a.prefix as i64).into());
     m.insert("cidr".into(), a.cidr.into());
     m.insert("scope".into(), a.scope.into());
-    m.into()
-}
-
-pub fn route_map(r: RouteView) -> Dynamic {
-    let mut m = Map::new();
-    m.insert("dst".into(), r.dst.into());
-    m.insert("via".into(), r.via.into());
-    m.insert("dev".into(), r.dev.into());
-    m.insert("metric".into(), r.metric.map(|x| Dynamic::from(x as i64)).unwrap_or(Dynamic::UNIT));
-    m.insert("protocol".into(), r.protocol.into());
-    m.insert("scope".into(), r.scope.into());
-    m.insert("family".into(), r.family.into());
+    m.insert("flags".into(), a.flags.into_iter().map(Dynamic::from).collect::<rhai::Array>().into());
+    // "forever" as the string addr() takes for it, so a lifetime read can be given back.
+    let lifetime = |l: Option<u32>| l.map(|s| Dynamic::from(i64::from(s))).unwrap_or_else(|| "forever".into());
+    m.insert("valid_lft".into(), lifetime(a.valid_lft));
+    m.insert("preferred_lft".into(), lifetime(a.preferred_lft));
+    m.insert("peer".into(), a.peer.into());
+    m.insert("broadcast".into(), a.broadcast.into());
     m.into()
 }
 

@@ -44,7 +44,7 @@ pub fn repl(args: ReplArgs) -> i32 {
         interrupt: Interrupt::StopsStatement,
     };
     match Session::open(plan) {
-        Ok(session) => start(session, None, args.sandbox, Keep::asked(args.keep, args.sandbox)),
+        Ok(session) => start(session, None, args.sandbox, Keep::asked(args.keep)),
         Err(refusal) => refusal.report(),
     }
 }
@@ -57,7 +57,7 @@ pub fn after_script(
     keep: Keep,
     sandbox: bool,
 ) -> i32 {
-    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let color = super::report::stderr_color();
     if let Err(errors) = &outcome {
         for e in errors {
             if e.kind == ErrorKind::Interrupted {
@@ -87,7 +87,7 @@ fn start(mut session: Session, recorded: Option<&str>, sandbox: bool, keep: Keep
     let cancel = session.script.lab.borrow().cancel_flag();
     let stop = signals::watch();
     let terminal = std::io::stdin().is_terminal();
-    let color = terminal && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let color = super::report::color_for(terminal && std::io::stdout().is_terminal());
     let mut shell = Shell::new(&mut session.script, cancel, stop.flag.clone(), sandbox, keep, color);
     if let Some(text) = recorded {
         shell.eval.record(text);

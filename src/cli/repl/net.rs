@@ -113,6 +113,7 @@ mod tests {
             peer_netns: peer_ns.into(),
             master: String::new(),
             addresses: addrs.iter().map(|a| a.to_string()).collect(),
+            ..LinkView::default()
         }
     }
 

@@ -29,9 +29,16 @@ fn render(engine: &Engine, v: &Dynamic, indent: usize) -> String {
         return group("[", &items, "]", indent);
     }
     if v.is_map() {
+        // A field without a value (`metric: ()`, a route without one) is left out: echoed, it
+        // would read `metric: ,`.
         let items: Vec<String> = v
             .read_lock::<Map>()
-            .map(|m| m.iter().map(|(k, i)| format!("{}: {}", key(k), render(engine, i, indent + 2))).collect())
+            .map(|m| {
+                m.iter()
+                    .filter(|(_, i)| !i.is_unit())
+                    .map(|(k, i)| format!("{}: {}", key(k), render(engine, i, indent + 2)))
+                    .collect()
+            })
             .unwrap_or_default();
         return group("#{", &items, "}", indent);
     }
@@ -73,6 +80,8 @@ mod tests {
         let v: Dynamic = e.eval(r#"#{name: "lo", up: true, "a-b": [1, 2.5]}"#).unwrap();
         assert_eq!(show(&e, &v).unwrap(), r#"#{"a-b": [1, 2.5], name: "lo", up: true}"#);
         assert_eq!(show(&e, &Dynamic::UNIT), None);
+        let v: Dynamic = e.eval(r#"#{dst: "default", metric: (), via: "10.0.0.1"}"#).unwrap();
+        assert_eq!(show(&e, &v).unwrap(), r#"#{dst: "default", via: "10.0.0.1"}"#, "no empty fields");
         assert_eq!(show(&e, &Dynamic::from("x\"y")).unwrap(), r#""x\"y""#);
     }
 

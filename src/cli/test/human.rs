@@ -35,10 +35,11 @@ pub fn scenario(r: &ScenarioResult, capture: bool) -> String {
             let body = if p.report.trim().is_empty() { &p.message } else { &p.report };
             let _ = writeln!(out, "{}", indent(body, 4));
         }
+        // Its own output, as `cargo test` shows a failing test's.
+        if !r.output.trim().is_empty() {
+            let _ = writeln!(out, "\n    output:\n{}", indent(&r.output, 6));
+        }
         if capture {
-            if !r.output.trim().is_empty() {
-                let _ = writeln!(out, "\n    output:\n{}", indent(&r.output, 6));
-            }
             if let Some(calls) = &r.calls {
                 let _ = writeln!(out, "\n    calls:\n{}", indent(&call_log(calls), 6));
             }
@@ -79,7 +80,12 @@ pub fn summary(s: &Summary) -> String {
     if s.interrupted {
         notes.push("interrupted before the end".into());
     }
-    notes.push(format!("{} scenarios in {} s with -j {}", s.total, fmt_seconds((s.duration_ms / 10.0).round() / 100.0), s.jobs));
+    notes.push(format!(
+        "{} in {} s with -j {}",
+        super::super::report::plural(s.total, "scenario"),
+        fmt_seconds((s.duration_ms / 10.0).round() / 100.0),
+        s.jobs
+    ));
     out += &notes.join("; ");
     out.push('\n');
     out
