@@ -45,6 +45,13 @@ macvlan(b, "mv0", "eth0", #{mode: "bridge"});
 addr(b, "mv0", "192.168.100.9/24");
 shape(a, "eth0", #{rate: "10mbit", burst: "32kb", latency: "50ms"});
 route(b, "10.9.0.0/16", "192.168.100.1");
+route(b, "10.66.0.0/16", #{type: "blackhole"});
+route(a, "10.77.0.0/16", #{nexthops: [#{via: "192.168.100.2", weight: 3}, #{dev: "br0"}]});
+route(a, "10.88.0.0/16", #{via: "192.168.100.2", src: "192.168.100.1"});
+rule(a, #{from: "10.200.0.0/24", table: 100, priority: 1000});
+rule(a, #{to: "10.55.0.0/16", action: "blackhole", priority: 1001});
+neigh(b, "eth0", "192.168.100.50", "02:00:00:00:00:50");
+neigh_proxy(b, "eth0", "192.168.100.60");
 forwarding(a, true);
 "#;
 
@@ -211,6 +218,15 @@ fn link_kinds_json_matches_the_kernel() {
     assert_eq!(eth0["qdisc"]["kind"], "tbf");
     assert_eq!(eth0["qdisc"]["rate"], 1_250_000, "10mbit is 1,250,000 bytes/s");
     assert_eq!(eth0["qdisc"]["burst"], 32 * 1024);
+    let rules: Vec<(u64, &str, u64)> = arr(&a["rules"])
+        .iter()
+        .map(|r| (r["priority"].as_u64().unwrap(), s(&r["action"]), r["table"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(rules, [(1000, "lookup", 100), (1001, "blackhole", 0)], "only the lab's rules: {}", a["rules"]);
+    let b = &arr(&topo["nodes"])[1];
+    let neighbours: Vec<(&str, &str, bool)> =
+        arr(&b["neighbours"]).iter().map(|n| (s(&n["ip"]), s(&n["mac"]), n["proxy"].as_bool().unwrap())).collect();
+    assert_eq!(neighbours, [("192.168.100.50", "02:00:00:00:00:50", false), ("192.168.100.60", "", true)]);
 }
 
 /// The exact Mermaid text of a small lab: namespaces, a bridge and its ports, forwarding,
@@ -292,6 +308,8 @@ dump() {
         echo "=$ns route"; ip "${n[@]}" -j route show
         echo "=$ns route6"; ip "${n[@]}" -j -6 route show
         echo "=$ns qdisc"; tc "${n[@]}" -j qdisc show
+        echo "=$ns rule"; ip "${n[@]}" -j rule show; ip "${n[@]}" -j -6 rule show
+        echo "=$ns neigh"; ip "${n[@]}" -j neigh show nud permanent; ip "${n[@]}" -j neigh show proxy
     done
 }
 "#;
@@ -331,14 +349,26 @@ fn state(dumps: &HashMap<String, String>, prefix: &str, namespaces: &[&str]) -> 
         }
         for r in arr(&get("route")).iter().chain(arr(&get("route6"))).filter(|r| r["dst"] != "fe80::/64") {
             facts.insert(format!(
-                "route {} via={} dev={} proto={} metric={} scope={}",
+                "route {} type={} via={} dev={} proto={} metric={} scope={} src={} nexthops={}",
                 s(&r["dst"]),
+                s(&r["type"]),
                 s(&r["gateway"]),
                 s(&r["dev"]),
                 r["protocol"],
                 r["metric"],
-                s(&r["scope"])
+                s(&r["scope"]),
+                s(&r["prefsrc"]),
+                r["nexthops"]
             ));
+        }
+        // Rules and permanent or proxy neighbours: two JSON arrays each, one per line.
+        for what in ["rule", "neigh"] {
+            let key = format!("{prefix}{ns} {what}");
+            for line in dumps[&key].lines().filter(|l| !l.trim().is_empty()) {
+                for item in arr(&json(line)) {
+                    facts.insert(format!("{what} {item}"));
+                }
+            }
         }
         // Root qdiscs someone configured (a handle), with their rate and burst.
         for qd in arr(&get("qdisc")).iter().filter(|q| q["root"] == true && s(&q["handle"]) != "0:") {

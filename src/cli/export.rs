@@ -19,6 +19,8 @@ const SECTIONS: &[Section] = &[
     ("addresses", addresses),
     ("up", up),
     ("routes", routes),
+    ("policy routing rules", rules),
+    ("neighbours", neighbours),
     ("qdiscs", qdiscs),
 ];
 
@@ -239,18 +241,86 @@ fn routes(t: &Topology, out: &mut Vec<String>) {
     for n in &t.nodes {
         for r in n.routes.iter().filter(|r| r.protocol != "kernel") {
             let family = if r.family == "inet6" { " -6" } else { "" };
-            let mut s = format!("{}{family} route add {}", ip(n), r.dst);
+            let kind = if r.kind == "unicast" || r.kind.is_empty() { String::new() } else { format!("{} ", r.kind) };
+            let mut s = format!("{}{family} route add {kind}{}", ip(n), r.dst);
             if let Some(via) = &r.via {
                 s += &format!(" via {via}");
             }
             if let Some(dev) = &r.dev {
                 s += &format!(" dev {}", q(dev));
             }
+            if let Some(src) = &r.src {
+                s += &format!(" src {src}");
+            }
+            if r.onlink {
+                s += " onlink";
+            }
             if let Some(m) = r.metric {
                 s += &format!(" metric {m}");
             }
             s += &format!(" proto {}", r.protocol_number);
+            for h in &r.nexthops {
+                s += " nexthop";
+                if let Some(via) = &h.via {
+                    s += &format!(" via {via}");
+                }
+                if let Some(dev) = &h.dev {
+                    s += &format!(" dev {}", q(dev));
+                }
+                s += &format!(" weight {}", h.weight);
+                if h.onlink {
+                    s += " onlink";
+                }
+            }
             out.push(s);
+        }
+    }
+}
+
+fn rules(t: &Topology, out: &mut Vec<String>) {
+    for n in &t.nodes {
+        for r in &n.rules {
+            let family = if r.family == "inet6" { " -6" } else { "" };
+            let mut s = format!("{}{family} rule add priority {}", ip(n), r.priority);
+            if let Some(from) = &r.from {
+                s += &format!(" from {from}");
+            }
+            if let Some(to) = &r.to {
+                s += &format!(" to {to}");
+            }
+            if let Some(iif) = &r.iif {
+                s += &format!(" iif {}", q(iif));
+            }
+            if let Some(oif) = &r.oif {
+                s += &format!(" oif {}", q(oif));
+            }
+            if r.fwmark != 0 {
+                s += &format!(" fwmark {:#x}", r.fwmark);
+                if let Some(mask) = r.fwmask {
+                    s += &format!("/{mask:#x}");
+                }
+            }
+            match r.action.as_str() {
+                "lookup" => s += &format!(" lookup {}", r.table),
+                other => s += &format!(" {other}"),
+            }
+            if r.protocol != 0 {
+                s += &format!(" protocol {}", r.protocol);
+            }
+            out.push(s);
+        }
+    }
+}
+
+fn neighbours(t: &Topology, out: &mut Vec<String>) {
+    for n in &t.nodes {
+        for e in &n.neighbours {
+            if e.proxy {
+                out.push(format!("{} neigh add proxy {} dev {}", ip(n), e.ip, q(&e.link)));
+            } else {
+                let router = if e.router { " router" } else { "" };
+                out.push(format!("{} neigh add {} lladdr {} dev {} nud permanent{router}", ip(n), e.ip, e.mac, q(&e.link)));
+            }
         }
     }
 }
@@ -298,7 +368,16 @@ mod tests {
 
     fn node(name: &str, root: bool, links: Vec<Link>) -> Node {
         let forwarding = Forwarding { ipv4: false, ipv6: false };
-        Node { name: name.into(), root, forwarding, links, routes: vec![], sysctls: BTreeMap::new() }
+        Node {
+            name: name.into(),
+            root,
+            forwarding,
+            links,
+            routes: vec![],
+            sysctls: BTreeMap::new(),
+            rules: vec![],
+            neighbours: vec![],
+        }
     }
 
     fn end(node: &str, link: &str) -> Option<End> {

@@ -70,6 +70,44 @@ pub struct Node {
     /// The watched sysctls whose values differ from a fresh namespace's (in the root namespace:
     /// those the lab's ledger records), by key.
     pub sysctls: BTreeMap<String, String>,
+    /// Policy routing rules beyond the three every namespace starts with (none listed in the
+    /// root namespace).
+    pub rules: Vec<PolicyRule>,
+    /// Permanent neighbour entries and proxy entries on the links shown (learned ones are left
+    /// out: traffic makes them).
+    pub neighbours: Vec<Neighbour>,
+}
+
+/// A policy routing rule, as `ip -j rule` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PolicyRule {
+    /// "inet" or "inet6".
+    pub family: String,
+    pub priority: u32,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub iif: Option<String>,
+    pub oif: Option<String>,
+    /// 0: no mark match.
+    pub fwmark: u32,
+    pub fwmask: Option<u32>,
+    /// "lookup", "blackhole", "unreachable", "prohibit", ...
+    pub action: String,
+    /// The table looked up (0 for other actions).
+    pub table: u32,
+    /// Who added it (0: unspecified; nslab's are 110).
+    pub protocol: u8,
+}
+
+/// A neighbour entry someone set.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Neighbour {
+    pub ip: String,
+    pub link: String,
+    /// Empty for a proxy entry.
+    pub mac: String,
+    pub proxy: bool,
+    pub router: bool,
 }
 
 /// Forwarding in a namespace.
@@ -150,6 +188,23 @@ pub struct Route {
     pub scope: String,
     /// "inet" or "inet6".
     pub family: String,
+    /// "unicast", "blackhole", "unreachable", "prohibit", "throw", ...
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The preferred source address.
+    pub src: Option<String>,
+    pub onlink: bool,
+    /// A multipath route's paths (empty otherwise).
+    pub nexthops: Vec<NextHop>,
+}
+
+/// One path of a multipath route.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NextHop {
+    pub via: Option<String>,
+    pub dev: Option<String>,
+    pub weight: u16,
+    pub onlink: bool,
 }
 
 /// What joins two link ends.
@@ -200,6 +255,8 @@ struct Raw {
     addrs: Vec<AddrInfo>,
     routes: Vec<RouteInfo>,
     qdiscs: Vec<(u32, QdiscInfo)>,
+    rules: Vec<crate::engine::rule::Rule>,
+    neighbours: Vec<crate::engine::neigh::NeighEntry>,
     file: std::rc::Rc<std::fs::File>,
     sysctls: Vec<Option<String>>,
 }
@@ -254,8 +311,18 @@ impl Lab {
             .map_err(|e| LabError::from_engine(&what, e))?;
         let mut qdiscs = self.block_on(conn.root_qdiscs()).map_err(|e| LabError::from_engine(&what, e))?;
         qdiscs.retain(|(_, q)| !q.is_default());
+        let (rules, neighbours) = self
+            .block_on(async {
+                let mut rules = conn.rules(false).await?;
+                rules.extend(conn.rules(true).await?);
+                let mut neighbours = conn.neigh_dump(false).await?;
+                neighbours.retain(|n| n.state & crate::engine::neigh::NUD_PERMANENT != 0);
+                neighbours.extend(conn.neigh_dump(true).await?);
+                Ok::<_, EngineError>((rules, neighbours))
+            })
+            .map_err(|e| LabError::from_engine(&what, e))?;
         let file = self.ns_file(ns)?;
-        Ok(Raw { ns: ns.clone(), file, links, addrs, routes, qdiscs, sysctls: Vec::new() })
+        Ok(Raw { ns: ns.clone(), file, links, addrs, routes, qdiscs, rules, neighbours, sysctls: Vec::new() })
     }
 }
 
@@ -430,6 +497,34 @@ fn assemble(scope: &Scope, raws: Vec<Raw>, fresh: &[Option<String>], root_name: 
                 protocol_number: r.protocol_number,
                 scope: r.scope.clone(),
                 family: if r.v6 { "inet6".into() } else { "inet".into() },
+                kind: r.kind.clone(),
+                src: r.src.map(|ip| ip.to_string()),
+                onlink: r.onlink,
+                nexthops: r
+                    .nexthops
+                    .iter()
+                    .map(|h| NextHop {
+                        via: h.via.map(|ip| ip.to_string()),
+                        dev: h.dev.and_then(dev_name),
+                        weight: h.weight,
+                        onlink: h.onlink,
+                    })
+                    .collect(),
+            })
+            .collect();
+        let rules = if root { Vec::new() } else { raw.rules.iter().filter(|r| !starting_rule(r)).map(policy_rule).collect() };
+        let shown_index = |i: u32| find(ns, i).filter(|at| shown(*at)).map(&name_in);
+        let neighbours = raw
+            .neighbours
+            .iter()
+            .filter_map(|n| {
+                Some(Neighbour {
+                    ip: n.ip.to_string(),
+                    link: shown_index(n.index)?,
+                    mac: n.mac.clone(),
+                    proxy: n.proxy,
+                    router: n.router,
+                })
             })
             .collect();
         nodes.push(Node {
@@ -439,6 +534,8 @@ fn assemble(scope: &Scope, raws: Vec<Raw>, fresh: &[Option<String>], root_name: 
             links,
             routes,
             sysctls,
+            rules,
+            neighbours,
         });
     }
     edges.extend(overlays(&nodes));
@@ -467,6 +564,29 @@ fn overlays(nodes: &[Node]) -> Vec<Edge> {
         }
     }
     out
+}
+
+/// The rules a namespace starts with: local (0), main (32766), default (32767; IPv4 only).
+fn starting_rule(r: &crate::engine::rule::Rule) -> bool {
+    let plain = !r.extra && r.from.is_none() && r.to.is_none() && r.iif.is_none() && r.oif.is_none() && r.fwmark == 0;
+    plain && r.action == 1 && matches!((r.priority, r.table), (0, 255) | (32766, 254) | (32767, 253))
+}
+
+fn policy_rule(r: &crate::engine::rule::Rule) -> PolicyRule {
+    let cidr = |p: &Option<(std::net::IpAddr, u8)>| p.map(|(ip, len)| format!("{ip}/{len}"));
+    PolicyRule {
+        family: if r.v6 { "inet6".into() } else { "inet".into() },
+        priority: r.priority,
+        from: cidr(&r.from),
+        to: cidr(&r.to),
+        iif: r.iif.clone(),
+        oif: r.oif.clone(),
+        fwmark: r.fwmark,
+        fwmask: r.fwmask,
+        action: crate::engine::rule::action_name(r.action),
+        table: r.table,
+        protocol: r.protocol,
+    }
 }
 
 fn qdisc(q: &QdiscInfo) -> Qdisc {
