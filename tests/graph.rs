@@ -485,3 +485,21 @@ fn repl_graph_draws_the_lab() {
     assert!(run.stdout.contains("graph \"repl\" {"), "{run:?}");
     assert!(run.stderr.contains(":graph draws as dot or mermaid, not \"png\""), "{run:?}");
 }
+
+/// A lab kept in its sandbox (`run --sandbox --keep`) is drawn and exported from inside it.
+#[test]
+fn graph_of_a_lab_kept_in_its_sandbox() {
+    let dir = scratch("graph-kept-sandbox");
+    let lab = "let a = netns_add(\"a\");\nlet b = netns_add(\"b\");\nveth(a, \"x\", b, \"y\");\naddr(a, \"x\", \"10.1.0.1/24\");\nup(a, \"x\");\n";
+    std::fs::write(dir.join("lab.rhai"), lab).unwrap();
+    let run = in_private_netns(&format!(
+        "cd {}\n$NSLAB run --sandbox --keep lab.rhai > /dev/null 2>&1 || echo '=run failed'\n\
+         echo '=mermaid'; $NSLAB graph lab --format mermaid\necho '=export'; $NSLAB export lab --ip\n\
+         $NSLAB down lab > /dev/null 2>&1; echo '=end'",
+        dir.display()
+    ));
+    let out = sections(&run.stdout);
+    assert!(out.contains_key("end") && !out.contains_key("run failed"), "{run:?}");
+    assert_eq!(out["mermaid"], "flowchart LR\n  n0[\"a\"]\n  n1[\"b\"]\n  n0 ---|\"x 10.1.0.1/24 — y\"| n1\n", "{run:?}");
+    assert!(out["export"].contains("ip -n a addr add 10.1.0.1/24 dev x\n"), "{run:?}");
+}

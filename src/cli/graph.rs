@@ -8,6 +8,7 @@ use std::rc::Rc;
 
 use super::session::{self, Interrupt, Keep, Plan, EXIT_FAILED, EXIT_USAGE};
 use super::{export, graph_render, report};
+use crate::engine::sandbox_hold::{self, Kept};
 use crate::lab::ledger::{self, Record};
 use crate::lab::topology::{Scope, Topology};
 use crate::lab::{Lab, LabOptions};
@@ -200,6 +201,19 @@ fn from_script(path: &Path, name: Option<&str>, args: &[String]) -> Result<Topol
 }
 
 fn from_lab(which: &str) -> Result<Topology, i32> {
+    // A lab kept in its sandbox (`run --sandbox --keep`) is read from inside it: its holder's
+    // user and mount namespaces (where its ledger is) and its network namespace.
+    let kept: Vec<Kept> = sandbox_hold::kept().into_iter().filter(|k| k.id == which || k.name == which).collect();
+    if let [k] = kept.as_slice() {
+        let entered = sandbox_hold::enter(k).and_then(|net| {
+            nix::sched::setns(&net, nix::sched::CloneFlags::CLONE_NEWNET)
+                .map_err(|e| crate::engine::EngineError::errno(format!("enter the kept sandbox of lab {}", k.name), e))
+        });
+        if let Err(e) = entered {
+            report::plain(e.to_string(), None);
+            return Err(EXIT_FAILED);
+        }
+    }
     let scan = ledger::scan(Path::new(ledger::LEDGER_DIR));
     let matching: Vec<&Record> = scan.records.iter().filter(|r| r.header.id == which || r.header.name == which).collect();
     let rec = match matching.as_slice() {
