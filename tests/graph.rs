@@ -503,3 +503,15 @@ fn graph_of_a_lab_kept_in_its_sandbox() {
     assert_eq!(out["mermaid"], "flowchart LR\n  n0[\"a\"]\n  n1[\"b\"]\n  n0 ---|\"x 10.1.0.1/24 — y\"| n1\n", "{run:?}");
     assert!(out["export"].contains("ip -n a addr add 10.1.0.1/24 dev x\n"), "{run:?}");
 }
+
+/// `-` reads the script from standard input; its own output goes to stderr, the picture alone
+/// to stdout.
+#[test]
+fn graph_reads_a_script_on_stdin() {
+    let input =
+        "let a = netns_add(\"a\");\nlet b = netns_add(\"b\");\nveth(a, \"x\", b, \"y\");\nprint(\"said by the script\");\n";
+    let run = crate::support::piped(&["graph", "-", "--format", "mermaid"], input);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.stdout, "flowchart LR\n  n0[\"a\"]\n  n1[\"b\"]\n  n0 ---|\"x — y\"| n1\n", "{run:?}");
+    assert!(run.stderr.contains("said by the script"), "{run:?}");
+}

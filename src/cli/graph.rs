@@ -30,8 +30,8 @@ pub(crate) enum Format {
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct GraphArgs {
-    /// A lab script (run in a sandbox and read when it ends), or the name or id of a lab left
-    /// standing (`nslab run --keep`), read from the kernel.
+    /// A lab script (run in a sandbox and read when it ends; `-` reads it from standard input),
+    /// or the name or id of a lab left standing (`nslab run --keep`), read from the kernel.
     #[arg(value_name = "FILE|LAB", value_hint = clap::ValueHint::AnyPath)]
     pub target: String,
     /// What to write.
@@ -53,8 +53,8 @@ pub(crate) struct GraphArgs {
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct ExportArgs {
-    /// A lab script (run in a sandbox and read when it ends), or the name or id of a lab left
-    /// standing (`nslab run --keep`), read from the kernel.
+    /// A lab script (run in a sandbox and read when it ends; `-` reads it from standard input),
+    /// or the name or id of a lab left standing (`nslab run --keep`), read from the kernel.
     #[arg(value_name = "LAB|FILE", value_hint = clap::ValueHint::AnyPath)]
     pub target: String,
     /// Write the lab as a bash script of `ip`, `tc` and `bridge` commands that rebuilds it.
@@ -142,7 +142,7 @@ fn svg(dot: &str) -> Result<String, (String, Option<String>)> {
 /// The topology of a script (run in a sandbox) or of a standing lab.
 fn read(target: &str, name: Option<&str>, args: &[String]) -> Result<Topology, i32> {
     let path = Path::new(target);
-    if path.is_file() {
+    if path.is_file() || target == "-" {
         return from_script(path, name, args);
     }
     if !args.is_empty() || name.is_some() {
@@ -160,6 +160,7 @@ fn from_script(path: &Path, name: Option<&str>, args: &[String]) -> Result<Topol
     let source = super::run::read_source(path)?;
     let name = match name {
         Some(n) => n.to_string(),
+        None if path == Path::new("-") => "stdin".into(),
         None => path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "lab".into()),
     };
     let plan = Plan {
