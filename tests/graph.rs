@@ -46,6 +46,7 @@ addr(b, "mv0", "192.168.100.9/24");
 shape(a, "eth0", #{rate: "10mbit", burst: "32kb", latency: "50ms"});
 route(b, "10.9.0.0/16", "192.168.100.1");
 route(b, "10.66.0.0/16", #{type: "blackhole"});
+route(b, "fd00:66::/64", #{type: "unreachable"});
 route(a, "10.77.0.0/16", #{nexthops: [#{via: "192.168.100.2", weight: 3}, #{dev: "br0"}]});
 route(a, "10.88.0.0/16", #{via: "192.168.100.2", src: "192.168.100.1"});
 rule(a, #{from: "10.200.0.0/24", table: 100, priority: 1000});
