@@ -285,17 +285,31 @@ fn dot_is_parsed_by_graphviz() {
         assert!(parsed.status.success(), "dot refused {name}: {}", String::from_utf8_lossy(&parsed.stderr));
     }
     let path = script("graph-dot", "svg.rhai", &walkthrough());
-    let svg = run_nslab(&["graph", path.to_str().unwrap(), "--format", "svg"]);
     if have_dot {
+        let svg = run_nslab(&["graph", path.to_str().unwrap(), "--format", "svg"]);
         assert_eq!(svg.code, 0, "{svg:?}");
-        let doc = roxmltree::Document::parse(&svg.stdout).expect("SVG is XML");
+        // Graphviz's SVG starts with a DOCTYPE.
+        let opts = roxmltree::ParsingOptions { allow_dtd: true, ..roxmltree::ParsingOptions::default() };
+        let doc = roxmltree::Document::parse_with_options(&svg.stdout, opts).expect("SVG is XML");
         assert_eq!(doc.root_element().tag_name().name(), "svg");
-        assert!(svg.stdout.contains("netns1"));
+        let texts: Vec<&str> = doc.descendants().filter(|n| n.has_tag_name("text")).filter_map(|n| n.text()).collect();
+        assert!(texts.contains(&"netns1") && texts.iter().any(|t| t.contains("veth1 10.1.1.1/24")), "{texts:?}");
     } else {
-        eprintln!("graph: Graphviz's dot is not installed: DOT not parsed, SVG checked for its error only");
-        assert_eq!(svg.code, 1, "{svg:?}");
-        assert!(svg.stderr.contains("apt install graphviz"), "{svg:?}");
+        eprintln!("graph: Graphviz's dot is not installed: DOT not parsed, SVG not drawn");
     }
+    // Without Graphviz (an empty PATH), the error says how to get it.
+    let empty = scratch("graph-dot-nopath");
+    let path = script("graph-dot", "small.rhai", "let a = netns_add(\"a\");\nveth(a, \"x\", a, \"y\");\n");
+    let out = std::process::Command::new(crate::support::nslab())
+        .args(["graph", path.to_str().unwrap(), "--format", "svg"])
+        .env("PATH", &empty)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("needs Graphviz's `dot` program") && stderr.contains("apt install graphviz"), "{stderr}");
+    assert!(out.stdout.is_empty());
 }
 
 /// `ip -j` and `tc -j` state of the namespaces named ("root": where it runs), in sections
