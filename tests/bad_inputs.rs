@@ -1187,6 +1187,8 @@ const CASES: &[Case] = &[
     c("wait", r#"wait(5)"#, r#"the first argument of wait must be a process (from spawn_in), not the integer 5"#),
     c("wait", r#"wait(p, -1)"#, r#"wait needs a number of seconds from 0 to 999999, not -1"#),
     c("wait", r#"wait(p, "x")"#, r#"the number of seconds of wait must be a number, not the string "x""#),
+    c("topology", r#"Fn("topology").call(1)"#, r#"Function not found: topology (i64)"#),
+    c("topology", r#"Fn("topology").call("a")"#, r#"Function not found: topology (&str | ImmutableString | String)"#),
     c("output", r#"output("x")"#, r#"the first argument of output must be a process (from spawn_in), not the string "x""#),
     // Links: deleting and changing (tests/links_full.rs has the kernel side).
     c("link_del", r#"link_del(a, "zz")"#, r#"link "zz" does not exist in namespace "a""#),

@@ -133,7 +133,7 @@ fn help_describes_arguments_and_exit_codes() {
         let line = help.stdout.lines().find(|l| l.trim_start().starts_with(arg)).unwrap_or_else(|| panic!("{cmd}: {help:?}"));
         assert!(unwrap(&help.stdout).contains(text), "{cmd} {arg}: {line}\n{help:?}");
     }
-    for cmd in ["run", "repl", "check", "ls", "down", "clean", "doc", "test", "completions", "man"] {
+    for cmd in ["run", "repl", "check", "ls", "down", "clean", "doc", "test", "completions", "man", "graph", "export"] {
         let help = run_nslab(&[cmd, "--help"]);
         assert_eq!(help.code, 0, "{help:?}");
         assert!(help.stdout.contains("\nExit status:\n  0 "), "{cmd} --help lists no exit status:\n{}", help.stdout);

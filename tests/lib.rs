@@ -7,6 +7,7 @@ mod containment;
 mod errors;
 mod fault_random;
 mod fuzz;
+mod graph;
 mod ledger_trust;
 mod lifecycle;
 mod limits;

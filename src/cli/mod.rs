@@ -17,6 +17,9 @@ macro_rules! note {
 }
 
 pub(crate) mod docs;
+pub(crate) mod export;
+pub(crate) mod graph;
+pub(crate) mod graph_render;
 pub(crate) mod labs;
 pub(crate) mod progress;
 pub(crate) mod repl;
@@ -68,6 +71,12 @@ Exit status:
   the shell's or CMD's own status
   1        no such lab or namespace, or the lab cannot be entered
   2        bad usage";
+const EXIT_GRAPH: &str = "\
+Exit status:
+  0        written
+  1        the script failed, the lab could not be read, or Graphviz (for --format svg) is missing or failed
+  2        bad usage: no such script or standing lab, a script that cannot be read
+  128+N    a script stopped by signal N; its lab was torn down first";
 const EXIT_PRINT: &str = "\
 Exit status:
   0        printed
@@ -154,6 +163,14 @@ pub(crate) enum Command {
         #[arg(long)]
         kept: bool,
     },
+    /// Draw a lab: a script (run in a sandbox, drawn when it ends) or a lab left standing, as
+    /// DOT, Mermaid, JSON or SVG.
+    #[command(after_help = EXIT_GRAPH)]
+    Graph(graph::GraphArgs),
+    /// Write a lab (a script, or a lab left standing) as a bash script of `ip` commands that
+    /// rebuilds it.
+    #[command(after_help = EXIT_GRAPH)]
+    Export(graph::ExportArgs),
     /// Print the language reference (Markdown), generated from the same catalog as `:help`.
     #[command(after_help = EXIT_PRINT)]
     Doc {
@@ -298,6 +315,8 @@ pub fn main() -> i32 {
         Some(Command::Clean { kept }) => labs::clean(kept),
         Some(Command::Shell { lab, ns, cmd }) => shell::shell(&lab, ns.as_deref(), &cmd),
         Some(Command::Doc { function, json }) => docs::doc(function.as_deref(), json),
+        Some(Command::Graph(args)) => graph::graph(args),
+        Some(Command::Export(args)) => graph::export(args),
         Some(Command::Test(args)) => test::run(args),
         Some(Command::Completions { shell }) => docs::completions(shell),
         Some(Command::Man) => docs::man(),

@@ -113,6 +113,12 @@ pub struct Session {
 impl Session {
     /// A new lab as `plan` says, or why not.
     pub fn open(plan: Plan) -> Result<Session, Refusal> {
+        Session::open_printing(plan, stdout_printer())
+    }
+
+    /// `open`, with the script's `print` going to `printer` (`nslab graph` keeps stdout for
+    /// the picture).
+    pub fn open_printing(plan: Plan, printer: crate::script::Printer) -> Result<Session, Refusal> {
         if let Err(e) = crate::lab::validate::lab_name(plan.name) {
             return Err(Refusal {
                 message: e.to_string(),
@@ -126,7 +132,7 @@ impl Session {
             status: EXIT_FAILED,
         })?;
         let which = watch_signals(&lab, plan.interrupt);
-        let mut script = ScriptSession::new(Some(lab), plan.dir, stdout_printer());
+        let mut script = ScriptSession::new(Some(lab), plan.dir, printer);
         if plan.sandbox.is_some() {
             // The sandbox stands in for a host, whose loopback is up.
             let _ = script.lab.borrow_mut().set_up(&Ns::Root, "lo", true);

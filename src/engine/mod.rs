@@ -30,6 +30,7 @@ pub(crate) mod tc;
 pub(crate) mod tc_options;
 pub(crate) mod tcp_bench;
 pub(crate) mod tcp_probe;
+pub(crate) mod topo;
 pub(crate) mod trusted_dir;
 pub(crate) mod udp_bench;
 pub(crate) mod udp_probe;

@@ -318,7 +318,7 @@ fn scope_name(scope: AddressScope) -> String {
     }
 }
 
-fn link_info(msg: &LinkMessage) -> LinkInfo {
+pub(super) fn link_info(msg: &LinkMessage) -> LinkInfo {
     let mut info = LinkInfo {
         index: msg.header.index,
         name: String::new(),

@@ -191,7 +191,7 @@ impl Conn {
 /// TCA_OPTIONS' payload as sent to the kernel. netlink-packet-route parses the options of the
 /// kinds it knows into attributes (emitted back as they were) and keeps the others whole, as
 /// one attribute that is TCA_OPTIONS itself (its value is the payload).
-fn options_bytes(a: &TcAttribute) -> Option<Vec<u8>> {
+pub(super) fn options_bytes(a: &TcAttribute) -> Option<Vec<u8>> {
     use rtnetlink::packet_core::{Emitable, Nla};
     use rtnetlink::packet_route::tc::TcOption;
     let TcAttribute::Options(opts) = a else { return None };

@@ -66,6 +66,11 @@ impl Clock {
         saturate_u32(f64::from(usec) * self.tick_in_usec)
     }
 
+    /// Ticks to microseconds: `tc_core_tick2time`.
+    pub fn tick2usec(&self, ticks: u32) -> f64 {
+        f64::from(ticks) / self.tick_in_usec
+    }
+
     /// Ticks needed to send `size` bytes at `rate` bytes per second: `tc_calc_xmittime`.
     pub fn xmittime(&self, rate: u64, size: u32) -> u32 {
         self.time2tick(saturate_u32(TIME_UNITS_PER_SEC * (f64::from(size) / rate as f64)))

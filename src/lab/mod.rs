@@ -49,6 +49,7 @@ pub(crate) mod tcp;
 pub(crate) mod teardown;
 mod teardown_neigh;
 pub(crate) mod throughput;
+pub(crate) mod topology;
 pub(crate) mod traceroute;
 pub(crate) mod units;
 pub(crate) mod validate;

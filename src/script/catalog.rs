@@ -16,6 +16,7 @@ const GROUPS: &[&[Native]] = &[
     super::defs_probe::PROBE,
     super::defs_testing::TESTING,
     super::defs_processes::PROCESSES,
+    super::defs_view::VIEW,
 ];
 
 /// Every native function, group by group.

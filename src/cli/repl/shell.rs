@@ -146,6 +146,15 @@ impl<'s> Shell<'s> {
                     Err(e) => self.fail(&e.to_string()),
                 }
             }
+            Command::Graph { mermaid } => {
+                let read = self.session.lab.borrow_mut().topology();
+                let opts = crate::cli::graph_render::Options::default();
+                match read {
+                    Ok(t) if mermaid => out!("{}", crate::cli::graph_render::mermaid(&t, opts).trim_end()),
+                    Ok(t) => out!("{}", crate::cli::graph_render::dot(&t, opts).trim_end()),
+                    Err(e) => self.fail(&e.to_string()),
+                }
+            }
             Command::Save(path) => {
                 let name = self.session.lab.borrow().name().to_string();
                 let text = save::script(&self.eval.took_effect, &name);

@@ -1,0 +1,212 @@
+//! A topology drawn as Graphviz DOT or Mermaid. Namespaces are boxes; a bridge is a node of its
+//! own (joined to its namespace by a dashed line) and its ports' links end at it; veth pairs are
+//! solid lines labelled with both ends' names and addresses, vxlan overlays dashed, macvlan and
+//! vlan parents dotted. Link-local IPv6 addresses and kernel routes are left out: they say
+//! nothing the picture does not.
+
+use std::collections::BTreeMap;
+
+use crate::lab::topology::{End, Link, Node, Topology};
+
+/// What to draw.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// List each namespace's routes (all but the kernel's own) in its box.
+    pub routes: bool,
+}
+
+/// A vertex of the picture: a namespace or a bridge.
+struct Vertex {
+    id: String,
+    lines: Vec<String>,
+    bridge: bool,
+}
+
+/// A line of the picture.
+struct Line {
+    from: usize,
+    to: usize,
+    label: String,
+    style: Style,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Style {
+    Solid,
+    Overlay,
+    Parent,
+    Inside,
+}
+
+struct Picture {
+    title: String,
+    vertices: Vec<Vertex>,
+    lines: Vec<Line>,
+}
+
+/// Addresses worth showing: not IPv6 link-local, not loopback.
+fn shown_addresses(l: &Link) -> Vec<&str> {
+    l.addresses
+        .iter()
+        .map(String::as_str)
+        .filter(|a| !a.starts_with("fe80:") && !a.starts_with("127.") && *a != "::1/128")
+        .collect()
+}
+
+fn end_text(n: &Node, link: &str) -> String {
+    match n.links.iter().find(|l| l.name == link) {
+        Some(l) => std::iter::once(l.name.as_str()).chain(shown_addresses(l)).collect::<Vec<_>>().join(" "),
+        None => link.to_string(),
+    }
+}
+
+fn picture(t: &Topology, opts: Options) -> Picture {
+    let mut vertices = Vec::new();
+    let mut at: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut node_at: BTreeMap<String, usize> = BTreeMap::new();
+    let mut lines = Vec::new();
+    for n in &t.nodes {
+        let mut text = vec![if n.root { format!("{} (root namespace)", n.name) } else { n.name.clone() }];
+        match (n.forwarding.ipv4, n.forwarding.ipv6) {
+            (true, true) => text.push("forwarding".into()),
+            (true, false) => text.push("forwarding (IPv4)".into()),
+            (false, true) => text.push("forwarding (IPv6)".into()),
+            _ => {}
+        }
+        // Links that no edge describes, with addresses worth saying: lo's extra ones, a dummy.
+        let in_edge = |l: &Link| {
+            t.edges
+                .iter()
+                .any(|e| (e.from.node == n.name && e.from.link == l.name) || (e.to.node == n.name && e.to.link == l.name))
+        };
+        for l in n.links.iter().filter(|l| l.kind != "bridge" && !in_edge(l)) {
+            let addrs = shown_addresses(l);
+            if !addrs.is_empty() {
+                text.push(format!("{} {}", l.name, addrs.join(" ")));
+            }
+        }
+        if opts.routes {
+            for r in n.routes.iter().filter(|r| r.protocol != "kernel") {
+                let mut s = format!("route {}", r.dst);
+                if let Some(v) = &r.via {
+                    s += &format!(" via {v}");
+                }
+                if let Some(d) = &r.dev {
+                    s += &format!(" dev {d}");
+                }
+                text.push(s);
+            }
+        }
+        let ns_vertex = vertices.len();
+        node_at.insert(n.name.clone(), ns_vertex);
+        vertices.push(Vertex { id: n.name.clone(), lines: text, bridge: false });
+        for l in n.links.iter().filter(|l| l.kind == "bridge") {
+            let mut text = vec![format!("{} (bridge in {})", l.name, n.name)];
+            text.extend(shown_addresses(l).into_iter().map(String::from));
+            let v = vertices.len();
+            vertices.push(Vertex { id: format!("{}/{}", n.name, l.name), lines: text, bridge: true });
+            at.insert((n.name.clone(), l.name.clone()), v);
+            lines.push(Line { from: ns_vertex, to: v, label: String::new(), style: Style::Inside });
+        }
+    }
+    // An end is drawn at its bridge when it is one or a port of one, else at its namespace.
+    let vertex_of = |e: &End| -> usize {
+        let n = t.node(&e.node);
+        let l = n.and_then(|n| n.links.iter().find(|l| l.name == e.link));
+        let bridge = match l {
+            Some(l) if l.kind == "bridge" => Some(l.name.clone()),
+            Some(l) => l.master.clone(),
+            None => None,
+        };
+        bridge.and_then(|b| at.get(&(e.node.clone(), b)).copied()).unwrap_or(node_at[&e.node])
+    };
+    for e in &t.edges {
+        let style = match e.kind.as_str() {
+            "bridge" => continue,
+            "veth" => Style::Solid,
+            "vxlan" => Style::Overlay,
+            _ => Style::Parent,
+        };
+        let (from, to) = (t.node(&e.from.node), t.node(&e.to.node));
+        let (Some(from_node), Some(to_node)) = (from, to) else { continue };
+        if style == Style::Parent && e.from.node == e.to.node {
+            // A macvlan on a link of its own namespace: a line in the box, not a loop.
+            let text = format!("{} ({} on {})", end_text(from_node, &e.from.link), e.kind, e.to.link);
+            vertices[node_at[&e.from.node]].lines.push(text);
+            continue;
+        }
+        let mut label = format!("{} — {}", end_text(from_node, &e.from.link), end_text(to_node, &e.to.link));
+        if e.kind != "veth" {
+            label = format!("{}: {label}", e.kind);
+        }
+        lines.push(Line { from: vertex_of(&e.from), to: vertex_of(&e.to), label, style });
+    }
+    Picture { title: t.lab.clone(), vertices, lines }
+}
+
+fn dot_quote(s: &str) -> String {
+    let escaped = s.replace('\\', "\\\\").replace('"', "\\\"");
+    format!("\"{escaped}\"")
+}
+
+/// Graphviz DOT (`dot -Tsvg` draws it).
+pub fn dot(t: &Topology, opts: Options) -> String {
+    let p = picture(t, opts);
+    let mut out = format!("graph {} {{\n", dot_quote(&p.title));
+    out += "  graph [rankdir=LR, fontname=\"Helvetica\"];\n";
+    out += "  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n";
+    out += "  edge [fontname=\"Helvetica\", fontsize=10];\n";
+    for v in &p.vertices {
+        let label = v.lines.iter().map(|l| l.replace('\\', "\\\\").replace('"', "\\\"")).collect::<Vec<_>>().join("\\n");
+        let shape = if v.bridge { ", shape=ellipse, style=filled, fillcolor=\"#eeeeee\"" } else { "" };
+        out += &format!("  {} [label=\"{label}\"{shape}];\n", dot_quote(&v.id));
+    }
+    for l in &p.lines {
+        let style = match l.style {
+            Style::Solid => "",
+            Style::Overlay => ", style=dashed, color=\"#1f77b4\"",
+            Style::Parent => ", style=dotted",
+            Style::Inside => ", style=dashed, color=\"#999999\"",
+        };
+        out += &format!(
+            "  {} -- {} [label={}{style}];\n",
+            dot_quote(&p.vertices[l.from].id),
+            dot_quote(&p.vertices[l.to].id),
+            dot_quote(&l.label)
+        );
+    }
+    out += "}\n";
+    out
+}
+
+/// Mermaid text for the label of a node or line: quotes and markup characters as entities.
+fn mermaid_text(s: &str) -> String {
+    s.replace('&', "#amp;").replace('"', "#quot;").replace('<', "#lt;").replace('>', "#gt;")
+}
+
+/// A Mermaid flowchart (GitHub renders it in Markdown).
+pub fn mermaid(t: &Topology, opts: Options) -> String {
+    let p = picture(t, opts);
+    let mut out = String::from("flowchart LR\n");
+    for (i, v) in p.vertices.iter().enumerate() {
+        let label = v.lines.iter().map(|l| mermaid_text(l)).collect::<Vec<_>>().join("<br/>");
+        if v.bridge {
+            out += &format!("  n{i}((\"{label}\"))\n");
+        } else {
+            out += &format!("  n{i}[\"{label}\"]\n");
+        }
+    }
+    for l in &p.lines {
+        let arrow = match l.style {
+            Style::Solid => "---",
+            Style::Overlay | Style::Inside => "-.-",
+            Style::Parent => "-.-",
+        };
+        if l.label.is_empty() {
+            out += &format!("  n{} {arrow} n{}\n", l.from, l.to);
+        } else {
+            out += &format!("  n{} {arrow}|\"{}\"| n{}\n", l.from, mermaid_text(&l.label), l.to);
+        }
+    }
+    out
+}
