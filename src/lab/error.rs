@@ -4,7 +4,7 @@ use nix::errno::Errno;
 
 use crate::engine::EngineError;
 
-/// A lab operation that failed, in the user's terms; [`LabError::hint`] says what would help.
+/// A lab operation that failed, in the user's terms (the layers above add what would help: `script::hints`).
 #[derive(Debug, thiserror::Error)]
 pub enum LabError {
     /// An argument is not valid.
