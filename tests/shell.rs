@@ -65,3 +65,11 @@ fn shell_in_a_script_runs_on_the_terminal_and_returns_its_status() {
     assert!(run.stdout.contains("status 5"), "{run:?}");
     assert!(run.stdout.contains("cmd 0"), "{run:?}");
 }
+
+/// A sandbox that is not kept leaves nothing on the machine: not even the registry's directory.
+#[test]
+fn a_sandbox_not_kept_leaves_no_directory_behind() {
+    let lab = script("shell_nothing", "lab.rhai", LAB);
+    let run = in_private_netns(&format!("rmdir /run/nslab; $NSLAB run --sandbox {} 2>&1 | tail -1; ls /run", lab.display()));
+    assert_eq!(run.stdout, "torn down: 2 namespaces\nnetns\ntmp\n", "{run:?}");
+}

@@ -53,24 +53,33 @@ fn owned_dir(dir: &Path, uid: u32) -> bool {
     std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir() && m.uid() == uid)
 }
 
-/// The registry's parent directory, opened before the sandbox hides the machine's /run.
-static PARENT: OnceLock<Option<(OwnedFd, CString)>> = OnceLock::new();
+/// The registry's nearest existing ancestor, opened before the sandbox hides the machine's
+/// /run, and the directories to make below it when a sandbox is kept (a sandbox that is not
+/// kept leaves nothing on the machine, not even a directory).
+static BASE: OnceLock<Option<(OwnedFd, Vec<CString>)>> = OnceLock::new();
 
-/// Opens the registry's parent directory (before entering the sandbox); nothing is created.
+/// Opens the registry's nearest existing ancestor (before entering the sandbox); nothing is
+/// created.
 pub fn remember_registry() {
-    PARENT.get_or_init(|| {
+    BASE.get_or_init(|| {
         let dir = registry_dir();
-        let parent = dir.parent()?;
-        // Root's registry sits beside the labs' ledgers, in a directory root may have to make.
-        if !parent.exists() {
-            super::trusted_dir::ensure(parent, "lab ledgers").ok()?;
+        let mut base = dir.as_path();
+        let mut below = Vec::new();
+        while !base.exists() {
+            below.push(CString::new(base.file_name()?.as_encoded_bytes()).ok()?);
+            base = base.parent()?;
         }
-        let leaf = CString::new(dir.file_name()?.as_encoded_bytes()).ok()?;
-        let path = CString::new(parent.as_os_str().as_encoded_bytes()).ok()?;
+        below.reverse();
+        if below.is_empty() {
+            // The registry exists: its parent is the base, the registry the one step below.
+            below.push(CString::new(dir.file_name()?.as_encoded_bytes()).ok()?);
+            base = dir.parent()?;
+        }
+        let path = CString::new(base.as_os_str().as_encoded_bytes()).ok()?;
         // SAFETY: open with a C string; the descriptor is owned below.
         let fd = unsafe { libc::open(path.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };
         // SAFETY: a new descriptor that nothing else owns.
-        (fd >= 0).then(|| (unsafe { OwnedFd::from_raw_fd(fd) }, leaf))
+        (fd >= 0).then(|| (unsafe { OwnedFd::from_raw_fd(fd) }, below))
     });
 }
 
@@ -78,7 +87,7 @@ pub fn remember_registry() {
 /// sandbox, once the lab is kept.
 pub fn hold(name: &str, id: &str, namespaces: Vec<String>) -> Result<i32> {
     let op = "keep the sandbox";
-    let Some(Some((parent, leaf))) = PARENT.get() else {
+    let Some(Some((base, below))) = BASE.get() else {
         return Err(EngineError::message(op, "the place to register it outside the sandbox could not be opened"));
     };
     // SAFETY: the lab's threads are idle; the child only calls async-signal-safe functions
@@ -90,7 +99,7 @@ pub fn hold(name: &str, id: &str, namespaces: Vec<String>) -> Result<i32> {
     std::fs::write(HOLDER_MARK, pid.to_string()).map_err(|e| EngineError::io(op, e))?;
     let start = super::spawn::process_start(pid).unwrap_or(0);
     let kept = Kept { name: name.into(), id: id.into(), pid, start, namespaces };
-    register(parent, leaf, &kept).map_err(|e| EngineError::io(format!("{op}: register it"), e))?;
+    register(base, below, &kept).map_err(|e| EngineError::io(format!("{op}: register it"), e))?;
     Ok(pid)
 }
 
@@ -113,21 +122,33 @@ fn holder() -> ! {
     }
 }
 
-fn register(parent: &OwnedFd, leaf: &CString, kept: &Kept) -> std::io::Result<()> {
-    // SAFETY: mkdirat with a C string relative to a directory descriptor we own.
-    if unsafe { libc::mkdirat(parent.as_raw_fd(), leaf.as_ptr(), 0o700) } != 0 {
-        let e = std::io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::EEXIST) {
-            return Err(e);
+fn register(base: &OwnedFd, below: &[CString], kept: &Kept) -> std::io::Result<()> {
+    // Each directory below the base: made if missing (the ledger directory 0755 like
+    // `trusted_dir`'s, the registry itself 0700), then opened without following a symlink.
+    let mut dir: Option<OwnedFd> = None;
+    for (i, name) in below.iter().enumerate() {
+        let at = dir.as_ref().unwrap_or(base).as_raw_fd();
+        let mode = if i + 1 == below.len() { 0o700 } else { 0o755 };
+        // SAFETY: mkdirat with a C string relative to a directory descriptor we own.
+        if unsafe { libc::mkdirat(at, name.as_ptr(), mode) } != 0 {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EEXIST) {
+                return Err(e);
+            }
+        } else {
+            // What the umask took is put back (a 0700 ledger directory would hide labs).
+            // SAFETY: fchmodat with a C string relative to a directory descriptor we own.
+            unsafe { libc::fchmodat(at, name.as_ptr(), mode, 0) };
         }
+        // SAFETY: as above; O_NOFOLLOW refuses a symlink planted at the directory's name.
+        let fd = unsafe { libc::openat(at, name.as_ptr(), libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: a new descriptor that nothing else owns.
+        dir = Some(unsafe { OwnedFd::from_raw_fd(fd) });
     }
-    // SAFETY: as above; O_NOFOLLOW refuses a symlink planted at the directory's name.
-    let dir = unsafe { libc::openat(parent.as_raw_fd(), leaf.as_ptr(), libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC) };
-    if dir < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: a new descriptor that nothing else owns.
-    let dir = unsafe { OwnedFd::from_raw_fd(dir) };
+    let dir = dir.ok_or_else(|| std::io::Error::other("no registry directory"))?;
     let file = CString::new(format!("{}.json", kept.id)).expect("an id has no NUL");
     let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_NOFOLLOW | libc::O_CLOEXEC;
     // SAFETY: openat with a C string relative to the directory above.
