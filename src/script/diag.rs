@@ -1,6 +1,7 @@
 //! Script errors as miette diagnostics: the file, the line and column, the failing call
 //! underlined, the cause in words, and a hint where one helps.
 
+use super::limits::Limits;
 use miette::{LabeledSpan, NamedSource, SourceSpan};
 use rhai::{EvalAltResult, LexError, ParseError, ParseErrorType, Position};
 
@@ -226,11 +227,12 @@ impl Source {
     }
 
     /// An error for a script that does not parse.
-    pub fn from_parse(&self, err: &ParseError) -> ScriptError {
-        self.syntax_error(err.err_type(), err.position())
+    /// An error for a script that does not parse; `limits`: those in force, to name one hit.
+    pub fn from_parse(&self, err: &ParseError, limits: &Limits) -> ScriptError {
+        self.syntax_error(err.err_type(), err.position(), limits)
     }
 
-    fn syntax_error(&self, err: &ParseErrorType, pos: Position) -> ScriptError {
+    fn syntax_error(&self, err: &ParseErrorType, pos: Position, limits: &Limits) -> ScriptError {
         let what = match err {
             // An invisible character is named, or the message would show nothing.
             ParseErrorType::BadInput(LexError::UnexpectedInput(c))
@@ -243,7 +245,7 @@ impl Source {
             other => other.to_string(),
         };
         // A limit (nesting too deep): which one, and how to raise it.
-        let (message, help) = match super::limits::explain_parse(err) {
+        let (message, help) = match super::limits::explain_parse(err, limits) {
             Some((m, h)) => (m, Some(h)),
             None => (format!("syntax error: {what}"), None),
         };
@@ -260,7 +262,8 @@ impl Source {
 
     /// Converts a runtime error. `load` reads the text of another file (an imported module)
     /// by the source name Rhai reports for it.
-    pub fn from_eval(&self, err: &EvalAltResult, load: &dyn Fn(&str) -> Option<Source>) -> ScriptError {
+    /// `limits`: those in force, to name one a script reached.
+    pub fn from_eval(&self, err: &EvalAltResult, load: &dyn Fn(&str) -> Option<Source>, limits: &Limits) -> ScriptError {
         // Unwrap calls into script functions down to the failing call; remember where each was called.
         let mut frames: Vec<(String, Position)> = Vec::new();
         let mut inner = err;
@@ -279,8 +282,8 @@ impl Source {
         let pos = inner.position();
         let mut e = match inner {
             // A limit: which one, and how to raise it.
-            _ if super::limits::explain(inner).is_some() => {
-                let (message, help) = super::limits::explain(inner).expect("just seen");
+            _ if super::limits::explain(inner, limits).is_some() => {
+                let (message, help) = super::limits::explain(inner, limits).expect("just seen");
                 here.error(message, pos, "here", Some(help), ErrorKind::Runtime)
             }
             // The failure is in a module this file imports: shown in the module, at its own
@@ -288,8 +291,8 @@ impl Source {
             EvalAltResult::ErrorInModule(name, failure, import) if load(name).is_some() => {
                 let module = load(name).expect("checked");
                 let mut e = match &**failure {
-                    EvalAltResult::ErrorParsing(p, at) => module.syntax_error(p, *at),
-                    other => module.from_eval(other, load),
+                    EvalAltResult::ErrorParsing(p, at) => module.syntax_error(p, *at, limits),
+                    other => module.from_eval(other, load, limits),
                 };
                 if let Some(o) = here.offset(*import) {
                     e.called_from.push(CalledFrom {
@@ -303,7 +306,7 @@ impl Source {
             }
             // The module's text cannot be read back to point into: its message, at the import.
             EvalAltResult::ErrorInModule(name, failure, _) => {
-                let inner = here.from_eval(failure, load);
+                let inner = here.from_eval(failure, load, limits);
                 let mut e =
                     here.error(format!("{} (in module {name:?})", inner.message), pos, "imported here", inner.help, inner.kind);
                 e.called_from = inner.called_from;

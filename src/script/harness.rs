@@ -221,7 +221,8 @@ impl Session {
                     Ended::Passed => SubtestOutcome::Passed,
                     Ended::Interrupted => SubtestOutcome::Interrupted,
                     Ended::Failed(e) => {
-                        let e = source.from_eval(&without_closure_frame(*e), &|name| super::load_module(&dir, name));
+                        let e =
+                            source.from_eval(&without_closure_frame(*e), &|name| super::load_module(&dir, name), &self.limits);
                         if e.kind == super::ErrorKind::Skipped {
                             SubtestOutcome::Skipped(e)
                         } else {

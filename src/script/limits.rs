@@ -14,8 +14,6 @@
 //!
 //! (the command line wins over the script for a key given in both).
 
-use std::cell::Cell;
-
 use rhai::{Engine, EvalAltResult};
 
 /// What each limit bounds, as `--limit` and `// limits:` name it.
@@ -161,7 +159,6 @@ impl Limits {
         engine.set_max_expr_depths(size(self.depth), size(self.depth));
         engine.set_max_modules(size(self.modules));
         engine.set_max_operations(self.operations);
-        IN_FORCE.with(|l| l.set(*self));
     }
 
     /// The stack the interpreter runs on: Rhai recurses in Rust for every call and every level of
@@ -182,22 +179,6 @@ impl Limits {
         let room = crate::engine::heap::address_space_room().map_or(want, |r| r / 4);
         usize::try_from(want.min(room)).unwrap_or(usize::MAX)
     }
-}
-
-thread_local! {
-    /// The limits of the session on this thread, for the messages of `explain`.
-    static IN_FORCE: Cell<Limits> = Cell::new(Limits::default());
-    /// Its memory limit in bytes as applied (see `memory_budget`).
-    static BUDGET: Cell<u64> = const { Cell::new(u64::MAX) };
-}
-
-/// Notes the memory limit a session applied, for the messages of `explain`.
-pub fn note_budget(bytes: u64) {
-    BUDGET.with(|b| b.set(bytes));
-}
-
-pub fn in_force() -> Limits {
-    IN_FORCE.with(|l| l.get())
 }
 
 /// Parses `KEY=VALUE[,KEY=VALUE...]` (the argument of `--limit`, the text of `// limits:`).
@@ -326,12 +307,13 @@ fn raise_hint(key: Key, now: u64) -> String {
 #[derive(Debug, Clone, Copy)]
 pub struct MemoryStop {
     pub held: u64,
+    /// The memory limit as applied (see `memory_budget`).
+    pub budget: u64,
 }
 
 /// A limit error in words: which limit, its value, and how to raise it (message, help).
 /// None for other errors.
-pub fn explain(err: &EvalAltResult) -> Option<(String, String)> {
-    let l = in_force();
+pub fn explain(err: &EvalAltResult, l: &Limits) -> Option<(String, String)> {
     let (key, message) = match err {
         EvalAltResult::ErrorDataTooLarge(what, _) => {
             let key = match what.as_str() {
@@ -364,8 +346,7 @@ pub fn explain(err: &EvalAltResult) -> Option<(String, String)> {
             format!("the script ran more than {} steps (operations={})", l.operations, show(Unit::Count, l.operations)),
         ),
         EvalAltResult::ErrorTerminated(token, _) if token.is::<MemoryStop>() => {
-            let held = token.clone_cast::<MemoryStop>().held;
-            let budget = BUDGET.with(|b| b.get());
+            let MemoryStop { held, budget } = token.clone_cast::<MemoryStop>();
             let message =
                 format!("the script made nslab hold {} MiB of memory, more than the limit of {} MiB", held >> 20, budget >> 20);
             if budget < l.memory {
@@ -386,15 +367,12 @@ pub fn explain(err: &EvalAltResult) -> Option<(String, String)> {
 }
 
 /// The "expression too deep" syntax error in words.
-pub fn explain_parse(err: &rhai::ParseErrorType) -> Option<(String, String)> {
+pub fn explain_parse(err: &rhai::ParseErrorType, l: &Limits) -> Option<(String, String)> {
     match err {
-        rhai::ParseErrorType::ExprTooDeep => {
-            let l = in_force();
-            Some((
-                format!("an expression (or block) is nested more than {} levels deep (depth={})", l.depth, l.depth),
-                raise_hint(Key::Depth, l.depth),
-            ))
-        }
+        rhai::ParseErrorType::ExprTooDeep => Some((
+            format!("an expression (or block) is nested more than {} levels deep (depth={})", l.depth, l.depth),
+            raise_hint(Key::Depth, l.depth),
+        )),
         _ => None,
     }
 }

@@ -165,7 +165,7 @@ impl Session {
                 return Some(Dynamic::UNIT);
             }
             let held = crate::engine::heap::in_use() as u64;
-            (held > budget.get()).then(|| Dynamic::from(limits::MemoryStop { held }))
+            (held > budget.get()).then(|| Dynamic::from(limits::MemoryStop { held, budget: budget.get() }))
         });
         let mut reg = bindings::Registrar::new(&mut engine, slot.held().clone());
         bindings::register(&mut reg, &slot);
@@ -202,7 +202,6 @@ impl Session {
         l.apply(&mut self.engine);
         let budget = limits::memory_budget(&l);
         self.memory_budget.set(budget);
-        limits::note_budget(budget);
         self.limits = l;
     }
 
@@ -232,14 +231,15 @@ impl Session {
         let (engine, scope, known, warnings) = (&self.engine, &self.scope, &mut self.known, &mut self.warnings);
         // Parsing and walking the tree (of the script and of its modules) recurse as deep as it
         // nests: on the interpreter's stack too.
-        on_big_stack(self.limits.stack(), || {
-            let mut ast = engine.compile_with_scope(scope, &source.text).map_err(|e| vec![source.from_parse(&e)])?;
+        let limits = self.limits;
+        on_big_stack(limits.stack(), || {
+            let mut ast = engine.compile_with_scope(scope, &source.text).map_err(|e| vec![source.from_parse(&e, &limits)])?;
             ast.set_source(source.name.as_str());
             let mut problems = check::check(engine, &ast, source, known);
             let (wrong_handles, warned) = check_handles::check(&ast, source);
             problems.extend(wrong_handles);
             *warnings = warned;
-            problems.extend(modules::check_imports(engine, &ast, source));
+            problems.extend(modules::check_imports(engine, &ast, source, &limits));
             if problems.is_empty() {
                 Ok(ast)
             } else {
@@ -261,7 +261,7 @@ impl Session {
         let result = self.eval_ast(ast, Some(Path::new(&source.name)));
         let result = self.run_deferred(ast, result);
         let result = self.finish_held_back(result, Some(&source.name));
-        result.map_err(|e| Box::new(source.from_eval(&e, &|name| load_module(&dir, name))))
+        result.map_err(|e| Box::new(source.from_eval(&e, &|name| load_module(&dir, name), &self.limits)))
     }
 
     /// Runs what the script deferred outside any `test` (newest first, all of them, also after a

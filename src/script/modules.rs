@@ -206,10 +206,10 @@ enum Problem {
 /// For `nslab check`: follows the imports of a script through the files they name (without
 /// running anything) and reports, at the script's import that leads there, a module that cannot
 /// be read or parsed and every import cycle.
-pub fn check_imports(engine: &Engine, ast: &AST, source: &Source) -> Vec<ScriptError> {
+pub fn check_imports(engine: &Engine, ast: &AST, source: &Source, limits: &super::limits::Limits) -> Vec<ScriptError> {
     let base = super::script_dir(&source.name);
     let root = identity(Path::new(&source.name));
-    let mut walk = Walk { engine, base: &base, done: HashSet::new(), problems: Vec::new() };
+    let mut walk = Walk { engine, base: &base, done: HashSet::new(), problems: Vec::new(), limits };
     let mut errors = Vec::new();
     for (path, pos) in imports(ast) {
         let mut chain = vec![(root.clone(), shown(&base, Path::new(&source.name)), pos.line().unwrap_or(0))];
@@ -234,6 +234,8 @@ struct Walk<'a> {
     /// Modules whose imports were followed already.
     done: HashSet<PathBuf>,
     problems: Vec<Problem>,
+    /// The limits in force, to name one a module's syntax reaches.
+    limits: &'a super::limits::Limits,
 }
 
 impl Walk<'_> {
@@ -269,7 +271,7 @@ impl Walk<'_> {
             Ok(a) => a,
             Err(e) => {
                 let module = Source { name: file.display().to_string(), text };
-                self.problems.push(Problem::InModule(Box::new(module.from_parse(&e))));
+                self.problems.push(Problem::InModule(Box::new(module.from_parse(&e, self.limits))));
                 return;
             }
         };

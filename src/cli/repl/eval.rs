@@ -32,7 +32,7 @@ impl Evaluator {
         self.entries.push(source.clone());
         let (engine, scope) = (&session.engine, &session.scope);
         let mut ast = crate::script::on_big_stack(session.limits().stack(), || engine.compile_with_scope(scope, text))
-            .map_err(|e| vec![source.from_parse(&e)])?;
+            .map_err(|e| vec![source.from_parse(&e, &session.limits())])?;
         ast.set_source(source.name.as_str());
 
         let mut earlier = Earlier {
@@ -73,7 +73,7 @@ impl Evaluator {
                             .map(|text| Source { name: name.to_string(), text })
                     })
                 };
-                Err(vec![source.from_eval(&err, &load)])
+                Err(vec![source.from_eval(&err, &load, &session.limits())])
             }
         }
     }
