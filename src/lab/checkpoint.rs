@@ -39,7 +39,7 @@ impl Lab {
         // The ledger is made here if the lab has none yet: what the sub-test makes is then
         // everything after an empty mark.
         let mark = Some(self.ledger_mut()?.mark());
-        self.checkpoints.push(Frame { owned: self.owned.clone(), sysctls: Vec::new(), tcp: self.tcp.mark() });
+        self.checkpoints.push(Frame { owned: self.spaces.owned.clone(), sysctls: Vec::new(), tcp: self.tcp.mark() });
         Ok(Checkpoint { depth: self.checkpoints.len(), mark })
     }
 
@@ -48,7 +48,7 @@ impl Lab {
     pub(super) fn records(&self, ns: &Ns) -> bool {
         match ns {
             Ns::Root => true,
-            Ns::Named(n) => !self.owned.contains(n) || self.checkpoints.iter().any(|f| f.owned.contains(n)),
+            Ns::Named(n) => !self.spaces.owned.contains(n) || self.checkpoints.iter().any(|f| f.owned.contains(n)),
         }
     }
 
@@ -56,7 +56,7 @@ impl Lab {
     /// outside its namespaces takes its changes with it when it goes, unless a checkpoint, which
     /// may not remove it, is active.
     pub(super) fn records_on_link(&self, ns: &Ns, link: &str) -> bool {
-        self.records(ns) && (!self.checkpoints.is_empty() || !self.made_links.contains(&(ns.key(), link.to_string())))
+        self.records(ns) && (!self.checkpoints.is_empty() || !self.links.made.contains(&(ns.key(), link.to_string())))
     }
 
     /// Remembers a sysctl's value before a change in one of the lab's namespaces, when an active
@@ -128,13 +128,13 @@ impl Lab {
             ns.as_deref().is_some_and(|n| spaces.contains(n)) || links.contains(&(ns.clone(), name.to_string()))
         };
         for name in &spaces {
-            self.spaces.remove(*name);
-            self.owned.remove(*name);
+            self.spaces.open.remove(*name);
+            self.spaces.owned.remove(*name);
         }
-        self.made_links.retain(|(ns, name)| !gone(ns, name));
-        self.indexes.retain(|(ns, name), _| !gone(ns, name));
-        self.peers.retain(|(ns, name), (pns, pname)| !gone(ns, name) && !gone(pns, pname));
-        self.bridges.retain(|(ns, name)| !gone(&ns.key(), name));
+        self.links.made.retain(|(ns, name)| !gone(ns, name));
+        self.links.indexes.retain(|(ns, name), _| !gone(ns, name));
+        self.links.peers.retain(|(ns, name), (pns, pname)| !gone(ns, name) && !gone(pns, pname));
+        self.links.bridges.retain(|(ns, name)| !gone(&ns.key(), name));
         let made: HashSet<String> = made.iter().map(Object::key).collect();
         self.changed.moved.retain(|_, o| !made.contains(&o.key()));
         self.changed.qdiscs.retain(|_, o| !made.contains(&o.key()));

@@ -202,7 +202,7 @@ impl Lab {
             .collect();
         if owners.len() > 1 {
             let dev_name = dev.and_then(|d| views.get(here).and_then(Option::as_ref).map(|v| v.link_name(d)));
-            if let Some((pns, _)) = dev_name.and_then(|n| self.peers.get(&(here.key(), n))) {
+            if let Some((pns, _)) = dev_name.and_then(|n| self.links.peers.get(&(here.key(), n))) {
                 let peer_ns = pns.clone().map(Ns::Named).unwrap_or(Ns::Root);
                 if owners.contains(&peer_ns) {
                     return Some(peer_ns);

@@ -30,23 +30,36 @@ pub enum Outcome {
     Held(Ticket),
 }
 
+/// The work held back, and the tickets handed out for it.
+#[derive(Default)]
+pub(super) struct Held {
+    /// A veth pair held back until needed (see `veth.rs`).
+    pub veth: Option<super::veth::PendingVeth>,
+    /// A bridge whose `up` is held back.
+    pub bridge_up: Option<(Ns, String, Ticket)>,
+    /// Whether an operation that may pass a held `up` is running.
+    pub passing: bool,
+    /// The last ticket handed out.
+    pub tickets: u64,
+}
+
 impl Lab {
     /// A ticket for an operation being held back now.
     pub(super) fn ticket(&mut self) -> Ticket {
-        self.tickets += 1;
-        Ticket(self.tickets)
+        self.held.tickets += 1;
+        Ticket(self.held.tickets)
     }
 
     /// True while the operation with this ticket is still held back.
     pub fn holds(&self, ticket: Ticket) -> bool {
-        self.held_up.as_ref().is_some_and(|h| h.2 == ticket) || self.pending_ticket() == Some(ticket)
+        self.held.bridge_up.as_ref().is_some_and(|h| h.2 == ticket) || self.pending_ticket() == Some(ticket)
     }
 
     /// Carries out what was held back. Every request to the kernel goes through this first; an
     /// operation that may pass a held-back bridge `up` runs inside `passing`.
     pub fn flush(&mut self) -> Result<()> {
         self.flush_veth()?;
-        if self.passing {
+        if self.held.passing {
             return Ok(());
         }
         self.release_bridge_up()
@@ -62,19 +75,19 @@ impl Lab {
 
     /// Runs an operation that may leave a held-back bridge `up` waiting (see the module doc).
     pub(super) fn passing<T>(&mut self, op: impl FnOnce(&mut Lab) -> Result<T>) -> Result<T> {
-        let was = std::mem::replace(&mut self.passing, true);
+        let was = std::mem::replace(&mut self.held.passing, true);
         let out = op(self);
-        self.passing = was;
+        self.held.passing = was;
         out
     }
 
     /// Holds back `up` of a bridge the lab made. None: carry it out now. Asked again while
     /// held, it keeps the first call's ticket.
     pub(super) fn hold_bridge_up(&mut self, ns: &Ns, link: &str) -> Result<Option<Ticket>> {
-        if !self.bridges.iter().any(|(n, l)| n == ns && l == link) {
+        if !self.links.bridges.iter().any(|(n, l)| n == ns && l == link) {
             return Ok(None);
         }
-        match &self.held_up {
+        match &self.held.bridge_up {
             Some((n, l, t)) if n == ns && l == link => return Ok(Some(*t)),
             Some(_) => return Ok(None),
             None => {}
@@ -82,18 +95,18 @@ impl Lab {
         // A link that is not there is reported at this call, not later.
         self.index(ns, link)?;
         let ticket = self.ticket();
-        self.held_up = Some((ns.clone(), link.to_string(), ticket));
+        self.held.bridge_up = Some((ns.clone(), link.to_string(), ticket));
         Ok(Some(ticket))
     }
 
     /// Brings a held-back bridge up now.
     pub(super) fn release_bridge_up(&mut self) -> Result<()> {
-        let Some((ns, link, ticket)) = self.held_up.take() else { return Ok(()) };
+        let Some((ns, link, ticket)) = self.held.bridge_up.take() else { return Ok(()) };
         self.passing(|lab| lab.bring_up_now(&ns, &link, true)).map_err(|e| LabError::Deferred { ticket, error: Box::new(e) })
     }
 
     /// True when `up` of this link is being held back.
     pub(super) fn is_held_up(&self, ns: &Ns, link: &str) -> bool {
-        self.held_up.as_ref().is_some_and(|(n, l, _)| n == ns && l == link)
+        self.held.bridge_up.as_ref().is_some_and(|(n, l, _)| n == ns && l == link)
     }
 }

@@ -48,8 +48,8 @@ impl Lab {
     /// for a device without a peer and activates it only with its once-a-second link watch run
     /// (a first ping then waits ~1 s).
     pub(super) fn chosen_index(&mut self) -> u32 {
-        self.next_index += 1;
-        self.next_index - 1
+        self.links.next_index += 1;
+        self.links.next_index - 1
     }
 
     /// Creates the pair `name` in `ns`, `peer` in `peer_ns`, and learns both ifindexes. `opts`
@@ -98,14 +98,14 @@ impl Lab {
                             // The kernel hands out the number after its last one next: choose
                             // past that, numbering the first end even outside the lab's
                             // namespaces (a clash there is recovered from below).
-                            self.next_index = self.next_index.max(ka.saturating_add(2));
+                            self.links.next_index = self.links.next_index.max(ka.saturating_add(2));
                             number_first = true;
                             continue;
                         }
                     }
                     for (end, index) in [(req.first, ka), (req.second, kb)] {
                         if let Some(i) = index {
-                            self.indexes.insert((end.0.key(), end.1.to_string()), i);
+                            self.links.indexes.insert((end.0.key(), end.1.to_string()), i);
                         }
                     }
                     return Ok(req);
@@ -152,11 +152,11 @@ impl Lab {
         let conn = self.conn(ns)?;
         match self.block_on(conn.link_by_name(link)) {
             Ok(info) => {
-                self.indexes.insert(key, info.index);
+                self.links.indexes.insert(key, info.index);
                 Ok(true)
             }
             Err(e) if e.code() == Some(Errno::ENODEV) => {
-                self.indexes.remove(&key);
+                self.links.indexes.remove(&key);
                 Ok(false)
             }
             Err(e) => Err(self.link_error(ns, link, "find", e)),
@@ -172,8 +172,8 @@ impl Lab {
             let links = self.block_on(conn.links()).map_err(|e| LabError::from_engine(format!("list links in {ns}"), e))?;
             taken.extend(links.iter().map(|l| l.index));
         }
-        while taken.contains(&self.next_index) || taken.contains(&(self.next_index + 1)) {
-            self.next_index += 1;
+        while taken.contains(&self.links.next_index) || taken.contains(&(self.links.next_index + 1)) {
+            self.links.next_index += 1;
         }
         Ok(())
     }

@@ -56,7 +56,7 @@ impl Lab {
                 info.name, info.name
             )));
         }
-        let peer = self.peers.get(&(ns.key(), info.name.clone())).cloned();
+        let peer = self.links.peers.get(&(ns.key(), info.name.clone())).cloned();
         self.block_on(conn.del_link(info.index)).map_err(|e| match e.code() {
             Some(Errno::EOPNOTSUPP) => LabError::Refused(format!(
                 "link {:?} in {ns} cannot be deleted: the kernel keeps links of its kind ({}) for the namespace's life",
@@ -79,7 +79,7 @@ impl Lab {
         if self.owns(ns) {
             return self.lab_made(ns, &info.name, info.index);
         }
-        if !self.made_links.contains(&(ns.key(), info.name.clone())) {
+        if !self.links.made.contains(&(ns.key(), info.name.clone())) {
             return false;
         }
         let group = self.ledger.as_ref().map(|l| l.header.link_group());
@@ -99,13 +99,13 @@ impl Lab {
     /// for it again, or takes a namesake for it), and the lab's memory of it goes.
     pub(super) fn forget_link(&mut self, ns: &Ns, name: &str) -> Result<()> {
         let key = (ns.key(), name.to_string());
-        self.indexes.remove(&key);
+        self.links.indexes.remove(&key);
         self.unsettled.brought_down(ns, name);
-        self.bridges.retain(|(n, l)| !(n == ns && l == name));
-        if let Some(peer) = self.peers.remove(&key) {
-            self.peers.remove(&peer);
+        self.links.bridges.retain(|(n, l)| !(n == ns && l == name));
+        if let Some(peer) = self.links.peers.remove(&key) {
+            self.links.peers.remove(&peer);
         }
-        if self.made_links.remove(&key) {
+        if self.links.made.remove(&key) {
             self.forget(&Object::Link { ns: ns.key(), ns_inode: 0, name: name.into(), index: None, peer_ns: None })?;
         }
         Ok(())
@@ -131,8 +131,8 @@ impl Lab {
         // and UDP port there until the kernel's cleanup destroys it, and a new one with that VNI
         // would be refused until then).
         for l in links.iter().filter(|l| l.peer_netnsid.is_some() && (l.kind == "veth" || owned)) {
-            let peer = self.peers.get(&(target.key(), l.name.clone())).cloned();
-            let peer_ours = peer.as_ref().is_some_and(|p| self.made_links.contains(p));
+            let peer = self.links.peers.get(&(target.key(), l.name.clone())).cloned();
+            let peer_ours = peer.as_ref().is_some_and(|p| self.links.made.contains(p));
             if owned || peer_ours {
                 cut.push((l, peer));
             } else if l.kind == "veth" {
@@ -177,7 +177,7 @@ impl Lab {
         let fd = u32::try_from(file.as_raw_fd()).unwrap_or(u32::MAX);
         let Ns::Named(name) = target else { return Ok(Vec::new()) };
         let mut others = vec![Ns::Root];
-        others.extend(self.spaces.keys().filter(|k| *k != name).map(|k| Ns::named(k.clone())));
+        others.extend(self.spaces.open.keys().filter(|k| *k != name).map(|k| Ns::named(k.clone())));
         let mut found = Vec::new();
         for other in others {
             let conn = self.conn(&other)?;

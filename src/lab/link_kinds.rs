@@ -68,11 +68,11 @@ impl Lab {
             return Err(self.create_error(ns, name, &kind, e));
         }
         // A name the lab saw before may have belonged to another link.
-        self.indexes.remove(&(ns.key(), name.to_string()));
+        self.links.indexes.remove(&(ns.key(), name.to_string()));
         if record.is_some() {
             let index = self.index(ns, name).ok();
             self.ledger_mut()?.made(&Object::Link { ns: ns.key(), ns_inode, name: name.into(), index, peer_ns: None })?;
-            self.made_links.insert((ns.key(), name.into()));
+            self.links.made.insert((ns.key(), name.into()));
         }
         Ok(())
     }
@@ -82,7 +82,7 @@ impl Lab {
         match e.code() {
             Some(Errno::EOPNOTSUPP) => LabError::Unsupported { op, feature: kind.feature().into() },
             Some(Errno::EEXIST) => {
-                self.indexes.remove(&(ns.key(), name.to_string()));
+                self.links.indexes.remove(&(ns.key(), name.to_string()));
                 if self.index(ns, name).is_ok() {
                     return LabError::Exists { what: "link", name: name.into(), owner: format!(" in {ns}") };
                 }
@@ -126,7 +126,7 @@ impl Lab {
                 return Err(e);
             }
         }
-        self.bridges.push((ns.clone(), name.into()));
+        self.links.bridges.push((ns.clone(), name.into()));
         Ok(())
     }
 
@@ -136,8 +136,8 @@ impl Lab {
         let conn = self.conn(ns)?;
         self.block_on(conn.del_link(index)).map_err(|e| LabError::from_engine(format!("delete link {name:?} in {ns}"), e))?;
         let key = (ns.key(), name.to_string());
-        self.indexes.remove(&key);
-        if self.made_links.remove(&key) {
+        self.links.indexes.remove(&key);
+        if self.links.made.remove(&key) {
             self.forget(&Object::Link { ns: ns.key(), ns_inode: 0, name: name.into(), index: None, peer_ns: None })?;
         }
         Ok(())

@@ -130,7 +130,7 @@ impl Lab {
         if l.kind != "veth" {
             return (String::new(), String::new());
         }
-        if let Some((pns, pname)) = self.peers.get(&(ns.key(), l.name.clone())) {
+        if let Some((pns, pname)) = self.links.peers.get(&(ns.key(), l.name.clone())) {
             let where_ = if *pns == ns.key() { String::new() } else { pns.clone().unwrap_or_else(|| "root".into()) };
             return (pname.clone(), where_);
         }

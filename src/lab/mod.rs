@@ -13,6 +13,7 @@ mod holding;
 mod ifindex;
 mod interactive;
 mod ledger_neigh;
+mod link_book;
 mod link_del;
 pub(crate) mod link_set;
 mod links;
@@ -25,6 +26,7 @@ mod route_list;
 mod route_records;
 mod routes;
 mod rules;
+mod spaces;
 mod steps;
 pub(crate) mod trace;
 mod veth;
@@ -60,7 +62,6 @@ pub(crate) mod validate_routes;
 pub(crate) mod validate_traffic;
 pub(crate) mod view;
 
-use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::future::Future;
 use std::rc::Rc;
@@ -124,14 +125,6 @@ impl std::fmt::Display for Ns {
     }
 }
 
-/// An opened namespace: its file keeps it reachable, its connection is made on first use.
-struct Space {
-    file: Rc<File>,
-    conn: Option<Conn>,
-    /// When the connection was last asked for (the lab's `conn_clock`).
-    used: u64,
-}
-
 /// Connections kept open into named namespaces; the least recently used beyond this is closed.
 /// A netlink socket keeps its namespace alive until an RCU grace period (~15 ms) after it is
 /// closed, so closing idle ones during the build lets the kernel start cleaning up most
@@ -160,36 +153,17 @@ impl LabOptions {
 pub struct Lab {
     rt: tokio::runtime::Runtime,
     home: Rc<File>,
-    root_conn: Option<Conn>,
-    conn_clock: u64,
-    spaces: HashMap<String, Space>,
-    /// Namespaces this lab created: everything inside them is the lab's too.
-    owned: HashSet<String>,
-    /// Links the lab created outside its own namespaces.
-    made_links: HashSet<(Option<String>, String)>,
+    /// The namespaces the lab works with and its connections into them (`spaces.rs`).
+    spaces: spaces::Spaces,
+    /// What the lab knows of links: which it made, their indexes and peers (`link_book.rs`).
+    links: link_book::LinkBook,
+    /// Work held back until something looks (`holding.rs`).
+    held: holding::Held,
     /// What the lab changed but did not create (see `moved.rs`).
     changed: moved::Changed,
-    /// Bridges the lab created (wherever), brought down before teardown (see `quiesce_bridges`).
-    bridges: Vec<(Ns, String)>,
-    indexes: HashMap<(Option<String>, String), u32>,
-    /// Veth peers the lab knows of, both directions: (ns, name) -> (ns, name).
-    peers: HashMap<(Option<String>, String), (Option<String>, String)>,
-    /// A veth pair held back until needed (see `veth.rs`).
-    pending: Option<veth::PendingVeth>,
-    /// A bridge whose `up` is held back (see `holding.rs`), and whether an operation that may
-    /// pass it is running.
-    held_up: Option<(Ns, String, Ticket)>,
-    passing: bool,
-    /// The last ticket handed out for held-back work.
-    tickets: u64,
-    /// The next ifindex nslab gives a link it creates (see `ifindex.rs`).
-    next_index: u32,
     /// Created with the first object, so labs that create nothing leave no trace.
     ledger: Option<Ledger>,
     opts: LabOptions,
-    netns_dir_ready: bool,
-    /// How many namespaces the lab has standing, for the command line's progress line.
-    standing_ns: Arc<std::sync::atomic::AtomicUsize>,
     /// Links brought up since the last wait before traffic: they may still be settling.
     unsettled: probe::Unsettled,
     cancel: Arc<AtomicBool>,
@@ -224,24 +198,12 @@ impl Lab {
         Ok(Lab {
             rt,
             home: Rc::new(home),
-            root_conn: None,
-            conn_clock: 0,
-            spaces: HashMap::new(),
-            owned: HashSet::new(),
-            made_links: HashSet::new(),
+            spaces: spaces::Spaces::default(),
+            links: link_book::LinkBook::new(),
+            held: holding::Held::default(),
             changed: moved::Changed::default(),
-            bridges: Vec::new(),
-            indexes: HashMap::new(),
-            peers: HashMap::new(),
             ledger: None,
-            pending: None,
-            held_up: None,
-            passing: false,
-            tickets: 0,
-            next_index: ifindex::FIRST_CHOSEN_INDEX,
             opts,
-            netns_dir_ready: false,
-            standing_ns: Arc::default(),
             unsettled: probe::Unsettled::default(),
             cancel: Arc::new(AtomicBool::new(false)),
             procs: processes::Procs::default(),
@@ -289,16 +251,16 @@ impl Lab {
 
     // ---- namespaces -------------------------------------------------------------------------
 
-    fn space(&mut self, name: &str) -> Result<&mut Space> {
-        if !self.spaces.contains_key(name) {
+    fn space(&mut self, name: &str) -> Result<&mut spaces::Space> {
+        if !self.spaces.open.contains_key(name) {
             validate::netns_name(name)?;
             let file = netns::open_named(name).map_err(|e| match e.code() {
                 Some(Errno::ENOENT) => LabError::NoSuchNetns(name.into()),
                 _ => LabError::from_engine(format!("open namespace {name:?}"), e),
             })?;
-            self.spaces.insert(name.into(), Space { file: Rc::new(file), conn: None, used: 0 });
+            self.spaces.open.insert(name.into(), spaces::Space { file: Rc::new(file), conn: None, used: 0 });
         }
-        Ok(self.spaces.get_mut(name).expect("just inserted"))
+        Ok(self.spaces.open.get_mut(name).expect("just inserted"))
     }
 
     fn ns_file(&mut self, ns: &Ns) -> Result<Rc<File>> {
@@ -315,18 +277,18 @@ impl Lab {
         let open_err = |e: EngineError| LabError::from_engine(format!("talk to {ns}"), e);
         match ns {
             Ns::Root => {
-                if self.root_conn.is_none() {
-                    self.root_conn = Some(Conn::open(None, &self.home).map_err(open_err)?);
+                if self.spaces.root_conn.is_none() {
+                    self.spaces.root_conn = Some(Conn::open(None, &self.home).map_err(open_err)?);
                 }
-                Ok(self.root_conn.clone().expect("just opened"))
+                Ok(self.spaces.root_conn.clone().expect("just opened"))
             }
             Ns::Named(name) => {
                 let home = self.home.clone();
                 if self.space(name)?.conn.is_none() {
                     self.close_idle_connection();
                 }
-                self.conn_clock += 1;
-                let clock = self.conn_clock;
+                self.spaces.clock += 1;
+                let clock = self.spaces.clock;
                 let space = self.space(name)?;
                 space.used = clock;
                 if space.conn.is_none() {
@@ -339,11 +301,11 @@ impl Lab {
 
     /// Makes room for one more connection (see `OPEN_CONNECTIONS`).
     fn close_idle_connection(&mut self) {
-        let open = self.spaces.values().filter(|s| s.conn.is_some()).count();
+        let open = self.spaces.open.values().filter(|s| s.conn.is_some()).count();
         if open < OPEN_CONNECTIONS {
             return;
         }
-        if let Some(oldest) = self.spaces.values_mut().filter(|s| s.conn.is_some()).min_by_key(|s| s.used) {
+        if let Some(oldest) = self.spaces.open.values_mut().filter(|s| s.conn.is_some()).min_by_key(|s| s.used) {
             oldest.conn = None;
         }
     }
@@ -351,7 +313,7 @@ impl Lab {
     fn owns(&self, ns: &Ns) -> bool {
         match ns {
             Ns::Root => false,
-            Ns::Named(n) => self.owned.contains(n),
+            Ns::Named(n) => self.spaces.owned.contains(n),
         }
     }
 
@@ -360,12 +322,12 @@ impl Lab {
     fn index(&mut self, ns: &Ns, link: &str) -> Result<u32> {
         validate::link_name(link)?;
         let key = (ns.key(), link.to_string());
-        if let Some(i) = self.indexes.get(&key) {
+        if let Some(i) = self.links.indexes.get(&key) {
             return Ok(*i);
         }
         let conn = self.conn(ns)?;
         let info = self.block_on(conn.link_by_name(link)).map_err(|e| self.link_error(ns, link, "find", e))?;
-        self.indexes.insert(key, info.index);
+        self.links.indexes.insert(key, info.index);
         Ok(info.index)
     }
 
@@ -387,7 +349,7 @@ impl Lab {
         let conn = self.conn(ns)?;
         match self.block_on(request(conn.clone(), index)) {
             Err(e) if e.code() == Some(Errno::ENODEV) => {
-                self.indexes.remove(&(ns.key(), link.to_string()));
+                self.links.indexes.remove(&(ns.key(), link.to_string()));
                 let index = self.index(ns, link)?;
                 self.block_on(request(conn, index)).map_err(|e| self.link_error(ns, link, verb, e))
             }
@@ -409,8 +371,8 @@ impl Lab {
     pub fn teardown(mut self) -> TeardownReport {
         // A veth pair still held back was never created: nothing to remove; a bridge held down
         // need not come up only to go.
-        self.pending = None;
-        self.held_up = None;
+        self.held.veth = None;
+        self.held.bridge_up = None;
         self.tcp.close_all();
         let Some(ledger) = self.ledger.take() else { return TeardownReport::default() };
         // From memory, not the file: its path may be gone or replaced, and reading it would need
@@ -419,10 +381,10 @@ impl Lab {
         self.quiesce_bridges();
         // Sockets and files keep namespaces alive, and teardown needs descriptors of its own:
         // let go of all of them first.
-        self.spaces.clear();
-        self.root_conn = None;
+        self.spaces.open.clear();
+        self.spaces.root_conn = None;
         let home = self.home.clone();
-        let standing = self.standing_ns.clone();
+        let standing = self.spaces.standing.clone();
         // The programs' PID namespace stays until `remove` has ended it and counted what ran.
         let Lab { rt, procs: _programs, .. } = self;
         rt.shutdown_background();
@@ -438,9 +400,9 @@ impl Lab {
     /// by one (as deleting their namespaces does) costs O(N²); with the bridge down that work is
     /// skipped. Measured at 500 ports: the kernel's cleanup finishes ~100 ms (20%) sooner.
     fn quiesce_bridges(&mut self) {
-        for (ns, name) in std::mem::take(&mut self.bridges) {
+        for (ns, name) in std::mem::take(&mut self.links.bridges) {
             // Only a bridge whose index is at hand: a lookup is not worth it for a small one.
-            let Some(&index) = self.indexes.get(&(ns.key(), name)) else { continue };
+            let Some(&index) = self.links.indexes.get(&(ns.key(), name)) else { continue };
             if let Ok(conn) = self.conn(&ns) {
                 let _ = self.rt.block_on(conn.set_up(index, false));
             }
@@ -450,11 +412,11 @@ impl Lab {
     /// A counter of the namespaces the lab has standing, readable from another thread (the
     /// command line draws progress from it; nothing below the command line prints).
     pub fn progress(&self) -> Arc<std::sync::atomic::AtomicUsize> {
-        self.standing_ns.clone()
+        self.spaces.standing.clone()
     }
 
     fn count_namespaces(&self) {
-        self.standing_ns.store(self.owned.len(), std::sync::atomic::Ordering::Relaxed);
+        self.spaces.standing.store(self.spaces.owned.len(), std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Leaves the lab standing; its ledger stays so `nslab down` can remove it later.

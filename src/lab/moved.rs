@@ -44,7 +44,7 @@ impl Lab {
         if self.owns(ns) {
             !self.changed.moved.contains_key(&(ns.key(), index))
         } else {
-            self.made_links.contains(&(ns.key(), link.to_string()))
+            self.links.made.contains(&(ns.key(), link.to_string()))
         }
     }
 
@@ -70,7 +70,7 @@ impl Lab {
             self.block_on(move_back(&conn, now, &home_file, name, *index, *up))
                 .map_err(|e| LabError::from_engine(format!("move link {name:?} back to {home}"), e))?;
             // (Under another name when its own is taken there: the link itself matters more.)
-            self.indexes.retain(|(n, _), i| !(*n == ns.key() && *i == now));
+            self.links.indexes.retain(|(n, _), i| !(*n == ns.key() && *i == now));
             self.forget(&record)?;
         }
         Ok(())

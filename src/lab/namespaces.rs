@@ -5,14 +5,15 @@ use std::rc::Rc;
 use nix::errno::Errno;
 
 use super::ledger::Object;
-use super::{validate, Lab, LabError, Ns, Result, Space};
+use super::spaces::Space;
+use super::{validate, Lab, LabError, Ns, Result};
 use crate::engine::netns::{self, CreateError};
 
 impl Lab {
     /// Who holds a namespace name: another lab (running, creating it right now, or dead), or
     /// the host.
     fn owner_of_netns(&self, name: &str) -> String {
-        if self.owned.contains(name) {
+        if self.spaces.owned.contains(name) {
             return " (this lab created it earlier)".into();
         }
         let listed = |o: &Object| matches!(o, Object::Netns { name: n, .. } if n == name);
@@ -32,16 +33,16 @@ impl Lab {
     pub fn netns_add(&mut self, name: &str) -> Result<()> {
         self.trace(|| format!("ip netns add {}", super::trace::word(name)));
         validate::netns_name(name)?;
-        if self.owned.contains(name) {
+        if self.spaces.owned.contains(name) {
             return Err(LabError::Exists {
                 what: "namespace",
                 name: name.into(),
                 owner: " (this lab created it earlier)".into(),
             });
         }
-        if !self.netns_dir_ready {
+        if !self.spaces.dir_ready {
             netns::prepare_dir().map_err(|e| LabError::from_engine("prepare /run/netns", e))?;
-            self.netns_dir_ready = true;
+            self.spaces.dir_ready = true;
         }
         // A name already taken must never be written down as this lab's, even for an instant:
         // were nslab killed before noting the failure, `clean` would delete someone else's.
@@ -62,9 +63,9 @@ impl Lab {
             Ok(file) => {
                 let intent = recorded.expect("recorded before the mount");
                 self.ledger_mut()?.made(&intent)?;
-                self.owned.insert(name.into());
+                self.spaces.owned.insert(name.into());
                 self.count_namespaces();
-                self.spaces.insert(name.into(), Space { file: Rc::new(file), conn: None, used: 0 });
+                self.spaces.open.insert(name.into(), Space { file: Rc::new(file), conn: None, used: 0 });
                 Ok(())
             }
             Err(CreateError::Record(e)) => Err(e),
@@ -98,11 +99,11 @@ impl Lab {
         // Its veths' ends elsewhere go now, not when the kernel gets round to it (see `link_del.rs`).
         let survivors = self.cut_outside_peers(name)?;
         // The namespace the lab has been working with under this name, if it opened it.
-        let expected = self.spaces.get(name).and_then(|s| netns::inode_of(&s.file).ok());
+        let expected = self.spaces.open.get(name).and_then(|s| netns::inode_of(&s.file).ok());
         // Our own socket would keep the namespace alive: drop it first.
         self.forget_ns(name);
         netns::delete(name, expected).map_err(|e| LabError::from_engine(format!("delete namespace {name:?}"), e))?;
-        if self.owned.remove(name) {
+        if self.spaces.owned.remove(name) {
             self.count_namespaces();
             self.ledger_mut()?.gone(&Object::Netns { name: name.into(), inode: expected, file: None })?;
         }
@@ -110,12 +111,10 @@ impl Lab {
     }
 
     fn forget_ns(&mut self, name: &str) {
-        self.spaces.remove(name);
+        self.spaces.open.remove(name);
         self.unsettled.forget_ns(&Ns::named(name));
         self.tcp.close_in(&Ns::named(name));
-        let key = Some(name.to_string());
-        self.indexes.retain(|(ns, _), _| *ns != key);
-        self.peers.retain(|(ns, _), (pns, _)| *ns != key && *pns != key);
+        self.links.forget_ns(&Some(name.to_string()));
     }
 
     /// The names of the network namespaces there are (`ip netns list`).
@@ -143,14 +142,14 @@ fn is_mount_point(name: &str) -> bool {
 impl Lab {
     /// The namespaces this lab created, sorted: what `pingall` covers.
     pub fn created_namespaces(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.owned.iter().cloned().collect();
+        let mut names: Vec<String> = self.spaces.owned.iter().cloned().collect();
         names.sort();
         names
     }
 
     /// The namespaces this lab works with, sorted: those it created and those it opened by name.
     pub fn lab_namespaces(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.owned.iter().chain(self.spaces.keys()).cloned().collect();
+        let mut names: Vec<String> = self.spaces.owned.iter().chain(self.spaces.open.keys()).cloned().collect();
         names.sort();
         names.dedup();
         names
@@ -158,7 +157,7 @@ impl Lab {
 
     /// Whether this lab created the namespace.
     pub fn created_netns(&self, name: &str) -> bool {
-        self.owned.contains(name)
+        self.spaces.owned.contains(name)
     }
 
     /// The other names in /run/netns: other labs', other programs', half-made ones.

@@ -36,7 +36,7 @@ impl Lab {
             if self.in_service(&up.ns, &up.link, deadline).is_none() {
                 continue; // gone since
             }
-            let peer = self.peers.get(&(up.ns.key(), up.link.clone())).cloned();
+            let peer = self.links.peers.get(&(up.ns.key(), up.link.clone())).cloned();
             if let Some((pns, pname)) = &peer {
                 let pns = pns.clone().map_or(Ns::Root, Ns::Named);
                 self.in_service(&pns, pname, deadline);

@@ -67,7 +67,7 @@ impl Lab {
         let new_key = (ns.key(), new.to_string());
         // A link the lab made outside its namespaces is recorded under its new name before the
         // rename, so teardown finds it whatever happens next.
-        let ours = self.made_links.contains(&old_key);
+        let ours = self.links.made.contains(&old_key);
         let ns_inode = if ours { self.ns_inode(ns)? } else { 0 };
         let index = if ours { self.index(ns, link).ok() } else { None };
         let intent = Object::Link { ns: ns.key(), ns_inode, name: new.into(), index, peer_ns: None };
@@ -99,21 +99,21 @@ impl Lab {
             }
             other => other?,
         }
-        if let Some(i) = self.indexes.remove(&old_key) {
-            self.indexes.insert(new_key.clone(), i);
+        if let Some(i) = self.links.indexes.remove(&old_key) {
+            self.links.indexes.insert(new_key.clone(), i);
         }
-        if let Some(peer) = self.peers.remove(&old_key) {
-            self.peers.insert(peer.clone(), new_key.clone());
-            self.peers.insert(new_key.clone(), peer);
+        if let Some(peer) = self.links.peers.remove(&old_key) {
+            self.links.peers.insert(peer.clone(), new_key.clone());
+            self.links.peers.insert(new_key.clone(), peer);
         }
         if ours {
             let index = self.index(ns, new).ok();
             self.ledger_mut()?.made(&Object::Link { ns: ns.key(), ns_inode, name: new.into(), index, peer_ns: None })?;
             self.forget(&Object::Link { ns: ns.key(), ns_inode, name: link.into(), index: None, peer_ns: None })?;
-            self.made_links.remove(&old_key);
-            self.made_links.insert(new_key);
+            self.links.made.remove(&old_key);
+            self.links.made.insert(new_key);
         }
-        for (n, name) in self.bridges.iter_mut() {
+        for (n, name) in self.links.bridges.iter_mut() {
             if n == ns && name == link {
                 *name = new.to_string();
             }

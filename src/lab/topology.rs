@@ -268,7 +268,7 @@ impl Lab {
         self.flush()?;
         let mut scope = Scope { name: self.opts.name.clone(), namespaces: self.lab_namespaces(), ..Scope::default() };
         let mut root_links: Vec<String> =
-            self.made_links.iter().filter(|(ns, _)| ns.is_none()).map(|(_, name)| name.clone()).collect();
+            self.links.made.iter().filter(|(ns, _)| ns.is_none()).map(|(_, name)| name.clone()).collect();
         root_links.sort();
         scope.root_links = root_links;
         if let Some(ledger) = &self.ledger {

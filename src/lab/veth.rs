@@ -72,18 +72,18 @@ impl Lab {
         let ticket = self.ticket();
         let pending =
             PendingVeth { ns: ns.clone(), name: name.into(), peer_ns: ns.clone(), peer: peer.into(), opts: opts.clone(), ticket };
-        self.pending = Some(pending);
+        self.held.veth = Some(pending);
         Ok(Outcome::Held(ticket))
     }
 
     /// The ticket of the veth pair held back, if any.
     pub(super) fn pending_ticket(&self) -> Option<Ticket> {
-        self.pending.as_ref().map(|p| p.ticket)
+        self.held.veth.as_ref().map(|p| p.ticket)
     }
 
     /// Creates the pair held back, if any (see `holding.rs`).
     pub(super) fn flush_veth(&mut self) -> Result<()> {
-        let Some(p) = self.pending.take() else { return Ok(()) };
+        let Some(p) = self.held.veth.take() else { return Ok(()) };
         self.create_veth(&p.ns, &p.name, &p.peer_ns, &p.peer, &p.opts)
             .map_err(|e| LabError::Deferred { ticket: p.ticket, error: Box::new(e) })
     }
@@ -125,10 +125,10 @@ impl Lab {
             // A peer in a namespace of the lab's takes this end with it when that namespace goes.
             let peer_ns = self.owns(other_ns).then(|| other_ns.key()).flatten();
             self.ledger_mut()?.made(&Object::Link { ns: n.clone(), ns_inode, name: l.clone(), index, peer_ns })?;
-            self.made_links.insert((n, l));
+            self.links.made.insert((n, l));
         }
-        self.peers.insert((ns.key(), name.into()), (peer_ns.key(), peer.into()));
-        self.peers.insert((peer_ns.key(), peer.into()), (ns.key(), name.into()));
+        self.links.peers.insert((ns.key(), name.into()), (peer_ns.key(), peer.into()));
+        self.links.peers.insert((peer_ns.key(), peer.into()), (ns.key(), name.into()));
         // The end the request did not make first could be neither enslaved nor born up.
         let (first_ns, (second_ns, second)) = (req.first.0, req.second);
         if let (true, Some(m)) = (req.swapped, opts.master) {
@@ -207,7 +207,7 @@ impl Lab {
         if let Ns::Named(name) = to {
             self.space(name)?;
         }
-        if let Some(p) = self.pending.as_ref() {
+        if let Some(p) = self.held.veth.as_ref() {
             let first = p.ns == *from && p.name == link;
             if first || (p.peer_ns == *from && p.peer == link) {
                 // Checked now, as a move of a pair that existed would be: a name taken there
@@ -219,7 +219,7 @@ impl Lab {
                         errno: Some(Errno::EEXIST),
                     });
                 }
-                let p = self.pending.as_mut().expect("just seen");
+                let p = self.held.veth.as_mut().expect("just seen");
                 if first {
                     p.ns = to.clone();
                 } else {
@@ -237,13 +237,13 @@ impl Lab {
         let old_key = (from.key(), link.to_string());
         if !self.lab_made(from, link, index) {
             self.move_foreign(from, link, index, to, fd)?;
-            self.indexes.remove(&old_key);
+            self.links.indexes.remove(&old_key);
             return Ok(());
         }
-        let peer = self.peers.get(&old_key).cloned();
+        let peer = self.links.peers.get(&old_key).cloned();
         // One the lab made, arriving outside its namespaces, is recorded there before it moves.
         let arriving = (!self.owns(to)).then(|| -> Result<Object> {
-            let peer_ns = peer.as_ref().and_then(|(pns, _)| pns.clone()).filter(|p| self.owned.contains(p));
+            let peer_ns = peer.as_ref().and_then(|(pns, _)| pns.clone()).filter(|p| self.spaces.owned.contains(p));
             Ok(Object::Link { ns: to.key(), ns_inode: self.ns_inode(to)?, name: link.into(), index: Some(index), peer_ns })
         });
         let arriving = arriving.transpose()?;
@@ -257,26 +257,26 @@ impl Lab {
             }
             return Err(e);
         }
-        self.indexes.remove(&old_key);
+        self.links.indexes.remove(&old_key);
         let now = self.index(to, link).ok();
-        if self.made_links.remove(&old_key) {
+        if self.links.made.remove(&old_key) {
             self.forget(&Object::Link { ns: from.key(), ns_inode: 0, name: link.into(), index: None, peer_ns: None })?;
         }
-        let peer = self.peers.remove(&old_key);
+        let peer = self.links.peers.remove(&old_key);
         if let Some(Object::Link { ns, ns_inode, name, peer_ns, .. }) = arriving {
             self.ledger_mut()?.made(&Object::Link { ns, ns_inode, name, index: now, peer_ns })?;
-            self.made_links.insert((to.key(), link.into()));
+            self.links.made.insert((to.key(), link.into()));
         }
         if let Some(peer) = peer {
             // The peer's record learns that this end now lives in one of the lab's namespaces.
-            if self.made_links.contains(&peer) && self.owns(to) {
+            if self.links.made.contains(&peer) && self.owns(to) {
                 let (pns, pname) = peer.clone();
-                let index = self.indexes.get(&peer).copied();
+                let index = self.links.indexes.get(&peer).copied();
                 let pns_inode = self.ns_inode(&ns_of(&pns))?;
                 self.ledger_mut()?.made(&Object::Link { ns: pns, ns_inode: pns_inode, name: pname, index, peer_ns: to.key() })?;
             }
-            self.peers.insert(peer.clone(), (to.key(), link.into()));
-            self.peers.insert((to.key(), link.into()), peer);
+            self.links.peers.insert(peer.clone(), (to.key(), link.into()));
+            self.links.peers.insert((to.key(), link.into()), peer);
         }
         Ok(())
     }
@@ -286,9 +286,9 @@ impl Lab {
     /// Whether `ns` has a link named `link`, asked without carrying out the held-back pair
     /// (`conn` would create it first).
     fn held_name_taken(&mut self, ns: &Ns, link: &str) -> Result<bool> {
-        let pending = self.pending.take();
+        let pending = self.held.veth.take();
         let taken = self.link_exists(ns, link);
-        self.pending = pending;
+        self.held.veth = pending;
         taken
     }
 }
