@@ -3,26 +3,11 @@
 
 use serde_json::Value;
 
-use crate::support::{in_private_netns, json, run_nslab, script, Run};
+use crate::support::{in_private_netns, json, keep_then, run_nslab, script, text_section, Run};
 
 /// The JSON printed after a line "=NAME" (up to the next "=..." line).
 fn section(out: &str, name: &str) -> Value {
     json(&text_section(out, name))
-}
-
-fn text_section(out: &str, name: &str) -> String {
-    let marker = format!("={name}\n");
-    let start = out.find(&marker).unwrap_or_else(|| panic!("no section {name} in:\n{out}")) + marker.len();
-    let rest = &out[start..];
-    rest[..rest.find("\n=").map(|i| i + 1).unwrap_or(rest.len())].to_string()
-}
-
-/// Builds a lab with `nslab run --keep` in a private namespace, then runs `oracle` (bash) there.
-fn keep_then(test: &str, lab: &str, oracle: &str) -> Run {
-    let path = script(test, "lab.rhai", lab);
-    let run = in_private_netns(&format!("$NSLAB run --keep {} || exit 9\n{oracle}", path.display()));
-    assert_eq!(run.code, 0, "{run:?}");
-    run
 }
 
 fn link<'a>(links: &'a Value, name: &str) -> &'a Value {

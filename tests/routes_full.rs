@@ -4,23 +4,9 @@
 
 use serde_json::Value;
 
-use crate::support::{in_private_netns, json, script, Run};
+use crate::support::{in_private_netns, json, script};
 
-/// The text printed after a line "=NAME" (up to the next "=..." line).
-fn section(out: &str, name: &str) -> String {
-    let marker = format!("={name}\n");
-    let start = out.find(&marker).unwrap_or_else(|| panic!("no section {name} in:\n{out}")) + marker.len();
-    let rest = &out[start..];
-    rest[..rest.find("\n=").map(|i| i + 1).unwrap_or(rest.len())].to_string()
-}
-
-/// Builds a lab with `nslab run --keep` in a private namespace, then runs `oracle` (bash) there.
-fn keep_then(test: &str, lab: &str, oracle: &str) -> Run {
-    let path = script(test, "lab.rhai", lab);
-    let run = in_private_netns(&format!("$NSLAB run --keep {} || exit 9\n{oracle}", path.display()));
-    assert_eq!(run.code, 0, "{run:?}");
-    run
-}
+use crate::support::{keep_then, text_section as section};
 
 fn text<'a>(v: &'a Value, key: &str) -> &'a str {
     v.get(key).and_then(Value::as_str).unwrap_or("")

@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use futures::TryStreamExt;
-use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST};
+use rtnetlink::packet_core::{NetlinkMessage, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST};
 use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags, AddressMessage, AddressScope, CacheInfo};
 use rtnetlink::packet_route::{AddressFamily, RouteNetlinkMessage};
 
@@ -105,17 +105,7 @@ impl Conn {
         }
         let mut req = NetlinkMessage::from(RouteNetlinkMessage::NewAddress(msg));
         req.header.flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
-        let mut handle = self.handle.clone();
-        let mut response = handle.request(req).map_err(|e| EngineError::from_netlink(&op, e))?;
-        use futures::StreamExt;
-        while let Some(msg) = response.next().await {
-            if let NetlinkPayload::Error(err) = msg.payload {
-                if err.code.is_some() {
-                    return Err(EngineError::from_netlink(op, rtnetlink::Error::NetlinkError(err)));
-                }
-            }
-        }
-        Ok(())
+        self.send_acked(req, op).await
     }
 
     /// Every address in this namespace, in full, in the kernel's order (a link's primary IPv4

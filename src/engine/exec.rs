@@ -73,24 +73,8 @@ impl ChildSetup {
 /// Builds the command for `argv`, placed in the namespace and in its own process group
 /// (so that it, and everything it starts, can be ended together).
 pub fn command(argv: &[String], placement: &Placement) -> Result<Command> {
-    let Some((program, args)) = argv.split_first() else {
-        return Err(EngineError::message("run a command", "the command is empty"));
-    };
-    let mut cmd = Command::new(program);
-    cmd.args(args).process_group(0);
-    // SAFETY: restore_in_child makes only async-signal-safe system calls.
-    unsafe {
-        cmd.pre_exec(|| {
-            super::limits::restore_in_child();
-            Ok(())
-        });
-    }
-    if let Some(setup) = ChildSetup::new(placement) {
-        // SAFETY: apply makes only async-signal-safe system calls, on data prepared before fork.
-        unsafe {
-            cmd.pre_exec(move || setup.apply());
-        }
-    }
+    let mut cmd = interactive_command(argv, placement)?;
+    cmd.process_group(0);
     Ok(cmd)
 }
 

@@ -264,16 +264,7 @@ impl Conn {
     async fn ack(&self, msg: RouteNetlinkMessage, flags: u16, op: String) -> Result<()> {
         let mut req = NetlinkMessage::from(msg);
         req.header.flags = NLM_F_REQUEST | NLM_F_ACK | flags;
-        let mut handle = self.handle.clone();
-        let mut response = handle.request(req).map_err(|e| EngineError::from_netlink(&op, e))?;
-        while let Some(msg) = response.next().await {
-            if let NetlinkPayload::Error(err) = msg.payload {
-                if err.code.is_some() {
-                    return Err(EngineError::from_netlink(op, rtnetlink::Error::NetlinkError(err)));
-                }
-            }
-        }
-        Ok(())
+        self.send_acked(req, op).await
     }
 
     async fn dump(&self, msg: NeighbourMessage, op: &str) -> Result<Vec<NeighbourMessage>> {

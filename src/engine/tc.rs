@@ -117,7 +117,7 @@ impl Conn {
         }
         let mut req = NetlinkMessage::from(RouteNetlinkMessage::NewQueueDiscipline(msg));
         req.header.flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
-        self.send_tc(req, format!("set the root qdisc of link {index} to {kind}")).await
+        self.send_acked(req, format!("set the root qdisc of link {index} to {kind}")).await
     }
 
     /// Attaches `kind` with `options` and `handle` under class `parent` of the link's root qdisc
@@ -132,7 +132,7 @@ impl Conn {
         }
         let mut req = NetlinkMessage::from(RouteNetlinkMessage::NewQueueDiscipline(msg));
         req.header.flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
-        self.send_tc(req, format!("attach a {kind} qdisc under {} on link {index}", handle_text(parent))).await
+        self.send_acked(req, format!("attach a {kind} qdisc under {} on link {index}", handle_text(parent))).await
     }
 
     /// Deletes the link's root qdisc (`tc qdisc del dev LINK root`). When there is none (the
@@ -145,7 +145,7 @@ impl Conn {
         }
         let mut req = NetlinkMessage::from(RouteNetlinkMessage::DelQueueDiscipline(msg));
         req.header.flags = NLM_F_REQUEST | NLM_F_ACK;
-        self.send_tc(req, format!("delete the root qdisc of link {index}")).await
+        self.send_acked(req, format!("delete the root qdisc of link {index}")).await
     }
 
     /// The link's root qdisc (None: a link without one, such as a link that is down).
@@ -174,7 +174,8 @@ impl Conn {
         }))
     }
 
-    async fn send_tc(&self, req: NetlinkMessage<RouteNetlinkMessage>, op: String) -> Result<()> {
+    /// Sends a request that the kernel only acknowledges; its error, if any, is returned.
+    pub(super) async fn send_acked(&self, req: NetlinkMessage<RouteNetlinkMessage>, op: String) -> Result<()> {
         let mut handle = self.handle.clone();
         let mut response = handle.request(req).map_err(|e| EngineError::from_netlink(&op, e))?;
         while let Some(msg) = response.next().await {

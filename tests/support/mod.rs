@@ -157,3 +157,19 @@ pub fn piped(args: &[&str], input: &str) -> Run {
     child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
     child.wait_with_output().unwrap().into()
 }
+
+/// The text printed after a line "=NAME", up to the next "=..." line.
+pub fn text_section(out: &str, name: &str) -> String {
+    let marker = format!("={name}\n");
+    let start = out.find(&marker).unwrap_or_else(|| panic!("no section {name} in:\n{out}")) + marker.len();
+    let rest = &out[start..];
+    rest[..rest.find("\n=").map(|i| i + 1).unwrap_or(rest.len())].to_string()
+}
+
+/// Builds a lab with `nslab run --keep` in a private namespace, then runs `oracle` (bash) there.
+pub fn keep_then(test: &str, lab: &str, oracle: &str) -> Run {
+    let path = script(test, "lab.rhai", lab);
+    let run = in_private_netns(&format!("$NSLAB run --keep {} || exit 9\n{oracle}", path.display()));
+    assert_eq!(run.code, 0, "{run:?}");
+    run
+}
