@@ -1012,7 +1012,7 @@ const CASES: &[Case] = &[
         r#"pingall(#{timeout: 0})"#,
         r#"the timeout option of pingall must be a number of seconds from 0.001 to 3600, not 0"#,
     ),
-    c("pingall", r#"pingall(#{cnt: 1})"#, r#"pingall has no option "cnt"; the options are: count, timeout"#),
+    c("pingall", r#"pingall(#{cnt: 1})"#, r#"pingall has no option "cnt"; the options are: among, count, timeout"#),
     c("pingall", r#"pingall(5)"#, r#"the first argument of pingall must be an options map, not the integer 5"#),
     c(
         "throughput",
@@ -1155,6 +1155,17 @@ const CASES: &[Case] = &[
         r#"cannot open a shell in namespace "a": it needs a terminal, and nslab's standard input is not one"#,
     ),
     c("shell", r#"shell(5)"#, r#"the first argument of shell must be a namespace (a name or a Netns handle), not the integer 5"#),
+    c("pingall", r#"pingall(#{among: ["zz"]})"#, r#"namespace "zz" does not exist"#),
+    c(
+        "pingall",
+        r#"pingall(#{among: "a"})"#,
+        r#"the among option of pingall must be an array of namespaces, not the string "a""#,
+    ),
+    c(
+        "pingall",
+        r#"pingall(#{among: [5]})"#,
+        r#"item 0 of the among option of pingall must be a namespace of the lab (a name or a Netns handle), not the integer 5"#,
+    ),
     c("test", r#"test(5, || {})"#, r#"the first argument of test must be the sub-test's name (a string), not the integer 5"#),
     c("test", r#"test("x", #{kept: true}, || {})"#, r#"test has no option "kept"; the options are: keep"#),
     c("test", r#"test("x", #{keep: 1}, || {})"#, r#"the keep option of test must be true or false, not the integer 1"#),

@@ -388,3 +388,36 @@ fn ipv6_ping_traceroute_tcp_and_udp() {
     assert_eq!(section(&run, "tcp"), "true");
     assert_eq!(section(&run, "udp_loss"), "0.0");
 }
+
+/// `pingall` on a LAN whose bridge lives in a switch namespace: the switch (no address) is no
+/// host; `among` names the hosts; the summary names the pairs without a reply.
+#[test]
+fn pingall_covers_the_hosts_and_names_who_failed() {
+    let lab = r#"
+let sw = netns_add("sw");
+bridge(sw, "br0"); up(sw, "br0");
+for h in ["h1", "h2", "h3"] {
+    let n = netns_add(h);
+    veth(n, "eth0", sw, "p-" + h);
+    master(sw, "p-" + h, "br0");
+    up(sw, "p-" + h); up(n, "eth0");
+}
+addr("h1", "eth0", "10.0.0.1/24"); addr("h2", "eth0", "10.0.0.2/24"); addr("h3", "eth0", "10.0.0.3/24");
+let r = pingall();
+print(`${r.ok} ${r.namespaces} ${r.summary}`);
+down("h3", "eth0");
+let r = pingall(#{among: ["h1", netns("h3")], timeout: 0.3});
+print(`${r.ok} ${r.namespaces} ${r.summary}`);
+let r = pingall(#{among: ["h1", "h2"]});
+print(`${r.ok} ${r.summary}`);
+"#;
+    let path = crate::support::script("pingall_hosts", "lab.rhai", lab);
+    let run = crate::support::run_nslab(&["run", "--sandbox", path.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.stdout,
+        "true [\"h1\", \"h2\", \"h3\"] *** Results: 0% dropped (6/6 received)\n\
+         false [\"h1\", \"h3\"] *** Results: 100% dropped (0/2 received); no reply: h1 -> h3 (10.0.0.3), h3 -> h1 (10.0.0.1)\n\
+         true *** Results: 0% dropped (2/2 received)\n"
+    );
+}

@@ -63,6 +63,11 @@ impl PingMatrix {
         }
     }
 
+    /// The pairs that got no reply, as "from -> to (address)".
+    pub fn failed(&self) -> Vec<String> {
+        self.pairs.iter().filter(|p| !p.ok()).map(|p| format!("{} -> {} ({})", p.from, p.to, p.dst)).collect()
+    }
+
     /// The pairs from one namespace to another.
     pub fn between<'a>(&'a self, from: &'a str, to: &'a str) -> impl Iterator<Item = &'a PingPair> + 'a {
         self.pairs.iter().filter(move |p| p.from == from && p.to == to)
@@ -86,15 +91,44 @@ pub fn plan(namespaces: &[(String, Vec<IpAddr>)]) -> Vec<(usize, usize, IpAddr)>
 impl Lab {
     /// Pings from every namespace the lab created to every global address of every other one,
     /// all at once (up to 32 at a time), each ping's socket created inside its source namespace.
-    pub fn pingall(&mut self, opts: &PingOptions) -> Result<PingMatrix> {
+    ///
+    /// The hosts are the lab's namespaces that have a global address (a switch namespace holding
+    /// only a bridge is no host), or those `among` names: namespaces the lab created or opened.
+    pub fn pingall(&mut self, opts: &PingOptions, among: Option<&[String]>) -> Result<PingMatrix> {
         self.flush()?;
         self.settle()?;
-        let names = self.created_namespaces();
+        let names = match among {
+            Some(names) => {
+                let ours = self.lab_namespaces();
+                for name in names {
+                    super::validate::netns_name(name)?;
+                    if !ours.contains(name) {
+                        return Err(if self.netns_exists(name) {
+                            LabError::Refused(format!(
+                                "namespace {name:?} is not this lab's (it neither created nor opened it): pingall probes only the lab's namespaces"
+                            ))
+                        } else {
+                            LabError::NoSuchNetns(name.clone())
+                        });
+                    }
+                }
+                let mut names = names.to_vec();
+                names.sort();
+                names.dedup();
+                names
+            }
+            None => self.created_namespaces(),
+        };
         let mut namespaces = Vec::with_capacity(names.len());
         let mut files = Vec::with_capacity(names.len());
         for name in &names {
             let ns = Ns::named(name);
-            namespaces.push((name.clone(), self.global_addrs(&ns)?));
+            let addrs = self.global_addrs(&ns)?;
+            // Without an address a namespace is not a host, unless named.
+            if addrs.is_empty() && among.is_none() {
+                continue;
+            }
+            namespaces.push((name.clone(), addrs));
             files.push(self.ns_file(&ns)?);
         }
         let jobs = plan(&namespaces);

@@ -57,9 +57,11 @@ pub const TRAFFIC: &[Native] = &[
     },
     Native {
         name: "pingall",
-        forms: &["pingall() -> PingAll", "pingall(#{count, timeout}) -> PingAll"],
-        summary: "Every namespace this lab created (not nslab's own, nor other labs' or users') pings every global \
-                  address of every other, in parallel. The result prints as a table with a summary line; .ok (all \
+        forms: &["pingall() -> PingAll", "pingall(#{among, count, timeout}) -> PingAll"],
+        summary: "Every host of the lab pings every global address of every other, in parallel: the hosts are the \
+                  namespaces this lab created that have a global address (not nslab's own, nor other labs' or users'; \
+                  a switch namespace holding only a bridge is no host), or those among names (namespaces the lab \
+                  created or opened). The summary names the pairs that got no reply. The result prints as a table with a summary line; .ok (all \
                   answered), .pairs (maps: from, to, dst, ok, sent, received, loss, rtt, error), .sent, .received, \
                   .dropped (percent), .summary, .namespaces. Defaults: 1 request per address, 1 s to answer.",
         example: r#"let r = pingall(); print(r); assert(r.ok);"#,
@@ -176,7 +178,29 @@ fn pingall(c: &mut Call) -> Out {
     if let Some(t) = o.seconds_in("timeout", 0.001, 3600.0)? {
         opts.timeout = t;
     }
-    Ok(Dynamic::from(PingAll(c.lab().pingall(&opts)?)))
+    let among = match o.get("among") {
+        None => None,
+        Some(v) => {
+            let Some(items) = v.clone().try_cast::<rhai::Array>() else {
+                return Err(c
+                    .error(format!("the among option of pingall must be an array of namespaces, not {}", args::shown(v)))
+                    .into());
+            };
+            let names = items
+                .iter()
+                .enumerate()
+                .map(|(k, item)| match args::ns(c.ctx(), item, 0) {
+                    Ok(crate::lab::Ns::Named(n)) => Ok(n),
+                    _ => Err(c.error(format!(
+                        "item {k} of the among option of pingall must be a namespace of the lab (a name or a Netns handle), not {}",
+                        args::shown(item)
+                    ))),
+                })
+                .collect::<Result<Vec<String>, _>>()?;
+            Some(names)
+        }
+    };
+    Ok(Dynamic::from(PingAll(c.lab().pingall(&opts, among.as_deref())?)))
 }
 
 fn throughput(c: &mut Call) -> Out {

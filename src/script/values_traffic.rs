@@ -47,8 +47,20 @@ impl PingAll {
     }
 
     /// Mininet's last line: "*** Results: 0% dropped (6/6 received)".
+    /// After it, who got no reply (the first ten).
     pub fn summary(&self) -> String {
-        format!("*** Results: {}% dropped ({}/{} received)", format_percent(self.dropped()), self.0.received(), self.0.sent())
+        let mut line = format!(
+            "*** Results: {}% dropped ({}/{} received)",
+            format_percent(self.dropped()),
+            self.0.received(),
+            self.0.sent()
+        );
+        let failed = self.0.failed();
+        if !failed.is_empty() {
+            let more = if failed.len() > 10 { format!(" and {} more", failed.len() - 10) } else { String::new() };
+            line += &format!("; no reply: {}{more}", failed.iter().take(10).cloned().collect::<Vec<_>>().join(", "));
+        }
+        line
     }
 
     pub fn namespaces(&self) -> Array {
