@@ -10,6 +10,7 @@ mod ifindex;
 mod links;
 mod moved;
 mod namespaces;
+mod outside_links;
 mod probe;
 mod routes;
 mod veth;

@@ -140,6 +140,16 @@ fn remove_with(objects: &[Object], home: &File, group: Option<u32>, dead: bool) 
     report.processes += crate::engine::orphans::end_adopted(&recorded);
     // Links the lab did not create go back where they came from while their namespaces stand.
     super::moved::restore_all(objects, home, &mut report);
+    // The lab's links outside its namespaces go by their link group, one request per namespace,
+    // on a thread of its own while the namespaces are unmounted (see `outside_links.rs`).
+    let deleting: HashSet<&str> = objects
+        .iter()
+        .filter_map(|o| match o {
+            Object::Netns { name, .. } => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
+    let outside = super::outside_links::start(objects, home, group, &deleting);
     // Namespaces: first decide which are still ours, by inode (anything else at the name is left
     // and said so), then unmount them all before anything else (see `unmount_all`), roughly in
     // creation order: with a switch namespace holding a bridge, the kernel's cleanup then
@@ -212,9 +222,15 @@ fn remove_with(objects: &[Object], home: &File, group: Option<u32>, dead: bool) 
             }
         }
     }
+    let settled = outside.finish(&mut report);
     let rest: Vec<&Object> = objects
         .iter()
-        .filter(|o| matches!(o, Object::Link { .. } | Object::Addr { .. } | Object::Route { .. } | Object::Qdisc { .. }))
+        .enumerate()
+        .filter(|(i, o)| {
+            !settled.contains(i)
+                && matches!(o, Object::Link { .. } | Object::Addr { .. } | Object::Route { .. } | Object::Qdisc { .. })
+        })
+        .map(|(_, o)| o)
         .collect();
     if rest.is_empty() {
         return report;
