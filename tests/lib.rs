@@ -17,6 +17,7 @@ mod scenario;
 mod session;
 mod side_by_side;
 mod support;
+mod teardown_group;
 mod traffic;
 mod user_errors;
 mod veth;

@@ -48,25 +48,58 @@ struct Record {
     vanishing: bool,
 }
 
+/// A record of something on a link outside the lab's namespaces (by ifindex): it goes with the
+/// link.
+#[derive(Clone, Copy)]
+struct Attached {
+    pos: usize,
+    index: u32,
+    kind: Kind,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Addr,
+    Route,
+    Qdisc,
+}
+
+/// One namespace's share: its recorded inode, the lab's links there and what is on them.
+struct Space {
+    inode: u64,
+    links: Vec<Record>,
+    attached: Vec<Attached>,
+}
+
 /// Starts removing the lab's links outside its namespaces by `group`, on a thread of its own.
 /// `deleting`: the namespaces this teardown deletes. Nothing starts without a group or without
 /// such links.
 pub(super) fn start(objects: &[Object], home: &File, group: Option<u32>, deleting: &HashSet<&str>) -> Pending {
     let Some(group) = group else { return Pending(None) };
     // Per namespace (None: where nslab runs), with its recorded inode.
-    let mut spaces: BTreeMap<Option<String>, (u64, Vec<Record>)> = BTreeMap::new();
+    let mut spaces: BTreeMap<Option<String>, Space> = BTreeMap::new();
     for (pos, obj) in objects.iter().enumerate() {
         let Object::Link { ns, ns_inode, name, index, peer_ns } = obj else { continue };
-        let vanishing = peer_ns
-            .as_deref()
-            .is_some_and(|p| deleting.contains(p) || matches!(netns::at_name(p), AtName::Missing));
-        let entry = spaces.entry(ns.clone()).or_insert_with(|| (*ns_inode, Vec::new()));
-        entry.1.push(Record { pos, name: name.clone(), index: *index, vanishing });
+        let vanishing = peer_ns.as_deref().is_some_and(|p| deleting.contains(p) || matches!(netns::at_name(p), AtName::Missing));
+        let space =
+            spaces.entry(ns.clone()).or_insert_with(|| Space { inode: *ns_inode, links: Vec::new(), attached: Vec::new() });
+        space.links.push(Record { pos, name: name.clone(), index: *index, vanishing });
     }
     // In a sandbox what vanishes with its peer's namespace (or with the sandbox, which ends with
     // nslab) is seen by nobody: a namespace holding only such links needs no delete.
     let sandboxed = crate::engine::sandbox::entered();
-    spaces.retain(|_, (_, records)| !sandboxed || records.iter().any(|r| !r.vanishing));
+    spaces.retain(|_, space| !sandboxed || space.links.iter().any(|r| !r.vanishing));
+    for (pos, obj) in objects.iter().enumerate() {
+        let (ns, inode, index, kind) = match obj {
+            Object::Addr { ns, ns_inode: Some(inode), index: Some(i), .. } => (ns, *inode, *i, Kind::Addr),
+            Object::Route { ns, ns_inode, dev: Some(i), .. } => (ns, *ns_inode, *i, Kind::Route),
+            Object::Qdisc { ns, ns_inode, index, .. } => (ns, *ns_inode, *index, Kind::Qdisc),
+            _ => continue,
+        };
+        if let Some(space) = spaces.get_mut(ns).filter(|s| s.inode == inode) {
+            space.attached.push(Attached { pos, index, kind });
+        }
+    }
     if spaces.is_empty() {
         return Pending(None);
     }
@@ -81,6 +114,9 @@ impl Pending {
         match thread.join() {
             Ok(done) => {
                 report.links += done.report.links;
+                report.addrs += done.report.addrs;
+                report.routes += done.report.routes;
+                report.qdiscs += done.report.qdiscs;
                 report.left.extend(done.report.left);
                 report.failures.extend(done.report.failures);
                 done.settled
@@ -91,14 +127,15 @@ impl Pending {
     }
 }
 
-fn run(spaces: &BTreeMap<Option<String>, (u64, Vec<Record>)>, home: &File, group: u32) -> Outcome {
+fn run(spaces: &BTreeMap<Option<String>, Space>, home: &File, group: u32) -> Outcome {
     let mut out = Outcome::default();
     let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return out };
     let _guard = rt.enter();
-    for (ns, (recorded_inode, records)) in spaces {
+    for (ns, space) in spaces {
+        let records = &space.links;
         // Only the namespace the links were made in; anything else at the name is left to the
         // one-by-one path, which says so.
-        let opened = super::moved::open_checked(ns, *recorded_inode, home);
+        let opened = super::moved::open_checked(ns, space.inode, home);
         let Some(file) = opened else { continue };
         let Ok(conn) = Conn::open(file.as_ref(), home) else { continue };
         let Ok(links) = rt.block_on(conn.links()) else { continue };
@@ -110,17 +147,31 @@ fn run(spaces: &BTreeMap<Option<String>, (u64, Vec<Record>)>, home: &File, group
                 link.name, link.index
             ));
         }
+        // A link gone with its peer's namespace was the lab's and is gone: counted, so the
+        // count does not depend on how fast the kernel cleaned that namespace up.
+        out.report.links += records.iter().filter(|r| r.vanishing && plan.absent.contains(&r.pos)).count();
         out.settled.extend(plan.absent.iter().copied());
         if plan.members.is_empty() || !plan.strangers.is_empty() {
             continue;
         }
+        let members: Vec<usize> = plan.members.iter().map(|(pos, _)| *pos).collect();
         match rt.block_on(conn.del_link_group(group)) {
             Ok(()) => {
-                out.report.links += plan.members.len();
-                out.settled.extend(plan.members.iter().copied());
+                out.report.links += members.len();
+                out.settled.extend(members);
+                // Addresses, routes and qdiscs the lab put on those links went with them.
+                let deleted: HashSet<u32> = plan.members.iter().map(|(_, index)| *index).collect();
+                for a in space.attached.iter().filter(|a| deleted.contains(&a.index)) {
+                    match a.kind {
+                        Kind::Addr => out.report.addrs += 1,
+                        Kind::Route => out.report.routes += 1,
+                        Kind::Qdisc => out.report.qdiscs += 1,
+                    }
+                    out.settled.insert(a.pos);
+                }
             }
             // Gone meanwhile (with a namespace the kernel was cleaning up).
-            Err(e) if e.code() == Some(Errno::ENODEV) => out.settled.extend(plan.members.iter().copied()),
+            Err(e) if e.code() == Some(Errno::ENODEV) => out.settled.extend(members),
             // Anything else: the one-by-one path tries each link and reports what fails.
             Err(_) => {}
         }
@@ -131,8 +182,8 @@ fn run(spaces: &BTreeMap<Option<String>, (u64, Vec<Record>)>, home: &File, group
 /// What one namespace's listing says about the lab's records there.
 #[derive(Debug, Default, PartialEq)]
 struct Plan {
-    /// Records whose link carries the group now: what the group delete removes.
-    members: Vec<usize>,
+    /// Records whose link carries the group now (with its ifindex): what the group delete removes.
+    members: Vec<(usize, u32)>,
     /// Records whose link is not there any more.
     absent: Vec<usize>,
     /// Links carrying the group that no record accounts for.
@@ -149,7 +200,7 @@ fn plan(links: &[LinkInfo], records: &[Record], group: u32) -> Plan {
     for link in links.iter().filter(|l| l.group == group) {
         let owner = records.iter().find(|r| r.name == link.name && r.index.is_none_or(|i| i == link.index));
         match owner {
-            Some(r) if claimed.insert(r.pos) => plan.members.push(r.pos),
+            Some(r) if claimed.insert(r.pos) => plan.members.push((r.pos, link.index)),
             _ => plan.strangers.push(link.clone()),
         }
     }
@@ -197,7 +248,7 @@ mod tests {
         let links = [link(1, "lo", 0), link(7, "veth0", G), link(9, "up0", G), link(4, "eth0", 0)];
         let records = [record(3, "veth0", Some(7)), record(5, "up0", None), record(8, "gone0", Some(12))];
         let p = plan(&links, &records, G);
-        assert_eq!(p.members, vec![3, 5]);
+        assert_eq!(p.members, vec![(3, 7), (5, 9)]);
         assert_eq!(p.absent, vec![8]);
         assert!(p.strangers.is_empty());
     }
@@ -208,7 +259,7 @@ mod tests {
         let links = [link(7, "veth0", G), link(8, "veth9", G), link(11, "other", G + 1)];
         let records = [record(3, "veth0", Some(6))];
         let p = plan(&links, &records, G);
-        assert_eq!(p.members, Vec::<usize>::new());
+        assert!(p.members.is_empty());
         assert_eq!(p.strangers.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(), ["veth0", "veth9"]);
         // The record's ifindex 6 is not there: its link is gone.
         assert_eq!(p.absent, vec![3]);
