@@ -34,6 +34,13 @@ struct Args {
     /// Runs per tool for W3.
     #[arg(long, default_value_t = 10)]
     reps_w3: usize,
+    /// Runs per tool for W3 with another lab tearing down (`busy`).
+    #[arg(long, default_value_t = 10)]
+    reps_busy: usize,
+    /// The other lab's size in the busy W3 cases: W3 right after a W1 of the first N has torn
+    /// down, and W3 while a W1 of the second N tears down.
+    #[arg(long, value_delimiter = ',', default_value = "100,500")]
+    busy_sizes: Vec<usize>,
     /// Runs for each start-up measurement.
     #[arg(long, default_value_t = 20)]
     reps_startup: usize,
@@ -41,7 +48,8 @@ struct Args {
     /// (every cell runs at least once; nslab's cells always run all their repetitions).
     #[arg(long, default_value_t = 15.0)]
     budget: f64,
-    /// Which parts to run: w1, w2, w3, startup (default: all).
+    /// Which parts to run: w1, w2, w3, busy (W3 while another lab tears down), startup
+    /// (default: all).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Which tools: nslab, bash, ip-batch, ip-batch-born (the default set), and nslab-move
@@ -252,6 +260,7 @@ fn part(s: &str) -> Option<&'static str> {
         "w1" => Some("w1"),
         "w2" => Some("w2"),
         "w3" => Some("w3"),
+        "busy" => Some("busy"),
         "startup" => Some("startup"),
         _ => None,
     }
@@ -263,6 +272,7 @@ fn bench(mut args: Args) -> Result<(), String> {
         args.reps = 3;
         args.reps_w3 = 5;
         args.reps_startup = 10;
+        args.reps_busy = 5;
     }
     let nslab = find_nslab(args.nslab.clone())?;
     let me = std::env::current_exe().map_err(|e| e.to_string())?;
@@ -312,6 +322,14 @@ fn bench(mut args: Args) -> Result<(), String> {
             }
         }
     }
+    if parts("busy")? {
+        let sizes = [Workload::W3AfterTeardown, Workload::W3DuringTeardown].into_iter().zip(args.busy_sizes.iter().copied());
+        for (w, n) in sizes {
+            for &tool in tools.iter().filter(|t| matches!(t, Tool::Nslab | Tool::Bash | Tool::IpBatch)) {
+                results.push(bench.measure(w, tool, n, args.reps_busy, args.budget));
+            }
+        }
+    }
     if parts("startup")? {
         for w in [Workload::Empty, Workload::Check] {
             results.push(bench.measure(w, Tool::Nslab, 1, args.reps_startup, args.budget));
@@ -326,7 +344,12 @@ fn bench(mut args: Args) -> Result<(), String> {
     }
     for (w, name) in [(Workload::W3, "w3"), (Workload::Empty, "startup"), (Workload::Check, "startup")] {
         if parts(name)? {
-            println!("{}", report::whole_table(&results, w));
+            println!("{}", report::whole_table(&results, w, 1));
+        }
+    }
+    if parts("busy")? {
+        for (w, &n) in [Workload::W3AfterTeardown, Workload::W3DuringTeardown].iter().zip(&args.busy_sizes) {
+            println!("{}", report::whole_table(&results, *w, n));
         }
     }
     println!("{}", report::failures(&results));
