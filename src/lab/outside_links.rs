@@ -25,9 +25,14 @@ use super::teardown::TeardownReport;
 use crate::engine::netlink::{Conn, LinkInfo};
 use crate::engine::netns::{self, AtName};
 
-/// A group removal running on its own thread while teardown unmounts the lab's namespaces
-/// (the delete sleeps in an RCU barrier meanwhile).
-pub(super) struct Pending(Option<JoinHandle<Outcome>>);
+/// A group removal, done or running on its own thread while teardown unmounts the lab's
+/// namespaces (the delete sleeps in an RCU barrier meanwhile).
+pub(super) struct Pending(Option<Removal>);
+
+enum Removal {
+    Running(JoinHandle<Outcome>),
+    Done(Outcome),
+}
 
 /// What the group removal did: the positions (in the teardown's objects) of the link records it
 /// settled (deleted, or already gone), and the report lines to add.
@@ -72,9 +77,10 @@ struct Space {
 }
 
 /// Starts removing the lab's links outside its namespaces by `group`, on a thread of its own.
-/// `deleting`: the namespaces this teardown deletes. Nothing starts without a group or without
-/// such links.
-pub(super) fn start(objects: &[Object], home: &File, group: Option<u32>, deleting: &HashSet<&str>) -> Pending {
+/// `deleting`: the namespaces this teardown deletes. `overlap`: teardown has other work to do
+/// meanwhile (else the removal is done at once: starting and ending a thread costs more than
+/// nothing on a busy machine). Nothing starts without a group or without such links.
+pub(super) fn start(objects: &[Object], home: &File, group: Option<u32>, deleting: &HashSet<&str>, overlap: bool) -> Pending {
     let Some(group) = group else { return Pending(None) };
     // Per namespace (None: where nslab runs), with its recorded inode.
     let mut spaces: BTreeMap<Option<String>, Space> = BTreeMap::new();
@@ -103,15 +109,22 @@ pub(super) fn start(objects: &[Object], home: &File, group: Option<u32>, deletin
     if spaces.is_empty() {
         return Pending(None);
     }
+    if !overlap {
+        return Pending(Some(Removal::Done(run(&spaces, home, group))));
+    }
     let Ok(home) = home.try_clone() else { return Pending(None) };
-    Pending(Some(std::thread::spawn(move || run(&spaces, &home, group))))
+    Pending(Some(Removal::Running(std::thread::spawn(move || run(&spaces, &home, group)))))
 }
 
 impl Pending {
     /// Waits for the removal to finish and adds what it did to `report`.
     pub(super) fn finish(self, report: &mut TeardownReport) -> HashSet<usize> {
-        let Some(thread) = self.0 else { return HashSet::new() };
-        match thread.join() {
+        let done = match self.0 {
+            None => return HashSet::new(),
+            Some(Removal::Done(done)) => Ok(done),
+            Some(Removal::Running(thread)) => thread.join(),
+        };
+        match done {
             Ok(done) => {
                 report.links += done.report.links;
                 report.addrs += done.report.addrs;

@@ -104,11 +104,25 @@ pub fn remove_dead(objects: &[Object], home: &File, group: Option<u32>) -> Teard
 }
 
 fn remove_with(objects: &[Object], home: &File, group: Option<u32>, dead: bool) -> TeardownReport {
-    // A link that goes with a deleted namespace is waited for (one RCU grace period after the
-    // last socket in that namespace closed, 14-70 ms) so that nobody sees it after nslab returns;
-    // in a sandbox nobody can, and the sandbox's namespace takes the link with it anyway.
+    // A link the group removal did not settle (one whose group someone changed, or a namespace
+    // holding a stranger in the lab's group) and that goes with a deleted namespace is waited
+    // for, so that nobody sees it after nslab returns; in a sandbox nobody can, and the
+    // sandbox's namespace takes the link with it anyway.
     let wait_for_vanishing = !crate::engine::sandbox::entered();
     let mut report = TeardownReport::default();
+    // The lab's links outside its namespaces go first, by their link group, one request per
+    // namespace (see `outside_links.rs`): on a thread of its own while the lab's processes end and
+    // its namespaces are unmounted, since the delete mostly waits for an RCU barrier. (Links
+    // moved in from outside carry no lab group: they go back below, as before.)
+    let deleting: HashSet<&str> = objects
+        .iter()
+        .filter_map(|o| match o {
+            Object::Netns { name, .. } => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
+    let overlap = !deleting.is_empty() || objects.iter().any(|o| matches!(o, Object::Process { .. } | Object::Pidns { .. }));
+    let outside = super::outside_links::start(objects, home, group, &deleting, overlap);
     // Which groups have something running, read once for all processes.
     let live = if objects.iter().any(|o| matches!(o, Object::Process { .. })) { spawn::live_groups() } else { HashSet::new() };
     for obj in objects.iter().rev() {
@@ -140,16 +154,6 @@ fn remove_with(objects: &[Object], home: &File, group: Option<u32>, dead: bool) 
     report.processes += crate::engine::orphans::end_adopted(&recorded);
     // Links the lab did not create go back where they came from while their namespaces stand.
     super::moved::restore_all(objects, home, &mut report);
-    // The lab's links outside its namespaces go by their link group, one request per namespace,
-    // on a thread of its own while the namespaces are unmounted (see `outside_links.rs`).
-    let deleting: HashSet<&str> = objects
-        .iter()
-        .filter_map(|o| match o {
-            Object::Netns { name, .. } => Some(name.as_str()),
-            _ => None,
-        })
-        .collect();
-    let outside = super::outside_links::start(objects, home, group, &deleting);
     // Namespaces: first decide which are still ours, by inode (anything else at the name is left
     // and said so), then unmount them all before anything else (see `unmount_all`), roughly in
     // creation order: with a switch namespace holding a bridge, the kernel's cleanup then

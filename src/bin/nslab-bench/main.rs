@@ -373,7 +373,8 @@ fn bench(mut args: Args) -> Result<(), String> {
 fn emit(dir: &Path, sizes: &[usize], idioms: Idioms) -> Result<(), String> {
     let n = sizes.first().copied().unwrap_or(10);
     for w in [Workload::W1, Workload::W2, Workload::W3] {
-        for tool in Tool::ALL {
+        // (The sandbox row is W3's only.)
+        for tool in Tool::ALL.into_iter().filter(|t| w == Workload::W3 || *t != Tool::NslabSandbox) {
             let plan = workloads::plan(w, tool, n, Path::new(cell::WORK_DIR), idioms);
             for f in plan.files {
                 let path = dir.join(&f.name);
