@@ -2,6 +2,7 @@
 
 pub(crate) mod error;
 pub(crate) mod exec;
+pub(crate) mod group_delete;
 pub mod heap;
 pub mod icmp;
 pub(crate) mod keeper;

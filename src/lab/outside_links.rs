@@ -3,8 +3,10 @@
 //! waiting for the kernel's namespace cleanup to take a veth end whose peer's namespace is
 //! deleted. That cleanup is one work queue for the whole machine: behind another lab's
 //! teardown it took 100+ ms to reach a walkthrough's one root-side veth. Deleting a link costs
-//! the caller one RCU barrier (`netdev_run_todo`), however many links one request deletes, so
-//! per-link deletes cost N barriers and the group delete one (numbers: docs/kernel-notes.md).
+//! the requester one RCU barrier (`netdev_run_todo`), however many links one request deletes,
+//! so per-link deletes cost N barriers and the group delete one; and the links are out of sight
+//! before that barrier, so the request is sent by a child that waits it out alone
+//! (`engine::group_delete`). Numbers: docs/kernel-notes.md.
 //!
 //! Identity: every link nslab makes outside its namespaces carries the lab's link group from
 //! birth (`Header::link_group`). A namespace's group is deleted only when every link carrying
@@ -22,6 +24,7 @@ use nix::errno::Errno;
 
 use super::ledger::Object;
 use super::teardown::TeardownReport;
+use crate::engine::group_delete;
 use crate::engine::netlink::{Conn, LinkInfo};
 use crate::engine::netns::{self, AtName};
 
@@ -168,7 +171,8 @@ fn run(spaces: &BTreeMap<Option<String>, Space>, home: &File, group: u32) -> Out
             continue;
         }
         let members: Vec<usize> = plan.members.iter().map(|(pos, _)| *pos).collect();
-        match rt.block_on(conn.del_link_group(group)) {
+        let named: Vec<(u32, String)> = links.iter().filter(|l| l.group == group).map(|l| (l.index, l.name.clone())).collect();
+        match group_delete::delete(file.as_ref(), home, group, &named) {
             Ok(()) => {
                 out.report.links += members.len();
                 out.settled.extend(members);
@@ -183,8 +187,11 @@ fn run(spaces: &BTreeMap<Option<String>, Space>, home: &File, group: u32) -> Out
                     out.settled.insert(a.pos);
                 }
             }
-            // Gone meanwhile (with a namespace the kernel was cleaning up).
-            Err(e) if e.code() == Some(Errno::ENODEV) => out.settled.extend(members),
+            // Gone meanwhile, with a namespace the kernel was cleaning up: the lab's all the same.
+            Err(e) if e.code() == Some(Errno::ENODEV) => {
+                out.report.links += members.len();
+                out.settled.extend(members);
+            }
             // Anything else: the one-by-one path tries each link and reports what fails.
             Err(_) => {}
         }

@@ -43,6 +43,9 @@ pub struct Spec {
     /// Without one (for `perf`), teardown is timed to the process's exit only.
     #[serde(default = "yes")]
     pub userns: bool,
+    /// Ending links (`ends.rs`): the other lab's size, run before (0: alone).
+    #[serde(default)]
+    pub load: usize,
 }
 
 fn yes() -> bool {
@@ -73,6 +76,9 @@ pub struct Outcome {
     /// W3: something of the lab was still visible when the run exited.
     #[serde(default)]
     pub left_at_exit: bool,
+    /// Ending links: measured right after another lab's teardown.
+    #[serde(default)]
+    pub busy: bool,
     /// nslab: of the build, the time its main thread ran on a CPU, and the time it was ready to
     /// run but waited for a CPU (other load on the machine), from /proc/PID/schedstat.
     #[serde(default)]
@@ -141,6 +147,9 @@ fn run(spec: &Spec) -> Result<Outcome, String> {
         }
         (Workload::W3, _) => whole(spec, bash_cmd(dir, &plan.build), true),
         (Workload::W3AfterTeardown | Workload::W3DuringTeardown, _) => busy(spec, dir, &plan.build),
+        (Workload::EndsEach | Workload::EndsGroup | Workload::EndsWait, _) => {
+            crate::ends::run(spec, dir).map(|o| Outcome { busy: spec.load > 0, ..o })
+        }
         (_, Tool::Nslab | Tool::NslabMove) => nslab_lab(spec, &path(dir, &plan.build), plan.namespaces),
         _ => peer_lab(spec, dir, &plan),
     }

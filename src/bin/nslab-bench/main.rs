@@ -6,6 +6,7 @@
 //! Run it with `bench/run` (or `cargo run --release --bin nslab-bench`). `--help` lists options.
 
 mod cell;
+mod ends;
 mod report;
 mod workloads;
 
@@ -41,6 +42,9 @@ struct Args {
     /// down, and W3 while a W1 of the second N tears down.
     #[arg(long, value_delimiter = ',', default_value = "100,500")]
     busy_sizes: Vec<usize>,
+    /// K, the numbers of root-side links ended in each way (`ends`).
+    #[arg(long, value_delimiter = ',', default_value = "1,10,100")]
+    ends_k: Vec<usize>,
     /// Runs for each start-up measurement.
     #[arg(long, default_value_t = 20)]
     reps_startup: usize,
@@ -48,8 +52,8 @@ struct Args {
     /// (every cell runs at least once; nslab's cells always run all their repetitions).
     #[arg(long, default_value_t = 15.0)]
     budget: f64,
-    /// Which parts to run: w1, w2, w3, busy (W3 while another lab tears down), startup
-    /// (default: all).
+    /// Which parts to run: w1, w2, w3, busy (W3 while another lab tears down), ends (the ways
+    /// to end a lab's root-side links, with ip), startup (default: all).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Which tools: nslab, bash, ip-batch, ip-batch-born (the default set), and nslab-move
@@ -163,7 +167,17 @@ struct Bench {
 
 impl Bench {
     fn spec(&self, workload: Workload, tool: Tool, n: usize) -> Spec {
-        Spec { workload, tool, n, nslab: self.nslab.clone(), repo: repo_root(), idioms: self.idioms, wrap: vec![], userns: true }
+        Spec {
+            workload,
+            tool,
+            n,
+            nslab: self.nslab.clone(),
+            repo: repo_root(),
+            idioms: self.idioms,
+            wrap: vec![],
+            userns: true,
+            load: 0,
+        }
     }
 
     /// One run in a fresh private namespace.
@@ -195,7 +209,11 @@ impl Bench {
     /// Repeats a cell until it has `reps` good runs (peers: fewer when the budget would be
     /// exceeded). A failed run is recorded and retried, up to `reps` failures.
     fn measure(&self, workload: Workload, tool: Tool, n: usize, reps: usize, budget: f64) -> CellResult {
-        let spec = self.spec(workload, tool, n);
+        self.measure_spec(self.spec(workload, tool, n), reps, budget)
+    }
+
+    fn measure_spec(&self, spec: Spec, reps: usize, budget: f64) -> CellResult {
+        let (workload, tool, n) = (spec.workload, spec.tool, spec.n);
         let started = Instant::now();
         let mut result = CellResult { workload, tool, n, runs: vec![], failures: vec![], error: None };
         let mut last = 0.0;
@@ -261,6 +279,7 @@ fn part(s: &str) -> Option<&'static str> {
         "w2" => Some("w2"),
         "w3" => Some("w3"),
         "busy" => Some("busy"),
+        "ends" => Some("ends"),
         "startup" => Some("startup"),
         _ => None,
     }
@@ -330,6 +349,17 @@ fn bench(mut args: Args) -> Result<(), String> {
             }
         }
     }
+    let load = args.busy_sizes.first().copied().unwrap_or(100);
+    if parts("ends")? {
+        for &k in &args.ends_k {
+            for w in [Workload::EndsEach, Workload::EndsGroup, Workload::EndsWait] {
+                for l in [0, load] {
+                    let spec = Spec { load: l, ..bench.spec(w, Tool::Bash, k) };
+                    results.push(bench.measure_spec(spec, args.reps_w3, args.budget * 4.0));
+                }
+            }
+        }
+    }
     if parts("startup")? {
         for w in [Workload::Empty, Workload::Check] {
             results.push(bench.measure(w, Tool::Nslab, 1, args.reps_startup, args.budget));
@@ -351,6 +381,9 @@ fn bench(mut args: Args) -> Result<(), String> {
         for (w, &n) in [Workload::W3AfterTeardown, Workload::W3DuringTeardown].iter().zip(&args.busy_sizes) {
             println!("{}", report::whole_table(&results, *w, n));
         }
+    }
+    if parts("ends")? {
+        println!("{}", ends::table(&results, &args.ends_k, load));
     }
     println!("{}", report::failures(&results));
     println!("{}", report::targets(&results, idioms));

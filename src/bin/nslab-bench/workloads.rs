@@ -21,6 +21,11 @@ pub enum Workload {
     /// W3 started when another lab (nslab, W1 of N namespaces) starts its teardown, and run
     /// while it tears down.
     W3DuringTeardown,
+    /// Ending K root-side veth ends: one delete per link, one group delete, or deleting their
+    /// peers' namespace and waiting for the kernel (`ends.rs`).
+    EndsEach,
+    EndsGroup,
+    EndsWait,
     /// `nslab run` of an empty script.
     Empty,
     /// `nslab check scripts/walkthrough.rhai`.
@@ -35,6 +40,9 @@ impl Workload {
             Workload::W3 => "W3 walkthrough",
             Workload::W3AfterTeardown => "W3 right after another lab's W1 teardown",
             Workload::W3DuringTeardown => "W3 while another lab tears down a W1",
+            Workload::EndsEach => "ending links: each",
+            Workload::EndsGroup => "ending links: group",
+            Workload::EndsWait => "ending links: wait",
             Workload::Empty => "start-up: nslab run of an empty script",
             Workload::Check => "start-up: nslab check scripts/walkthrough.rhai",
         }
@@ -215,6 +223,10 @@ pub fn plan(workload: Workload, tool: Tool, n: usize, dir: &Path, idioms: Idioms
             namespaces: 0,
         },
         (Workload::Check, _) => Plan { files: vec![], build: String::new(), teardown: None, namespaces: 0 },
+        // ends.rs writes its own files.
+        (Workload::EndsEach | Workload::EndsGroup | Workload::EndsWait, _) => {
+            Plan { files: vec![], build: String::new(), teardown: None, namespaces: 0 }
+        }
     }
 }
 
