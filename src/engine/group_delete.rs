@@ -84,8 +84,11 @@ pub fn delete(ns: Option<&File>, home: &File, group: u32, links: &[(u32, String)
     }
     // SAFETY: both descriptors are new and owned here.
     let (answer, answer_w) = unsafe { (OwnedFd::from_raw_fd(pipe[0]), OwnedFd::from_raw_fd(pipe[1])) };
-    // SAFETY: the child calls only async-signal-safe functions (sigprocmask, setsid, sendto, recv,
-    // write, _exit) on memory prepared before the fork, and never returns.
+    // Held across the fork, so that nobody looking for children of ours sees this one before it
+    // is listed (the child never touches it).
+    let mut helpers = HELPERS.lock().unwrap_or_else(|e| e.into_inner());
+    // SAFETY: the child calls only async-signal-safe functions (sigprocmask, setsid, close_range,
+    // send, recv, write, _exit) on memory prepared before the fork, and never returns.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         return Err(io(std::io::Error::last_os_error()));
@@ -94,6 +97,8 @@ pub fn delete(ns: Option<&File>, home: &File, group: u32, links: &[(u32, String)
         // SAFETY: see above; the child never returns from this block.
         unsafe { child(req.as_raw_fd(), answer_w.as_raw_fd(), &msg) }
     }
+    helpers.push(pid);
+    drop(helpers);
     drop(req);
     drop(answer_w);
     let done = wait_gone(&watch, &answer, &indexes);
@@ -131,9 +136,13 @@ unsafe fn child(req: RawFd, answer: RawFd, msg: &[u8; 40]) -> ! {
         libc::sigfillset(&mut all);
         libc::sigprocmask(libc::SIG_SETMASK, &all, std::ptr::null_mut());
         libc::setsid();
-        // Nothing of the caller's output stays open here (a reader of it would wait for us).
-        for fd in 0..3 {
-            libc::close(fd);
+        // Nothing of the caller's stays open here: not its output (a reader of it would wait for
+        // us), nor a namespace, pipe or socket whose closing someone watches.
+        let (low, high) = (i64::from(req.min(answer)), i64::from(req.max(answer)));
+        for (first, last) in [(0, low - 1), (low + 1, high - 1), (high + 1, i64::from(u32::MAX))] {
+            if first <= last {
+                libc::syscall(libc::SYS_close_range, first as libc::c_uint, last as libc::c_uint, 0 as libc::c_uint);
+            }
         }
         let mut code: i32 = 0;
         if libc::send(req, msg.as_ptr().cast(), msg.len(), 0) < 0 {
@@ -228,18 +237,29 @@ fn deleted(mut data: &[u8]) -> Vec<u32> {
     out
 }
 
+/// The children sending a delete that have not been collected yet.
+static HELPERS: std::sync::Mutex<Vec<libc::pid_t>> = std::sync::Mutex::new(Vec::new());
+
+/// Whether `pid` is one of those children (teardown's search for adopted orphans leaves them).
+pub fn is_helper(pid: i32) -> bool {
+    HELPERS.lock().unwrap_or_else(|e| e.into_inner()).contains(&pid)
+}
+
 /// Collects the child if it has ended; otherwise a thread waits for it (in a short-lived
 /// nslab the process exits first and the child is adopted and collected by the system).
 fn reap(pid: libc::pid_t) {
+    let collected = move || HELPERS.lock().unwrap_or_else(|e| e.into_inner()).retain(|p| *p != pid);
     let mut status = 0;
     // SAFETY: waiting for our own child.
     if unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == pid {
+        collected();
         return;
     }
     std::thread::spawn(move || {
         let mut status = 0;
         // SAFETY: waiting for our own child.
         unsafe { libc::waitpid(pid, &mut status, 0) };
+        collected();
     });
 }
 

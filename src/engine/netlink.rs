@@ -238,17 +238,6 @@ impl Conn {
         self.handle.link().del(index).execute().await.map_err(|e| EngineError::from_netlink(format!("delete link {index}"), e))
     }
 
-    /// Deletes every link of link group `group` in this namespace with one request (RTM_DELLINK
-    /// with ifindex 0 and IFLA_GROUP, the kernel's `rtnl_group_dellink`): the unregistration's
-    /// RCU barrier is paid once for all of them instead of once per link. The kernel answers
-    /// ENODEV when no link has the group, EOPNOTSUPP (deleting none) when one of them cannot be
-    /// deleted, EPERM for group 0.
-    pub async fn del_link_group(&self, group: u32) -> Result<()> {
-        let mut request = self.handle.link().del(0);
-        request.message_mut().attributes.push(LinkAttribute::Group(group));
-        request.execute().await.map_err(|e| EngineError::from_netlink(format!("delete the links of group {group:#x}"), e))
-    }
-
     /// Adds an address to a link.
     pub async fn add_addr(&self, index: u32, address: IpAddr, prefix: u8) -> Result<()> {
         self.handle
