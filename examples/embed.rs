@@ -32,7 +32,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     lab.addr(&b, "eth0", "10.0.0.2/24")?;
     lab.set_up(&a, "eth0", true)?;
     lab.set_up(&b, "eth0", true)?;
-    let opts = PingOptions { count: 3, timeout: Duration::from_secs(1), interval: Duration::from_millis(10) };
+    let opts =
+        PingOptions { count: 3, timeout: Duration::from_secs(1), interval: Duration::from_millis(10), ..Default::default() };
     let report = lab.ping(&a, "10.0.0.2", &opts)?;
     println!("from Rust: {} of {} echo requests answered", report.received, report.sent);
 

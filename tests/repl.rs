@@ -147,9 +147,9 @@ fn help_on_a_function_shows_forms_example_and_ip_command() {
     // A history that cannot be written changes nothing.
     let mut r = Pty::with_history(std::path::Path::new("/proc/no-such-dir/history"));
     let out = r.run(":help ping");
-    assert!(out.contains("ping(ns, dst, #{count, timeout, interval}) -> Ping"), "{out}");
+    assert!(out.contains("ping(ns, dst, #{count, timeout, interval, ttl, size, from, dev}) -> Ping"), "{out}");
     assert!(out.contains("example:  assert(ping("), "{out}");
-    assert!(out.contains("ip netns exec NS ping -c COUNT -W TIMEOUT -i INTERVAL DST"), "{out}");
+    assert!(out.contains("ip netns exec NS ping -c COUNT -W TIMEOUT -i INTERVAL -t TTL -s SIZE -I FROM|DEV DST"), "{out}");
     let out = r.run(":help");
     assert!(out.contains(":save FILE") && out.contains("netns_add"), "{out}");
     assert_eq!(r.leave(), 0);

@@ -5,34 +5,31 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{nslab, piped, script};
-
-const KEEP_NOTE: &str = "note: --keep has no effect with --sandbox: the sandbox ends with nslab";
-const REPL_KEEP_NOTE: &str = "note: the sandbox ends with nslab, so its lab cannot outlive the REPL";
+use crate::support::{nslab, script};
 
 fn last_line(text: &str) -> Option<&str> {
     text.trim_end().lines().last()
 }
 
+/// `--keep` and `:keep` keep a sandbox lab: its sandbox stays (see tests/shell.rs), so the last
+/// line says how to enter and remove it; `down` ends it. In a private /run, so nothing is left.
 #[test]
-fn keep_in_the_sandbox_is_said_to_have_no_effect_and_the_lab_goes() {
+fn keep_in_the_sandbox_keeps_the_sandbox() {
     let path = script("session-keep", "k.rhai", "netns_add(\"k\");\n");
-    let run = piped(&["run", "--sandbox", "--keep", path.to_str().unwrap()], "");
-    assert_eq!(run.code, 0, "{run:?}");
-    assert!(run.stderr.contains(KEEP_NOTE), "{run:?}");
-    assert_eq!(last_line(&run.stderr), Some("torn down: 1 namespace"), "{run:?}");
-
-    // `:keep` says so itself; the note about --keep comes only with --keep.
-    let run = piped(&["repl", "--sandbox"], "netns_add(\"k\");\n:keep\n");
-    assert_eq!(run.code, 0, "{run:?}");
-    assert!(run.stderr.contains(REPL_KEEP_NOTE), "{run:?}");
-    assert!(!run.stderr.contains(KEEP_NOTE), "{run:?}");
-    assert_eq!(last_line(&run.stderr), Some("torn down: 1 namespace"), "{run:?}");
-
-    let run = piped(&["repl", "--sandbox", "--keep"], "netns_add(\"k\");\n:keep\n");
-    assert_eq!(run.code, 0, "{run:?}");
-    assert!(run.stderr.contains(REPL_KEEP_NOTE) && run.stderr.contains(KEEP_NOTE), "{run:?}");
-    assert_eq!(last_line(&run.stderr), Some("torn down: 1 namespace"), "{run:?}");
+    let run = crate::support::in_private_netns(&format!(
+        "$NSLAB run --sandbox --keep {} </dev/null; echo \"code $?\"; echo '=repl' >&2; \
+         printf 'netns_add(\"r\");\\n:keep\\n' | $NSLAB repl --sandbox --name r; echo \"code $?\"; \
+         $NSLAB ls; $NSLAB down k; $NSLAB down r; $NSLAB ls",
+        path.display()
+    ));
+    let (first, repl) = run.stderr.split_once("=repl").unwrap_or_else(|| panic!("{run:?}"));
+    assert!(last_line(first).is_some_and(|l| l.starts_with("kept: lab k (id ") && l.contains("in its sandbox")), "{run:?}");
+    assert!(repl.contains("the lab will be left standing in its sandbox when you leave"), "{run:?}");
+    assert!(last_line(repl).is_some_and(|l| l.contains("lab r (id ") && l.contains("ended with its sandbox")), "{run:?}");
+    assert_eq!(run.stdout.lines().filter(|l| *l == "code 0").count(), 2, "{run:?}");
+    let listed: Vec<&str> = run.stdout.lines().filter(|l| l.contains(" kept ")).collect();
+    assert_eq!(listed.len(), 2, "{run:?}");
+    assert!(run.stdout.trim_end().ends_with("OBJECTS"), "nothing is left: {run:?}");
 }
 
 /// `run -i` with a signal while its script runs: Ctrl-C stops only the script and the REPL goes

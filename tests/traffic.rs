@@ -177,7 +177,7 @@ fn throughput_options_ipv6_and_errors() {
          (Network is unreachable)"
     );
     let run = sandbox("throughput-option", r#"throughput(a, b, #{secs: 1});"#);
-    assert_eq!(error_message(&run), "throughput has no option \"secs\"; the options are: seconds, port, dst");
+    assert_eq!(error_message(&run), "throughput has no option \"secs\"; the options are: seconds, port, dst, udp, rate");
     let run = sandbox("throughput-seconds", r#"throughput(a, b, #{seconds: 0});"#);
     assert_eq!(error_message(&run), "the seconds option of throughput must be a number of seconds from 0.01 to 3600, not 0");
 }
@@ -193,13 +193,16 @@ fn bad_shaping_input_is_refused_with_exact_messages() {
         (r#"impair(a, "eth0", #{loss: "200%"});"#, "invalid loss \"200%\": a percentage must be from 0% to 100%"),
         (
             r#"shape(a, "eth0", #{rate: "1mbit", speed: 3});"#,
-            "shape has no option \"speed\"; the options are: rate, burst, latency, replace",
+            "shape has no option \"speed\"; the options are: rate, burst, latency, delay, jitter, loss, replace",
         ),
         (
             r#"impair(a, "eth0", #{drop: "1%"});"#,
             "impair has no option \"drop\"; the options are: delay, jitter, loss, duplicate, corrupt, reorder, replace",
         ),
-        (r#"shape(a, "eth0", #{burst: "32kb"});"#, "shape needs a rate, like #{rate: \"10mbit\"}"),
+        (
+            r#"shape(a, "eth0", #{burst: "32kb"});"#,
+            "shape needs a rate or a delay, jitter or loss, like #{rate: \"10mbit\", delay: \"10ms\"}",
+        ),
         (
             r#"shape(a, "eth0", #{rate: "1mbit", burst: 1000});"#,
             "invalid burst \"1000\": it is smaller than one full packet on this link (1514 bytes: mtu 1500 plus the link \

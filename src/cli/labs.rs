@@ -88,6 +88,11 @@ pub fn ls() -> i32 {
             counts(rec)
         );
     }
+    for k in crate::engine::sandbox_hold::kept() {
+        let n = k.namespaces.len();
+        let objects = format!("{n} namespace{} in its sandbox", if n == 1 { "" } else { "s" });
+        out!("{:<20} {:<8} {:>8} {:<7} {:>5}  {objects}", k.name, k.id, k.pid, "kept", "-");
+    }
     let mut status = i32::from(report_refused("ls", &scan));
     for rec in scan.records.iter().filter(|r| !r.trusted()) {
         for problem in &rec.problems {
@@ -123,6 +128,19 @@ fn remove_dead(cmd: &str, rec: &Record) -> i32 {
 }
 
 pub fn down(which: &str) -> i32 {
+    let kept: Vec<_> = crate::engine::sandbox_hold::kept().into_iter().filter(|k| k.id == which || k.name == which).collect();
+    if let [k] = kept.as_slice() {
+        return match crate::engine::sandbox_hold::end(k) {
+            Ok(()) => {
+                note!("lab {} (id {}) ended with its sandbox", k.name, k.id);
+                0
+            }
+            Err(e) => {
+                report::plain(e.to_string(), None);
+                1
+            }
+        };
+    }
     let scan = ledger::scan(ledger_dir());
     let matching: Vec<&Record> = scan.records.iter().filter(|r| r.header.id == which || r.header.name == which).collect();
     match matching.as_slice() {

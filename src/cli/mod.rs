@@ -21,6 +21,7 @@ pub(crate) mod repl;
 pub(crate) mod report;
 pub(crate) mod run;
 pub(crate) mod session;
+pub(crate) mod shell;
 pub(crate) mod test;
 
 use std::path::PathBuf;
@@ -55,6 +56,17 @@ pub(crate) enum Command {
     Ls,
     /// Tear down a lab that is still standing (by name or id).
     Down { lab: String },
+    /// Open a shell (or run CMD) in a namespace of a standing lab: one kept on the host
+    /// (`run --keep`) or in its sandbox (`run --sandbox --keep`). Exits as the shell or CMD does.
+    Shell {
+        /// The lab, by name or id (`nslab ls` lists them).
+        lab: String,
+        /// The namespace to enter (for a sandbox lab, left out: the sandbox's own).
+        ns: Option<String>,
+        /// The program to run instead of $SHELL, after `--`.
+        #[arg(last = true)]
+        cmd: Vec<String>,
+    },
     /// Tear down every lab whose process is gone (after kill -9, a crash, an OOM kill).
     Clean,
     /// Print the language reference (Markdown), generated from the same catalog as `:help`.
@@ -81,6 +93,10 @@ pub(crate) struct RunArgs {
     /// Open the REPL on the lab once the script has run (or failed).
     #[arg(short, long)]
     pub interactive: bool,
+    /// Print each operation, as it starts, as the ip/tc/sysctl command line that does the same
+    /// (on stderr, after "+ ").
+    #[arg(long)]
+    pub trace: bool,
     /// Set a limit on what the script may build (strings=128M, arrays=20M, ...); repeatable.
     #[arg(long = "limit", value_name = "KEY=VALUE", value_parser = LimitArg::parse, long_help = LIMIT_HELP)]
     pub limits: Vec<LimitArg>,
@@ -163,6 +179,7 @@ pub fn main() -> i32 {
         Some(Command::Ls) => labs::ls(),
         Some(Command::Down { lab }) => labs::down(&lab),
         Some(Command::Clean) => labs::clean(),
+        Some(Command::Shell { lab, ns, cmd }) => shell::shell(&lab, ns.as_deref(), &cmd),
         Some(Command::Doc) => {
             use std::io::Write as _;
             let _ = std::io::stdout().write_all(crate::script::reference::markdown().as_bytes());

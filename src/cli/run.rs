@@ -80,7 +80,11 @@ pub fn run(args: RunArgs) -> i32 {
         Ok(s) => s,
         Err(refusal) => return refusal.report(),
     };
-    let keep = Keep::asked(args.keep, args.sandbox);
+    let keep = Keep::asked(args.keep);
+    if args.trace {
+        // Each operation as its command line, on stderr, as it starts (like `set -x`).
+        session.script.lab.borrow_mut().set_trace(Some(Box::new(|line: &str| note!("+ {line}"))));
+    }
     let outcome = session.run(|s| s.run(&source));
     let panicked = outcome.is_err();
     let outcome = outcome.unwrap_or(Ok(()));

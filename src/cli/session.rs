@@ -50,6 +50,8 @@ pub struct InSandbox(());
 /// Enters the sandbox; must come before any thread starts (the kernel refuses a new user/mount
 /// namespace once threads exist).
 pub fn enter_sandbox() -> Result<InSandbox, Refusal> {
+    // Where a kept sandbox is registered is outside it: opened now, while it can be seen.
+    crate::engine::sandbox_hold::remember_registry();
     sandbox::enter().map(|()| InSandbox(())).map_err(|e| Refusal {
         message: format!("cannot start the sandbox: {e}"),
         hint: Some(
@@ -88,17 +90,15 @@ pub enum Keep {
     No,
     /// Left standing, for `nslab down`.
     Yes,
-    /// Asked for with `--keep` in the sandbox, which ends with nslab: said so, then torn down.
-    NotInSandbox,
 }
 
 impl Keep {
     /// What `--keep` (`keep`) asks for, in the sandbox or not.
-    pub fn asked(keep: bool, sandbox: bool) -> Keep {
-        match (keep, sandbox) {
-            (false, _) => Keep::No,
-            (true, false) => Keep::Yes,
-            (true, true) => Keep::NotInSandbox,
+    pub fn asked(keep: bool) -> Keep {
+        if keep {
+            Keep::Yes
+        } else {
+            Keep::No
         }
     }
 }
@@ -122,7 +122,7 @@ impl Session {
         }
         let lab = Lab::new(LabOptions::new(plan.name)).map_err(|e| Refusal {
             message: e.to_string(),
-            hint: e.hint(),
+            hint: crate::script::hints::hint(&e),
             status: EXIT_FAILED,
         })?;
         let which = watch_signals(&lab, plan.interrupt);
@@ -181,12 +181,18 @@ impl Standing {
     /// something leaves the ledger, for `nslab clean`.
     pub fn finish(self, keep: Keep) -> Ending {
         let Standing { lab, which } = self;
-        if keep == Keep::NotInSandbox {
-            note!("note: --keep has no effect with --sandbox: the sandbox ends with nslab");
-        }
         let teardown = if keep == Keep::Yes {
             let name = lab.name().to_string();
+            let namespaces = lab.lab_namespaces();
             match lab.keep() {
+                Some(id) if sandbox::entered() => {
+                    match crate::engine::sandbox_hold::hold(&name, &id, namespaces) {
+                        Ok(_) => note!(
+                            "kept: lab {name} (id {id}) in its sandbox; enter it with `nslab shell {id} NS`, remove it with `nslab down {id}`"
+                        ),
+                        Err(e) => note!("could not keep lab {name}: {e}; the sandbox ends with nslab"),
+                    }
+                }
                 Some(id) => note!("kept: lab {name} (id {id}); remove it with `nslab down {id}`"),
                 None => note!("kept: lab {name} created nothing"),
             }
@@ -293,11 +299,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keep_asked_in_the_sandbox_is_refused() {
-        assert_eq!(Keep::asked(false, false), Keep::No);
-        assert_eq!(Keep::asked(false, true), Keep::No);
-        assert_eq!(Keep::asked(true, false), Keep::Yes);
-        assert_eq!(Keep::asked(true, true), Keep::NotInSandbox);
+    fn keep_is_asked_with_the_flag() {
+        assert_eq!(Keep::asked(false), Keep::No);
+        assert_eq!(Keep::asked(true), Keep::Yes);
     }
 
     #[test]

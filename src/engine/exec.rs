@@ -94,6 +94,30 @@ pub fn command(argv: &[String], placement: &Placement) -> Result<Command> {
     Ok(cmd)
 }
 
+/// Builds the command for an interactive program (a shell) placed like `command`'s, but in
+/// nslab's process group, so that it can read the terminal.
+pub fn interactive_command(argv: &[String], placement: &Placement) -> Result<Command> {
+    let Some((program, args)) = argv.split_first() else {
+        return Err(EngineError::message("run a command", "the command is empty"));
+    };
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    // SAFETY: restore_in_child makes only async-signal-safe system calls.
+    unsafe {
+        cmd.pre_exec(|| {
+            super::limits::restore_in_child();
+            Ok(())
+        });
+    }
+    if let Some(setup) = ChildSetup::new(placement) {
+        // SAFETY: apply makes only async-signal-safe system calls, on data prepared before fork.
+        unsafe {
+            cmd.pre_exec(move || setup.apply());
+        }
+    }
+    Ok(cmd)
+}
+
 /// In a child between fork and exec, in the lab's PID namespace and a named namespace's private
 /// mount namespace (never nslab's own: a program in the root namespace shares nslab's mounts,
 /// so it keeps the inherited `/proc`): mounts a `/proc` that shows the PID namespace, so that `ps`, `pgrep`, `kill $(pidof ...)` and

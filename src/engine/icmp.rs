@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::socket::{recvfrom, sendto, socket, AddressFamily, MsgFlags, SockFlag, SockProtocol, SockType, SockaddrStorage};
+use nix::sys::socket::{sendto, socket, AddressFamily, MsgFlags, SockFlag, SockProtocol, SockType, SockaddrStorage};
 
 use super::error::{EngineError, Result};
 
@@ -24,6 +24,38 @@ pub struct PingOptions {
     pub timeout: Duration,
     /// Time between requests (`ping -i`).
     pub interval: Duration,
+    /// TTL / hop limit of the requests (`ping -t`); None: the namespace's default.
+    pub ttl: Option<u8>,
+    /// Echo payload bytes (`ping -s`).
+    pub size: usize,
+    /// Source address to send from (`ping -I ADDR`): the socket is bound to it.
+    pub from: Option<IpAddr>,
+    /// Interface to send through (`ping -I DEV`): SO_BINDTODEVICE.
+    pub dev: Option<String>,
+}
+
+impl Default for PingOptions {
+    /// One request, a second to answer, ping's 56-byte payload.
+    fn default() -> Self {
+        PingOptions {
+            count: 1,
+            timeout: Duration::from_secs(1),
+            interval: Duration::from_secs(1),
+            ttl: None,
+            size: DEFAULT_PAYLOAD,
+            from: None,
+            dev: None,
+        }
+    }
+}
+
+/// The largest echo payload: an IPv4 datagram holds 65535 bytes, less 20 of IP and 8 of ICMP
+/// header (IPv6's payload length excludes its header: 65535 - 8).
+pub fn max_payload(dst: IpAddr) -> usize {
+    match dst {
+        IpAddr::V4(_) => 65_507,
+        IpAddr::V6(_) => 65_527,
+    }
 }
 
 /// What a ping got back.
@@ -35,14 +67,38 @@ pub struct PingReport {
     pub received: u32,
     /// Round trip times of the replies, in arrival order.
     pub rtts_ms: Vec<f64>,
-    /// Why pinging stopped early or got no reply, in the C library's or ping's words.
+    /// Why pinging stopped early or got no reply, in the C library's or ping's words; an ICMP
+    /// error names its sender ("Time exceeded from 10.0.0.1").
     pub error: Option<String>,
+    /// TTL (IPv4) or hop limit (IPv6) of the last echo reply.
+    pub ttl: Option<u8>,
+    /// The source address the requests left from (the bound one, or the kernel's choice).
+    pub from: Option<IpAddr>,
+    /// Who sent the first ICMP error about our requests (a router, or the destination).
+    pub icmp_from: Option<IpAddr>,
+    /// Round trip of that ICMP error.
+    pub icmp_rtt_ms: Option<f64>,
+    /// What the ICMP error said: "time exceeded", "unreachable" (or None without one).
+    pub icmp_kind: Option<IcmpErrorKind>,
+    /// The errno of a `sendto` that failed (with `error` its words): ENETUNREACH, EINVAL, ...
+    pub send_errno: Option<i32>,
+}
+
+/// The kind of ICMP error that came back about a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IcmpErrorKind {
+    /// The TTL ran out on the way (a router's answer to `ttl`).
+    TimeExceeded,
+    /// Destination unreachable: net, host, port, protocol, prohibited.
+    Unreachable,
+    /// Parameter problem, packet too big, ...: neither of the above.
+    Other,
 }
 
 /// Upper bound on one wait, so that `cancelled` is asked often enough for Ctrl-C to feel instant.
 const CANCEL_CHECK: Duration = Duration::from_millis(50);
 /// Echo payload size, as ping's default (64-byte ICMP message).
-const PAYLOAD_LEN: usize = 56;
+pub const DEFAULT_PAYLOAD: usize = 56;
 const ICMP_HEADER_LEN: usize = 8;
 const IPV6_HEADER_LEN: usize = 40;
 
@@ -59,15 +115,15 @@ const IPPROTO_ICMPV6: u8 = 58;
 /// the thread returns to after creating the socket). `cancelled` is polled at least every 50 ms;
 /// when it returns true, pinging stops and what was gathered so far is returned.
 ///
-/// Behaves like `ping -c count -W timeout -i interval`: a reply counts if it arrives within
-/// `timeout` of its request, and pinging ends once every request is answered or timed out.
-/// A failing `sendto` ends sending and is reported in `error`; only failing to open the socket is
-/// an `Err`.
+/// Behaves like `ping -c count -W timeout -i interval [-t ttl] [-s size] [-I from|dev]`: a reply
+/// counts if it arrives within `timeout` of its request, and pinging ends once every request is
+/// answered, timed out or answered by an ICMP error. A failing `sendto` ends sending and is
+/// reported in `error` and `send_errno`; failing to open, bind or configure the socket is an `Err`.
 pub fn ping(ns: Option<&File>, home: &File, dst: IpAddr, opts: &PingOptions, cancelled: &dyn Fn() -> bool) -> Result<PingReport> {
     // The socket belongs to the namespace it is created in; it can be used from anywhere after.
-    let (fd, kind) = match ns {
-        Some(ns) => super::netns::within(ns, home, || open_socket(dst))??,
-        None => open_socket(dst)?,
+    let (fd, kind, source) = match ns {
+        Some(ns) => super::netns::within(ns, home, || open_configured(dst, opts))??,
+        None => open_configured(dst, opts)?,
     };
     let family = Family::of(dst);
     // The kernel replaces the identifier of datagram ICMP sockets with its own port number.
@@ -76,17 +132,18 @@ pub fn ping(ns: Option<&File>, home: &File, dst: IpAddr, opts: &PingOptions, can
         SocketKind::Datagram => None,
     };
     let mut session = Session::new(opts.clone());
-    let mut buf = [0u8; 2048];
+    session.report.from = source;
+    let mut buf = vec![0u8; opts.size + 1024];
     let target = SockaddrStorage::from(SocketAddr::new(dst, 0));
 
     while !cancelled() {
         let now = Instant::now();
         if let Some(seq) = session.due(now) {
-            let packet = echo_request(family, expected_id.unwrap_or(0), seq);
+            let packet = echo_request(family, expected_id.unwrap_or(0), seq, opts.size);
             let sent_at = Instant::now();
             match sendto(fd.as_raw_fd(), &packet, &target, MsgFlags::empty()) {
                 Ok(_) => session.record_sent(sent_at),
-                Err(e) => session.fail(e.desc()),
+                Err(e) => session.fail_send(e),
             }
             continue;
         }
@@ -94,16 +151,23 @@ pub fn ping(ns: Option<&File>, home: &File, dst: IpAddr, opts: &PingOptions, can
         let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
         // Rounded up: a zero timeout just short of a deadline would spin.
         let ms = wait.min(CANCEL_CHECK).as_micros().div_ceil(1000) as u16;
-        match poll(&mut fds, PollTimeout::from(ms)) {
+        let revents = match poll(&mut fds, PollTimeout::from(ms)) {
             Ok(0) | Err(Errno::EINTR) => continue,
-            Ok(_) => {}
+            Ok(_) => fds[0].revents().unwrap_or(PollFlags::empty()),
             Err(e) => {
                 session.fail(e.desc());
                 break;
             }
+        };
+        // A datagram socket hears of ICMP errors through its error queue (IP_RECVERR).
+        if revents.contains(PollFlags::POLLERR) {
+            if let Some((seq, error)) = read_error_queue(fd.as_raw_fd(), &mut buf) {
+                session.record_error(seq, error, Instant::now());
+            }
+            continue;
         }
-        // poll said readable, and nobody else reads this socket: recvfrom will not block.
-        let (len, from) = match recvfrom::<SockaddrStorage>(fd.as_raw_fd(), &mut buf) {
+        // poll said readable, and nobody else reads this socket: recvmsg will not block.
+        let (len, from, ttl) = match receive(fd.as_raw_fd(), &mut buf) {
             Ok(got) => got,
             Err(Errno::EINTR | Errno::EAGAIN) => continue,
             Err(e) => {
@@ -118,12 +182,140 @@ pub fn ping(ns: Option<&File>, home: &File, dst: IpAddr, opts: &PingOptions, can
         }
         match reply.kind {
             // A raw socket sees all ICMP in the namespace: only the host we asked may answer.
-            ReplyKind::Echo if from.as_ref().and_then(source_ip) == Some(dst) => session.record_reply(reply.seq, received_at),
+            ReplyKind::Echo if from == Some(dst) => {
+                let ttl = ttl.or_else(|| ipv4_ttl(family, kind, &buf[..len]));
+                session.record_reply(reply.seq, received_at, ttl)
+            }
             ReplyKind::Echo => {}
-            ReplyKind::Unreachable(text) => session.record_unreachable(reply.seq, text),
+            ReplyKind::Error(what) => {
+                if let Some(from) = from {
+                    session.record_error(reply.seq, IcmpError { what, from }, received_at);
+                }
+            }
         }
     }
     Ok(session.finish())
+}
+
+/// An ICMP error about one of our requests: what it said and who said it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct IcmpError {
+    what: ErrorText,
+    from: IpAddr,
+}
+
+/// Opens the socket in the current namespace, applies the options, and finds the source address
+/// the kernel will use (`from`, or what a connected UDP socket with the same binding is given).
+fn open_configured(dst: IpAddr, opts: &PingOptions) -> Result<(OwnedFd, SocketKind, Option<IpAddr>)> {
+    let (fd, kind) = open_socket(dst)?;
+    configure(&fd, kind, dst, opts)?;
+    Ok((fd, kind, source_for(dst, opts)))
+}
+
+fn configure(fd: &OwnedFd, kind: SocketKind, dst: IpAddr, opts: &PingOptions) -> Result<()> {
+    use nix::sys::socket::{bind, setsockopt, sockopt};
+    if let Some(dev) = &opts.dev {
+        setsockopt(fd, sockopt::BindToDevice, &std::ffi::OsString::from(dev))
+            .map_err(|e| EngineError::errno(format!("bind the ICMP socket to device {dev}"), e))?;
+    }
+    if let Some(from) = opts.from {
+        bind(fd.as_raw_fd(), &SockaddrStorage::from(SocketAddr::new(from, 0)))
+            .map_err(|e| EngineError::errno(format!("bind the ICMP socket to source address {from}"), e))?;
+    }
+    let op = "set the ICMP socket's options";
+    let ttl = opts.ttl.map(i32::from);
+    match dst {
+        IpAddr::V4(_) => {
+            if let Some(ttl) = ttl {
+                setsockopt(fd, sockopt::Ipv4Ttl, &ttl).map_err(|e| EngineError::errno(op, e))?;
+            }
+            setsockopt(fd, sockopt::Ipv4RecvTtl, &true).map_err(|e| EngineError::errno(op, e))?;
+            if kind == SocketKind::Datagram {
+                setsockopt(fd, sockopt::Ipv4RecvErr, &true).map_err(|e| EngineError::errno(op, e))?;
+            }
+        }
+        IpAddr::V6(_) => {
+            if let Some(ttl) = ttl {
+                setsockopt(fd, sockopt::Ipv6Ttl, &ttl).map_err(|e| EngineError::errno(op, e))?;
+            }
+            setsockopt(fd, sockopt::Ipv6RecvHopLimit, &true).map_err(|e| EngineError::errno(op, e))?;
+            if kind == SocketKind::Datagram {
+                setsockopt(fd, sockopt::Ipv6RecvErr, &true).map_err(|e| EngineError::errno(op, e))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The source address the kernel picks for `dst` under the same binding: connecting a UDP socket
+/// runs the route lookup without sending anything. None when there is no route.
+pub(crate) fn source_for(dst: IpAddr, opts: &PingOptions) -> Option<IpAddr> {
+    if let Some(from) = opts.from.filter(|a| !a.is_unspecified()) {
+        return Some(from);
+    }
+    let family = match dst {
+        IpAddr::V4(_) => AddressFamily::Inet,
+        IpAddr::V6(_) => AddressFamily::Inet6,
+    };
+    let fd = socket(family, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None).ok()?;
+    if let Some(any) = opts.from {
+        nix::sys::socket::bind(fd.as_raw_fd(), &SockaddrStorage::from(SocketAddr::new(any, 0))).ok()?;
+    }
+    if let Some(dev) = &opts.dev {
+        nix::sys::socket::setsockopt(&fd, nix::sys::socket::sockopt::BindToDevice, &std::ffi::OsString::from(dev)).ok()?;
+    }
+    nix::sys::socket::connect(fd.as_raw_fd(), &SockaddrStorage::from(SocketAddr::new(dst, 9))).ok()?;
+    let local: SockaddrStorage = nix::sys::socket::getsockname(fd.as_raw_fd()).ok()?;
+    source_ip(&local)
+}
+
+/// Receives one datagram with its sender and the TTL / hop limit the kernel reports with it.
+fn receive(fd: i32, buf: &mut [u8]) -> nix::Result<(usize, Option<IpAddr>, Option<u8>)> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned};
+    let mut iov = [std::io::IoSliceMut::new(buf)];
+    let mut cmsg = nix::cmsg_space!(libc::c_int, libc::c_int);
+    let msg = recvmsg::<SockaddrStorage>(fd, &mut iov, Some(&mut cmsg), MsgFlags::empty())?;
+    let mut ttl = None;
+    for c in msg.cmsgs()? {
+        match c {
+            ControlMessageOwned::Ipv4Ttl(t) => ttl = u8::try_from(t).ok(),
+            ControlMessageOwned::Ipv6HopLimit(t) => ttl = u8::try_from(t).ok(),
+            _ => {}
+        }
+    }
+    let from = msg.address.as_ref().and_then(source_ip);
+    Ok((msg.bytes, from, ttl))
+}
+
+/// Reads one message from the socket's error queue: the request it is about (its sequence) and
+/// the ICMP error that came back. None for anything else (local errors, foreign messages).
+fn read_error_queue(fd: i32, buf: &mut [u8]) -> Option<(u16, IcmpError)> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned};
+    let mut iov = [std::io::IoSliceMut::new(buf)];
+    let mut cmsg = nix::cmsg_space!(libc::sock_extended_err, libc::sockaddr_in6, libc::c_int, libc::c_int);
+    let msg = recvmsg::<SockaddrStorage>(fd, &mut iov, Some(&mut cmsg), MsgFlags::MSG_ERRQUEUE).ok()?;
+    let mut error = None;
+    for c in msg.cmsgs().ok()? {
+        match c {
+            ControlMessageOwned::Ipv4RecvErr(ee, Some(from)) if ee.ee_origin == libc::SO_EE_ORIGIN_ICMP => {
+                let from = IpAddr::V4(std::net::Ipv4Addr::from(u32::from_be(from.sin_addr.s_addr)));
+                error = Some(IcmpError { what: error_text(Family::V4, ee.ee_type, ee.ee_code)?, from });
+            }
+            ControlMessageOwned::Ipv6RecvErr(ee, Some(from)) if ee.ee_origin == libc::SO_EE_ORIGIN_ICMP6 => {
+                let from = IpAddr::V6(std::net::Ipv6Addr::from(from.sin6_addr.s6_addr));
+                error = Some(IcmpError { what: error_text(Family::V6, ee.ee_type, ee.ee_code)?, from });
+            }
+            _ => {}
+        }
+    }
+    let bytes = msg.bytes;
+    let (_, seq) = id_and_seq(iov[0].get(..bytes)?)?;
+    Some((seq, error?))
+}
+
+/// The TTL in the IPv4 header a raw socket delivers, when no control message gave it.
+fn ipv4_ttl(family: Family, kind: SocketKind, data: &[u8]) -> Option<u8> {
+    (family == Family::V4 && kind == SocketKind::Raw).then(|| data.get(8).copied()).flatten()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -131,7 +323,7 @@ enum SocketKind {
     /// Needs CAP_NET_RAW; receives every ICMP message of the namespace.
     Raw,
     /// "Ping socket": needs the gid in the namespace's `net.ipv4.ping_group_range`. ICMP errors
-    /// reach it only through IP_RECVERR, so unreachable hosts show as timeouts.
+    /// reach it only through IP_RECVERR (its error queue).
     Datagram,
 }
 
@@ -182,7 +374,8 @@ struct Session {
     oldest_open: usize,
     sending_stopped: bool,
     report: PingReport,
-    unreachable: Option<&'static str>,
+    /// The first ICMP error about one of our requests.
+    icmp_error: Option<IcmpError>,
 }
 
 impl Session {
@@ -194,7 +387,7 @@ impl Session {
             oldest_open: 0,
             sending_stopped: false,
             report: PingReport::default(),
-            unreachable: None,
+            icmp_error: None,
         }
     }
 
@@ -217,6 +410,13 @@ impl Session {
     fn fail(&mut self, why: &str) {
         self.report.error.get_or_insert_with(|| why.to_string());
         self.sending_stopped = true;
+    }
+
+    fn fail_send(&mut self, e: Errno) {
+        if self.report.error.is_none() {
+            self.report.send_errno = Some(e as i32);
+        }
+        self.fail(e.desc());
     }
 
     /// How long to wait for replies before something is due, or None when the run is over.
@@ -243,7 +443,7 @@ impl Session {
         last.checked_sub(back)
     }
 
-    fn record_reply(&mut self, seq: u16, at: Instant) {
+    fn record_reply(&mut self, seq: u16, at: Instant, ttl: Option<u8>) {
         let Some(i) = self.probe_index(seq) else { return };
         // Duplicates and replies later than the timeout do not count, as with ping.
         if let Probe::Pending(sent) = self.probes[i] {
@@ -252,21 +452,27 @@ impl Session {
                 self.probes[i] = Probe::Answered;
                 self.report.received += 1;
                 self.report.rtts_ms.push(rtt.as_secs_f64() * 1000.0);
+                self.report.ttl = ttl.or(self.report.ttl);
             }
         }
     }
 
-    fn record_unreachable(&mut self, seq: u16, text: &'static str) {
+    fn record_error(&mut self, seq: u16, error: IcmpError, at: Instant) {
         let Some(i) = self.probe_index(seq) else { return };
-        if let Probe::Pending(_) = self.probes[i] {
+        if let Probe::Pending(sent) = self.probes[i] {
             self.probes[i] = Probe::Failed;
-            self.unreachable.get_or_insert(text);
+            if self.icmp_error.is_none() {
+                self.icmp_error = Some(error);
+                self.report.icmp_from = Some(error.from);
+                self.report.icmp_kind = Some(error.what.kind);
+                self.report.icmp_rtt_ms = Some(at.saturating_duration_since(sent).as_secs_f64() * 1000.0);
+            }
         }
     }
 
     fn finish(mut self) -> PingReport {
         if self.report.received == 0 && self.report.error.is_none() {
-            self.report.error = self.unreachable.map(str::to_string);
+            self.report.error = self.icmp_error.map(|e| format!("{} from {}", e.what.text, e.from));
         }
         self.report
     }
@@ -296,7 +502,7 @@ fn checksum(data: &[u8]) -> u16 {
     !(sum as u16)
 }
 
-fn echo_request(family: Family, id: u16, seq: u16) -> Vec<u8> {
+fn echo_request(family: Family, id: u16, seq: u16, size: usize) -> Vec<u8> {
     let kind = match family {
         Family::V4 => ICMP_ECHO_REQUEST,
         Family::V6 => ICMPV6_ECHO_REQUEST,
@@ -305,7 +511,7 @@ fn echo_request(family: Family, id: u16, seq: u16) -> Vec<u8> {
     packet.extend_from_slice(&id.to_be_bytes());
     packet.extend_from_slice(&seq.to_be_bytes());
     // ping's pattern: byte i of the payload is i.
-    packet.extend((0..PAYLOAD_LEN).map(|i| i as u8));
+    packet.extend((0..size).map(|i| i as u8));
     // The kernel fills in the ICMPv6 checksum (it covers a pseudo-header we do not build).
     if family == Family::V4 {
         let sum = checksum(&packet);
@@ -317,8 +523,58 @@ fn echo_request(family: Family, id: u16, seq: u16) -> Vec<u8> {
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum ReplyKind {
     Echo,
-    /// An ICMP "destination unreachable" about one of our requests, in ping's words.
-    Unreachable(&'static str),
+    /// An ICMP error (unreachable, time exceeded, ...) quoting one of our requests.
+    Error(ErrorText),
+}
+
+/// An ICMP error in words, as ping's summary starts ("Destination unreachable (port)").
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct ErrorText {
+    kind: IcmpErrorKind,
+    text: &'static str,
+}
+
+const ICMP_TIME_EXCEEDED: u8 = 11;
+const ICMP_PARAMETER_PROBLEM: u8 = 12;
+const ICMPV6_PACKET_TOO_BIG: u8 = 2;
+const ICMPV6_TIME_EXCEEDED: u8 = 3;
+const ICMPV6_PARAMETER_PROBLEM: u8 = 4;
+
+/// The words for an ICMP error type and code; None for messages that are not errors.
+fn error_text(family: Family, icmp_type: u8, code: u8) -> Option<ErrorText> {
+    use IcmpErrorKind::*;
+    let (kind, text) = match (family, icmp_type) {
+        (Family::V4, ICMP_UNREACHABLE) => (
+            Unreachable,
+            match code {
+                0 => "Destination unreachable (net)",
+                1 => "Destination unreachable (host)",
+                2 => "Destination unreachable (protocol)",
+                3 => "Destination unreachable (port)",
+                4 => "Destination unreachable (fragmentation needed)",
+                9 | 10 | 13 => "Destination unreachable (administratively prohibited)",
+                _ => "Destination unreachable",
+            },
+        ),
+        (Family::V4, ICMP_TIME_EXCEEDED) => (TimeExceeded, "Time exceeded"),
+        (Family::V4, ICMP_PARAMETER_PROBLEM) => (Other, "Parameter problem"),
+        (Family::V6, ICMPV6_UNREACHABLE) => (
+            Unreachable,
+            match code {
+                0 => "Destination unreachable (no route)",
+                1 => "Destination unreachable (administratively prohibited)",
+                3 => "Destination unreachable (address)",
+                4 => "Destination unreachable (port)",
+                5 | 6 => "Destination unreachable (rejected by policy)",
+                _ => "Destination unreachable",
+            },
+        ),
+        (Family::V6, ICMPV6_PACKET_TOO_BIG) => (Other, "Packet too big"),
+        (Family::V6, ICMPV6_TIME_EXCEEDED) => (TimeExceeded, "Time exceeded"),
+        (Family::V6, ICMPV6_PARAMETER_PROBLEM) => (Other, "Parameter problem"),
+        _ => return None,
+    };
+    Some(ErrorText { kind, text })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -328,25 +584,23 @@ struct Reply {
     seq: u16,
 }
 
-/// Reads an echo reply, or an unreachable error quoting an echo request, from what the socket
+/// Reads an echo reply, or an ICMP error quoting an echo request, from what the socket
 /// returned. Raw IPv4 sockets deliver the IP header too; the others start at the ICMP header.
 fn parse(family: Family, kind: SocketKind, data: &[u8]) -> Option<Reply> {
     let icmp = match (family, kind) {
         (Family::V4, SocketKind::Raw) => skip_ipv4_header(data, IPPROTO_ICMP)?,
         _ => data,
     };
-    let (reply_type, unreachable_type) = match family {
-        Family::V4 => (ICMP_ECHO_REPLY, ICMP_UNREACHABLE),
-        Family::V6 => (ICMPV6_ECHO_REPLY, ICMPV6_UNREACHABLE),
+    let reply_type = match family {
+        Family::V4 => ICMP_ECHO_REPLY,
+        Family::V6 => ICMPV6_ECHO_REPLY,
     };
     let (&icmp_type, &code) = (icmp.first()?, icmp.get(1)?);
     if icmp_type == reply_type {
         let (id, seq) = id_and_seq(icmp)?;
         return Some(Reply { kind: ReplyKind::Echo, id, seq });
     }
-    if icmp_type != unreachable_type {
-        return None;
-    }
+    let text = error_text(family, icmp_type, code)?;
     // The error quotes the IP header of our request and the start of its ICMP header.
     let quoted = icmp.get(ICMP_HEADER_LEN..)?;
     let (request, request_type) = match family {
@@ -360,9 +614,7 @@ fn parse(family: Family, kind: SocketKind, data: &[u8]) -> Option<Reply> {
         return None;
     }
     let (id, seq) = id_and_seq(request)?;
-    // Code 0 is "network unreachable" for both ICMP versions.
-    let text = if code == 0 { "Destination Net Unreachable" } else { "Destination Host Unreachable" };
-    Some(Reply { kind: ReplyKind::Unreachable(text), id, seq })
+    Some(Reply { kind: ReplyKind::Error(text), id, seq })
 }
 
 /// The payload of an IPv4 packet carrying `protocol`, after its IHL*4-byte header.
@@ -385,7 +637,12 @@ mod tests {
     use super::*;
 
     fn opts(count: u32, timeout_ms: u64, interval_ms: u64) -> PingOptions {
-        PingOptions { count, timeout: Duration::from_millis(timeout_ms), interval: Duration::from_millis(interval_ms) }
+        PingOptions {
+            count,
+            timeout: Duration::from_millis(timeout_ms),
+            interval: Duration::from_millis(interval_ms),
+            ..Default::default()
+        }
     }
 
     /// An IPv4 header (no options) for `payload`, as a raw socket delivers it.
@@ -398,12 +655,55 @@ mod tests {
     }
 
     fn echo_reply(family: Family, id: u16, seq: u16) -> Vec<u8> {
-        let mut packet = echo_request(family, id, seq);
+        let mut packet = echo_request(family, id, seq, DEFAULT_PAYLOAD);
         packet[0] = match family {
             Family::V4 => ICMP_ECHO_REPLY,
             Family::V6 => ICMPV6_ECHO_REPLY,
         };
         packet
+    }
+
+    fn router_says(icmp_type: u8, code: u8) -> IcmpError {
+        IcmpError { what: error_text(Family::V4, icmp_type, code).unwrap(), from: "10.0.0.1".parse().unwrap() }
+    }
+
+    #[test]
+    fn time_exceeded_and_port_unreachable_are_named() {
+        let mut s = Session::new(opts(1, 1000, 10));
+        let t0 = Instant::now();
+        s.record_sent(t0);
+        s.record_error(1, router_says(ICMP_TIME_EXCEEDED, 0), t0);
+        assert_eq!(s.finish().error.as_deref(), Some("Time exceeded from 10.0.0.1"));
+        assert_eq!(error_text(Family::V4, ICMP_UNREACHABLE, 3).unwrap().text, "Destination unreachable (port)");
+        assert_eq!(error_text(Family::V6, ICMPV6_TIME_EXCEEDED, 0).unwrap().kind, IcmpErrorKind::TimeExceeded);
+        assert_eq!(error_text(Family::V6, ICMPV6_UNREACHABLE, 4).unwrap().text, "Destination unreachable (port)");
+        assert_eq!(error_text(Family::V4, ICMP_ECHO_REQUEST, 0), None);
+    }
+
+    #[test]
+    fn payload_size_is_pings_s() {
+        assert_eq!(echo_request(Family::V4, 1, 1, 0).len(), ICMP_HEADER_LEN);
+        let big = echo_request(Family::V4, 1, 1, 1400);
+        assert_eq!(big.len(), ICMP_HEADER_LEN + 1400);
+        assert_eq!(checksum(&big), 0);
+    }
+
+    #[test]
+    fn reply_ttl_is_kept() {
+        let mut s = Session::new(opts(1, 1000, 10));
+        let t0 = Instant::now();
+        s.record_sent(t0);
+        s.record_reply(1, t0, Some(62));
+        assert_eq!(s.finish().ttl, Some(62));
+    }
+
+    #[test]
+    fn send_errno_is_kept() {
+        let mut s = Session::new(opts(1, 1000, 10));
+        s.fail_send(Errno::EINVAL);
+        let report = s.finish();
+        assert_eq!(report.send_errno, Some(libc::EINVAL));
+        assert_eq!(report.error.as_deref(), Some("Invalid argument"));
     }
 
     #[test]
@@ -419,8 +719,8 @@ mod tests {
 
     #[test]
     fn ipv4_request_carries_a_verifiable_checksum() {
-        let packet = echo_request(Family::V4, 0xbeef, 7);
-        assert_eq!(packet.len(), ICMP_HEADER_LEN + PAYLOAD_LEN);
+        let packet = echo_request(Family::V4, 0xbeef, 7, DEFAULT_PAYLOAD);
+        assert_eq!(packet.len(), ICMP_HEADER_LEN + DEFAULT_PAYLOAD);
         assert_eq!(&packet[..2], &[ICMP_ECHO_REQUEST, 0]);
         assert_eq!(id_and_seq(&packet), Some((0xbeef, 7)));
         // Summing a packet together with its checksum gives all ones, i.e. a complement of zero.
@@ -429,7 +729,7 @@ mod tests {
 
     #[test]
     fn ipv6_request_leaves_the_checksum_to_the_kernel() {
-        let packet = echo_request(Family::V6, 1, 2);
+        let packet = echo_request(Family::V6, 1, 2, DEFAULT_PAYLOAD);
         assert_eq!(&packet[..4], &[ICMPV6_ECHO_REQUEST, 0, 0, 0]);
         assert_eq!(id_and_seq(&packet), Some((1, 2)));
     }
@@ -461,9 +761,9 @@ mod tests {
     #[test]
     fn requests_and_other_messages_are_not_replies() {
         // On loopback a raw socket also sees our own requests.
-        let request = ipv4(IPPROTO_ICMP, &echo_request(Family::V4, 1, 1));
+        let request = ipv4(IPPROTO_ICMP, &echo_request(Family::V4, 1, 1, DEFAULT_PAYLOAD));
         assert_eq!(parse(Family::V4, SocketKind::Raw, &request), None);
-        assert_eq!(parse(Family::V6, SocketKind::Raw, &echo_request(Family::V6, 1, 1)), None);
+        assert_eq!(parse(Family::V6, SocketKind::Raw, &echo_request(Family::V6, 1, 1, DEFAULT_PAYLOAD)), None);
         let neighbour_solicitation = [135, 0, 0, 0, 0, 0, 0, 0];
         assert_eq!(parse(Family::V6, SocketKind::Raw, &neighbour_solicitation), None);
     }
@@ -479,14 +779,14 @@ mod tests {
 
     #[test]
     fn ipv4_unreachable_quoting_our_request_is_recognised() {
-        let quoted = ipv4(IPPROTO_ICMP, &echo_request(Family::V4, 0x4242, 8)[..ICMP_HEADER_LEN]);
+        let quoted = ipv4(IPPROTO_ICMP, &echo_request(Family::V4, 0x4242, 8, DEFAULT_PAYLOAD)[..ICMP_HEADER_LEN]);
         let mut error = vec![ICMP_UNREACHABLE, 1, 0, 0, 0, 0, 0, 0];
         error.extend_from_slice(&quoted);
         let data = ipv4(IPPROTO_ICMP, &error);
-        let host = Reply { kind: ReplyKind::Unreachable("Destination Host Unreachable"), id: 0x4242, seq: 8 };
+        let host = Reply { kind: ReplyKind::Error(error_text(Family::V4, ICMP_UNREACHABLE, 1).unwrap()), id: 0x4242, seq: 8 };
         assert_eq!(parse(Family::V4, SocketKind::Raw, &data), Some(host));
         error[1] = 0;
-        let net = Reply { kind: ReplyKind::Unreachable("Destination Net Unreachable"), ..host };
+        let net = Reply { kind: ReplyKind::Error(error_text(Family::V4, ICMP_UNREACHABLE, 0).unwrap()), ..host };
         assert_eq!(parse(Family::V4, SocketKind::Raw, &ipv4(IPPROTO_ICMP, &error)), Some(net));
     }
 
@@ -505,8 +805,8 @@ mod tests {
         header[0] = 0x60;
         header[6] = IPPROTO_ICMPV6;
         error.extend_from_slice(&header);
-        error.extend_from_slice(&echo_request(Family::V6, 77, 2));
-        let expected = Reply { kind: ReplyKind::Unreachable("Destination Host Unreachable"), id: 77, seq: 2 };
+        error.extend_from_slice(&echo_request(Family::V6, 77, 2, DEFAULT_PAYLOAD));
+        let expected = Reply { kind: ReplyKind::Error(error_text(Family::V6, ICMPV6_UNREACHABLE, 3).unwrap()), id: 77, seq: 2 };
         assert_eq!(parse(Family::V6, SocketKind::Raw, &error), Some(expected));
         error[8 + 6] = 17;
         assert_eq!(parse(Family::V6, SocketKind::Raw, &error), None);
@@ -535,8 +835,8 @@ mod tests {
         let t0 = Instant::now();
         s.record_sent(t0);
         s.record_sent(t0 + Duration::from_millis(10));
-        s.record_reply(2, t0 + Duration::from_millis(11));
-        s.record_reply(1, t0 + Duration::from_millis(12));
+        s.record_reply(2, t0 + Duration::from_millis(11), None);
+        s.record_reply(1, t0 + Duration::from_millis(12), None);
         assert_eq!(s.wait(t0 + Duration::from_millis(12)), None);
         let report = s.finish();
         assert_eq!((report.sent, report.received, report.error), (2, 2, None));
@@ -562,10 +862,10 @@ mod tests {
         let t0 = Instant::now();
         s.record_sent(t0);
         s.record_sent(t0);
-        s.record_reply(1, t0 + Duration::from_millis(101));
-        s.record_reply(2, t0 + Duration::from_millis(5));
-        s.record_reply(2, t0 + Duration::from_millis(6));
-        s.record_reply(3, t0 + Duration::from_millis(6));
+        s.record_reply(1, t0 + Duration::from_millis(101), None);
+        s.record_reply(2, t0 + Duration::from_millis(5), None);
+        s.record_reply(2, t0 + Duration::from_millis(6), None);
+        s.record_reply(3, t0 + Duration::from_millis(6), None);
         assert_eq!(s.finish().received, 1);
     }
 
@@ -599,16 +899,20 @@ mod tests {
         let mut s = Session::new(opts(1, 1000, 10));
         let t0 = Instant::now();
         s.record_sent(t0);
-        s.record_unreachable(1, "Destination Host Unreachable");
+        s.record_error(1, router_says(ICMP_UNREACHABLE, 1), t0 + Duration::from_millis(3));
         // A failed probe needs no more waiting.
         assert_eq!(s.wait(t0), None);
-        assert_eq!(s.finish().error.as_deref(), Some("Destination Host Unreachable"));
+        let report = s.finish();
+        assert_eq!(report.error.as_deref(), Some("Destination unreachable (host) from 10.0.0.1"));
+        assert_eq!(report.icmp_from, Some("10.0.0.1".parse().unwrap()));
+        assert_eq!(report.icmp_kind, Some(IcmpErrorKind::Unreachable));
+        assert!((report.icmp_rtt_ms.unwrap() - 3.0).abs() < 1e-9);
 
         let mut s = Session::new(opts(2, 1000, 10));
         s.record_sent(t0);
         s.record_sent(t0);
-        s.record_reply(1, t0);
-        s.record_unreachable(2, "Destination Host Unreachable");
+        s.record_reply(1, t0, None);
+        s.record_error(2, router_says(ICMP_UNREACHABLE, 1), t0);
         let report = s.finish();
         assert_eq!((report.received, report.error), (1, None));
     }

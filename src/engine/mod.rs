@@ -20,11 +20,15 @@ pub(crate) mod probe;
 pub(crate) mod procnet;
 pub(crate) mod route;
 pub mod sandbox;
+pub(crate) mod sandbox_hold;
 pub(crate) mod spawn;
 pub(crate) mod sysctl;
 pub(crate) mod tc;
 pub(crate) mod tc_options;
 pub(crate) mod tcp_bench;
+pub(crate) mod tcp_probe;
 pub(crate) mod trusted_dir;
+pub(crate) mod udp_bench;
+pub(crate) mod udp_probe;
 
 pub use error::{EngineError, Result};

@@ -17,6 +17,9 @@ const TCA_OPTIONS: u16 = 2;
 /// The handle majors nslab gives root qdiscs, in turn ("1ab0:" and "1ab1:").
 const HANDLE_MAJORS: [u16; 2] = [0x1ab0, 0x1ab1];
 
+/// The handle of a qdisc nslab attaches under its root qdisc ("1ab8:").
+pub const CHILD_HANDLE: u32 = 0x1ab8 << 16;
+
 /// A link's root qdisc as the kernel reports it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QdiscInfo {
@@ -115,6 +118,21 @@ impl Conn {
         let mut req = NetlinkMessage::from(RouteNetlinkMessage::NewQueueDiscipline(msg));
         req.header.flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
         self.send_tc(req, format!("set the root qdisc of link {index} to {kind}")).await
+    }
+
+    /// Attaches `kind` with `options` and `handle` under class `parent` of the link's root qdisc
+    /// (`tc qdisc replace dev LINK parent P handle H KIND ...`), e.g. a tbf under netem's class.
+    pub async fn put_child_qdisc(&self, index: u32, parent: u32, kind: &str, options: Vec<u8>, handle: u32) -> Result<()> {
+        let mut msg = TcMessage::with_index(index as i32);
+        msg.header.parent = TcHandle::from(parent);
+        msg.header.handle = TcHandle::from(handle);
+        msg.attributes.push(TcAttribute::Kind(kind.to_string()));
+        if !options.is_empty() {
+            msg.attributes.push(TcAttribute::Other(DefaultNla::new(TCA_OPTIONS, options)));
+        }
+        let mut req = NetlinkMessage::from(RouteNetlinkMessage::NewQueueDiscipline(msg));
+        req.header.flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
+        self.send_tc(req, format!("attach a {kind} qdisc under {} on link {index}", handle_text(parent))).await
     }
 
     /// Deletes the link's root qdisc (`tc qdisc del dev LINK root`). When there is none (the

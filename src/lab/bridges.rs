@@ -19,6 +19,9 @@ pub(super) fn kind_text(kind: &str) -> String {
 impl Lab {
     /// Makes `link` a port of `master` (`ip link set LINK master BRIDGE`); both in `ns`.
     pub fn master(&mut self, ns: &Ns, link: &str, master: &str) -> Result<()> {
+        self.trace(|| {
+            format!("{} link set {} master {}", super::trace::ip(ns), super::trace::word(link), super::trace::word(master))
+        });
         self.passing(|lab| lab.master_now(ns, link, master))
     }
 
@@ -46,6 +49,7 @@ impl Lab {
 
     /// Frees `link` from its master (`ip link set LINK nomaster`); nothing happens if it has none.
     pub fn nomaster(&mut self, ns: &Ns, link: &str) -> Result<()> {
+        self.trace(|| format!("{} link set {} nomaster", super::trace::ip(ns), super::trace::word(link)));
         self.on_link(ns, link, "detach", |conn, index| async move { conn.set_master(index, None).await })
     }
 }

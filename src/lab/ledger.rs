@@ -120,7 +120,7 @@ pub struct SavedQdisc {
 
 impl Object {
     /// Two records describe the same object when these match (identity fields may be filled later).
-    fn key(&self) -> String {
+    pub(crate) fn key(&self) -> String {
         match self {
             Object::Netns { name, .. } => format!("netns {name}"),
             Object::Link { ns, name, .. } => format!("link {ns:?} {name}"),
@@ -214,6 +214,13 @@ pub struct Header {
     pub pid_start: u64,
     /// Seconds since the epoch.
     pub started: u64,
+}
+
+/// Where a ledger stood at a moment: how many objects had been made, and what stood by key.
+#[derive(Debug, Clone)]
+pub struct Mark {
+    made: usize,
+    standing: HashMap<String, Option<Object>>,
 }
 
 /// A running lab's ledger: the open file it appends to and, in memory, what it lists.
@@ -354,6 +361,29 @@ impl Ledger {
 
     pub fn failed(&mut self, obj: &Object) -> Result<()> {
         self.append(Event::Failed(obj.clone()))
+    }
+
+    /// Where the ledger stands now, to undo back to (see `checkpoint.rs`).
+    pub fn mark(&self) -> Mark {
+        let standing = self.state.index.iter().map(|(k, &i)| (k.clone(), self.state.made[i].clone())).collect();
+        Mark { made: self.state.made.len(), standing }
+    }
+
+    /// What was made since `mark` and still stands, in creation order.
+    pub fn since(&self, mark: &Mark) -> Vec<Object> {
+        self.state.made.iter().skip(mark.made).flatten().cloned().collect()
+    }
+
+    /// Records that `undone` (made since `mark`) is gone; an object that replaced one standing
+    /// at the mark (a sysctl set again) stands as it was at the mark again.
+    pub fn undone(&mut self, mark: &Mark, undone: &[Object]) -> Result<()> {
+        for obj in undone {
+            self.gone(obj)?;
+            if let Some(Some(before)) = mark.standing.get(&obj.key()) {
+                self.made(before)?;
+            }
+        }
+        Ok(())
     }
 
     /// What the lab has standing, then what it was creating: what teardown removes.

@@ -25,15 +25,19 @@ pub struct VxlanOptions {
 impl Lab {
     /// Creates a link of `kind` in `ns`, recording it in the ledger when `ns` is not the lab's.
     pub(super) fn create_link(&mut self, ns: &Ns, name: &str, kind: Kind, opts: &LinkOptions) -> Result<()> {
+        self.trace(|| {
+            let (ip, words) = (super::trace::ip(ns), super::trace::link_words(opts));
+            format!("{ip} link add {}{words} type {}", super::trace::word(name), kind.name())
+        });
         validate::link_name(name)?;
         if let Some(m) = opts.mtu {
             validate_net::link_mtu(i64::from(m), kind.name(), name)?;
         }
         let conn = self.conn(ns)?;
-        let ns_inode = if self.owns(ns) { 0 } else { self.ns_inode(ns)? };
+        let ns_inode = if self.records(ns) { self.ns_inode(ns)? } else { 0 };
         // The kernel chooses the index: an end killed before it is noted made cannot be confirmed.
         let record =
-            (!self.owns(ns)).then(|| Object::Link { ns: ns.key(), ns_inode, name: name.into(), index: None, peer_ns: None });
+            self.records(ns).then(|| Object::Link { ns: ns.key(), ns_inode, name: name.into(), index: None, peer_ns: None });
         if let Some(r) = &record {
             self.ledger_mut()?.intent(r)?;
         }

@@ -11,6 +11,9 @@ impl Lab {
     /// `ip link set LINK up|down`. `up` of a bridge the lab made may be held back (see
     /// `holding.rs`).
     pub fn set_up(&mut self, ns: &Ns, link: &str, up: bool) -> Result<Outcome> {
+        self.trace(|| {
+            format!("{} link set {} {}", super::trace::ip(ns), super::trace::word(link), if up { "up" } else { "down" })
+        });
         self.passing(|lab| {
             if up {
                 if let Some(ticket) = lab.hold_bridge_up(ns, link)? {
@@ -37,13 +40,14 @@ impl Lab {
 
     /// Adds the address `cidr` (`10.0.0.1/24`, `fd00::1/64`) to `link` in `ns` (`ip addr add`).
     pub fn addr(&mut self, ns: &Ns, link: &str, cidr: &str) -> Result<()> {
+        self.trace(|| format!("{} addr add {} dev {}", super::trace::ip(ns), super::trace::word(cidr), super::trace::word(link)));
         self.passing(|lab| lab.addr_now(ns, link, cidr))
     }
 
     fn addr_now(&mut self, ns: &Ns, link: &str, cidr: &str) -> Result<()> {
         let cidr = validate::link_cidr(cidr)?;
         let index = self.index(ns, link)?;
-        let record = if !self.owns(ns) && !self.made_links.contains(&(ns.key(), link.to_string())) {
+        let record = if self.records_on_link(ns, link) {
             let ns_inode = Some(self.ns_inode(ns)?);
             Some(Object::Addr { ns: ns.key(), ns_inode, link: link.into(), index: Some(index), cidr: cidr.to_string() })
         } else {
@@ -74,6 +78,7 @@ impl Lab {
 
     /// Removes the address `cidr` from `link` in `ns` (`ip addr del`).
     pub fn addr_del(&mut self, ns: &Ns, link: &str, cidr: &str) -> Result<()> {
+        self.trace(|| format!("{} addr del {} dev {}", super::trace::ip(ns), super::trace::word(cidr), super::trace::word(link)));
         let cidr = validate::cidr(cidr)?;
         let done = self.on_link(ns, link, "remove an address from", |conn, index| async move {
             conn.del_addr(index, cidr.ip, cidr.prefix).await

@@ -142,13 +142,35 @@ impl Lab {
     /// those that must not for at most `NO_REACH_WINDOW`; then diagnoses each pair that must
     /// reach a namespace with addresses and does not.
     pub fn check_matrix(&mut self, plan: MatrixPlan, window: Duration) -> Result<MatrixResult> {
+        if plan.pairs.is_empty() {
+            // Nothing would be probed: a check that cannot fail.
+            return Err(super::LabError::Refused(
+                "expect_matrix needs at least two namespaces: with fewer there is no pair to probe".into(),
+            ));
+        }
         let mut cells = Vec::with_capacity(plan.pairs.len());
         for expected in [true, false] {
             let pairs: Vec<&PlannedPair> = plan.pairs.iter().filter(|p| p.expected == expected).collect();
             let probes: Vec<Probe> =
                 pairs.iter().map(|p| Probe { from: Ns::Named(p.from.clone()), targets: plan.addrs_of(&p.to).to_vec() }).collect();
             let window = if expected { window } else { window.min(NO_REACH_WINDOW) };
+            if !expected {
+                // A pair that must not connect passes only on probes that left.
+                if let Some(p) = pairs.iter().find(|p| plan.addrs_of(&p.to).is_empty()) {
+                    return Err(super::LabError::Refused(format!(
+                        "cannot check that {:?} does not reach {:?}: {:?} has no address to probe",
+                        p.from, p.to, p.to
+                    )));
+                }
+            }
             let outcomes = self.probe(&probes, &ProbeOptions::expecting(expected, window))?;
+            if !expected {
+                for (pair, outcome) in pairs.iter().zip(&outcomes) {
+                    if !outcome.reached() {
+                        self.silence_means_unreachable(&Ns::Named(pair.from.clone()), outcome)?;
+                    }
+                }
+            }
             cells.extend(pairs.into_iter().zip(outcomes).map(|(pair, outcome)| MatrixCell {
                 pair: pair.clone(),
                 verdict: PairVerdict::of(expected, outcome.reached()),

@@ -3,16 +3,19 @@
 //! ledger, and turns engine failures into errors about the user's objects.
 
 mod bridges;
+mod checkpoint;
 pub(crate) mod diagnose;
 pub(crate) mod diagnosis;
 mod holding;
 mod ifindex;
+mod interactive;
 mod links;
 mod moved;
 mod namespaces;
 mod outside_links;
 mod probe;
 mod routes;
+pub(crate) mod trace;
 mod veth;
 
 pub(crate) mod error;
@@ -31,11 +34,14 @@ pub(crate) mod shaping;
 pub(crate) mod shared_settings;
 mod stragglers;
 mod sysctl;
+pub(crate) mod tcp;
 pub(crate) mod teardown;
 pub(crate) mod throughput;
+pub(crate) mod traceroute;
 pub(crate) mod units;
 pub(crate) mod validate;
 pub(crate) mod validate_net;
+pub(crate) mod validate_traffic;
 pub(crate) mod view;
 
 use std::collections::{HashMap, HashSet};
@@ -158,6 +164,12 @@ pub struct Lab {
     unsettled: probe::Unsettled,
     cancel: Arc<AtomicBool>,
     procs: processes::Procs,
+    /// TCP listeners started by `tcp_listen`.
+    tcp: tcp::Listeners,
+    /// Active checkpoints, outermost first (see `checkpoint.rs`).
+    checkpoints: Vec<checkpoint::Frame>,
+    /// Where `--trace` lines go (see `trace.rs`).
+    trace: Option<trace::TraceSink>,
 }
 
 /// How a program run to its end finished, and what it wrote.
@@ -202,6 +214,9 @@ impl Lab {
             unsettled: probe::Unsettled::default(),
             cancel: Arc::new(AtomicBool::new(false)),
             procs: processes::Procs::default(),
+            tcp: tcp::Listeners::default(),
+            checkpoints: Vec::new(),
+            trace: None,
         })
     }
 
@@ -365,6 +380,7 @@ impl Lab {
         // need not come up only to go.
         self.pending = None;
         self.held_up = None;
+        self.tcp.close_all();
         let Some(ledger) = self.ledger.take() else { return TeardownReport::default() };
         // From memory, not the file: its path may be gone or replaced, and reading it would need
         // a descriptor the lab may not have left (a lab at the open-file limit).

@@ -30,6 +30,7 @@ impl Lab {
 
     /// Creates the network namespace `name` (`ip netns add NAME`), with `lo` up.
     pub fn netns_add(&mut self, name: &str) -> Result<()> {
+        self.trace(|| format!("ip netns add {}", super::trace::word(name)));
         validate::netns_name(name)?;
         if self.owned.contains(name) {
             return Err(LabError::Exists {
@@ -86,6 +87,7 @@ impl Lab {
     /// Deletes a namespace (`ip netns del`), but never through a symlink, and for one of the
     /// lab's only the namespace it made. Foreign links the lab moved in go back first.
     pub fn netns_del(&mut self, name: &str) -> Result<()> {
+        self.trace(|| format!("ip netns delete {}", super::trace::word(name)));
         validate::netns_name(name)?;
         if matches!(netns::at_name(name), netns::AtName::Missing) {
             return Err(LabError::NoSuchNetns(name.into()));
@@ -106,6 +108,7 @@ impl Lab {
     fn forget_ns(&mut self, name: &str) {
         self.spaces.remove(name);
         self.unsettled.forget_ns(&Ns::named(name));
+        self.tcp.close_in(&Ns::named(name));
         let key = Some(name.to_string());
         self.indexes.retain(|(ns, _), _| *ns != key);
         self.peers.retain(|(ns, _), (pns, _)| *ns != key && *pns != key);

@@ -11,9 +11,11 @@ fn describe(rec: &Record, made: bool) -> String {
     let lab = format!("lab {:?}, id {}, pid {}", rec.header.name, rec.header.id, rec.header.pid);
     match (made, rec.alive()) {
         (true, true) => format!("owned by {lab}, running"),
-        (true, false) => format!("owned by {lab}, dead: `nslab clean` removes it"),
+        (true, false) => format!("owned by {lab}, whose process is gone: a clean-up of dead labs removes it"),
         (false, true) => format!("being created by {lab}"),
-        (false, false) => format!("left half-made by {lab}, dead: `nslab clean` removes it if it is still the lab's"),
+        (false, false) => {
+            format!("left half-made by {lab}, whose process is gone: a clean-up of dead labs removes it if it is still the lab's")
+        }
     }
 }
 

@@ -124,7 +124,7 @@ mod tests {
             from: from.into(),
             to: to.into(),
             dst: "10.0.0.1".parse().unwrap(),
-            report: PingReport { sent, received, rtts_ms: vec![0.1; received as usize], error: None },
+            report: PingReport { sent, received, rtts_ms: vec![0.1; received as usize], ..Default::default() },
         }
     }
 

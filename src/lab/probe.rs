@@ -14,6 +14,9 @@ impl Lab {
     /// Like every start, it first carries out a held-back veth and lets links just brought up
     /// come into service (the program may send packets at once).
     pub fn exec(&mut self, ns: &Ns, argv: &[String]) -> Result<ExecOutput> {
+        self.trace(|| {
+            format!("{}{}", super::trace::inside(ns), argv.iter().map(|a| super::trace::word(a)).collect::<Vec<_>>().join(" "))
+        });
         self.run_to_end(ns, argv)
     }
 
@@ -57,6 +60,7 @@ impl Lab {
     /// Pings `dst` from `ns` with ICMP echo requests (`ip netns exec NS ping DST`).
     pub fn ping(&mut self, ns: &Ns, dst: &str, opts: &PingOptions) -> Result<PingReport> {
         let ip: IpAddr = validate::ip_as("destination", dst)?;
+        super::validate_traffic::ping_options(ip, opts)?;
         self.flush()?;
         self.settle()?;
         let file = match ns {
@@ -65,7 +69,25 @@ impl Lab {
         };
         let cancel = self.cancel.clone();
         let report = crate::engine::icmp::ping(file.as_deref(), &self.home, ip, opts, &|| cancel.load(Ordering::Relaxed))
-            .map_err(|e| LabError::from_engine(format!("ping {dst} from {ns}"), e))?;
+            .map_err(|e| match (e.code(), &opts.dev, opts.from) {
+                (Some(nix::errno::Errno::ENODEV), Some(dev), _) => LabError::NoSuchLink { ns: ns.to_string(), link: dev.clone() },
+                (Some(nix::errno::Errno::EADDRNOTAVAIL), _, Some(from)) => LabError::Failed {
+                    op: format!("ping {dst} from {ns}"),
+                    detail: format!("{from} is not an address of {ns} (the from option must be one of its own)"),
+                    errno: e.code(),
+                },
+                (Some(code @ (nix::errno::Errno::EACCES | nix::errno::Errno::EPERM)), ..) if e.op == "open an ICMP socket" => {
+                    LabError::Failed {
+                        op: format!("ping {dst} from {ns}"),
+                        detail: format!(
+                            "neither a raw ICMP socket (needs CAP_NET_RAW) nor a ping socket (needs the group id in \
+                             net.ipv4.ping_group_range of {ns}) is allowed: run as root, or set that sysctl"
+                        ),
+                        errno: Some(code),
+                    }
+                }
+                _ => LabError::from_engine(format!("ping {dst} from {ns}"), e),
+            })?;
         if self.cancelled() {
             return Err(LabError::Interrupted);
         }

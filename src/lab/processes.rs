@@ -64,6 +64,9 @@ impl Lab {
     /// Starts `argv` in `ns` in the background (in its own process group, placed as `exec`
     /// places it) and returns its pid. Its output is kept for `proc_output`.
     pub fn spawn(&mut self, ns: &Ns, argv: &[String]) -> Result<i32> {
+        self.trace(|| {
+            format!("{}{} &", super::trace::inside(ns), argv.iter().map(|a| super::trace::word(a)).collect::<Vec<_>>().join(" "))
+        });
         self.start(ns, argv, false)
     }
 

@@ -46,6 +46,10 @@ pub struct ProbeOutcome {
     pub error: Option<String>,
     pub attempts: u32,
     pub elapsed: Duration,
+    /// A probe the kernel would not send for a reason other than unreachability (EINVAL, EPERM,
+    /// ...), or a socket that could not be opened: (target, errno if any, the words). Silence
+    /// after that proves nothing.
+    pub unsent: Option<(IpAddr, Option<i32>, String)>,
 }
 
 impl ProbeOutcome {
@@ -78,8 +82,16 @@ impl Lab {
     /// (by default `REACH_WINDOW` or `NO_REACH_WINDOW`); diagnoses the path when it is not so.
     pub fn check_reach(&mut self, from: &Ns, targets: &[IpAddr], want: bool, window: Option<Duration>) -> Result<ReachCheck> {
         let window = window.unwrap_or(if want { REACH_WINDOW } else { NO_REACH_WINDOW });
+        if !want && targets.is_empty() {
+            return Err(LabError::Refused(format!(
+                "cannot check that {from} reaches nothing: the target has no address to probe, so no probe would be sent"
+            )));
+        }
         let probe = Probe { from: from.clone(), targets: targets.to_vec() };
         let outcome = self.probe(&[probe], &ProbeOptions::expecting(want, window))?.pop().expect("one probe, one outcome");
+        if !want && !outcome.reached() {
+            self.silence_means_unreachable(from, &outcome)?;
+        }
         let as_expected = outcome.reached() == want;
         let diagnoses = match (as_expected, outcome.reached) {
             (true, _) => vec![],
@@ -87,6 +99,29 @@ impl Lab {
             (false, Some(ip)) => self.diagnose_all(from, &[ip]),
         };
         Ok(ReachCheck { outcome, as_expected, diagnoses })
+    }
+
+    /// Refuses to count silence as "unreachable" when a probe never left: the kernel refused to
+    /// send it for a reason other than unreachability, or no socket could be opened. EINVAL and
+    /// EACCES are also what a blackhole or prohibit route gives: they count as unreachable when
+    /// the kernel's route lookup for that target fails the same way.
+    pub fn silence_means_unreachable(&mut self, from: &Ns, outcome: &ProbeOutcome) -> Result<()> {
+        let Some((ip, errno, words)) = &outcome.unsent else { return Ok(()) };
+        if let Some(code) = errno {
+            let code = nix::errno::Errno::from_raw(*code);
+            if matches!(code, nix::errno::Errno::EINVAL | nix::errno::Errno::EACCES) {
+                let conn = self.conn(from)?;
+                if let Err(e) = self.block_on(conn.route_get(*ip)) {
+                    if e.code() == Some(code) {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        Err(LabError::Refused(format!(
+            "cannot check that {from} does not reach {ip}: the probe could not be sent ({words}), which says nothing \
+             about reachability (only \"Network is unreachable\", \"No route to host\" or an ICMP error would)"
+        )))
     }
 
     /// The diagnosis of the path from `from` to each address.
@@ -123,8 +158,15 @@ fn probe_one(ns: &File, home: &File, targets: &[IpAddr], opts: &ProbeOptions, ca
     let start = Instant::now();
     let mut attempts = 0;
     let mut last_error: Option<String> = None;
+    let mut unsent = None;
     if targets.is_empty() {
-        return ProbeOutcome { reached: None, error: Some("no address to ping".into()), attempts, elapsed: start.elapsed() };
+        return ProbeOutcome {
+            reached: None,
+            error: Some("no address to ping".into()),
+            attempts,
+            elapsed: start.elapsed(),
+            unsent,
+        };
     }
     let cancelled = || cancel.load(Ordering::Relaxed);
     loop {
@@ -133,19 +175,34 @@ fn probe_one(ns: &File, home: &File, targets: &[IpAddr], opts: &ProbeOptions, ca
         for &target in targets {
             attempts += 1;
             let remaining = opts.window.saturating_sub(start.elapsed()).max(Duration::from_millis(20));
-            let ping = PingOptions { count: 1, timeout: opts.attempt.min(remaining), interval: Duration::from_secs(1) };
+            let ping = PingOptions {
+                count: 1,
+                timeout: opts.attempt.min(remaining),
+                interval: Duration::from_secs(1),
+                ..Default::default()
+            };
             match icmp::ping(Some(ns), home, target, &ping, &cancelled) {
                 Ok(r) if r.received > 0 => {
-                    return ProbeOutcome { reached: Some(target), error: None, attempts, elapsed: start.elapsed() };
+                    return ProbeOutcome { reached: Some(target), error: None, attempts, elapsed: start.elapsed(), unsent: None };
                 }
-                Ok(r) => match r.error {
-                    Some(e) => last_error = Some(e),
-                    None => {
-                        all_definite = false;
-                        last_error.get_or_insert_with(|| "no reply".into());
+                Ok(r) => {
+                    if let (Some(errno), None) = (r.send_errno, &unsent) {
+                        if !unreachable_errno(errno) {
+                            unsent = Some((target, Some(errno), r.error.clone().unwrap_or_default()));
+                        }
                     }
-                },
-                Err(e) => last_error = Some(e.to_string()),
+                    match r.error {
+                        Some(e) => last_error = Some(e),
+                        None => {
+                            all_definite = false;
+                            last_error.get_or_insert_with(|| "no reply".into());
+                        }
+                    }
+                }
+                Err(e) => {
+                    unsent.get_or_insert_with(|| (target, None, e.to_string()));
+                    last_error = Some(e.to_string());
+                }
             }
         }
         if cancelled() || start.elapsed() >= opts.window || (opts.stop_on_error && all_definite) {
@@ -156,5 +213,10 @@ fn probe_one(ns: &File, home: &File, targets: &[IpAddr], opts: &ProbeOptions, ca
             std::thread::sleep(Duration::from_millis(20));
         }
     }
-    ProbeOutcome { reached: None, error: last_error, attempts, elapsed: start.elapsed() }
+    ProbeOutcome { reached: None, error: last_error, attempts, elapsed: start.elapsed(), unsent }
+}
+
+/// A `sendto` errno that means the local routing table has no way there.
+fn unreachable_errno(errno: i32) -> bool {
+    errno == libc::ENETUNREACH || errno == libc::EHOSTUNREACH
 }

@@ -11,6 +11,7 @@ impl Lab {
     /// Adds a route to `dst` (a CIDR or `default`) in `ns`, through the gateway `via` and/or out of
     /// the link `dev`, with an optional `metric` (`ip route add`).
     pub fn route(&mut self, ns: &Ns, dst: &str, via: Option<&str>, dev: Option<&str>, metric: Option<u32>) -> Result<()> {
+        self.trace(|| format!("{} route add {}", super::trace::ip(ns), route_words(dst, via, dev, metric)));
         // Only adding needs one: deleting by destination alone is what `ip route del DST` does.
         if via.is_none() && dev.is_none() {
             return Err(LabError::Invalid {
@@ -22,7 +23,7 @@ impl Lab {
         let mut spec = self.route_spec(ns, dst, via, dev, metric)?;
         // Every field of the key stated, so that the route is known exactly (see `route_key`).
         spec.metric = Some(metric.unwrap_or(route::default_metric(spec.v6)));
-        let record = if self.owns(ns) {
+        let record = if !self.records(ns) {
             None
         } else {
             let ns_inode = self.ns_inode(ns)?;
@@ -98,6 +99,7 @@ impl Lab {
 
     /// Deletes a route; a gateway, device or metric given must match (`ip route del`).
     pub fn route_del(&mut self, ns: &Ns, dst: &str, via: Option<&str>, dev: Option<&str>, metric: Option<u32>) -> Result<()> {
+        self.trace(|| format!("{} route del {}", super::trace::ip(ns), route_words(dst, via, dev, metric)));
         let mut spec = route_spec(dst, via.unwrap_or(""))?;
         if let Some(dev) = dev {
             spec.dev = Some(self.index(ns, dev)?);
@@ -249,4 +251,19 @@ pub(super) fn route_key(obj: &Object) -> Option<RouteKey> {
         protocol: *protocol,
         v6: spec.v6,
     })
+}
+
+/// A route's words after `ip route add|del`.
+fn route_words(dst: &str, via: Option<&str>, dev: Option<&str>, metric: Option<u32>) -> String {
+    let mut out = super::trace::word(dst);
+    if let Some(v) = via {
+        out += &format!(" via {}", super::trace::word(v));
+    }
+    if let Some(d) = dev {
+        out += &format!(" dev {}", super::trace::word(d));
+    }
+    if let Some(m) = metric {
+        out += &format!(" metric {m}");
+    }
+    out
 }

@@ -9,6 +9,7 @@ impl Lab {
     /// `ip link set LINK mtu N`. A value out of what the link takes is refused with its range
     /// (as the kernel reports it, IPv4's minimum of 68 at least).
     pub fn mtu(&mut self, ns: &Ns, link: &str, n: i64) -> Result<()> {
+        self.trace(|| format!("{} link set {} mtu {n}", super::trace::ip(ns), super::trace::word(link)));
         let index = self.index(ns, link)?;
         let Ok(mtu) = validate_net::mtu(n) else { return Err(self.mtu_refused(ns, link, index, n)) };
         let done = self.on_link(ns, link, "set the mtu of", |conn, index| async move { conn.set_mtu(index, mtu).await });
@@ -33,6 +34,9 @@ impl Lab {
 
     /// `ip link set LINK address MAC`.
     pub fn mac(&mut self, ns: &Ns, link: &str, mac: &str) -> Result<()> {
+        self.trace(|| {
+            format!("{} link set {} address {}", super::trace::ip(ns), super::trace::word(link), super::trace::word(mac))
+        });
         let bytes = validate_net::mac(mac)?;
         let done = self.on_link(ns, link, "set the address of", |conn, index| async move { conn.set_mac(index, bytes).await });
         match done {
@@ -53,6 +57,7 @@ impl Lab {
     /// `ip link set LINK name NEW`. The lab keeps following the link under its new name, and so
     /// does teardown when the lab created it.
     pub fn rename(&mut self, ns: &Ns, link: &str, new: &str) -> Result<()> {
+        self.trace(|| format!("{} link set {} name {}", super::trace::ip(ns), super::trace::word(link), super::trace::word(new)));
         validate::link_name(new)?;
         if link == new {
             return Ok(());

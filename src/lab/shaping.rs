@@ -166,13 +166,72 @@ impl Lab {
         }
         let mtu = self.link_mtu(ns, link)?;
         let clock = Clock::read();
-        let options = spec.tbf(mtu, &clock)?.options(&clock);
+        let tbf = spec.tbf(mtu, &clock)?;
+        self.trace(|| {
+            let (rate, burst, latency) = (tbf.rate * 8, tbf.burst, tbf.latency_us);
+            let dev = super::trace::word(link);
+            format!(
+                "{}tc qdisc replace dev {dev} root tbf rate {rate}bit burst {burst} latency {latency}us",
+                super::trace::inside(ns)
+            )
+        });
+        let options = tbf.options(&clock);
         self.set_root_qdisc(ns, link, "tbf", options, "shape", spec.replace)
+    }
+
+    /// Rate and emulation on one link (Mininet's `TCLink(bw, delay)`): netem as the root qdisc
+    /// (delay, jitter, loss) with a tbf under its class for the rate, when one is given. netem
+    /// goes first: on a kernel without sch_netem that add fails and the link is left as it was.
+    pub fn shape_emulated(&mut self, ns: &Ns, link: &str, rate: Option<&ShapeSpec>, emulation: &ImpairSpec) -> Result<()> {
+        let clock = Clock::read();
+        let netem = emulation.netem()?.options(&clock);
+        let tbf = match rate {
+            Some(spec) => {
+                units::rate(&spec.rate)?;
+                let mtu = self.link_mtu(ns, link)?;
+                Some(spec.tbf(mtu, &clock)?.options(&clock))
+            }
+            None => None,
+        };
+        self.set_root_qdisc(ns, link, "netem", netem, "shape", emulation.replace)?;
+        let Some(tbf) = tbf else { return Ok(()) };
+        let index = self.index(ns, link)?;
+        let conn = self.conn(ns)?;
+        let op = || format!("shape link {link:?} in {ns}");
+        let root = self.block_on(conn.root_qdisc(index)).map_err(|e| LabError::from_engine(op(), e))?;
+        let root = root.map(|q| q.handle).ok_or_else(|| LabError::Failed {
+            op: op(),
+            detail: "its netem root qdisc is gone right after it was set".into(),
+            errno: None,
+        })?;
+        // netem's one class is minor 1; the root's removal takes the child with it.
+        self.block_on(conn.put_child_qdisc(index, root | 1, "tbf", tbf, tc::CHILD_HANDLE))
+            .map_err(|e| LabError::from_engine(op(), e))
     }
 
     /// Emulates a worse network on a link's egress (netem as root qdisc): delay, jitter, loss,
     /// duplication, corruption, reordering. Replaces any root qdisc the link had.
     pub fn impair(&mut self, ns: &Ns, link: &str, spec: &ImpairSpec) -> Result<()> {
+        self.trace(|| {
+            let mut w = String::new();
+            for (key, v) in [
+                ("delay", &spec.delay),
+                ("loss", &spec.loss),
+                ("duplicate", &spec.duplicate),
+                ("corrupt", &spec.corrupt),
+                ("reorder", &spec.reorder),
+            ] {
+                if let Some(v) = v {
+                    w += &format!(" {key} {v}");
+                    if key == "delay" {
+                        if let Some(j) = &spec.jitter {
+                            w += &format!(" {j}");
+                        }
+                    }
+                }
+            }
+            format!("{}tc qdisc replace dev {} root netem{w}", super::trace::inside(ns), super::trace::word(link))
+        });
         let options = spec.netem()?.options(&Clock::read());
         self.set_root_qdisc(ns, link, "netem", options, "impair", spec.replace)
     }
@@ -181,6 +240,7 @@ impl Lab {
     /// link the lab did not create, only the lab's own qdisc goes, and what it replaced comes
     /// back. Returns false when there was none to remove; that is not an error.
     pub fn unshape(&mut self, ns: &Ns, link: &str) -> Result<bool> {
+        self.trace(|| format!("{}tc qdisc del dev {} root", super::trace::inside(ns), super::trace::word(link)));
         let index = self.index(ns, link)?;
         if !self.lab_made(ns, link, index) {
             return self.unshape_foreign(ns, link, index);
@@ -252,7 +312,10 @@ impl Lab {
             }
             other => other,
         };
-        if self.lab_made(ns, link, index) {
+        let own = self.lab_made(ns, link, index);
+        // While a checkpoint is active the lab's own links' qdiscs are recorded too, so that
+        // the checkpoint can put back what was there.
+        if own && self.checkpoints.is_empty() {
             return self
                 .on_link(ns, link, verb, |conn, index| {
                     let options = options.clone();
@@ -269,7 +332,7 @@ impl Lab {
         let saved = match (&current, &earlier) {
             (Some(q), Some(Object::Qdisc { handle, saved, .. })) if q.handle == *handle => saved.clone(),
             (Some(q), _) if !q.is_default() => {
-                if !replace {
+                if !replace && !own {
                     return Err(LabError::Failed {
                         op: op(),
                         detail: format!(

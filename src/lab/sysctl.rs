@@ -22,6 +22,7 @@ impl Lab {
 
     /// Sets a network sysctl in `ns` (`sysctl -w KEY=VALUE` inside it).
     pub fn sysctl_set(&mut self, ns: &Ns, key: &str, value: &str) -> Result<()> {
+        self.trace(|| format!("{}sysctl -qw {}", super::trace::inside(ns), super::trace::word(&format!("{key}={value}"))));
         let parts = validate_net::sysctl_key(key)?;
         if value.contains('\n') || value.contains('\0') {
             return Err(LabError::Invalid {
@@ -31,8 +32,12 @@ impl Lab {
             });
         }
         let file = self.ns_file(ns)?;
-        let done =
-            if self.owns(ns) { sysctl::write(&file, &parts, value) } else { self.shared_sysctl_set(ns, &file, &parts, value)? };
+        let done = if self.owns(ns) {
+            self.note_sysctl(ns, &parts, || sysctl::read(&file, &parts).ok());
+            sysctl::write(&file, &parts, value)
+        } else {
+            self.shared_sysctl_set(ns, &file, &parts, value)?
+        };
         done.map_err(|e| match e.code() {
             // The kernel says no more; the value it holds shows the form it takes.
             Some(Errno::EINVAL) | Some(Errno::ERANGE) => LabError::Failed {

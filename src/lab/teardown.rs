@@ -48,6 +48,20 @@ impl TeardownReport {
     pub fn failed(&self) -> bool {
         !self.failures.is_empty()
     }
+
+    /// Adds what `other` counted and found.
+    pub fn merge(&mut self, other: TeardownReport) {
+        self.namespaces += other.namespaces;
+        self.links += other.links;
+        self.addrs += other.addrs;
+        self.routes += other.routes;
+        self.qdiscs += other.qdiscs;
+        self.processes += other.processes;
+        self.sysctls += other.sysctls;
+        self.moved += other.moved;
+        self.failures.extend(other.failures);
+        self.left.extend(other.left);
+    }
 }
 
 impl std::fmt::Display for TeardownReport {
@@ -94,20 +108,28 @@ const NETNS_RETRY_PAUSE: Duration = Duration::from_millis(25);
 /// `group`: the lab's link group (`Header::link_group`), which identifies its links outside
 /// its namespaces whose ifindex was never noted.
 pub fn remove(objects: &[Object], home: &File, group: Option<u32>) -> TeardownReport {
-    remove_with(objects, home, group, false)
+    remove_with(objects, home, group, Some(false))
+}
+
+/// `remove` for part of a running lab (what a sub-test made, see `checkpoint.rs`): programs
+/// the rest of the lab started, adopted by nslab, keep running.
+pub fn remove_part(objects: &[Object], home: &File, group: Option<u32>) -> TeardownReport {
+    remove_with(objects, home, group, None)
 }
 
 /// `remove` for a lab whose process is gone (`nslab down`, `clean`): whatever still runs in its
 /// namespaces is ended as well, before they go (see `stragglers.rs`).
 pub fn remove_dead(objects: &[Object], home: &File, group: Option<u32>) -> TeardownReport {
-    remove_with(objects, home, group, true)
+    remove_with(objects, home, group, Some(true))
 }
 
-fn remove_with(objects: &[Object], home: &File, group: Option<u32>, dead: bool) -> TeardownReport {
-    // A link the group removal did not settle (one whose group someone changed, or a namespace
-    // holding a stranger in the lab's group) and that goes with a deleted namespace is waited
-    // for, so that nobody sees it after nslab returns; in a sandbox nobody can, and the
-    // sandbox's namespace takes the link with it anyway.
+/// `whole`: Some(dead) for a whole lab (dead: its process is gone); None for part of a running lab.
+fn remove_with(objects: &[Object], home: &File, group: Option<u32>, whole: Option<bool>) -> TeardownReport {
+    let dead = whole.unwrap_or(false);
+    // A link the group removal did not settle (one whose group someone changed, a namespace
+    // holding a stranger in the lab's group, or part of a lab) and that goes with a deleted
+    // namespace is waited for, so that nobody sees it after nslab returns; in a sandbox nobody
+    // can, and the sandbox's namespace takes the link with it anyway.
     let wait_for_vanishing = !crate::engine::sandbox::entered();
     let mut report = TeardownReport::default();
     // The lab's links outside its namespaces go first, by their link group, one request per
@@ -122,7 +144,8 @@ fn remove_with(objects: &[Object], home: &File, group: Option<u32>, dead: bool) 
         })
         .collect();
     let overlap = !deleting.is_empty() || objects.iter().any(|o| matches!(o, Object::Process { .. } | Object::Pidns { .. }));
-    let outside = super::outside_links::start(objects, home, group, &deleting, overlap);
+    // (Only for a whole lab: the group is the whole lab's, and part of it is removed one by one.)
+    let outside = super::outside_links::start(objects, home, group.filter(|_| whole.is_some()), &deleting, overlap);
     // Which groups have something running, read once for all processes.
     let live = if objects.iter().any(|o| matches!(o, Object::Process { .. })) { spawn::live_groups() } else { HashSet::new() };
     for obj in objects.iter().rev() {
@@ -151,7 +174,9 @@ fn remove_with(objects: &[Object], home: &File, group: Option<u32>, dead: bool) 
             _ => None,
         })
         .collect();
-    report.processes += crate::engine::orphans::end_adopted(&recorded);
+    if whole.is_some() {
+        report.processes += crate::engine::orphans::end_adopted(&recorded);
+    }
     // Links the lab did not create go back where they came from while their namespaces stand.
     super::moved::restore_all(objects, home, &mut report);
     // Namespaces: first decide which are still ours, by inode (anything else at the name is left
@@ -282,7 +307,10 @@ fn remove_with(objects: &[Object], home: &File, group: Option<u32>, dead: bool) 
             continue;
         }
         // The peer's namespace is gone (deleted now, or by the script): the link goes with it.
-        let vanishing = matches!(obj, Object::Link { peer_ns: Some(p), .. } if deleted.contains(p.as_str()) || !netns::netns_path(p).exists());
+        // Part of a running lab removes such a link itself: the kernel's cleanup of the namespace
+        // comes later, and the script goes on at once.
+        let vanishing = whole.is_some()
+            && matches!(obj, Object::Link { peer_ns: Some(p), .. } if deleted.contains(p.as_str()) || !netns::netns_path(p).exists());
         match rt.block_on(remove_in(conn, obj, group, vanishing, wait_for_vanishing)) {
             Ok(Outcome::Done) => match obj {
                 Object::Link { .. } => report.links += 1,

@@ -8,6 +8,7 @@ use nix::errno::Errno;
 
 use super::{validate, Lab, LabError, Ns, Result};
 use crate::engine::tcp_bench::{self, BenchOptions, BenchReport};
+use crate::engine::udp_bench::{self, UdpOptions, UdpReport};
 
 /// What `throughput` asks for.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,6 +19,9 @@ pub struct ThroughputSpec {
     /// Where to connect; by default the first global address of the receiving namespace.
     pub dst: Option<String>,
 }
+
+/// iperf's UDP rate when none is given: 1 Mbit/s.
+pub const DEFAULT_UDP_RATE: f64 = 1e6;
 
 impl Default for ThroughputSpec {
     fn default() -> Self {
@@ -75,6 +79,47 @@ impl Lab {
                 },
                 Some(Errno::EPERM | Errno::EACCES) => LabError::from_engine(op, e),
                 code => LabError::Failed { op, detail: e.to_string(), errno: code },
+            }),
+        }
+    }
+
+    /// Sends UDP from `from` to `to` at `rate_bps` for the spec's duration (`iperf -u -b`) and
+    /// reports the received rate, the loss and the jitter.
+    pub fn throughput_udp(&mut self, from: &Ns, to: &Ns, spec: &ThroughputSpec, rate_bps: f64) -> Result<UdpReport> {
+        if !(1000.0..=1e11).contains(&rate_bps) {
+            return Err(LabError::Invalid {
+                what: "rate",
+                value: format!("{rate_bps}"),
+                reason: "a UDP test rate must be from 1kbit to 100gbit".into(),
+            });
+        }
+        self.flush()?;
+        self.settle()?;
+        let op = format!("measure UDP throughput from {from} to {to}");
+        let dst = match &spec.dst {
+            Some(text) => validate::ip_as("destination", text)?,
+            None => self.first_global_address(to, &op)?,
+        };
+        let from_file = self.ns_file(from)?;
+        let to_file = self.ns_file(to)?;
+        let opts = UdpOptions { dst, port: spec.port, rate_bps, duration: spec.duration };
+        let cancel = self.cancel.clone();
+        let cancelled = move || cancel.load(Ordering::Relaxed);
+        match udp_bench::measure(Some(&from_file), Some(&to_file), &self.home, &opts, &cancelled) {
+            Ok(Some(report)) if !self.cancelled() => Ok(report),
+            Ok(_) => Err(LabError::Interrupted),
+            Err(e) => Err(match e.code() {
+                Some(Errno::EADDRINUSE) => LabError::Failed {
+                    op,
+                    detail: format!("UDP port {} is already in use in {to}", spec.port),
+                    errno: Some(Errno::EADDRINUSE),
+                },
+                Some(code @ (Errno::ENETUNREACH | Errno::EHOSTUNREACH)) => LabError::Failed {
+                    op,
+                    detail: format!("{from} has no route to {dst} ({})", crate::engine::error::errno_text(code)),
+                    errno: Some(code),
+                },
+                _ => LabError::from_engine(op, e),
             }),
         }
     }

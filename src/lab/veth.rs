@@ -28,6 +28,20 @@ impl Lab {
     /// Creates a veth pair: `name` in `ns`, `peer` in `peer_ns`. A pair with both ends in one
     /// namespace is held back (see the module doc).
     pub fn veth(&mut self, ns: &Ns, name: &str, peer_ns: &Ns, peer: &str, opts: &LinkOptions) -> Result<Outcome> {
+        self.trace(|| {
+            let there = if peer_ns == ns {
+                String::new()
+            } else {
+                format!(" netns {}", super::trace::word(&peer_ns.key().unwrap_or_else(|| "1".into())))
+            };
+            format!(
+                "{} link add {}{} type veth peer name {}{there}",
+                super::trace::ip(ns),
+                super::trace::word(name),
+                super::trace::link_words(opts),
+                super::trace::word(peer)
+            )
+        });
         self.passing(|lab| lab.veth_now(ns, name, peer_ns, peer, opts))
     }
 
@@ -79,7 +93,7 @@ impl Lab {
         // Ends outside the lab's namespaces are recorded by namespace inode and ifindex.
         let mut outside: Vec<(usize, u64)> = Vec::new();
         for (i, (n, _)) in ends.iter().enumerate() {
-            if !self.owns(n) {
+            if self.records(n) {
                 outside.push((i, self.ns_inode(n)?));
             }
         }
@@ -87,7 +101,7 @@ impl Lab {
         // intent names the namespace by inode; the index is known once the pair exists.
         let mut records: Vec<Object> = Vec::new();
         for (n, l) in ends {
-            if !self.owns(n) {
+            if self.records(n) {
                 let ns_inode = self.ns_inode(n)?;
                 records.push(Object::Link { ns: n.key(), ns_inode, name: l.to_string(), index: None, peer_ns: None });
             }
@@ -156,6 +170,10 @@ impl Lab {
 
     /// Moves a link to another namespace (`ip link set LINK netns NS`).
     pub fn move_to(&mut self, from: &Ns, link: &str, to: &Ns) -> Result<()> {
+        self.trace(|| {
+            let to = to.key().map_or_else(|| "1".to_string(), |n| super::trace::word(&n));
+            format!("{} link set {} netns {to}", super::trace::ip(from), super::trace::word(link))
+        });
         let stays = |why: String| LabError::Refused(format!("link {link:?} cannot leave {from}: it is {why}"));
         let local = |kind: &str| format!("{kind}, which the kernel keeps in the namespace it was made in");
         if link == "lo" && from != to {

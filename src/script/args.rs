@@ -64,10 +64,6 @@ pub fn shown(v: &Dynamic) -> String {
     format!("{article} {name}")
 }
 
-pub fn is_map(v: &Dynamic) -> bool {
-    v.is_map()
-}
-
 pub fn map(ctx: &NativeCallContext, v: &Dynamic, n: usize, allowed: &[&str]) -> Res<Map> {
     let Some(m) = v.clone().try_cast::<Map>() else {
         return Err(argument_error(

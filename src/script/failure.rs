@@ -48,7 +48,7 @@ pub fn lab_error_at(pos: Position, e: LabError) -> Box<EvalAltResult> {
         LabError::Deferred { ticket, .. } => Some(ticket),
         _ => None,
     };
-    let failure = CallFailure { hint: e.hint(), message: e.to_string(), kind, held };
+    let failure = CallFailure { hint: super::hints::hint(&e), message: e.to_string(), kind, held };
     EvalAltResult::ErrorRuntime(Dynamic::from(failure), pos).into()
 }
 

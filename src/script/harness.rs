@@ -83,6 +83,8 @@ struct State {
     first: usize,
     subtests: Vec<Record>,
     path: Vec<String>,
+    /// Closures given to `defer`, per enclosing `test` (the first frame is the script's).
+    defers: Vec<Vec<FnPtr>>,
 }
 
 /// Shared by the registrar, the testing bindings and the session.
@@ -130,6 +132,32 @@ impl Harness {
         let mut s = self.0.borrow_mut();
         let dropped = std::mem::take(&mut s.first);
         (std::mem::take(&mut s.calls).into(), dropped)
+    }
+
+    /// Keeps `f` to run when the enclosing `test` (or the script) ends.
+    pub(crate) fn defer(&self, f: FnPtr) {
+        let mut s = self.0.borrow_mut();
+        if s.defers.is_empty() {
+            s.defers.push(Vec::new());
+        }
+        s.defers.last_mut().expect("a frame").push(f);
+    }
+
+    /// Opens a frame for the closures a `test` body defers.
+    pub(crate) fn open_defers(&self) {
+        let mut s = self.0.borrow_mut();
+        if s.defers.is_empty() {
+            s.defers.push(Vec::new());
+        }
+        s.defers.push(Vec::new());
+    }
+
+    /// Closes the innermost frame (the script's when no `test` runs): its closures, to run
+    /// newest first.
+    pub(crate) fn close_defers(&self) -> Vec<FnPtr> {
+        let mut frame = self.0.borrow_mut().defers.pop().unwrap_or_default();
+        frame.reverse();
+        frame
     }
 
     /// Runs a sub-test's body and records how it ended. A failure is recorded, not returned: the

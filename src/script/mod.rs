@@ -3,26 +3,30 @@
 
 pub(crate) mod args;
 pub(crate) mod bindings;
-pub(crate) mod bindings_links;
-pub(crate) mod bindings_net;
-pub(crate) mod bindings_testing;
-pub(crate) mod bindings_traffic;
 pub mod catalog;
-pub(crate) mod catalog_net;
-pub(crate) mod catalog_testing;
-pub(crate) mod catalog_traffic;
 pub(crate) mod check;
+pub(crate) mod defs_core;
+pub(crate) mod defs_links;
+pub(crate) mod defs_net;
+pub(crate) mod defs_probe;
+pub(crate) mod defs_processes;
+pub(crate) mod defs_routes;
+pub(crate) mod defs_testing;
+pub(crate) mod defs_traffic;
 pub(crate) mod diag;
 pub(crate) mod failure;
 pub(crate) mod files;
 pub mod harness;
 pub(crate) mod held;
+pub mod hints;
 pub(crate) mod limits;
 pub(crate) mod modules;
+pub mod native;
 pub(crate) mod processes;
 pub(crate) mod reference;
 pub(crate) mod registrar;
 pub(crate) mod render_reach;
+pub mod types;
 pub(crate) mod values;
 pub(crate) mod values_traffic;
 
@@ -239,8 +243,26 @@ impl Session {
     pub fn eval(&mut self, ast: &AST, source: &Source) -> Result<Dynamic, Box<ScriptError>> {
         let dir = script_dir(&source.name);
         let result = self.eval_ast(ast, Some(Path::new(&source.name)));
+        let result = self.run_deferred(ast, result);
         let result = self.finish_held_back(result, Some(&source.name));
         result.map_err(|e| Box::new(source.from_eval(&e, &|name| load_module(&dir, name))))
+    }
+
+    /// Runs what the script deferred outside any `test` (newest first, all of them, also after a
+    /// failure); the first failure of one fails a script that had not failed.
+    pub(crate) fn run_deferred(
+        &mut self,
+        ast: &AST,
+        mut result: Result<Dynamic, Box<EvalAltResult>>,
+    ) -> Result<Dynamic, Box<EvalAltResult>> {
+        for f in self.harness.close_defers() {
+            let engine = &self.engine;
+            let done = on_big_stack(self.limits.stack(), || f.call::<Dynamic>(engine, ast, ()));
+            if let (Ok(_), Err(e)) = (&result, done) {
+                result = Err(e);
+            }
+        }
+        result
     }
 
     /// Carries out what the lab held back, after a script or a REPL entry ran (also after it

@@ -1,9 +1,9 @@
 //! The language reference in Markdown, generated from the catalog (`nslab doc`), so the
 //! reference, `:help` and the registrations cannot drift apart.
 
-use super::catalog::{self, FnDoc};
+use super::catalog::{self, Native};
 
-fn entry(d: &FnDoc) -> String {
+fn entry(d: &Native) -> String {
     let forms: String = d.forms.iter().map(|f| format!("    {f}\n")).collect();
     format!("### `{}`\n\n{}\n\n{forms}\nExample: `{}`\n\nLike: `{}`\n", d.name, d.summary, d.example, d.ip)
 }
@@ -19,6 +19,17 @@ pub fn markdown() -> String {
     for d in catalog::all() {
         out.push('\n');
         out.push_str(&entry(d));
+    }
+    out.push_str("\n## Result types\n\nWhat the functions return, with their fields (`p.ok`, `r.dst`).\n");
+    for t in super::types::TYPES {
+        out.push_str(&format!("\n### `{}`\n\n{}\n", t.name, t.summary));
+        if t.map {
+            out.push_str("\nA map.\n");
+        }
+        out.push_str("\n| field | type | meaning |\n|---|---|---|\n");
+        for (name, ty, doc) in t.fields {
+            out.push_str(&format!("| `{name}` | {ty} | {doc} |\n"));
+        }
     }
     out
 }

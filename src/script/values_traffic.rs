@@ -142,7 +142,7 @@ mod tests {
             from: from.into(),
             to: to.into(),
             dst: dst.parse().unwrap(),
-            report: PingReport { sent: 1, received, rtts_ms: vec![rtt; received as usize], error: None },
+            report: PingReport { sent: 1, received, rtts_ms: vec![rtt; received as usize], ..Default::default() },
         }
     }
 

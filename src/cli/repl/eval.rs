@@ -55,6 +55,7 @@ impl Evaluator {
             self.origins.insert(f.name.to_string(), number - 1);
         }
         let result = session.eval_ast(&merged, None);
+        let result = session.run_deferred(&merged, result);
         match session.carry_out_held_back(result) {
             Ok(value) => {
                 self.took_effect.push(text.trim_end().to_string());

@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::commands::COMMANDS;
-use crate::script::catalog::{self, FnDoc};
+use crate::script::catalog::{self, Native};
 
 pub fn overview() -> String {
     let mut out =
@@ -12,6 +12,8 @@ pub fn overview() -> String {
     for d in catalog::all() {
         let _ = writeln!(out, "  {:width$}  {}", d.name, first_sentence(d.summary));
     }
+    let types: Vec<&str> = crate::script::types::TYPES.iter().map(|t| t.name).collect();
+    let _ = writeln!(out, "\nResult types (`:help TYPE` lists the fields): {}", types.join(", "));
     out.push_str("\nCommands:\n");
     for c in COMMANDS {
         let _ = writeln!(out, "  {:14}  {}", format!(":{} {}", c.name, c.args).trim_end(), c.summary);
@@ -35,6 +37,9 @@ pub fn topic(name: &str, defined: &[String], builtin: Option<&std::collections::
     if let Some(d) = catalog::find(name) {
         return Ok(function(d));
     }
+    if let Some(t) = crate::script::types::find(name) {
+        return Ok(format!("{}\n\n  {}", t.name, crate::script::types::describe(t).replace('\n', "\n  ")));
+    }
     if !defined.is_empty() {
         return Ok(format!("{}\n\n  defined in this session", defined.join("\n")));
     }
@@ -50,7 +55,7 @@ pub fn topic(name: &str, defined: &[String], builtin: Option<&std::collections::
     Err(msg)
 }
 
-fn function(d: &FnDoc) -> String {
+fn function(d: &Native) -> String {
     let mut out = d.forms.join("\n");
     let _ = write!(out, "\n\n  {}\n\n  example:  {}\n  ip:       {}", d.summary, d.example, d.ip);
     out

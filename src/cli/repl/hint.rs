@@ -89,11 +89,11 @@ mod tests {
     fn the_forms_that_take_the_argument_being_typed() {
         assert_eq!(
             hint("ping(", 5, 200, &none).unwrap().trim(),
-            "ping(dst) | (ns, dst) | (ns, dst, #{count, timeout, interval}) -> Ping"
+            "ping(dst) | (ns, dst) | (dst, #{count, timeout, interval, ttl, size, from, dev}) | (ns, dst, #{count, timeout, interval, ttl, size, from, dev}) -> Ping"
         );
         assert_eq!(
             hint("ping(n, \"1.2.3.4\", ", 19, 200, &none).unwrap().trim(),
-            "ping(ns, dst, #{count, timeout, interval}) -> Ping"
+            "ping(ns, dst, #{count, timeout, interval, ttl, size, from, dev}) -> Ping"
         );
         assert_eq!(hint("n.up(", 5, 200, &none).unwrap().trim(), "up(ns, link)");
     }

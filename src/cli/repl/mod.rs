@@ -44,7 +44,7 @@ pub fn repl(args: ReplArgs) -> i32 {
         interrupt: Interrupt::StopsStatement,
     };
     match Session::open(plan) {
-        Ok(session) => start(session, None, args.sandbox, Keep::asked(args.keep, args.sandbox)),
+        Ok(session) => start(session, None, args.sandbox, Keep::asked(args.keep)),
         Err(refusal) => refusal.report(),
     }
 }

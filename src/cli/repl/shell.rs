@@ -155,10 +155,10 @@ impl<'s> Shell<'s> {
                 }
             }
             Command::Keep => {
+                self.keep = Keep::Yes;
                 if self.sandbox {
-                    note!("note: the sandbox ends with nslab, so its lab cannot outlive the REPL");
+                    note!("the lab will be left standing in its sandbox when you leave; `nslab shell` enters it, `nslab down` removes it");
                 } else {
-                    self.keep = Keep::Yes;
                     note!("the lab will be left standing when you leave; `nslab down` removes it");
                 }
             }
