@@ -63,7 +63,7 @@ fn teardown_deletes_exactly_the_labs_group_and_leaves_foreign_links() {
     assert_eq!(s["rc"].trim(), "0", "{run:?}");
     let g: u64 = s["group"].trim().parse().unwrap();
     assert_eq!(g >> 24, 0x6e, "the lab's link group is nslab's: {run:?}");
-    assert_eq!(last_line(&s["err"]), "torn down: 1 namespace, 3 links, 1 route", "{run:?}");
+    assert_eq!(last_line(&s["err"]), "torn down: 1 namespace, 2 links, 1 route", "{run:?}");
     let other = (g ^ 1).to_string();
     let mut left = links(&s["links"]);
     left.sort();

@@ -174,7 +174,7 @@ fn run(spaces: &BTreeMap<Option<String>, Space>, home: &File, group: u32) -> Out
         let named: Vec<(u32, String)> = links.iter().filter(|l| l.group == group).map(|l| (l.index, l.name.clone())).collect();
         match group_delete::delete(file.as_ref(), home, group, &named) {
             Ok(()) => {
-                out.report.links += members.len();
+                out.report.links += counted(&links, &plan.members);
                 out.settled.extend(members);
                 // Addresses, routes and qdiscs the lab put on those links went with them.
                 let deleted: HashSet<u32> = plan.members.iter().map(|(_, index)| *index).collect();
@@ -189,7 +189,7 @@ fn run(spaces: &BTreeMap<Option<String>, Space>, home: &File, group: u32) -> Out
             }
             // Gone meanwhile, with a namespace the kernel was cleaning up: the lab's all the same.
             Err(e) if e.code() == Some(Errno::ENODEV) => {
-                out.report.links += members.len();
+                out.report.links += counted(&links, &plan.members);
                 out.settled.extend(members);
             }
             // Anything else: the one-by-one path tries each link and reports what fails.
@@ -197,6 +197,18 @@ fn run(spaces: &BTreeMap<Option<String>, Space>, home: &File, group: u32) -> Out
         }
     }
     out
+}
+
+/// How many links the report counts for `members`: a veth pair with both ends here counts once,
+/// as when one end is deleted and takes the other with it.
+fn counted(links: &[LinkInfo], members: &[(usize, u32)]) -> usize {
+    let indexes: HashSet<u32> = members.iter().map(|(_, i)| *i).collect();
+    let second_ends = links
+        .iter()
+        .filter(|l| l.kind == "veth" && indexes.contains(&l.index) && l.peer_netnsid.is_none())
+        .filter(|l| l.peer_index.is_some_and(|p| p < l.index && indexes.contains(&p)))
+        .count();
+    members.len() - second_ends
 }
 
 /// What one namespace's listing says about the lab's records there.
@@ -283,6 +295,17 @@ mod tests {
         assert_eq!(p.strangers.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(), ["veth0", "veth9"]);
         // The record's ifindex 6 is not there: its link is gone.
         assert_eq!(p.absent, vec![3]);
+    }
+
+    #[test]
+    fn a_pair_with_both_ends_here_counts_once() {
+        let mut a = link(7, "r0", G);
+        let mut b = link(8, "r1", G);
+        let mut c = link(9, "r2", G);
+        (a.peer_index, b.peer_index) = (Some(8), Some(7));
+        // r2's peer is in another namespace (its id there): counted on its own.
+        (c.peer_index, c.peer_netnsid) = (Some(8), Some(0));
+        assert_eq!(counted(&[a, b, c], &[(1, 7), (2, 8), (3, 9)]), 2);
     }
 
     #[test]

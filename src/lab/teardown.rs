@@ -136,10 +136,13 @@ fn remove_with(objects: &[Object], home: &File, group: Option<u32>, whole: Optio
     // namespace (see `outside_links.rs`): on a thread of its own while the lab's processes end and
     // its namespaces are unmounted, since the delete mostly waits for an RCU barrier. (Links
     // moved in from outside carry no lab group: they go back below, as before.)
+    // (The namespaces this teardown deletes: those still the lab's.)
     let deleting: HashSet<&str> = objects
         .iter()
         .filter_map(|o| match o {
-            Object::Netns { name, .. } => Some(name.as_str()),
+            Object::Netns { name, inode: Some(inode), .. } => {
+                matches!(netns::at_name(name), AtName::Namespace(found) if found == *inode).then_some(name.as_str())
+            }
             _ => None,
         })
         .collect();
