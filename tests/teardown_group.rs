@@ -103,3 +103,41 @@ fn a_foreign_link_stamped_with_the_labs_group_is_left_and_the_labs_links_still_g
     assert_eq!(s["netns"].trim(), "0", "{run:?}");
     assert_eq!(s["ledgers"].trim(), "0", "{run:?}");
 }
+
+/// The walkthrough's end while the kernel is still cleaning up another lab's 60 namespaces (its
+/// one work queue busy): when nslab returns, no name, link or address of the lab is left.
+#[test]
+fn nothing_of_the_lab_is_visible_when_nslab_returns_while_another_lab_is_cleaned_up() {
+    let other = script("busy-other", "other.rhai", "for i in 1..=60 { netns_add(`o${i}`); }\n");
+    let lab = script(
+        "busy-lab",
+        "lab.rhai",
+        r#"
+        let n = netns_add("netns1");
+        veth("veth0", "veth1");
+        move_to("veth1", n);
+        addr(n, "veth1", "10.1.1.1/24");
+        up(n, "veth1");
+        addr("veth0", "10.1.1.2/24");
+        up("veth0");
+        assert(ping(n, "10.1.1.2").ok);
+        netns_del("netns1");
+        "#,
+    );
+    let run = in_private_netns(&format!(
+        r#"$NSLAB run {other} 2> /dev/null || exit 8
+        $NSLAB run {lab} || exit 9
+        echo "=links"; ip -j link show
+        echo "=addrs"; ip -j addr show | jq -c '[.[].addr_info[].local]'
+        echo "=netns"; ls /run/netns | wc -l"#,
+        other = other.display(),
+        lab = lab.display()
+    ));
+    assert_eq!(run.code, 0, "{run:?}");
+    let s = sections(&run.stdout);
+    let names: Vec<String> = links(&s["links"]).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["lo"], "{run:?}");
+    assert_eq!(s["addrs"].trim(), r#"["127.0.0.1","::1"]"#, "{run:?}");
+    assert_eq!(s["netns"].trim(), "0", "{run:?}");
+    assert!(run.stderr.contains("torn down: 1 link"), "{run:?}");
+}

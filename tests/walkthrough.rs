@@ -158,9 +158,9 @@ fn errors_in_imported_modules_show_both_places() {
     assert!(run.stderr.contains("main.rhai:3:4]") && run.stderr.contains("in broken()"), "and at the call: {run:?}");
 }
 
-/// The walkthrough's end: netns1 deleted after a ping from inside it. The root-side veth goes
-/// only once the kernel has cleaned netns1 up, an RCU grace period after nslab's last socket in
-/// it closed; nslab returns after that, so `ip link` right afterwards shows nothing of the lab.
+/// The walkthrough's end: netns1 deleted after a ping from inside it. The kernel would take the
+/// root-side veth only when it has cleaned netns1 up; teardown deletes it itself (by the lab's
+/// link group) and returns once it is gone, so `ip link` right afterwards shows nothing of the lab.
 #[test]
 fn the_root_side_veth_is_gone_when_nslab_returns() {
     let path = script(
