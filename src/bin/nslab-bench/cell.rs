@@ -147,7 +147,7 @@ fn run(spec: &Spec) -> Result<Outcome, String> {
         }
         (Workload::W3, _) => whole(spec, bash_cmd(dir, &plan.build), true),
         (Workload::W3AfterTeardown | Workload::W3DuringTeardown, _) => busy(spec, dir, &plan.build),
-        (Workload::EndsEach | Workload::EndsGroup | Workload::EndsWait, _) => {
+        (Workload::EndsEach | Workload::EndsGroup | Workload::EndsGroupDetached | Workload::EndsWait, _) => {
             crate::ends::run(spec, dir).map(|o| Outcome { busy: spec.load > 0, ..o })
         }
         (_, Tool::Nslab | Tool::NslabMove) => nslab_lab(spec, &path(dir, &plan.build), plan.namespaces),

@@ -1,8 +1,9 @@
 //! The ways to end a lab's links outside its namespaces, measured with `ip` on K root-side veth
 //! ends whose peers are in one lab namespace (`--only ends`): deleting each link (one request
-//! per link, as `ip -batch` sends them), deleting the link group (one request), and deleting the
-//! namespace and waiting until the kernel's namespace cleanup has taken the root-side ends (how
-//! nslab ended a lab before). Each is timed from its start until neither a link nor the
+//! per link, as `ip -batch` sends them), deleting the link group (one request), the same sent by
+//! a process not waited for (what nslab does: a forked child waits out the kernel's RCU barrier
+//! after the links are gone from sight), and deleting the namespace and waiting until the
+//! kernel's namespace cleanup has taken the root-side ends (how nslab ended a lab before). Each is timed from its start until neither a link nor the
 //! namespace's name is visible, alone and right after another lab's W1 teardown.
 
 use std::fmt::Write as _;
@@ -26,13 +27,14 @@ fn ip(args: &str) -> Result<(), String> {
     }
 }
 
+fn link_exists(name: &str) -> bool {
+    let name = std::ffi::CString::new(name).expect("no NUL");
+    // SAFETY: a valid NUL-terminated string; if_nametoindex only reads it.
+    unsafe { libc::if_nametoindex(name.as_ptr()) != 0 }
+}
+
 fn any_visible(k: usize) -> bool {
-    Path::new("/run/netns/lab").exists()
-        || (1..=k).any(|i| {
-            let name = std::ffi::CString::new(format!("r{i}")).expect("no NUL");
-            // SAFETY: a valid NUL-terminated string; if_nametoindex only reads it.
-            unsafe { libc::if_nametoindex(name.as_ptr()) != 0 }
-        })
+    Path::new("/run/netns/lab").exists() || (1..=k).any(|i| link_exists(&format!("r{i}")))
 }
 
 /// One run inside a cell: builds the K pairs, optionally runs the other lab (`spec.load`
@@ -73,6 +75,26 @@ pub fn run(spec: &Spec, dir: &Path) -> Result<Outcome, String> {
             ip(&format!("link del group {GROUP}"))?;
             ip("netns del lab")?;
         }
+        Workload::EndsGroupDetached => {
+            let mut child = Command::new("ip")
+                .args(["link", "del", "group", &GROUP.to_string()])
+                .spawn()
+                .map_err(|e| format!("run ip: {e}"))?;
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while (1..=k).any(|i| link_exists(&format!("r{i}"))) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            ip("netns del lab")?;
+            let exited = Instant::now();
+            let _ = child.wait();
+            return Ok(Outcome {
+                ok: true,
+                total: (exited - started).as_secs_f64(),
+                gone: Some((exited - started).as_secs_f64()),
+                busy: spec.load > 0,
+                ..Default::default()
+            });
+        }
         _ => ip("netns del lab")?,
     }
     let exited = Instant::now();
@@ -106,6 +128,7 @@ pub fn table(results: &[CellResult], ks: &[usize], load: usize) -> String {
         for (w, label) in [
             (Workload::EndsEach, "delete each link (ip -batch: K requests)"),
             (Workload::EndsGroup, "delete the link group (1 request)"),
+            (Workload::EndsGroupDetached, "the same, its barrier left to a child (nslab)"),
             (Workload::EndsWait, "delete the namespace, wait for the kernel"),
         ] {
             let cell = |busy: bool| {

@@ -352,7 +352,7 @@ fn bench(mut args: Args) -> Result<(), String> {
     let load = args.busy_sizes.first().copied().unwrap_or(100);
     if parts("ends")? {
         for &k in &args.ends_k {
-            for w in [Workload::EndsEach, Workload::EndsGroup, Workload::EndsWait] {
+            for w in [Workload::EndsEach, Workload::EndsGroup, Workload::EndsGroupDetached, Workload::EndsWait] {
                 for l in [0, load] {
                     let spec = Spec { load: l, ..bench.spec(w, Tool::Bash, k) };
                     results.push(bench.measure_spec(spec, args.reps_w3, args.budget * 4.0));

@@ -25,6 +25,8 @@ pub enum Workload {
     /// peers' namespace and waiting for the kernel (`ends.rs`).
     EndsEach,
     EndsGroup,
+    /// The group delete sent by another process, not waited for: what nslab does.
+    EndsGroupDetached,
     EndsWait,
     /// `nslab run` of an empty script.
     Empty,
@@ -42,6 +44,7 @@ impl Workload {
             Workload::W3DuringTeardown => "W3 while another lab tears down a W1",
             Workload::EndsEach => "ending links: each",
             Workload::EndsGroup => "ending links: group",
+            Workload::EndsGroupDetached => "ending links: group, detached",
             Workload::EndsWait => "ending links: wait",
             Workload::Empty => "start-up: nslab run of an empty script",
             Workload::Check => "start-up: nslab check scripts/walkthrough.rhai",
@@ -224,7 +227,7 @@ pub fn plan(workload: Workload, tool: Tool, n: usize, dir: &Path, idioms: Idioms
         },
         (Workload::Check, _) => Plan { files: vec![], build: String::new(), teardown: None, namespaces: 0 },
         // ends.rs writes its own files.
-        (Workload::EndsEach | Workload::EndsGroup | Workload::EndsWait, _) => {
+        (Workload::EndsEach | Workload::EndsGroup | Workload::EndsGroupDetached | Workload::EndsWait, _) => {
             Plan { files: vec![], build: String::new(), teardown: None, namespaces: 0 }
         }
     }
