@@ -136,9 +136,12 @@ fn remove_with(objects: &[Object], home: &File, group: Option<u32>, whole: Optio
     // namespace (see `outside_links.rs`): on a thread of its own while the lab's processes end and
     // its namespaces are unmounted, since the delete mostly waits for an RCU barrier. (Links
     // moved in from outside carry no lab group: they go back below, as before.)
-    // (The namespaces this teardown deletes: those still the lab's.)
+    // (The namespaces this teardown deletes: those still the lab's; looked at only when there
+    // are such links, which a lab of namespaces alone has not.)
+    let outside_links = objects.iter().any(|o| matches!(o, Object::Link { .. }));
     let deleting: HashSet<&str> = objects
         .iter()
+        .filter(|_| outside_links)
         .filter_map(|o| match o {
             Object::Netns { name, inode: Some(inode), .. } => {
                 matches!(netns::at_name(name), AtName::Namespace(found) if found == *inode).then_some(name.as_str())
