@@ -25,6 +25,7 @@ mod shell;
 mod side_by_side;
 mod subtests;
 mod support;
+mod teardown_group;
 mod trace;
 mod traffic;
 mod traffic_full;

@@ -3,6 +3,7 @@
 pub(crate) mod addr_options;
 pub(crate) mod error;
 pub(crate) mod exec;
+pub(crate) mod group_delete;
 pub mod heap;
 pub mod icmp;
 pub(crate) mod keeper;

@@ -57,7 +57,11 @@ pub fn end_adopted(known: &HashSet<i32>) -> usize {
     let mut ended = HashSet::new();
     let deadline = Instant::now() + END_WAIT;
     loop {
-        let adopted: Vec<(i32, bool)> = children_of(me).into_iter().filter(|(pid, _)| !known.contains(pid)).collect();
+        // (Not the children nslab forked to delete a link group: see `group_delete`.)
+        let adopted: Vec<(i32, bool)> = children_of(me)
+            .into_iter()
+            .filter(|(pid, _)| !known.contains(pid) && !super::group_delete::is_helper(*pid))
+            .collect();
         if adopted.is_empty() || Instant::now() >= deadline {
             break;
         }

@@ -20,6 +20,7 @@ mod links;
 mod moved;
 mod namespaces;
 mod neigh;
+mod outside_links;
 mod probe;
 mod route_args;
 mod route_list;

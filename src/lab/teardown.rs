@@ -151,11 +151,32 @@ fn remove_with(
     standing: Option<&AtomicUsize>,
 ) -> TeardownReport {
     let dead = whole.unwrap_or(false);
-    // A link that goes with a deleted namespace is waited for (one RCU grace period after the
-    // last socket in that namespace closed, 14-70 ms) so that nobody sees it after nslab returns;
-    // in a sandbox nobody can, and the sandbox's namespace takes the link with it anyway.
+    // A link the group removal did not settle (one whose group someone changed, a namespace
+    // holding a stranger in the lab's group, or part of a lab) and that goes with a deleted
+    // namespace is waited for, so that nobody sees it after nslab returns; in a sandbox nobody
+    // can, and the sandbox's namespace takes the link with it anyway.
     let wait_for_vanishing = !crate::engine::sandbox::entered();
     let mut report = TeardownReport::default();
+    // The lab's links outside its namespaces go first, by their link group, one request per
+    // namespace (see `outside_links.rs`): on a thread of its own while the lab's processes end and
+    // its namespaces are unmounted, since the delete mostly waits for an RCU barrier. (Links
+    // moved in from outside carry no lab group: they go back below, as before.)
+    // (The namespaces this teardown deletes: those still the lab's; looked at only when there
+    // are such links, which a lab of namespaces alone has not.)
+    let outside_links = objects.iter().any(|o| matches!(o, Object::Link { .. }));
+    let deleting: HashSet<&str> = objects
+        .iter()
+        .filter(|_| outside_links)
+        .filter_map(|o| match o {
+            Object::Netns { name, inode: Some(inode), .. } => {
+                matches!(netns::at_name(name), AtName::Namespace(found) if found == *inode).then_some(name.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    let overlap = !deleting.is_empty() || objects.iter().any(|o| matches!(o, Object::Process { .. } | Object::Pidns { .. }));
+    // (Only for a whole lab: the group is the whole lab's, and part of it is removed one by one.)
+    let outside = super::outside_links::start(objects, home, group.filter(|_| whole.is_some()), &deleting, overlap);
     // Which groups have something running, read once for all processes.
     let live = if objects.iter().any(|o| matches!(o, Object::Process { .. })) { spawn::live_groups() } else { HashSet::new() };
     for obj in objects.iter().rev() {
@@ -264,22 +285,26 @@ fn remove_with(
             }
         }
     }
+    let settled = outside.finish(&mut report);
     let rest: Vec<&Object> = objects
         .iter()
-        .filter(|o| {
-            matches!(
-                o,
-                Object::Link { .. }
-                    | Object::Addr { .. }
-                    | Object::Route { .. }
-                    | Object::Rule { .. }
-                    | Object::Qdisc { .. }
-                    | Object::LinkSet { .. }
-                    | Object::Neigh { .. }
-                    | Object::Fdb { .. }
-                    | Object::Flushed { .. }
-            )
+        .enumerate()
+        .filter(|(i, o)| {
+            !settled.contains(i)
+                && matches!(
+                    o,
+                    Object::Link { .. }
+                        | Object::Addr { .. }
+                        | Object::Route { .. }
+                        | Object::Rule { .. }
+                        | Object::Qdisc { .. }
+                        | Object::LinkSet { .. }
+                        | Object::Neigh { .. }
+                        | Object::Fdb { .. }
+                        | Object::Flushed { .. }
+                )
         })
+        .map(|(_, o)| o)
         .collect();
     if rest.is_empty() {
         return report;

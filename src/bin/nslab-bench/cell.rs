@@ -43,6 +43,9 @@ pub struct Spec {
     /// Without one (for `perf`), teardown is timed to the process's exit only.
     #[serde(default = "yes")]
     pub userns: bool,
+    /// Ending links (`ends.rs`): the other lab's size, run before (0: alone).
+    #[serde(default)]
+    pub load: usize,
 }
 
 fn yes() -> bool {
@@ -66,6 +69,16 @@ pub struct Outcome {
     pub total: f64,
     /// Spawn until the kernel has finished cleaning up.
     pub total_clean: f64,
+    /// W3: spawn until nothing of the walkthrough's lab is visible any more (no name in
+    /// /run/netns, no veth0/veth1, no 10.1.1.x address), polled from the run's exit on.
+    #[serde(default)]
+    pub gone: Option<f64>,
+    /// W3: something of the lab was still visible when the run exited.
+    #[serde(default)]
+    pub left_at_exit: bool,
+    /// Ending links: measured right after another lab's teardown.
+    #[serde(default)]
+    pub busy: bool,
     /// nslab: of the build, the time its main thread ran on a CPU, and the time it was ready to
     /// run but waited for a CPU (other load on the machine), from /proc/PID/schedstat.
     #[serde(default)]
@@ -133,6 +146,10 @@ fn run(spec: &Spec) -> Result<Outcome, String> {
             whole(spec, nslab_cmd(spec, &["run", "--sandbox", &walkthrough.display().to_string()]), true)
         }
         (Workload::W3, _) => whole(spec, bash_cmd(dir, &plan.build), true),
+        (Workload::W3AfterTeardown | Workload::W3DuringTeardown, _) => busy(spec, dir, &plan.build),
+        (Workload::EndsEach | Workload::EndsGroup | Workload::EndsGroupDetached | Workload::EndsWait, _) => {
+            crate::ends::run(spec, dir).map(|o| Outcome { busy: spec.load > 0, ..o })
+        }
         (_, Tool::Nslab | Tool::NslabMove) => nslab_lab(spec, &path(dir, &plan.build), plan.namespaces),
         _ => peer_lab(spec, dir, &plan),
     }
@@ -301,6 +318,33 @@ fn usage_into(o: &mut Outcome, f: &Finished) {
     o.sys = tv(f.usage.ru_stime);
 }
 
+/// Whether anything of the walkthrough's lab is visible in the cell: its namespace's name, its
+/// links, or one of its addresses (the kernel's local table lists every local address).
+fn walkthrough_visible() -> bool {
+    let link = |name: &std::ffi::CStr| {
+        // SAFETY: a valid NUL-terminated string; if_nametoindex only reads it.
+        unsafe { libc::if_nametoindex(name.as_ptr()) != 0 }
+    };
+    Path::new("/run/netns/netns1").exists()
+        || link(c"veth0")
+        || link(c"veth1")
+        || std::fs::read_to_string("/proc/net/fib_trie").is_ok_and(|t| t.contains("10.1.1."))
+}
+
+/// Polls from a W3 run's exit until nothing of its lab is visible: fills `gone`, `left_at_exit`.
+fn watch_gone(o: &mut Outcome, f: &Finished) -> Result<(), String> {
+    o.left_at_exit = walkthrough_visible();
+    let deadline = Instant::now() + CLEANUP_TIMEOUT;
+    while walkthrough_visible() {
+        if Instant::now() > deadline {
+            return Err(format!("the walkthrough's lab still visible {} s after the run", CLEANUP_TIMEOUT.as_secs()));
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    o.gone = Some(if o.left_at_exit { secs(Instant::now() - f.started) } else { o.total });
+    Ok(())
+}
+
 /// A run measured as a whole: spawn to exit, then to the kernel's cleanup when `clean`.
 fn whole(spec: &Spec, cmd: Command, clean: bool) -> Result<Outcome, String> {
     let f = execute(cmd)?;
@@ -308,6 +352,9 @@ fn whole(spec: &Spec, cmd: Command, clean: bool) -> Result<Outcome, String> {
     let mut o = Outcome { ok: true, total: secs(f.ended - f.started), ..Default::default() };
     if matches!(spec.tool, Tool::Nslab | Tool::NslabSandbox) {
         usage_into(&mut o, &f);
+    }
+    if spec.workload.walkthrough() {
+        watch_gone(&mut o, &f)?;
     }
     if clean {
         let t = kernel_clean(spec)?;
@@ -317,6 +364,47 @@ fn whole(spec: &Spec, cmd: Command, clean: bool) -> Result<Outcome, String> {
     }
     o.build = o.total;
     Ok(o)
+}
+
+/// The W3 command of a tool.
+fn walkthrough_cmd(spec: &Spec, dir: &Path, build: &str) -> Command {
+    let walkthrough = spec.repo.join("scripts/walkthrough.rhai").display().to_string();
+    match spec.tool {
+        Tool::Nslab => nslab_cmd(spec, &["run", &walkthrough]),
+        Tool::NslabSandbox => nslab_cmd(spec, &["run", "--sandbox", &walkthrough]),
+        _ => bash_cmd(dir, build),
+    }
+}
+
+/// W3 with another lab (nslab, a W1 of N namespaces) tearing down: started right after that
+/// lab's run has returned, or as soon as it starts its teardown. Timed like W3 alone, to exit and
+/// until nothing of W3's lab is visible; the kernel's own cleanup is not waited for (it is
+/// mostly the other lab's).
+fn busy(spec: &Spec, dir: &Path, build: &str) -> Result<Outcome, String> {
+    let mut load = nslab_cmd(spec, &["run", &path(dir, workloads::BUSY_LOAD)]);
+    load.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut other = load.spawn().map_err(|e| format!("spawn the other lab: {e}"))?;
+    let mut lines = BufReader::new(other.stdout.take().expect("piped stdout")).lines();
+    // The other lab's teardown starts when its script has printed @built.
+    if !lines.any(|l| l.is_ok_and(|l| l == "@built")) {
+        let _ = other.wait();
+        return Err("the other lab never printed @built".into());
+    }
+    if spec.workload == Workload::W3AfterTeardown {
+        drop(lines);
+        let status = other.wait().map_err(|e| format!("wait for the other lab: {e}"))?;
+        if !status.success() {
+            return Err(format!("the other lab failed: {status}"));
+        }
+        return whole(spec, walkthrough_cmd(spec, dir, build), false);
+    }
+    let measured = whole(spec, walkthrough_cmd(spec, dir, build), false);
+    drop(lines);
+    let out = other.wait_with_output().map_err(|e| format!("wait for the other lab: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("the other lab failed: {}", String::from_utf8_lossy(&out.stderr).trim_end()));
+    }
+    measured
 }
 
 /// nslab builds, prints `@built` (and, for W2, pings and prints `@pinged`), then tears the lab down

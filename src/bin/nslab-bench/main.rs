@@ -6,6 +6,7 @@
 //! Run it with `bench/run` (or `cargo run --release --bin nslab-bench`). `--help` lists options.
 
 mod cell;
+mod ends;
 mod report;
 mod workloads;
 
@@ -34,6 +35,16 @@ struct Args {
     /// Runs per tool for W3.
     #[arg(long, default_value_t = 10)]
     reps_w3: usize,
+    /// Runs per tool for W3 with another lab tearing down (`busy`).
+    #[arg(long, default_value_t = 10)]
+    reps_busy: usize,
+    /// The other lab's size in the busy W3 cases: W3 right after a W1 of the first N has torn
+    /// down, and W3 while a W1 of the second N tears down.
+    #[arg(long, value_delimiter = ',', default_value = "100,500")]
+    busy_sizes: Vec<usize>,
+    /// K, the numbers of root-side links ended in each way (`ends`).
+    #[arg(long, value_delimiter = ',', default_value = "1,10,100")]
+    ends_k: Vec<usize>,
     /// Runs for each start-up measurement.
     #[arg(long, default_value_t = 20)]
     reps_startup: usize,
@@ -41,7 +52,8 @@ struct Args {
     /// (every cell runs at least once; nslab's cells always run all their repetitions).
     #[arg(long, default_value_t = 15.0)]
     budget: f64,
-    /// Which parts to run: w1, w2, w3, startup (default: all).
+    /// Which parts to run: w1, w2, w3, busy (W3 while another lab tears down), ends (the ways
+    /// to end a lab's root-side links, with ip), startup (default: all).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Which tools: nslab, bash, ip-batch, ip-batch-born (the default set), and nslab-move
@@ -155,7 +167,17 @@ struct Bench {
 
 impl Bench {
     fn spec(&self, workload: Workload, tool: Tool, n: usize) -> Spec {
-        Spec { workload, tool, n, nslab: self.nslab.clone(), repo: repo_root(), idioms: self.idioms, wrap: vec![], userns: true }
+        Spec {
+            workload,
+            tool,
+            n,
+            nslab: self.nslab.clone(),
+            repo: repo_root(),
+            idioms: self.idioms,
+            wrap: vec![],
+            userns: true,
+            load: 0,
+        }
     }
 
     /// One run in a fresh private namespace.
@@ -187,7 +209,11 @@ impl Bench {
     /// Repeats a cell until it has `reps` good runs (peers: fewer when the budget would be
     /// exceeded). A failed run is recorded and retried, up to `reps` failures.
     fn measure(&self, workload: Workload, tool: Tool, n: usize, reps: usize, budget: f64) -> CellResult {
-        let spec = self.spec(workload, tool, n);
+        self.measure_spec(self.spec(workload, tool, n), reps, budget)
+    }
+
+    fn measure_spec(&self, spec: Spec, reps: usize, budget: f64) -> CellResult {
+        let (workload, tool, n) = (spec.workload, spec.tool, spec.n);
         let started = Instant::now();
         let mut result = CellResult { workload, tool, n, runs: vec![], failures: vec![], error: None };
         let mut last = 0.0;
@@ -252,6 +278,8 @@ fn part(s: &str) -> Option<&'static str> {
         "w1" => Some("w1"),
         "w2" => Some("w2"),
         "w3" => Some("w3"),
+        "busy" => Some("busy"),
+        "ends" => Some("ends"),
         "startup" => Some("startup"),
         _ => None,
     }
@@ -263,6 +291,7 @@ fn bench(mut args: Args) -> Result<(), String> {
         args.reps = 3;
         args.reps_w3 = 5;
         args.reps_startup = 10;
+        args.reps_busy = 5;
     }
     let nslab = find_nslab(args.nslab.clone())?;
     let me = std::env::current_exe().map_err(|e| e.to_string())?;
@@ -312,6 +341,25 @@ fn bench(mut args: Args) -> Result<(), String> {
             }
         }
     }
+    if parts("busy")? {
+        let sizes = [Workload::W3AfterTeardown, Workload::W3DuringTeardown].into_iter().zip(args.busy_sizes.iter().copied());
+        for (w, n) in sizes {
+            for &tool in tools.iter().filter(|t| matches!(t, Tool::Nslab | Tool::Bash | Tool::IpBatch)) {
+                results.push(bench.measure(w, tool, n, args.reps_busy, args.budget));
+            }
+        }
+    }
+    let load = args.busy_sizes.first().copied().unwrap_or(100);
+    if parts("ends")? {
+        for &k in &args.ends_k {
+            for w in [Workload::EndsEach, Workload::EndsGroup, Workload::EndsGroupDetached, Workload::EndsWait] {
+                for l in [0, load] {
+                    let spec = Spec { load: l, ..bench.spec(w, Tool::Bash, k) };
+                    results.push(bench.measure_spec(spec, args.reps_w3, args.budget * 4.0));
+                }
+            }
+        }
+    }
     if parts("startup")? {
         for w in [Workload::Empty, Workload::Check] {
             results.push(bench.measure(w, Tool::Nslab, 1, args.reps_startup, args.budget));
@@ -326,8 +374,16 @@ fn bench(mut args: Args) -> Result<(), String> {
     }
     for (w, name) in [(Workload::W3, "w3"), (Workload::Empty, "startup"), (Workload::Check, "startup")] {
         if parts(name)? {
-            println!("{}", report::whole_table(&results, w));
+            println!("{}", report::whole_table(&results, w, 1));
         }
+    }
+    if parts("busy")? {
+        for (w, &n) in [Workload::W3AfterTeardown, Workload::W3DuringTeardown].iter().zip(&args.busy_sizes) {
+            println!("{}", report::whole_table(&results, *w, n));
+        }
+    }
+    if parts("ends")? {
+        println!("{}", ends::table(&results, &args.ends_k, load));
     }
     println!("{}", report::failures(&results));
     println!("{}", report::targets(&results, idioms));
@@ -350,7 +406,8 @@ fn bench(mut args: Args) -> Result<(), String> {
 fn emit(dir: &Path, sizes: &[usize], idioms: Idioms) -> Result<(), String> {
     let n = sizes.first().copied().unwrap_or(10);
     for w in [Workload::W1, Workload::W2, Workload::W3] {
-        for tool in Tool::ALL {
+        // (The sandbox row is W3's only.)
+        for tool in Tool::ALL.into_iter().filter(|t| w == Workload::W3 || *t != Tool::NslabSandbox) {
             let plan = workloads::plan(w, tool, n, Path::new(cell::WORK_DIR), idioms);
             for f in plan.files {
                 let path = dir.join(&f.name);

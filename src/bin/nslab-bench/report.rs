@@ -190,34 +190,121 @@ pub fn lab_table(results: &[CellResult], w: Workload, sizes: &[usize]) -> String
     out
 }
 
-/// W3 and start-up: whole runs.
-pub fn whole_table(results: &[CellResult], w: Workload) -> String {
+/// W3 (alone and busy, `n`: the other lab's size) and start-up: whole runs. For the walkthrough
+/// also the time until nothing of its lab is visible (peers return while the kernel still shows
+/// the root-side veth), with speed-ups on both.
+pub fn whole_table(results: &[CellResult], w: Workload, n: usize) -> String {
     let mut out = String::new();
     let clean = w == Workload::W3;
-    let _ = writeln!(out, "{}   (times in ms: min median max)", w.title());
+    let seen = w.walkthrough();
+    let other = if w.busy() { format!(" of N={n}") } else { String::new() };
+    let _ = writeln!(out, "{}{other}   (times in ms: min median max; x = peer median / nslab median)", w.title());
     let _ = writeln!(
         out,
-        "  {:<22} {:>4}  {:>26}  {:>26}  {:>9}  {:>8}",
+        "  {:<22} {:>4}  {:>26}  {:>26}  {:>26}  {:>9}  {:>8} {:>8}",
         "tool",
         "runs",
         "whole run (start to exit)",
+        if seen { "until nothing visible" } else { "" },
         if clean { "to kernel done" } else { "" },
         "peak RSS",
-        "x"
+        "x",
+        if seen { "x seen" } else { "" }
     );
-    let nslab = find(results, w, 1, Tool::Nslab).and_then(|c| c.stat(|o| o.total));
+    let nslab = find(results, w, n, Tool::Nslab);
+    let (nt, ng) = (nslab.and_then(|c| c.stat(|o| o.total)), nslab.and_then(|c| c.stat(gone_of)));
     for tool in Tool::ALL {
-        let Some(c) = find(results, w, 1, tool) else { continue };
+        let Some(c) = find(results, w, n, tool) else { continue };
         if let Some(err) = &c.error {
             let _ = writeln!(out, "  {:<22} failed: {}", tool.label(), err.lines().next().unwrap_or(""));
             continue;
         }
-        let total = c.stat(|o| o.total);
-        let to_clean = if clean { triple(c.stat(|o| o.total_clean)) } else { " ".repeat(26) };
-        let sx = if tool == Tool::Nslab { String::new() } else { x(ratio(total, nslab)) };
-        let _ = writeln!(out, "  {:<22} {:>4}  {}  {}  {:>9}  {:>8}", tool.label(), runs(c), triple(total), to_clean, rss(c), sx);
+        let (total, gone) = (c.stat(|o| o.total), c.stat(gone_of));
+        let blank = " ".repeat(26);
+        let to_clean = if clean { triple(c.stat(|o| o.total_clean)) } else { blank.clone() };
+        let to_gone = if seen { triple(gone) } else { blank };
+        let (sx, gx) = if tool == Tool::Nslab {
+            (String::new(), String::new())
+        } else {
+            (x(ratio(total, nt)), if seen { x(ratio(gone, ng)) } else { String::new() })
+        };
+        let _ = writeln!(
+            out,
+            "  {:<22} {:>4}  {}  {}  {}  {:>9}  {:>8} {:>8}",
+            tool.label(),
+            runs(c),
+            triple(total),
+            to_gone,
+            to_clean,
+            rss(c),
+            sx,
+            gx
+        );
+        let left = c.runs.iter().filter(|o| o.left_at_exit).count();
+        if seen && left > 0 {
+            let _ =
+                writeln!(out, "  {:<22}       something of the lab still visible at exit in {left} of {} runs", "", c.runs.len());
+        }
     }
     out
+}
+
+/// Spawn until nothing of the walkthrough's lab was visible (the exit, for runs that left nothing).
+fn gone_of(o: &Outcome) -> f64 {
+    o.gone.unwrap_or(o.total)
+}
+
+/// Issue 17's targets: W3 alone within 20 ms, and at most half of bash + ip's time while another
+/// lab tears down (compared with bash's exit, and with bash's lab being gone from sight).
+fn busy_targets(results: &[CellResult], out: &mut String) {
+    let _ = writeln!(out, "Targets (issue 17), from medians:");
+    match find(results, Workload::W3, 1, Tool::Nslab) {
+        Some(c) => {
+            let (t, g) = (c.stat(|o| o.total), c.stat(gone_of));
+            let left = c.runs.iter().filter(|o| o.left_at_exit).count();
+            let _ = writeln!(
+                out,
+                "  W3 alone, `nslab run` whole run: {} ms median, nothing visible after {} ms (target <= 20 ms): {}; \
+                 runs that left something visible at exit: {left}",
+                t.map(|s| ms(s.median)).unwrap_or_default(),
+                g.map(|s| ms(s.median)).unwrap_or_default(),
+                verdict(g.is_some_and(|s| s.median <= 0.020) && left == 0)
+            );
+        }
+        None => {
+            let _ = writeln!(out, "  W3 alone: not measured in this run");
+        }
+    }
+    for w in [Workload::W3AfterTeardown, Workload::W3DuringTeardown] {
+        let cells: Vec<&CellResult> = results.iter().filter(|c| c.workload == w).collect();
+        let Some(nslab) = cells.iter().find(|c| c.tool == Tool::Nslab) else { continue };
+        let n = nslab.n;
+        let ng = nslab.stat(gone_of);
+        for peer in [Tool::Bash, Tool::IpBatch] {
+            let Some(p) = cells.iter().find(|c| c.tool == peer) else { continue };
+            let by_exit = ratio(ng, p.stat(|o| o.total));
+            let by_gone = ratio(ng, p.stat(gone_of));
+            let target = if peer == Tool::Bash {
+                format!(" (target <= 0.5x): {}", verdict(by_exit.is_some_and(|r| r <= 0.5)))
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                out,
+                "  {} of N={n}: nslab (until nothing visible) takes {} of {}'s time to exit{target}; {} of its time until nothing visible",
+                w.title(),
+                r2(by_exit),
+                peer.label(),
+                r2(by_gone)
+            );
+        }
+        let left = nslab.runs.iter().filter(|o| o.left_at_exit).count();
+        let _ = writeln!(out, "    (nslab runs that left something visible at exit: {left})");
+    }
+}
+
+fn r2(r: Option<f64>) -> String {
+    r.map(|r| format!("{r:.2}x")).unwrap_or_else(|| "-".into())
 }
 
 fn verdict(ok: bool) -> &'static str {
@@ -273,7 +360,7 @@ pub fn targets(results: &[CellResult], idioms: Idioms) -> String {
     let bash_w3 = find(results, Workload::W3, 1, Tool::Bash);
     for (tool, how) in [
         (Tool::NslabSandbox, "`nslab run --sandbox` (the README's command)"),
-        (Tool::Nslab, "`nslab run` (waits until the kernel has removed the root-side veth)"),
+        (Tool::Nslab, "`nslab run` (removes the root-side veth itself before it returns)"),
     ] {
         match (find(results, Workload::W3, 1, tool), bash_w3) {
             (Some(n), Some(b)) => {
@@ -301,6 +388,7 @@ pub fn targets(results: &[CellResult], idioms: Idioms) -> String {
         }
         None => out.push_str("  empty script: not measured in this run\n"),
     }
+    busy_targets(results, &mut out);
     out
 }
 

@@ -15,6 +15,19 @@ pub enum Workload {
     W2,
     /// The walkthrough (scripts/walkthrough.rhai), one namespace and one veth pair.
     W3,
+    /// W3 started right after another lab (nslab, W1 of N namespaces) has torn down: the
+    /// kernel is still cleaning that lab's namespaces up (its work queue is the machine's).
+    W3AfterTeardown,
+    /// W3 started when another lab (nslab, W1 of N namespaces) starts its teardown, and run
+    /// while it tears down.
+    W3DuringTeardown,
+    /// Ending K root-side veth ends: one delete per link, one group delete, or deleting their
+    /// peers' namespace and waiting for the kernel (`ends.rs`).
+    EndsEach,
+    EndsGroup,
+    /// The group delete sent by another process, not waited for: what nslab does.
+    EndsGroupDetached,
+    EndsWait,
     /// `nslab run` of an empty script.
     Empty,
     /// `nslab check scripts/walkthrough.rhai`.
@@ -27,6 +40,12 @@ impl Workload {
             Workload::W1 => "W1 chain",
             Workload::W2 => "W2 star",
             Workload::W3 => "W3 walkthrough",
+            Workload::W3AfterTeardown => "W3 right after another lab's W1 teardown",
+            Workload::W3DuringTeardown => "W3 while another lab tears down a W1",
+            Workload::EndsEach => "ending links: each",
+            Workload::EndsGroup => "ending links: group",
+            Workload::EndsGroupDetached => "ending links: group, detached",
+            Workload::EndsWait => "ending links: wait",
             Workload::Empty => "start-up: nslab run of an empty script",
             Workload::Check => "start-up: nslab check scripts/walkthrough.rhai",
         }
@@ -37,6 +56,8 @@ impl Workload {
             "w1" => Some(Workload::W1),
             "w2" => Some(Workload::W2),
             "w3" => Some(Workload::W3),
+            "w3-after" => Some(Workload::W3AfterTeardown),
+            "w3-during" => Some(Workload::W3DuringTeardown),
             "empty" => Some(Workload::Empty),
             "check" => Some(Workload::Check),
             _ => None,
@@ -128,6 +149,21 @@ impl Idioms {
     }
 }
 
+/// The other lab's script in the busy W3 workloads (a W1 of N namespaces, run by nslab).
+pub const BUSY_LOAD: &str = "load-w1.rhai";
+
+impl Workload {
+    /// The busy variants of W3: another lab tears down N namespaces around it.
+    pub fn busy(self) -> bool {
+        matches!(self, Workload::W3AfterTeardown | Workload::W3DuringTeardown)
+    }
+
+    /// The walkthrough, alone or with another lab tearing down.
+    pub fn walkthrough(self) -> bool {
+        self == Workload::W3 || self.busy()
+    }
+}
+
 /// A file to write before the run: path relative to the work directory, and its contents.
 pub struct File {
     pub name: String,
@@ -176,6 +212,13 @@ pub fn plan(workload: Workload, tool: Tool, n: usize, dir: &Path, idioms: Idioms
         }
         (Workload::W3, Tool::Bash) => bash_w3(),
         (Workload::W3, _) => batch_w3(dir),
+        // The W3 run's files plus the other lab's script (`BUSY_LOAD`).
+        (Workload::W3AfterTeardown | Workload::W3DuringTeardown, _) => {
+            let mut p = plan(Workload::W3, tool, 1, dir, idioms);
+            let load = nslab_w1(n, false, idioms);
+            p.files.extend(load.files.into_iter().map(|f| File { name: format!("load-{}", f.name), text: f.text }));
+            p
+        }
         (Workload::Empty, _) => Plan {
             files: vec![File { name: "empty.rhai".into(), text: String::new() }],
             build: "empty.rhai".into(),
@@ -183,6 +226,10 @@ pub fn plan(workload: Workload, tool: Tool, n: usize, dir: &Path, idioms: Idioms
             namespaces: 0,
         },
         (Workload::Check, _) => Plan { files: vec![], build: String::new(), teardown: None, namespaces: 0 },
+        // ends.rs writes its own files.
+        (Workload::EndsEach | Workload::EndsGroup | Workload::EndsGroupDetached | Workload::EndsWait, _) => {
+            Plan { files: vec![], build: String::new(), teardown: None, namespaces: 0 }
+        }
     }
 }
 
