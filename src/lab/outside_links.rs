@@ -268,6 +268,7 @@ mod tests {
             peer_netnsid: None,
             master: None,
             group,
+            ..LinkInfo::default()
         }
     }
 
