@@ -139,5 +139,7 @@ fn nothing_of_the_lab_is_visible_when_nslab_returns_while_another_lab_is_cleaned
     assert_eq!(names, ["lo"], "{run:?}");
     assert_eq!(s["addrs"].trim(), r#"["127.0.0.1","::1"]"#, "{run:?}");
     assert_eq!(s["netns"].trim(), "0", "{run:?}");
-    assert!(run.stderr.contains("torn down: 1 link"), "{run:?}");
+    // `netns_del` deleted the root-side end itself (by group, its RCU wait left to a child):
+    // teardown finds nothing left.
+    assert!(run.stderr.contains("torn down: nothing to remove"), "{run:?}");
 }

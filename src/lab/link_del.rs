@@ -139,17 +139,20 @@ impl Lab {
                 left.push(l.index);
             }
         }
-        if owned && cut.len() > 1 {
+        if owned && !cut.is_empty() {
             // Everything in the namespace is the lab's and goes with it anyway: marked with a
-            // group of their own there, the pairs go in one request (one RCU grace period, ~20
-            // ms, instead of one each).
+            // group of their own there, the pairs go in one request, sent by a child that takes
+            // the kernel's RCU wait (see `engine/group_delete.rs`); this returns once they are
+            // gone from sight.
             let group = DYING_GROUP;
             for (l, _) in &cut {
                 let props = LinkProps { group: Some(group), ..LinkProps::default() };
                 self.block_on(conn.set_props(l.index, &props)).map_err(|e| self.link_error(&target, &l.name, "mark", e))?;
             }
-            self.block_on(conn.del_group(group))
-                .map_err(|e| LabError::from_engine(format!("delete the veths of {target} that lead elsewhere"), e))?;
+            let marked: Vec<(u32, String)> = cut.iter().map(|(l, _)| (l.index, l.name.clone())).collect();
+            let file = self.ns_file(&target)?;
+            crate::engine::group_delete::delete(Some(&file), &self.home, group, &marked)
+                .map_err(|e| LabError::from_engine(format!("delete the links of {target} that lead elsewhere"), e))?;
         } else {
             for (l, _) in &cut {
                 match self.block_on(conn.del_link(l.index)) {
