@@ -182,7 +182,8 @@ mod tests {
              a          -         1/2 addrs  no address\n\
              bee        0.064 ms  -          no address\n\
              c          X         X          -\n\
-             *** Results: 66.7% dropped (2/6 received)"
+             *** Results: 66.7% dropped (2/6 received); no reply: a -> bee (fd00::2), c -> a (10.0.0.1), \
+             c -> bee (10.0.0.2), c -> bee (fd00::2)"
         );
     }
 
