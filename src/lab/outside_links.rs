@@ -58,10 +58,11 @@ struct Record {
 
 /// A record of something on a link outside the lab's namespaces (by ifindex): it goes with the
 /// link.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Attached {
     pos: usize,
-    index: u32,
+    /// The links it is on (a multipath route's every path).
+    indexes: Vec<u32>,
     kind: Kind,
 }
 
@@ -99,14 +100,20 @@ pub(super) fn start(objects: &[Object], home: &File, group: Option<u32>, deletin
     let sandboxed = crate::engine::sandbox::entered();
     spaces.retain(|_, space| !sandboxed || space.links.iter().any(|r| !r.vanishing));
     for (pos, obj) in objects.iter().enumerate() {
-        let (ns, inode, index, kind) = match obj {
-            Object::Addr { ns, ns_inode: Some(inode), index: Some(i), .. } => (ns, *inode, *i, Kind::Addr),
-            Object::Route { ns, ns_inode, dev: Some(i), .. } => (ns, *ns_inode, *i, Kind::Route),
-            Object::Qdisc { ns, ns_inode, index, .. } => (ns, *ns_inode, *index, Kind::Qdisc),
+        let (ns, inode, indexes, kind) = match obj {
+            Object::Addr { ns, ns_inode: Some(inode), index: Some(i), .. } => (ns, *inode, vec![*i], Kind::Addr),
+            Object::Route { ns, ns_inode, dev: Some(i), .. } => (ns, *ns_inode, vec![*i], Kind::Route),
+            // A multipath route goes with its links when every one of its paths does.
+            Object::Route { ns, ns_inode, dev: None, nexthops, .. }
+                if !nexthops.is_empty() && nexthops.iter().all(|h| h.dev.is_some()) =>
+            {
+                (ns, *ns_inode, nexthops.iter().filter_map(|h| h.dev).collect(), Kind::Route)
+            }
+            Object::Qdisc { ns, ns_inode, index, .. } => (ns, *ns_inode, vec![*index], Kind::Qdisc),
             _ => continue,
         };
         if let Some(space) = spaces.get_mut(ns).filter(|s| s.inode == inode) {
-            space.attached.push(Attached { pos, index, kind });
+            space.attached.push(Attached { pos, indexes, kind });
         }
     }
     if spaces.is_empty() {
@@ -178,7 +185,7 @@ fn run(spaces: &BTreeMap<Option<String>, Space>, home: &File, group: u32) -> Out
                 out.settled.extend(members);
                 // Addresses, routes and qdiscs the lab put on those links went with them.
                 let deleted: HashSet<u32> = plan.members.iter().map(|(_, index)| *index).collect();
-                for a in space.attached.iter().filter(|a| deleted.contains(&a.index)) {
+                for a in space.attached.iter().filter(|a| a.indexes.iter().all(|i| deleted.contains(i))) {
                     match a.kind {
                         Kind::Addr => out.report.addrs += 1,
                         Kind::Route => out.report.routes += 1,
