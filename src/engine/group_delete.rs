@@ -135,6 +135,9 @@ unsafe fn child(req: RawFd, answer: RawFd, msg: &[u8; 40]) -> ! {
         let mut all: libc::sigset_t = std::mem::zeroed();
         libc::sigfillset(&mut all);
         libc::sigprocmask(libc::SIG_SETMASK, &all, std::ptr::null_mut());
+        // Its name says what it is to another process (the sandbox's keeper, which adopts it
+        // when nslab exits and must not wait for it: see `is_helper`).
+        libc::prctl(libc::PR_SET_NAME, HELPER_NAME.as_ptr());
         libc::setsid();
         // Nothing of the caller's stays open here: not its output (a reader of it would wait for
         // us), nor a namespace, pipe or socket whose closing someone watches.
@@ -240,9 +243,16 @@ fn deleted(mut data: &[u8]) -> Vec<u32> {
 /// The children sending a delete that have not been collected yet.
 static HELPERS: std::sync::Mutex<Vec<libc::pid_t>> = std::sync::Mutex::new(Vec::new());
 
-/// Whether `pid` is one of those children (teardown's search for adopted orphans leaves them).
+/// The helper's process name (at most 15 bytes).
+const HELPER_NAME: &std::ffi::CStr = c"nslab-groupdel";
+
+/// Whether `pid` is one of those children (teardown's search for adopted orphans leaves them):
+/// one this process forked, or, for the sandbox's keeper that adopts them, a child by that name.
 pub fn is_helper(pid: i32) -> bool {
-    HELPERS.lock().unwrap_or_else(|e| e.into_inner()).contains(&pid)
+    if HELPERS.lock().unwrap_or_else(|e| e.into_inner()).contains(&pid) {
+        return true;
+    }
+    std::fs::read(format!("/proc/{pid}/comm")).is_ok_and(|c| c.strip_suffix(b"\n").unwrap_or(&c) == HELPER_NAME.to_bytes())
 }
 
 /// Collects the child if it has ended; otherwise a thread waits for it (in a short-lived
