@@ -51,6 +51,8 @@ route(a, "10.77.0.0/16", #{nexthops: [#{via: "192.168.100.2", weight: 3}, #{dev:
 route(a, "10.88.0.0/16", #{via: "192.168.100.2", src: "192.168.100.1"});
 rule(a, #{from: "10.200.0.0/24", table: 100, priority: 1000});
 rule(a, #{to: "10.55.0.0/16", action: "blackhole", priority: 1001});
+route(a, "10.201.0.0/24", #{via: "192.168.100.2", table: 100});
+route(a, "fd00:201::/64", #{type: "unreachable", table: 100});
 neigh(b, "eth0", "192.168.100.50", "02:00:00:00:00:50");
 neigh_proxy(b, "eth0", "192.168.100.60");
 forwarding(a, true);
@@ -324,6 +326,9 @@ dump() {
         echo "=$ns route6"; ip "${n[@]}" -j -6 route show
         echo "=$ns qdisc"; tc "${n[@]}" -j qdisc show
         echo "=$ns rule"; ip "${n[@]}" -j rule show; ip "${n[@]}" -j -6 rule show
+        # A table that does not exist makes ip print "[" and fail: then it is empty.
+        echo "=$ns table100"
+        for f in -4 -6; do t=$(ip "${n[@]}" $f -j route show table 100 2>/dev/null) && echo "$t" || echo "[]"; done
         echo "=$ns neigh"; ip "${n[@]}" -j neigh show nud permanent; ip "${n[@]}" -j neigh show proxy
     done
 }
@@ -376,8 +381,9 @@ fn state(dumps: &HashMap<String, String>, prefix: &str, namespaces: &[&str]) -> 
                 r["nexthops"]
             ));
         }
-        // Rules and permanent or proxy neighbours: two JSON arrays each, one per line.
-        for what in ["rule", "neigh"] {
+        // Rules, routes of table 100 and permanent or proxy neighbours: two JSON arrays each,
+        // one per line.
+        for what in ["rule", "table100", "neigh"] {
             let key = format!("{prefix}{ns} {what}");
             for line in dumps[&key].lines().filter(|l| !l.trim().is_empty()) {
                 for item in arr(&json(line)) {

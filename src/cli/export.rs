@@ -239,7 +239,7 @@ fn up(t: &Topology, out: &mut Vec<String>) {
 
 fn routes(t: &Topology, out: &mut Vec<String>) {
     for n in &t.nodes {
-        for r in n.routes.iter().filter(|r| r.protocol != "kernel") {
+        for r in n.routes.iter().chain(&n.tables).filter(|r| r.protocol != "kernel") {
             let family = if r.family == "inet6" { " -6" } else { "" };
             let kind = if r.kind == "unicast" || r.kind.is_empty() { String::new() } else { format!("{} ", r.kind) };
             let mut s = format!("{}{family} route add {kind}{}", ip(n), r.dst);
@@ -257,6 +257,9 @@ fn routes(t: &Topology, out: &mut Vec<String>) {
             }
             if let Some(m) = r.metric {
                 s += &format!(" metric {m}");
+            }
+            if r.table != 254 {
+                s += &format!(" table {}", r.table);
             }
             s += &format!(" proto {}", r.protocol_number);
             for h in &r.nexthops {
@@ -374,6 +377,7 @@ mod tests {
             forwarding,
             links,
             routes: vec![],
+            tables: vec![],
             sysctls: BTreeMap::new(),
             rules: vec![],
             neighbours: vec![],

@@ -344,6 +344,16 @@ impl Conn {
         Ok(msgs.iter().filter(|m| !m.header.flags.contains(RouteFlags::Cloned)).map(route_info).collect())
     }
 
+    /// The routes outside the main table that the kernel did not make itself (its own fill the
+    /// local table), both families.
+    pub async fn routes_beyond_main(&self) -> Result<Vec<RouteInfo>> {
+        let mut out = Vec::new();
+        for v6 in [false, true] {
+            out.extend(self.all_routes(v6).await?.into_iter().filter(|r| r.table != MAIN_TABLE && r.protocol_number != 2));
+        }
+        Ok(out)
+    }
+
     /// The main table, IPv4 then IPv6, like `ip route; ip -6 route`.
     pub async fn routes(&self) -> Result<Vec<RouteInfo>> {
         let mut out = Vec::new();

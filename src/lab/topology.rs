@@ -67,6 +67,10 @@ pub struct Node {
     pub links: Vec<Link>,
     /// Its main routing table (in the root namespace: only routes through the links shown).
     pub routes: Vec<Route>,
+    /// Routes in other tables that the kernel did not make (policy routing; none listed in the
+    /// root namespace).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tables: Vec<Route>,
     /// The watched sysctls whose values differ from a fresh namespace's (in the root namespace:
     /// those the lab's ledger records), by key.
     pub sysctls: BTreeMap<String, String>,
@@ -177,6 +181,9 @@ pub struct Qdisc {
 /// A route of the main table, as `ip -j route` shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Route {
+    /// Its table, when not main (254).
+    #[serde(skip_serializing_if = "is_main_table")]
+    pub table: u32,
     /// "default" or a CIDR.
     pub dst: String,
     pub via: Option<String>,
@@ -196,6 +203,10 @@ pub struct Route {
     pub onlink: bool,
     /// A multipath route's paths (empty otherwise).
     pub nexthops: Vec<NextHop>,
+}
+
+fn is_main_table(table: &u32) -> bool {
+    *table == 254
 }
 
 /// One path of a multipath route.
@@ -254,6 +265,8 @@ struct Raw {
     links: Vec<LinkDetail>,
     addrs: Vec<AddrInfo>,
     routes: Vec<RouteInfo>,
+    /// Routes outside the main table (see `Node::tables`).
+    other_routes: Vec<RouteInfo>,
     qdiscs: Vec<(u32, QdiscInfo)>,
     rules: Vec<crate::engine::rule::Rule>,
     neighbours: Vec<crate::engine::neigh::NeighEntry>,
@@ -309,6 +322,10 @@ impl Lab {
         let (links, addrs, routes) = self
             .block_on(async { Ok::<_, EngineError>((conn.link_details().await?, conn.addrs().await?, conn.routes().await?)) })
             .map_err(|e| LabError::from_engine(&what, e))?;
+        let other_routes = match ns {
+            Ns::Root => Vec::new(),
+            Ns::Named(_) => self.block_on(conn.routes_beyond_main()).map_err(|e| LabError::from_engine(&what, e))?,
+        };
         let mut qdiscs = self.block_on(conn.root_qdiscs()).map_err(|e| LabError::from_engine(&what, e))?;
         qdiscs.retain(|(_, q)| !q.is_default());
         let (rules, neighbours) = self
@@ -322,7 +339,7 @@ impl Lab {
             })
             .map_err(|e| LabError::from_engine(&what, e))?;
         let file = self.ns_file(ns)?;
-        Ok(Raw { ns: ns.clone(), file, links, addrs, routes, qdiscs, rules, neighbours, sysctls: Vec::new() })
+        Ok(Raw { ns: ns.clone(), file, links, addrs, routes, other_routes, qdiscs, rules, neighbours, sysctls: Vec::new() })
     }
 }
 
@@ -483,35 +500,38 @@ fn assemble(scope: &Scope, raws: Vec<Raw>, fresh: &[Option<String>], root_name: 
         }
         links.sort_by(|a, b| a.name.cmp(&b.name));
         let dev_name = |i: u32| find(ns, i).map(&name_in);
+        let as_route = |r: &RouteInfo| Route {
+            table: r.table,
+            dst: r.dst.map(|(ip, len)| format!("{ip}/{len}")).unwrap_or_else(|| "default".into()),
+            via: r.via.map(|v| v.to_string()),
+            dev: r.dev.and_then(dev_name),
+            metric: r.metric,
+            protocol: r.protocol.clone(),
+            protocol_number: r.protocol_number,
+            scope: r.scope.clone(),
+            family: if r.v6 { "inet6".into() } else { "inet".into() },
+            kind: r.kind.clone(),
+            src: r.src.map(|ip| ip.to_string()),
+            onlink: r.onlink,
+            nexthops: r
+                .nexthops
+                .iter()
+                .map(|h| NextHop {
+                    via: h.via.map(|ip| ip.to_string()),
+                    dev: h.dev.and_then(dev_name),
+                    weight: h.weight,
+                    onlink: h.onlink,
+                })
+                .collect(),
+        };
         let routes = raw
             .routes
             .iter()
             // In the root namespace, only what runs over the lab's links.
             .filter(|r| !root || r.dev.and_then(|i| find(0, i)).is_some_and(|(_, li)| root_shown.contains(&li)))
-            .map(|r| Route {
-                dst: r.dst.map(|(ip, len)| format!("{ip}/{len}")).unwrap_or_else(|| "default".into()),
-                via: r.via.map(|v| v.to_string()),
-                dev: r.dev.and_then(dev_name),
-                metric: r.metric,
-                protocol: r.protocol.clone(),
-                protocol_number: r.protocol_number,
-                scope: r.scope.clone(),
-                family: if r.v6 { "inet6".into() } else { "inet".into() },
-                kind: r.kind.clone(),
-                src: r.src.map(|ip| ip.to_string()),
-                onlink: r.onlink,
-                nexthops: r
-                    .nexthops
-                    .iter()
-                    .map(|h| NextHop {
-                        via: h.via.map(|ip| ip.to_string()),
-                        dev: h.dev.and_then(dev_name),
-                        weight: h.weight,
-                        onlink: h.onlink,
-                    })
-                    .collect(),
-            })
+            .map(as_route)
             .collect();
+        let tables = raw.other_routes.iter().map(as_route).collect();
         let rules = if root { Vec::new() } else { raw.rules.iter().filter(|r| !starting_rule(r)).map(policy_rule).collect() };
         let shown_index = |i: u32| find(ns, i).filter(|at| shown(*at)).map(&name_in);
         let neighbours = raw
@@ -533,6 +553,7 @@ fn assemble(scope: &Scope, raws: Vec<Raw>, fresh: &[Option<String>], root_name: 
             forwarding: Forwarding { ipv4: on(0), ipv6: on(1) },
             links,
             routes,
+            tables,
             sysctls,
             rules,
             neighbours,
