@@ -109,21 +109,7 @@ fn a_foreign_link_stamped_with_the_labs_group_is_left_and_the_labs_links_still_g
 #[test]
 fn nothing_of_the_lab_is_visible_when_nslab_returns_while_another_lab_is_cleaned_up() {
     let other = script("busy-other", "other.rhai", "for i in 1..=60 { netns_add(`o${i}`); }\n");
-    let lab = script(
-        "busy-lab",
-        "lab.rhai",
-        r#"
-        let n = netns_add("netns1");
-        veth("veth0", "veth1");
-        move_to("veth1", n);
-        addr(n, "veth1", "10.1.1.1/24");
-        up(n, "veth1");
-        addr("veth0", "10.1.1.2/24");
-        up("veth0");
-        assert(ping(n, "10.1.1.2").ok);
-        netns_del("netns1");
-        "#,
-    );
+    let lab = script("busy-lab", "lab.rhai", crate::support::WALKTHROUGH_END);
     let run = in_private_netns(&format!(
         r#"$NSLAB run {other} 2> /dev/null || exit 8
         $NSLAB run {lab} || exit 9

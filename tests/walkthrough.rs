@@ -164,21 +164,7 @@ fn errors_in_imported_modules_show_both_places() {
 /// left to remove.
 #[test]
 fn the_root_side_veth_is_gone_when_nslab_returns() {
-    let path = script(
-        "vanish",
-        "vanish.rhai",
-        r#"
-        let n = netns_add("netns1");
-        veth("veth0", "veth1");
-        move_to("veth1", n);
-        addr(n, "veth1", "10.1.1.1/24");
-        up(n, "veth1");
-        addr("veth0", "10.1.1.2/24");
-        up("veth0");
-        assert(ping(n, "10.1.1.2").ok);
-        netns_del("netns1");
-        "#,
-    );
+    let path = script("vanish", "vanish.rhai", crate::support::WALKTHROUGH_END);
     let run = in_private_netns(&format!("$NSLAB run {p} || exit 9\nip -j link show", p = path.display()));
     assert_eq!(run.code, 0, "{run:?}");
     let links = json(&run.stdout);

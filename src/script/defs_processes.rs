@@ -25,7 +25,7 @@ pub const PROCESSES: &[Native] = &[
         summary: "Start a program in the background inside a namespace (placed as exec_in places it, in its own process group) and return a handle: .pid, .running, .stdout, .stderr (output so far; past 16 MiB only the latest 8 MiB are kept, after a line saying how much was dropped), kill(), wait(), output(). The lab ends it, and everything it started, at teardown.",
         example: r#"let srv = spawn_in("h2", "nc -l -p 8080"); ... srv.kill();"#,
         ip: "ip netns exec NS CMD... &",
-        call: spawn_in,
+        call: spawn,
     },
     Native {
         name: "spawn",
@@ -75,10 +75,6 @@ fn spawn(c: &mut Call) -> Out {
     let argv = args::command(c.ctx(), cmd, at)?;
     let pid = c.lab().spawn(&ns, &argv)?;
     Ok(Dynamic::from(Proc { pid, argv, ns }))
-}
-
-fn spawn_in(c: &mut Call) -> Out {
-    spawn(c)
 }
 
 fn kill(c: &mut Call) -> Out {

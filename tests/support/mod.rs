@@ -173,3 +173,17 @@ pub fn keep_then(test: &str, lab: &str, oracle: &str) -> Run {
     assert_eq!(run.code, 0, "{run:?}");
     run
 }
+
+/// The walkthrough's end: a veth from nslab's namespace into netns1, a ping across it, then
+/// netns1 deleted (its root-side end is the one the kernel would leave behind for a while).
+pub const WALKTHROUGH_END: &str = r#"
+        let n = netns_add("netns1");
+        veth("veth0", "veth1");
+        move_to("veth1", n);
+        addr(n, "veth1", "10.1.1.1/24");
+        up(n, "veth1");
+        addr("veth0", "10.1.1.2/24");
+        up("veth0");
+        assert(ping(n, "10.1.1.2").ok);
+        netns_del("netns1");
+"#;
