@@ -33,7 +33,7 @@ pub const CORE: &[Native] = &[
         summary: "A handle to the namespace nslab runs in (the host's, or the sandbox's).",
         example: r#"move_to("netns1", "veth1", root());"#,
         ip: "(the default namespace)",
-        call: |_| Ok(Dynamic::from(Netns { name: None })),
+        call: |_| Ok(Dynamic::from(Netns { name: None, on: None })),
     },
     Native {
         name: "netns_del",
@@ -117,13 +117,13 @@ pub const CORE: &[Native] = &[
 fn netns_add(c: &mut Call) -> Out {
     let name = c.string("name", "a namespace name")?;
     c.lab().netns_add(&name)?;
-    Ok(Dynamic::from(Netns { name: Some(name) }))
+    Ok(Dynamic::from(Netns { name: Some(name), on: None }))
 }
 
 fn netns(c: &mut Call) -> Out {
     let name = c.string("name", "a namespace name")?;
     c.lab().netns_open(&name)?;
-    Ok(Dynamic::from(Netns { name: Some(name) }))
+    Ok(Dynamic::from(Netns { name: Some(name), on: None }))
 }
 
 fn netns_del(c: &mut Call) -> Out {

@@ -74,7 +74,7 @@ fn spawn(c: &mut Call) -> Out {
     let (at, cmd) = c.arg("cmd");
     let argv = args::command(c.ctx(), cmd, at)?;
     let pid = c.lab().spawn(&ns, &argv)?;
-    Ok(Dynamic::from(Proc { pid, argv, ns }))
+    Ok(Dynamic::from(Proc { pid, argv, ns, on: None }))
 }
 
 fn kill(c: &mut Call) -> Out {

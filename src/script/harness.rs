@@ -312,7 +312,7 @@ mod tests {
     #[test]
     fn values_are_shown_short_and_on_one_line() {
         assert_eq!(describe(&Dynamic::from("h1")), "\"h1\"");
-        assert_eq!(describe(&Dynamic::from(Netns { name: Some("h1".into()) })), "netns(\"h1\")");
+        assert_eq!(describe(&Dynamic::from(Netns { name: Some("h1".into()), on: None })), "netns(\"h1\")");
         assert_eq!(describe(&Dynamic::UNIT), "()");
         let long = "x".repeat(500);
         assert!(describe(&Dynamic::from(long)).ends_with('…'));

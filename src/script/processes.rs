@@ -13,6 +13,8 @@ pub struct Proc {
     pub pid: i32,
     pub argv: Vec<String>,
     pub ns: Ns,
+    /// The machine it runs on, for a lab across machines; None: this one.
+    pub on: Option<String>,
 }
 
 impl std::fmt::Display for Proc {

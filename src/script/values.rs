@@ -9,8 +9,11 @@ use crate::lab::{AddrView, ExecOutput, LinkView, Ns};
 /// namespace accepts it as the first argument, or as a method receiver.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Netns {
-    /// None: the namespace nslab runs in.
+    /// None: the namespace nslab runs in (on machine `on`).
     pub name: Option<String>,
+    /// The machine it lives on, for a lab across machines (`host("m2").netns_add(..)`); None:
+    /// the machine the script runs on, or, for a named one, wherever the lab placed that name.
+    pub on: Option<String>,
 }
 
 impl Netns {
@@ -24,9 +27,10 @@ impl Netns {
 
 impl std::fmt::Display for Netns {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.name {
-            Some(n) => write!(f, "netns({n:?})"),
-            None => write!(f, "root()"),
+        match (&self.name, &self.on) {
+            (Some(n), _) => write!(f, "netns({n:?})"),
+            (None, None) => write!(f, "root()"),
+            (None, Some(m)) => write!(f, "host({m:?}).root()"),
         }
     }
 }
