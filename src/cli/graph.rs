@@ -170,6 +170,7 @@ fn from_script(path: &Path, name: Option<&str>, args: &[String]) -> Result<Topol
         limits: &[],
         args,
         interrupt: Interrupt::EndsSession,
+        hosts: None,
     };
     // The script's own output goes to stderr: stdout is the picture's.
     let to_stderr: crate::script::Printer = Rc::new(|s: &str| note!("{s}"));

@@ -16,6 +16,7 @@ macro_rules! note {
     }};
 }
 
+pub(crate) mod agent;
 pub(crate) mod docs;
 pub(crate) mod export;
 pub(crate) mod graph;
@@ -194,6 +195,10 @@ pub(crate) enum Command {
     /// Print the manual page (roff), e.g. `nslab man > nslab.1 && man -l nslab.1`.
     #[command(after_help = EXIT_PRINT)]
     Man,
+    /// Serve this machine's part of a lab across machines, for the coordinator (`nslab run
+    /// --hosts FILE` elsewhere) on standard input and output; started by an inventory's `via`
+    /// command (`ssh m2 nslab agent`). When its input closes, the part is torn down.
+    Agent,
     /// (internal) Run one scenario for `nslab test` and write its result as JSON.
     #[command(hide = true)]
     TestScenario(test::child::ChildArgs),
@@ -210,6 +215,10 @@ pub(crate) struct RunArgs {
     /// The lab's name (default: the script's file name without .rhai).
     #[arg(long)]
     pub name: Option<String>,
+    /// Spread the lab over the machines of this inventory (TOML: [hosts.NAME] address, dev,
+    /// via); `netns_add(name, #{on: "m2"})` places a namespace on one.
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub hosts: Option<PathBuf>,
     /// Open the REPL on the lab once the script has run (or failed).
     #[arg(short, long)]
     pub interactive: bool,
@@ -241,6 +250,10 @@ pub(crate) struct ReplArgs {
     /// The lab's name (default: repl).
     #[arg(long)]
     pub name: Option<String>,
+    /// Spread the lab over the machines of this inventory (TOML: [hosts.NAME] address, dev,
+    /// via); `netns_add(name, #{on: "m2"})` places a namespace on one.
+    #[arg(long, value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub hosts: Option<PathBuf>,
     /// Set a limit on what entries may build (strings=128M, arrays=20M, ...); repeatable.
     #[arg(long = "limit", value_name = "KEY=VALUE", value_parser = LimitArg::parse, long_help = LIMIT_HELP)]
     pub limits: Vec<LimitArg>,
@@ -321,6 +334,7 @@ pub fn main() -> i32 {
         Some(Command::Completions { shell }) => docs::completions(shell),
         Some(Command::Man) => docs::man(),
         Some(Command::TestScenario(args)) => test::child::run(args),
+        Some(Command::Agent) => agent::agent(),
         None => repl::repl(ReplArgs { sandbox: cli.sandbox, ..ReplArgs::default() }),
     }
 }

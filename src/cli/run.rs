@@ -163,6 +163,7 @@ pub fn run(args: RunArgs) -> i32 {
         limits: &args.limits,
         args: &args.args,
         interrupt: Interrupt::EndsSession,
+        hosts: args.hosts.as_deref(),
     };
     let mut session = match session::Session::open(plan) {
         Ok(s) => s,

@@ -18,6 +18,8 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
 
 use super::{report, LimitArg};
 use crate::engine::sandbox;
+use crate::lab::inventory::Inventory;
+use crate::lab::machines::Machines;
 use crate::lab::{Lab, LabOptions, Ns, TeardownReport};
 use crate::script::Session as ScriptSession;
 
@@ -81,6 +83,8 @@ pub struct Plan<'a> {
     /// The script's `ARGS`.
     pub args: &'a [String],
     pub interrupt: Interrupt,
+    /// The inventory of machines the lab may span (`--hosts`).
+    pub hosts: Option<&'a Path>,
 }
 
 /// Whether the lab outlives nslab.
@@ -131,8 +135,15 @@ impl Session {
             hint: crate::script::hints::hint(&e),
             status: EXIT_FAILED,
         })?;
+        let machines = match plan.hosts {
+            None => None,
+            Some(path) => Some(connect(path, &lab, plan.name, plan.sandbox.is_some())?),
+        };
         let which = watch_signals(&lab, plan.interrupt);
         let mut script = ScriptSession::new(Some(lab), plan.dir, printer);
+        if let Some(m) = machines {
+            script.lab.set_machines(m);
+        }
         if plan.sandbox.is_some() {
             // The sandbox stands in for a host, whose loopback is up.
             let _ = script.lab.borrow_mut().set_up(&Ns::Root, "lo", true);
@@ -162,8 +173,9 @@ impl Session {
     /// the lab, to finish.
     pub fn close(self) -> Standing {
         let lab = self.script.lab.take().expect("the session owns the lab");
+        let machines = self.script.lab.take_machines();
         drop(self.script);
-        Standing { lab, which: self.which }
+        Standing { lab, machines, which: self.which }
     }
 
     /// `close`, then `finish`.
@@ -175,6 +187,8 @@ impl Session {
 /// The lab once its script has gone.
 pub struct Standing {
     lab: Lab,
+    /// The lab's parts on other machines, if it spans machines.
+    machines: Option<Machines>,
     which: Arc<AtomicUsize>,
 }
 
@@ -186,8 +200,19 @@ impl Standing {
     /// Tears the lab down (or keeps it) and says so on the last line; a failure to remove
     /// something leaves the ledger, for `nslab clean`.
     pub fn finish(self, keep: Keep) -> Ending {
-        let Standing { lab, which } = self;
+        let Standing { lab, mut machines, which } = self;
+        // The other machines' parts go (or stay) while this one's does.
+        if let Some(m) = machines.as_mut() {
+            m.begin_end(keep == Keep::Yes);
+        }
+        let mut remote = || machines.as_mut().map(|m| m.finish_end()).unwrap_or_default();
         let teardown = if keep == Keep::Yes {
+            for (machine, result) in remote() {
+                match result {
+                    Ok(_) => note!("kept: its part on {machine} too; remove it there with `nslab down`"),
+                    Err(e) => note!("machine {machine}: {e}"),
+                }
+            }
             let name = lab.name().to_string();
             let namespaces = lab.lab_namespaces();
             match lab.keep() {
@@ -208,6 +233,15 @@ impl Standing {
             // A bug in teardown leaves the ledger, for `nslab clean`.
             let torn = guarded(|| lab.teardown());
             drop(ticker);
+            let torn = torn.map(|mut report| {
+                for (machine, result) in remote() {
+                    match result {
+                        Ok(part) => report.merge(part.on_machine(&machine)),
+                        Err(e) => report.failures.push(format!("machine {machine}: {e}")),
+                    }
+                }
+                report
+            });
             match torn {
                 Ok(report) => {
                     note!("{report}");
@@ -218,6 +252,25 @@ impl Standing {
         };
         Ending { teardown, which }
     }
+}
+
+/// Starts the agents of the machines in the inventory at `path` for lab `name`.
+fn connect(path: &Path, lab: &Lab, name: &str, sandboxed: bool) -> Result<Machines, Refusal> {
+    if sandboxed {
+        return Err(Refusal {
+            message: "--hosts spreads a lab over real machines: it cannot run in --sandbox".into(),
+            hint: Some("leave out --sandbox, or --hosts".into()),
+            status: EXIT_USAGE,
+        });
+    }
+    let inventory = Inventory::load(path).map_err(|e| Refusal { message: e.to_string(), hint: None, status: EXIT_USAGE })?;
+    let mut machines = Machines::connect(inventory, name, lab.cancel_flag()).map_err(|message| Refusal {
+        message,
+        hint: Some("check the machine's via command by hand: it must start `nslab agent` there".into()),
+        status: EXIT_FAILED,
+    })?;
+    machines.set_notices(Box::new(|text: &str| super::progress::suspend(|| note!("note: {text}"))));
+    Ok(machines)
 }
 
 /// What became of the lab.

@@ -1,6 +1,7 @@
 //! The netns + netlink engine: kernel objects, nothing about scripts or users.
 
 pub(crate) mod addr_options;
+pub mod channel;
 pub(crate) mod error;
 pub(crate) mod exec;
 pub(crate) mod group_delete;

@@ -34,9 +34,11 @@ mod veth;
 
 pub(crate) mod error;
 pub(crate) mod features;
+pub mod inventory;
 pub(crate) mod ledger;
 mod ledger_check;
 pub(crate) mod link_kinds;
+pub mod machines;
 pub(crate) mod matrix;
 mod owners;
 mod parallel;

@@ -17,7 +17,7 @@ use crate::engine::netns::AtName;
 use crate::engine::{netns, spawn, tc, EngineError};
 
 /// What teardown removed, by kind.
-#[derive(Debug, Default, Clone, PartialEq)]
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TeardownReport {
     /// Network namespaces deleted.
     pub namespaces: usize,
@@ -56,6 +56,14 @@ impl TeardownReport {
     /// and `test` both fail a run on this, and only on this.
     pub fn failed(&self) -> bool {
         !self.failures.is_empty()
+    }
+
+    /// This report as one of machine `machine`'s: what it could not remove or left says where.
+    pub fn on_machine(mut self, machine: &str) -> TeardownReport {
+        for line in self.failures.iter_mut().chain(self.left.iter_mut()) {
+            *line = format!("on {machine}: {line}");
+        }
+        self
     }
 
     /// Adds what `other` counted and found.

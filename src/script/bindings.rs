@@ -4,6 +4,7 @@ use rhai::{Dynamic, Engine};
 
 use super::failure::CallFailure;
 pub use super::registrar::{Registrar, SharedLab};
+use super::remote::Host;
 use super::values::{Exec, Netns, Ping};
 use super::values_traffic::PingAll;
 
@@ -27,9 +28,16 @@ fn register_types(engine: &mut Engine) {
     engine
         .register_type_with_name::<Netns>("Netns")
         .register_get("name", |n: &mut Netns| n.name.clone().unwrap_or_default())
+        .register_get("machine", |n: &mut Netns| n.on.clone().unwrap_or_else(|| crate::lab::inventory::LOCAL.into()))
         .register_fn("to_string", |n: &mut Netns| n.to_string())
         .register_fn("to_debug", |n: &mut Netns| n.to_string())
         .register_fn("==", |a: Netns, b: Netns| a == b);
+    engine
+        .register_type_with_name::<Host>("Host")
+        .register_get("name", |h: &mut Host| h.name.clone())
+        .register_fn("to_string", |h: &mut Host| h.to_string())
+        .register_fn("to_debug", |h: &mut Host| h.to_string())
+        .register_fn("==", |a: Host, b: Host| a == b);
     engine
         .register_type_with_name::<Exec>("Exec")
         .register_get("code", |e: &mut Exec| e.code)

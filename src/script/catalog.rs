@@ -17,6 +17,7 @@ const GROUPS: &[&[Native]] = &[
     super::defs_testing::TESTING,
     super::defs_processes::PROCESSES,
     super::defs_view::VIEW,
+    super::defs_machines::MACHINES,
 ];
 
 /// Every native function, group by group.

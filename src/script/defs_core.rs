@@ -13,15 +13,15 @@ use crate::lab::Ns;
 pub const CORE: &[Native] = &[
     Native {
         name: "netns_add",
-        forms: &["netns_add(name) -> Netns"],
-        summary: "Create a named network namespace, visible to `ip netns list` (its lo starts down).",
+        forms: &["netns_add(name) -> Netns", "netns_add(name, #{on}) -> Netns"],
+        summary: "Create a named network namespace, visible to `ip netns list` (its lo starts down); on: the machine it goes on (a lab across machines, `--hosts`), also written host(\"m2\").netns_add(name).",
         example: r#"let n = netns_add("netns1");"#,
         ip: "ip netns add NAME",
         call: netns_add,
     },
     Native {
         name: "netns",
-        forms: &["netns(name) -> Netns"],
+        forms: &["netns(name) -> Netns", "netns(name, #{on}) -> Netns"],
         summary: "A handle to an existing namespace, including one made by `ip netns add`.",
         example: r#"let n = netns("netns1"); n.up("lo");"#,
         ip: "ip netns exec NAME ...",

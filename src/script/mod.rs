@@ -9,6 +9,7 @@ pub(crate) mod check_handles;
 pub(crate) mod defs_core;
 pub(crate) mod defs_link_edit;
 pub(crate) mod defs_links;
+pub(crate) mod defs_machines;
 pub(crate) mod defs_neigh;
 pub(crate) mod defs_net;
 pub(crate) mod defs_probe;
@@ -29,11 +30,14 @@ pub mod native;
 pub(crate) mod processes;
 pub(crate) mod reference;
 pub(crate) mod registrar;
+pub(crate) mod remote;
+pub(crate) mod remote_cross;
 pub(crate) mod render_reach;
 pub mod types;
 pub(crate) mod values;
 pub(crate) mod values_routes;
 pub(crate) mod values_traffic;
+pub(crate) mod wire;
 
 use std::cell::{Cell, Ref, RefCell, RefMut};
 use std::path::{Path, PathBuf};
@@ -45,17 +49,39 @@ use rhai::{Array, Dynamic, Engine, EvalAltResult, Position, Scope, AST};
 
 pub use diag::{ErrorKind, ScriptError, Source};
 
+use crate::lab::machines::Machines;
 use crate::lab::Lab;
 
 /// The lab the bindings act on. Empty while only checking a script: nothing may run then.
 /// With it, where the calls the lab held back were made (see `held.rs`).
+/// With a lab across machines, its agents (see `remote.rs`).
 #[derive(Clone, Default)]
-pub struct LabSlot(Rc<RefCell<Option<Lab>>>, held::HeldCalls);
+pub struct LabSlot(Rc<RefCell<Option<Lab>>>, held::HeldCalls, Rc<RefCell<Option<Machines>>>);
 
 impl LabSlot {
     /// A slot holding `lab`.
     pub fn new(lab: Lab) -> LabSlot {
-        LabSlot(Rc::new(RefCell::new(Some(lab))), held::HeldCalls::default())
+        LabSlot(Rc::new(RefCell::new(Some(lab))), held::HeldCalls::default(), Rc::default())
+    }
+
+    /// The lab's other machines, when it spans machines.
+    pub fn machines(&self) -> Option<RefMut<'_, Machines>> {
+        RefMut::filter_map(self.2.borrow_mut(), Option::as_mut).ok()
+    }
+
+    /// Whether the lab spans machines.
+    pub fn spans_machines(&self) -> bool {
+        self.2.borrow().is_some()
+    }
+
+    /// Makes the lab span `machines`.
+    pub fn set_machines(&self, machines: Machines) {
+        *self.2.borrow_mut() = Some(machines);
+    }
+
+    /// Takes the machines out (to end their parts of the lab).
+    pub fn take_machines(&self) -> Option<Machines> {
+        self.2.borrow_mut().take()
     }
 
     /// The lab, to read (panics when the slot is empty: only while checking).

@@ -254,6 +254,9 @@ fn add(reg: &mut Registrar, lab: &SharedLab, def: &'static Native, n: usize) {
 fn run(def: &'static Native, lab: &SharedLab, harness: &Harness, ctx: &NativeCallContext, args: Vec<Dynamic>) -> Res<Dynamic> {
     let form = def.form_for(&args);
     let mut call = Call { ctx, lab, harness, form, args };
+    if let Some(out) = super::remote::intercept(&call) {
+        return out;
+    }
     (def.call)(&mut call).map_err(|e| match e {
         Fail::Lab(e) => lab_error(ctx, e),
         Fail::Raised(e) => e,
@@ -324,6 +327,11 @@ impl<'a> Call<'a> {
     /// The argument at position `at` as given, for handlers that tell forms apart themselves.
     pub fn raw(&self, at: usize) -> &Dynamic {
         &self.args[at]
+    }
+
+    /// The positions of the namespace parameters of this form.
+    pub fn ns_positions(&self) -> Vec<usize> {
+        self.form.params.iter().enumerate().filter(|(_, p)| matches!(p, Param::Ns(_))).map(|(i, _)| i).collect()
     }
 
     /// The namespace the call acts in: the `ns` argument, or nslab's own namespace when the

@@ -20,7 +20,16 @@ pub const TYPES: &[TypeDoc] = &[
         name: "Netns",
         summary: "A handle to a namespace (netns_add, netns, root); every function taking a namespace first is also its method.",
         map: false,
-        fields: &[("name", "string", "the namespace's name (\"\" for root())")],
+        fields: &[
+            ("name", "string", "the namespace's name (\"\" for root())"),
+            ("machine", "string", "the machine it lives on (\"local\": the one running the script)"),
+        ],
+    },
+    TypeDoc {
+        name: "Host",
+        summary: "A machine of the inventory (host); h.netns_add(name) places a namespace there, and h stands for its own namespace.",
+        map: false,
+        fields: &[("name", "string", "its name in the inventory")],
     },
     TypeDoc {
         name: "Exec",

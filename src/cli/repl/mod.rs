@@ -42,6 +42,7 @@ pub fn repl(args: ReplArgs) -> i32 {
         limits: &args.limits,
         args: &[],
         interrupt: Interrupt::StopsStatement,
+        hosts: args.hosts.as_deref(),
     };
     match Session::open(plan) {
         Ok(session) => start(session, None, args.sandbox, Keep::asked(args.keep)),

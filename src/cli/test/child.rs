@@ -82,6 +82,7 @@ pub fn run(args: ChildArgs) -> i32 {
         limits: &args.limits,
         args: &[],
         interrupt: Interrupt::EndsSession,
+        hosts: None,
     };
     let mut session = match Session::open(plan) {
         Ok(s) => s,

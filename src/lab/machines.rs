@@ -1,0 +1,347 @@
+//! A lab across machines, as its coordinator sees it: one agent per machine of the inventory,
+//! reached through the machine's `via` command (`engine::channel`), and where each namespace
+//! lives. The coordinator owns the whole lab: when it goes, its channels close, and every agent
+//! tears its part down.
+//!
+//! The protocol is one JSON object per line, one answer per request, in order: `hello` opens
+//! the agent's part of the lab, `eval` runs one step there, `end` tears it down (or keeps it).
+//! `cancel` (no answer) stops the step running there, like Ctrl-C.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::inventory::{Inventory, Machine, LOCAL};
+use super::teardown::TeardownReport;
+use crate::engine::channel::{Channel, Received};
+
+/// A request to an agent.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Request {
+    /// Open the agent's part of lab `lab` on machine `machine`.
+    Hello { lab: String, machine: String, version: String },
+    /// Evaluate `expr` with `args` bound to `__a0`, `__a1`, ...
+    Eval { expr: String, args: Vec<Value> },
+    /// Stop the step running now (no answer).
+    Cancel,
+    /// Tear the part down (or keep it) and exit.
+    End { keep: bool },
+}
+
+/// An agent's answer.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reply {
+    Ok(Value),
+    Err(Failure),
+    /// The answer to `end`.
+    Ended {
+        report: Option<TeardownReport>,
+        kept: Option<String>,
+    },
+}
+
+/// A step that failed on an agent, as its script layer worded it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Failure {
+    pub message: String,
+    pub hint: Option<String>,
+    /// The failure's kind, as the script layer names it (`lab`, `argument`, `expectation`, ...).
+    pub kind: String,
+}
+
+/// How long an agent may take to answer `hello` (an SSH connection included).
+const HELLO_WAIT: Duration = Duration::from_secs(20);
+/// How long an agent may take to tear its part down.
+const END_WAIT: Duration = Duration::from_secs(120);
+/// How often a wait for an answer looks at the lab's cancel flag.
+const POLL: Duration = Duration::from_millis(50);
+
+/// The agents of a lab, and where its namespaces live.
+pub struct Machines {
+    inventory: Inventory,
+    agents: BTreeMap<String, Agent>,
+    /// Namespace name -> machine, for those not on `local`.
+    placed: HashMap<String, String>,
+    cancel: Arc<AtomicBool>,
+    /// Links across machines made so far (for `topology`).
+    pub cross: Vec<CrossLink>,
+    /// Where this lab's VNIs start (from its name: two labs rarely start alike, and a clash
+    /// is retried with the next one).
+    vni_base: u32,
+    /// VNIs handed out so far.
+    vnis: u32,
+    /// The UDP port of this lab's VXLAN links.
+    port: u16,
+    /// Where notes for the user go (the command line sets it).
+    notices: Option<Box<dyn Fn(&str)>>,
+    /// Whether `begin_end` was called.
+    ending: bool,
+}
+
+/// The UDP ports VXLAN links across machines use: one per lab, from its name (the underlay's
+/// firewall must let them through).
+pub const PORTS: std::ops::RangeInclusive<u16> = 42000..=42099;
+
+/// A link between namespaces on two machines: two VXLAN devices with the same VNI.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CrossLink {
+    pub a: End,
+    pub b: End,
+    pub vni: u32,
+    pub port: u16,
+    pub mtu: u32,
+}
+
+/// One end of a link across machines.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct End {
+    pub machine: String,
+    pub ns: String,
+    pub link: String,
+}
+
+struct Agent {
+    channel: Channel,
+    /// Why it can no longer be used (it died, or answered nonsense).
+    broken: Option<String>,
+}
+
+/// Why a request to an agent failed.
+#[derive(Debug)]
+pub enum CallError {
+    /// The step failed there.
+    Failed(Failure),
+    /// The machine cannot be reached any more, or never answered: said in full.
+    Lost(String),
+}
+
+impl Machines {
+    /// Starts an agent on every machine of `inventory` (in parallel) and opens lab `lab` on
+    /// each. A machine that cannot be reached is an error naming it; the agents already
+    /// started are ended (they made nothing).
+    pub fn connect(inventory: Inventory, lab: &str, cancel: Arc<AtomicBool>) -> Result<Machines, String> {
+        let hello = |m: &Machine| -> Result<Agent, String> {
+            let via = m.via.as_deref().expect("remote machines have a via");
+            let unreachable = |why: String| format!("machine {} is unreachable (via `{via}`): {why}", m.name);
+            let channel = Channel::start(via).map_err(|e| unreachable(e.to_string()))?;
+            let mut agent = Agent { channel, broken: None };
+            let req = Request::Hello { lab: lab.into(), machine: m.name.clone(), version: env!("CARGO_PKG_VERSION").into() };
+            match agent.ask(&req, HELLO_WAIT, &AtomicBool::new(false)) {
+                Ok(Reply::Ok(_)) => Ok(agent),
+                Ok(Reply::Err(f)) => {
+                    agent.channel.close(Duration::from_secs(2));
+                    Err(format!("machine {} refused the lab: {}", m.name, f.message))
+                }
+                Ok(other) => {
+                    agent.channel.close(Duration::from_secs(2));
+                    Err(unreachable(format!("its agent answered {other:?} to hello")))
+                }
+                Err(why) => {
+                    let tail = agent.channel.stderr_tail();
+                    agent.channel.close(Duration::from_secs(2));
+                    Err(unreachable(if tail.is_empty() { why } else { format!("{why}; it said: {tail}") }))
+                }
+            }
+        };
+        let machines: Vec<&Machine> = inventory.remote.values().collect();
+        let results: Vec<Result<Agent, String>> = std::thread::scope(|s| {
+            machines
+                .iter()
+                .map(|m| s.spawn(|| hello(m)))
+                .collect::<Vec<_>>()
+                .into_iter()
+                .map(|h| h.join().expect("no panic"))
+                .collect()
+        });
+        let mut agents = BTreeMap::new();
+        let mut errors = Vec::new();
+        for (m, r) in machines.iter().zip(results) {
+            match r {
+                Ok(a) => {
+                    agents.insert(m.name.clone(), a);
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        let hash = lab.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        let mut out = Machines {
+            inventory,
+            agents,
+            placed: HashMap::new(),
+            cancel,
+            cross: Vec::new(),
+            vni_base: 0x1000 + (hash % 0xf0_0000) as u32,
+            vnis: 0,
+            port: PORTS.start() + (hash >> 32) as u16 % (PORTS.end() - PORTS.start() + 1),
+            notices: None,
+            ending: false,
+        };
+        if !errors.is_empty() {
+            out.end(false);
+            return Err(errors.join("\n"));
+        }
+        Ok(out)
+    }
+
+    /// The next VNI for a link across machines, and the lab's UDP port.
+    pub fn next_vni(&mut self) -> (u32, u16) {
+        let vni = self.vni_base + self.vnis % 0x0f_0000;
+        self.vnis += 1;
+        (vni, self.port)
+    }
+
+    /// Sends notes for the user to `sink`.
+    pub fn set_notices(&mut self, sink: Box<dyn Fn(&str)>) {
+        self.notices = Some(sink);
+    }
+
+    /// A note for the user.
+    pub fn notice(&self, text: &str) {
+        if let Some(sink) = &self.notices {
+            sink(text);
+        }
+    }
+
+    /// The inventory.
+    pub fn inventory(&self) -> &Inventory {
+        &self.inventory
+    }
+
+    /// The machine namespace `name` lives on (`local` unless placed elsewhere).
+    pub fn machine_of(&self, name: &str) -> &str {
+        self.placed.get(name).map(String::as_str).unwrap_or(LOCAL)
+    }
+
+    /// Notes that namespace `name` lives on `machine`.
+    pub fn place(&mut self, name: &str, machine: &str) {
+        if machine == LOCAL {
+            self.placed.remove(name);
+        } else {
+            self.placed.insert(name.into(), machine.into());
+        }
+    }
+
+    /// Forgets where `name` lived (it was deleted).
+    pub fn forget(&mut self, name: &str) {
+        self.placed.remove(name);
+    }
+
+    /// Every namespace placed on another machine, with its machine.
+    pub fn placed(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.placed.iter().map(|(n, m)| (n.as_str(), m.as_str()))
+    }
+
+    /// Runs `expr` with `args` on `machine`'s agent.
+    pub fn eval(&mut self, machine: &str, expr: &str, args: Vec<Value>) -> Result<Value, CallError> {
+        let cancel = self.cancel.clone();
+        let agent = self.agents.get_mut(machine).ok_or_else(|| CallError::Lost(format!("no machine {machine} in this lab")))?;
+        if let Some(why) = &agent.broken {
+            return Err(CallError::Lost(format!("machine {machine} is lost: {why}")));
+        }
+        let req = Request::Eval { expr: expr.into(), args };
+        match agent.ask(&req, Duration::MAX, &cancel) {
+            Ok(Reply::Ok(v)) => Ok(v),
+            Ok(Reply::Err(f)) => Err(CallError::Failed(f)),
+            Ok(other) => Err(CallError::Lost(agent.lose(format!("its agent answered {other:?}")))),
+            Err(why) => Err(CallError::Lost(format!("machine {machine} is lost: {}", agent.lose(why)))),
+        }
+    }
+
+    /// Ends every agent's part of the lab (kept with `keep`), in parallel, and returns what
+    /// each reported, by machine.
+    pub fn end(&mut self, keep: bool) -> Vec<(String, Result<TeardownReport, String>)> {
+        self.begin_end(keep);
+        self.finish_end()
+    }
+
+    /// Asks every agent to end its part (kept with `keep`), without waiting: see `finish_end`.
+    pub fn begin_end(&mut self, keep: bool) {
+        let line = serde_json::to_string(&Request::End { keep }).expect("serializes");
+        for agent in self.agents.values_mut() {
+            if agent.broken.is_none() {
+                if let Err(e) = agent.channel.send(&line) {
+                    agent.broken = Some(format!("cannot write to its agent: {e}"));
+                }
+            }
+        }
+        self.ending = true;
+    }
+
+    /// Waits for the agents asked by `begin_end` and returns what each reported, by machine.
+    pub fn finish_end(&mut self) -> Vec<(String, Result<TeardownReport, String>)> {
+        let agents = std::mem::take(&mut self.agents);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = agents
+                .into_iter()
+                .map(|(name, mut agent)| {
+                    s.spawn(move || {
+                        let result = if let Some(why) = agent.broken.take() {
+                            Err(why)
+                        } else {
+                            match agent.answer(END_WAIT, &AtomicBool::new(false)) {
+                                Ok(Reply::Ended { report, .. }) => Ok(report.unwrap_or_default()),
+                                Ok(other) => Err(format!("its agent answered {other:?} to end")),
+                                Err(why) => Err(why),
+                            }
+                        };
+                        agent.channel.close(Duration::from_secs(5));
+                        (name, result)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("no panic")).collect()
+        })
+    }
+}
+
+impl Agent {
+    /// Sends `req` and waits for the answer; a set `cancel` is passed on (once) while waiting.
+    fn ask(&mut self, req: &Request, wait: Duration, cancel: &AtomicBool) -> Result<Reply, String> {
+        let line = serde_json::to_string(req).expect("requests serialize");
+        self.channel.send(&line).map_err(|e| format!("cannot write to its agent: {e}"))?;
+        self.answer(wait, cancel)
+    }
+
+    /// Waits for the answer to the request just sent.
+    fn answer(&mut self, wait: Duration, cancel: &AtomicBool) -> Result<Reply, String> {
+        let start = Instant::now();
+        let mut cancelled = false;
+        loop {
+            if !cancelled && cancel.load(Ordering::Relaxed) {
+                cancelled = true;
+                let _ = self.channel.send(&serde_json::to_string(&Request::Cancel).expect("serializes"));
+            }
+            match self.channel.recv(POLL) {
+                Received::Line(line) => {
+                    return serde_json::from_str(&line)
+                        .map_err(|e| format!("its agent said something else than an answer ({e}): {line:.200}"))
+                }
+                Received::Timeout if start.elapsed() < wait => {}
+                Received::Timeout => return Err(format!("no answer in {} s", wait.as_secs())),
+                Received::Closed(why) => {
+                    let ended = self.channel.ended().map(|s| format!(" ({s})")).unwrap_or_default();
+                    let tail = self.channel.stderr_tail();
+                    let said = if tail.is_empty() { String::new() } else { format!(": {}", last_lines(&tail, 3)) };
+                    return Err(format!("its agent is gone{ended}{}{said}", why.map(|w| format!(" ({w})")).unwrap_or_default()));
+                }
+            }
+        }
+    }
+
+    /// Marks the agent unusable for `why`, and returns `why`.
+    fn lose(&mut self, why: String) -> String {
+        self.broken = Some(why.clone());
+        why
+    }
+}
+
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join(" / ")
+}

@@ -1,0 +1,177 @@
+//! The calls that span machines: a veth between namespaces on two machines becomes a
+//! point-to-point link of two VXLAN devices (one per machine, the same VNI, each other's
+//! underlay address as remote), each created from its machine's underlay namespace and born in
+//! the lab's namespace; a reachability check against a namespace on another machine resolves
+//! that namespace's addresses there. Anything else across machines is refused, saying why.
+
+use rhai::{Array, Dynamic, Map};
+
+use super::failure::{CallFailure, Res};
+use super::native::Call;
+use super::remote::{call_on, eval_on, ns_name};
+use super::values::Netns;
+use crate::lab::inventory::LOCAL;
+use crate::lab::machines::{CrossLink, End};
+
+/// How many VNIs a link across machines tries before giving up (each clash is another lab's
+/// or the machine's own VXLAN link on the same port).
+const VNI_TRIES: usize = 16;
+
+/// The call `c`, whose namespaces live on the machines `machines` (position, machine).
+pub fn across(c: &Call, machines: &[(usize, String)]) -> Res<Dynamic> {
+    let name = c.ctx().fn_name();
+    let on = |at: usize| machines.iter().find(|(i, _)| *i == at).map(|(_, m)| m.as_str()).unwrap_or(LOCAL);
+    match name {
+        "veth" if c.len() >= 4 => veth(c, on(0), on(2)),
+        "expect_reach" | "expect_no_reach" if machines.iter().any(|(i, _)| *i == 1) => reach(c, on(0), on(1)),
+        "move_to" => Err(c
+            .error(format!(
+                "a link cannot move from {} to {}: a link between machines is a pair of VXLAN links, made by veth(a, name, b, peer) with a and b on the two machines",
+                on(0),
+                machines.iter().map(|(_, m)| m.as_str()).find(|m| *m != on(0)).unwrap_or(LOCAL)
+            ))
+            .into()),
+        _ => {
+            let mut shown: Vec<String> = machines
+                .iter()
+                .map(|(i, m)| format!("{} on {m}", ns_name(c.raw(*i)).unwrap_or_else(|| super::args::shown(c.raw(*i)))))
+                .collect();
+            shown.dedup();
+            Err(c
+                .error(format!(
+                    "{name} acts on namespaces on different machines ({}): only veth (links), expect_reach, pingall and topology span machines",
+                    shown.join(", ")
+                ))
+                .into())
+        }
+    }
+}
+
+/// The root namespace of `machine`, as a handle.
+fn root_of(machine: &str) -> Dynamic {
+    Dynamic::from(Netns { name: None, on: (machine != LOCAL).then(|| machine.to_string()) })
+}
+
+/// `veth(a, x, b, y[, #{mtu, up, master}])` with `a` and `b` on different machines.
+fn veth(c: &Call, ma: &str, mb: &str) -> Res<Dynamic> {
+    let (a, x, b, y) = (c.raw(0).clone(), c.raw(1).clone(), c.raw(2).clone(), c.raw(3).clone());
+    let opts = c.opts()?;
+    if opts.has("queues") {
+        return Err(c.error("the queues option is for veth pairs; a link between machines is a pair of VXLAN links").into());
+    }
+    let (Some(a_name), Some(b_name)) = (ns_name(&a), ns_name(&b)) else {
+        return Err(c.error("a link between machines joins two named namespaces").into());
+    };
+    let (x_name, y_name) = (c.string("name", "the link's name")?, c.string("peer", "the peer's name")?);
+    crate::lab::validate::link_name(&x_name).map_err(|e| super::failure::lab_error(c.ctx(), e))?;
+    crate::lab::validate::link_name(&y_name).map_err(|e| super::failure::lab_error(c.ctx(), e))?;
+    let (ua, ub) = {
+        let machines = c.slot().machines().expect("a lab across machines");
+        let inv = machines.inventory();
+        let (ua, ub) = (inv.machine(ma).expect("known").clone(), inv.machine(mb).expect("known").clone());
+        (ua, ub)
+    };
+    let overhead: i64 = if ua.address.is_ipv4() { 50 } else { 70 };
+    let mtu = match opts.integer("mtu")? {
+        Some(m) => m,
+        None => {
+            let mtu_of = |m: &str, dev: &str| -> Res<i64> {
+                eval_on(c, m, "link(__a0, __a1).mtu", vec![root_of(m), dev.into()])?
+                    .as_int()
+                    .map_err(|_| c.error(format!("the MTU of {dev} on {m} is not a number")).into())
+            };
+            mtu_of(ma, &ua.dev)?.min(mtu_of(mb, &ub.dev)?) - overhead
+        }
+    };
+    let end = |m: &str,
+               ns: &Dynamic,
+               link: &Dynamic,
+               me: &crate::lab::inventory::Machine,
+               other: &crate::lab::inventory::Machine,
+               vni: u32,
+               port: u16| {
+        let mut o = Map::new();
+        o.insert("id".into(), (vni as i64).into());
+        o.insert("local".into(), me.address.to_string().into());
+        o.insert("remote".into(), other.address.to_string().into());
+        o.insert("dev".into(), me.dev.clone().into());
+        o.insert("port".into(), (port as i64).into());
+        o.insert("mtu".into(), mtu.into());
+        o.insert("learning".into(), false.into());
+        o.insert("underlay".into(), root_of(m));
+        call_on(c, m, "vxlan", vec![ns.clone(), link.clone(), o.into()])
+    };
+    let mut made = None;
+    for _ in 0..VNI_TRIES {
+        let (vni, port) = c.slot().machines().expect("spans").next_vni();
+        if let Err(e) = end(ma, &a, &x, &ua, &ub, vni, port) {
+            if vni_taken(&e) {
+                continue;
+            }
+            return Err(e);
+        }
+        if let Err(e) = end(mb, &b, &y, &ub, &ua, vni, port) {
+            // Nothing half made: the first end goes.
+            let _ = call_on(c, ma, "link_del", vec![a.clone(), x.clone()]);
+            if vni_taken(&e) {
+                continue;
+            }
+            return Err(e);
+        }
+        made = Some((vni, port));
+        break;
+    }
+    let Some((vni, port)) = made else {
+        return Err(c.error(format!("no free VNI for {x_name} in {VNI_TRIES} tries: the machines' VXLAN links use them")).into());
+    };
+    if opts.boolean("up")?.unwrap_or(false) {
+        call_on(c, ma, "up", vec![a.clone(), x.clone()])?;
+        call_on(c, mb, "up", vec![b.clone(), y.clone()])?;
+    }
+    if let Some(master) = opts.get("master") {
+        call_on(c, ma, "master", vec![a.clone(), x.clone(), master.clone()])?;
+    }
+    let mut machines = c.slot().machines().expect("spans");
+    machines.notice(&format!(
+        "veth {a_name}/{x_name} ({ma}) - {b_name}/{y_name} ({mb}): VXLAN VNI {vni}, UDP port {port}, MTU {mtu} ({} - {overhead} of encapsulation)",
+        mtu + overhead
+    ));
+    machines.cross.push(CrossLink {
+        a: End { machine: ma.into(), ns: a_name, link: x_name },
+        b: End { machine: mb.into(), ns: b_name, link: y_name },
+        vni,
+        port,
+        mtu: mtu as u32,
+    });
+    Ok(Dynamic::UNIT)
+}
+
+/// Whether a failure is the kernel's "this VNI is already used on this port".
+fn vni_taken(e: &rhai::EvalAltResult) -> bool {
+    let rhai::EvalAltResult::ErrorRuntime(v, _) = e else { return false };
+    v.read_lock::<CallFailure>().is_some_and(|f| f.message.contains("VNI ") && f.message.contains(" is taken on UDP port "))
+}
+
+/// `expect_reach(a, b)` (or `expect_no_reach`) with namespace `b` on another machine than `a`:
+/// `b`'s global addresses, read where it lives, are checked from `a`'s machine.
+fn reach(c: &Call, from: &str, to: &str) -> Res<Dynamic> {
+    let dst = c.raw(1).clone();
+    let label = ns_name(&dst).unwrap_or_default();
+    let addrs = eval_on(c, to, r#"addrs(__a0).filter(|a| a.scope == "global").map(|a| a.address)"#, vec![dst])?;
+    let list: Array = addrs.clone().try_cast::<Array>().unwrap_or_default();
+    let shown: Vec<String> = list.iter().map(|a| a.to_string()).collect();
+    let mut args = vec![c.raw(0).clone(), addrs];
+    if c.len() > 2 {
+        args.push(c.raw(2).clone());
+    }
+    call_on(c, from, c.ctx().fn_name(), args).map_err(|mut e| {
+        if let rhai::EvalAltResult::ErrorRuntime(v, _) = e.as_mut() {
+            if let Some(mut f) = v.write_lock::<CallFailure>() {
+                let was = shown.join(", ");
+                let now = if shown.is_empty() { format!("{label} on {to}") } else { format!("{label} ({was}) on {to}") };
+                f.message = f.message.replacen(&was, &now, 1);
+            }
+        }
+        e
+    })
+}
