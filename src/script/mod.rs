@@ -34,6 +34,7 @@ pub mod types;
 pub(crate) mod values;
 pub(crate) mod values_routes;
 pub(crate) mod values_traffic;
+pub mod wire;
 
 use std::cell::{Cell, Ref, RefCell, RefMut};
 use std::path::{Path, PathBuf};
