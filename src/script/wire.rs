@@ -343,7 +343,11 @@ impl Decoder<'_> {
             let key = match k.strip_prefix('$') {
                 None => k.as_str(),
                 Some(rest) if rest.starts_with('$') => rest,
-                Some(_) => return Err(WireError::malformed(format!("the map key {k:?} starts with one `$` (a map's own `$` keys come doubled)"))),
+                Some(_) => {
+                    return Err(WireError::malformed(format!(
+                        "the map key {k:?} starts with one `$` (a map's own `$` keys come doubled)"
+                    )))
+                }
             };
             let x = self.value(x).map_err(|e| e.within(|| format!(".{key}")))?;
             out.insert(key.into(), x);
