@@ -60,7 +60,7 @@ impl TcpService {
 
     pub fn socket_addr(&self) -> SocketAddr {
         match &self.inner {
-            Inner::Here(_) => self.lock(|l| l.addr),
+            Inner::Here(l) => lock(l).addr,
             Inner::Elsewhere { addr, .. } => *addr,
         }
     }
@@ -75,14 +75,14 @@ impl TcpService {
 
     pub fn accepted(&self) -> u64 {
         match &self.inner {
-            Inner::Here(_) => self.lock(|l| l.accepted()),
+            Inner::Here(l) => lock(l).accepted(),
             Inner::Elsewhere { accepted, .. } => *accepted,
         }
     }
 
     pub fn is_open(&self) -> bool {
         match &self.inner {
-            Inner::Here(_) => self.lock(|l| l.is_open()),
+            Inner::Here(l) => lock(l).is_open(),
             Inner::Elsewhere { open, .. } => *open,
         }
     }
@@ -90,16 +90,7 @@ impl TcpService {
     /// Closes it; one held elsewhere is closed by its holder (the call is forwarded there).
     pub fn close(&self) {
         if let Inner::Here(l) = &self.inner {
-            // A panic while holding it cannot leave the listener half-changed: take it anyway.
-            l.lock().unwrap_or_else(|e| e.into_inner()).stop();
-        }
-    }
-
-    fn lock<R>(&self, f: impl FnOnce(&mut Listener) -> R) -> R {
-        match &self.inner {
-            // A panic while holding it cannot leave the listener half-changed: take it anyway.
-            Inner::Here(l) => f(&mut l.lock().unwrap_or_else(|e| e.into_inner())),
-            Inner::Elsewhere { .. } => unreachable!("only called for a listener here"),
+            lock(l).stop();
         }
     }
 
@@ -108,6 +99,11 @@ impl TcpService {
     pub fn unbound_for_tests(ns: &Ns, addr: SocketAddr) -> TcpService {
         TcpService::here(ns, Arc::new(Mutex::new(Listener::unbound_for_tests(addr))))
     }
+}
+
+fn lock(l: &Mutex<Listener>) -> std::sync::MutexGuard<'_, Listener> {
+    // A panic while holding it cannot leave the listener half-changed: take it anyway.
+    l.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl std::fmt::Debug for TcpService {

@@ -299,7 +299,7 @@ fn hex(b: &[u8]) -> String {
 
 fn unhex(s: &str) -> Res<Blob> {
     let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return Err(WireError::malformed(format!("a blob's hex has an odd number of digits ({})", s.len())));
     }
     s.as_bytes()
