@@ -2,9 +2,11 @@
 //! and `wait_tcp`. A listener's socket keeps its namespace alive, so the lab closes the
 //! listeners of a namespace before deleting it, and all of them at teardown.
 
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use super::{validate, Lab, LabError, Ns, Result};
@@ -31,12 +33,20 @@ enum Inner {
     Elsewhere { addr: SocketAddr, accepted: u64, open: bool },
 }
 
-/// The next `TcpService::id`: per process, so that ids of several labs never clash.
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+/// The next `TcpService::id`. Never the same in two labs, nor (but by a 2^-64 chance) in two
+/// processes: counted from a random start, so that a listener a coordinator names to the wrong
+/// machine is not taken there for one of its own.
+fn next_id() -> u64 {
+    static START: OnceLock<u64> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    // std's hasher keys are random per process: hashing nothing gives a random number.
+    let start = *START.get_or_init(|| RandomState::new().build_hasher().finish());
+    start.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed))
+}
 
 impl TcpService {
     fn here(ns: &Ns, inner: Arc<Mutex<Listener>>) -> TcpService {
-        TcpService { ns: ns.clone(), on: None, id: NEXT_ID.fetch_add(1, Ordering::Relaxed), inner: Inner::Here(inner) }
+        TcpService { ns: ns.clone(), on: None, id: next_id(), inner: Inner::Here(inner) }
     }
 
     /// A listener another process holds (`id` in its numbering), as it reported it: `accepted`

@@ -415,18 +415,16 @@ impl Decoder<'_> {
     /// listener itself again.
     fn listener(&self, l: Listener) -> Res<TcpService> {
         let on = self.place(l.on);
-        if on.is_none() {
-            if let Some(s) = SENT.with(|sent| sent.borrow().get(&l.id).cloned()) {
-                return Ok(s);
-            }
-            if l.open {
-                return Err(WireError::malformed(format!(
-                    "the TCP listener {} ({}, in {}) is not one this machine sent",
-                    l.id, l.addr, l.ns
-                )));
-            }
+        if on.is_some() {
+            return Ok(TcpService::elsewhere(l.ns, on, l.id, l.addr, l.accepted, l.open));
         }
-        Ok(TcpService::elsewhere(l.ns, on, l.id, l.addr, l.accepted, l.open))
+        SENT.with(|sent| sent.borrow().get(&l.id).cloned()).ok_or_else(|| {
+            WireError::malformed(format!(
+                "the TCP listener {} ({}, in {}) is not one this machine started (a listener is used on the \
+                 machine it listens on)",
+                l.id, l.addr, l.ns
+            ))
+        })
     }
 }
 
