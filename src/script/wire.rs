@@ -191,7 +191,9 @@ impl Encoder<'_> {
         if let Some(s) = v.read_lock::<TcpService>() {
             if s.is_here() {
                 // Kept also once closed: a later request may still name it (to read `accepted`).
-                SENT.with(|sent| sent.borrow_mut().entry(s.id).or_insert_with(|| s.clone()).id);
+                SENT.with(|sent| {
+                    sent.borrow_mut().entry(s.id).or_insert_with(|| s.clone());
+                });
             }
             let l = Listener {
                 ns: s.ns.clone(),
