@@ -59,7 +59,7 @@ pub fn max_payload(dst: IpAddr) -> usize {
 }
 
 /// What a ping got back.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct PingReport {
     /// Echo requests sent.
     pub sent: u32,
@@ -85,7 +85,7 @@ pub struct PingReport {
 }
 
 /// The kind of ICMP error that came back about a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum IcmpErrorKind {
     /// The TTL ran out on the way (a router's answer to `ttl`).
     TimeExceeded,

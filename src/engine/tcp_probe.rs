@@ -40,6 +40,12 @@ impl Listener {
         self.thread.is_some()
     }
 
+    /// A listener with no socket and no thread (closed from the start), for unit tests.
+    #[cfg(test)]
+    pub fn unbound_for_tests(addr: SocketAddr) -> Listener {
+        Listener { addr, stop: Arc::new(AtomicBool::new(true)), accepted: Arc::new(AtomicU64::new(0)), thread: None }
+    }
+
     /// Closes the socket and waits for the thread (at most one `STOP_CHECK`).
     pub fn stop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);

@@ -18,7 +18,7 @@
 use super::{Lab, LabError, Ns, Result};
 
 /// Names one operation the lab held back; a failure of it later carries the same ticket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct Ticket(u64);
 
 /// What became of a request: carried out now, or held back until something needs it.

@@ -97,7 +97,7 @@ use crate::engine::netlink::Conn;
 use crate::engine::{netns, EngineError};
 
 /// Which namespace an operation acts in.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Ns {
     /// The namespace nslab itself runs in: the host's, or the sandbox's.
     Root,

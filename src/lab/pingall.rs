@@ -12,7 +12,7 @@ use super::{Lab, LabError, Ns, Result};
 use crate::engine::icmp::{self, PingOptions, PingReport};
 
 /// One source namespace pinging one address of another namespace.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct PingPair {
     pub from: String,
     pub to: String,
@@ -27,7 +27,7 @@ impl PingPair {
 }
 
 /// Who reached whom.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct PingMatrix {
     /// The namespaces that took part, sorted, each with the addresses it was pinged at.
     pub namespaces: Vec<(String, Vec<IpAddr>)>,

@@ -2,8 +2,11 @@
 //! and `wait_tcp`. A listener's socket keeps its namespace alive, so the lab closes the
 //! listeners of a namespace before deleting it, and all of them at teardown.
 
-use std::net::IpAddr;
-use std::sync::{Arc, Mutex, Weak};
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use super::{validate, Lab, LabError, Ns, Result};
@@ -14,39 +17,111 @@ use crate::engine::tcp_probe::{self, ConnectReport, Listener};
 #[derive(Clone)]
 pub struct TcpService {
     pub ns: Ns,
-    inner: Arc<Mutex<Listener>>,
+    /// The machine it listens on, for a lab across machines; None: this one.
+    pub on: Option<String>,
+    /// Its number, unique in this process: how a listener sent to another machine's coordinator
+    /// is found again when that coordinator names it in a later call.
+    pub id: u64,
+    inner: Inner,
+}
+
+#[derive(Clone)]
+enum Inner {
+    /// Listening in this process.
+    Here(Arc<Mutex<Listener>>),
+    /// Held by another process (an agent's lab): what it said about it when it answered.
+    Elsewhere { addr: SocketAddr, accepted: u64, open: bool },
+}
+
+/// The next `TcpService::id`. Never the same in two labs, nor (but by a 2^-64 chance) in two
+/// processes: counted from a random start, so that a listener a coordinator names to the wrong
+/// machine is not taken there for one of its own.
+fn next_id() -> u64 {
+    static START: OnceLock<u64> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    // std's hasher keys are random per process: hashing nothing gives a random number.
+    let start = *START.get_or_init(|| RandomState::new().build_hasher().finish());
+    start.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 impl TcpService {
+    fn here(ns: &Ns, inner: Arc<Mutex<Listener>>) -> TcpService {
+        TcpService { ns: ns.clone(), on: None, id: next_id(), inner: Inner::Here(inner) }
+    }
+
+    /// A listener another process holds (`id` in its numbering), as it reported it: `accepted`
+    /// and `open` are those of that moment.
+    pub fn elsewhere(ns: Ns, on: Option<String>, id: u64, addr: SocketAddr, accepted: u64, open: bool) -> TcpService {
+        TcpService { ns, on, id, inner: Inner::Elsewhere { addr, accepted, open } }
+    }
+
+    /// Whether it listens in this process (rather than being another process's, as reported).
+    pub fn is_here(&self) -> bool {
+        matches!(self.inner, Inner::Here(_))
+    }
+
+    /// The same listener: one `Arc` (here), or the same id (elsewhere).
+    pub fn same(&self, other: &TcpService) -> bool {
+        match (&self.inner, &other.inner) {
+            (Inner::Here(a), Inner::Here(b)) => Arc::ptr_eq(a, b),
+            _ => self.id == other.id && self.on == other.on,
+        }
+    }
+
+    pub fn socket_addr(&self) -> SocketAddr {
+        match &self.inner {
+            Inner::Here(l) => lock(l).addr,
+            Inner::Elsewhere { addr, .. } => *addr,
+        }
+    }
+
     pub fn port(&self) -> u16 {
-        self.lock().addr.port()
+        self.socket_addr().port()
     }
 
     pub fn addr(&self) -> IpAddr {
-        self.lock().addr.ip()
+        self.socket_addr().ip()
     }
 
     pub fn accepted(&self) -> u64 {
-        self.lock().accepted()
+        match &self.inner {
+            Inner::Here(l) => lock(l).accepted(),
+            Inner::Elsewhere { accepted, .. } => *accepted,
+        }
     }
 
     pub fn is_open(&self) -> bool {
-        self.lock().is_open()
+        match &self.inner {
+            Inner::Here(l) => lock(l).is_open(),
+            Inner::Elsewhere { open, .. } => *open,
+        }
     }
 
+    /// Closes it; one held elsewhere is closed by its holder (the call is forwarded there).
     pub fn close(&self) {
-        self.lock().stop();
+        if let Inner::Here(l) = &self.inner {
+            lock(l).stop();
+        }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Listener> {
-        // A panic while holding it cannot leave the listener half-changed: take it anyway.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    /// A listener that accepts nothing (no socket, no thread), for unit tests of handles.
+    #[cfg(test)]
+    pub fn unbound_for_tests(ns: &Ns, addr: SocketAddr) -> TcpService {
+        TcpService::here(ns, Arc::new(Mutex::new(Listener::unbound_for_tests(addr))))
     }
+}
+
+fn lock(l: &Mutex<Listener>) -> std::sync::MutexGuard<'_, Listener> {
+    // A panic while holding it cannot leave the listener half-changed: take it anyway.
+    l.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl std::fmt::Debug for TcpService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "tcp_listen({}, {})", self.ns, self.lock().addr)
+        match &self.on {
+            None => write!(f, "tcp_listen({}, {})", self.ns, self.socket_addr()),
+            Some(m) => write!(f, "tcp_listen({} on {m}, {})", self.ns, self.socket_addr()),
+        }
     }
 }
 
@@ -123,7 +198,7 @@ impl Lab {
         })?;
         let inner = Arc::new(Mutex::new(listener));
         self.tcp.add(ns, &inner);
-        Ok(TcpService { ns: ns.clone(), inner })
+        Ok(TcpService::here(ns, inner))
     }
 
     /// One connection attempt from `ns` to `dst:port`; refused, unreachable and timed out are

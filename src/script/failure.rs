@@ -5,7 +5,7 @@ use rhai::{Dynamic, EvalAltResult, NativeCallContext, Position};
 
 use crate::lab::{LabError, Ticket};
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum FailureKind {
     /// The lab refused or the kernel failed.
     Lab,
@@ -22,7 +22,7 @@ pub enum FailureKind {
     Skip,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct CallFailure {
     pub message: String,
     pub hint: Option<String>,

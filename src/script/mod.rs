@@ -37,7 +37,7 @@ pub mod types;
 pub(crate) mod values;
 pub(crate) mod values_routes;
 pub(crate) mod values_traffic;
-pub(crate) mod wire;
+pub mod wire;
 
 use std::cell::{Cell, Ref, RefCell, RefMut};
 use std::path::{Path, PathBuf};

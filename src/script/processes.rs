@@ -8,7 +8,7 @@ use super::bindings::{Registrar, SharedLab};
 use crate::lab::Ns;
 
 /// A process started by `spawn_in`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Proc {
     pub pid: i32,
     pub argv: Vec<String>,

@@ -7,7 +7,7 @@ use crate::lab::{AddrView, ExecOutput, LinkView, Ns};
 
 /// A namespace handle: `netns_add` / `netns` / `root` return it; every function that takes a
 /// namespace accepts it as the first argument, or as a method receiver.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Netns {
     /// None: the namespace nslab runs in (on machine `on`).
     pub name: Option<String>,
@@ -36,7 +36,7 @@ impl std::fmt::Display for Netns {
 }
 
 /// What `exec_in` returns.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Exec {
     pub code: i64,
     pub stdout: String,
@@ -67,7 +67,7 @@ impl std::fmt::Display for Exec {
 }
 
 /// What `ping` returns.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Ping {
     pub dst: String,
     pub report: PingReport,

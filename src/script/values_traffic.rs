@@ -5,7 +5,7 @@ use rhai::{Array, Dynamic, Map};
 use crate::lab::pingall::{PingMatrix, PingPair};
 
 /// The result of `pingall()`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct PingAll(pub PingMatrix);
 
 fn format_percent(p: f64) -> String {
