@@ -250,7 +250,22 @@ impl Lab {
         let dev = v.dev.as_deref().map(|d| self.index(&from, d)).transpose()?;
         let netns = target.as_ref().map(|f| f.as_raw_fd());
         let spec = VxlanSpec { id, local, remote, dev, port, netns, extra };
-        self.create_link_from(ns, &from, name, Kind::Vxlan(spec), opts)
+        self.create_link_from(ns, &from, name, Kind::Vxlan(spec), opts)?;
+        if let (Ns::Named(n), true) = (ns, from != *ns && self.owns(ns)) {
+            self.links.tunnels.insert(n.clone());
+        }
+        Ok(())
+    }
+
+    /// Deletes the vxlans the lab made into its namespaces from elsewhere, before teardown
+    /// unmounts those namespaces: the kernel's cleanup of a namespace would take them only later
+    /// (25-50 ms measured, longer behind other work), their UDP sockets and VNIs staying taken in
+    /// the underlay meanwhile, after nslab has returned (a rerun would find its VNI taken).
+    /// Best effort: teardown removes the namespaces either way.
+    pub(super) fn cut_tunnels(&mut self) {
+        for name in std::mem::take(&mut self.links.tunnels) {
+            let _ = self.cut_outside_peers(&name);
+        }
     }
 
     /// Creates a dummy link `name` in `ns` (`ip link add NAME type dummy`).
