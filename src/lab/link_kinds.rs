@@ -75,7 +75,8 @@ impl Lab {
         if let Some(r) = &record {
             self.ledger_mut()?.intent(r)?;
         }
-        let opts = LinkOptions { group: record.is_some().then(|| self.link_group()).transpose()?, ..opts.clone() };
+        let group = if record.is_some() { Some(self.link_group()?) } else { opts.group };
+        let opts = LinkOptions { group, ..opts.clone() };
         if let Err(e) = self.block_on(conn.add_link(name, &kind, &opts)) {
             if let Some(r) = &record {
                 self.ledger_mut()?.failed(r)?;
@@ -250,22 +251,14 @@ impl Lab {
         let dev = v.dev.as_deref().map(|d| self.index(&from, d)).transpose()?;
         let netns = target.as_ref().map(|f| f.as_raw_fd());
         let spec = VxlanSpec { id, local, remote, dev, port, netns, extra };
-        self.create_link_from(ns, &from, name, Kind::Vxlan(spec), opts)?;
-        if let (Ns::Named(n), true) = (ns, from != *ns && self.owns(ns)) {
+        let tunnel = from != *ns && self.owns(ns);
+        // In the lab's namespace, a group of its own to be deleted by (`tunnels.rs`).
+        let opts = LinkOptions { group: tunnel.then_some(super::tunnels::TUNNEL_GROUP), ..opts.clone() };
+        self.create_link_from(ns, &from, name, Kind::Vxlan(spec), &opts)?;
+        if let (Ns::Named(n), true) = (ns, tunnel) {
             self.links.tunnels.insert(n.clone());
         }
         Ok(())
-    }
-
-    /// Deletes the vxlans the lab made into its namespaces from elsewhere, before teardown
-    /// unmounts those namespaces: the kernel's cleanup of a namespace would take them only later
-    /// (25-50 ms measured, longer behind other work), their UDP sockets and VNIs staying taken in
-    /// the underlay meanwhile, after nslab has returned (a rerun would find its VNI taken).
-    /// Best effort: teardown removes the namespaces either way.
-    pub(super) fn cut_tunnels(&mut self) {
-        for name in std::mem::take(&mut self.links.tunnels) {
-            let _ = self.cut_outside_peers(&name);
-        }
     }
 
     /// Creates a dummy link `name` in `ns` (`ip link add NAME type dummy`).

@@ -30,6 +30,7 @@ mod rules;
 mod spaces;
 mod steps;
 pub(crate) mod trace;
+mod tunnels;
 mod veth;
 
 pub(crate) mod error;
