@@ -768,6 +768,14 @@ const CASES: &[Case] = &[
     c("vxlan", r#"vxlan(a, "vx0", #{id: "6"})"#, r#"the id option of vxlan must be an integer, not the string "6""#),
     c(
         "vxlan",
+        r#"vxlan(a, "vx0", #{id: 6, underlay: 5})"#,
+        r#"the underlay option of vxlan must be a namespace (a name, a Netns handle or root()), not the integer 5"#,
+    ),
+    c("vxlan", r#"vxlan(a, "vx0", #{id: 6, underlay: "zz"})"#, r#"namespace "zz" does not exist"#),
+    c("vxlan", r#"vxlan(a, "vx0", #{id: 6, dev: "v0", underlay: b})"#, r#"link "v0" does not exist in namespace "b""#),
+    c("vxlan", r#"vxlan("zz", "vx0", #{id: 6, underlay: b})"#, r#"namespace "zz" does not exist"#),
+    c(
+        "vxlan",
         r#"vxlan(a, "vx0", #{id: 5, mtu: 0})"#,
         r#"invalid MTU "0": vxlan "vx0" takes MTUs from 68 (the IPv4 minimum) to 65535"#,
     ),

@@ -31,4 +31,5 @@ mod traffic;
 mod traffic_full;
 mod user_errors;
 mod veth;
+mod vxlan_underlay;
 mod walkthrough;

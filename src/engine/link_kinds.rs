@@ -3,6 +3,7 @@
 //! address, name. Like `netlink.rs`, this file names rtnetlink types so the rest does not.
 
 use std::net::IpAddr;
+use std::os::fd::RawFd;
 
 use futures::TryStreamExt;
 use rtnetlink::packet_route::link::{BondMode as NlBondMode, BridgeStpState, InfoKind, LinkAttribute, LinkFlags, MacVlanMode};
@@ -96,6 +97,10 @@ pub struct VxlanSpec {
     pub remote: Option<IpAddr>,
     pub dev: Option<u32>,
     pub port: u16,
+    /// The namespace the device is born in when it is not the connection's (`IFLA_NET_NS_FD`,
+    /// `ip -n UNDERLAY link add NAME netns NS type vxlan`): its UDP socket, `dev` and `local`
+    /// stay in the connection's namespace, the underlay. Open until `add_link` returns.
+    pub netns: Option<RawFd>,
     /// The rest of `ip link add ... type vxlan`'s settings; None leaves the kernel's default.
     pub extra: VxlanExtra,
 }
@@ -231,6 +236,10 @@ impl Conn {
                 }
                 if let Some(on) = x.l3miss {
                     b = b.l3miss(on);
+                }
+                if let Some(fd) = v.netns {
+                    // Born there: no move afterwards, which would cost an RCU grace period.
+                    b = b.setns_by_fd(fd);
                 }
                 b.build()
             }

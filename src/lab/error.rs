@@ -42,6 +42,18 @@ pub enum LabError {
         owner: String,
     },
 
+    /// Another VXLAN link created from the same namespace (the underlay, where the UDP sockets
+    /// live) already uses this VNI on this UDP port: a different id (or port) is needed.
+    #[error("VNI {vni} is taken on UDP port {port} in {underlay}: another vxlan link made from there already uses it; pick another id")]
+    VniTaken {
+        /// The VXLAN network identifier asked for.
+        vni: u32,
+        /// The UDP port.
+        port: u16,
+        /// The underlay namespace, in words (`namespace "u1"`, `the root namespace`).
+        underlay: String,
+    },
+
     /// The kernel refused for lack of privilege.
     #[error("permission denied: cannot {op}")]
     PermissionDenied {
@@ -112,6 +124,7 @@ impl LabError {
         match self {
             LabError::Failed { errno, .. } => *errno,
             LabError::Deferred { error, .. } => error.errno(),
+            LabError::VniTaken { .. } => Some(Errno::EEXIST),
             _ => None,
         }
     }

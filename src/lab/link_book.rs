@@ -18,6 +18,9 @@ pub(super) struct LinkBook {
     pub peers: HashMap<LinkKey, LinkKey>,
     /// Bridges the lab created (wherever), brought down before teardown (see `quiesce_bridges`).
     pub bridges: Vec<(Ns, String)>,
+    /// The lab's namespaces holding a vxlan it made from another namespace (whose UDP socket
+    /// and VNI stay taken there until the link goes: deleted before teardown, `cut_tunnels`).
+    pub tunnels: HashSet<String>,
     /// The next ifindex nslab gives a link it creates (see `ifindex.rs`).
     pub next_index: u32,
 }
@@ -29,6 +32,7 @@ impl LinkBook {
             indexes: HashMap::new(),
             peers: HashMap::new(),
             bridges: Vec::new(),
+            tunnels: HashSet::new(),
             next_index: super::ifindex::FIRST_CHOSEN_INDEX,
         }
     }
@@ -37,5 +41,8 @@ impl LinkBook {
     pub fn forget_ns(&mut self, ns: &Option<String>) {
         self.indexes.retain(|(n, _), _| n != ns);
         self.peers.retain(|(n, _), (pn, _)| n != ns && pn != ns);
+        if let Some(n) = ns {
+            self.tunnels.remove(n);
+        }
     }
 }

@@ -1,6 +1,8 @@
 //! Creating links of kinds other than veth: bridge, macvlan, vxlan, ifb, and the kinds a kernel
 //! may lack (dummy, vlan, vrf, bond, wireguard), whose absence is reported by name.
 
+use std::os::fd::AsRawFd;
+
 use nix::errno::Errno;
 
 use super::ledger::Object;
@@ -28,6 +30,10 @@ pub struct VxlanOptions {
     pub srcport: Option<(i64, i64)>,
     pub l2miss: Option<bool>,
     pub l3miss: Option<bool>,
+    /// The namespace the link is created from when not its own: its UDP socket, `dev` and
+    /// `local` live there, the device in the link's namespace (one end of a link across
+    /// machines: the machine's namespace carries the tunnel, the lab's gets the device).
+    pub underlay: Option<Ns>,
 }
 
 /// A bridge's settings at creation: spanning tree, ageing time (seconds), multicast snooping.
@@ -41,9 +47,18 @@ pub struct BridgeOptions {
 impl Lab {
     /// Creates a link of `kind` in `ns`, recording it in the ledger when `ns` is not the lab's.
     pub(super) fn create_link(&mut self, ns: &Ns, name: &str, kind: Kind, opts: &LinkOptions) -> Result<()> {
+        self.create_link_from(ns, ns, name, kind, opts)
+    }
+
+    /// `create_link`, the request sent from namespace `from` (a vxlan's underlay; the kind
+    /// carries the descriptor of `ns` when they differ). The link is `ns`'s, as if made there.
+    fn create_link_from(&mut self, ns: &Ns, from: &Ns, name: &str, kind: Kind, opts: &LinkOptions) -> Result<()> {
         if self.tracing() {
-            let (ip, words) = (super::trace::ip(ns), super::trace::link_words(opts));
-            let kind_words = self.kind_words(ns, &kind);
+            let (ip, mut words) = (super::trace::ip(from), super::trace::link_words(opts));
+            if from != ns {
+                words += &format!(" netns {}", super::trace::netns_word(ns));
+            }
+            let kind_words = self.kind_words(from, &kind);
             // A parent link comes before `type` (`link PARENT type vlan ...`).
             let kind_words = if kind_words.starts_with("link ") { kind_words } else { format!("type {kind_words}") };
             self.trace(|| format!("{ip} link add name {}{words} {kind_words}", super::trace::word(name)));
@@ -52,7 +67,7 @@ impl Lab {
         if let Some(m) = opts.mtu {
             validate_net::link_mtu(i64::from(m), kind.name(), name)?;
         }
-        let conn = self.conn(ns)?;
+        let conn = self.conn(from)?;
         let ns_inode = if self.records(ns) { self.ns_inode(ns)? } else { 0 };
         // The kernel chooses the index: an end killed before it is noted made cannot be confirmed.
         let record =
@@ -60,12 +75,13 @@ impl Lab {
         if let Some(r) = &record {
             self.ledger_mut()?.intent(r)?;
         }
-        let opts = LinkOptions { group: record.is_some().then(|| self.link_group()).transpose()?, ..opts.clone() };
+        let group = if record.is_some() { Some(self.link_group()?) } else { opts.group };
+        let opts = LinkOptions { group, ..opts.clone() };
         if let Err(e) = self.block_on(conn.add_link(name, &kind, &opts)) {
             if let Some(r) = &record {
                 self.ledger_mut()?.failed(r)?;
             }
-            return Err(self.create_error(ns, name, &kind, e));
+            return Err(self.create_error(ns, from, name, &kind, e));
         }
         // A name the lab saw before may have belonged to another link.
         self.links.indexes.remove(&(ns.key(), name.to_string()));
@@ -77,7 +93,10 @@ impl Lab {
         Ok(())
     }
 
-    fn create_error(&mut self, ns: &Ns, name: &str, kind: &Kind, e: EngineError) -> LabError {
+    /// The kernel's refusal in words. Its EEXIST means a link of that name in `ns` (checked
+    /// here) or, for a vxlan, one in `from` with the same VNI and UDP port (`vxlan_vni_in_use`:
+    /// also the same address family; the local address does not count).
+    fn create_error(&mut self, ns: &Ns, from: &Ns, name: &str, kind: &Kind, e: EngineError) -> LabError {
         let op = format!("create {} link {name:?} in {ns}", kind.name());
         match e.code() {
             Some(Errno::EOPNOTSUPP) => LabError::Unsupported { op, feature: kind.feature().into() },
@@ -87,11 +106,7 @@ impl Lab {
                     return LabError::Exists { what: "link", name: name.into(), owner: format!(" in {ns}") };
                 }
                 match kind {
-                    Kind::Vxlan(v) => LabError::Failed {
-                        op,
-                        detail: format!("another vxlan link there already has VNI {} on UDP port {}", v.id, v.port),
-                        errno: Some(Errno::EEXIST),
-                    },
+                    Kind::Vxlan(v) => LabError::VniTaken { vni: v.id, port: v.port, underlay: from.to_string() },
                     _ => LabError::from_engine(op, e),
                 }
             }
@@ -229,8 +244,21 @@ impl Lab {
             )));
         }
         let extra = vxlan_extra(v, name)?;
-        let dev = v.dev.as_deref().map(|d| self.index(ns, d)).transpose()?;
-        self.create_link(ns, name, Kind::Vxlan(VxlanSpec { id, local, remote, dev, port, extra }), opts)
+        let from = v.underlay.clone().unwrap_or_else(|| ns.clone());
+        // The device's namespace, held open until the kernel has answered (checked before the
+        // underlay's, so that a missing one is named first).
+        let target = if from == *ns { None } else { Some(self.ns_file(ns)?) };
+        let dev = v.dev.as_deref().map(|d| self.index(&from, d)).transpose()?;
+        let netns = target.as_ref().map(|f| f.as_raw_fd());
+        let spec = VxlanSpec { id, local, remote, dev, port, netns, extra };
+        let tunnel = from != *ns && self.owns(ns);
+        // In the lab's namespace, a group of its own to be deleted by (`tunnels.rs`).
+        let opts = LinkOptions { group: tunnel.then_some(super::tunnels::TUNNEL_GROUP), ..opts.clone() };
+        self.create_link_from(ns, &from, name, Kind::Vxlan(spec), &opts)?;
+        if let (Ns::Named(n), true) = (ns, tunnel) {
+            self.links.tunnels.insert(n.clone());
+        }
+        Ok(())
     }
 
     /// Creates a dummy link `name` in `ns` (`ip link add NAME type dummy`).

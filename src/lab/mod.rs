@@ -30,6 +30,7 @@ mod rules;
 mod spaces;
 mod steps;
 pub(crate) mod trace;
+mod tunnels;
 mod veth;
 
 pub(crate) mod error;
@@ -377,6 +378,7 @@ impl Lab {
         self.held.veth = None;
         self.held.bridge_up = None;
         self.tcp.close_all();
+        self.cut_tunnels();
         let Some(ledger) = self.ledger.take() else { return TeardownReport::default() };
         // From memory, not the file: its path may be gone or replaced, and reading it would need
         // a descriptor the lab may not have left (a lab at the open-file limit).

@@ -22,6 +22,15 @@ pub fn ip(ns: &Ns) -> String {
     }
 }
 
+/// `ns` as `ip link add ... netns` takes it: a name, or for nslab's own namespace the shell's
+/// process (`ip -n OTHER` runs in another namespace, the shell does not).
+pub fn netns_word(ns: &Ns) -> String {
+    match ns {
+        Ns::Root => "$$".into(),
+        Ns::Named(n) => word(n),
+    }
+}
+
 /// A command run inside `ns`: `ip netns exec NAME` before it for a named namespace.
 pub fn inside(ns: &Ns) -> String {
     match ns {

@@ -4,10 +4,11 @@
 use rhai::Dynamic;
 
 use super::native::{done, Call, Fail, Native, Opts, Out};
+use super::values::Netns;
 use crate::lab::link_kinds::{BridgeOptions, VxlanOptions};
 use crate::lab::link_set::{LinkChanges, PortSettings};
 use crate::lab::validate_net;
-use crate::lab::LinkOptions;
+use crate::lab::{LinkOptions, Ns};
 
 pub const LINK_EDIT: &[Native] = &[
     Native {
@@ -105,7 +106,7 @@ pub(super) fn master(c: &mut Call) -> Out {
 }
 
 /// `vxlan([ns,] name, #{id, local, remote, dev, port, mtu, learning, proxy, ttl, tos, srcport,
-/// l2miss, l3miss})`.
+/// l2miss, l3miss, underlay})`.
 pub(super) fn vxlan(c: &mut Call) -> Out {
     if !c.has_opts() {
         return Err(c.error("vxlan needs an options map with at least the VNI: #{id: 42, remote: \"10.0.0.2\"}").into());
@@ -131,10 +132,30 @@ pub(super) fn vxlan(c: &mut Call) -> Out {
         srcport,
         l2miss: o.boolean("l2miss")?,
         l3miss: o.boolean("l3miss")?,
+        underlay: o.get("underlay").map(|u| underlay(c, u)).transpose()?,
     };
     let opts = link_opts(c, &o, &name)?;
     c.lab().vxlan(&ns, &name, &v, &opts)?;
     done()
+}
+
+/// `underlay: NS`: a namespace name, a Netns handle, or `()` (nslab's own, as `root()`).
+fn underlay(c: &Call, v: &Dynamic) -> Result<Ns, Fail> {
+    if let Some(h) = v.read_lock::<Netns>() {
+        return Ok(h.ns());
+    }
+    if v.is_string() {
+        return Ok(Ns::Named(v.clone().into_string().expect("checked")));
+    }
+    if v.is_unit() {
+        return Ok(Ns::Root);
+    }
+    Err(c
+        .error(format!(
+            "the underlay option of vxlan must be a namespace (a name, a Netns handle or root()), not {}",
+            super::args::shown(v)
+        ))
+        .into())
 }
 
 /// `srcport: [lo, hi]`.
