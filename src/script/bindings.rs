@@ -11,7 +11,7 @@ use super::values_traffic::PingAll;
 pub fn register(reg: &mut Registrar, lab: &SharedLab) {
     register_types(reg.engine());
     super::processes::register_types(reg, lab);
-    super::defs_probe::register_types(reg.engine());
+    super::defs_probe::register_types(reg.engine(), lab);
     for table in super::catalog::groups() {
         super::native::register(reg, lab, table);
     }

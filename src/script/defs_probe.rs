@@ -198,14 +198,30 @@ fn wait_tcp(c: &mut Call) -> Out {
 }
 
 /// The handle `tcp_listen` returns.
-pub fn register_types(engine: &mut Engine) {
+pub fn register_types(engine: &mut Engine, lab: &super::registrar::SharedLab) {
+    // A listener an agent holds answers there (see `remote.rs`); port and addr do not change.
+    let remote = |lab: &super::registrar::SharedLab, s: &TcpService, expr: &str| -> Option<Dynamic> {
+        let m = s.on.as_deref().filter(|_| !s.is_here())?;
+        super::remote::on_handle(lab, m, expr, Dynamic::from(s.clone())).ok()
+    };
+    let (l1, l2, l3) = (lab.clone(), lab.clone(), lab.clone());
     engine
         .register_type_with_name::<TcpService>("TcpListener")
         .register_get("port", |s: &mut TcpService| i64::from(s.port()))
         .register_get("addr", |s: &mut TcpService| s.addr().to_string())
-        .register_get("accepted", |s: &mut TcpService| s.accepted() as i64)
-        .register_get("open", |s: &mut TcpService| s.is_open())
-        .register_fn("close", |s: &mut TcpService| s.close())
+        .register_get("accepted", move |s: &mut TcpService| match remote(&l1, s, "__a0.accepted") {
+            Some(v) => v.as_int().unwrap_or(0),
+            None => s.accepted() as i64,
+        })
+        .register_get("open", move |s: &mut TcpService| match remote(&l2, s, "__a0.open") {
+            Some(v) => v.as_bool().unwrap_or(false),
+            None => s.is_open(),
+        })
+        .register_fn("close", move |s: &mut TcpService| {
+            if remote(&l3, s, "__a0.close()").is_none() {
+                s.close()
+            }
+        })
         .register_fn("to_string", |s: &mut TcpService| format!("{s:?}"))
         .register_fn("to_debug", |s: &mut TcpService| format!("{s:?}"));
 }

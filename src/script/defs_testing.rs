@@ -30,7 +30,7 @@ pub const TESTING: &[Native] = &[
     Native {
         name: "expect_reach",
         forms: &["expect_reach(ns, dst)", "expect_reach(ns, dst, #{timeout})"],
-        summary: "Fail unless ns gets an echo reply from dst (an address, or a namespace: any of its global addresses), \
+        summary: "Fail unless ns gets an echo reply from dst (an address, a namespace: any of its global addresses, or an array of addresses; the namespace may live on another machine), \
                   retrying for 3 s (timeout) so a first packet lost to ARP does not count; a failure explains the path hop by hop.",
         example: r#"expect_reach("h1", "10.0.2.2");"#,
         ip: "ip netns exec NS ping -c 1 -w 3 DST",
@@ -205,10 +205,30 @@ fn target(c: &Call, name: &str) -> Res<Target> {
                 .into());
         }
         Ns::Named(text)
+    } else if let Some(list) = v.read_lock::<rhai::Array>() {
+        // Addresses (a namespace's, read where it lives, for a lab across machines).
+        let mut addrs = Vec::with_capacity(list.len());
+        for item in list.iter() {
+            match item.clone().into_string().ok().and_then(|t| t.parse::<IpAddr>().ok()) {
+                Some(ip) => addrs.push(ip),
+                None => {
+                    return Err(c
+                        .error(format!(
+                            "the {} argument of {} is an array of addresses, and {} is not one",
+                            args::ordinal(at),
+                            c.ctx().fn_name(),
+                            args::shown(item)
+                        ))
+                        .into())
+                }
+            }
+        }
+        let shown: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+        return Ok(Target { label: shown.join(", "), addrs });
     } else {
         return Err(c
             .error(format!(
-                "the {} argument of {} must be an address or a namespace, not {}",
+                "the {} argument of {} must be an address, a namespace or an array of addresses, not {}",
                 args::ordinal(at),
                 c.ctx().fn_name(),
                 args::shown(v)

@@ -253,7 +253,7 @@ fn add(reg: &mut Registrar, lab: &SharedLab, def: &'static Native, n: usize) {
 
 fn run(def: &'static Native, lab: &SharedLab, harness: &Harness, ctx: &NativeCallContext, args: Vec<Dynamic>) -> Res<Dynamic> {
     let form = def.form_for(&args);
-    let mut call = Call { ctx, lab, harness, form, args };
+    let mut call = Call { def, ctx, lab, harness, form, args };
     if let Some(out) = super::remote::intercept(&call) {
         return out;
     }
@@ -265,6 +265,7 @@ fn run(def: &'static Native, lab: &SharedLab, harness: &Harness, ctx: &NativeCal
 
 /// One call in progress: its context, the lab, and its arguments by their names in the form.
 pub struct Call<'a> {
+    def: &'static Native,
     ctx: &'a NativeCallContext<'a>,
     lab: &'a SharedLab,
     harness: &'a Harness,
@@ -327,6 +328,13 @@ impl<'a> Call<'a> {
     /// The argument at position `at` as given, for handlers that tell forms apart themselves.
     pub fn raw(&self, at: usize) -> &Dynamic {
         &self.args[at]
+    }
+
+    /// Whether the call acts in nslab's own namespace because its form leaves the namespace
+    /// out (`move_to(link, to_ns)` beside `move_to(from_ns, link, to_ns)`).
+    pub fn namespace_left_out(&self) -> bool {
+        let leads = |f: &Form| matches!(f.params.first(), Some(Param::Ns(_)));
+        !leads(&self.form) && self.def.forms.iter().any(|f| leads(&parse_form(f)))
     }
 
     /// The positions of the namespace parameters of this form.

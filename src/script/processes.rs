@@ -37,12 +37,22 @@ pub fn register_types(reg: &mut Registrar, lab: &SharedLab) {
         .register_type_with_name::<Proc>("Proc")
         .register_get("pid", |p: &mut Proc| p.pid as i64)
         .register_get("cmd", |p: &mut Proc| p.argv.join(" "))
-        .register_get("running", move |p: &mut Proc| l.borrow_mut().proc_running(p.pid).unwrap_or(false))
+        .register_get("running", move |p: &mut Proc| match &p.on {
+            Some(m) => super::remote::on_handle(&l, m, "__a0.running", rhai::Dynamic::from(p.clone()))
+                .ok()
+                .and_then(|v| v.as_bool().ok())
+                .unwrap_or(false),
+            None => l.borrow_mut().proc_running(p.pid).unwrap_or(false),
+        })
         .register_fn("to_string", |p: &mut Proc| p.to_string())
         .register_fn("to_debug", |p: &mut Proc| p.to_string());
     for (name, stdout) in [("stdout", true), ("stderr", false)] {
         let l = lab.clone();
         reg.engine().register_get(name, move |p: &mut Proc| {
+            if let Some(m) = &p.on {
+                let v = super::remote::on_handle(&l, m, &format!("__a0.{name}"), rhai::Dynamic::from(p.clone()));
+                return v.ok().and_then(|v| v.into_string().ok()).unwrap_or_default();
+            }
             let (out, err) = l.borrow_mut().proc_output_so_far(p.pid).unwrap_or_default();
             if stdout {
                 out

@@ -49,7 +49,7 @@ pub fn intercept(c: &Call) -> Option<Res<Dynamic>> {
     let mut remote: Vec<&str> = machines.iter().filter_map(|(_, m)| (m != LOCAL).then_some(m.as_str())).collect();
     remote.sort_unstable();
     remote.dedup();
-    let any_local = machines.iter().any(|(_, m)| m == LOCAL);
+    let any_local = c.namespace_left_out() || machines.iter().any(|(_, m)| m == LOCAL);
     match (remote.as_slice(), any_local) {
         ([], _) => {
             if has_host {
@@ -90,6 +90,10 @@ pub(super) fn where_each(c: &Call) -> Vec<(usize, String)> {
             })
         } else if let Some(p) = v.read_lock::<Proc>() {
             Some(p.on.clone().unwrap_or_else(|| LOCAL.into()))
+        } else if i == 1 && matches!(c.ctx().fn_name(), "expect_reach" | "expect_no_reach") && v.is_string() {
+            // A namespace named as the destination lives somewhere too (an address: anywhere).
+            let text = v.clone().into_string().expect("checked");
+            (text.parse::<std::net::IpAddr>().is_err()).then(|| of_name(&text))
         } else if ns_params.contains(&i) && v.is_string() {
             Some(of_name(&v.clone().into_string().expect("checked")))
         } else if ns_params.contains(&i) && v.is_unit() {
@@ -327,6 +331,18 @@ pub(super) fn known_machine(c: &Call, machine: &str) -> Res<()> {
         None => Err(c.error(format!(
             "no machine {machine:?}: this lab runs on one machine; give an inventory of machines with --hosts FILE"
         ))),
+    }
+}
+
+/// A getter or method of a handle living on `machine` (a `Proc` or `TcpListener` an agent
+/// made): `expr` on `__a0` there. Getters cannot fail in Rhai: the caller picks a default.
+pub fn on_handle(slot: &super::LabSlot, machine: &str, expr: &str, handle: Dynamic) -> Result<Dynamic, String> {
+    let arg = wire::encode_for(&handle, machine).map_err(|e| e.to_string())?;
+    let mut machines = slot.machines().ok_or("this lab does not span machines")?;
+    match machines.eval(machine, expr, vec![arg]) {
+        Ok(v) => wire::decode(&v, Some(machine)).map_err(|e| e.to_string()),
+        Err(CallError::Failed(f)) => Err(format!("on {machine}: {}", f.message)),
+        Err(CallError::Lost(why)) => Err(why),
     }
 }
 

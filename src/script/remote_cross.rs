@@ -10,7 +10,7 @@ use super::failure::{CallFailure, Res};
 use super::native::Call;
 use super::remote::{call_on, eval_on, ns_name};
 use super::values::Netns;
-use crate::lab::inventory::LOCAL;
+use crate::lab::inventory::{Machine, LOCAL};
 use crate::lab::machines::{CrossLink, End};
 
 /// How many VNIs a link across machines tries before giving up (each clash is another lab's
@@ -24,13 +24,8 @@ pub fn across(c: &Call, machines: &[(usize, String)]) -> Res<Dynamic> {
     match name {
         "veth" if c.len() >= 4 => veth(c, on(0), on(2)),
         "expect_reach" | "expect_no_reach" if machines.iter().any(|(i, _)| *i == 1) => reach(c, on(0), on(1)),
-        "move_to" => Err(c
-            .error(format!(
-                "a link cannot move from {} to {}: a link between machines is a pair of VXLAN links, made by veth(a, name, b, peer) with a and b on the two machines",
-                on(0),
-                machines.iter().map(|(_, m)| m.as_str()).find(|m| *m != on(0)).unwrap_or(LOCAL)
-            ))
-            .into()),
+        "move_to" if c.len() == 3 => move_across(c, on(0), on(2)),
+        "move_to" => move_across(c, LOCAL, on(1)),
         _ => {
             let mut shown: Vec<String> = machines
                 .iter()
@@ -54,96 +49,155 @@ fn root_of(machine: &str) -> Dynamic {
 
 /// `veth(a, x, b, y[, #{mtu, up, master}])` with `a` and `b` on different machines.
 fn veth(c: &Call, ma: &str, mb: &str) -> Res<Dynamic> {
-    let (a, x, b, y) = (c.raw(0).clone(), c.raw(1).clone(), c.raw(2).clone(), c.raw(3).clone());
     let opts = c.opts()?;
     if opts.has("queues") {
         return Err(c.error("the queues option is for veth pairs; a link between machines is a pair of VXLAN links").into());
     }
-    let (Some(a_name), Some(b_name)) = (ns_name(&a), ns_name(&b)) else {
-        return Err(c.error("a link between machines joins two named namespaces").into());
+    let (x, y) = (c.string("name", "the link's name")?, c.string("peer", "the peer's name")?);
+    let pair = Pair { a: c.raw(0).clone(), x, b: c.raw(2).clone(), y };
+    pair.make(c, ma, mb, opts.integer("mtu")?, opts.boolean("up")?.unwrap_or(false), opts.get("master").cloned())
+}
+
+/// `move_to(from_ns, link, to_ns)` of one end of a veth pair to a namespace on another
+/// machine: the pair becomes a link across machines, the end that stays keeps its addresses,
+/// state and bridge, and the end that moved arrives down and without addresses, as a move
+/// leaves a link.
+fn move_across(c: &Call, from_m: &str, to_m: &str) -> Res<Dynamic> {
+    let three = c.len() == 3;
+    let (from, link, to) = if three {
+        (c.raw(0).clone(), c.raw(1).clone(), c.raw(2).clone())
+    } else {
+        (root_of(LOCAL), c.raw(0).clone(), c.raw(1).clone())
     };
-    let (x_name, y_name) = (c.string("name", "the link's name")?, c.string("peer", "the peer's name")?);
-    crate::lab::validate::link_name(&x_name).map_err(|e| super::failure::lab_error(c.ctx(), e))?;
-    crate::lab::validate::link_name(&y_name).map_err(|e| super::failure::lab_error(c.ctx(), e))?;
-    let (ua, ub) = {
-        let machines = c.slot().machines().expect("a lab across machines");
-        let inv = machines.inventory();
-        let (ua, ub) = (inv.machine(ma).expect("known").clone(), inv.machine(mb).expect("known").clone());
-        (ua, ub)
-    };
-    let overhead: i64 = if ua.address.is_ipv4() { 50 } else { 70 };
-    let mtu = match opts.integer("mtu")? {
-        Some(m) => m,
-        None => {
-            let mtu_of = |m: &str, dev: &str| -> Res<i64> {
-                eval_on(c, m, "link(__a0, __a1).mtu", vec![root_of(m), dev.into()])?
-                    .as_int()
-                    .map_err(|_| c.error(format!("the MTU of {dev} on {m} is not a number")).into())
-            };
-            mtu_of(ma, &ua.dev)?.min(mtu_of(mb, &ub.dev)?) - overhead
-        }
-    };
-    let end = |m: &str,
-               ns: &Dynamic,
-               link: &Dynamic,
-               me: &crate::lab::inventory::Machine,
-               other: &crate::lab::inventory::Machine,
-               vni: u32,
-               port: u16| {
-        let mut o = Map::new();
-        o.insert("id".into(), (vni as i64).into());
-        o.insert("local".into(), me.address.to_string().into());
-        o.insert("remote".into(), other.address.to_string().into());
-        o.insert("dev".into(), me.dev.clone().into());
-        o.insert("port".into(), (port as i64).into());
-        o.insert("mtu".into(), mtu.into());
-        o.insert("learning".into(), false.into());
-        o.insert("underlay".into(), root_of(m));
-        call_on(c, m, "vxlan", vec![ns.clone(), link.clone(), o.into()])
-    };
-    let mut made = None;
-    for _ in 0..VNI_TRIES {
-        let (vni, port) = c.slot().machines().expect("spans").next_vni();
-        if let Err(e) = end(ma, &a, &x, &ua, &ub, vni, port) {
-            if vni_taken(&e) {
-                continue;
-            }
-            return Err(e);
-        }
-        if let Err(e) = end(mb, &b, &y, &ub, &ua, vni, port) {
-            // Nothing half made: the first end goes.
-            let _ = call_on(c, ma, "link_del", vec![a.clone(), x.clone()]);
-            if vni_taken(&e) {
-                continue;
-            }
-            return Err(e);
-        }
-        made = Some((vni, port));
-        break;
+    let link_name = link.to_string();
+    let field = |m: &Map, k: &str| m.get(k).map(|v| v.to_string()).unwrap_or_default();
+    let info = call_on(c, from_m, "link", vec![from.clone(), link.clone()])?.try_cast::<Map>().unwrap_or_default();
+    let kind = field(&info, "kind");
+    if kind != "veth" {
+        let what = if kind.is_empty() { "a device".to_string() } else { format!("a {kind} link") };
+        return Err(c
+            .error(format!(
+                "{link_name:?} is {what}: a link cannot move from {from_m} to {to_m}; one end of a veth pair can (the pair becomes a VXLAN link on each machine)"
+            ))
+            .into());
     }
-    let Some((vni, port)) = made else {
-        return Err(c.error(format!("no free VNI for {x_name} in {VNI_TRIES} tries: the machines' VXLAN links use them")).into());
+    let peer = field(&info, "peer");
+    if peer.is_empty() {
+        return Err(c
+            .error(format!("the peer of {link_name:?} is not known: only a veth pair the lab made can move between machines"))
+            .into());
+    }
+    let peer_ns = match field(&info, "peer_netns").as_str() {
+        "" => from.clone(),
+        "root" => root_of(from_m),
+        name => Dynamic::from(Netns { name: Some(name.into()), on: (from_m != LOCAL).then(|| from_m.to_string()) }),
     };
-    if opts.boolean("up")?.unwrap_or(false) {
-        call_on(c, ma, "up", vec![a.clone(), x.clone()])?;
-        call_on(c, mb, "up", vec![b.clone(), y.clone()])?;
+    let stays = call_on(c, from_m, "link", vec![peer_ns.clone(), peer.clone().into()])?.try_cast::<Map>().unwrap_or_default();
+    call_on(c, from_m, "link_del", vec![from, link])?;
+    let pair = Pair { a: peer_ns.clone(), x: peer.clone(), b: to, y: link_name };
+    pair.make(c, from_m, to_m, None, false, None)?;
+    let addresses = stays.get("addresses").cloned().and_then(|a| a.try_cast::<Array>()).unwrap_or_default();
+    for cidr in addresses.iter().map(|a| a.to_string()).filter(|a| !a.starts_with("fe80:")) {
+        call_on(c, from_m, "addr", vec![peer_ns.clone(), peer.clone().into(), cidr.into()])?;
     }
-    if let Some(master) = opts.get("master") {
-        call_on(c, ma, "master", vec![a.clone(), x.clone(), master.clone()])?;
+    if field(&stays, "state") == "up" {
+        call_on(c, from_m, "up", vec![peer_ns.clone(), peer.clone().into()])?;
     }
-    let mut machines = c.slot().machines().expect("spans");
-    machines.notice(&format!(
-        "veth {a_name}/{x_name} ({ma}) - {b_name}/{y_name} ({mb}): VXLAN VNI {vni}, UDP port {port}, MTU {mtu} ({} - {overhead} of encapsulation)",
-        mtu + overhead
-    ));
-    machines.cross.push(CrossLink {
-        a: End { machine: ma.into(), ns: a_name, link: x_name },
-        b: End { machine: mb.into(), ns: b_name, link: y_name },
-        vni,
-        port,
-        mtu: mtu as u32,
-    });
+    let master = field(&stays, "master");
+    if !master.is_empty() {
+        call_on(c, from_m, "master", vec![peer_ns, peer.into(), master.into()])?;
+    }
     Ok(Dynamic::UNIT)
+}
+
+/// A link between namespace `a` (link `x`) and namespace `b` (link `y`) on two machines.
+struct Pair {
+    a: Dynamic,
+    x: String,
+    b: Dynamic,
+    y: String,
+}
+
+impl Pair {
+    fn make(&self, c: &Call, ma: &str, mb: &str, mtu: Option<i64>, up: bool, master: Option<Dynamic>) -> Res<Dynamic> {
+        let Pair { a, x, b, y } = self;
+        let label = |v: &Dynamic| ns_name(v).unwrap_or_else(|| "root".into());
+        let (a_name, b_name) = (label(a), label(b));
+        crate::lab::validate::link_name(x).map_err(|e| super::failure::lab_error(c.ctx(), e))?;
+        crate::lab::validate::link_name(y).map_err(|e| super::failure::lab_error(c.ctx(), e))?;
+        let (ua, ub) = {
+            let machines = c.slot().machines().expect("a lab across machines");
+            let inv = machines.inventory();
+            (inv.machine(ma).expect("known").clone(), inv.machine(mb).expect("known").clone())
+        };
+        let overhead: i64 = if ua.address.is_ipv4() { 50 } else { 70 };
+        let mtu = match mtu {
+            Some(m) => m,
+            None => {
+                let mtu_of = |m: &str, dev: &str| -> Res<i64> {
+                    eval_on(c, m, "link(__a0, __a1).mtu", vec![root_of(m), dev.into()])?
+                        .as_int()
+                        .map_err(|_| c.error(format!("the MTU of {dev} on {m} is not a number")).into())
+                };
+                mtu_of(ma, &ua.dev)?.min(mtu_of(mb, &ub.dev)?) - overhead
+            }
+        };
+        let end = |m: &str, ns: &Dynamic, link: &str, me: &Machine, other: &Machine, vni: u32, port: u16| {
+            let mut o = Map::new();
+            o.insert("id".into(), i64::from(vni).into());
+            o.insert("local".into(), me.address.to_string().into());
+            o.insert("remote".into(), other.address.to_string().into());
+            o.insert("dev".into(), me.dev.clone().into());
+            o.insert("port".into(), i64::from(port).into());
+            o.insert("mtu".into(), mtu.into());
+            o.insert("learning".into(), false.into());
+            o.insert("underlay".into(), root_of(m));
+            call_on(c, m, "vxlan", vec![ns.clone(), link.into(), o.into()])
+        };
+        let mut made = None;
+        for _ in 0..VNI_TRIES {
+            let (vni, port) = c.slot().machines().expect("spans").next_vni();
+            if let Err(e) = end(ma, a, x, &ua, &ub, vni, port) {
+                if vni_taken(&e) {
+                    continue;
+                }
+                return Err(e);
+            }
+            if let Err(e) = end(mb, b, y, &ub, &ua, vni, port) {
+                // Nothing half made: the first end goes.
+                let _ = call_on(c, ma, "link_del", vec![a.clone(), x.into()]);
+                if vni_taken(&e) {
+                    continue;
+                }
+                return Err(e);
+            }
+            made = Some((vni, port));
+            break;
+        }
+        let Some((vni, port)) = made else {
+            return Err(c.error(format!("no free VNI for {x} in {VNI_TRIES} tries: the machines' VXLAN links use them")).into());
+        };
+        if up {
+            call_on(c, ma, "up", vec![a.clone(), x.into()])?;
+            call_on(c, mb, "up", vec![b.clone(), y.into()])?;
+        }
+        if let Some(master) = master {
+            call_on(c, ma, "master", vec![a.clone(), x.into(), master])?;
+        }
+        let mut machines = c.slot().machines().expect("spans");
+        machines.notice(&format!(
+            "the link {a_name}/{x} ({ma}) - {b_name}/{y} ({mb}) is VXLAN VNI {vni} over UDP port {port}: MTU {mtu} ({} - {overhead} of encapsulation)",
+            mtu + overhead
+        ));
+        machines.cross.push(CrossLink {
+            a: End { machine: ma.into(), ns: a_name, link: x.clone() },
+            b: End { machine: mb.into(), ns: b_name, link: y.clone() },
+            vni,
+            port,
+            mtu: mtu as u32,
+        });
+        Ok(Dynamic::UNIT)
+    }
 }
 
 /// Whether a failure is the kernel's "this VNI is already used on this port".
