@@ -1,14 +1,17 @@
 //! A native TCP throughput test between two namespaces (what `iperf3 -c` measures, without the
-//! binary). The listening socket is created inside the receiving namespace and the sending socket
-//! inside the sending one (a socket belongs to the namespace it was created in); the data then
-//! flows on two threads. The sender sends for the given time and closes; the receiver counts what
-//! had arrived by then (see `receive`) and reads the rest to the end.
+//! binary), in two halves that may run in two processes (on two machines): the receiver's
+//! listening socket is created inside the receiving namespace and served by a thread of its
+//! own; the sender's socket inside the sending one (a socket belongs to the namespace it was
+//! created in). The sender sends for the given time and closes; the receiver counts what had
+//! arrived by then (see `receive`) and reads the rest to the end. `measure` runs both here.
 
 use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpStream};
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -59,68 +62,168 @@ const UNSENT_LIMIT: u32 = 64 * 1024;
 const MIN_DRAIN: Duration = Duration::from_secs(2);
 const RECV_CHUNK: usize = 256 * 1024;
 
-/// Measures TCP throughput from namespace `from` to namespace `to` (None: where the thread is;
-/// `home` is where it returns after creating each socket). Returns Ok(None) when `cancelled`
-/// said stop.
-pub fn measure(
-    from: Option<&File>,
+/// Whether to stop: the lab's Ctrl-C, shared with a half that runs on a thread of its own.
+pub type Cancel = Arc<dyn Fn() -> bool + Send + Sync>;
+
+/// How long a receiver waits for its connection before giving up by itself (a coordinator on
+/// another machine tells the sender to connect after the receiver answered; the lab also ends
+/// it at teardown).
+pub const ACCEPT_WITHIN: Duration = Duration::from_secs(120);
+/// How long `Receiver::finish` waits for the connection still to be accepted once the sender is
+/// done (it was queued when the sender's connect returned).
+pub const ACCEPT_GRACE: Duration = Duration::from_secs(2);
+
+/// The receiving half of a measurement: a socket listening in the receiving namespace and a
+/// thread that accepts one connection and counts what arrives (see `receive`).
+pub struct Receiver {
+    port: u16,
+    shared: Arc<Flags>,
+    thread: Option<JoinHandle<Result<Option<BenchReport>>>>,
+}
+
+#[derive(Default)]
+struct Flags {
+    accepted: AtomicBool,
+    stop: AtomicBool,
+}
+
+impl Receiver {
+    /// The port it listens on (the kernel's choice when 0 was asked).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// What arrived, once the sender is done: waits for the receiving thread (which reads to the
+    /// sender's end of stream). Ok(None) when cancelled; an error when no connection came.
+    pub fn finish(mut self, grace: Duration) -> Result<Option<BenchReport>> {
+        let until = Instant::now() + grace;
+        let finished = |r: &Receiver| r.thread.as_ref().is_none_or(|t| t.is_finished());
+        while !self.shared.accepted.load(Ordering::Acquire) && !finished(&self) && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let accepted = self.shared.accepted.load(Ordering::Acquire);
+        if !accepted {
+            self.shared.stop.store(true, Ordering::Relaxed);
+        }
+        let out = match self.thread.take() {
+            Some(t) => t.join().unwrap_or_else(|_| Err(EngineError::message("receive TCP data", "the receiving thread failed"))),
+            None => Ok(None),
+        };
+        match out {
+            Ok(None) if !accepted => {
+                Err(EngineError::errno(format!("accept the connection on port {}", self.port), Errno::ETIMEDOUT))
+            }
+            other => other,
+        }
+    }
+
+    /// Ends it without a result (closes its sockets, joins its thread).
+    pub fn stop(&mut self) {
+        self.shared.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Starts the receiving half in namespace `to` (None: where the thread is; `home` is where it
+/// returns after creating the socket): listens on `port` (0: a free one) for IPv4 or IPv6, and
+/// measures `duration` from the accepted connection.
+pub fn start_receiver(
     to: Option<&File>,
     home: &File,
-    opts: &BenchOptions,
-    cancelled: &(dyn Fn() -> bool + Sync),
-) -> Result<Option<BenchReport>> {
-    let domain = if opts.dst.is_ipv4() { Domain::IPV4 } else { Domain::IPV6 };
-    let in_ns = |ns: Option<&File>, f: &dyn Fn() -> Result<Socket>| -> Result<Socket> {
-        match ns {
-            Some(ns) => netns::within(ns, home, f)?,
-            None => f(),
-        }
+    ipv6: bool,
+    port: u16,
+    duration: Duration,
+    cancelled: Cancel,
+) -> Result<Receiver> {
+    let domain = if ipv6 { Domain::IPV6 } else { Domain::IPV4 };
+    let listener = match to {
+        Some(ns) => netns::within(ns, home, || listen(domain, port))??,
+        None => listen(domain, port)?,
     };
-    let listener = in_ns(to, &|| listen(domain, opts))?;
     let port = listener
         .local_addr()
         .ok()
         .and_then(|a| a.as_socket())
         .map(|a| a.port())
         .ok_or_else(|| EngineError::message("listen for TCP", "the listening socket has no port"))?;
-    let target = SocketAddr::new(opts.dst, port);
-    let new_sender = || -> Result<Socket> {
-        let op = "open a TCP socket";
-        let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP)).map_err(|e| EngineError::io(op, e))?;
-        socket.set_tcp_notsent_lowat(UNSENT_LIMIT).map_err(|e| EngineError::io(op, e))?;
-        Ok(socket)
-    };
-    let Some(sender) = connect(&|| in_ns(from, &new_sender), target, opts.connect_timeout, cancelled)? else {
-        return Ok(None);
-    };
-    let Some(receiver) = accept(&listener, target, cancelled)? else { return Ok(None) };
-    drop(listener);
-
-    let start = Instant::now();
-    let deadline = start + opts.duration;
-    let give_up = deadline + opts.duration.max(MIN_DRAIN);
-    let receiver_done = AtomicBool::new(false);
-    let (sent, received) = std::thread::scope(|s| {
-        let sending = s.spawn(|| send_until(&sender, deadline, &receiver_done, cancelled));
-        let received = receive(&receiver, start, deadline, give_up, cancelled);
-        receiver_done.store(true, Ordering::Relaxed);
-        (sending.join().expect("the sending thread does not panic"), received)
-    });
-    if cancelled() {
-        return Ok(None);
-    }
-    sent?;
-    received.map(Some)
+    let shared = Arc::new(Flags::default());
+    let flags = shared.clone();
+    let thread = std::thread::Builder::new()
+        .name(format!("nslab-bench-{port}"))
+        .spawn(move || {
+            let stop = || flags.stop.load(Ordering::Relaxed) || cancelled();
+            let Some(stream) = accept(&listener, port, ACCEPT_WITHIN, &stop)? else { return Ok(None) };
+            drop(listener);
+            flags.accepted.store(true, Ordering::Release);
+            let start = Instant::now();
+            let deadline = start + duration;
+            let give_up = deadline + duration.max(MIN_DRAIN);
+            let report = receive(&stream, start, deadline, give_up, &stop)?;
+            Ok((!stop()).then_some(report))
+        })
+        .map_err(|e| EngineError::io("start the receiving thread", e))?;
+    Ok(Receiver { port, shared, thread: Some(thread) })
 }
 
-fn listen(domain: Domain, opts: &BenchOptions) -> Result<Socket> {
+/// The sending half: connects from namespace `from` to `dst:port` and sends for `duration`
+/// from the established connection, then closes. Returns the bytes sent, or None when
+/// cancelled.
+pub fn send(from: Option<&File>, home: &File, opts: &BenchOptions, cancelled: &dyn Fn() -> bool) -> Result<Option<u64>> {
+    let domain = if opts.dst.is_ipv4() { Domain::IPV4 } else { Domain::IPV6 };
+    let new_sender = || -> Result<Socket> {
+        let open = || -> Result<Socket> {
+            let op = "open a TCP socket";
+            let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP)).map_err(|e| EngineError::io(op, e))?;
+            socket.set_tcp_notsent_lowat(UNSENT_LIMIT).map_err(|e| EngineError::io(op, e))?;
+            Ok(socket)
+        };
+        match from {
+            Some(ns) => netns::within(ns, home, open)?,
+            None => open(),
+        }
+    };
+    let target = SocketAddr::new(opts.dst, opts.port);
+    let Some(sender) = connect(&new_sender, target, opts.connect_timeout, cancelled)? else {
+        return Ok(None);
+    };
+    let sent = send_until(&sender, Instant::now() + opts.duration, cancelled)?;
+    Ok((!cancelled()).then_some(sent))
+}
+
+/// Measures TCP throughput from namespace `from` to namespace `to` (None: where the thread is;
+/// `home` is where it returns after creating each socket): the two halves, in this process.
+/// Returns Ok(None) when `cancelled` said stop.
+pub fn measure(
+    from: Option<&File>,
+    to: Option<&File>,
+    home: &File,
+    opts: &BenchOptions,
+    cancelled: Cancel,
+) -> Result<Option<BenchReport>> {
+    let receiver = start_receiver(to, home, opts.dst.is_ipv6(), opts.port, opts.duration, cancelled.clone())?;
+    let sending = BenchOptions { port: receiver.port(), ..opts.clone() };
+    if send(from, home, &sending, &*cancelled)?.is_none() {
+        return Ok(None);
+    }
+    receiver.finish(ACCEPT_GRACE)
+}
+
+fn listen(domain: Domain, port: u16) -> Result<Socket> {
     let op = "listen for TCP";
     let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP)).map_err(|e| EngineError::io(op, e))?;
     socket.set_reuse_address(true).map_err(|e| EngineError::io(op, e))?;
     let any: IpAddr = if domain == Domain::IPV4 { Ipv4Addr::UNSPECIFIED.into() } else { Ipv6Addr::UNSPECIFIED.into() };
     socket
-        .bind(&SockAddr::from(SocketAddr::new(any, opts.port)))
-        .map_err(|e| EngineError::io(format!("listen on TCP port {}", opts.port), e))?;
+        .bind(&SockAddr::from(SocketAddr::new(any, port)))
+        .map_err(|e| EngineError::io(format!("listen on TCP port {port}"), e))?;
     socket.listen(1).map_err(|e| EngineError::io(op, e))?;
     socket.set_nonblocking(true).map_err(|e| EngineError::io(op, e))?;
     Ok(socket)
@@ -184,10 +287,9 @@ fn connect(
     }
 }
 
-fn accept(listener: &Socket, target: SocketAddr, cancelled: &dyn Fn() -> bool) -> Result<Option<TcpStream>> {
-    let op = format!("accept the connection on {target}");
-    // The handshake is complete once connect returned: the connection is already queued.
-    let deadline = Instant::now() + Duration::from_secs(2);
+fn accept(listener: &Socket, port: u16, within: Duration, cancelled: &dyn Fn() -> bool) -> Result<Option<TcpStream>> {
+    let op = format!("accept the connection on port {port}");
+    let deadline = Instant::now() + within;
     loop {
         if cancelled() {
             return Ok(None);
@@ -208,15 +310,16 @@ fn accept(listener: &Socket, target: SocketAddr, cancelled: &dyn Fn() -> bool) -
     }
 }
 
-/// Sends until the deadline, the receiver stops, or cancelling; then closes its direction (what
-/// is still queued is delivered before the end of stream).
-fn send_until(stream: &TcpStream, deadline: Instant, receiver_done: &AtomicBool, cancelled: &dyn Fn() -> bool) -> Result<u64> {
+/// Sends until the deadline, the receiver stops (its socket closed: the connection is reset), or
+/// cancelling; then closes its direction (what is still queued is delivered before the end of
+/// stream).
+fn send_until(stream: &TcpStream, deadline: Instant, cancelled: &dyn Fn() -> bool) -> Result<u64> {
     let chunk = vec![0x5a_u8; SEND_CHUNK];
     let mut sent = 0u64;
     let mut writer = stream;
     loop {
         let now = Instant::now();
-        if now >= deadline || receiver_done.load(Ordering::Relaxed) || cancelled() {
+        if now >= deadline || cancelled() {
             break;
         }
         match writer.write(&chunk) {

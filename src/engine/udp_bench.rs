@@ -1,12 +1,16 @@
 //! A native UDP throughput test (what `iperf -u -b RATE` measures): the sender paces datagrams
 //! at the asked rate; the receiver counts them and computes loss and jitter as RFC 3550 and
-//! iperf do. Each datagram carries its sequence number and its send time (CLOCK_MONOTONIC: both
-//! ends are threads of this process, so their clocks are one).
+//! iperf do. Each datagram carries its sequence number and its send time (CLOCK_MONOTONIC): the
+//! jitter is made of differences of transit times, so a constant offset between the two ends'
+//! clocks (two machines) cancels out. The halves may run in two processes (`start_receiver`,
+//! `send`); `measure` runs both here.
 
 use std::fs::File;
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -96,47 +100,122 @@ impl Jitter {
     }
 }
 
+/// What the receiving half counted: datagrams, payload bytes, and the jitter in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Arrived {
+    pub received: u64,
+    pub bytes: u64,
+    pub jitter: f64,
+}
+
+/// What the sending half did: datagrams sent, over the sending time in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Sent {
+    pub sent: u64,
+    pub seconds: f64,
+}
+
+impl UdpReport {
+    /// The two halves' counts as one report.
+    pub fn of(sent: Sent, arrived: Arrived) -> UdpReport {
+        let Arrived { received, bytes, jitter } = arrived;
+        UdpReport { sent: sent.sent, received, bytes, seconds: sent.seconds, jitter }
+    }
+}
+
+/// The receiving half: a socket bound in the receiving namespace, read by a thread of its own
+/// until `finish` (or `stop`).
+pub struct UdpReceiver {
+    port: u16,
+    done: Arc<AtomicBool>,
+    thread: Option<JoinHandle<Arrived>>,
+}
+
+impl UdpReceiver {
+    /// The port it receives on (the kernel's choice when 0 was asked).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// What arrived, once the sender is done: what is still on the way (queued in a shaped
+    /// link's qdisc) is waited for, then the thread stops.
+    pub fn finish(mut self) -> Arrived {
+        std::thread::sleep(DRAIN);
+        self.done.store(true, Ordering::Relaxed);
+        self.thread.take().map(|t| t.join().unwrap_or_default()).unwrap_or_default()
+    }
+
+    /// Ends it without a result.
+    pub fn stop(&mut self) {
+        self.done.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for UdpReceiver {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn bind_in(ns: Option<&File>, home: &File, ipv6: bool, port: u16, op: &str) -> Result<UdpSocket> {
+    let any = if ipv6 { "::" } else { "0.0.0.0" };
+    let open = || UdpSocket::bind((any, port)).map_err(|e| EngineError::io(op, e));
+    match ns {
+        Some(ns) => netns::within(ns, home, open)?,
+        None => open(),
+    }
+}
+
+/// Starts the receiving half in namespace `to` (None: where the thread is) on `port` (0: a
+/// free one), for IPv4 or IPv6.
+pub fn start_receiver(to: Option<&File>, home: &File, ipv6: bool, port: u16) -> Result<UdpReceiver> {
+    let socket = bind_in(to, home, ipv6, port, &format!("listen on UDP port {port}"))?;
+    let port = socket.local_addr().map_err(|e| EngineError::io("find the UDP port", e))?.port();
+    let done = Arc::new(AtomicBool::new(false));
+    let stop = done.clone();
+    // The largest datagram either family sends.
+    let len = payload_len(Ipv4Addr::UNSPECIFIED.into()).max(payload_len(Ipv6Addr::UNSPECIFIED.into()));
+    let thread = std::thread::Builder::new()
+        .name(format!("nslab-udp-{port}"))
+        .spawn(move || receive(&socket, &stop, len))
+        .map_err(|e| EngineError::io("start the receiving thread", e))?;
+    Ok(UdpReceiver { port, done, thread: Some(thread) })
+}
+
+/// The sending half: datagrams from namespace `from` to `dst:port` at the asked rate for the
+/// asked time. Returns Ok(None) when `cancelled` said stop.
+pub fn send(from: Option<&File>, home: &File, opts: &UdpOptions, cancelled: &dyn Fn() -> bool) -> Result<Option<Sent>> {
+    let sender = bind_in(from, home, opts.dst.is_ipv6(), 0, "open a UDP socket")?;
+    sender.connect(SocketAddr::new(opts.dst, opts.port)).map_err(|e| EngineError::io(format!("send UDP to {}", opts.dst), e))?;
+    let (sent, seconds) = pace(&sender, opts, payload_len(opts.dst), cancelled)?;
+    Ok((!cancelled()).then_some(Sent { sent, seconds }))
+}
+
 /// Sends from namespace `from` to namespace `to` (None: where the thread is) at the asked rate
-/// for the asked time. Returns Ok(None) when `cancelled` said stop.
+/// for the asked time: the two halves, in this process. Returns Ok(None) when `cancelled` said
+/// stop.
 pub fn measure(
     from: Option<&File>,
     to: Option<&File>,
     home: &File,
     opts: &UdpOptions,
-    cancelled: &(dyn Fn() -> bool + Sync),
+    cancelled: &dyn Fn() -> bool,
 ) -> Result<Option<UdpReport>> {
-    let bind_any = if opts.dst.is_ipv4() { "0.0.0.0" } else { "::" };
-    let in_ns = |ns: Option<&File>, port: u16, op: &str| -> Result<UdpSocket> {
-        let open = || UdpSocket::bind((bind_any, port)).map_err(|e| EngineError::io(op, e));
-        match ns {
-            Some(ns) => netns::within(ns, home, open)?,
-            None => open(),
-        }
-    };
-    let receiver = in_ns(to, opts.port, &format!("listen on UDP port {}", opts.port))?;
-    let port = receiver.local_addr().map_err(|e| EngineError::io("find the UDP port", e))?.port();
-    let sender = in_ns(from, 0, "open a UDP socket")?;
-    sender.connect(SocketAddr::new(opts.dst, port)).map_err(|e| EngineError::io(format!("send UDP to {}", opts.dst), e))?;
-    let done = AtomicBool::new(false);
-    let len = payload_len(opts.dst);
-    let (sent, received) = std::thread::scope(|s| {
-        let rx = s.spawn(|| receive(&receiver, &done, len));
-        let sent = send(&sender, opts, len, cancelled);
-        // Let what is queued on the way arrive, then stop the receiver.
-        std::thread::sleep(DRAIN);
-        done.store(true, Ordering::Relaxed);
-        (sent, rx.join().expect("the UDP receiver does not panic"))
-    });
-    let (sent, seconds) = sent?;
+    let receiver = start_receiver(to, home, opts.dst.is_ipv6(), opts.port)?;
+    let sending = UdpOptions { port: receiver.port(), ..opts.clone() };
+    let Some(sent) = send(from, home, &sending, cancelled)? else { return Ok(None) };
+    let arrived = receiver.finish();
     if cancelled() {
         return Ok(None);
     }
-    let (received, bytes, jitter) = received;
-    Ok(Some(UdpReport { sent, received, bytes, seconds, jitter }))
+    Ok(Some(UdpReport::of(sent, arrived)))
 }
 
 /// Paces datagrams at the rate: datagram i leaves at i × (bits per datagram / rate).
-fn send(socket: &UdpSocket, opts: &UdpOptions, len: usize, cancelled: &(dyn Fn() -> bool + Sync)) -> Result<(u64, f64)> {
+fn pace(socket: &UdpSocket, opts: &UdpOptions, len: usize, cancelled: &dyn Fn() -> bool) -> Result<(u64, f64)> {
     let gap = len as f64 * 8.0 / opts.rate_bps;
     let mut buf = vec![0u8; len];
     let start = Instant::now();
@@ -163,8 +242,8 @@ fn send(socket: &UdpSocket, opts: &UdpOptions, len: usize, cancelled: &(dyn Fn()
     Ok((seq, start.elapsed().as_secs_f64().min(opts.duration.as_secs_f64())))
 }
 
-/// Reads until `done`: (datagrams, payload bytes, jitter in seconds).
-fn receive(socket: &UdpSocket, done: &AtomicBool, len: usize) -> (u64, u64, f64) {
+/// Reads until `done`.
+fn receive(socket: &UdpSocket, done: &AtomicBool, len: usize) -> Arrived {
     let mut buf = vec![0u8; len + 64];
     let (mut count, mut bytes) = (0u64, 0u64);
     let mut jitter = Jitter::default();
@@ -186,7 +265,7 @@ fn receive(socket: &UdpSocket, done: &AtomicBool, len: usize) -> (u64, u64, f64)
             bytes += n as u64;
         }
     }
-    (count, bytes, jitter.value)
+    Arrived { received: count, bytes, jitter: jitter.value }
 }
 
 #[cfg(test)]

@@ -55,6 +55,7 @@ pub(crate) mod tcp;
 pub(crate) mod teardown;
 mod teardown_neigh;
 pub(crate) mod throughput;
+pub(crate) mod throughput_parts;
 pub(crate) mod topology;
 pub(crate) mod traceroute;
 pub(crate) mod units;
@@ -174,6 +175,8 @@ pub struct Lab {
     procs: processes::Procs,
     /// TCP listeners started by `tcp_listen`.
     tcp: tcp::Listeners,
+    /// Receiving halves of throughput tests (`throughput_parts.rs`).
+    receivers: throughput_parts::Receivers,
     /// Active checkpoints, outermost first (see `checkpoint.rs`).
     checkpoints: Vec<checkpoint::Frame>,
     /// Where `--trace` lines go (see `trace.rs`).
@@ -212,6 +215,7 @@ impl Lab {
             cancel: Arc::new(AtomicBool::new(false)),
             procs: processes::Procs::default(),
             tcp: tcp::Listeners::default(),
+            receivers: throughput_parts::Receivers::default(),
             checkpoints: Vec::new(),
             trace: None,
         })
@@ -378,6 +382,7 @@ impl Lab {
         self.held.veth = None;
         self.held.bridge_up = None;
         self.tcp.close_all();
+        self.receivers.close_all();
         self.cut_tunnels();
         let Some(ledger) = self.ledger.take() else { return TeardownReport::default() };
         // From memory, not the file: its path may be gone or replaced, and reading it would need

@@ -114,6 +114,7 @@ impl Lab {
         self.spaces.open.remove(name);
         self.unsettled.forget_ns(&Ns::named(name));
         self.tcp.close_in(&Ns::named(name));
+        self.receivers.close_in(&Ns::named(name));
         self.links.forget_ns(&Some(name.to_string()));
     }
 

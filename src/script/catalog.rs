@@ -18,6 +18,7 @@ const GROUPS: &[&[Native]] = &[
     super::defs_processes::PROCESSES,
     super::defs_view::VIEW,
     super::defs_machines::MACHINES,
+    super::defs_throughput_parts::THROUGHPUT_PARTS,
 ];
 
 /// Every native function, group by group.

@@ -87,7 +87,7 @@ pub const TRAFFIC: &[Native] = &[
 type Res<T> = Result<T, Box<rhai::EvalAltResult>>;
 
 /// An option given as text with a unit ("10mbit") or as a number (unit per option).
-fn amount(c: &Call, o: &Opts, key: &str, example: &str) -> Res<Option<Amount>> {
+pub(super) fn amount(c: &Call, o: &Opts, key: &str, example: &str) -> Res<Option<Amount>> {
     let Some(v) = o.get(key) else { return Ok(None) };
     if v.is_string() {
         return Ok(Some(Amount::Text(v.clone().into_string().expect("checked"))));
@@ -236,19 +236,24 @@ fn throughput(c: &mut Call) -> Out {
             None => DEFAULT_UDP_RATE,
         };
         let r = c.lab().throughput_udp(&from, &to, &spec, rate)?;
-        let mut m = rhai::Map::new();
-        m.insert("bps".into(), r.bits_per_second().into());
-        m.insert("loss".into(), r.loss_percent().into());
-        m.insert("jitter".into(), r.jitter.into());
-        m.insert("sent".into(), (r.sent as i64).into());
-        m.insert("received".into(), (r.received as i64).into());
-        return Ok(m.into());
+        return Ok(udp_report_map(&r));
     }
     if rate.is_some() {
         return Err(c.error("the rate option of throughput paces UDP: add udp: true (TCP takes what the path gives)").into());
     }
     let report = c.lab().throughput(&from, &to, &spec)?;
     Ok(report.bits_per_second().into())
+}
+
+/// The UdpThroughput map of a UDP test's report.
+pub(super) fn udp_report_map(r: &crate::lab::throughput_parts::UdpReport) -> Dynamic {
+    let mut m = rhai::Map::new();
+    m.insert("bps".into(), r.bits_per_second().into());
+    m.insert("loss".into(), r.loss_percent().into());
+    m.insert("jitter".into(), r.jitter.into());
+    m.insert("sent".into(), (r.sent as i64).into());
+    m.insert("received".into(), (r.received as i64).into());
+    m.into()
 }
 
 #[cfg(test)]

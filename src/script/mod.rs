@@ -16,6 +16,7 @@ pub(crate) mod defs_probe;
 pub(crate) mod defs_processes;
 pub(crate) mod defs_routes;
 pub(crate) mod defs_testing;
+pub(crate) mod defs_throughput_parts;
 pub(crate) mod defs_traffic;
 pub(crate) mod defs_view;
 pub(crate) mod diag;
