@@ -12,6 +12,7 @@ mod ledger_trust;
 mod lifecycle;
 mod limits;
 mod links_full;
+mod machines;
 mod neigh_fdb;
 mod net;
 mod ownership;
