@@ -178,3 +178,25 @@ fn on_an_unknown_machine_is_an_error() {
     assert_eq!(text_section(&run.stdout, "rc"), "127\n", "{run:?}");
     assert!(run.stderr.contains("on: no machine named 'm3' (machines: local m2)"), "{run:?}");
 }
+
+/// `machines_agents` counts the processes named `$NSLAB agent` inside these machines only (a
+/// stand-in here: `cat agent` on a FIFO, under the binary's name), not one outside them.
+#[test]
+fn machines_agents_counts_agents_inside_the_machines_only() {
+    let run = machines::run(
+        DEFAULT,
+        r#"mkfifo /run/tmp/agent
+        (cd /run/tmp && exec -a "$NSLAB" cat agent) & OUTSIDE=$!
+        echo "=none"; machines_agents
+        on m2 sh -c 'mkfifo /run/tmp/agent && cd /run/tmp && exec bash -c "exec -a \"$NSLAB\" cat agent"' & INSIDE=$!
+        for i in $(seq 200); do [ "$(machines_agents)" = 1 ] && break; sleep 0.01; done
+        echo "=one"; machines_agents; pgrep -fcx "$NSLAB agent"
+        kill $INSIDE $OUTSIDE; wait $INSIDE $OUTSIDE
+        echo "=after"; machines_agents"#,
+    );
+    let s = sections(&run.stdout);
+    assert_eq!(s["none"], "0\n", "{run:?}");
+    assert_eq!(s["one"], "1\n2\n", "the one in m2 counts, the one on the switch does not: {run:?}");
+    assert_eq!(s["after"], "0\n", "{run:?}");
+    assert!(!run.stderr.contains("machines: killed"), "$INSIDE was the stand-in itself: {run:?}");
+}

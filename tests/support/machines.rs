@@ -15,17 +15,23 @@
 //! The prelude gives the snippet:
 //! - `$HOSTS`: the inventory (`[hosts.NAME] address, dev, via`), `via` being
 //!   `nsenter -t PID -n -m NSLAB agent` for every machine but `local`;
-//! - `on NAME CMD...`: runs CMD inside machine NAME (`on local $NSLAB run --hosts $HOSTS x.rhai`);
+//! - `on NAME CMD...`: runs CMD inside machine NAME (`on local $NSLAB run --hosts $HOSTS x.rhai`)
+//!   from its / (entering a mount namespace moves there: give absolute paths); a program on
+//!   PATH, not a function, so that in `on m2 CMD & P=$!`, $P is CMD's pid;
 //! - `machines_snap`: what a lab could leave behind on the switch and on every machine, for
-//!   before/after diffs;
+//!   before/after diffs (`machine_snap NAME`: one machine's part);
+//! - `machines_agents`: how many `$NSLAB agent` run in these machines (not other tests');
+//! - `wait_for FILE TEXT PID`: waits until TEXT is in FILE (fails if PID exits first);
 //! - `MACHINE_PID[NAME]`, `MACHINE_NAMES`, `MACHINES_DIR` (the inventory's folder);
-//! - an EXIT trap that kills the holders by pid and removes the inventory's folder (a snippet that
-//!   sets its own EXIT trap must call `machines_cleanup` from it).
+//! - an EXIT trap that kills, by pid, what the test left running inside a machine (saying so on
+//!   stderr), then the holders, and removes the inventory's folder (a snippet that sets its own
+//!   EXIT trap must call `machines_cleanup` from it).
 //!
 //! The holders cannot outlive the test's bash: each gets SIGKILL as its parent-death signal
 //! (`setpriv --pdeathsig`), for the case where bash itself is killed and its trap never runs.
 //! When a holder dies, its namespaces go with it: the network namespace takes eth0 (and its
 //! switch end), the mount namespace takes the machine's /run and every namespace mounted there.
+//! (Were that signal lost, the test would hang, not pass: the holders keep bash's stderr open.)
 
 use super::{in_private_netns, Run};
 
@@ -39,30 +45,60 @@ MACHINE_NAMES=()
 MACHINES_DIR=
 machine_name() { if [ "$1" = 1 ]; then echo local; else echo "m$1"; fi; }
 machines_cleanup() {
-    local m
+    local m p
+    # Whatever the test started inside a machine and left running (an agent that did not end):
+    # it would hold the test's output open, and the test would hang instead of failing.
+    for p in $(machines_stragglers); do
+        echo "machines: killed $(tr '\0' ' ' < /proc/$p/cmdline 2>/dev/null)(pid $p), left running in a machine" >&2
+        kill -KILL "$p" 2>/dev/null
+    done
     for m in "${MACHINE_NAMES[@]}"; do kill -KILL "${MACHINE_PID[$m]}" 2>/dev/null; done
     for m in "${MACHINE_NAMES[@]}"; do wait "${MACHINE_PID[$m]}" 2>/dev/null; done
     if [ -n "$MACHINES_DIR" ]; then rm -rf "$MACHINES_DIR"; fi
 }
-on() {
-    local pid=${MACHINE_PID[$1]}
-    if [ -z "$pid" ]; then echo "on: no machine named '$1' (machines: ${MACHINE_NAMES[*]})" >&2; return 127; fi
-    shift
-    nsenter -t "$pid" -n -m -- "$@"
-}
+machine_snap() { echo "# $1"; on "$1" ip -j netns list; echo; on "$1" ip -j link; echo; on "$1" ls -A /run/nslab; }
 machines_snap() {
     local m
     echo "# switch"; ip -j netns list; echo; ip -j link
-    for m in "${MACHINE_NAMES[@]}"; do
-        echo "# $m"; on "$m" ip -j netns list; echo; on "$m" ip -j link; echo; on "$m" ls -A /run/nslab
+    for m in "${MACHINE_NAMES[@]}"; do machine_snap "$m"; done
+}
+machines_stragglers() {
+    local p m holder
+    for p in $(ls /proc | grep -E '^[0-9]+$'); do
+        for m in "${MACHINE_NAMES[@]}"; do
+            holder=${MACHINE_PID[$m]}
+            if [ "$p" != "$holder" ] && [ "$(readlink /proc/$p/ns/mnt 2>/dev/null)" = "$(readlink /proc/$holder/ns/mnt)" ]; then echo "$p"; fi
+        done
     done
 }
+machines_agents() {
+    local p m n=0
+    for p in $(pgrep -fx "$NSLAB agent"); do
+        for m in "${MACHINE_NAMES[@]}"; do
+            if [ "$(readlink /proc/$p/ns/mnt)" = "$(readlink /proc/${MACHINE_PID[$m]}/ns/mnt)" ]; then n=$((n + 1)); fi
+        done
+    done
+    echo $n
+}
+wait_for() { while ! grep -q "$2" "$1" 2>/dev/null; do kill -0 "$3" 2>/dev/null || return 1; sleep 0.01; done; }
 machines_up() {
     local n=$1 i name pid tries
     trap machines_cleanup EXIT
     MACHINES_DIR=$(mktemp -d "$MACHINES_TMP/nslab-test-$MACHINES_TEST_PID-machines.XXXXXX") || return 1
     chmod 755 "$MACHINES_DIR"
     HOSTS=$MACHINES_DIR/hosts.toml
+    # `on` is a program, not a function, so that `on local $NSLAB run ... & P=$!` gives nslab's
+    # pid (a function in the background would be a subshell waiting for it).
+    mkdir -p /run/tmp/machines && PATH=/run/tmp/machines:$PATH
+    cat > /run/tmp/machines/on <<'ON'
+#!/bin/bash
+# on NAME CMD...: runs CMD inside machine NAME (its network and mount namespaces).
+pid=$(cat "/run/tmp/machines/$1.pid" 2>/dev/null)
+if [ -z "$pid" ]; then echo "on: no machine named '$1' (machines: $(cat /run/tmp/machines/names))" >&2; exit 127; fi
+shift
+exec nsenter -t "$pid" -n -m -- "$@"
+ON
+    chmod 755 /run/tmp/machines/on
     ip link add ul0 type bridge && ip link set ul0 up || return 1
     for ((i = 1; i <= n; i++)); do
         name=$(machine_name "$i")
@@ -70,18 +106,19 @@ machines_up() {
         # the switch's /run, opened before its own /run hides it) says when /run is ready.
         setpriv --pdeathsig KILL -- unshare --net --mount --propagation private -- sh -c \
             'mount -t tmpfs -o mode=755 tmpfs /run && mkdir -p /run/netns /run/nslab /run/tmp && echo ready && exec sleep infinity' \
-            > "/run/tmp/machine-$name" < /dev/null &
+            > "/run/tmp/machines/$name.ready" < /dev/null &
         MACHINE_PID[$name]=$!
         MACHINE_NAMES+=("$name")
+        echo $! > "/run/tmp/machines/$name.pid"
     done
+    echo "${MACHINE_NAMES[*]}" > /run/tmp/machines/names
     for ((i = 1; i <= n; i++)); do
         name=$(machine_name "$i"); pid=${MACHINE_PID[$name]}
         for ((tries = 0; tries < 500; tries++)); do
-            grep -q ready "/run/tmp/machine-$name" 2>/dev/null && break
+            grep -q ready "/run/tmp/machines/$name.ready" 2>/dev/null && break
             kill -0 "$pid" 2>/dev/null || { echo "machine $name did not start" >&2; return 1; }
             sleep 0.01
         done
-        rm -f "/run/tmp/machine-$name"
         ip link add "ul-$name" type veth peer name eth0 netns "$pid" || return 1
         ip link set "ul-$name" master ul0 up || return 1
         nsenter -t "$pid" -n sh -c "ip link set lo up && ip addr add 10.200.0.$i/24 dev eth0 && ip link set eth0 up" || return 1
@@ -94,15 +131,6 @@ machines_up() {
     done
 }
 "##;
-
-/// Machine i's name (1-based): `local`, `m2`, `m3`, ...
-pub fn name(i: usize) -> String {
-    if i == 1 {
-        "local".into()
-    } else {
-        format!("m{i}")
-    }
-}
 
 /// The prelude for `in_private_netns`: the functions, then `n` machines started (the snippet
 /// exits with 99 if they cannot be).
