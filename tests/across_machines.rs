@@ -61,7 +61,12 @@ fn vxlan(text: &str) -> (u64, String, u64, u64) {
     let link = &json(text)[0];
     assert_eq!(link["linkinfo"]["info_kind"], "vxlan", "{link}");
     let data = &link["linkinfo"]["info_data"];
-    (data["id"].as_u64().unwrap(), data["remote"].as_str().unwrap().to_string(), data["port"].as_u64().unwrap(), link["mtu"].as_u64().unwrap())
+    (
+        data["id"].as_u64().unwrap(),
+        data["remote"].as_str().unwrap().to_string(),
+        data["port"].as_u64().unwrap(),
+        link["mtu"].as_u64().unwrap(),
+    )
 }
 
 /// Whether /proc/net/udp (as printed) has a socket bound to `port`.

@@ -43,8 +43,11 @@ fn real_machine() -> (String, Vec<String>) {
 
 #[test]
 fn the_inventory_names_every_machine_and_how_to_reach_it() {
-    let run = machines::run(DEFAULT, r#"echo "=pids"; echo ${MACHINE_PID[local]} ${MACHINE_PID[m2]} ${MACHINE_PID[m3]}
-        echo "=hosts"; on m3 cat $HOSTS"#);
+    let run = machines::run(
+        DEFAULT,
+        r#"echo "=pids"; echo ${MACHINE_PID[local]} ${MACHINE_PID[m2]} ${MACHINE_PID[m3]}
+        echo "=hosts"; on m3 cat $HOSTS"#,
+    );
     let s = sections(&run.stdout);
     let pids: Vec<&str> = s["pids"].split_whitespace().collect();
     assert_eq!(pids.len(), 3, "{run:?}");
@@ -94,7 +97,13 @@ fn machines_reach_each_other_over_the_underlay() {
     }
     let neigh = json(&s["neigh"]);
     let lladdr = |addr: &str| {
-        neigh.as_array().unwrap().iter().find(|n| n["dst"] == addr).map(|n| n["lladdr"].clone()).unwrap_or_else(|| panic!("{run:?}"))
+        neigh
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["dst"] == addr)
+            .map(|n| n["lladdr"].clone())
+            .unwrap_or_else(|| panic!("{run:?}"))
     };
     assert_eq!(lladdr("10.200.0.2"), json(&s["m2"])[0]["address"], "{run:?}");
     assert_eq!(lladdr("10.200.0.3"), json(&s["m3"])[0]["address"], "{run:?}");
@@ -126,7 +135,8 @@ fn each_machine_has_its_own_run_and_nothing_outlives_the_test() {
     for m in ["local", "m3", "switch"] {
         assert_eq!(netns(m), "[]", "{m}: {run:?}");
     }
-    let files: HashMap<&str, &str> = ["local", "m2", "m3", "switch"].iter().map(|m| (*m, s[&format!("nslab-{m}")].as_str())).collect();
+    let files: HashMap<&str, &str> =
+        ["local", "m2", "m3", "switch"].iter().map(|m| (*m, s[&format!("nslab-{m}")].as_str())).collect();
     assert_eq!(files, HashMap::from([("local", ""), ("m2", ""), ("m3", "mark\n"), ("switch", "")]), "{run:?}");
 
     let inodes: Vec<u64> = s["inodes"].lines().map(|l| l.parse().unwrap()).collect();
@@ -145,7 +155,8 @@ fn each_machine_has_its_own_run_and_nothing_outlives_the_test() {
 
 /// Whether a process has exited and waits only to be reaped (by an init that may be slow to).
 fn zombie(pid: &str) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|s| s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
 }
 
 /// bash killed with SIGKILL runs no trap: the holders still die (their parent-death signal),
