@@ -5,7 +5,7 @@
 //!
 //! Written against the contract before the agent exists: ignored until it lands.
 
-use crate::support::machines::{self, DEFAULT};
+use crate::support::machines::{self, listens, vxlan, DEFAULT};
 use crate::support::{json, processes, script, sections, Run};
 
 /// The run's sections, with the exit code, the outputs and a before/after diff of every machine.
@@ -54,25 +54,6 @@ fn scratch_path(test: &str) -> std::path::PathBuf {
 /// Names in `ip -j netns list`.
 fn netns_names(text: &str) -> Vec<String> {
     json(text).as_array().unwrap().iter().map(|n| n["name"].as_str().unwrap().to_string()).collect()
-}
-
-/// A VXLAN device seen by `ip -j -d link show DEV`: (VNI, remote, UDP port, MTU).
-fn vxlan(text: &str) -> (u64, String, u64, u64) {
-    let link = &json(text)[0];
-    assert_eq!(link["linkinfo"]["info_kind"], "vxlan", "{link}");
-    let data = &link["linkinfo"]["info_data"];
-    (
-        data["id"].as_u64().unwrap(),
-        data["remote"].as_str().unwrap().to_string(),
-        data["port"].as_u64().unwrap(),
-        link["mtu"].as_u64().unwrap(),
-    )
-}
-
-/// Whether /proc/net/udp (as printed) has a socket bound to `port`.
-fn listens(proc_net_udp: &str, port: u64) -> bool {
-    let needle = format!(":{port:04X} ");
-    proc_net_udp.lines().skip(1).any(|l| l.split_whitespace().nth(1).is_some_and(|local| format!("{local} ").ends_with(&needle)))
 }
 
 fn assert_left_nothing(run: &Run, s: &std::collections::HashMap<String, String>) {

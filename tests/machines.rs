@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::process::Command;
 
-use crate::support::machines::{self, DEFAULT};
+use crate::support::machines::{self, listens, vxlan, DEFAULT};
 use crate::support::{json, script, sections, text_section};
 
 /// The inode of a namespace file (`/proc/PID/ns/net`, `/run/netns/x`), as `stat -L -c %i` prints it.
@@ -74,7 +74,7 @@ fn machines_reach_each_other_over_the_underlay() {
             let p = ping(a, #{timeout: 1});
             assert(p.ok, `reaches ${a}: ${p}`);
         }
-        let nobody = ping("10.200.0.9", #{timeout: 0.3});
+        let nobody = ping("10.200.0.9", #{timeout: 0.2});
         assert(!nobody.ok, `nobody answers for 10.200.0.9: ${nobody}`);
         print("reached all");
         "#,
@@ -210,4 +210,54 @@ fn machines_agents_counts_agents_inside_the_machines_only() {
     assert_eq!(s["one"], "1\n2\n", "the one in m2 counts, the one on the switch does not: {run:?}");
     assert_eq!(s["after"], "0\n", "{run:?}");
     assert!(!run.stderr.contains("machines: killed"), "$INSIDE was the stand-in itself: {run:?}");
+}
+
+/// The underlay carries VXLAN, as labs across machines will use it: a tunnel made by hand with
+/// `ip` from local's and m2's own namespaces, each end in a namespace `a` of its machine, carries
+/// a ping; the UDP sockets are in the machines' namespaces, not in `a` (read by the helpers the
+/// tests of labs across machines use).
+#[test]
+fn a_vxlan_tunnel_made_by_hand_crosses_the_underlay() {
+    let ping = script("machines-vxlan", "ping.rhai", r#"let p = ping("10.9.0.2", #{timeout: 1}); print(p); assert(p.ok);"#);
+    let run = machines::run(
+        DEFAULT,
+        &format!(
+            r#"for i in 1 2; do
+                m=$(machine_name $i); peer=$((3 - i))
+                on $m ip netns add a
+                on $m ip link add vx0 type vxlan id 7 remote 10.200.0.$peer dstport 4790 dev eth0
+                on $m ip link set vx0 netns a
+                on $m ip -n a addr add 10.9.0.$i/24 dev vx0
+                on $m ip -n a link set vx0 up
+            done
+            echo "=ping"; on local ip netns exec a $NSLAB run {p} 2>&1; echo "rc $?"
+            echo "=local"; on local ip -n a -j -d link show vx0
+            echo "=m2"; on m2 ip -n a -j -d link show vx0
+            echo "=udp-local"; on local cat /proc/net/udp
+            echo "=udp-m2"; on m2 cat /proc/net/udp
+            echo "=udp-a"; on m2 ip netns exec a cat /proc/net/udp"#,
+            p = ping.display()
+        ),
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    let s = sections(&run.stdout);
+    assert!(s["ping"].ends_with("rc 0\n"), "{run:?}");
+    assert_eq!(vxlan(&s["local"]), (7, "10.200.0.2".to_string(), 4790, 1450), "{run:?}");
+    assert_eq!(vxlan(&s["m2"]), (7, "10.200.0.1".to_string(), 4790, 1450), "{run:?}");
+    assert!(listens(&s["udp-local"], 4790) && listens(&s["udp-m2"], 4790), "{run:?}");
+    assert!(!listens(&s["udp-a"], 4790) && !listens(&s["udp-m2"], 4789), "{run:?}");
+}
+
+/// A program a test leaves running inside a machine (an agent that never ends) is killed at the
+/// end, and said so, instead of holding the test's output open forever.
+#[test]
+fn a_program_left_running_in_a_machine_is_killed_at_the_end() {
+    let run = machines::run(DEFAULT, r#"on m3 sleep 7171 & echo "=pid"; echo $!"#);
+    assert_eq!(run.code, 0, "{run:?}");
+    let pid = text_section(&run.stdout, "pid");
+    assert!(
+        run.stderr.contains(&format!("machines: killed sleep 7171 (pid {}), left running in a machine", pid.trim())),
+        "{run:?}"
+    );
+    assert_eq!(crate::support::processes(&["sleep", "7171"]), Vec::<i32>::new());
 }

@@ -64,10 +64,12 @@ machines_snap() {
 }
 machines_stragglers() {
     local p m holder
-    for p in $(ls /proc | grep -E '^[0-9]+$'); do
+    # `-ef` compares the namespace files' inodes without a process per check.
+    for p in /proc/[0-9]*; do
+        p=${p#/proc/}
         for m in "${MACHINE_NAMES[@]}"; do
             holder=${MACHINE_PID[$m]}
-            if [ "$p" != "$holder" ] && [ "$(readlink /proc/$p/ns/mnt 2>/dev/null)" = "$(readlink /proc/$holder/ns/mnt)" ]; then echo "$p"; fi
+            if [ "$p" != "$holder" ] && [ /proc/$p/ns/mnt -ef /proc/$holder/ns/mnt ]; then echo "$p"; fi
         done
     done
 }
@@ -75,7 +77,7 @@ machines_agents() {
     local p m n=0
     for p in $(pgrep -fx "$NSLAB agent"); do
         for m in "${MACHINE_NAMES[@]}"; do
-            if [ "$(readlink /proc/$p/ns/mnt)" = "$(readlink /proc/${MACHINE_PID[$m]}/ns/mnt)" ]; then n=$((n + 1)); fi
+            if [ /proc/$p/ns/mnt -ef /proc/${MACHINE_PID[$m]}/ns/mnt ]; then n=$((n + 1)); fi
         done
     done
     echo $n
@@ -148,4 +150,23 @@ pub fn run(n: usize, snippet: &str) -> Run {
     // it at exit even when bash was killed before its trap could.
     super::remove_scratch_at_exit();
     in_private_netns(&format!("{}{snippet}", prelude(n)))
+}
+
+/// A VXLAN device seen by `ip -j -d link show DEV`: (VNI, remote, UDP port, MTU).
+pub fn vxlan(text: &str) -> (u64, String, u64, u64) {
+    let link = &super::json(text)[0];
+    assert_eq!(link["linkinfo"]["info_kind"], "vxlan", "{link}");
+    let data = &link["linkinfo"]["info_data"];
+    (
+        data["id"].as_u64().unwrap(),
+        data["remote"].as_str().unwrap().to_string(),
+        data["port"].as_u64().unwrap(),
+        link["mtu"].as_u64().unwrap(),
+    )
+}
+
+/// Whether /proc/net/udp (as printed) has a socket bound to `port`.
+pub fn listens(proc_net_udp: &str, port: u64) -> bool {
+    let needle = format!(":{port:04X} ");
+    proc_net_udp.lines().skip(1).any(|l| l.split_whitespace().nth(1).is_some_and(|local| format!("{local} ").ends_with(&needle)))
 }
