@@ -8,8 +8,10 @@
 use crate::support::machines::{self, listens, vxlan, DEFAULT};
 use crate::support::{json, processes, script, sections, Run};
 
-/// The run's sections, with the exit code, the outputs and a before/after diff of every machine.
-/// `go` is a file the script can wait for (see `PAUSE`), created by `checks` when it is done.
+/// Runs `lab` from local with the inventory. Once the script prints "ready" (see `pause`), the
+/// bash `checks` run and print their sections, then the script goes on. Returns the run and its
+/// sections, with the exit code, the outputs, a before/after diff of every machine and the
+/// number of agents left.
 fn run_lab(test: &str, lab: &str, checks: &str) -> (Run, std::collections::HashMap<String, String>) {
     let path = script(test, "lab.rhai", lab);
     let go = scratch_path(test).join("go");
@@ -23,6 +25,8 @@ fn run_lab(test: &str, lab: &str, checks: &str) -> (Run, std::collections::HashM
             fi
             touch {go}
             wait $P; rc=$?
+            # Agents may still be exiting when the coordinator has returned.
+            for i in $(seq 200); do [ "$(machines_agents)" = 0 ] && break; sleep 0.01; done
             echo "=rc"; echo $rc
             echo "=out"; cat /run/out
             echo "=err"; cat /run/err
