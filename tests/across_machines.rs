@@ -70,7 +70,6 @@ fn assert_left_nothing(run: &Run, s: &std::collections::HashMap<String, String>)
 /// own namespaces. (A veth end cannot be moved to another machine: the pair is made where its
 /// ends live, with the four-argument `veth`.)
 #[test]
-#[ignore = "needs nslab agent (issue 16)"]
 fn the_walkthrough_with_netns1_on_another_machine() {
     let lab = format!(
         r#"
@@ -131,7 +130,6 @@ fn the_walkthrough_with_netns1_on_another_machine() {
 /// link crosses machines), addressed 10.30.i.0/24 per link, routed end to end: c0 reaches c29
 /// across 28 routers and back.
 #[test]
-#[ignore = "needs nslab agent (issue 16)"]
 fn a_chain_of_30_namespaces_over_three_machines_pings_end_to_end() {
     let lab = format!(
         r#"
@@ -194,7 +192,6 @@ fn a_chain_of_30_namespaces_over_three_machines_pings_end_to_end() {
 /// The router lab with the router r on m3 (placed with `host("m3").netns_add`), h1 on local and
 /// h2 on m2: no reply before forwarding (and the explanation names the machines), replies after.
 #[test]
-#[ignore = "needs nslab agent (issue 16)"]
 fn a_router_on_a_third_machine_joins_hosts_on_two_others() {
     let lab = format!(
         r#"
@@ -258,7 +255,6 @@ fn a_router_on_a_third_machine_joins_hosts_on_two_others() {
 /// close and tear their parts down (processes included) within a few seconds, with nobody
 /// asking; the coordinator's own part on local is left for `nslab clean`, as on one machine.
 #[test]
-#[ignore = "needs nslab agent (issue 16)"]
 fn kill_9_of_the_coordinator_leaves_nothing_on_any_machine() {
     let path = script(
         "kill9-machines",
@@ -318,7 +314,6 @@ fn kill_9_of_the_coordinator_leaves_nothing_on_any_machine() {
 /// gone): `nslab run` exits 1 with an error naming that machine, and what was made on the
 /// others is gone.
 #[test]
-#[ignore = "needs nslab agent (issue 16)"]
 fn a_machine_unreachable_at_start_is_an_error_naming_it() {
     let path = script(
         "unreachable",

@@ -145,6 +145,11 @@ pub(super) fn call_on(c: &Call, machine: &str, name: &str, mut args: Vec<Dynamic
     forward(c, machine, name, args)
 }
 
+/// `call_on`, for a step whose value does not matter.
+pub(super) fn step_on(c: &Call, machine: &str, name: &str, args: Vec<Dynamic>) -> Res<()> {
+    call_on(c, machine, name, args).map(drop)
+}
+
 /// Evaluates the expression `expr` (its arguments are `__a0`, `__a1`, ...) on `machine`.
 pub(super) fn eval_on(c: &Call, machine: &str, expr: &str, args: Vec<Dynamic>) -> Res<Dynamic> {
     if machine == LOCAL {
