@@ -1,5 +1,6 @@
 //! Integration tests: one binary (see DESIGN.md §5), all kernel objects in private namespaces.
 
+mod across_machines;
 mod addr_options;
 mod bad_inputs;
 mod cli_ux;
@@ -12,6 +13,7 @@ mod ledger_trust;
 mod lifecycle;
 mod limits;
 mod links_full;
+mod machines;
 mod neigh_fdb;
 mod net;
 mod ownership;

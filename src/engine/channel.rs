@@ -11,6 +11,15 @@ use std::time::Duration;
 
 use super::{EngineError, Result};
 
+/// The programs of the channels open now: teardown's search for adopted orphans leaves them
+/// (a lab's agents end when their channel says so, not by SIGKILL).
+static OPEN: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+/// Whether `pid` is the program of an open channel.
+pub fn is_channel(pid: i32) -> bool {
+    OPEN.lock().unwrap_or_else(|e| e.into_inner()).contains(&(pid as u32))
+}
+
 /// How much of the program's standard error is kept, for an error message.
 const STDERR_TAIL: usize = 4096;
 
@@ -25,6 +34,7 @@ pub struct Channel {
 /// What waiting for a line gave.
 #[derive(Debug)]
 pub enum Received {
+    /// A line, without its newline.
     Line(String),
     /// Nothing yet.
     Timeout,
@@ -75,6 +85,7 @@ impl Channel {
             }
         });
         let stdin = child.stdin.take();
+        OPEN.lock().unwrap_or_else(|e| e.into_inner()).push(child.id());
         Ok(Channel { child, stdin, lines, stderr: tail })
     }
 
@@ -121,14 +132,20 @@ impl Channel {
     pub fn close(mut self, wait: Duration) {
         drop(self.stdin.take());
         let deadline = std::time::Instant::now() + wait;
+        let mut ended = false;
         while std::time::Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
-                return;
+                ended = true;
+                break;
             }
             std::thread::sleep(Duration::from_millis(5));
         }
-        super::exec::kill_group(self.child.id() as i32);
-        let _ = self.child.wait();
+        if !ended {
+            super::exec::kill_group(self.child.id() as i32);
+            let _ = self.child.wait();
+        }
+        let pid = self.child.id();
+        OPEN.lock().unwrap_or_else(|e| e.into_inner()).retain(|p| *p != pid);
     }
 }
 

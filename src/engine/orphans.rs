@@ -60,7 +60,7 @@ pub fn end_adopted(known: &HashSet<i32>) -> usize {
         // (Not the children nslab forked to delete a link group: see `group_delete`.)
         let adopted: Vec<(i32, bool)> = children_of(me)
             .into_iter()
-            .filter(|(pid, _)| !known.contains(pid) && !super::group_delete::is_helper(*pid))
+            .filter(|(pid, _)| !known.contains(pid) && !super::group_delete::is_helper(*pid) && !super::channel::is_channel(*pid))
             .collect();
         if adopted.is_empty() || Instant::now() >= deadline {
             break;

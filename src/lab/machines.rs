@@ -24,24 +24,43 @@ use crate::engine::channel::{Channel, Received};
 #[serde(rename_all = "snake_case")]
 pub enum Request {
     /// Open the agent's part of lab `lab` on machine `machine`.
-    Hello { lab: String, machine: String, version: String },
+    Hello {
+        /// The lab's name (its ledger's, there too).
+        lab: String,
+        /// What the inventory calls the machine.
+        machine: String,
+        /// The coordinator's nslab version: the agent's must be the same.
+        version: String,
+    },
     /// Evaluate `expr` with `args` bound to `__a0`, `__a1`, ...
-    Eval { expr: String, args: Vec<Value> },
+    Eval {
+        /// A Rhai expression (a call of one function, mostly).
+        expr: String,
+        /// Its arguments, as `script::wire` encodes them.
+        args: Vec<Value>,
+    },
     /// Stop the step running now (no answer).
     Cancel,
     /// Tear the part down (or keep it) and exit.
-    End { keep: bool },
+    End {
+        /// Keep the part standing (`--keep`) instead of tearing it down.
+        keep: bool,
+    },
 }
 
 /// An agent's answer.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reply {
+    /// The step's value, as `script::wire` encodes it.
     Ok(Value),
+    /// The step failed.
     Err(Failure),
     /// The answer to `end`.
     Ended {
+        /// What the teardown removed there (None when kept).
         report: Option<TeardownReport>,
+        /// The kept lab's name there.
         kept: Option<String>,
     },
 }
@@ -49,7 +68,9 @@ pub enum Reply {
 /// A step that failed on an agent, as its script layer worded it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Failure {
+    /// What went wrong, in the user's terms.
     pub message: String,
+    /// What may help.
     pub hint: Option<String>,
     /// The failure's kind, as the script layer names it (`lab`, `argument`, `expectation`, ...).
     pub kind: String,
@@ -91,18 +112,26 @@ pub const PORTS: std::ops::RangeInclusive<u16> = 42000..=42099;
 /// A link between namespaces on two machines: two VXLAN devices with the same VNI.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CrossLink {
+    /// One end.
     pub a: End,
+    /// The other end.
     pub b: End,
+    /// The VXLAN id both ends use.
     pub vni: u32,
+    /// Their UDP port.
     pub port: u16,
+    /// Their MTU (the underlay's less the encapsulation).
     pub mtu: u32,
 }
 
 /// One end of a link across machines.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct End {
+    /// The machine it is on.
     pub machine: String,
+    /// Its namespace ("root" for the machine's own).
     pub ns: String,
+    /// Its name there.
     pub link: String,
 }
 

@@ -95,6 +95,18 @@ impl Lab {
     /// The hosts are the lab's namespaces that have a global address (a switch namespace holding
     /// only a bridge is no host), or those `among` names: namespaces the lab created or opened.
     pub fn pingall(&mut self, opts: &PingOptions, among: Option<&[String]>) -> Result<PingMatrix> {
+        self.pingall_with(opts, among, &[])
+    }
+
+    /// `pingall`, also pinging `elsewhere`: hosts this lab reaches but does not hold (the
+    /// namespaces of a lab's other machines, with their global addresses); they are
+    /// destinations only, their own machine pings from them.
+    pub fn pingall_with(
+        &mut self,
+        opts: &PingOptions,
+        among: Option<&[String]>,
+        elsewhere: &[(String, Vec<IpAddr>)],
+    ) -> Result<PingMatrix> {
         self.flush()?;
         self.settle()?;
         let names = match among {
@@ -131,7 +143,9 @@ impl Lab {
             namespaces.push((name.clone(), addrs));
             files.push(self.ns_file(&ns)?);
         }
-        let jobs = plan(&namespaces);
+        let sources = namespaces.len();
+        namespaces.extend(elsewhere.iter().cloned());
+        let jobs: Vec<_> = plan(&namespaces).into_iter().filter(|(from, ..)| *from < sources).collect();
         let files: Vec<&std::fs::File> = files.iter().map(|f| &**f).collect();
         let (home, cancel) = (&*self.home, &*self.cancel);
         let cancelled = || cancel.load(Ordering::Relaxed);
@@ -145,7 +159,23 @@ impl Lab {
             let report = result.map_err(|e| LabError::from_engine(format!("ping {dst} from namespace {from:?}"), e))?;
             pairs.push(PingPair { from: from.clone(), to: to.clone(), dst: *dst, report });
         }
+        namespaces.sort();
         Ok(PingMatrix { namespaces, pairs, count: opts.count })
+    }
+}
+
+impl PingMatrix {
+    /// The matrices of several machines as one: the hosts of all, every pair of each, in the
+    /// order of the hosts (sources, then destinations).
+    pub fn merged(parts: Vec<PingMatrix>) -> PingMatrix {
+        let count = parts.iter().map(|p| p.count).max().unwrap_or(0);
+        let mut namespaces: Vec<(String, Vec<IpAddr>)> = parts.iter().flat_map(|p| p.namespaces.iter().cloned()).collect();
+        namespaces.sort();
+        namespaces.dedup_by(|a, b| a.0 == b.0);
+        let place = |name: &str| namespaces.iter().position(|(n, _)| n == name).unwrap_or(usize::MAX);
+        let mut pairs: Vec<PingPair> = parts.into_iter().flat_map(|p| p.pairs).collect();
+        pairs.sort_by_key(|p| (place(&p.from), place(&p.to), p.dst));
+        PingMatrix { namespaces, pairs, count }
     }
 }
 

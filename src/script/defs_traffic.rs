@@ -57,13 +57,15 @@ pub const TRAFFIC: &[Native] = &[
     },
     Native {
         name: "pingall",
-        forms: &["pingall() -> PingAll", "pingall(#{among, count, timeout}) -> PingAll"],
+        forms: &["pingall() -> PingAll", "pingall(#{among, count, timeout, elsewhere}) -> PingAll"],
         summary: "Every host of the lab pings every global address of every other, in parallel: the hosts are the \
                   namespaces this lab created that have a global address (not nslab's own, nor other labs' or users'; \
                   a switch namespace holding only a bridge is no host), or those among names (namespaces the lab \
                   created or opened). The summary names the pairs that got no reply. The result prints as a table with a summary line; .ok (all \
                   answered), .pairs (maps: from, to, dst, ok, sent, received, loss, rtt, error), .sent, .received, \
-                  .dropped (percent), .summary, .namespaces. Defaults: 1 request per address, 1 s to answer.",
+                  .dropped (percent), .summary, .namespaces. Defaults: 1 request per address, 1 s to answer. \
+                  In a lab across machines the hosts of every machine take part; elsewhere (#{name: [addresses]}) \
+                  adds destinations that other machines hold, which is how each machine's part is asked.",
         example: r#"let r = pingall(); print(r); assert(r.ok);"#,
         ip: "mininet> pingall",
         call: pingall,
@@ -200,7 +202,26 @@ fn pingall(c: &mut Call) -> Out {
             Some(names)
         }
     };
-    Ok(Dynamic::from(PingAll(c.lab().pingall(&opts, among.as_deref())?)))
+    let mut elsewhere = Vec::new();
+    if let Some(v) = o.get("elsewhere") {
+        let wrong = || {
+            c.error(format!(
+                "the elsewhere option of pingall must be a map of names to arrays of addresses, not {}",
+                args::shown(v)
+            ))
+        };
+        let map = v.clone().try_cast::<rhai::Map>().ok_or_else(wrong)?;
+        for (name, addrs) in map {
+            let list = addrs.try_cast::<rhai::Array>().ok_or_else(wrong)?;
+            let ips = list
+                .iter()
+                .map(|a| a.clone().into_string().ok().and_then(|t| t.parse::<std::net::IpAddr>().ok()))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(wrong)?;
+            elsewhere.push((name.to_string(), ips));
+        }
+    }
+    Ok(Dynamic::from(PingAll(c.lab().pingall_with(&opts, among.as_deref(), &elsewhere)?)))
 }
 
 fn throughput(c: &mut Call) -> Out {

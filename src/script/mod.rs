@@ -33,6 +33,7 @@ pub(crate) mod reference;
 pub(crate) mod registrar;
 pub(crate) mod remote;
 pub(crate) mod remote_cross;
+pub(crate) mod remote_wide;
 pub(crate) mod render_reach;
 pub mod types;
 pub(crate) mod values;

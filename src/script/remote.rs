@@ -41,6 +41,12 @@ pub fn intercept(c: &Call) -> Option<Res<Dynamic>> {
         "host" => return None,
         _ => {}
     }
+    if spans && c.len() <= 1 && matches!(name, "pingall" | "topology") {
+        return Some(match name {
+            "pingall" => super::remote_wide::pingall(c),
+            _ => super::remote_wide::topology(c),
+        });
+    }
     if !spans {
         // A `host("local")` receiver: this machine's own namespace.
         return Some(run_here(c, localized(c)));
@@ -137,6 +143,11 @@ pub(super) fn call_on(c: &Call, machine: &str, name: &str, mut args: Vec<Dynamic
         return c.ctx().call_native_fn_raw(name, false, &mut refs);
     }
     forward(c, machine, name, args)
+}
+
+/// `call_on`, for a step whose value does not matter.
+pub(super) fn step_on(c: &Call, machine: &str, name: &str, args: Vec<Dynamic>) -> Res<()> {
+    call_on(c, machine, name, args).map(drop)
 }
 
 /// Evaluates the expression `expr` (its arguments are `__a0`, `__a1`, ...) on `machine`.

@@ -8,7 +8,7 @@ use rhai::{Array, Dynamic, Map};
 
 use super::failure::{CallFailure, Res};
 use super::native::Call;
-use super::remote::{call_on, eval_on, ns_name};
+use super::remote::{call_on, eval_on, ns_name, step_on};
 use super::values::Netns;
 use crate::lab::inventory::{Machine, LOCAL};
 use crate::lab::machines::{CrossLink, End};
@@ -93,19 +93,19 @@ fn move_across(c: &Call, from_m: &str, to_m: &str) -> Res<Dynamic> {
         name => Dynamic::from(Netns { name: Some(name.into()), on: (from_m != LOCAL).then(|| from_m.to_string()) }),
     };
     let stays = call_on(c, from_m, "link", vec![peer_ns.clone(), peer.clone().into()])?.try_cast::<Map>().unwrap_or_default();
-    call_on(c, from_m, "link_del", vec![from, link])?;
+    step_on(c, from_m, "link_del", vec![from, link])?;
     let pair = Pair { a: peer_ns.clone(), x: peer.clone(), b: to, y: link_name };
-    pair.make(c, from_m, to_m, None, false, None)?;
+    let _ = pair.make(c, from_m, to_m, None, false, None)?;
     let addresses = stays.get("addresses").cloned().and_then(|a| a.try_cast::<Array>()).unwrap_or_default();
     for cidr in addresses.iter().map(|a| a.to_string()).filter(|a| !a.starts_with("fe80:")) {
-        call_on(c, from_m, "addr", vec![peer_ns.clone(), peer.clone().into(), cidr.into()])?;
+        step_on(c, from_m, "addr", vec![peer_ns.clone(), peer.clone().into(), cidr.into()])?;
     }
     if field(&stays, "state") == "up" {
-        call_on(c, from_m, "up", vec![peer_ns.clone(), peer.clone().into()])?;
+        step_on(c, from_m, "up", vec![peer_ns.clone(), peer.clone().into()])?;
     }
     let master = field(&stays, "master");
     if !master.is_empty() {
-        call_on(c, from_m, "master", vec![peer_ns, peer.into(), master.into()])?;
+        step_on(c, from_m, "master", vec![peer_ns, peer.into(), master.into()])?;
     }
     Ok(Dynamic::UNIT)
 }
@@ -178,11 +178,11 @@ impl Pair {
             return Err(c.error(format!("no free VNI for {x} in {VNI_TRIES} tries: the machines' VXLAN links use them")).into());
         };
         if up {
-            call_on(c, ma, "up", vec![a.clone(), x.into()])?;
-            call_on(c, mb, "up", vec![b.clone(), y.into()])?;
+            step_on(c, ma, "up", vec![a.clone(), x.into()])?;
+            step_on(c, mb, "up", vec![b.clone(), y.into()])?;
         }
         if let Some(master) = master {
-            call_on(c, ma, "master", vec![a.clone(), x.into(), master])?;
+            step_on(c, ma, "master", vec![a.clone(), x.into(), master])?;
         }
         let mut machines = c.slot().machines().expect("spans");
         machines.notice(&format!(

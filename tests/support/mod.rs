@@ -2,6 +2,8 @@
 //! either nslab's own `--sandbox`, or `unshare --mount --net --propagation private` with a
 //! private tmpfs on /run (so /run/netns and /run/nslab are private too).
 
+pub mod machines;
+
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
