@@ -1060,6 +1060,56 @@ const CASES: &[Case] = &[
         r#"throughput(a, b, #{seconds: "1"})"#,
         r#"the seconds option of throughput must be a number, not the string "1""#,
     ),
+    c(
+        "throughput_receive",
+        r#"throughput_receive(a, #{port: 0})"#,
+        r#"the port option of throughput_receive must be from 1 to 65535, not 0"#,
+    ),
+    c("throughput_receive", r#"throughput_receive("zz")"#, r#"namespace "zz" does not exist"#),
+    c(
+        "throughput_receive",
+        r#"throughput_receive(a, #{secs: 1})"#,
+        r#"throughput_receive has no option "secs"; the options are: port, seconds, udp, dst"#,
+    ),
+    c(
+        "throughput_receive",
+        r#"throughput_receive(a, #{dst: "abc"})"#,
+        r#"invalid destination "abc": it is not an IPv4 or IPv6 address"#,
+    ),
+    c(
+        "throughput_receive",
+        r#"throughput_receive(a, #{seconds: 0})"#,
+        r#"the seconds option of throughput_receive must be a number of seconds from 0.01 to 3600, not 0"#,
+    ),
+    c(
+        "throughput_receive",
+        r#"{ let s = tcp_listen(b, 5203); throughput_receive(b, #{port: 5203}) }"#,
+        r#"cannot receive a throughput test in namespace "b": port 5203 is already in use in namespace "b""#,
+    ),
+    c("throughput_send", r#"throughput_send(a, "10.1.0.2", 0)"#, r#"the port of throughput_send must be from 1 to 65535, not 0"#),
+    c("throughput_send", r#"throughput_send(a, "abc", 5201)"#, r#"invalid destination "abc": it is not an IPv4 or IPv6 address"#),
+    c(
+        "throughput_send",
+        r#"throughput_send(a, "10.1.0.2", 5201, #{rate: "1mbit"})"#,
+        r#"the rate option of throughput_send paces UDP: add udp: true (TCP takes what the path gives)"#,
+    ),
+    c(
+        "throughput_send",
+        r#"throughput_send(a, "10.1.0.2", 5999, #{seconds: 0.1})"#,
+        r#"cannot send a throughput test from namespace "a" to 10.1.0.2 port 5999: connect to 10.1.0.2:5999: Connection refused"#,
+    ),
+    c(
+        "throughput_send",
+        r#"throughput_send(a, "10.1.0.2", 5999, #{udp: true, rate: "100bit"})"#,
+        r#"the rate of a UDP throughput test must be from 1kbit to 100gbit, not 100bit"#,
+    ),
+    c(
+        "throughput_result",
+        r#"throughput_result(12345)"#,
+        r#"invalid receiver "12345": no throughput receiver is open in this lab (each gives one result)"#,
+    ),
+    c("throughput_result", r#"throughput_result(-1)"#, r#"the id of throughput_result must be a receiver's id, not -1"#),
+    c("throughput_result", r#"throughput_result("x")"#, r#"the id of throughput_result must be an integer, not the string "x""#),
     c("assert_eq", r#"assert_eq(1, 2)"#, r#"assert_eq failed: the two values differ"#),
     c("assert_eq", r#"assert_eq("a", "b", "names")"#, r#"assert_eq failed: names"#),
     c(

@@ -28,6 +28,7 @@ mod side_by_side;
 mod subtests;
 mod support;
 mod teardown_group;
+mod throughput_across;
 mod trace;
 mod traffic;
 mod traffic_full;

@@ -127,7 +127,7 @@ fn send(c: &mut Call) -> Out {
 }
 
 fn result(c: &mut Call) -> Out {
-    let id = c.integer("id", "a receiver's id")?;
+    let id = c.integer("id", "the id")?;
     let id = u64::try_from(id).map_err(|_| c.error(format!("the id of throughput_result must be a receiver's id, not {id}")))?;
     let mut m = Map::new();
     match c.lab().throughput_result(id)? {

@@ -2,7 +2,8 @@
 //! point-to-point link of two VXLAN devices (one per machine, the same VNI, each other's
 //! underlay address as remote), each created from its machine's underlay namespace and born in
 //! the lab's namespace; a reachability check against a namespace on another machine resolves
-//! that namespace's addresses there. Anything else across machines is refused, saying why.
+//! that namespace's addresses there; a throughput test runs its receiving half on one machine
+//! and its sending half on the other. Anything else across machines is refused, saying why.
 
 use rhai::{Array, Dynamic, Map};
 
@@ -26,6 +27,7 @@ pub fn across(c: &Call, machines: &[(usize, String)]) -> Res<Dynamic> {
         "expect_reach" | "expect_no_reach" if machines.iter().any(|(i, _)| *i == 1) => reach(c, on(0), on(1)),
         "move_to" if c.len() == 3 => move_across(c, on(0), on(2)),
         "move_to" => move_across(c, LOCAL, on(1)),
+        "throughput" => throughput(c, on(0), on(1)),
         _ => {
             let mut shown: Vec<String> = machines
                 .iter()
@@ -34,7 +36,7 @@ pub fn across(c: &Call, machines: &[(usize, String)]) -> Res<Dynamic> {
             shown.dedup();
             Err(c
                 .error(format!(
-                    "{name} acts on namespaces on different machines ({}): only veth (links), expect_reach, pingall and topology span machines",
+                    "{name} acts on namespaces on different machines ({}): only veth (links), expect_reach, pingall, throughput and topology span machines",
                     shown.join(", ")
                 ))
                 .into())
@@ -224,6 +226,62 @@ fn reach(c: &Call, from: &str, to: &str) -> Res<Dynamic> {
                 let was = shown.join(", ");
                 let now = if shown.is_empty() { format!("{label} on {to}") } else { format!("{label} ({was}) on {to}") };
                 f.message = f.message.replacen(&was, &now, 1);
+            }
+        }
+        e
+    })
+}
+
+/// `throughput(from, to[, opts])` with `from` and `to` on two machines: a receiver started on
+/// `to`'s machine, a sender on `from`'s, then the receiver's count; the same value the
+/// function gives on one machine.
+fn throughput(c: &Call, from_m: &str, to_m: &str) -> Res<Dynamic> {
+    let opts = c.opts()?;
+    let udp = opts.boolean("udp")?.unwrap_or(false);
+    opts.seconds_in("seconds", 0.01, 3600.0)?;
+    if let Some(p) = opts.integer("port")? {
+        if !(1..=65535).contains(&p) {
+            return Err(c.error(format!("the port option of throughput must be from 1 to 65535, not {p}")).into());
+        }
+    }
+    if opts.has("rate") && !udp {
+        return Err(c.error("the rate option of throughput paces UDP: add udp: true (TCP takes what the path gives)").into());
+    }
+    let pick = |keys: &[&str]| {
+        let mut m: Map = keys.iter().filter_map(|k| opts.get(k).map(|v| ((*k).into(), v.clone()))).collect();
+        m.insert("udp".into(), udp.into());
+        Dynamic::from(m)
+    };
+    let receiving =
+        named(to_m, call_on(c, to_m, "throughput_receive", vec![c.raw(1).clone(), pick(&["port", "seconds", "dst"])]))?;
+    let r = receiving.try_cast::<Map>().unwrap_or_default();
+    let field = |k: &str| r.get(k).cloned().unwrap_or(Dynamic::UNIT);
+    let id = field("id");
+    let sending =
+        call_on(c, from_m, "throughput_send", vec![c.raw(0).clone(), field("dst"), field("port"), pick(&["seconds", "rate"])]);
+    let sent = match named(from_m, sending) {
+        Ok(s) => s.try_cast::<Map>().unwrap_or_default(),
+        Err(e) => {
+            // The receiver goes (it waits a moment for a connection that will not come).
+            let _ = call_on(c, to_m, "throughput_result", vec![id]);
+            return Err(e);
+        }
+    };
+    let received = named(to_m, call_on(c, to_m, "throughput_result", vec![id]))?.try_cast::<Map>().unwrap_or_default();
+    if udp {
+        return Ok(super::defs_throughput_parts::udp_map(&sent, &received));
+    }
+    Ok(received.get("bps").cloned().unwrap_or(Dynamic::from(0.0)))
+}
+
+/// A failure of a part run on this machine says so, as those of other machines do.
+fn named(machine: &str, out: Res<Dynamic>) -> Res<Dynamic> {
+    out.map_err(|mut e| {
+        if machine == LOCAL {
+            if let rhai::EvalAltResult::ErrorRuntime(v, _) = e.as_mut() {
+                if let Some(mut f) = v.write_lock::<CallFailure>() {
+                    f.message = format!("on {LOCAL}: {}", f.message);
+                }
             }
         }
         e
