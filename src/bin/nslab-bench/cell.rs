@@ -46,6 +46,9 @@ pub struct Spec {
     /// Ending links (`ends.rs`): the other lab's size, run before (0: alone).
     #[serde(default)]
     pub load: usize,
+    /// Throughput runs (`machines.rs`): seconds to send.
+    #[serde(default)]
+    pub seconds: f64,
 }
 
 fn yes() -> bool {
@@ -87,6 +90,9 @@ pub struct Outcome {
     pub build_runq: Option<f64>,
     /// Peak resident set of the measured nslab process (wait4's ru_maxrss; 0 for the peers).
     pub maxrss_kb: u64,
+    /// Throughput runs (`machines.rs`): what nslab's throughput measured, in bits per second.
+    #[serde(default)]
+    pub bps: Option<f64>,
     /// CPU time of the nslab process (and children it waited for).
     pub user: f64,
     pub sys: f64,
@@ -150,6 +156,9 @@ fn run(spec: &Spec) -> Result<Outcome, String> {
         (Workload::EndsEach | Workload::EndsGroup | Workload::EndsGroupDetached | Workload::EndsWait, _) => {
             crate::ends::run(spec, dir).map(|o| Outcome { busy: spec.load > 0, ..o })
         }
+        (Workload::W1Spread | Workload::W1OneMachine | Workload::TputAcross | Workload::TputLocal, _) => {
+            crate::machines::run(spec)
+        }
         (_, Tool::Nslab | Tool::NslabMove) => nslab_lab(spec, &path(dir, &plan.build), plan.namespaces),
         _ => peer_lab(spec, dir, &plan),
     }
@@ -183,18 +192,18 @@ type Line = (String, Instant, Option<(f64, f64)>);
 
 /// A finished process: when it was started and ended, the lines it printed (with when they
 /// arrived), its stderr, exit status and resource use.
-struct Finished {
-    started: Instant,
-    ended: Instant,
+pub(crate) struct Finished {
+    pub started: Instant,
+    pub ended: Instant,
     lines: Vec<Line>,
-    stderr: String,
+    pub stderr: String,
     status: i32,
     usage: libc::rusage,
 }
 
 impl Finished {
     /// When the line starting with marker `m` arrived, and the rest of that line.
-    fn marker(&self, m: &str) -> Option<(Instant, &str)> {
+    pub fn marker(&self, m: &str) -> Option<(Instant, &str)> {
         self.lines.iter().find_map(|(l, t, _)| {
             let rest = l.strip_prefix(m)?;
             (rest.is_empty() || rest.starts_with(' ')).then_some((*t, rest.trim()))
@@ -206,7 +215,7 @@ impl Finished {
         self.lines.iter().find(|(l, _, _)| l == m).and_then(|(_, _, s)| *s)
     }
 
-    fn check(&self, what: &str) -> Result<(), String> {
+    pub fn check(&self, what: &str) -> Result<(), String> {
         if self.status == 0 {
             return Ok(());
         }
@@ -216,7 +225,7 @@ impl Finished {
     }
 }
 
-fn secs(d: Duration) -> f64 {
+pub(crate) fn secs(d: Duration) -> f64 {
     d.as_secs_f64()
 }
 
@@ -225,7 +234,7 @@ fn tv(t: libc::timeval) -> f64 {
 }
 
 /// Spawns and waits for a process with wait4 (for its rusage), reading its stdout line by line.
-fn execute(mut cmd: Command) -> Result<Finished, String> {
+pub(crate) fn execute(mut cmd: Command) -> Result<Finished, String> {
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let started = Instant::now();
     let mut child = cmd.spawn().map_err(|e| format!("spawn {cmd:?}: {e}"))?;
@@ -280,8 +289,9 @@ fn schedstat(pid: libc::pid_t) -> Option<(f64, f64)> {
     Some((it.next()?? / 1e9, it.next()?? / 1e9))
 }
 
-/// Waits until the kernel has freed every namespace but the cell's own (see the module docs).
-fn kernel_clean(spec: &Spec) -> Result<Instant, String> {
+/// Waits until the kernel has freed every namespace but the `keep` the cell stands on (its own,
+/// and simulated machines'; see the module docs).
+pub(crate) fn kernel_clean(spec: &Spec, keep: usize) -> Result<Instant, String> {
     if !spec.userns {
         return Ok(Instant::now());
     }
@@ -290,7 +300,8 @@ fn kernel_clean(spec: &Spec) -> Result<Instant, String> {
     if ns("/proc/self/ns/user").is_none() || ns("/proc/self/ns/user") == ns("/proc/1/ns/user") {
         return Err("not in a private user namespace: refusing to set max_net_namespaces".into());
     }
-    std::fs::write("/proc/sys/user/max_net_namespaces", "2").map_err(|e| format!("set max_net_namespaces: {e}"))?;
+    std::fs::write("/proc/sys/user/max_net_namespaces", (keep + 1).to_string())
+        .map_err(|e| format!("set max_net_namespaces: {e}"))?;
     let deadline = Instant::now() + CLEANUP_TIMEOUT;
     loop {
         // On success only this thread changes namespace (it is the cell's last act).
@@ -357,7 +368,7 @@ fn whole(spec: &Spec, cmd: Command, clean: bool) -> Result<Outcome, String> {
         watch_gone(&mut o, &f)?;
     }
     if clean {
-        let t = kernel_clean(spec)?;
+        let t = kernel_clean(spec, 1)?;
         o.total_clean = secs(t - f.started);
     } else {
         o.total_clean = o.total;
@@ -423,7 +434,7 @@ fn nslab_lab(spec: &Spec, script: &str, namespaces: usize) -> Result<Outcome, St
         return Err(format!("expected {expect:?} from nslab, got:\n{}", f.stderr.trim_end()));
     }
     let teardown_start = pinged.map(|(t, _)| t).unwrap_or(built);
-    let clean = kernel_clean(spec)?;
+    let clean = kernel_clean(spec, 1)?;
     let mut o = Outcome {
         ok: true,
         build: secs(built - f.started),
@@ -455,7 +466,7 @@ fn peer_lab(spec: &Spec, dir: &Path, plan: &workloads::Plan) -> Result<Outcome, 
     if count_namespaces() != 0 {
         return Err("namespaces left after the teardown".into());
     }
-    let clean = kernel_clean(spec)?;
+    let clean = kernel_clean(spec, 1)?;
     Ok(Outcome {
         ok: true,
         build: secs(b.ended - b.started),

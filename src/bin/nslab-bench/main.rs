@@ -7,6 +7,7 @@
 
 mod cell;
 mod ends;
+mod machines;
 mod report;
 mod workloads;
 
@@ -45,6 +46,15 @@ struct Args {
     /// K, the numbers of root-side links ended in each way (`ends`).
     #[arg(long, value_delimiter = ',', default_value = "1,10,100")]
     ends_k: Vec<usize>,
+    /// N of the W1 spread over three simulated machines (`machines`).
+    #[arg(long, default_value_t = 300)]
+    machines_n: usize,
+    /// Runs per case of `machines`.
+    #[arg(long, default_value_t = 3)]
+    reps_machines: usize,
+    /// Seconds each throughput run of `machines` sends.
+    #[arg(long, default_value_t = 2.0)]
+    tput_seconds: f64,
     /// Runs for each start-up measurement.
     #[arg(long, default_value_t = 20)]
     reps_startup: usize,
@@ -53,7 +63,8 @@ struct Args {
     #[arg(long, default_value_t = 15.0)]
     budget: f64,
     /// Which parts to run: w1, w2, w3, busy (W3 while another lab tears down), ends (the ways
-    /// to end a lab's root-side links, with ip), startup (default: all).
+    /// to end a lab's root-side links, with ip), machines (W1 over three simulated machines vs
+    /// one, and throughput across machines vs a local veth), startup (default: all).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Which tools: nslab, bash, ip-batch, ip-batch-born (the default set), and nslab-move
@@ -177,6 +188,7 @@ impl Bench {
             wrap: vec![],
             userns: true,
             load: 0,
+            seconds: 0.0,
         }
     }
 
@@ -281,6 +293,7 @@ fn part(s: &str) -> Option<&'static str> {
         "busy" => Some("busy"),
         "ends" => Some("ends"),
         "startup" => Some("startup"),
+        "machines" => Some("machines"),
         _ => None,
     }
 }
@@ -360,6 +373,15 @@ fn bench(mut args: Args) -> Result<(), String> {
             }
         }
     }
+    if parts("machines")? {
+        for w in [Workload::W1OneMachine, Workload::W1Spread] {
+            results.push(bench.measure(w, Tool::Nslab, args.machines_n, args.reps_machines, args.budget));
+        }
+        for w in [Workload::TputLocal, Workload::TputAcross] {
+            let spec = Spec { seconds: args.tput_seconds, ..bench.spec(w, Tool::Nslab, 1) };
+            results.push(bench.measure_spec(spec, args.reps_machines, args.budget));
+        }
+    }
     if parts("startup")? {
         for w in [Workload::Empty, Workload::Check] {
             results.push(bench.measure(w, Tool::Nslab, 1, args.reps_startup, args.budget));
@@ -384,6 +406,9 @@ fn bench(mut args: Args) -> Result<(), String> {
     }
     if parts("ends")? {
         println!("{}", ends::table(&results, &args.ends_k, load));
+    }
+    if parts("machines")? {
+        println!("{}", machines::table(&results, args.machines_n, args.tput_seconds));
     }
     println!("{}", report::failures(&results));
     println!("{}", report::targets(&results, idioms));

@@ -28,6 +28,13 @@ pub enum Workload {
     /// The group delete sent by another process, not waited for: what nslab does.
     EndsGroupDetached,
     EndsWait,
+    /// Labs across machines (`machines.rs`): W1 with its namespaces round-robin on three
+    /// simulated machines, the same W1 on one of them, and `throughput` over one link across
+    /// machines and over a local veth pair.
+    W1Spread,
+    W1OneMachine,
+    TputAcross,
+    TputLocal,
     /// `nslab run` of an empty script.
     Empty,
     /// `nslab check scripts/walkthrough.rhai`.
@@ -46,6 +53,10 @@ impl Workload {
             Workload::EndsGroup => "ending links: group",
             Workload::EndsGroupDetached => "ending links: group, detached",
             Workload::EndsWait => "ending links: wait",
+            Workload::W1Spread => "W1 chain over three machines",
+            Workload::W1OneMachine => "W1 chain on one machine",
+            Workload::TputAcross => "throughput across machines",
+            Workload::TputLocal => "throughput over a local veth",
             Workload::Empty => "start-up: nslab run of an empty script",
             Workload::Check => "start-up: nslab check scripts/walkthrough.rhai",
         }
@@ -226,10 +237,18 @@ pub fn plan(workload: Workload, tool: Tool, n: usize, dir: &Path, idioms: Idioms
             namespaces: 0,
         },
         (Workload::Check, _) => Plan { files: vec![], build: String::new(), teardown: None, namespaces: 0 },
-        // ends.rs writes its own files.
-        (Workload::EndsEach | Workload::EndsGroup | Workload::EndsGroupDetached | Workload::EndsWait, _) => {
-            Plan { files: vec![], build: String::new(), teardown: None, namespaces: 0 }
-        }
+        // ends.rs and machines.rs write their own files.
+        (
+            Workload::EndsEach
+            | Workload::EndsGroup
+            | Workload::EndsGroupDetached
+            | Workload::EndsWait
+            | Workload::W1Spread
+            | Workload::W1OneMachine
+            | Workload::TputAcross
+            | Workload::TputLocal,
+            _,
+        ) => Plan { files: vec![], build: String::new(), teardown: None, namespaces: 0 },
     }
 }
 
