@@ -241,11 +241,11 @@ fn throughput(c: &Call, from_m: &str, to_m: &str) -> Res<Dynamic> {
     opts.seconds_in("seconds", 0.01, 3600.0)?;
     if let Some(p) = opts.integer("port")? {
         if !(1..=65535).contains(&p) {
-            return Err(c.error(format!("the port option of throughput must be from 1 to 65535, not {p}")).into());
+            return Err(c.error(format!("the port option of throughput must be from 1 to 65535, not {p}")));
         }
     }
     if opts.has("rate") && !udp {
-        return Err(c.error("the rate option of throughput paces UDP: add udp: true (TCP takes what the path gives)").into());
+        return Err(c.error("the rate option of throughput paces UDP: add udp: true (TCP takes what the path gives)"));
     }
     let pick = |keys: &[&str]| {
         let mut m: Map = keys.iter().filter_map(|k| opts.get(k).map(|v| ((*k).into(), v.clone()))).collect();

@@ -180,7 +180,7 @@ pub fn run(spec: &Spec) -> Result<Outcome, String> {
     })
 }
 
-fn cell<'a>(results: &'a [CellResult], w: Workload) -> Option<&'a CellResult> {
+fn cell(results: &[CellResult], w: Workload) -> Option<&CellResult> {
     results.iter().find(|c| c.workload == w && !c.runs.is_empty())
 }
 
