@@ -79,7 +79,9 @@ pub const TRAFFIC: &[Native] = &[
                   1470 bytes (1450 over IPv6) paced at rate (\"10mbit\" or bits per second, default 1 Mbit/s), and \
                   it returns a UdpThroughput map #{bps, loss, jitter, sent, received}: the received rate in bits \
                   per second, the datagrams lost in \
-                  percent, and the RFC 3550 interarrival jitter in seconds.",
+                  percent, and the RFC 3550 interarrival jitter in seconds. In a lab across machines the two \
+                  namespaces may live on two machines: the receiving half runs on to_ns's, the sending half on \
+                  from_ns's (throughput_receive, throughput_send).",
         example: r#"let bps = throughput("a", "b", #{seconds: 1}); print(`${bps / 1e6} Mbit/s`);"#,
         ip: "iperf3 -s (in to_ns); iperf3 -c DST -t SECONDS (in from_ns)",
         call: throughput,
