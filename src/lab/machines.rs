@@ -103,6 +103,9 @@ pub struct Machines {
     notices: Option<Box<dyn Fn(&str)>>,
     /// Whether `begin_end` was called.
     ending: bool,
+    /// Set while a step that spans machines runs its own part here: the calls it makes act on
+    /// this machine only.
+    pub here_only: bool,
 }
 
 /// The UDP ports VXLAN links across machines use: one per lab, from its name (the underlay's
@@ -210,6 +213,7 @@ impl Machines {
             port: PORTS.start() + (hash >> 32) as u16 % (PORTS.end() - PORTS.start() + 1),
             notices: None,
             ending: false,
+            here_only: false,
         };
         if !errors.is_empty() {
             out.end(false);
