@@ -50,6 +50,16 @@ pub fn agent() -> i32 {
             }
             (lab, machine)
         }
+        Ok(Some(Request::Down { lab })) => {
+            let reply = super::labs_machines::down_part(&lab);
+            let failed = !matches!(&reply, Reply::Ended { report: Some(r), .. } if !r.failed());
+            let _ = answer(&mut out, &reply);
+            return i32::from(failed);
+        }
+        Ok(Some(Request::Status { lab })) => {
+            let _ = answer(&mut out, &super::labs_machines::status_part(&lab));
+            return 0;
+        }
         Ok(Some(other)) => {
             let message = format!("the first request must be hello, not {other:?}");
             let _ = answer(&mut out, &Reply::Err(Failure { message, hint: None, kind: "lab".into() }));

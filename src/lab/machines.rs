@@ -41,6 +41,17 @@ pub enum Request {
     },
     /// Stop the step running now (no answer).
     Cancel,
+    /// (Instead of hello) remove what lab `lab` left on this machine: `nslab down` or `clean`
+    /// on the coordinator, for a lab kept or whose coordinator died.
+    Down {
+        /// The lab's name.
+        lab: String,
+    },
+    /// (Instead of hello) the labs of this name standing on this machine, for `nslab ls`.
+    Status {
+        /// The lab's name.
+        lab: String,
+    },
     /// Tear the part down (or keep it) and exit.
     End {
         /// Keep the part standing (`--keep`) instead of tearing it down.
@@ -74,6 +85,27 @@ pub struct Failure {
     pub hint: Option<String>,
     /// The failure's kind, as the script layer names it (`lab`, `argument`, `expectation`, ...).
     pub kind: String,
+}
+
+/// Asks one thing (`Down`, `Status`) of machine `name`'s agent, started with `via`.
+pub fn ask_once(name: &str, via: &str, req: &Request, wait: Duration) -> Result<Reply, String> {
+    let channel = Channel::start(via).map_err(|e| format!("machine {name} is unreachable (via `{via}`): {e}"))?;
+    let mut agent = Agent { channel, broken: None };
+    let answer = agent.ask(req, wait, &AtomicBool::new(false));
+    let tail = agent.channel.stderr_tail();
+    agent.channel.close(Duration::from_secs(5));
+    answer.map_err(|why| {
+        let said = if tail.is_empty() { String::new() } else { format!("; it said: {}", last_lines(&tail, 3)) };
+        format!("machine {name} (via `{via}`): {why}{said}")
+    })
+}
+
+impl super::Lab {
+    /// Records that machine `name`, reached by `via`, holds a part of this lab: `nslab down`
+    /// and `clean` reach it from the ledger.
+    pub fn record_machine(&mut self, name: &str, via: &str) -> super::Result<()> {
+        self.ledger_mut()?.made(&super::ledger::Object::Machine { name: name.into(), via: via.into() })
+    }
 }
 
 /// How long an agent may take to answer `hello` (an SSH connection included).
@@ -239,6 +271,11 @@ impl Machines {
         if let Some(sink) = &self.notices {
             sink(text);
         }
+    }
+
+    /// The machines other than `local`, with their via commands.
+    pub fn remote(&self) -> Vec<(String, String)> {
+        self.inventory.remote.values().map(|m| (m.name.clone(), m.via.clone().unwrap_or_default())).collect()
     }
 
     /// The inventory.
