@@ -41,6 +41,10 @@ pub enum Request {
     },
     /// Stop the step running now (no answer).
     Cancel,
+    /// Note where the part stands (a sub-test begins), to undo back to it.
+    Checkpoint,
+    /// Undo back to the last checkpoint (the sub-test ended); answered with `ended`.
+    Undo,
     /// (Instead of hello) remove what lab `lab` left on this machine: `nslab down` or `clean`
     /// on the coordinator, for a lab kept or whose coordinator died.
     Down {
@@ -135,6 +139,9 @@ pub struct Machines {
     notices: Option<Box<dyn Fn(&str)>>,
     /// Whether `begin_end` was called.
     ending: bool,
+    /// At each active checkpoint: where namespaces lived and how many links across machines
+    /// there were.
+    checkpoints: Vec<(HashMap<String, String>, usize)>,
     /// Set while a step that spans machines runs its own part here: the calls it makes act on
     /// this machine only.
     pub here_only: bool,
@@ -246,6 +253,7 @@ impl Machines {
             notices: None,
             ending: false,
             here_only: false,
+            checkpoints: Vec::new(),
         };
         if !errors.is_empty() {
             out.end(false);
@@ -321,6 +329,38 @@ impl Machines {
             Ok(other) => Err(CallError::Lost(agent.lose(format!("its agent answered {other:?}")))),
             Err(why) => Err(CallError::Lost(format!("machine {machine} is lost: {}", agent.lose(why)))),
         }
+    }
+
+    /// A sub-test begins: every machine notes where its part stands.
+    pub fn checkpoint(&mut self) -> Result<(), String> {
+        for (name, agent) in &mut self.agents {
+            match agent.ask(&Request::Checkpoint, Duration::from_secs(60), &AtomicBool::new(false)) {
+                Ok(Reply::Ok(_)) => {}
+                Ok(Reply::Err(f)) => return Err(format!("on {name}: {}", f.message)),
+                Ok(other) => return Err(format!("machine {name} answered {other:?} to a checkpoint")),
+                Err(why) => return Err(format!("machine {name} is lost: {why}")),
+            }
+        }
+        self.checkpoints.push((self.placed.clone(), self.cross.len()));
+        Ok(())
+    }
+
+    /// The sub-test ended: every machine undoes back to the checkpoint; what they removed.
+    pub fn undo(&mut self) -> TeardownReport {
+        let mut report = TeardownReport::default();
+        for (name, agent) in &mut self.agents {
+            match agent.ask(&Request::Undo, Duration::from_secs(120), &AtomicBool::new(false)) {
+                Ok(Reply::Ended { report: Some(part), .. }) => report.merge(part.on_machine(name)),
+                Ok(Reply::Err(f)) => report.failures.push(format!("on {name}: {}", f.message)),
+                Ok(other) => report.failures.push(format!("machine {name} answered {other:?} to undo")),
+                Err(why) => report.failures.push(format!("machine {name} is lost: {why}")),
+            }
+        }
+        if let Some((placed, cross)) = self.checkpoints.pop() {
+            self.placed = placed;
+            self.cross.truncate(cross);
+        }
+        report
     }
 
     /// Ends every agent's part of the lab (kept with `keep`), in parallel, and returns what
