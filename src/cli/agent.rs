@@ -50,6 +50,16 @@ pub fn agent() -> i32 {
             }
             (lab, machine)
         }
+        Ok(Some(Request::Down { lab })) => {
+            let reply = super::labs_machines::down_part(&lab);
+            let failed = !matches!(&reply, Reply::Ended { report: Some(r), .. } if !r.failed());
+            let _ = answer(&mut out, &reply);
+            return i32::from(failed);
+        }
+        Ok(Some(Request::Status { lab })) => {
+            let _ = answer(&mut out, &super::labs_machines::status_part(&lab));
+            return 0;
+        }
         Ok(Some(other)) => {
             let message = format!("the first request must be hello, not {other:?}");
             let _ = answer(&mut out, &Reply::Err(Failure { message, hint: None, kind: "lab".into() }));
@@ -76,6 +86,7 @@ pub fn agent() -> i32 {
         return EXIT_FAILED;
     }
     let mut compiled: HashMap<String, AST> = HashMap::new();
+    let mut checkpoints = Vec::new();
     loop {
         let request = match incoming.recv_timeout(Duration::from_millis(100)) {
             Ok(r) => r,
@@ -89,6 +100,27 @@ pub fn agent() -> i32 {
                 let reply = session.run(|s| eval(s, &mut compiled, &expr, &args)).unwrap_or_else(|panic| {
                     Reply::Err(Failure { message: format!("nslab agent failed: {panic}"), hint: None, kind: "lab".into() })
                 });
+                if answer(&mut out, &reply).is_err() {
+                    break;
+                }
+            }
+            Some(Request::Checkpoint) => {
+                let reply = match session.script.lab.borrow_mut().checkpoint() {
+                    Ok(cp) => {
+                        checkpoints.push(cp);
+                        Reply::Ok(serde_json::Value::Null)
+                    }
+                    Err(e) => Reply::Err(failure_of(&crate::script::failure::lab_error_at(rhai::Position::NONE, e))),
+                };
+                if answer(&mut out, &reply).is_err() {
+                    break;
+                }
+            }
+            Some(Request::Undo) => {
+                let reply = match checkpoints.pop() {
+                    Some(cp) => Reply::Ended { report: Some(session.script.lab.borrow_mut().undo_to(cp)), kept: None },
+                    None => Reply::Err(Failure { message: "no checkpoint to undo to".into(), hint: None, kind: "lab".into() }),
+                };
                 if answer(&mut out, &reply).is_err() {
                     break;
                 }

@@ -126,6 +126,8 @@ struct LabJson<'a> {
     ledger: Option<String>,
     objects: Counts,
     problems: &'a [String],
+    /// Its parts on other machines (a lab across machines), as their agents said.
+    machines: Vec<serde_json::Value>,
 }
 
 /// Says which ledgers could not be read, and why; true if any.
@@ -171,6 +173,13 @@ pub fn ls(json: bool) -> i32 {
                 ledger: Some(rec.path.display().to_string()),
                 objects: Counts::of(rec),
                 problems: &rec.problems,
+                machines: super::labs_machines::status_remote(rec)
+                    .into_iter()
+                    .map(|(name, answer)| match answer {
+                        Ok(labs) => serde_json::json!({"machine": name, "labs": labs}),
+                        Err(e) => serde_json::json!({"machine": name, "error": e}),
+                    })
+                    .collect(),
             })
             .collect();
         labs.extend(sandboxed.iter().map(|k| LabJson {
@@ -183,6 +192,7 @@ pub fn ls(json: bool) -> i32 {
             ledger: None,
             objects: Counts { namespaces: k.namespaces.len(), ..Counts::default() },
             problems: &[],
+            machines: Vec::new(),
         }));
         out!("{}", serde_json::to_string_pretty(&labs).expect("labs serialize"));
     } else {
@@ -197,6 +207,9 @@ pub fn ls(json: bool) -> i32 {
                 age(rec.header.started),
                 Counts::of(rec).text()
             );
+            for (machine, answer) in super::labs_machines::status_remote(rec) {
+                out!("{:<20} on {machine}: {}", "", super::labs_machines::status_text(&answer));
+            }
         }
         for k in &sandboxed {
             let objects = format!("{} in its sandbox", report::plural(k.namespaces.len(), "namespace"));
@@ -213,17 +226,44 @@ pub fn ls(json: bool) -> i32 {
     status
 }
 
-/// Removes what a trusted record lists, then the ledger (if nothing failed).
+/// Removes what a trusted record lists (its parts on other machines first), then the ledger
+/// (if nothing failed).
 fn remove(rec: &Record) -> teardown::TeardownReport {
-    let home = match netns::current() {
-        Ok(f) => f,
-        Err(e) => return teardown::TeardownReport { failures: vec![e.to_string()], ..Default::default() },
-    };
-    let report = teardown::remove_dead(&rec.standing(), &home, Some(rec.header.link_group()));
+    let mut report = super::labs_machines::down_remote(rec);
+    let here = remove_here_only(rec);
+    report.merge(here);
     if !report.failed() {
         rec.discard();
     }
     report
+}
+
+/// Removes what a trusted record lists on this machine, and the ledger if nothing failed (an
+/// agent's part of a lab across machines).
+pub(crate) fn remove_here(rec: &Record) -> teardown::TeardownReport {
+    let report = remove_here_only(rec);
+    if !report.failed() {
+        rec.discard();
+    }
+    report
+}
+
+fn remove_here_only(rec: &Record) -> teardown::TeardownReport {
+    let home = match netns::current() {
+        Ok(f) => f,
+        Err(e) => return teardown::TeardownReport { failures: vec![e.to_string()], ..Default::default() },
+    };
+    teardown::remove_dead(&rec.standing(), &home, Some(rec.header.link_group()))
+}
+
+/// A lab's state as `ls` shows it.
+pub(crate) fn state_of(rec: &Record) -> &'static str {
+    state(rec)
+}
+
+/// What a lab has standing, as `ls` shows it.
+pub(crate) fn objects_text(rec: &Record) -> String {
+    Counts::of(rec).text()
 }
 
 /// Removes a dead lab's objects, unless its ledger is damaged. The exit status.

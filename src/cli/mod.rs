@@ -22,6 +22,7 @@ pub(crate) mod export;
 pub(crate) mod graph;
 pub(crate) mod graph_render;
 pub(crate) mod labs;
+pub(crate) mod labs_machines;
 pub(crate) mod progress;
 pub(crate) mod repl;
 pub(crate) mod report;

@@ -135,9 +135,10 @@ impl Session {
             hint: crate::script::hints::hint(&e),
             status: EXIT_FAILED,
         })?;
+        let mut lab = lab;
         let machines = match plan.hosts {
             None => None,
-            Some(path) => Some(connect(path, &lab, plan.name, plan.sandbox.is_some())?),
+            Some(path) => Some(connect(path, &mut lab, plan.name, plan.sandbox.is_some())?),
         };
         let which = watch_signals(&lab, plan.interrupt);
         let mut script = ScriptSession::new(Some(lab), plan.dir, printer);
@@ -207,11 +208,15 @@ impl Standing {
         }
         let mut remote = || machines.as_mut().map(|m| m.finish_end()).unwrap_or_default();
         let teardown = if keep == Keep::Yes {
+            let mut kept_on = Vec::new();
             for (machine, result) in remote() {
                 match result {
-                    Ok(_) => note!("kept: its part on {machine} too; remove it there with `nslab down`"),
+                    Ok(_) => kept_on.push(machine),
                     Err(e) => note!("machine {machine}: {e}"),
                 }
+            }
+            if !kept_on.is_empty() {
+                note!("kept: its parts on {} too (`nslab down` here removes them as well)", kept_on.join(", "));
             }
             let name = lab.name().to_string();
             let namespaces = lab.lab_namespaces();
@@ -255,7 +260,7 @@ impl Standing {
 }
 
 /// Starts the agents of the machines in the inventory at `path` for lab `name`.
-fn connect(path: &Path, lab: &Lab, name: &str, sandboxed: bool) -> Result<Machines, Refusal> {
+fn connect(path: &Path, lab: &mut Lab, name: &str, sandboxed: bool) -> Result<Machines, Refusal> {
     if sandboxed {
         return Err(Refusal {
             message: "--hosts spreads a lab over real machines: it cannot run in --sandbox".into(),
@@ -270,6 +275,13 @@ fn connect(path: &Path, lab: &Lab, name: &str, sandboxed: bool) -> Result<Machin
         status: EXIT_FAILED,
     })?;
     machines.set_notices(Box::new(|text: &str| super::progress::suspend(|| note!("note: {text}"))));
+    // In the ledger from the start, so that `ls`, `down` and `clean` know the other machines.
+    for (machine, via) in machines.remote() {
+        if let Err(e) = lab.record_machine(&machine, &via) {
+            machines.end(false);
+            return Err(Refusal { message: e.to_string(), hint: crate::script::hints::hint(&e), status: EXIT_FAILED });
+        }
+    }
     Ok(machines)
 }
 

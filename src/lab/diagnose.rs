@@ -72,13 +72,21 @@ impl Lab {
     /// Follows the path from `from` to `dst` and says, hop by hop, what the kernel would do
     /// there and what stands in the way. Reads only; creates nothing.
     pub fn diagnose(&mut self, from: &Ns, dst: IpAddr) -> Diagnosis {
+        self.diagnose_onward(from, dst, None)
+    }
+
+    /// `diagnose`, for packets from `source` that arrive in `from` from elsewhere (another
+    /// machine of a lab across machines): `from` must forward them, and the reply must find its
+    /// way back to `source`.
+    pub fn diagnose_onward(&mut self, from: &Ns, dst: IpAddr, arrived_from: Option<IpAddr>) -> Diagnosis {
         let v6 = dst.is_ipv6();
         let mut views: HashMap<Ns, Option<View>> = HashMap::new();
         let mut hops = Vec::new();
         let mut here = from.clone();
         let mut visited: Vec<Ns> = Vec::new();
-        let mut source: Option<IpAddr> = None;
-        for hop in 0..MAX_HOPS {
+        let mut source: Option<IpAddr> = arrived_from;
+        let first = usize::from(arrived_from.is_some());
+        for hop in first..MAX_HOPS + first {
             if visited.contains(&here) {
                 hops.push(Hop { ns: here, step: Step::Loop, issues: vec![] });
                 break;

@@ -178,6 +178,9 @@ pub enum Object {
     /// The PID namespace the lab's programs run in, by its first process (its init): ending
     /// that ends everything in the namespace (see `engine::pidns`).
     Pidns { pid: i32, start: u64 },
+    /// Another machine holding a part of the lab (a lab across machines), and the command that
+    /// reaches its agent: `nslab down` and `clean` ask it to remove that part.
+    Machine { name: String, via: String },
 }
 
 /// One nexthop of a recorded multipath route: gateway ("" for none), output ifindex, weight.
@@ -223,6 +226,7 @@ impl Object {
                 format!("fdb {ns:?} {index} {mac} {dst} {vni:?} {port:?} {master} {own}")
             }
             Object::Flushed { ns, index, cidr, .. } => format!("flushed {ns:?} {index} {cidr}"),
+            Object::Machine { name, .. } => format!("machine {name}"),
         }
     }
 }

@@ -99,6 +99,19 @@ impl Object {
                 old.altnames.iter().try_for_each(|a| super::validate_links::altname(a))
             }
             Object::Process { pid, .. } | Object::Pidns { pid, .. } => process(*pid),
+            // `down` and `clean` run `via` (a trusted ledger is root's or the user's own; see
+            // docs/ledger-trust.md): one line of text, for a machine of a valid name.
+            Object::Machine { name, via } => {
+                super::inventory::machine_name(name).map_err(|reason| LabError::Invalid {
+                    what: "machine name",
+                    value: name.clone(),
+                    reason,
+                })?;
+                if via.trim().is_empty() || via.contains(['\n', '\r', '\0']) {
+                    return Err(LabError::Invalid { what: "via command", value: via.clone(), reason: "one line of text".into() });
+                }
+                Ok(())
+            }
             Object::Neigh { .. } | Object::Fdb { .. } | Object::Flushed { .. } => super::ledger_neigh::check(self),
         }
     }

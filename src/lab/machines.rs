@@ -41,6 +41,21 @@ pub enum Request {
     },
     /// Stop the step running now (no answer).
     Cancel,
+    /// Note where the part stands (a sub-test begins), to undo back to it.
+    Checkpoint,
+    /// Undo back to the last checkpoint (the sub-test ended); answered with `ended`.
+    Undo,
+    /// (Instead of hello) remove what lab `lab` left on this machine: `nslab down` or `clean`
+    /// on the coordinator, for a lab kept or whose coordinator died.
+    Down {
+        /// The lab's name.
+        lab: String,
+    },
+    /// (Instead of hello) the labs of this name standing on this machine, for `nslab ls`.
+    Status {
+        /// The lab's name.
+        lab: String,
+    },
     /// Tear the part down (or keep it) and exit.
     End {
         /// Keep the part standing (`--keep`) instead of tearing it down.
@@ -76,6 +91,27 @@ pub struct Failure {
     pub kind: String,
 }
 
+/// Asks one thing (`Down`, `Status`) of machine `name`'s agent, started with `via`.
+pub fn ask_once(name: &str, via: &str, req: &Request, wait: Duration) -> Result<Reply, String> {
+    let channel = Channel::start(via).map_err(|e| format!("machine {name} is unreachable (via `{via}`): {e}"))?;
+    let mut agent = Agent { channel, broken: None };
+    let answer = agent.ask(req, wait, &AtomicBool::new(false));
+    let tail = agent.channel.stderr_tail();
+    agent.channel.close(Duration::from_secs(5));
+    answer.map_err(|why| {
+        let said = if tail.is_empty() { String::new() } else { format!("; it said: {}", last_lines(&tail, 3)) };
+        format!("machine {name} (via `{via}`): {why}{said}")
+    })
+}
+
+impl super::Lab {
+    /// Records that machine `name`, reached by `via`, holds a part of this lab: `nslab down`
+    /// and `clean` reach it from the ledger.
+    pub fn record_machine(&mut self, name: &str, via: &str) -> super::Result<()> {
+        self.ledger_mut()?.made(&super::ledger::Object::Machine { name: name.into(), via: via.into() })
+    }
+}
+
 /// How long an agent may take to answer `hello` (an SSH connection included).
 const HELLO_WAIT: Duration = Duration::from_secs(20);
 /// How long an agent may take to tear its part down.
@@ -103,6 +139,12 @@ pub struct Machines {
     notices: Option<Box<dyn Fn(&str)>>,
     /// Whether `begin_end` was called.
     ending: bool,
+    /// At each active checkpoint: where namespaces lived and how many links across machines
+    /// there were.
+    checkpoints: Vec<(HashMap<String, String>, usize)>,
+    /// Set while a step that spans machines runs its own part here: the calls it makes act on
+    /// this machine only.
+    pub here_only: bool,
 }
 
 /// The UDP ports VXLAN links across machines use: one per lab, from its name (the underlay's
@@ -210,6 +252,8 @@ impl Machines {
             port: PORTS.start() + (hash >> 32) as u16 % (PORTS.end() - PORTS.start() + 1),
             notices: None,
             ending: false,
+            here_only: false,
+            checkpoints: Vec::new(),
         };
         if !errors.is_empty() {
             out.end(false);
@@ -235,6 +279,11 @@ impl Machines {
         if let Some(sink) = &self.notices {
             sink(text);
         }
+    }
+
+    /// The machines other than `local`, with their via commands.
+    pub fn remote(&self) -> Vec<(String, String)> {
+        self.inventory.remote.values().map(|m| (m.name.clone(), m.via.clone().unwrap_or_default())).collect()
     }
 
     /// The inventory.
@@ -280,6 +329,38 @@ impl Machines {
             Ok(other) => Err(CallError::Lost(agent.lose(format!("its agent answered {other:?}")))),
             Err(why) => Err(CallError::Lost(format!("machine {machine} is lost: {}", agent.lose(why)))),
         }
+    }
+
+    /// A sub-test begins: every machine notes where its part stands.
+    pub fn checkpoint(&mut self) -> Result<(), String> {
+        for (name, agent) in &mut self.agents {
+            match agent.ask(&Request::Checkpoint, Duration::from_secs(60), &AtomicBool::new(false)) {
+                Ok(Reply::Ok(_)) => {}
+                Ok(Reply::Err(f)) => return Err(format!("on {name}: {}", f.message)),
+                Ok(other) => return Err(format!("machine {name} answered {other:?} to a checkpoint")),
+                Err(why) => return Err(format!("machine {name} is lost: {why}")),
+            }
+        }
+        self.checkpoints.push((self.placed.clone(), self.cross.len()));
+        Ok(())
+    }
+
+    /// The sub-test ended: every machine undoes back to the checkpoint; what they removed.
+    pub fn undo(&mut self) -> TeardownReport {
+        let mut report = TeardownReport::default();
+        for (name, agent) in &mut self.agents {
+            match agent.ask(&Request::Undo, Duration::from_secs(120), &AtomicBool::new(false)) {
+                Ok(Reply::Ended { report: Some(part), .. }) => report.merge(part.on_machine(name)),
+                Ok(Reply::Err(f)) => report.failures.push(format!("on {name}: {}", f.message)),
+                Ok(other) => report.failures.push(format!("machine {name} answered {other:?} to undo")),
+                Err(why) => report.failures.push(format!("machine {name} is lost: {why}")),
+            }
+        }
+        if let Some((placed, cross)) = self.checkpoints.pop() {
+            self.placed = placed;
+            self.cross.truncate(cross);
+        }
+        report
     }
 
     /// Ends every agent's part of the lab (kept with `keep`), in parallel, and returns what

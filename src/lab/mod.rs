@@ -231,7 +231,7 @@ impl Lab {
         self.ledger.as_ref().map(|l| l.header.id.as_str())
     }
 
-    fn ledger_mut(&mut self) -> Result<&mut Ledger> {
+    pub(crate) fn ledger_mut(&mut self) -> Result<&mut Ledger> {
         if self.ledger.is_none() {
             let ledger = Ledger::create(&self.opts.ledger_dir, &self.opts.name).map_err(|e| match e.errno() {
                 Some(Errno::EACCES) | Some(Errno::EPERM) | Some(Errno::EROFS) => {

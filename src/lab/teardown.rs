@@ -434,6 +434,7 @@ fn describe(obj: &Object) -> String {
         Object::Netns { name, .. } => format!("namespace {name}"),
         Object::Process { pid, .. } => format!("process {pid}"),
         Object::Pidns { pid, .. } => format!("process namespace of {pid}"),
+        Object::Machine { name, .. } => format!("its part on machine {name}"),
         Object::Sysctl { key, .. } => format!("sysctl {key}"),
         Object::Moved { name, .. } => format!("link {name}"),
         Object::LinkSet { name, .. } => format!("settings of link {name}"),

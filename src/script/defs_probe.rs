@@ -15,6 +15,18 @@ use crate::lab::PingOptions;
 
 pub const PROBE: &[Native] = &[
     Native {
+        name: "explain",
+        forms: &["explain(ns, dst) -> array", "explain(ns, dst, #{arrived_from}) -> array"],
+        summary: "The hop-by-hop account of the path from ns to the address dst that a failed expect_reach gives, \
+                  without sending a packet: a line per namespace crossed (what the kernel does there, what stands in \
+                  the way). arrived_from: the packets come into ns from elsewhere with that source address (ns must \
+                  forward them, and the reply find its way back): how a lab across machines goes on past a link \
+                  between machines.",
+        example: r#"for line in explain("h1", "10.0.2.2") { print(line); }"#,
+        ip: "ip netns exec NS ip route get DST; ip neigh; sysctl net.ipv4.ip_forward (at each hop)",
+        call: explain,
+    },
+    Native {
         name: "traceroute",
         forms: &[
             "traceroute(dst) -> array",
@@ -224,4 +236,24 @@ pub fn register_types(engine: &mut Engine, lab: &super::registrar::SharedLab) {
         })
         .register_fn("to_string", |s: &mut TcpService| format!("{s:?}"))
         .register_fn("to_debug", |s: &mut TcpService| format!("{s:?}"));
+}
+
+fn explain(c: &mut Call) -> Out {
+    let ns = c.ns()?;
+    let text = c.string("dst", "an address")?;
+    let dst: IpAddr =
+        text.parse().map_err(|_| c.error(format!("explain needs an address to explain the path to, not {text:?}")))?;
+    let arrived = match c.opts()?.string("arrived_from")? {
+        None => None,
+        Some(t) => Some(
+            t.parse::<IpAddr>()
+                .map_err(|_| c.error(format!("the arrived_from option of explain must be an address, not {t:?}")))?,
+        ),
+    };
+    let d = {
+        let mut lab = c.lab();
+        lab.flush()?;
+        lab.diagnose_onward(&ns, dst, arrived)
+    };
+    Ok(super::render_reach::diagnosis(&d).into_iter().map(Dynamic::from).collect::<Array>().into())
 }

@@ -383,6 +383,16 @@ fn test(c: &mut Call) -> Out {
     let keep = c.opts()?.boolean("keep")?.unwrap_or(false);
     let body = function(c, "body")?;
     let checkpoint = if keep { None } else { Some(c.lab().checkpoint()?) };
+    // The lab's other machines, if any, note where their parts stand too.
+    let across = !keep && c.slot().spans_machines();
+    if across {
+        if let Err(e) = c.slot().machines().expect("spans").checkpoint() {
+            if let Some(cp) = checkpoint {
+                let _ = c.lab().undo_to(cp);
+            }
+            return Err(c.error(e).into());
+        }
+    }
     let ctx = c.ctx();
     let harness = c.harness().clone();
     harness.open_defers();
@@ -395,7 +405,10 @@ fn test(c: &mut Call) -> Out {
             (result, _) => result,
         };
         let Some(cp) = checkpoint else { return result };
-        let undone = c.lab().undo_to(cp);
+        let mut undone = c.lab().undo_to(cp);
+        if across {
+            undone.merge(c.slot().machines().expect("spans").undo());
+        }
         match result {
             Ok(_) if undone.failed() => {
                 let message = format!("test {name:?} passed, but what it did could not all be undone: {undone}");

@@ -31,7 +31,7 @@ impl std::fmt::Display for Host {
 /// The answer for a call that is not (only) for this machine, or None to run it here.
 pub fn intercept(c: &Call) -> Option<Res<Dynamic>> {
     let name = c.ctx().fn_name();
-    let spans = c.slot().spans_machines();
+    let spans = c.slot().spans_machines() && !c.slot().machines().is_some_and(|m| m.here_only);
     let has_host = (0..c.len()).any(|i| c.raw(i).is::<Host>());
     if !spans && !has_host && !matches!(name, "netns_add" | "netns") {
         return None;
@@ -51,6 +51,14 @@ pub fn intercept(c: &Call) -> Option<Res<Dynamic>> {
         // A `host("local")` receiver: this machine's own namespace.
         return Some(run_here(c, localized(c)));
     }
+    if name == "expect_reach" {
+        return Some(super::remote_cross::reach_onward(c, route(c, name, has_host)));
+    }
+    route(c, name, has_host)
+}
+
+/// `intercept` once the placement and the lab-wide calls are dealt with: here, there, or across.
+fn route(c: &Call, name: &str, has_host: bool) -> Option<Res<Dynamic>> {
     let machines = where_each(c);
     let mut remote: Vec<&str> = machines.iter().filter_map(|(_, m)| (m != LOCAL).then_some(m.as_str())).collect();
     remote.sort_unstable();
@@ -131,7 +139,7 @@ fn localized(c: &Call) -> Vec<Dynamic> {
 }
 
 /// Runs the function of `c` here with `args` (through Rhai, so `native::run` sees them).
-fn run_here(c: &Call, mut args: Vec<Dynamic>) -> Res<Dynamic> {
+pub(super) fn run_here(c: &Call, mut args: Vec<Dynamic>) -> Res<Dynamic> {
     let mut refs: Vec<&mut Dynamic> = args.iter_mut().collect();
     c.ctx().call_native_fn_raw(c.ctx().fn_name(), false, &mut refs)
 }
@@ -140,9 +148,24 @@ fn run_here(c: &Call, mut args: Vec<Dynamic>) -> Res<Dynamic> {
 pub(super) fn call_on(c: &Call, machine: &str, name: &str, mut args: Vec<Dynamic>) -> Res<Dynamic> {
     if machine == LOCAL {
         let mut refs: Vec<&mut Dynamic> = args.iter_mut().collect();
-        return c.ctx().call_native_fn_raw(name, false, &mut refs);
+        return here_only(c, || c.ctx().call_native_fn_raw(name, false, &mut refs));
     }
     forward(c, machine, name, args)
+}
+
+/// Runs `f` with the calls it makes acting on this machine only (a part of a step that spans
+/// machines).
+pub(super) fn here_only<T>(c: &Call, f: impl FnOnce() -> T) -> T {
+    let set = |on: bool| {
+        if let Some(mut m) = c.slot().machines() {
+            m.here_only = on;
+        }
+    };
+    let was = c.slot().machines().is_some_and(|m| m.here_only);
+    set(true);
+    let out = f();
+    set(was);
+    out
 }
 
 /// `call_on`, for a step whose value does not matter.
@@ -157,7 +180,7 @@ pub(super) fn eval_on(c: &Call, machine: &str, expr: &str, args: Vec<Dynamic>) -
         for (i, a) in args.into_iter().enumerate() {
             scope.push_dynamic(format!("__a{i}"), a);
         }
-        return c.ctx().engine().eval_with_scope::<Dynamic>(&mut scope, expr);
+        return here_only(c, || c.ctx().engine().eval_with_scope::<Dynamic>(&mut scope, expr));
     }
     send(c, machine, expr, args)
 }
@@ -276,7 +299,7 @@ fn placement(c: &Call) -> Option<Res<Dynamic>> {
         // Not a name: the function's own checks word it.
         return if c.len() == 2 { Some(run_here(c, vec![name])) } else { None };
     };
-    let spans = c.slot().spans_machines();
+    let spans = c.slot().spans_machines() && !c.slot().machines().is_some_and(|m| m.here_only);
     let placed_on = c.slot().machines().map(|m| m.machine_of(&text).to_string()).unwrap_or_else(|| LOCAL.into());
     let target = on.clone().unwrap_or_else(|| if name_fn == "netns" { placed_on.clone() } else { LOCAL.into() });
     if let Err(e) = known_machine(c, &target) {

@@ -287,3 +287,80 @@ fn named(machine: &str, out: Res<Dynamic>) -> Res<Dynamic> {
         e
     })
 }
+
+/// How many links between machines an explanation follows.
+const ONWARD_MACHINES: usize = 8;
+
+/// `expect_reach` in a lab across machines: run where it belongs (`routed`; None: here), and
+/// when it fails and the path leaves over a link between machines, the explanation goes on
+/// from the far end, machine after machine, and the message names where the path went.
+pub fn reach_onward(c: &Call, routed: Option<Res<Dynamic>>) -> Res<Dynamic> {
+    let out = routed.unwrap_or_else(|| super::remote::here_only(c, || super::remote::run_here(c, super::remote::args_of(c))));
+    let Err(mut err) = out else { return out };
+    let dst = c.raw(1).clone().into_string().ok().filter(|t| t.parse::<std::net::IpAddr>().is_ok());
+    let (Some(dst), Some(from)) = (dst, ns_name(c.raw(0)).or_else(|| c.raw(0).is_unit().then(|| "root".into()))) else {
+        return Err(err);
+    };
+    let from_m = super::remote::where_each(c).into_iter().find(|(i, _)| *i == 0).map(|(_, m)| m).unwrap_or_else(|| LOCAL.into());
+    let (lines, went) = onward(c, &from_m, c.raw(0).clone(), &from, &dst);
+    if lines.is_empty() {
+        return Err(err);
+    }
+    if let rhai::EvalAltResult::ErrorRuntime(v, _) = err.as_mut() {
+        if let Some(mut f) = v.write_lock::<CallFailure>() {
+            f.message = format!("{} (the path crosses to {})", f.message, went.join(", then "));
+            let hint = f.hint.take().unwrap_or_default();
+            f.hint = Some(if hint.is_empty() { lines.join("\n") } else { format!("{hint}\n{}", lines.join("\n")) });
+        }
+    }
+    Err(err)
+}
+
+/// The explanation past the links between machines the path from `from` (on `machine`) to
+/// `dst` takes: its lines, and where it went ("r on m3").
+fn onward(c: &Call, machine: &str, ns: Dynamic, name: &str, dst: &str) -> (Vec<String>, Vec<String>) {
+    let (mut lines, mut went) = (Vec::new(), Vec::new());
+    let (mut m, mut ns, mut name) = (machine.to_string(), ns, name.to_string());
+    let mut source: Option<String> = None;
+    for _ in 0..ONWARD_MACHINES {
+        let Ok(r) = eval_on(c, &m, "route_get(__a0, __a1)", vec![ns.clone(), dst.into()]) else { break };
+        let r = r.try_cast::<Map>().unwrap_or_default();
+        let dev = r.get("dev").map(|d| d.to_string()).unwrap_or_default();
+        if source.is_none() {
+            source = r.get("src").map(|s| s.to_string()).filter(|s| !s.is_empty());
+        }
+        let Some(src) = source.clone() else { break };
+        let link = {
+            let machines = c.slot().machines().expect("spans");
+            machines.cross.iter().find_map(|l| {
+                let here = |e: &End| e.machine == m && e.ns == name && e.link == dev;
+                if here(&l.a) {
+                    Some((l.b.clone(), l.vni))
+                } else if here(&l.b) {
+                    Some((l.a.clone(), l.vni))
+                } else {
+                    None
+                }
+            })
+        };
+        let Some((far, vni)) = link else { break };
+        lines.push(format!(
+            "{name} on {m} sends it over {dev}, a link to {} ({}) on {} (VXLAN VNI {vni}); there:",
+            far.ns, far.link, far.machine
+        ));
+        let far_ns = if far.ns == "root" {
+            root_of(&far.machine)
+        } else {
+            Dynamic::from(Netns { name: Some(far.ns.clone()), on: (far.machine != LOCAL).then(|| far.machine.clone()) })
+        };
+        let mut o = Map::new();
+        o.insert("arrived_from".into(), src.into());
+        match eval_on(c, &far.machine, "explain(__a0, __a1, __a2)", vec![far_ns.clone(), dst.into(), o.into()]) {
+            Ok(more) => lines.extend(more.try_cast::<Array>().unwrap_or_default().into_iter().map(|l| format!("  {l}"))),
+            Err(_) => break,
+        }
+        went.push(format!("{} on {}", far.ns, far.machine));
+        (m, ns, name) = (far.machine, far_ns, far.ns);
+    }
+    (lines, went)
+}

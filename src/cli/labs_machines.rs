@@ -1,0 +1,136 @@
+//! `ls`, `down` and `clean` of a lab across machines: the coordinator's ledger names the other
+//! machines (and how to reach them); their agents are asked for their parts.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::lab::ledger::{self, Object, Record};
+use crate::lab::machines::{ask_once, Failure, Reply, Request};
+use crate::lab::teardown::TeardownReport;
+
+/// How long a machine may take to answer `ls`.
+const STATUS_WAIT: Duration = Duration::from_secs(20);
+/// How long a machine may take to remove its part.
+const DOWN_WAIT: Duration = Duration::from_secs(120);
+
+/// The other machines a lab's ledger names, with their via commands (a trusted ledger only:
+/// the commands are run).
+pub fn machines_of(rec: &Record) -> Vec<(String, String)> {
+    if !rec.trusted() {
+        return Vec::new();
+    }
+    rec.objects
+        .iter()
+        .chain(rec.pending.iter())
+        .filter_map(|o| match o {
+            Object::Machine { name, via } => Some((name.clone(), via.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Asks every machine of `rec` to remove its part of the lab, in parallel; what they removed,
+/// and (as failures) the machines that could not be reached or could not remove everything.
+pub fn down_remote(rec: &Record) -> TeardownReport {
+    let lab = rec.header.name.clone();
+    let machines = machines_of(rec);
+    let answers: Vec<(String, Result<Reply, String>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = machines
+            .iter()
+            .map(|(name, via)| {
+                let req = Request::Down { lab: lab.clone() };
+                s.spawn(move || (name.clone(), ask_once(name, via, &req, DOWN_WAIT)))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("no panic")).collect()
+    });
+    let mut report = TeardownReport::default();
+    for (machine, answer) in answers {
+        match answer {
+            Ok(Reply::Ended { report: Some(part), .. }) => report.merge(part.on_machine(&machine)),
+            Ok(Reply::Ended { report: None, .. }) => {}
+            Ok(Reply::Err(f)) => report.failures.push(format!("on {machine}: {}", f.message)),
+            Ok(other) => report.failures.push(format!("on {machine}: its agent answered {other:?}")),
+            Err(e) => report.failures.push(e),
+        }
+    }
+    report
+}
+
+/// What each machine of `rec` says of its part: (machine, its labs of that name or why not).
+pub fn status_remote(rec: &Record) -> Vec<(String, Result<Value, String>)> {
+    let lab = rec.header.name.clone();
+    let machines = machines_of(rec);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = machines
+            .iter()
+            .map(|(name, via)| {
+                let req = Request::Status { lab: lab.clone() };
+                s.spawn(move || {
+                    let answer = match ask_once(name, via, &req, STATUS_WAIT) {
+                        Ok(Reply::Ok(v)) => Ok(v),
+                        Ok(Reply::Err(f)) => Err(f.message),
+                        Ok(other) => Err(format!("its agent answered {other:?}")),
+                        Err(e) => Err(e),
+                    };
+                    (name.clone(), answer)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("no panic")).collect()
+    })
+}
+
+/// One machine's answer for `ls`, as text: "running: 10 netns, ..." per lab, or why not.
+pub fn status_text(answer: &Result<Value, String>) -> String {
+    match answer {
+        Err(e) => format!("unknown ({e})"),
+        Ok(Value::Array(labs)) if labs.is_empty() => "nothing left".into(),
+        Ok(Value::Array(labs)) => labs
+            .iter()
+            .map(|l| {
+                format!(
+                    "{} (id {}): {}",
+                    l["state"].as_str().unwrap_or("?"),
+                    l["id"].as_str().unwrap_or("?"),
+                    l["objects"].as_str().unwrap_or("?")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        Ok(other) => format!("{other}"),
+    }
+}
+
+/// On an agent: the labs of this name standing here, for the coordinator's `ls`.
+pub fn status_part(lab: &str) -> Reply {
+    let scan = ledger::scan(std::path::Path::new(ledger::LEDGER_DIR));
+    let labs: Vec<Value> = scan
+        .records
+        .iter()
+        .filter(|r| r.header.name == lab)
+        .map(|r| json!({"id": r.header.id, "state": super::labs::state_of(r), "objects": super::labs::objects_text(r)}))
+        .collect();
+    Reply::Ok(Value::Array(labs))
+}
+
+/// On an agent: removes what lab `lab` left here (not a lab still running here: its
+/// coordinator is alive and ends it).
+pub fn down_part(lab: &str) -> Reply {
+    let scan = ledger::scan(std::path::Path::new(ledger::LEDGER_DIR));
+    let mut report = TeardownReport::default();
+    let mut found = false;
+    for rec in scan.records.iter().filter(|r| r.header.name == lab && !r.alive()) {
+        found = true;
+        if !rec.trusted() {
+            report.failures.push(format!("the ledger {} cannot be trusted: it is left", rec.path.display()));
+            continue;
+        }
+        report.merge(super::labs::remove_here(rec));
+    }
+    if !found && scan.records.iter().any(|r| r.header.name == lab) {
+        return Reply::Err(Failure { message: format!("lab {lab} is still running here"), hint: None, kind: "lab".into() });
+    }
+    Reply::Ended { report: Some(report), kept: None }
+}
