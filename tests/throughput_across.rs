@@ -5,7 +5,7 @@
 //! nothing behind.
 
 use crate::support::machines::{self, DEFAULT};
-use crate::support::{script, sections};
+use crate::support::{run_nslab, script, sections};
 
 /// a on local, b on m2, c on m3; a-b and b-c are links across machines (VXLAN), addressed.
 const LAB: &str = r#"
@@ -113,4 +113,48 @@ fn throughput_between_machines_is_measured_where_each_end_lives() {
     assert_eq!(line("E5 "), "E5 the port option of throughput must be from 1 to 65535, not 0", "{run:?}");
     assert_eq!(s["diff"], "", "every machine is as before: {run:?}");
     assert_eq!(s["agents"].trim(), "0", "no agent left: {run:?}");
+}
+
+/// The halves on one machine, as an agent runs them: a receiver listening in its namespace until
+/// its result is taken, a sender whose bytes it counts, UDP's counts, and a receiver whose
+/// namespace is deleted going with it (its socket would keep the namespace alive).
+#[test]
+fn the_halves_of_throughput_on_one_machine() {
+    let body = r#"
+        let a = netns_add("a");
+        let b = netns_add("b");
+        veth(a, "x", b, "y", #{up: true});
+        addr(a, "x", "10.8.0.1/24");
+        addr(b, "y", "10.8.0.2/24");
+        fn listening(ns) { proc_net(ns, "tcp").split("\n").filter(|l| l.contains(" 0A ")).len() }
+        let r = throughput_receive(b, #{seconds: 0.5, port: 5311});
+        assert(r.port == 5311 && r.dst == "10.8.0.2", `${r}`);
+        assert(listening(b) == 1, "listening in b");
+        let s = throughput_send(a, r.dst, r.port, #{seconds: 0.5});
+        let got = throughput_result(r.id);
+        print(`sent ${s} got ${got}`);
+        assert(listening(b) == 0, "the receiver ended with its result");
+        // What arrived within the window, never more than was sent (the FIN counts one byte).
+        assert(got.bytes > 0 && got.bytes <= s.bytes + 1, `${s} ${got}`);
+        assert(got.seconds > 0.45 && got.seconds <= 0.5, `${got}`);
+        assert(got.bps == got.bytes * 8.0 / got.seconds, `${got}`);
+        let u = throughput_receive(b, #{udp: true});
+        let us = throughput_send(a, u.dst, u.port, #{udp: true, rate: "2mbit", seconds: 0.5});
+        let ug = throughput_result(u.id);
+        print(`udp ${us} ${ug}`);
+        assert(ug.received == us.sent && ug.bytes == us.sent * 1470 && us.sent > 70, `${us} ${ug}`);
+        let left = throughput_receive(b);
+        assert(listening(b) == 1, "a receiver again");
+        netns_del(b);
+        try { throughput_result(left.id); throw "no error"; } catch (e) { print(`gone: ${e.message}`); }
+        print("done");
+    "#;
+    let path = script("tput-halves", "lab.rhai", body);
+    let run = run_nslab(&["run", "--sandbox", path.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.ends_with("done\n"), "{run:?}");
+    assert!(
+        run.stdout.contains("gone: invalid receiver \"3\": no throughput receiver is open in this lab (each gives one result)"),
+        "{run:?}"
+    );
 }
