@@ -143,6 +143,9 @@ fn the_halves_of_throughput_on_one_machine() {
         let ug = throughput_result(u.id);
         print(`udp ${us} ${ug}`);
         assert(ug.received == us.sent && ug.bytes == us.sent * 1470 && us.sent > 70, `${us} ${ug}`);
+        // A sub-test's receiver ends with the sub-test.
+        test("a receiver in a sub-test", || { throughput_receive(a); assert(listening(a) == 1, "listening in a"); });
+        assert(listening(a) == 0, "the sub-test's receiver ended with it");
         let left = throughput_receive(b);
         assert(listening(b) == 1, "a receiver again");
         netns_del(b);
@@ -154,7 +157,7 @@ fn the_halves_of_throughput_on_one_machine() {
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stdout.ends_with("done\n"), "{run:?}");
     assert!(
-        run.stdout.contains("gone: invalid receiver \"3\": no throughput receiver is open in this lab (each gives one result)"),
+        run.stdout.contains("gone: invalid receiver \"4\": no throughput receiver is open in this lab (each gives one result)"),
         "{run:?}"
     );
 }

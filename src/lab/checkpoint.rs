@@ -29,6 +29,8 @@ pub(super) struct Frame {
     sysctls: Vec<(Ns, Vec<String>, String)>,
     /// The TCP listeners' mark: those started since close when the sub-test ends.
     tcp: u64,
+    /// The throughput receivers' mark, likewise.
+    receivers: u64,
 }
 
 impl Lab {
@@ -39,7 +41,12 @@ impl Lab {
         // The ledger is made here if the lab has none yet: what the sub-test makes is then
         // everything after an empty mark.
         let mark = Some(self.ledger_mut()?.mark());
-        self.checkpoints.push(Frame { owned: self.spaces.owned.clone(), sysctls: Vec::new(), tcp: self.tcp.mark() });
+        self.checkpoints.push(Frame {
+            owned: self.spaces.owned.clone(),
+            sysctls: Vec::new(),
+            tcp: self.tcp.mark(),
+            receivers: self.receivers.mark(),
+        });
         Ok(Checkpoint { depth: self.checkpoints.len(), mark })
     }
 
@@ -80,6 +87,7 @@ impl Lab {
         self.checkpoints.truncate(cp.depth);
         let frame = self.checkpoints.pop().unwrap_or_default();
         self.tcp.close_since(frame.tcp);
+        self.receivers.close_since(frame.receivers);
         let mut report = TeardownReport::default();
         for (ns, parts, old) in frame.sysctls.iter().rev() {
             let file = self.ns_file(ns).ok();

@@ -57,6 +57,16 @@ impl Receivers {
         self.started.retain(|(_, n, _)| n != ns);
     }
 
+    /// The last id given: a checkpoint's mark.
+    pub(super) fn mark(&self) -> u64 {
+        self.next
+    }
+
+    /// Ends the receivers started after `mark` (a sub-test's, when it ends).
+    pub(super) fn close_since(&mut self, mark: u64) {
+        self.started.retain(|(id, ..)| *id <= mark);
+    }
+
     /// Ends them all (their `Drop` closes the sockets and joins the threads).
     pub(super) fn close_all(&mut self) {
         self.started.clear();
