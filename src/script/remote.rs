@@ -17,8 +17,9 @@ use crate::lab::machines::{CallError, Failure};
 
 /// A machine of the inventory, as `host("m2")` returns it: a receiver for `netns_add`,
 /// `netns`, and for any function acting in that machine's own namespace (`h.exec(..)`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Host {
+    /// Its name in the inventory.
     pub name: String,
 }
 
