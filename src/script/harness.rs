@@ -305,21 +305,6 @@ pub fn describe_error(e: &EvalAltResult) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn values_are_shown_short_and_on_one_line() {
-        assert_eq!(describe(&Dynamic::from("h1")), "\"h1\"");
-        assert_eq!(describe(&Dynamic::from(Netns { name: Some("h1".into()), on: None })), "netns(\"h1\")");
-        assert_eq!(describe(&Dynamic::UNIT), "()");
-        let long = "x".repeat(500);
-        assert!(describe(&Dynamic::from(long)).ends_with('…'));
-        assert_eq!(describe(&Dynamic::from("a\nb".to_string())), "\"a\\nb\"");
-    }
-}
-
 /// A closure `defer` keeps, and where `defer` was called.
 pub(crate) struct Deferred {
     pub f: FnPtr,
@@ -340,5 +325,20 @@ impl Deferred {
             e.set_position(self.at);
         }
         e
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_shown_short_and_on_one_line() {
+        assert_eq!(describe(&Dynamic::from("h1")), "\"h1\"");
+        assert_eq!(describe(&Dynamic::from(Netns { name: Some("h1".into()), on: None })), "netns(\"h1\")");
+        assert_eq!(describe(&Dynamic::UNIT), "()");
+        let long = "x".repeat(500);
+        assert!(describe(&Dynamic::from(long)).ends_with('…'));
+        assert_eq!(describe(&Dynamic::from("a\nb".to_string())), "\"a\\nb\"");
     }
 }
