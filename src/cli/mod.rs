@@ -20,6 +20,7 @@ pub(crate) mod agent;
 pub(crate) mod docs;
 pub(crate) mod export;
 pub(crate) mod graph;
+pub(crate) mod graph_machines;
 pub(crate) mod graph_render;
 pub(crate) mod labs;
 pub(crate) mod labs_machines;
