@@ -114,6 +114,8 @@ fn graph_across_three_machines_draws_each_machine_in_its_colour_and_leaves_nothi
     let (ab, ba) = (link("a", "to-b"), link("b", "to-a"));
     assert_eq!((ab["kind"].as_str(), ba["kind"].as_str()), (Some("vxlan"), Some("vxlan")), "{t}");
     assert_eq!(ab["vxlan"]["id"], ba["vxlan"]["id"], "{t}");
+    // Their underlay device is in the machine's own namespace: not named as a link of theirs.
+    assert!(ab["vxlan"]["dev"].is_null() && ba["vxlan"]["dev"].is_null(), "{t}");
     assert_eq!((ab["vxlan"]["remote"].as_str(), ba["vxlan"]["remote"].as_str()), (Some("10.200.0.2"), Some("10.200.0.1")), "{t}");
 
     // Mermaid: a subgraph per machine and its colours.

@@ -421,7 +421,8 @@ fn assemble(scope: &Scope, raws: Vec<Raw>, fresh: &[Option<String>], root_name: 
     // ... and what those lead to in root: their bridge, a vxlan's underlay.
     for li in root_shown.clone() {
         let l = &raws[0].links[li];
-        for i in l.info.master.into_iter().chain(l.vxlan.as_ref().and_then(|v| v.dev)) {
+        let underlay = l.vxlan.as_ref().and_then(|v| v.dev).filter(|_| l.info.peer_netnsid.is_none());
+        for i in l.info.master.into_iter().chain(underlay) {
             if let Some((_, m)) = find(0, i) {
                 root_shown.insert(m);
             }
@@ -500,7 +501,9 @@ fn assemble(scope: &Scope, raws: Vec<Raw>, fresh: &[Option<String>], root_name: 
                     id: v.id,
                     local: v.local.map(|ip| ip.to_string()),
                     remote: v.remote.map(|ip| ip.to_string()),
-                    dev: v.dev.and_then(|i| find(ns, i)).map(&name_in),
+                    // An underlay in another namespace (a link-netnsid: the `underlay` option,
+                    // a link between machines) has an ifindex of that namespace, not of this one.
+                    dev: v.dev.filter(|_| l.peer_netnsid.is_none()).and_then(|i| find(ns, i)).map(&name_in),
                     port: v.port,
                 }),
                 macvlan_mode: d.macvlan_mode.clone(),
