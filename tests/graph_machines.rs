@@ -81,7 +81,8 @@ fn graph_across_three_machines_draws_each_machine_in_its_colour_and_leaves_nothi
     // JSON: every node with its machine, and the edges between machines.
     let t = json(&s["json"]);
     let machine_of = |name: &str| -> Value {
-        t["nodes"].as_array().unwrap().iter().find(|n| n["name"] == name).unwrap_or_else(|| panic!("no node {name}: {t}"))["machine"]
+        t["nodes"].as_array().unwrap().iter().find(|n| n["name"] == name).unwrap_or_else(|| panic!("no node {name}: {t}"))
+            ["machine"]
             .clone()
     };
     assert_eq!(

@@ -25,11 +25,13 @@ pub fn read(s: &mut ScriptSession) -> Result<Topology, Unread> {
         let unread = |why: String| (format!("cannot read the lab's topology on machine {machine}: {why}"), None);
         let value = match machines.eval(&machine, "topology()", Vec::new()) {
             Ok(v) => v,
-            Err(CallError::Failed(f)) => return Err((format!("cannot read the lab's topology on machine {machine}: {}", f.message), f.hint)),
+            Err(CallError::Failed(f)) => {
+                return Err((format!("cannot read the lab's topology on machine {machine}: {}", f.message), f.hint))
+            }
             Err(CallError::Lost(why)) => return Err(unread(why)),
         };
-        let part: Topology =
-            serde_json::from_value(value).map_err(|e| unread(format!("its agent answered something else than a topology ({e})")))?;
+        let part: Topology = serde_json::from_value(value)
+            .map_err(|e| unread(format!("its agent answered something else than a topology ({e})")))?;
         parts.push((machine, part));
     }
     Ok(topology_merge::merge(parts, &machines.cross))

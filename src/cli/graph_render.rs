@@ -274,12 +274,105 @@ pub fn mermaid(t: &Topology, opts: Options) -> String {
     for m in 0..p.machines.len() {
         let (back, fill, border) = colours(m);
         out += &format!("  style machine{m} fill:{back},stroke:{border}\n");
-        let members: Vec<String> =
-            p.vertices.iter().enumerate().filter(|(_, v)| v.machine == Some(m) && !v.bridge).map(|(i, _)| format!("n{i}")).collect();
+        let members: Vec<String> = p
+            .vertices
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.machine == Some(m) && !v.bridge)
+            .map(|(i, _)| format!("n{i}"))
+            .collect();
         if !members.is_empty() {
             out += &format!("  classDef onmachine{m} fill:{fill},stroke:{border}\n");
             out += &format!("  class {} onmachine{m}\n", members.join(","));
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lab::topology::{Edge, Link, Node};
+
+    /// Two machines: a (with a bridge) on local, b on m2, a link between machines a/x — b/y.
+    fn two_machines() -> Topology {
+        let mut x = Link::bare("x", "vxlan", &["10.0.0.1/24"]);
+        x.master = Some("br0".into());
+        let mut a = Node::bare("a", false, vec![Link::bare("br0", "bridge", &[]), x]);
+        a.machine = Some("local".into());
+        let mut b = Node::bare("b", false, vec![Link::bare("y", "vxlan", &["10.0.0.2/24"])]);
+        b.machine = Some("m2".into());
+        let end = |node: &str, link: &str| End { node: node.into(), link: link.into() };
+        Topology {
+            lab: "two".into(),
+            nodes: vec![a, b],
+            edges: vec![
+                Edge { kind: "bridge".into(), from: end("a", "x"), to: end("a", "br0") },
+                Edge { kind: "vxlan".into(), from: end("a", "x"), to: end("b", "y") },
+            ],
+        }
+    }
+
+    #[test]
+    fn dot_draws_each_machine_as_a_coloured_cluster() {
+        let want = r##"graph "two" {
+  graph [rankdir=LR, fontname="Helvetica"];
+  node [shape=box, style=rounded, fontname="Helvetica"];
+  edge [fontname="Helvetica", fontsize=10];
+  subgraph "cluster_local" {
+    label="local"; style="rounded,filled"; fillcolor="#eef4fb"; color="#4a7fb5"; fontname="Helvetica";
+    "a" [label="a", style="rounded,filled", fillcolor="#c6dbef", color="#4a7fb5"];
+    "a/br0" [label="br0 (bridge in a)", shape=ellipse, style=filled, fillcolor="#eeeeee"];
+  }
+  subgraph "cluster_m2" {
+    label="m2"; style="rounded,filled"; fillcolor="#eef8ec"; color="#4f9a4a"; fontname="Helvetica";
+    "b" [label="b", style="rounded,filled", fillcolor="#c7e9c0", color="#4f9a4a"];
+  }
+  "a" -- "a/br0" [label="", style=dashed, color="#999999"];
+  "a/br0" -- "b" [label="vxlan: x 10.0.0.1/24 — y 10.0.0.2/24", style=dashed, color="#1f77b4"];
+}
+"##;
+        assert_eq!(dot(&two_machines(), Options::default()), want);
+    }
+
+    #[test]
+    fn mermaid_draws_each_machine_as_a_coloured_subgraph() {
+        let want = r##"flowchart LR
+  subgraph machine0["local"]
+    n0["a"]
+    n1(("br0 (bridge in a)"))
+  end
+  subgraph machine1["m2"]
+    n2["b"]
+  end
+  n0 -.- n1
+  n1 -.-|"vxlan: x 10.0.0.1/24 — y 10.0.0.2/24"| n2
+  style machine0 fill:#eef4fb,stroke:#4a7fb5
+  classDef onmachine0 fill:#c6dbef,stroke:#4a7fb5
+  class n0 onmachine0
+  style machine1 fill:#eef8ec,stroke:#4f9a4a
+  classDef onmachine1 fill:#c7e9c0,stroke:#4f9a4a
+  class n2 onmachine1
+"##;
+        assert_eq!(mermaid(&two_machines(), Options::default()), want);
+    }
+
+    #[test]
+    fn one_machine_draws_no_cluster_and_colours_nothing() {
+        let mut t = two_machines();
+        for n in &mut t.nodes {
+            n.machine = None;
+        }
+        let d = dot(&t, Options::default());
+        assert!(!d.contains("subgraph") && !d.contains("#c6dbef"), "{d}");
+        assert!(d.contains("  \"a\" [label=\"a\"];\n  \"a/br0\" [label=\"br0 (bridge in a)\", shape=ellipse"), "{d}");
+        let m = mermaid(&t, Options::default());
+        assert!(!m.contains("subgraph") && !m.contains("classDef") && !m.contains("style "), "{m}");
+    }
+
+    #[test]
+    fn the_palette_goes_round_for_many_machines() {
+        assert_eq!(colours(0), colours(PALETTE.len()));
+        assert_ne!(colours(0), colours(1));
+    }
 }

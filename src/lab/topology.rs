@@ -642,3 +642,82 @@ impl Topology {
         self.nodes.iter().find(|n| n.name == name)
     }
 }
+
+#[cfg(test)]
+impl Node {
+    /// A namespace with `links` and nothing else set (for tests of what reads topologies).
+    pub fn bare(name: &str, root: bool, links: Vec<Link>) -> Node {
+        Node {
+            name: name.into(),
+            root,
+            machine: None,
+            forwarding: Forwarding { ipv4: false, ipv6: false },
+            links,
+            routes: vec![],
+            tables: vec![],
+            sysctls: BTreeMap::new(),
+            rules: vec![],
+            neighbours: vec![],
+        }
+    }
+}
+
+#[cfg(test)]
+impl Link {
+    /// An up link of `kind` with `addresses` and nothing else set (for tests).
+    pub fn bare(name: &str, kind: &str, addresses: &[&str]) -> Link {
+        Link {
+            name: name.into(),
+            index: 2,
+            kind: kind.into(),
+            state: "up".into(),
+            mtu: 1500,
+            mac: "02:00:00:00:00:01".into(),
+            master: None,
+            peer: None,
+            parent: None,
+            vxlan: None,
+            macvlan_mode: None,
+            vlan_id: None,
+            addresses: addresses.iter().map(|a| a.to_string()).collect(),
+            qdisc: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_reads_back_and_names_the_machine_only_across_machines() {
+        let mut route = Route {
+            table: 254,
+            dst: "default".into(),
+            via: Some("10.0.0.1".into()),
+            dev: Some("eth0".into()),
+            metric: None,
+            protocol: "nslab".into(),
+            protocol_number: 110,
+            scope: "universe".into(),
+            family: "inet".into(),
+            kind: "unicast".into(),
+            src: None,
+            onlink: false,
+            nexthops: vec![],
+        };
+        let mut a = Node::bare("a", false, vec![Link::bare("eth0", "veth", &["10.0.0.2/24"])]);
+        a.routes.push(route.clone());
+        route.table = 100;
+        a.tables.push(route);
+        let t = Topology { lab: "l".into(), nodes: vec![a], edges: vec![] };
+        let text = serde_json::to_string(&t).unwrap();
+        assert!(!text.contains("machine"), "{text}");
+        assert_eq!(serde_json::from_str::<Topology>(&text).unwrap(), t, "the main table's routes say no table: {text}");
+        let mut t = t;
+        t.nodes[0].machine = Some("m2".into());
+        let text = serde_json::to_string(&t).unwrap();
+        assert!(text.contains(r#""root":false,"machine":"m2","#), "{text}");
+        assert_eq!(serde_json::from_str::<Topology>(&text).unwrap(), t);
+    }
+}

@@ -93,3 +93,87 @@ fn rename(t: &mut Topology, from: &str, to: &str) {
         fix(&mut e.to);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lab::topology::{Link, Node, Vxlan};
+
+    fn vxlan(name: &str, id: u32, local: &str, remote: &str, addr: &str) -> Link {
+        let mut l = Link::bare(name, "vxlan", &[addr]);
+        l.vxlan = Some(Vxlan { id, local: Some(local.into()), remote: Some(remote.into()), dev: None, port: Some(42000) });
+        l
+    }
+
+    fn cross_end(machine: &str, ns: &str, link: &str) -> CrossEnd {
+        CrossEnd { machine: machine.into(), ns: ns.into(), link: link.into() }
+    }
+
+    /// local: a, with VXLAN x; m2: its own namespace and b (a veth between them, and VXLAN y
+    /// facing x).
+    fn parts() -> Vec<(String, Topology)> {
+        let mut veth = Link::bare("v0", "veth", &[]);
+        veth.peer = Some(End { node: "root".into(), link: "v1".into() });
+        let mut back = Link::bare("v1", "veth", &[]);
+        back.peer = Some(End { node: "b".into(), link: "v0".into() });
+        let local = Topology {
+            lab: "l".into(),
+            nodes: vec![Node::bare("a", false, vec![vxlan("x", 7, "10.200.0.1", "10.200.0.2", "10.0.0.1/24")])],
+            edges: vec![],
+        };
+        let m2 = Topology {
+            lab: "l".into(),
+            nodes: vec![
+                Node::bare("root", true, vec![back]),
+                Node::bare("b", false, vec![veth, vxlan("y", 7, "10.200.0.2", "10.200.0.1", "10.0.0.2/24")]),
+            ],
+            edges: vec![Edge {
+                kind: "veth".into(),
+                from: End { node: "b".into(), link: "v0".into() },
+                to: End { node: "root".into(), link: "v1".into() },
+            }],
+        };
+        vec![(LOCAL.into(), local), ("m2".into(), m2)]
+    }
+
+    #[test]
+    fn parts_merge_with_their_machines_and_the_links_between_them() {
+        let cross = [CrossLink { a: cross_end("m2", "b", "y"), b: cross_end(LOCAL, "a", "x"), vni: 7, port: 42000, mtu: 1450 }];
+        let t = merge(parts(), &cross);
+        assert_eq!(t.lab, "l");
+        let names: Vec<(&str, Option<&str>)> = t.nodes.iter().map(|n| (n.name.as_str(), n.machine.as_deref())).collect();
+        assert_eq!(names, [("a", Some("local")), ("root@m2", Some("m2")), ("b", Some("m2"))]);
+        let b = t.node("b").unwrap();
+        assert_eq!(b.links.iter().find(|l| l.name == "v0").unwrap().peer.as_ref().unwrap().node, "root@m2");
+        let edges: Vec<(&str, &str, &str, &str, &str)> = t
+            .edges
+            .iter()
+            .map(|e| (e.kind.as_str(), e.from.node.as_str(), e.from.link.as_str(), e.to.node.as_str(), e.to.link.as_str()))
+            .collect();
+        assert_eq!(edges, [("veth", "b", "v0", "root@m2", "v1"), ("vxlan", "a", "x", "b", "y")]);
+    }
+
+    #[test]
+    fn a_link_to_a_machine_s_own_namespace_ends_at_its_root_and_unknown_ends_are_left_out() {
+        let cross = [
+            CrossLink { a: cross_end(LOCAL, "a", "x"), b: cross_end("m2", "root", "v1"), vni: 8, port: 42000, mtu: 1450 },
+            CrossLink { a: cross_end(LOCAL, "gone", "x"), b: cross_end("m2", "b", "y"), vni: 9, port: 42000, mtu: 1450 },
+        ];
+        let t = merge(parts(), &cross);
+        let vx: Vec<(&str, &str)> =
+            t.edges.iter().filter(|e| e.kind == "vxlan").map(|e| (e.from.node.as_str(), e.to.node.as_str())).collect();
+        assert_eq!(vx, [("a", "root@m2")]);
+    }
+
+    #[test]
+    fn links_between_machines_are_found_from_their_vxlan_settings() {
+        let mut p = parts();
+        // Same id on one machine, or facing another address: not a link between these two.
+        p[1].1.nodes[1].links.push(vxlan("z", 7, "10.200.0.2", "10.200.0.9", "10.0.0.3/24"));
+        let found = links_between(&p);
+        assert_eq!(
+            found,
+            [CrossLink { a: cross_end(LOCAL, "a", "x"), b: cross_end("m2", "b", "y"), vni: 7, port: 42000, mtu: 1500 }]
+        );
+    }
+}
