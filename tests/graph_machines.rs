@@ -130,6 +130,51 @@ fn graph_across_three_machines_draws_each_machine_in_its_colour_and_leaves_nothi
     assert_eq!(s["agents"].trim(), "0", "no agent left: {run:?}");
 }
 
+/// A lab kept across machines (`run --hosts --keep`) is drawn from its ledger: each other
+/// machine's part read by its agent, the links between machines found from the VXLAN devices.
+#[test]
+fn graph_of_a_lab_kept_across_machines_reads_every_machine() {
+    let path = script("graph-kept-machines", "kept.rhai", LAB);
+    let run = machines::run(
+        DEFAULT,
+        &format!(
+            r#"machines_snap > /run/before
+            on local $NSLAB run --keep --hosts $HOSTS {p} > /dev/null 2> /run/run-err; echo "=rc-run"; echo $?
+            on local $NSLAB graph kept --json > /run/json 2> /run/json-err; echo "=rc-json"; echo $?
+            on local $NSLAB graph kept > /run/dot 2>&1; echo "=rc-dot"; echo $?
+            on local $NSLAB down kept > /run/down 2>&1; echo "=rc-down"; echo $?
+            for i in $(seq 200); do [ "$(machines_agents)" = 0 ] && break; sleep 0.01; done
+            echo "=json"; cat /run/json
+            echo "=json-err"; cat /run/json-err
+            echo "=dot"; cat /run/dot
+            machines_snap > /run/after
+            echo "=diff"; diff /run/before /run/after
+            echo "=agents"; machines_agents"#,
+            p = path.display()
+        ),
+    );
+    let s = sections(&run.stdout);
+    for rc in ["rc-run", "rc-json", "rc-dot", "rc-down"] {
+        assert_eq!(s[rc].trim(), "0", "{rc}: {run:?}");
+    }
+    let t = json(&s["json"]);
+    let nodes: Vec<(&str, &str)> =
+        t["nodes"].as_array().unwrap().iter().map(|n| (n["name"].as_str().unwrap(), n["machine"].as_str().unwrap())).collect();
+    assert_eq!(nodes, [("a", "local"), ("d", "local"), ("b", "m2"), ("c", "m3")], "{t}");
+    let edges: Vec<(&str, &str, &str)> = t["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap(), e["from"]["node"].as_str().unwrap(), e["to"]["node"].as_str().unwrap()))
+        .collect();
+    assert_eq!(edges, [("veth", "a", "d"), ("vxlan", "a", "b"), ("vxlan", "b", "c")], "{t}");
+    let dot = &s["dot"];
+    assert!(cluster(dot, "m3").contains(r##""c" [label="c", style="rounded,filled""##), "{dot}");
+    assert!(dot.contains(r##""a" -- "b" [label="vxlan: to-b 10.9.1.1/24 — to-a 10.9.1.2/24", style=dashed"##), "{dot}");
+    assert_eq!(s["diff"], "", "`down` removed every machine's part: {run:?}");
+    assert_eq!(s["agents"].trim(), "0", "no agent left: {run:?}");
+}
+
 /// `export --ip` writes one machine's lab: across machines it is refused, saying what to do.
 #[test]
 fn export_across_machines_is_refused_with_the_way_to_draw_it() {

@@ -12,8 +12,7 @@ use super::session::{self, Interrupt, Keep, Plan, EXIT_FAILED, EXIT_USAGE};
 use super::{export, graph_machines, graph_render, report};
 use crate::engine::sandbox_hold::{self, Kept};
 use crate::lab::ledger::{self, Record};
-use crate::lab::topology::{Scope, Topology};
-use crate::lab::{Lab, LabOptions};
+use crate::lab::topology::Topology;
 
 /// How `nslab graph` writes the topology.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -275,14 +274,14 @@ fn from_lab(which: &str) -> Result<Topology, i32> {
         return Err(EXIT_FAILED);
     }
     // A lab that makes nothing reads the kept one's namespaces (no ledger is started).
-    let mut reader = Lab::new(LabOptions::new(rec.header.name.clone())).map_err(|e| {
-        report::plain(e.to_string(), crate::script::hints::hint(&e));
-        EXIT_FAILED
-    })?;
-    let read = reader.read_topology(&Scope::of_record(rec));
-    let _ = reader.teardown();
-    read.map_err(|e| {
-        report::plain(format!("cannot read lab {}: {e}", rec.header.name), crate::script::hints::hint(&e));
+    let read = graph_machines::read_standing(rec);
+    // A lab across machines: the other machines' parts too.
+    let read = match read {
+        Ok(local) if !super::labs_machines::machines_of(rec).is_empty() => graph_machines::with_other_machines(rec, local),
+        other => other,
+    };
+    read.map_err(|(message, hint)| {
+        report::plain(message, hint);
         EXIT_FAILED
     })
 }
