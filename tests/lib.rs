@@ -15,6 +15,8 @@ mod lifecycle;
 mod limits;
 mod links_full;
 mod machines;
+mod machines_language;
+mod machines_lifecycle;
 mod neigh_fdb;
 mod net;
 mod ownership;

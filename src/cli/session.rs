@@ -206,6 +206,7 @@ impl Standing {
         if let Some(m) = machines.as_mut() {
             m.begin_end(keep == Keep::Yes);
         }
+        let vias: Vec<(String, String)> = machines.as_ref().map(|m| m.remote()).unwrap_or_default();
         let mut remote = || machines.as_mut().map(|m| m.finish_end()).unwrap_or_default();
         let teardown = if keep == Keep::Yes {
             let mut kept_on = Vec::new();
@@ -234,16 +235,24 @@ impl Standing {
             }
             Teardown::Kept
         } else {
+            let name = lab.name().to_string();
             let ticker = super::progress::Ticker::countdown(lab.progress(), "namespaces torn down");
             // A bug in teardown leaves the ledger, for `nslab clean`.
             let torn = guarded(|| lab.teardown());
             drop(ticker);
             let torn = torn.map(|mut report| {
+                let mut unsure = Vec::new();
                 for (machine, result) in remote() {
                     match result {
                         Ok(part) => report.merge(part.on_machine(&machine)),
-                        Err(e) => report.failures.push(format!("machine {machine}: {e}")),
+                        Err(e) => {
+                            report.failures.push(format!("machine {machine}: {e}"));
+                            unsure.extend(vias.iter().filter(|(m, _)| *m == machine).cloned());
+                        }
                     }
+                }
+                if !unsure.is_empty() {
+                    leave_for_clean(&name, &unsure, &mut report);
                 }
                 report
             });
@@ -256,6 +265,26 @@ impl Standing {
             }
         };
         Ending { teardown, which }
+    }
+}
+
+/// Machines whose part of lab `name` may still stand (their agent was lost): a ledger naming
+/// them is left, so that `nslab clean` (or `down`) asks them again.
+fn leave_for_clean(name: &str, machines: &[(String, String)], report: &mut crate::lab::TeardownReport) {
+    let left = Lab::new(LabOptions::new(name)).and_then(|mut lab| {
+        for (machine, via) in machines {
+            lab.record_machine(machine, via)?;
+        }
+        // Not torn down: the ledger stays, the lab's process ends, `clean` finds it dead.
+        Ok(lab.keep_for_clean())
+    });
+    match left {
+        Ok(Some(id)) => report.left.push(format!(
+            "the parts on {} (`nslab clean` asks again; id {id})",
+            machines.iter().map(|(m, _)| m.as_str()).collect::<Vec<_>>().join(", ")
+        )),
+        Ok(None) => {}
+        Err(e) => report.failures.push(format!("cannot record the machines still to clean: {e}")),
     }
 }
 

@@ -142,7 +142,7 @@ pub struct Machines {
     /// The UDP port of this lab's VXLAN links.
     port: u16,
     /// Where notes for the user go (the command line sets it).
-    notices: Option<Box<dyn Fn(&str)>>,
+    notices: Option<Notices>,
     /// Whether `begin_end` was called.
     ending: bool,
     /// At each active checkpoint: where namespaces lived and how many links across machines
@@ -152,6 +152,9 @@ pub struct Machines {
     /// this machine only.
     pub here_only: bool,
 }
+
+/// Where notes for the user go.
+pub type Notices = Box<dyn Fn(&str)>;
 
 /// The UDP ports VXLAN links across machines use: one per lab, from its name (the underlay's
 /// firewall must let them through).
@@ -276,7 +279,7 @@ impl Machines {
     }
 
     /// Sends notes for the user to `sink`.
-    pub fn set_notices(&mut self, sink: Box<dyn Fn(&str)>) {
+    pub fn set_notices(&mut self, sink: Notices) {
         self.notices = Some(sink);
     }
 

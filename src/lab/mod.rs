@@ -425,6 +425,12 @@ impl Lab {
         self.spaces.standing.store(self.spaces.owned.len(), std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// Lets go of the lab without tearing it down and without marking it kept: its ledger
+    /// stays for `nslab clean`, which finds it dead once this process ends. Its id.
+    pub fn keep_for_clean(mut self) -> Option<String> {
+        self.ledger.take().map(|l| l.header.id.clone())
+    }
+
     /// Leaves the lab standing; its ledger stays so `nslab down` can remove it later.
     /// Returns the lab's id, or None when it created nothing.
     pub fn keep(mut self) -> Option<String> {

@@ -218,7 +218,9 @@ fn send(c: &Call, machine: &str, expr: &str, args: Vec<Dynamic>) -> Res<Dynamic>
             c.ctx(),
             CallFailure {
                 message: why,
-                hint: Some("the lab's part on the other machines is torn down when nslab ends".into()),
+                hint: Some(format!(
+                    "the other machines' parts are torn down when nslab ends; what {machine}'s agent could not remove, `nslab clean` removes later"
+                )),
                 kind: FailureKind::Lab,
                 held: None,
             },
