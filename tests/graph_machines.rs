@@ -44,6 +44,8 @@ fn graph_across_three_machines_draws_each_machine_in_its_colour_and_leaves_nothi
             for i in $(seq 200); do [ "$(machines_agents)" = 0 ] && break; sleep 0.01; done
             echo "=dot"; cat /run/dot
             echo "=dot-err"; cat /run/dot-err
+            # Graphviz, where it is installed, reads the clusters (it draws --format svg).
+            echo "=graphviz"; if command -v dot > /dev/null; then dot -Tcanon /run/dot > /dev/null; echo $?; else echo absent; fi
             echo "=json"; cat /run/json
             echo "=mermaid"; cat /run/mmd
             machines_snap > /run/after
@@ -57,6 +59,7 @@ fn graph_across_three_machines_draws_each_machine_in_its_colour_and_leaves_nothi
         assert_eq!(s[rc].trim(), "0", "{rc}: {run:?}");
     }
     assert!(s["dot-err"].contains("built"), "the script's output goes to stderr: {run:?}");
+    assert!(["0", "absent"].contains(&s["graphviz"].trim()), "Graphviz reads the DOT: {run:?}");
 
     // DOT: one cluster per machine, local first, each with its label and colours; the
     // namespaces inside their machine's cluster, filled with its colour.
@@ -186,6 +189,18 @@ fn export_across_machines_is_refused_with_the_way_to_draw_it() {
     let said = unwrap(&run.stderr);
     assert!(said.contains("cannot rebuild a lab across machines (--hosts)"), "{run:?}");
     assert!(said.contains("draw it with `nslab graph --hosts FILE"), "{run:?}");
+    assert_eq!(run.stdout, "", "{run:?}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `--hosts` runs a script: a standing lab's name with it is a usage error saying so.
+#[test]
+fn graph_with_hosts_takes_a_script() {
+    let dir = scratch("graph-hosts-lab");
+    let hosts = script("graph-hosts-lab", "hosts.toml", "[hosts.local]\naddress = \"10.0.0.1\"\ndev = \"eth0\"\n");
+    let run = run_nslab(&["graph", "--hosts", hosts.to_str().unwrap(), "no-such-lab"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(unwrap(&run.stderr).contains("no script file \"no-such-lab\": --hosts runs a script across machines"), "{run:?}");
     assert_eq!(run.stdout, "", "{run:?}");
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -31,8 +31,9 @@ pub(crate) enum Format {
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct GraphArgs {
-    /// A lab script (run in a sandbox and read when it ends; `-` reads it from standard input),
-    /// or the name or id of a lab left standing (`nslab run --keep`), read from the kernel.
+    /// A lab script (run in a sandbox, or across machines with --hosts, and read when it ends;
+    /// `-` reads it from standard input), or the name or id of a lab left standing (`nslab run
+    /// --keep`), read from the kernel (on every machine, for a lab kept across machines).
     #[arg(value_name = "FILE|LAB", value_hint = clap::ValueHint::AnyPath)]
     pub target: String,
     /// What to write.

@@ -166,8 +166,8 @@ pub(crate) enum Command {
         #[arg(long)]
         kept: bool,
     },
-    /// Draw a lab: a script (run in a sandbox, drawn when it ends) or a lab left standing, as
-    /// DOT, Mermaid, JSON or SVG.
+    /// Draw a lab: a script (run in a sandbox, or across machines with --hosts FILE, drawn when
+    /// it ends) or a lab left standing, as DOT, Mermaid, JSON or SVG.
     #[command(after_help = EXIT_GRAPH)]
     Graph(graph::GraphArgs),
     /// Write a lab (a script, or a lab left standing) as a bash script of `ip` commands that
