@@ -34,13 +34,15 @@ fn cluster<'a>(dot: &'a str, name: &str) -> &'a str {
 #[test]
 fn graph_across_three_machines_draws_each_machine_in_its_colour_and_leaves_nothing() {
     let path = script("graph-machines", "lab.rhai", LAB);
+    let failing = script("graph-machines-failing", "failing.rhai", &format!("{LAB}\nlink(\"c\", \"nope\");\n"));
     let run = machines::run(
         DEFAULT,
         &format!(
             r#"machines_snap > /run/before
-            on local $NSLAB graph --hosts $HOSTS {p} --format dot > /run/dot 2> /run/dot-err; echo "=rc-dot"; echo $?
-            on local $NSLAB graph --hosts $HOSTS {p} --json > /run/json 2> /run/json-err; echo "=rc-json"; echo $?
-            on local $NSLAB graph --hosts $HOSTS {p} --format mermaid > /run/mmd 2>&1; echo "=rc-mermaid"; echo $?
+            on local $NSLAB graph --hosts $HOSTS {p} --format dot > /run/dot 2> /run/dot-err; rc=$?; echo "=rc-dot"; echo $rc
+            on local $NSLAB graph --hosts $HOSTS {p} --json > /run/json 2> /run/json-err; rc=$?; echo "=rc-json"; echo $rc
+            on local $NSLAB graph --hosts $HOSTS {p} --format mermaid > /run/mmd 2>&1; rc=$?; echo "=rc-mermaid"; echo $rc
+            on local $NSLAB graph --hosts $HOSTS {f} > /run/failing 2> /run/failing-err; rc=$?; echo "=rc-failing"; echo $rc
             for i in $(seq 200); do [ "$(machines_agents)" = 0 ] && break; sleep 0.01; done
             echo "=dot"; cat /run/dot
             echo "=dot-err"; cat /run/dot-err
@@ -48,10 +50,13 @@ fn graph_across_three_machines_draws_each_machine_in_its_colour_and_leaves_nothi
             echo "=graphviz"; if command -v dot > /dev/null; then dot -Tcanon /run/dot > /dev/null; echo $?; else echo absent; fi
             echo "=json"; cat /run/json
             echo "=mermaid"; cat /run/mmd
+            echo "=failing"; cat /run/failing
+            echo "=failing-err"; cat /run/failing-err
             machines_snap > /run/after
             echo "=diff"; diff /run/before /run/after
             echo "=agents"; machines_agents"#,
-            p = path.display()
+            p = path.display(),
+            f = failing.display()
         ),
     );
     let s = sections(&run.stdout);
@@ -129,6 +134,11 @@ fn graph_across_three_machines_draws_each_machine_in_its_colour_and_leaves_nothi
         assert!(mmd.contains(&format!("  classDef onmachine{i} fill:")), "{mmd}");
     }
 
+    // A script failing on another machine draws nothing, says where, and its lab goes too.
+    assert_eq!(s["rc-failing"].trim(), "1", "{run:?}");
+    assert_eq!(s["failing"], "", "{run:?}");
+    assert!(s["failing-err"].contains("on m3: link \"nope\" does not exist"), "{run:?}");
+
     assert_eq!(s["diff"], "", "every machine is as before: {run:?}");
     assert_eq!(s["agents"].trim(), "0", "no agent left: {run:?}");
 }
@@ -142,10 +152,10 @@ fn graph_of_a_lab_kept_across_machines_reads_every_machine() {
         DEFAULT,
         &format!(
             r#"machines_snap > /run/before
-            on local $NSLAB run --keep --hosts $HOSTS {p} > /dev/null 2> /run/run-err; echo "=rc-run"; echo $?
-            on local $NSLAB graph kept --json > /run/json 2> /run/json-err; echo "=rc-json"; echo $?
-            on local $NSLAB graph kept > /run/dot 2>&1; echo "=rc-dot"; echo $?
-            on local $NSLAB down kept > /run/down 2>&1; echo "=rc-down"; echo $?
+            on local $NSLAB run --keep --hosts $HOSTS {p} > /dev/null 2> /run/run-err; rc=$?; echo "=rc-run"; echo $rc
+            on local $NSLAB graph kept --json > /run/json 2> /run/json-err; rc=$?; echo "=rc-json"; echo $rc
+            on local $NSLAB graph kept > /run/dot 2>&1; rc=$?; echo "=rc-dot"; echo $rc
+            on local $NSLAB down kept > /run/down 2>&1; rc=$?; echo "=rc-down"; echo $rc
             for i in $(seq 200); do [ "$(machines_agents)" = 0 ] && break; sleep 0.01; done
             echo "=json"; cat /run/json
             echo "=json-err"; cat /run/json-err
