@@ -110,11 +110,24 @@ pub fn ask_once(name: &str, via: &str, req: &Request, wait: Duration) -> Result<
     })
 }
 
+/// The name of a lab's part on its other machines: the lab's name and its id here, so that
+/// labs of the same name from two coordinators stay apart there (`nslab ls` shows it).
+pub fn part_name(lab: &str, id: &str) -> String {
+    let mut end = lab.len().min(super::validate::MAX_LAB_NAME - id.len() - 1);
+    while !lab.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}-{id}", &lab[..end])
+}
+
 impl super::Lab {
     /// Records that machine `name`, reached by `via`, holds a part of this lab: `nslab down`
     /// and `clean` reach it from the ledger.
-    pub fn record_machine(&mut self, name: &str, via: &str) -> super::Result<()> {
-        self.ledger_mut()?.made(&super::ledger::Object::Machine { name: name.into(), via: via.into() })
+    /// `part`: the name of the lab's part there (None: this lab's own, `part_name`).
+    pub fn record_machine(&mut self, name: &str, via: &str, part: Option<&str>) -> super::Result<()> {
+        let ledger = self.ledger_mut()?;
+        let part = part.map(String::from).unwrap_or_else(|| part_name(&ledger.header.name, &ledger.header.id));
+        ledger.made(&super::ledger::Object::Machine { name: name.into(), via: via.into(), part })
     }
 }
 
