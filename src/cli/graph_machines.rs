@@ -68,8 +68,9 @@ pub fn with_other_machines(rec: &Record, local: Topology) -> Result<Topology, Un
     let answers: Vec<(String, Result<Reply, String>)> = std::thread::scope(|s| {
         let handles: Vec<_> = machines
             .iter()
-            .map(|(name, via)| {
-                let req = Request::Topology { lab: lab.clone() };
+            .map(|(name, via, part)| {
+                // The lab's part there has a name of its own (see `machines::part_name`).
+                let req = Request::Topology { lab: part.clone() };
                 s.spawn(move || (name.clone(), ask_once(name, via, &req, TOPOLOGY_WAIT)))
             })
             .collect();

@@ -309,8 +309,11 @@ fn connect(path: &Path, lab: &mut Lab, name: &str, sandboxed: bool) -> Result<Ma
     // In the ledger before any agent starts, so that `ls`, `down` and `clean` know the other
     // machines whatever happens next.
     for m in inventory.remote.values() {
-        lab.record_machine(&m.name, m.via.as_deref().unwrap_or_default(), None)
-            .map_err(|e| Refusal { message: e.to_string(), hint: crate::script::hints::hint(&e), status: EXIT_FAILED })?;
+        lab.record_machine(&m.name, m.via.as_deref().unwrap_or_default(), None).map_err(|e| Refusal {
+            message: e.to_string(),
+            hint: crate::script::hints::hint(&e),
+            status: EXIT_FAILED,
+        })?;
     }
     let part = crate::lab::machines::part_name(name, lab.id().unwrap_or_default());
     let mut machines = Machines::connect(inventory, &part, lab.cancel_flag()).map_err(|message| Refusal {
