@@ -9,6 +9,7 @@ mod errors;
 mod fault_random;
 mod fuzz;
 mod graph;
+mod graph_machines;
 mod ledger_trust;
 mod lifecycle;
 mod limits;

@@ -56,6 +56,12 @@ pub enum Request {
         /// The lab's name.
         lab: String,
     },
+    /// (Instead of hello) the topology of lab `lab`'s part standing on this machine, for
+    /// `nslab graph LAB` on the coordinator: its JSON, or null when none of it is here.
+    Topology {
+        /// The lab's name.
+        lab: String,
+    },
     /// Tear the part down (or keep it) and exit.
     End {
         /// Keep the part standing (`--keep`) instead of tearing it down.

@@ -56,6 +56,7 @@ pub(crate) mod teardown;
 mod teardown_neigh;
 pub(crate) mod throughput;
 pub(crate) mod topology;
+pub(crate) mod topology_merge;
 pub(crate) mod traceroute;
 pub(crate) mod units;
 pub(crate) mod validate;
