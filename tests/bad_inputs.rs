@@ -57,6 +57,31 @@ const CASES: &[Case] = &[
         r#"invalid namespace name "a/b": it contains '/'; a namespace name must be a plain file name under /run/netns"#,
     ),
     c("netns_add", r#"netns_add("")"#, r#"invalid namespace name "": it is empty"#),
+    c(
+        "netns_add",
+        r#"netns_add("c", #{on: "m2"})"#,
+        r#"no machine "m2": this lab runs on one machine; give an inventory of machines with --hosts FILE"#,
+    ),
+    c("netns_add", r#"netns_add("c", #{where: "m2"})"#, r#"netns_add has no option "where" (it takes: on)"#),
+    c("netns_add", r#"netns_add("c", #{on: 2})"#, r#"the on option of netns_add must be a machine's name, not the integer 2"#),
+    c(
+        "netns",
+        r#"netns("a", #{on: "m9"})"#,
+        r#"no machine "m9": this lab runs on one machine; give an inventory of machines with --hosts FILE"#,
+    ),
+    c(
+        "host",
+        r#"host("m2")"#,
+        r#"no machine "m2": this lab runs on one machine; give an inventory of machines with --hosts FILE"#,
+    ),
+    c("host", r#"host(2)"#, r#"the first argument of host must be a machine's name (a string), not the integer 2"#),
+    c("explain", r#"explain(a, "nowhere")"#, r#"explain needs an address to explain the path to, not "nowhere""#),
+    c(
+        "explain",
+        r#"explain(a, "10.1.0.2", #{arrived_from: "x"})"#,
+        r#"the arrived_from option of explain must be an address, not "x""#,
+    ),
+    c("explain", r#"explain(a, "10.1.0.2", #{via: 1})"#, r#"explain has no option "via"; the options are: arrived_from"#),
     c("netns_add", r#"netns_add("..")"#, r#"invalid namespace name "..": it must be a plain file name, not "." or "..""#),
     c(
         "netns_add",
@@ -1020,7 +1045,7 @@ const CASES: &[Case] = &[
         r#"pingall(#{timeout: 0})"#,
         r#"the timeout option of pingall must be a number of seconds from 0.001 to 3600, not 0"#,
     ),
-    c("pingall", r#"pingall(#{cnt: 1})"#, r#"pingall has no option "cnt"; the options are: among, count, timeout"#),
+    c("pingall", r#"pingall(#{cnt: 1})"#, r#"pingall has no option "cnt"; the options are: among, count, timeout, elsewhere"#),
     c("pingall", r#"pingall(5)"#, r#"the first argument of pingall must be an options map, not the integer 5"#),
     c(
         "throughput",
@@ -1125,7 +1150,7 @@ const CASES: &[Case] = &[
     c(
         "expect_reach",
         r#"expect_reach(a, 5)"#,
-        r#"the second argument of expect_reach must be an address or a namespace, not the integer 5"#,
+        r#"the second argument of expect_reach must be an address, a namespace or an array of addresses, not the integer 5"#,
     ),
     c(
         "expect_reach",
@@ -1135,7 +1160,7 @@ const CASES: &[Case] = &[
     c(
         "expect_no_reach",
         r#"expect_no_reach(a, 5)"#,
-        r#"the second argument of expect_no_reach must be an address or a namespace, not the integer 5"#,
+        r#"the second argument of expect_no_reach must be an address, a namespace or an array of addresses, not the integer 5"#,
     ),
     c(
         "expect_no_reach",

@@ -400,7 +400,7 @@ fn check_reports_unknown_functions_and_argument_counts() {
    ·               ╰── here
  2 │ up("a", "b", "c");
    ╰────
-  help: did you mean netns_add? (netns_add(name) -> Netns)
+  help: did you mean netns_add? (netns_add(name) -> Netns; netns_add(name, #{on}) -> Netns)
 
   × up takes 1 or 2 arguments, but 3 arguments given here
    ╭─[check.rhai:2:1]

@@ -376,7 +376,7 @@ fn pingall_shows_who_reaches_whom() {
     assert!(oracle.stderr.contains("Network is unreachable"), "{oracle:?}");
     assert_eq!(section(&run, "all"), "true 32 32", "with forwarding and routes everyone reaches everyone");
     assert_eq!(section(&run, "summary"), "*** Results: 0% dropped (32/32 received)");
-    assert_eq!(error_message(&run), "pingall has no option \"cnt\"; the options are: among, count, timeout");
+    assert_eq!(error_message(&run), "pingall has no option \"cnt\"; the options are: among, count, timeout, elsewhere");
 }
 
 #[test]

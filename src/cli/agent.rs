@@ -60,6 +60,10 @@ pub fn agent() -> i32 {
             let _ = answer(&mut out, &super::labs_machines::status_part(&lab));
             return 0;
         }
+        Ok(Some(Request::Topology { lab })) => {
+            let _ = answer(&mut out, &super::graph_machines::topology_part(&lab));
+            return 0;
+        }
         Ok(Some(other)) => {
             let message = format!("the first request must be hello, not {other:?}");
             let _ = answer(&mut out, &Reply::Err(Failure { message, hint: None, kind: "lab".into() }));

@@ -374,6 +374,7 @@ mod tests {
         Node {
             name: name.into(),
             root,
+            machine: None,
             forwarding,
             links,
             routes: vec![],

@@ -1,17 +1,18 @@
 //! `nslab graph` and `nslab export`: a lab's topology drawn (DOT, Mermaid, SVG) or written as
 //! JSON or as a replayable `ip` script. The lab is either a script, run in a sandbox and read
 //! when it ends (before teardown), or a lab left standing (`run --keep`), read from the kernel.
+//! With `--hosts FILE`, the script runs across the inventory's machines (no sandbox, as `nslab
+//! run --hosts`), and every machine's part is read (see `graph_machines`).
 
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use super::session::{self, Interrupt, Keep, Plan, EXIT_FAILED, EXIT_USAGE};
-use super::{export, graph_render, report};
+use super::{export, graph_machines, graph_render, report};
 use crate::engine::sandbox_hold::{self, Kept};
 use crate::lab::ledger::{self, Record};
-use crate::lab::topology::{Scope, Topology};
-use crate::lab::{Lab, LabOptions};
+use crate::lab::topology::Topology;
 
 /// How `nslab graph` writes the topology.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -30,8 +31,9 @@ pub(crate) enum Format {
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct GraphArgs {
-    /// A lab script (run in a sandbox and read when it ends; `-` reads it from standard input),
-    /// or the name or id of a lab left standing (`nslab run --keep`), read from the kernel.
+    /// A lab script (run in a sandbox, or across machines with --hosts, and read when it ends;
+    /// `-` reads it from standard input), or the name or id of a lab left standing (`nslab run
+    /// --keep`), read from the kernel (on every machine, for a lab kept across machines).
     #[arg(value_name = "FILE|LAB", value_hint = clap::ValueHint::AnyPath)]
     pub target: String,
     /// What to write.
@@ -46,6 +48,10 @@ pub(crate) struct GraphArgs {
     /// A script's lab name (default: the file name without .rhai).
     #[arg(long)]
     pub name: Option<String>,
+    /// Run the script across the machines of this inventory (as `nslab run --hosts`, without
+    /// a sandbox) and draw every machine's part, each machine in a colour of its own.
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub hosts: Option<PathBuf>,
     /// Passed to a script as the string array ARGS.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
@@ -63,13 +69,17 @@ pub(crate) struct ExportArgs {
     /// A script's lab name (default: the file name without .rhai).
     #[arg(long)]
     pub name: Option<String>,
+    /// Refused: a script of `ip` commands rebuilds one machine's lab (draw a lab across
+    /// machines with `nslab graph --hosts FILE SCRIPT`).
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub hosts: Option<PathBuf>,
     /// Passed to a script as the string array ARGS.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
 }
 
 pub fn graph(args: GraphArgs) -> i32 {
-    let mut topology = match read(&args.target, args.name.as_deref(), &args.args) {
+    let mut topology = match read(&args.target, args.name.as_deref(), &args.args, args.hosts.as_deref()) {
         Ok(t) => t,
         Err(status) => return status,
     };
@@ -104,7 +114,17 @@ pub fn graph(args: GraphArgs) -> i32 {
 
 pub fn export(args: ExportArgs) -> i32 {
     debug_assert!(args.ip, "clap requires --ip");
-    match read(&args.target, args.name.as_deref(), &args.args) {
+    if args.hosts.is_some() {
+        report::plain(
+            "nslab export --ip writes one machine's lab as ip commands: it cannot rebuild a lab across machines (--hosts)",
+            Some(format!(
+                "draw it with `nslab graph --hosts FILE {}` (--json for all of it), or export a lab on one machine",
+                args.target
+            )),
+        );
+        return EXIT_USAGE;
+    }
+    match read(&args.target, args.name.as_deref(), &args.args, None) {
         Ok(t) => {
             let _ = std::io::stdout().write_all(export::script(&t).as_bytes());
             0
@@ -140,10 +160,17 @@ fn svg(dot: &str) -> Result<String, (String, Option<String>)> {
 }
 
 /// The topology of a script (run in a sandbox) or of a standing lab.
-fn read(target: &str, name: Option<&str>, args: &[String]) -> Result<Topology, i32> {
+fn read(target: &str, name: Option<&str>, args: &[String], hosts: Option<&Path>) -> Result<Topology, i32> {
     let path = Path::new(target);
     if path.is_file() || target == "-" {
-        return from_script(path, name, args);
+        return from_script(path, name, args, hosts);
+    }
+    if hosts.is_some() {
+        report::plain(
+            format!("no script file {target:?}: --hosts runs a script across machines"),
+            Some("give a lab script's path; a standing lab is drawn with `nslab graph LAB` (without --hosts)".into()),
+        );
+        return Err(EXIT_USAGE);
     }
     if !args.is_empty() || name.is_some() {
         report::plain(
@@ -155,8 +182,12 @@ fn read(target: &str, name: Option<&str>, args: &[String]) -> Result<Topology, i
     from_lab(target)
 }
 
-fn from_script(path: &Path, name: Option<&str>, args: &[String]) -> Result<Topology, i32> {
-    let sandbox = session::enter_sandbox().map_err(|r| r.report())?;
+fn from_script(path: &Path, name: Option<&str>, args: &[String], hosts: Option<&Path>) -> Result<Topology, i32> {
+    // Across machines the lab is real on each of them: no sandbox (as `nslab run --hosts`).
+    let sandbox = match hosts {
+        None => Some(session::enter_sandbox().map_err(|r| r.report())?),
+        Some(_) => None,
+    };
     let source = super::run::read_source(path)?;
     let name = match name {
         Some(n) => n.to_string(),
@@ -166,18 +197,18 @@ fn from_script(path: &Path, name: Option<&str>, args: &[String]) -> Result<Topol
     let plan = Plan {
         name: &name,
         dir: &crate::script::script_dir(&source.name),
-        sandbox: Some(sandbox),
+        sandbox,
         limits: &[],
         args,
         interrupt: Interrupt::EndsSession,
-        hosts: None,
+        hosts,
     };
     // The script's own output goes to stderr: stdout is the picture's.
     let to_stderr: crate::script::Printer = Rc::new(|s: &str| note!("{s}"));
     let mut session = session::Session::open_printing(plan, to_stderr).map_err(|r| r.report())?;
     let outcome = session.run(|s| s.run(&source));
     let read = match outcome {
-        Ok(Ok(())) => session.run(|s| s.lab.borrow_mut().topology()).ok(),
+        Ok(Ok(())) => session.run(graph_machines::read).ok(),
         Ok(Err(errors)) => {
             for e in errors {
                 report::print(e);
@@ -190,8 +221,8 @@ fn from_script(path: &Path, name: Option<&str>, args: &[String]) -> Result<Topol
     let ending = session.finish(Keep::No);
     let read = match read {
         Some(Ok(t)) => Some(t),
-        Some(Err(e)) => {
-            report::plain(format!("cannot read the lab's topology: {e}"), crate::script::hints::hint(&e));
+        Some(Err((message, hint))) => {
+            report::plain(message, hint);
             None
         }
         None => None,
@@ -244,14 +275,14 @@ fn from_lab(which: &str) -> Result<Topology, i32> {
         return Err(EXIT_FAILED);
     }
     // A lab that makes nothing reads the kept one's namespaces (no ledger is started).
-    let mut reader = Lab::new(LabOptions::new(rec.header.name.clone())).map_err(|e| {
-        report::plain(e.to_string(), crate::script::hints::hint(&e));
-        EXIT_FAILED
-    })?;
-    let read = reader.read_topology(&Scope::of_record(rec));
-    let _ = reader.teardown();
-    read.map_err(|e| {
-        report::plain(format!("cannot read lab {}: {e}", rec.header.name), crate::script::hints::hint(&e));
+    let read = graph_machines::read_standing(rec);
+    // A lab across machines: the other machines' parts too.
+    let read = match read {
+        Ok(local) if !super::labs_machines::machines_of(rec).is_empty() => graph_machines::with_other_machines(rec, local),
+        other => other,
+    };
+    read.map_err(|(message, hint)| {
+        report::plain(message, hint);
         EXIT_FAILED
     })
 }

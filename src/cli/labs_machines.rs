@@ -16,7 +16,7 @@ const DOWN_WAIT: Duration = Duration::from_secs(120);
 
 /// The other machines a lab's ledger names, with their via commands (a trusted ledger only:
 /// the commands are run).
-pub fn machines_of(rec: &Record) -> Vec<(String, String)> {
+pub fn machines_of(rec: &Record) -> Vec<(String, String, String)> {
     if !rec.trusted() {
         return Vec::new();
     }
@@ -24,7 +24,7 @@ pub fn machines_of(rec: &Record) -> Vec<(String, String)> {
         .iter()
         .chain(rec.pending.iter())
         .filter_map(|o| match o {
-            Object::Machine { name, via } => Some((name.clone(), via.clone())),
+            Object::Machine { name, via, part } => Some((name.clone(), via.clone(), part.clone())),
             _ => None,
         })
         .collect()
@@ -33,13 +33,12 @@ pub fn machines_of(rec: &Record) -> Vec<(String, String)> {
 /// Asks every machine of `rec` to remove its part of the lab, in parallel; what they removed,
 /// and (as failures) the machines that could not be reached or could not remove everything.
 pub fn down_remote(rec: &Record) -> TeardownReport {
-    let lab = rec.header.name.clone();
     let machines = machines_of(rec);
     let answers: Vec<(String, Result<Reply, String>)> = std::thread::scope(|s| {
         let handles: Vec<_> = machines
             .iter()
-            .map(|(name, via)| {
-                let req = Request::Down { lab: lab.clone() };
+            .map(|(name, via, part)| {
+                let req = Request::Down { lab: part.clone() };
                 s.spawn(move || (name.clone(), ask_once(name, via, &req, DOWN_WAIT)))
             })
             .collect();
@@ -60,13 +59,12 @@ pub fn down_remote(rec: &Record) -> TeardownReport {
 
 /// What each machine of `rec` says of its part: (machine, its labs of that name or why not).
 pub fn status_remote(rec: &Record) -> Vec<(String, Result<Value, String>)> {
-    let lab = rec.header.name.clone();
     let machines = machines_of(rec);
     std::thread::scope(|s| {
         let handles: Vec<_> = machines
             .iter()
-            .map(|(name, via)| {
-                let req = Request::Status { lab: lab.clone() };
+            .map(|(name, via, part)| {
+                let req = Request::Status { lab: part.clone() };
                 s.spawn(move || {
                     let answer = match ask_once(name, via, &req, STATUS_WAIT) {
                         Ok(Reply::Ok(v)) => Ok(v),

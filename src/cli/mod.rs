@@ -20,6 +20,7 @@ pub(crate) mod agent;
 pub(crate) mod docs;
 pub(crate) mod export;
 pub(crate) mod graph;
+pub(crate) mod graph_machines;
 pub(crate) mod graph_render;
 pub(crate) mod labs;
 pub(crate) mod labs_machines;
@@ -165,8 +166,8 @@ pub(crate) enum Command {
         #[arg(long)]
         kept: bool,
     },
-    /// Draw a lab: a script (run in a sandbox, drawn when it ends) or a lab left standing, as
-    /// DOT, Mermaid, JSON or SVG.
+    /// Draw a lab: a script (run in a sandbox, or across machines with --hosts FILE, drawn when
+    /// it ends) or a lab left standing, as DOT, Mermaid, JSON or SVG.
     #[command(after_help = EXIT_GRAPH)]
     Graph(graph::GraphArgs),
     /// Write a lab (a script, or a lab left standing) as a bash script of `ip` commands that

@@ -138,7 +138,14 @@ impl Session {
         let mut lab = lab;
         let machines = match plan.hosts {
             None => None,
-            Some(path) => Some(connect(path, &mut lab, plan.name, plan.sandbox.is_some())?),
+            Some(path) => match connect(path, &mut lab, plan.name, plan.sandbox.is_some()) {
+                Ok(m) => Some(m),
+                Err(refusal) => {
+                    // Nothing was made anywhere: the ledger naming the machines goes too.
+                    let _ = lab.teardown();
+                    return Err(refusal);
+                }
+            },
         };
         let which = watch_signals(&lab, plan.interrupt);
         let mut script = ScriptSession::new(Some(lab), plan.dir, printer);
@@ -206,6 +213,7 @@ impl Standing {
         if let Some(m) = machines.as_mut() {
             m.begin_end(keep == Keep::Yes);
         }
+        let vias: Vec<(String, String)> = machines.as_ref().map(|m| m.remote()).unwrap_or_default();
         let mut remote = || machines.as_mut().map(|m| m.finish_end()).unwrap_or_default();
         let teardown = if keep == Keep::Yes {
             let mut kept_on = Vec::new();
@@ -234,16 +242,25 @@ impl Standing {
             }
             Teardown::Kept
         } else {
+            let name = lab.name().to_string();
+            let part = crate::lab::machines::part_name(&name, lab.id().unwrap_or_default());
             let ticker = super::progress::Ticker::countdown(lab.progress(), "namespaces torn down");
             // A bug in teardown leaves the ledger, for `nslab clean`.
             let torn = guarded(|| lab.teardown());
             drop(ticker);
             let torn = torn.map(|mut report| {
+                let mut unsure = Vec::new();
                 for (machine, result) in remote() {
                     match result {
                         Ok(part) => report.merge(part.on_machine(&machine)),
-                        Err(e) => report.failures.push(format!("machine {machine}: {e}")),
+                        Err(e) => {
+                            report.failures.push(format!("machine {machine}: {e}"));
+                            unsure.extend(vias.iter().filter(|(m, _)| *m == machine).cloned());
+                        }
                     }
+                }
+                if !unsure.is_empty() {
+                    leave_for_clean(&name, &part, &unsure, &mut report);
                 }
                 report
             });
@@ -259,6 +276,26 @@ impl Standing {
     }
 }
 
+/// Machines whose part of lab `name` may still stand (their agent was lost): a ledger naming
+/// them is left, so that `nslab clean` (or `down`) asks them again.
+fn leave_for_clean(name: &str, part: &str, machines: &[(String, String)], report: &mut crate::lab::TeardownReport) {
+    let left = Lab::new(LabOptions::new(name)).and_then(|mut lab| {
+        for (machine, via) in machines {
+            lab.record_machine(machine, via, Some(part))?;
+        }
+        // Not torn down: the ledger stays, the lab's process ends, `clean` finds it dead.
+        Ok(lab.keep_for_clean())
+    });
+    match left {
+        Ok(Some(id)) => report.left.push(format!(
+            "the parts on {} (`nslab clean` asks again; id {id})",
+            machines.iter().map(|(m, _)| m.as_str()).collect::<Vec<_>>().join(", ")
+        )),
+        Ok(None) => {}
+        Err(e) => report.failures.push(format!("cannot record the machines still to clean: {e}")),
+    }
+}
+
 /// Starts the agents of the machines in the inventory at `path` for lab `name`.
 fn connect(path: &Path, lab: &mut Lab, name: &str, sandboxed: bool) -> Result<Machines, Refusal> {
     if sandboxed {
@@ -269,19 +306,22 @@ fn connect(path: &Path, lab: &mut Lab, name: &str, sandboxed: bool) -> Result<Ma
         });
     }
     let inventory = Inventory::load(path).map_err(|e| Refusal { message: e.to_string(), hint: None, status: EXIT_USAGE })?;
-    let mut machines = Machines::connect(inventory, name, lab.cancel_flag()).map_err(|message| Refusal {
+    // In the ledger before any agent starts, so that `ls`, `down` and `clean` know the other
+    // machines whatever happens next.
+    for m in inventory.remote.values() {
+        lab.record_machine(&m.name, m.via.as_deref().unwrap_or_default(), None).map_err(|e| Refusal {
+            message: e.to_string(),
+            hint: crate::script::hints::hint(&e),
+            status: EXIT_FAILED,
+        })?;
+    }
+    let part = crate::lab::machines::part_name(name, lab.id().unwrap_or_default());
+    let mut machines = Machines::connect(inventory, &part, lab.cancel_flag()).map_err(|message| Refusal {
         message,
         hint: Some("check the machine's via command by hand: it must start `nslab agent` there".into()),
         status: EXIT_FAILED,
     })?;
     machines.set_notices(Box::new(|text: &str| super::progress::suspend(|| note!("note: {text}"))));
-    // In the ledger from the start, so that `ls`, `down` and `clean` know the other machines.
-    for (machine, via) in machines.remote() {
-        if let Err(e) = lab.record_machine(&machine, &via) {
-            machines.end(false);
-            return Err(Refusal { message: e.to_string(), hint: crate::script::hints::hint(&e), status: EXIT_FAILED });
-        }
-    }
     Ok(machines)
 }
 

@@ -34,6 +34,28 @@ pub fn children_of(parent: i32) -> Vec<(i32, bool)> {
         .collect()
 }
 
+/// Ends (SIGKILL) `pid` if it is still a child of `me` that no helper waits for, pinned by a
+/// pidfd: since the listing, a helper's own waiting thread may have collected it (a child that
+/// lived a moment, not adopted) and its pid may be another process's now. Whether it was.
+fn still_adopted(pid: i32, me: i32) -> bool {
+    let Ok(pinned) = super::pidns::pidfd_open(pid) else { return false };
+    let parent = stat_fields(pid).and_then(|f| f.get(1)?.parse::<i32>().ok());
+    if parent != Some(me) || super::group_delete::is_helper(pid) || super::channel::is_channel(pid) {
+        return false;
+    }
+    // SAFETY: pidfd_send_signal on the pidfd just opened, no siginfo, no flags.
+    unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            std::os::fd::AsRawFd::as_raw_fd(&pinned),
+            libc::SIGKILL,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    true
+}
+
 /// How long `end_adopted` waits for what it ended to be collectable.
 const END_WAIT: Duration = Duration::from_secs(5);
 
@@ -66,9 +88,8 @@ pub fn end_adopted(known: &HashSet<i32>) -> usize {
             break;
         }
         for (pid, ended_already) in adopted {
-            if !ended_already && ended.insert(pid) {
-                // A child of ours, not reaped yet: the pid is still its.
-                let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            if !ended_already && !ended.contains(&pid) && still_adopted(pid, me) {
+                ended.insert(pid);
             }
             let _ = waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG));
         }

@@ -237,7 +237,7 @@ fn unsafe_zeroed() -> libc::siginfo_t {
     unsafe { std::mem::zeroed() }
 }
 
-fn pidfd_open(pid: i32) -> std::result::Result<OwnedFd, Errno> {
+pub(super) fn pidfd_open(pid: i32) -> std::result::Result<OwnedFd, Errno> {
     // SAFETY: pidfd_open takes a pid and flags, no pointers.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
     if fd < 0 {

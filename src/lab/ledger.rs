@@ -180,7 +180,12 @@ pub enum Object {
     Pidns { pid: i32, start: u64 },
     /// Another machine holding a part of the lab (a lab across machines), and the command that
     /// reaches its agent: `nslab down` and `clean` ask it to remove that part.
-    Machine { name: String, via: String },
+    Machine {
+        name: String,
+        via: String,
+        /// The name of the lab's part there (see `machines::part_name`).
+        part: String,
+    },
 }
 
 /// One nexthop of a recorded multipath route: gateway ("" for none), output ifindex, weight.

@@ -101,12 +101,13 @@ impl Object {
             Object::Process { pid, .. } | Object::Pidns { pid, .. } => process(*pid),
             // `down` and `clean` run `via` (a trusted ledger is root's or the user's own; see
             // docs/ledger-trust.md): one line of text, for a machine of a valid name.
-            Object::Machine { name, via } => {
+            Object::Machine { name, via, part } => {
                 super::inventory::machine_name(name).map_err(|reason| LabError::Invalid {
                     what: "machine name",
                     value: name.clone(),
                     reason,
                 })?;
+                validate::lab_name(part)?;
                 if via.trim().is_empty() || via.contains(['\n', '\r', '\0']) {
                     return Err(LabError::Invalid { what: "via command", value: via.clone(), reason: "one line of text".into() });
                 }

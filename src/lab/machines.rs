@@ -56,6 +56,12 @@ pub enum Request {
         /// The lab's name.
         lab: String,
     },
+    /// (Instead of hello) the topology of lab `lab`'s part standing on this machine, for
+    /// `nslab graph LAB` on the coordinator: its JSON, or null when none of it is here.
+    Topology {
+        /// The lab's name.
+        lab: String,
+    },
     /// Tear the part down (or keep it) and exit.
     End {
         /// Keep the part standing (`--keep`) instead of tearing it down.
@@ -104,11 +110,24 @@ pub fn ask_once(name: &str, via: &str, req: &Request, wait: Duration) -> Result<
     })
 }
 
+/// The name of a lab's part on its other machines: the lab's name and its id here, so that
+/// labs of the same name from two coordinators stay apart there (`nslab ls` shows it).
+pub fn part_name(lab: &str, id: &str) -> String {
+    let mut end = lab.len().min(super::validate::MAX_LAB_NAME - id.len() - 1);
+    while !lab.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}-{id}", &lab[..end])
+}
+
 impl super::Lab {
     /// Records that machine `name`, reached by `via`, holds a part of this lab: `nslab down`
     /// and `clean` reach it from the ledger.
-    pub fn record_machine(&mut self, name: &str, via: &str) -> super::Result<()> {
-        self.ledger_mut()?.made(&super::ledger::Object::Machine { name: name.into(), via: via.into() })
+    /// `part`: the name of the lab's part there (None: this lab's own, `part_name`).
+    pub fn record_machine(&mut self, name: &str, via: &str, part: Option<&str>) -> super::Result<()> {
+        let ledger = self.ledger_mut()?;
+        let part = part.map(String::from).unwrap_or_else(|| part_name(&ledger.header.name, &ledger.header.id));
+        ledger.made(&super::ledger::Object::Machine { name: name.into(), via: via.into(), part })
     }
 }
 
@@ -136,7 +155,7 @@ pub struct Machines {
     /// The UDP port of this lab's VXLAN links.
     port: u16,
     /// Where notes for the user go (the command line sets it).
-    notices: Option<Box<dyn Fn(&str)>>,
+    notices: Option<Notices>,
     /// Whether `begin_end` was called.
     ending: bool,
     /// At each active checkpoint: where namespaces lived and how many links across machines
@@ -146,6 +165,9 @@ pub struct Machines {
     /// this machine only.
     pub here_only: bool,
 }
+
+/// Where notes for the user go.
+pub type Notices = Box<dyn Fn(&str)>;
 
 /// The UDP ports VXLAN links across machines use: one per lab, from its name (the underlay's
 /// firewall must let them through).
@@ -270,7 +292,7 @@ impl Machines {
     }
 
     /// Sends notes for the user to `sink`.
-    pub fn set_notices(&mut self, sink: Box<dyn Fn(&str)>) {
+    pub fn set_notices(&mut self, sink: Notices) {
         self.notices = Some(sink);
     }
 

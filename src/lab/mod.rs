@@ -57,6 +57,7 @@ mod teardown_neigh;
 pub(crate) mod throughput;
 pub(crate) mod throughput_parts;
 pub(crate) mod topology;
+pub(crate) mod topology_merge;
 pub(crate) mod traceroute;
 pub(crate) mod units;
 pub(crate) mod validate;
@@ -427,6 +428,12 @@ impl Lab {
 
     fn count_namespaces(&self) {
         self.spaces.standing.store(self.spaces.owned.len(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Lets go of the lab without tearing it down and without marking it kept: its ledger
+    /// stays for `nslab clean`, which finds it dead once this process ends. Its id.
+    pub fn keep_for_clean(mut self) -> Option<String> {
+        self.ledger.take().map(|l| l.header.id.clone())
     }
 
     /// Leaves the lab standing; its ledger stays so `nslab down` can remove it later.

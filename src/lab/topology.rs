@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::ledger::{Object, Record};
 use super::{Lab, LabError, Ns, Result};
@@ -42,7 +42,7 @@ pub const WATCHED_SYSCTLS: &[&str] = &[
 ];
 
 /// A lab's namespaces, links, addresses, routes and the edges between them.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Topology {
     /// The lab's name.
     pub lab: String,
@@ -54,13 +54,17 @@ pub struct Topology {
 }
 
 /// A namespace.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Node {
     /// The namespace's name; the root namespace is "root" (or "root namespace" when the lab has
     /// a namespace called "root").
     pub name: String,
     /// True for the namespace nslab runs in.
     pub root: bool,
+    /// The machine it lives on, in a lab across machines (`nslab graph --hosts`); left out
+    /// of a lab on one machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine: Option<String>,
     /// IPv4 and IPv6 forwarding (net.ipv4.ip_forward, net.ipv6.conf.all.forwarding).
     pub forwarding: Forwarding,
     /// Its links, by name (in the root namespace: only the lab's and those its links lead to).
@@ -69,7 +73,7 @@ pub struct Node {
     pub routes: Vec<Route>,
     /// Routes in other tables that the kernel did not make (policy routing; none listed in the
     /// root namespace).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tables: Vec<Route>,
     /// The watched sysctls whose values differ from a fresh namespace's (in the root namespace:
     /// those the lab's ledger records), by key.
@@ -83,7 +87,7 @@ pub struct Node {
 }
 
 /// A policy routing rule, as `ip -j rule` shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PolicyRule {
     /// "inet" or "inet6".
     pub family: String,
@@ -104,7 +108,7 @@ pub struct PolicyRule {
 }
 
 /// A neighbour entry someone set.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Neighbour {
     pub ip: String,
     pub link: String,
@@ -115,14 +119,14 @@ pub struct Neighbour {
 }
 
 /// Forwarding in a namespace.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Forwarding {
     pub ipv4: bool,
     pub ipv6: bool,
 }
 
 /// A link end in a namespace: where an edge starts or ends.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct End {
     /// The node (namespace) name.
     pub node: String,
@@ -131,7 +135,7 @@ pub struct End {
 }
 
 /// A link, as `ip -d -j link` shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Link {
     pub name: String,
     pub index: u32,
@@ -157,7 +161,7 @@ pub struct Link {
 }
 
 /// A vxlan's settings.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Vxlan {
     pub id: u32,
     pub local: Option<String>,
@@ -168,7 +172,7 @@ pub struct Vxlan {
 }
 
 /// A root qdisc. `rate` (bytes/s), `burst` and `limit` (bytes) for tbf.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Qdisc {
     pub kind: String,
     /// As tc writes it ("1ab0:").
@@ -179,10 +183,10 @@ pub struct Qdisc {
 }
 
 /// A route of the main table, as `ip -j route` shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Route {
     /// Its table, when not main (254).
-    #[serde(skip_serializing_if = "is_main_table")]
+    #[serde(skip_serializing_if = "is_main_table", default = "main_table")]
     pub table: u32,
     /// "default" or a CIDR.
     pub dst: String,
@@ -206,11 +210,18 @@ pub struct Route {
 }
 
 fn is_main_table(table: &u32) -> bool {
-    *table == 254
+    *table == MAIN_TABLE
 }
 
+fn main_table() -> u32 {
+    MAIN_TABLE
+}
+
+/// The kernel's main routing table.
+const MAIN_TABLE: u32 = 254;
+
 /// One path of a multipath route.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NextHop {
     pub via: Option<String>,
     pub dev: Option<String>,
@@ -219,7 +230,7 @@ pub struct NextHop {
 }
 
 /// What joins two link ends.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Edge {
     /// "veth" (from one end to the other), "bridge" (from a port to its bridge), "vxlan"
     /// (between two tunnel ends of one id), "macvlan" or "vlan" (from the link to its parent).
@@ -410,7 +421,8 @@ fn assemble(scope: &Scope, raws: Vec<Raw>, fresh: &[Option<String>], root_name: 
     // ... and what those lead to in root: their bridge, a vxlan's underlay.
     for li in root_shown.clone() {
         let l = &raws[0].links[li];
-        for i in l.info.master.into_iter().chain(l.vxlan.as_ref().and_then(|v| v.dev)) {
+        let underlay = l.vxlan.as_ref().and_then(|v| v.dev).filter(|_| l.info.peer_netnsid.is_none());
+        for i in l.info.master.into_iter().chain(underlay) {
             if let Some((_, m)) = find(0, i) {
                 root_shown.insert(m);
             }
@@ -489,7 +501,9 @@ fn assemble(scope: &Scope, raws: Vec<Raw>, fresh: &[Option<String>], root_name: 
                     id: v.id,
                     local: v.local.map(|ip| ip.to_string()),
                     remote: v.remote.map(|ip| ip.to_string()),
-                    dev: v.dev.and_then(|i| find(ns, i)).map(&name_in),
+                    // An underlay in another namespace (a link-netnsid: the `underlay` option,
+                    // a link between machines) has an ifindex of that namespace, not of this one.
+                    dev: v.dev.filter(|_| l.peer_netnsid.is_none()).and_then(|i| find(ns, i)).map(&name_in),
                     port: v.port,
                 }),
                 macvlan_mode: d.macvlan_mode.clone(),
@@ -550,6 +564,7 @@ fn assemble(scope: &Scope, raws: Vec<Raw>, fresh: &[Option<String>], root_name: 
         nodes.push(Node {
             name: node_name(ns),
             root,
+            machine: None,
             forwarding: Forwarding { ipv4: on(0), ipv6: on(1) },
             links,
             routes,
@@ -625,5 +640,84 @@ impl Topology {
     /// The node named `name`.
     pub fn node(&self, name: &str) -> Option<&Node> {
         self.nodes.iter().find(|n| n.name == name)
+    }
+}
+
+#[cfg(test)]
+impl Node {
+    /// A namespace with `links` and nothing else set (for tests of what reads topologies).
+    pub fn bare(name: &str, root: bool, links: Vec<Link>) -> Node {
+        Node {
+            name: name.into(),
+            root,
+            machine: None,
+            forwarding: Forwarding { ipv4: false, ipv6: false },
+            links,
+            routes: vec![],
+            tables: vec![],
+            sysctls: BTreeMap::new(),
+            rules: vec![],
+            neighbours: vec![],
+        }
+    }
+}
+
+#[cfg(test)]
+impl Link {
+    /// An up link of `kind` with `addresses` and nothing else set (for tests).
+    pub fn bare(name: &str, kind: &str, addresses: &[&str]) -> Link {
+        Link {
+            name: name.into(),
+            index: 2,
+            kind: kind.into(),
+            state: "up".into(),
+            mtu: 1500,
+            mac: "02:00:00:00:00:01".into(),
+            master: None,
+            peer: None,
+            parent: None,
+            vxlan: None,
+            macvlan_mode: None,
+            vlan_id: None,
+            addresses: addresses.iter().map(|a| a.to_string()).collect(),
+            qdisc: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_reads_back_and_names_the_machine_only_across_machines() {
+        let mut route = Route {
+            table: 254,
+            dst: "default".into(),
+            via: Some("10.0.0.1".into()),
+            dev: Some("eth0".into()),
+            metric: None,
+            protocol: "nslab".into(),
+            protocol_number: 110,
+            scope: "universe".into(),
+            family: "inet".into(),
+            kind: "unicast".into(),
+            src: None,
+            onlink: false,
+            nexthops: vec![],
+        };
+        let mut a = Node::bare("a", false, vec![Link::bare("eth0", "veth", &["10.0.0.2/24"])]);
+        a.routes.push(route.clone());
+        route.table = 100;
+        a.tables.push(route);
+        let t = Topology { lab: "l".into(), nodes: vec![a], edges: vec![] };
+        let text = serde_json::to_string(&t).unwrap();
+        assert!(!text.contains("machine"), "{text}");
+        assert_eq!(serde_json::from_str::<Topology>(&text).unwrap(), t, "the main table's routes say no table: {text}");
+        let mut t = t;
+        t.nodes[0].machine = Some("m2".into());
+        let text = serde_json::to_string(&t).unwrap();
+        assert!(text.contains(r#""root":false,"machine":"m2","#), "{text}");
+        assert_eq!(serde_json::from_str::<Topology>(&text).unwrap(), t);
     }
 }

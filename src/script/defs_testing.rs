@@ -421,11 +421,11 @@ fn test(c: &mut Call) -> Out {
 }
 
 /// Runs deferred closures (newest first, all of them); the first failure is returned.
-fn run_deferred(c: &Call, closures: Vec<FnPtr>) -> Result<Dynamic, Box<rhai::EvalAltResult>> {
+fn run_deferred(c: &Call, closures: Vec<super::harness::Deferred>) -> Result<Dynamic, Box<rhai::EvalAltResult>> {
     let mut first = None;
-    for f in closures {
-        if let Err(e) = f.call_within_context::<Dynamic>(c.ctx(), ()) {
-            first.get_or_insert(e);
+    for d in closures {
+        if let Err(e) = d.f.call_within_context::<Dynamic>(c.ctx(), ()) {
+            first.get_or_insert(d.locate(e));
         }
     }
     first.map_or(Ok(Dynamic::UNIT), Err)
@@ -433,7 +433,7 @@ fn run_deferred(c: &Call, closures: Vec<FnPtr>) -> Result<Dynamic, Box<rhai::Eva
 
 fn defer(c: &mut Call) -> Out {
     let f = function(c, "f")?;
-    c.harness().defer(f);
+    c.harness().defer(f, c.ctx().call_position());
     done()
 }
 

@@ -84,7 +84,7 @@ struct State {
     subtests: Vec<Record>,
     path: Vec<String>,
     /// Closures given to `defer`, per enclosing `test` (the first frame is the script's).
-    defers: Vec<Vec<FnPtr>>,
+    defers: Vec<Vec<Deferred>>,
 }
 
 /// Shared by the registrar, the testing bindings and the session.
@@ -134,13 +134,13 @@ impl Harness {
         (std::mem::take(&mut s.calls).into(), dropped)
     }
 
-    /// Keeps `f` to run when the enclosing `test` (or the script) ends.
-    pub(crate) fn defer(&self, f: FnPtr) {
+    /// Keeps `f` (deferred at `at`) to run when the enclosing `test` (or the script) ends.
+    pub(crate) fn defer(&self, f: FnPtr, at: rhai::Position) {
         let mut s = self.0.borrow_mut();
         if s.defers.is_empty() {
             s.defers.push(Vec::new());
         }
-        s.defers.last_mut().expect("a frame").push(f);
+        s.defers.last_mut().expect("a frame").push(Deferred { f, at });
     }
 
     /// Opens a frame for the closures a `test` body defers.
@@ -154,7 +154,7 @@ impl Harness {
 
     /// Closes the innermost frame (the script's when no `test` runs): its closures, to run
     /// newest first.
-    pub(crate) fn close_defers(&self) -> Vec<FnPtr> {
+    pub(crate) fn close_defers(&self) -> Vec<Deferred> {
         let mut frame = self.0.borrow_mut().defers.pop().unwrap_or_default();
         frame.reverse();
         frame
@@ -302,6 +302,29 @@ pub fn describe_error(e: &EvalAltResult) -> String {
         },
         EvalAltResult::ErrorInFunctionCall(_, _, inner, _) => describe_error(inner),
         other => other.to_string(),
+    }
+}
+
+/// A closure `defer` keeps, and where `defer` was called.
+pub(crate) struct Deferred {
+    pub f: FnPtr,
+    pub at: rhai::Position,
+}
+
+impl Deferred {
+    /// A failure of the closure, placed at its `defer` when it has no place of its own (it was
+    /// called from nslab, not from the script); a closure that wants arguments is said so.
+    pub fn locate(&self, mut e: Box<EvalAltResult>) -> Box<EvalAltResult> {
+        if let EvalAltResult::ErrorFunctionNotFound(name, _) = e.as_ref() {
+            if name.starts_with("anon$") || name.starts_with(self.f.fn_name()) {
+                let message = "the function given to defer must take no arguments: it is called with none when the test (or the script) ends";
+                return EvalAltResult::ErrorRuntime(message.into(), self.at).into();
+            }
+        }
+        if e.position().is_none() {
+            e.set_position(self.at);
+        }
+        e
     }
 }
 

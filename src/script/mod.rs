@@ -299,11 +299,11 @@ impl Session {
         ast: &AST,
         mut result: Result<Dynamic, Box<EvalAltResult>>,
     ) -> Result<Dynamic, Box<EvalAltResult>> {
-        for f in self.harness.close_defers() {
+        for d in self.harness.close_defers() {
             let engine = &self.engine;
-            let done = on_big_stack(self.limits.stack(), || f.call::<Dynamic>(engine, ast, ()));
+            let done = on_big_stack(self.limits.stack(), || d.f.call::<Dynamic>(engine, ast, ()));
             if let (Ok(_), Err(e)) = (&result, done) {
-                result = Err(e);
+                result = Err(d.locate(e));
             }
         }
         result

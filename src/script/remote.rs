@@ -17,8 +17,9 @@ use crate::lab::machines::{CallError, Failure};
 
 /// A machine of the inventory, as `host("m2")` returns it: a receiver for `netns_add`,
 /// `netns`, and for any function acting in that machine's own namespace (`h.exec(..)`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Host {
+    /// Its name in the inventory.
     pub name: String,
 }
 
@@ -217,7 +218,9 @@ fn send(c: &Call, machine: &str, expr: &str, args: Vec<Dynamic>) -> Res<Dynamic>
             c.ctx(),
             CallFailure {
                 message: why,
-                hint: Some("the lab's part on the other machines is torn down when nslab ends".into()),
+                hint: Some(format!(
+                    "the other machines' parts are torn down when nslab ends; what {machine}'s agent could not remove, `nslab clean` removes later"
+                )),
                 kind: FailureKind::Lab,
                 held: None,
             },

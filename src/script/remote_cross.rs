@@ -38,8 +38,7 @@ pub fn across(c: &Call, machines: &[(usize, String)]) -> Res<Dynamic> {
                 .error(format!(
                     "{name} acts on namespaces on different machines ({}): only veth (links), expect_reach, pingall, throughput and topology span machines",
                     shown.join(", ")
-                ))
-                .into())
+                )))
         }
     }
 }
@@ -53,7 +52,7 @@ fn root_of(machine: &str) -> Dynamic {
 fn veth(c: &Call, ma: &str, mb: &str) -> Res<Dynamic> {
     let opts = c.opts()?;
     if opts.has("queues") {
-        return Err(c.error("the queues option is for veth pairs; a link between machines is a pair of VXLAN links").into());
+        return Err(c.error("the queues option is for veth pairs; a link between machines is a pair of VXLAN links"));
     }
     let (x, y) = (c.string("name", "the link's name")?, c.string("peer", "the peer's name")?);
     let pair = Pair { a: c.raw(0).clone(), x, b: c.raw(2).clone(), y };
@@ -80,14 +79,13 @@ fn move_across(c: &Call, from_m: &str, to_m: &str) -> Res<Dynamic> {
         return Err(c
             .error(format!(
                 "{link_name:?} is {what}: a link cannot move from {from_m} to {to_m}; one end of a veth pair can (the pair becomes a VXLAN link on each machine)"
-            ))
-            .into());
+            )));
     }
     let peer = field(&info, "peer");
     if peer.is_empty() {
-        return Err(c
-            .error(format!("the peer of {link_name:?} is not known: only a veth pair the lab made can move between machines"))
-            .into());
+        return Err(
+            c.error(format!("the peer of {link_name:?} is not known: only a veth pair the lab made can move between machines"))
+        );
     }
     let peer_ns = match field(&info, "peer_netns").as_str() {
         "" => from.clone(),
@@ -139,7 +137,7 @@ impl Pair {
                 let mtu_of = |m: &str, dev: &str| -> Res<i64> {
                     eval_on(c, m, "link(__a0, __a1).mtu", vec![root_of(m), dev.into()])?
                         .as_int()
-                        .map_err(|_| c.error(format!("the MTU of {dev} on {m} is not a number")).into())
+                        .map_err(|_| c.error(format!("the MTU of {dev} on {m} is not a number")))
                 };
                 mtu_of(ma, &ua.dev)?.min(mtu_of(mb, &ub.dev)?) - overhead
             }
@@ -177,7 +175,7 @@ impl Pair {
             break;
         }
         let Some((vni, port)) = made else {
-            return Err(c.error(format!("no free VNI for {x} in {VNI_TRIES} tries: the machines' VXLAN links use them")).into());
+            return Err(c.error(format!("no free VNI for {x} in {VNI_TRIES} tries: the machines' VXLAN links use them")));
         };
         if up {
             step_on(c, ma, "up", vec![a.clone(), x.into()])?;

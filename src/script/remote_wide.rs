@@ -35,9 +35,9 @@ fn machines(c: &Call) -> Vec<String> {
 pub fn pingall(c: &Call) -> Res<Dynamic> {
     let opts = c.opts()?;
     if opts.has("elsewhere") {
-        return Err(c
-            .error("elsewhere is for a machine's part of pingall; in a lab across machines every machine takes part already")
-            .into());
+        return Err(
+            c.error("elsewhere is for a machine's part of pingall; in a lab across machines every machine takes part already")
+        );
     }
     let among: Option<Array> = match opts.get("among") {
         None => None,

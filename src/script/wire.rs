@@ -27,6 +27,7 @@ use serde_json::{Number, Value};
 
 use super::failure::CallFailure;
 use super::processes::Proc;
+use super::remote::Host;
 use super::values::{Exec, Netns, Ping};
 use super::values_traffic::PingAll;
 use crate::lab::tcp::TcpService;
@@ -187,6 +188,9 @@ impl Encoder<'_> {
         }
         if let Some(p) = v.read_lock::<Proc>() {
             return typed("Proc", &Proc { on: self.place(&p.on), ..p.clone() });
+        }
+        if let Some(h) = v.read_lock::<Host>() {
+            return typed("Host", &*h);
         }
         if let Some(s) = v.read_lock::<TcpService>() {
             if s.is_here() {
@@ -400,6 +404,7 @@ impl Decoder<'_> {
                 Dynamic::from(Proc { on: self.place(p.on), ..p })
             }
             "TcpListener" => Dynamic::from(self.listener(fields(tag, whole)?)?),
+            "Host" => Dynamic::from(fields::<Host>(tag, whole)?),
             "Exec" => Dynamic::from(fields::<Exec>(tag, whole)?),
             "Ping" => Dynamic::from(fields::<Ping>(tag, whole)?),
             "PingAll" => Dynamic::from(fields::<PingAll>(tag, whole)?),
@@ -407,7 +412,7 @@ impl Decoder<'_> {
             other => {
                 return Err(WireError::malformed(format!(
                     "unknown type tag {other:?} (known: char, blob, float, range, range_inclusive, Netns, Proc, \
-                     TcpListener, Exec, Ping, PingAll, Error)"
+                     TcpListener, Exec, Ping, PingAll, Error, Host)"
                 )))
             }
         })

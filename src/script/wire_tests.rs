@@ -291,9 +291,16 @@ fn handles_from_an_agent_live_there_and_are_sent_back_as_its_own() {
 }
 
 #[test]
+fn host_comes_back_with_its_name() {
+    let h = Dynamic::from(crate::script::remote::Host { name: "m2".into() });
+    let back = round_trip(&h, Some("m2"));
+    assert_eq!(back.cast::<crate::script::remote::Host>().name, "m2");
+}
+
+#[test]
 fn every_handle_type_scripts_see_has_a_test_here() {
     // The types with getters registered (what `type_of` names), each one this file round-trips.
-    let covered = ["Netns", "Exec", "Ping", "TcpListener", "PingAll", "Proc", "Error"];
+    let covered = ["Netns", "Exec", "Ping", "TcpListener", "PingAll", "Proc", "Error", "Host"];
     for t in TYPES.iter().filter(|t| !t.map) {
         assert!(covered.contains(&t.name), "wire_tests has no round trip of {}", t.name);
     }

@@ -131,6 +131,12 @@ ON
             if [ "$i" != 1 ]; then echo "via = \"nsenter -t $pid -n -m $NSLAB agent\""; fi
         } >> "$HOSTS"
     done
+    # The switch's ports come up a moment after their peers: a snapshot taken before that would
+    # differ from one taken after for no fault of the test.
+    for ((tries = 0; tries < 500; tries++)); do
+        ip -o link show master ul0 | grep -q NO-CARRIER || break
+        sleep 0.01
+    done
 }
 "##;
 

@@ -21,6 +21,9 @@ pub struct ChildArgs {
     pub capture: bool,
     #[arg(long = "limit", value_parser = crate::cli::LimitArg::parse)]
     pub limits: Vec<crate::cli::LimitArg>,
+    /// The inventory of machines (then no sandbox: the lab spans real machines).
+    #[arg(long)]
+    pub hosts: Option<PathBuf>,
     pub file: PathBuf,
 }
 
@@ -59,7 +62,7 @@ pub fn run(args: ChildArgs) -> i32 {
             return 2;
         }
     };
-    let sandbox = match session::enter_sandbox() {
+    let sandbox = match args.hosts.is_none().then(session::enter_sandbox).transpose() {
         Ok(s) => s,
         Err(refusal) => {
             write(&mut out, &failed(Problem::plain("error", refusal.message)));
@@ -78,11 +81,11 @@ pub fn run(args: ChildArgs) -> i32 {
     let plan = Plan {
         name: &name,
         dir: &crate::script::script_dir(&source.name),
-        sandbox: Some(sandbox),
+        sandbox,
         limits: &args.limits,
         args: &[],
         interrupt: Interrupt::EndsSession,
-        hosts: None,
+        hosts: args.hosts.as_deref(),
     };
     let mut session = match Session::open(plan) {
         Ok(s) => s,

@@ -80,6 +80,10 @@ pub struct TestArgs {
     /// Merge the JUnit reports given as PATHS (the shards' --junit files) into OUT, and run nothing.
     #[arg(long, value_name = "OUT", conflicts_with_all = ["junit", "tap", "json", "partition"])]
     pub merge_junit: Option<PathBuf>,
+    /// Spread each scenario's lab over the machines of this inventory (see `nslab run
+    /// --hosts`); the scenarios then run on the machines themselves, not in sandboxes.
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub hosts: Option<PathBuf>,
 }
 
 /// A script diagnostic as text, without colour or line wrapping (tables in help stay whole).
@@ -164,7 +168,7 @@ pub fn run(args: TestArgs) -> i32 {
     let order: std::collections::HashMap<&str, usize> = scenarios.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
     let mut waiting: std::collections::BTreeMap<usize, String> = std::collections::BTreeMap::new();
     let mut next = 0;
-    let (results, interrupted) = schedule::run(&scenarios, jobs, args.capture, &args.limits, |r| {
+    let (results, interrupted) = schedule::run(&scenarios, jobs, args.capture, &args.limits, args.hosts.as_deref(), |r| {
         finished.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         waiting.insert(order.get(r.file.as_str()).copied().unwrap_or(usize::MAX), human::scenario(r, args.capture));
         while let Some(text) = waiting.remove(&next) {

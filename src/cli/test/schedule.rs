@@ -75,6 +75,7 @@ pub fn run(
     jobs: usize,
     capture: bool,
     limits: &[crate::cli::LimitArg],
+    hosts: Option<&Path>,
     mut done: impl FnMut(&ScenarioResult),
 ) -> (Vec<ScenarioResult>, bool) {
     let stop = Arc::new(AtomicBool::new(false));
@@ -109,7 +110,7 @@ pub fn run(
                 results[index] = Some(r);
                 continue;
             }
-            match start(&exe, s, &scratch, index, capture, limits) {
+            match start(&exe, s, &scratch, index, capture, limits, hosts) {
                 Ok(child) => {
                     let now = Instant::now();
                     running.push(Running {
@@ -176,6 +177,7 @@ fn start(
     index: usize,
     capture: bool,
     limits: &[crate::cli::LimitArg],
+    hosts: Option<&Path>,
 ) -> std::io::Result<Child> {
     use std::os::unix::process::CommandExt;
     let mut cmd = Command::new(exe);
@@ -185,6 +187,9 @@ fn start(
     }
     for l in limits {
         cmd.arg("--limit").arg(&l.text);
+    }
+    if let Some(h) = hosts {
+        cmd.arg("--hosts").arg(h);
     }
     cmd.arg("--")
         .arg(&s.path)
