@@ -60,6 +60,12 @@ pub fn agent() -> i32 {
             let _ = answer(&mut out, &super::labs_machines::status_part(&lab));
             return 0;
         }
+        Ok(Some(Request::Guard { pid, start })) => {
+            let _ = answer(&mut out, &Reply::Ok(serde_json::Value::Null));
+            // Nothing more comes: the channel closing is the only message.
+            while let Ok(Some(_)) = incoming.recv() {}
+            return super::labs_machines::guard_part(pid, start);
+        }
         Ok(Some(Request::Topology { lab })) => {
             let _ = answer(&mut out, &super::graph_machines::topology_part(&lab));
             return 0;

@@ -226,6 +226,11 @@ pub fn ls(json: bool) -> i32 {
     status
 }
 
+/// `remove`, for the guard of a lab across machines.
+pub(crate) fn remove_whole(rec: &Record) -> teardown::TeardownReport {
+    remove(rec)
+}
+
 /// Removes what a trusted record lists (its parts on other machines first), then the ledger
 /// (if nothing failed).
 fn remove(rec: &Record) -> teardown::TeardownReport {

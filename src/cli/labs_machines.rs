@@ -116,7 +116,14 @@ pub fn status_part(lab: &str) -> Reply {
 /// On an agent: removes what lab `lab` left here (not a lab still running here: its
 /// coordinator is alive and ends it).
 pub fn down_part(lab: &str) -> Reply {
-    let scan = ledger::scan(std::path::Path::new(ledger::LEDGER_DIR));
+    // A part whose agent is still ending (its coordinator just died, its channel just closed)
+    // is waited for: it removes itself.
+    let deadline = std::time::Instant::now() + DOWN_WAIT;
+    let mut scan = ledger::scan(std::path::Path::new(ledger::LEDGER_DIR));
+    while scan.records.iter().any(|r| r.header.name == lab && r.alive()) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        scan = ledger::scan(std::path::Path::new(ledger::LEDGER_DIR));
+    }
     let mut report = TeardownReport::default();
     let mut found = false;
     for rec in scan.records.iter().filter(|r| r.header.name == lab && !r.alive()) {
@@ -131,4 +138,27 @@ pub fn down_part(lab: &str) -> Reply {
         return Reply::Err(Failure { message: format!("lab {lab} is still running here"), hint: None, kind: "lab".into() });
     }
     Reply::Ended { report: Some(report), kept: None }
+}
+
+/// How long a guard waits for its coordinator to be gone once their channel closed.
+const GUARD_WAIT: Duration = Duration::from_secs(30);
+
+/// On the guard (`Request::Guard`): once coordinator `pid` (started at `start`) is gone,
+/// removes what its ledgers still list, unless kept (or untrusted). The exit status.
+pub fn guard_part(pid: i32, start: u64) -> i32 {
+    let deadline = std::time::Instant::now() + GUARD_WAIT;
+    while crate::engine::spawn::running(pid) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let scan = ledger::scan(std::path::Path::new(ledger::LEDGER_DIR));
+    let mut failed = false;
+    for rec in scan.records.iter().filter(|r| r.header.pid == pid && r.header.pid_start == start) {
+        if rec.alive() || rec.kept || !rec.trusted() {
+            continue;
+        }
+        let report = super::labs::remove_whole(rec);
+        note!("lab {} (id {}), its coordinator gone: {report}", rec.header.name, rec.header.id);
+        failed |= report.failed();
+    }
+    i32::from(failed)
 }

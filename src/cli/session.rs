@@ -288,7 +288,7 @@ fn leave_for_clean(name: &str, part: &str, machines: &[(String, String)], report
     });
     match left {
         Ok(Some(id)) => report.left.push(format!(
-            "the parts on {} (`nslab clean` asks again; id {id})",
+            "the parts on {} (asked again when nslab has exited, and by `nslab clean`; id {id})",
             machines.iter().map(|(m, _)| m.as_str()).collect::<Vec<_>>().join(", ")
         )),
         Ok(None) => {}
@@ -322,6 +322,14 @@ fn connect(path: &Path, lab: &mut Lab, name: &str, sandboxed: bool) -> Result<Ma
         status: EXIT_FAILED,
     })?;
     machines.set_notices(Box::new(|text: &str| super::progress::suspend(|| note!("note: {text}"))));
+    // This machine's part outlives a `kill -9` of this process only until its guard sees it go
+    // (the other machines' agents see their channels close).
+    let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "nslab".into());
+    let program = format!("exec {} agent", shlex::try_quote(&exe).map(|q| q.into_owned()).unwrap_or(exe));
+    if let Err(message) = machines.guard(&program) {
+        machines.end(false);
+        return Err(Refusal { message, hint: None, status: EXIT_FAILED });
+    }
     Ok(machines)
 }
 

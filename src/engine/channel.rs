@@ -127,6 +127,17 @@ impl Channel {
         }
     }
 
+    /// Closes the program's input (its signal to finish) without waiting for it: a thread
+    /// collects it when it ends.
+    pub fn release(mut self) {
+        drop(self.stdin.take());
+        let pid = self.child.id();
+        std::thread::spawn(move || {
+            let _ = self.child.wait();
+            OPEN.lock().unwrap_or_else(|e| e.into_inner()).retain(|p| *p != pid);
+        });
+    }
+
     /// Closes the program's input (its signal to finish) and waits up to `wait` for it to end;
     /// then ends its process group (ours: it was started in a group of its own).
     pub fn close(mut self, wait: Duration) {

@@ -62,6 +62,16 @@ pub enum Request {
         /// The lab's name.
         lab: String,
     },
+    /// (Instead of hello, to an agent on the coordinator's own machine) guard the coordinator's
+    /// own part: when this channel closes and process `pid` is gone, remove what its ledgers
+    /// still list here (a coordinator killed with `kill -9`; a machine it lost), unless kept.
+    Guard {
+        /// The coordinator's pid.
+        pid: i32,
+        /// Its start time (clock ticks since boot), which tells it from a later process with the
+        /// same pid.
+        start: u64,
+    },
     /// Tear the part down (or keep it) and exit.
     End {
         /// Keep the part standing (`--keep`) instead of tearing it down.
@@ -158,6 +168,9 @@ pub struct Machines {
     notices: Option<Notices>,
     /// Whether `begin_end` was called.
     ending: bool,
+    /// The guard of this machine's part (see `Request::Guard`): its channel closing, with this
+    /// process gone, is its signal.
+    guard: Option<Channel>,
     /// At each active checkpoint: where namespaces lived and how many links across machines
     /// there were.
     checkpoints: Vec<(HashMap<String, String>, usize)>,
@@ -274,6 +287,7 @@ impl Machines {
             port: PORTS.start() + (hash >> 32) as u16 % (PORTS.end() - PORTS.start() + 1),
             notices: None,
             ending: false,
+            guard: None,
             here_only: false,
             checkpoints: Vec::new(),
         };
@@ -300,6 +314,26 @@ impl Machines {
     pub fn notice(&self, text: &str) {
         if let Some(sink) = &self.notices {
             sink(text);
+        }
+    }
+
+    /// Starts the guard of this machine's part (this process's labs): `nslab agent` run here by
+    /// `program`, which removes that part if this process ends without doing so.
+    pub fn guard(&mut self, program: &str) -> Result<(), String> {
+        let channel = Channel::start(program).map_err(|e| format!("cannot start the guard of this machine's part: {e}"))?;
+        let mut agent = Agent { channel, broken: None };
+        let pid = std::process::id() as i32;
+        let start = crate::engine::spawn::process_start(pid).unwrap_or(0);
+        let req = Request::Guard { pid, start };
+        match agent.ask(&req, HELLO_WAIT, &AtomicBool::new(false)) {
+            Ok(Reply::Ok(_)) => {
+                self.guard = Some(agent.channel);
+                Ok(())
+            }
+            other => {
+                agent.channel.close(Duration::from_secs(2));
+                Err(format!("the guard of this machine's part did not start: {other:?}"))
+            }
         }
     }
 
@@ -407,6 +441,11 @@ impl Machines {
 
     /// Waits for the agents asked by `begin_end` and returns what each reported, by machine.
     pub fn finish_end(&mut self) -> Vec<(String, Result<TeardownReport, String>)> {
+        // The guard goes too: it waits for this process to end, then finds nothing to do (or a
+        // lab kept on purpose, which it leaves).
+        if let Some(guard) = self.guard.take() {
+            guard.release();
+        }
         let agents = std::mem::take(&mut self.agents);
         std::thread::scope(|s| {
             let handles: Vec<_> = agents

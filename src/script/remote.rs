@@ -219,7 +219,7 @@ fn send(c: &Call, machine: &str, expr: &str, args: Vec<Dynamic>) -> Res<Dynamic>
             CallFailure {
                 message: why,
                 hint: Some(format!(
-                    "the other machines' parts are torn down when nslab ends; what {machine}'s agent could not remove, `nslab clean` removes later"
+                    "the other machines' parts are torn down when nslab ends; what {machine}'s agent could not remove is asked again once nslab has exited (and by `nslab clean`)"
                 )),
                 kind: FailureKind::Lab,
                 held: None,
