@@ -118,3 +118,45 @@ fn pingall_topology_subtests_and_errors_span_machines() {
     assert_eq!(s["diff"], "", "{run:?}");
     let _ = (vxlan, text_section);
 }
+
+/// A switch on m2 (a bridge) with hosts on local and m3 plugged into it over links across
+/// machines: the hosts reach each other through the bridge, at layer 2, as with veth ports.
+#[test]
+fn a_bridge_on_another_machine_switches_between_hosts_on_two_others() {
+    let path = script(
+        "bridge-machines",
+        "switch.rhai",
+        r#"
+        let sw = netns_add("sw", #{on: "m2"});
+        let h1 = netns_add("h1");
+        let h3 = netns_add("h3", #{on: "m3"});
+        bridge(sw, "br0");
+        up(sw, "br0");
+        veth(sw, "p1", h1, "eth0", #{up: true, master: "br0"});
+        veth(sw, "p3", h3, "eth0", #{up: true, master: "br0"});
+        addr(h1, "eth0", "10.72.0.1/24");
+        addr(h3, "eth0", "10.72.0.3/24");
+        expect_reach(h1, h3);
+        expect_reach(h3, "10.72.0.1");
+        print(`${link(sw, "p1").master} ${link(sw, "p3").master} ${link(sw, "p1").kind}`);
+        print(ping(h1, "10.72.0.3").ok);
+        "#,
+    );
+    let run = machines::run(
+        DEFAULT,
+        &format!(
+            r#"machines_snap > /run/before
+            on local $NSLAB run --hosts $HOSTS {p} > /run/out 2> /run/err; rc=$?
+            echo "=rc"; echo $rc; echo "=out"; cat /run/out; echo "=err"; cat /run/err
+            for i in $(seq 200); do [ "$(machines_agents)" = 0 ] && break; sleep 0.01; done
+            machines_snap > /run/after
+            echo "=diff"; diff /run/before /run/after"#,
+            p = path.display()
+        ),
+    );
+    let s = sections(&run.stdout);
+    assert_eq!(s["rc"].trim(), "0", "{run:?}");
+    assert_eq!(s["out"], "br0 br0 vxlan\ntrue\n", "{run:?}");
+    assert!(s["err"].ends_with("torn down: 3 namespaces\n"), "{run:?}");
+    assert_eq!(s["diff"], "", "{run:?}");
+}
