@@ -797,6 +797,11 @@ const CASES: &[Case] = &[
         r#"the underlay option of vxlan must be a namespace (a name, a Netns handle or root()), not the integer 5"#,
     ),
     c("vxlan", r#"vxlan(a, "vx0", #{id: 6, underlay: "zz"})"#, r#"namespace "zz" does not exist"#),
+    c(
+        "vxlan",
+        r#"vxlan(a, "vx0", #{id: 6, underlay: b, linger: 1})"#,
+        r#"the linger option of vxlan must be true or false, not the integer 1"#,
+    ),
     c("vxlan", r#"vxlan(a, "vx0", #{id: 6, dev: "v0", underlay: b})"#, r#"link "v0" does not exist in namespace "b""#),
     c("vxlan", r#"vxlan("zz", "vx0", #{id: 6, underlay: b})"#, r#"namespace "zz" does not exist"#),
     c(

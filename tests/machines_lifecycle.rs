@@ -96,7 +96,8 @@ fn a_machine_lost_mid_run_is_named_and_clean_removes_its_part() {
     assert_eq!(s["rc"].trim(), "1", "{run:?}");
     assert!(s["err"].contains("× machine m2 is lost: "), "{run:?}");
     assert!(s["err"].contains("left: the parts on m2 (asked again when nslab has exited, and by `nslab clean`; id "), "{run:?}");
-    assert_eq!(s["m2"].trim(), r#"[{"name":"s1"}]"#, "the dead agent left its part: {run:?}");
+    // (The guard may already have had it removed by then.)
+    assert!(["[{\"name\":\"s1\"}]", "", "[]"].contains(&s["m2"].trim()), "{run:?}");
     let waited: u32 = s["waited"].trim().parse().unwrap();
     assert!(waited < 500, "the guard had m2's part removed: {run:?}");
     assert_eq!(s["clean"], "clean: no dead labs\nstatus 0\n", "{run:?}");

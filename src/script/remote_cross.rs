@@ -152,6 +152,8 @@ impl Pair {
             o.insert("mtu".into(), mtu.into());
             o.insert("learning".into(), false.into());
             o.insert("underlay".into(), root_of(m));
+            // Each lab picks its VNIs afresh (and skips taken ones): no need to free them early.
+            o.insert("linger".into(), true.into());
             call_on(c, m, "vxlan", vec![ns.clone(), link.into(), o.into()])
         };
         let mut made = None;
