@@ -302,14 +302,17 @@ pub fn reach_onward(c: &Call, routed: Option<Res<Dynamic>>) -> Res<Dynamic> {
         return Err(err);
     };
     let from_m = super::remote::where_each(c).into_iter().find(|(i, _)| *i == 0).map(|(_, m)| m).unwrap_or_else(|| LOCAL.into());
-    let (lines, went) = onward(c, &from_m, c.raw(0).clone(), &from, &dst);
+    let (lines, went, changed) = onward(c, &from_m, c.raw(0).clone(), &from, &dst);
     if lines.is_empty() {
         return Err(err);
     }
     if let rhai::EvalAltResult::ErrorRuntime(v, _) = err.as_mut() {
         if let Some(mut f) = v.write_lock::<CallFailure>() {
             f.message = format!("{} (the path crosses to {})", f.message, went.join(", then "));
-            let hint = f.hint.take().unwrap_or_default();
+            let mut hint = f.hint.take().unwrap_or_default();
+            for (unseen, seen) in &changed {
+                hint = hint.replace(unseen, seen);
+            }
             f.hint = Some(if hint.is_empty() { lines.join("\n") } else { format!("{hint}\n{}", lines.join("\n")) });
         }
     }
@@ -318,8 +321,11 @@ pub fn reach_onward(c: &Call, routed: Option<Res<Dynamic>>) -> Res<Dynamic> {
 
 /// The explanation past the links between machines the path from `from` (on `machine`) to
 /// `dst` takes: its lines, and where it went ("r on m3").
-fn onward(c: &Call, machine: &str, ns: Dynamic, name: &str, dst: &str) -> (Vec<String>, Vec<String>) {
-    let (mut lines, mut went) = (Vec::new(), Vec::new());
+/// And the words changed on the way: (what the near side said of the next hop, what it is).
+#[allow(clippy::type_complexity)]
+fn onward(c: &Call, machine: &str, ns: Dynamic, name: &str, dst: &str) -> (Vec<String>, Vec<String>, Vec<(String, String)>) {
+    let (mut lines, mut went): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
+    let mut pending: Vec<(String, String)> = Vec::new();
     let (mut m, mut ns, mut name) = (machine.to_string(), ns, name.to_string());
     let mut source: Option<String> = None;
     for _ in 0..ONWARD_MACHINES {
@@ -344,6 +350,14 @@ fn onward(c: &Call, machine: &str, ns: Dynamic, name: &str, dst: &str) -> (Vec<S
             })
         };
         let Some((far, vni)) = link else { break };
+        // The next hop is over there: the line that says no namespace has it is about this one.
+        let next_hop = r.get("via").map(|v| v.to_string()).filter(|v| !v.is_empty()).unwrap_or_else(|| dst.to_string());
+        let unseen = format!("{next_hop} is not an address of any namespace nslab can see");
+        let seen = format!("{next_hop} is on {} (its part of the path is below)", far.machine);
+        for line in lines.iter_mut() {
+            *line = line.replace(&unseen, &seen);
+        }
+        pending.push((unseen, seen));
         lines.push(format!(
             "{name} on {m} sends it over {dev}, a link to {} ({}) on {} (VXLAN VNI {vni}); there:",
             far.ns, far.link, far.machine
@@ -362,5 +376,5 @@ fn onward(c: &Call, machine: &str, ns: Dynamic, name: &str, dst: &str) -> (Vec<S
         went.push(format!("{} on {}", far.ns, far.machine));
         (m, ns, name) = (far.machine, far_ns, far.ns);
     }
-    (lines, went)
+    (lines, went, pending)
 }
