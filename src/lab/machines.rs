@@ -168,6 +168,8 @@ pub struct Machines {
     notices: Option<Notices>,
     /// Whether `begin_end` was called.
     ending: bool,
+    /// Each machine's underlay MTU, read at its first link across machines.
+    underlay_mtus: HashMap<String, i64>,
     /// The guard of this machine's part (see `Request::Guard`): its channel closing, with this
     /// process gone, is its signal.
     guard: Option<Channel>,
@@ -288,6 +290,7 @@ impl Machines {
             notices: None,
             ending: false,
             guard: None,
+            underlay_mtus: HashMap::new(),
             here_only: false,
             checkpoints: Vec::new(),
         };
@@ -303,6 +306,16 @@ impl Machines {
         let vni = self.vni_base + self.vnis % 0x0f_0000;
         self.vnis += 1;
         (vni, self.port)
+    }
+
+    /// Machine `machine`'s underlay MTU, if read already.
+    pub fn underlay_mtu(&self, machine: &str) -> Option<i64> {
+        self.underlay_mtus.get(machine).copied()
+    }
+
+    /// Notes machine `machine`'s underlay MTU.
+    pub fn note_underlay_mtu(&mut self, machine: &str, mtu: i64) {
+        self.underlay_mtus.insert(machine.into(), mtu);
     }
 
     /// Sends notes for the user to `sink`.

@@ -134,10 +134,16 @@ impl Pair {
         let mtu = match mtu {
             Some(m) => m,
             None => {
+                // Read once per machine: the underlay is the machine's, not the lab's.
                 let mtu_of = |m: &str, dev: &str| -> Res<i64> {
-                    eval_on(c, m, "link(__a0, __a1).mtu", vec![root_of(m), dev.into()])?
+                    if let Some(known) = c.slot().machines().expect("spans").underlay_mtu(m) {
+                        return Ok(known);
+                    }
+                    let mtu = eval_on(c, m, "link(__a0, __a1).mtu", vec![root_of(m), dev.into()])?
                         .as_int()
-                        .map_err(|_| c.error(format!("the MTU of {dev} on {m} is not a number")))
+                        .map_err(|_| c.error(format!("the MTU of {dev} on {m} is not a number")))?;
+                    c.slot().machines().expect("spans").note_underlay_mtu(m, mtu);
+                    Ok(mtu)
                 };
                 mtu_of(ma, &ua.dev)?.min(mtu_of(mb, &ub.dev)?) - overhead
             }
