@@ -263,6 +263,10 @@ impl Lab {
         if let (Ns::Named(n), true) = (ns, tunnel) {
             self.links.tunnels.insert(n.clone());
         }
+        if opts.up {
+            // As after `up`: the wait before traffic looks at it.
+            self.unsettled.brought_up(ns, name);
+        }
         Ok(())
     }
 

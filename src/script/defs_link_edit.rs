@@ -106,7 +106,7 @@ pub(super) fn master(c: &mut Call) -> Out {
 }
 
 /// `vxlan([ns,] name, #{id, local, remote, dev, port, mtu, learning, proxy, ttl, tos, srcport,
-/// l2miss, l3miss, underlay, linger})`.
+/// l2miss, l3miss, underlay, linger, up})`.
 pub(super) fn vxlan(c: &mut Call) -> Out {
     if !c.has_opts() {
         return Err(c.error("vxlan needs an options map with at least the VNI: #{id: 42, remote: \"10.0.0.2\"}").into());
@@ -135,7 +135,7 @@ pub(super) fn vxlan(c: &mut Call) -> Out {
         underlay: o.get("underlay").map(|u| underlay(c, u)).transpose()?,
         linger: o.boolean("linger")?.unwrap_or(false),
     };
-    let opts = link_opts(c, &o, &name)?;
+    let opts = LinkOptions { up: o.boolean("up")?.unwrap_or(false), ..link_opts(c, &o, &name)? };
     c.lab().vxlan(&ns, &name, &v, &opts)?;
     done()
 }

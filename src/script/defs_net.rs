@@ -57,10 +57,10 @@ pub const NET: &[Native] = &[
     Native {
         name: "vxlan",
         forms: &[
-            "vxlan(name, #{id, local, remote, dev, port, mtu, learning, proxy, ttl, tos, srcport, l2miss, l3miss, underlay, linger})",
-            "vxlan(ns, name, #{id, local, remote, dev, port, mtu, learning, proxy, ttl, tos, srcport, l2miss, l3miss, underlay, linger})",
+            "vxlan(name, #{id, local, remote, dev, port, mtu, learning, proxy, ttl, tos, srcport, l2miss, l3miss, underlay, linger, up})",
+            "vxlan(ns, name, #{id, local, remote, dev, port, mtu, learning, proxy, ttl, tos, srcport, l2miss, l3miss, underlay, linger, up})",
         ],
-        summary: "Create a VXLAN link: id is the VNI (required), remote the far end or a multicast group, dev the underlay link; port defaults to 4789 (IANA), not the kernel's 8472. learning, proxy, l2miss, l3miss: true/false; ttl and tos: 0 to 255; srcport: [low, high], the UDP source ports used. underlay: the namespace (a name, a handle, root()) the link is made from, where its UDP socket, dev and local address live; the link itself is born in ns. A VNI already used on that port by another vxlan made from the same namespace is refused: pick another id. Such a link in a namespace the lab made is deleted before teardown removes the namespace, so that its VNI is free when nslab returns; linger: true leaves it to the kernel's cleanup of the namespace (faster; the VNI stays taken a moment longer), as links across machines do.",
+        summary: "Create a VXLAN link: id is the VNI (required), remote the far end or a multicast group, dev the underlay link; port defaults to 4789 (IANA), not the kernel's 8472. learning, proxy, l2miss, l3miss: true/false; ttl and tos: 0 to 255; srcport: [low, high], the UDP source ports used. underlay: the namespace (a name, a handle, root()) the link is made from, where its UDP socket, dev and local address live; the link itself is born in ns. A VNI already used on that port by another vxlan made from the same namespace is refused: pick another id. Such a link in a namespace the lab made is deleted before teardown removes the namespace, so that its VNI is free when nslab returns; linger: true leaves it to the kernel's cleanup of the namespace (faster; the VNI stays taken a moment longer), as links across machines do. up: born up (one request).",
         example: r#"vxlan("a", "vx0", #{id: 42, local: "192.168.0.1", remote: "192.168.0.2", dev: "eth0", learning: false, ttl: 16, srcport: [4000, 5000], underlay: root()});"#,
         ip: "ip [-n UNDERLAY] link add NAME [netns NS] type vxlan id ID local IP remote IP dev LINK dstport PORT [no]learning [no]proxy ttl N tos N srcport LO HI [no]l2miss [no]l3miss",
         call: super::defs_link_edit::vxlan,
