@@ -15,6 +15,7 @@ mod lifecycle;
 mod limits;
 mod links_full;
 mod machines;
+mod machines_frontends;
 mod machines_language;
 mod machines_lifecycle;
 mod neigh_fdb;
