@@ -114,11 +114,6 @@ impl Channel {
         self.stderr.lock().unwrap_or_else(|e| e.into_inner()).trim().to_string()
     }
 
-    /// The program's process id.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
     /// Whether the program has ended; its exit status said as text when it has.
     pub fn ended(&mut self) -> Option<String> {
         match self.child.try_wait() {

@@ -166,8 +166,6 @@ pub struct Machines {
     port: u16,
     /// Where notes for the user go (the command line sets it).
     notices: Option<Notices>,
-    /// Whether `begin_end` was called.
-    ending: bool,
     /// Each machine's underlay MTU, read at its first link across machines.
     underlay_mtus: HashMap<String, i64>,
     /// The guard of this machine's part (see `Request::Guard`): its channel closing, with this
@@ -288,7 +286,6 @@ impl Machines {
             vnis: 0,
             port: PORTS.start() + (hash >> 32) as u16 % (PORTS.end() - PORTS.start() + 1),
             notices: None,
-            ending: false,
             guard: None,
             underlay_mtus: HashMap::new(),
             here_only: false,
@@ -379,11 +376,6 @@ impl Machines {
         self.placed.remove(name);
     }
 
-    /// Every namespace placed on another machine, with its machine.
-    pub fn placed(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.placed.iter().map(|(n, m)| (n.as_str(), m.as_str()))
-    }
-
     /// Runs `expr` with `args` on `machine`'s agent.
     pub fn eval(&mut self, machine: &str, expr: &str, args: Vec<Value>) -> Result<Value, CallError> {
         let cancel = self.cancel.clone();
@@ -449,7 +441,6 @@ impl Machines {
                 }
             }
         }
-        self.ending = true;
     }
 
     /// Waits for the agents asked by `begin_end` and returns what each reported, by machine.
