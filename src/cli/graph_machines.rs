@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::lab::inventory::LOCAL;
 use crate::lab::ledger::{self, Record};
-use crate::lab::machines::{ask_once, CallError, Failure, Reply, Request};
+use crate::lab::machines::{CallError, Failure, Reply, Request};
 use crate::lab::topology::{Scope, Topology};
 use crate::lab::topology_merge;
 use crate::lab::{Lab, LabError, LabOptions};
@@ -64,18 +64,8 @@ const TOPOLOGY_WAIT: Duration = Duration::from_secs(30);
 /// that made them is gone).
 pub fn with_other_machines(rec: &Record, local: Topology) -> Result<Topology, Unread> {
     let lab = rec.header.name.clone();
-    let machines = super::labs_machines::machines_of(rec);
-    let answers: Vec<(String, Result<Reply, String>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = machines
-            .iter()
-            .map(|(name, via, part)| {
-                // The lab's part there has a name of its own (see `machines::part_name`).
-                let req = Request::Topology { lab: part.clone() };
-                s.spawn(move || (name.clone(), ask_once(name, via, &req, TOPOLOGY_WAIT)))
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().expect("no panic")).collect()
-    });
+    // (Each asked by the lab's part name there: see `machines::part_name`.)
+    let answers = super::labs_machines::ask_every(rec, |lab| Request::Topology { lab }, TOPOLOGY_WAIT);
     let mut parts = vec![(LOCAL.to_string(), local)];
     for (machine, answer) in answers {
         let unread = |why: String| {

@@ -30,22 +30,27 @@ pub fn machines_of(rec: &Record) -> Vec<(String, String, String)> {
         .collect()
 }
 
-/// Asks every machine of `rec` to remove its part of the lab, in parallel; what they removed,
-/// and (as failures) the machines that could not be reached or could not remove everything.
-pub fn down_remote(rec: &Record) -> TeardownReport {
+/// Asks every machine `rec` names (in parallel, each through its via) the request `ask` makes of
+/// the lab's part name there; each machine's answer, in the ledger's order.
+pub fn ask_every(rec: &Record, ask: fn(String) -> Request, wait: Duration) -> Vec<(String, Result<Reply, String>)> {
     let machines = machines_of(rec);
-    let answers: Vec<(String, Result<Reply, String>)> = std::thread::scope(|s| {
+    std::thread::scope(|s| {
         let handles: Vec<_> = machines
             .iter()
             .map(|(name, via, part)| {
-                let req = Request::Down { lab: part.clone() };
-                s.spawn(move || (name.clone(), ask_once(name, via, &req, DOWN_WAIT)))
+                let req = ask(part.clone());
+                s.spawn(move || (name.clone(), ask_once(name, via, &req, wait)))
             })
             .collect();
         handles.into_iter().map(|h| h.join().expect("no panic")).collect()
-    });
+    })
+}
+
+/// Asks every machine of `rec` to remove its part of the lab, in parallel; what they removed,
+/// and (as failures) the machines that could not be reached or could not remove everything.
+pub fn down_remote(rec: &Record) -> TeardownReport {
     let mut report = TeardownReport::default();
-    for (machine, answer) in answers {
+    for (machine, answer) in ask_every(rec, |lab| Request::Down { lab }, DOWN_WAIT) {
         match answer {
             Ok(Reply::Ended { report: Some(part), .. }) => report.merge(part.on_machine(&machine)),
             Ok(Reply::Ended { report: None, .. }) => {}
@@ -59,25 +64,18 @@ pub fn down_remote(rec: &Record) -> TeardownReport {
 
 /// What each machine of `rec` says of its part: (machine, its labs of that name or why not).
 pub fn status_remote(rec: &Record) -> Vec<(String, Result<Value, String>)> {
-    let machines = machines_of(rec);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = machines
-            .iter()
-            .map(|(name, via, part)| {
-                let req = Request::Status { lab: part.clone() };
-                s.spawn(move || {
-                    let answer = match ask_once(name, via, &req, STATUS_WAIT) {
-                        Ok(Reply::Ok(v)) => Ok(v),
-                        Ok(Reply::Err(f)) => Err(f.message),
-                        Ok(other) => Err(format!("its agent answered {other:?}")),
-                        Err(e) => Err(e),
-                    };
-                    (name.clone(), answer)
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().expect("no panic")).collect()
-    })
+    ask_every(rec, |lab| Request::Status { lab }, STATUS_WAIT)
+        .into_iter()
+        .map(|(machine, answer)| {
+            let answer = match answer {
+                Ok(Reply::Ok(v)) => Ok(v),
+                Ok(Reply::Err(f)) => Err(f.message),
+                Ok(other) => Err(format!("its agent answered {other:?}")),
+                Err(e) => Err(e),
+            };
+            (machine, answer)
+        })
+        .collect()
 }
 
 /// One machine's answer for `ls`, as text: "running: 10 netns, ..." per lab, or why not.
