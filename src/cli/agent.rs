@@ -192,16 +192,13 @@ fn read_requests(cancel: Arc<Mutex<Option<Arc<AtomicBool>>>>) -> mpsc::Receiver<
 /// out before the answer, so a failure belongs to this step.
 fn eval(s: &mut crate::script::Session, compiled: &mut HashMap<String, AST>, expr: &str, args: &[serde_json::Value]) -> Reply {
     let fail = |message: String| Reply::Err(Failure { message, hint: None, kind: "lab".into() });
-    let ast = match compiled.get(expr) {
-        Some(ast) => ast.clone(),
-        None => match s.engine.compile(expr) {
-            Ok(ast) => {
-                compiled.insert(expr.to_string(), ast.clone());
-                ast
-            }
+    if !compiled.contains_key(expr) {
+        match s.engine.compile(expr) {
+            Ok(ast) => compiled.insert(expr.to_string(), ast),
             Err(e) => return fail(format!("cannot compile {expr:?}: {e}")),
-        },
-    };
+        };
+    }
+    let ast = &compiled[expr];
     let mut scope = Scope::new();
     for (i, a) in args.iter().enumerate() {
         match wire::decode(a, None) {
@@ -209,7 +206,7 @@ fn eval(s: &mut crate::script::Session, compiled: &mut HashMap<String, AST>, exp
             Err(e) => return fail(format!("cannot read argument {i}: {e}")),
         };
     }
-    let result = s.engine.eval_ast_with_scope::<Dynamic>(&mut scope, &ast);
+    let result = s.engine.eval_ast_with_scope::<Dynamic>(&mut scope, ast);
     let flushed = s.lab.borrow_mut().flush();
     match (result, flushed) {
         (Err(e), _) => Reply::Err(failure_of(&e)),

@@ -351,22 +351,7 @@ mod tests {
     use crate::lab::topology::{Forwarding, Qdisc};
 
     fn link(name: &str, kind: &str) -> Link {
-        Link {
-            name: name.into(),
-            index: 0,
-            kind: kind.into(),
-            state: "up".into(),
-            mtu: 1500,
-            mac: "02:00:00:00:00:01".into(),
-            master: None,
-            peer: None,
-            parent: None,
-            vxlan: None,
-            macvlan_mode: None,
-            vlan_id: None,
-            addresses: vec![],
-            qdisc: None,
-        }
+        Link::bare(name, kind, &[])
     }
 
     fn node(name: &str, root: bool, links: Vec<Link>) -> Node {
