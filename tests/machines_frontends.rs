@@ -1,25 +1,19 @@
 //! The other front ends across machines: the REPL (`nslab repl --hosts`) and the scenario runner
 //! (`nslab test --hosts`), on three simulated machines (tests/support/machines.rs).
 
-use crate::support::machines::{self, DEFAULT};
-use crate::support::{script, sections};
+use crate::support::machines;
+use crate::support::script;
 
 /// Entries typed into `nslab repl --hosts` act on the machines; the end of input tears every
 /// part down.
 #[test]
 fn the_repl_places_namespaces_on_other_machines() {
-    let run = machines::run(
-        DEFAULT,
-        r#"machines_snap > /run/before
-        printf '%s\n' 'let n = netns_add("rx", #{on: "m3"});' 'print(n.machine);' \
-            'print(host("m3").exec("ip netns list").stdout);' > /run/entries
-        on local $NSLAB repl --hosts $HOSTS < /run/entries > /run/out 2> /run/err; rc=$?
-        echo "=rc"; echo $rc; echo "=out"; cat /run/out; echo "=err"; cat /run/err
-        for i in $(seq 200); do [ "$(machines_agents)" = 0 ] && break; sleep 0.01; done
-        machines_snap > /run/after
-        echo "=diff"; diff /run/before /run/after"#,
+    let entries = script(
+        "repl-machines",
+        "entries",
+        "let n = netns_add(\"rx\", #{on: \"m3\"});\nprint(n.machine);\nprint(host(\"m3\").exec(\"ip netns list\").stdout);\n",
     );
-    let s = sections(&run.stdout);
+    let (run, s) = machines::checked(&format!("on local $NSLAB repl --hosts $HOSTS < {}", entries.display()));
     assert_eq!(s["rc"].trim(), "0", "{run:?}");
     assert!(s["out"].contains("m3\nrx\n"), "{run:?}");
     assert!(s["err"].ends_with("torn down: 1 namespace\n"), "{run:?}");
@@ -45,18 +39,7 @@ fn scenarios_run_across_machines() {
     let dir = pass.parent().unwrap();
     std::fs::write(dir.join("fail.rhai"), "let c = netns_add(\"fc\", #{on: \"m3\"});\nlink(c, \"nope\");\n").unwrap();
     let dir = dir.display().to_string();
-    let run = machines::run(
-        DEFAULT,
-        &format!(
-            r#"machines_snap > /run/before
-            on local $NSLAB test --hosts $HOSTS {dir} > /run/out 2> /run/err; rc=$?
-            echo "=rc"; echo $rc; echo "=out"; cat /run/out; echo "=err"; cat /run/err
-            for i in $(seq 200); do [ "$(machines_agents)" = 0 ] && break; sleep 0.01; done
-            machines_snap > /run/after
-            echo "=diff"; diff /run/before /run/after"#
-        ),
-    );
-    let s = sections(&run.stdout);
+    let (run, s) = machines::checked(&format!("on local $NSLAB test --hosts $HOSTS {dir}"));
     assert_eq!(s["rc"].trim(), "1", "one scenario fails: {run:?}");
     assert!(s["out"].contains("PASS") && s["out"].contains("pass.rhai"), "{run:?}");
     assert!(s["out"].contains("FAIL") && s["out"].contains("fail.rhai"), "{run:?}");

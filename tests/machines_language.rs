@@ -3,8 +3,8 @@
 //! handles that answer from where they live, and errors that name the machine. On three
 //! simulated machines (tests/support/machines.rs).
 
-use crate::support::machines::{self, vxlan, DEFAULT};
-use crate::support::{script, sections, text_section};
+use crate::support::machines;
+use crate::support::script;
 
 /// The walkthrough as written (`veth` in nslab's namespace, then `move_to` into netns1), with
 /// netns1 on m2: the pair becomes a link across machines, veth0 keeps its address and state.
@@ -33,18 +33,7 @@ fn the_walkthroughs_move_to_reaches_a_namespace_on_another_machine() {
         print(forward);
         "#,
     );
-    let run = machines::run(
-        DEFAULT,
-        &format!(
-            r#"machines_snap > /run/before
-            on local $NSLAB run --hosts $HOSTS {p} > /run/out 2> /run/err; rc=$?
-            echo "=rc"; echo $rc; echo "=out"; cat /run/out; echo "=err"; cat /run/err
-            machines_snap > /run/after
-            echo "=diff"; diff /run/before /run/after"#,
-            p = path.display()
-        ),
-    );
-    let s = sections(&run.stdout);
+    let (run, s) = machines::checked(&format!("on local $NSLAB run --hosts $HOSTS {}", path.display()));
     assert_eq!(s["rc"].trim(), "0", "{run:?}");
     assert_eq!(s["out"], "veth0 vxlan up 10.1.1.1/24 1450\nveth1 vxlan 1450 m2\nping true\n0\n", "{run:?}");
     assert!(s["err"].contains("note: the link root/veth0 (local) - netns1/veth1 (m2) is VXLAN VNI "), "{run:?}");
@@ -90,19 +79,7 @@ fn pingall_topology_subtests_and_errors_span_machines() {
         try { netns_add("z", #{on: "m9"}); } catch (e) { print(e); }
         "#,
     );
-    let run = machines::run(
-        DEFAULT,
-        &format!(
-            r#"machines_snap > /run/before
-            on local $NSLAB run --hosts $HOSTS {p} > /run/out 2> /run/err; rc=$?
-            echo "=rc"; echo $rc; echo "=out"; cat /run/out; echo "=err"; cat /run/err
-            for i in $(seq 200); do [ "$(machines_agents)" = 0 ] && break; sleep 0.01; done
-            machines_snap > /run/after
-            echo "=diff"; diff /run/before /run/after"#,
-            p = path.display()
-        ),
-    );
-    let s = sections(&run.stdout);
+    let (run, s) = machines::checked(&format!("on local $NSLAB run --hosts $HOSTS {}", path.display()));
     assert_eq!(s["rc"].trim(), "0", "{run:?}");
     let out: Vec<&str> = s["out"].lines().collect();
     assert_eq!(out[0], r#"pingall true 8 ["a", "b", "c"]"#, "{run:?}");
@@ -116,7 +93,6 @@ fn pingall_topology_subtests_and_errors_span_machines() {
     assert_eq!(out[8], r#"namespace "b" already lives on m2: a lab's namespace names are unique across its machines"#, "{run:?}");
     assert_eq!(out[9], r#"no machine "m9" in the inventory (it has: local, m2, m3)"#, "{run:?}");
     assert_eq!(s["diff"], "", "{run:?}");
-    let _ = (vxlan, text_section);
 }
 
 /// A switch on m2 (a bridge) with hosts on local and m3 plugged into it over links across
@@ -142,19 +118,7 @@ fn a_bridge_on_another_machine_switches_between_hosts_on_two_others() {
         print(ping(h1, "10.72.0.3").ok);
         "#,
     );
-    let run = machines::run(
-        DEFAULT,
-        &format!(
-            r#"machines_snap > /run/before
-            on local $NSLAB run --hosts $HOSTS {p} > /run/out 2> /run/err; rc=$?
-            echo "=rc"; echo $rc; echo "=out"; cat /run/out; echo "=err"; cat /run/err
-            for i in $(seq 200); do [ "$(machines_agents)" = 0 ] && break; sleep 0.01; done
-            machines_snap > /run/after
-            echo "=diff"; diff /run/before /run/after"#,
-            p = path.display()
-        ),
-    );
-    let s = sections(&run.stdout);
+    let (run, s) = machines::checked(&format!("on local $NSLAB run --hosts $HOSTS {}", path.display()));
     assert_eq!(s["rc"].trim(), "0", "{run:?}");
     assert_eq!(s["out"], "br0 br0 vxlan\ntrue\n", "{run:?}");
     assert!(s["err"].ends_with("torn down: 3 namespaces\n"), "{run:?}");

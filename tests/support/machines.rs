@@ -158,6 +158,25 @@ pub fn run(n: usize, snippet: &str) -> Run {
     in_private_netns(&format!("{}{snippet}", prelude(n)))
 }
 
+/// Runs `command` (a line of bash, `on local $NSLAB ...`) on the default machines and returns the
+/// run and its sections: `rc`, `out`, `err` (the command's), and `diff`: every machine before and
+/// after (once no agent is left), which is empty when the command left nothing anywhere.
+pub fn checked(command: &str) -> (Run, std::collections::HashMap<String, String>) {
+    let run = run(
+        DEFAULT,
+        &format!(
+            r#"machines_snap > /run/before
+            {command} > /run/out 2> /run/err; rc=$?
+            echo "=rc"; echo $rc; echo "=out"; cat /run/out; echo "=err"; cat /run/err
+            for i in $(seq 200); do [ "$(machines_agents)" = 0 ] && break; sleep 0.01; done
+            machines_snap > /run/after
+            echo "=diff"; diff /run/before /run/after"#
+        ),
+    );
+    let s = super::sections(&run.stdout);
+    (run, s)
+}
+
 /// A VXLAN device seen by `ip -j -d link show DEV`: (VNI, remote, UDP port, MTU).
 pub fn vxlan(text: &str) -> (u64, String, u64, u64) {
     let link = &super::json(text)[0];
